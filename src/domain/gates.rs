@@ -1,0 +1,209 @@
+//! May this message go now? Checked by the dispatcher at send time, after
+//! planning, because everything can change in between: consent withdrawn,
+//! the participant taken into custody, STOPP, the appointment cancelled.
+//! A failing gate suppresses the row (with the reason in the journal);
+//! quiet hours only defer it.
+
+use crate::domain::schedule::{QuietHours, local};
+use crate::domain::{AppointmentStatus, ChannelKind, ChannelSet, ParticipantStatus, Purpose};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use std::fmt;
+
+/// The consent in force for a participant: the latest one recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsentState {
+    pub channels: ChannelSet,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+/// Everything the gate looks at, read in one go at send time.
+#[derive(Debug, Clone, Copy)]
+pub struct GateInput {
+    pub now: DateTime<Utc>,
+    pub purpose: Purpose,
+    pub channel: ChannelKind,
+    pub status: ParticipantStatus,
+    pub consent: Option<ConsentState>,
+    pub opted_out: ChannelSet,
+    /// The appointment's status and start, for messages about one.
+    pub appointment: Option<(AppointmentStatus, DateTime<Utc>)>,
+    /// A summons' deadline: after it, the summons is pointless.
+    pub deadline: Option<DateTime<Utc>>,
+    pub tz: Tz,
+    pub quiet: QuietHours,
+}
+
+/// Why a message was not sent. Written into the journal for the lots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum SuppressReason {
+    NoConsent,
+    ConsentWithdrawn,
+    ConsentExpired,
+    ChannelNotConsented,
+    NotActive { status: ParticipantStatus },
+    OptedOut,
+    AppointmentCancelled,
+    AppointmentStarted,
+    DeadlinePassed,
+    /// Quiet hours last until the appointment (or deadline).
+    QuietHoursUntilStart,
+}
+
+impl fmt::Display for SuppressReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use SuppressReason::*;
+        match self {
+            NoConsent => f.write_str("no consent is recorded"),
+            ConsentWithdrawn => f.write_str("consent was withdrawn"),
+            ConsentExpired => f.write_str("consent has expired"),
+            ChannelNotConsented => f.write_str("consent does not cover this channel"),
+            NotActive { status } => write!(f, "participant is {status}, not active"),
+            OptedOut => f.write_str("participant opted out of this channel (STOPP)"),
+            AppointmentCancelled => f.write_str("appointment was cancelled"),
+            AppointmentStarted => f.write_str("appointment has already started"),
+            DeadlinePassed => f.write_str("the summons' deadline has passed"),
+            QuietHoursUntilStart => f.write_str("quiet hours last until the appointment"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Send,
+    /// Not now (quiet hours); try again at this instant.
+    Defer(DateTime<Utc>),
+    Suppress(SuppressReason),
+}
+
+/// The gate. Order matters only for which reason is reported first: consent
+/// and status before channel, channel before timing.
+pub fn check(g: &GateInput) -> Verdict {
+    use SuppressReason::*;
+    let Some(consent) = g.consent else {
+        return Verdict::Suppress(NoConsent);
+    };
+    if consent.withdrawn_at.is_some_and(|w| w <= g.now) {
+        return Verdict::Suppress(ConsentWithdrawn);
+    }
+    if consent.expires_at.is_some_and(|e| e <= g.now) {
+        return Verdict::Suppress(ConsentExpired);
+    }
+    if g.status != ParticipantStatus::Active {
+        return Verdict::Suppress(NotActive { status: g.status });
+    }
+    if !consent.channels.contains(g.channel) {
+        return Verdict::Suppress(ChannelNotConsented);
+    }
+    if g.opted_out.contains(g.channel) {
+        return Verdict::Suppress(OptedOut);
+    }
+    let mut must_be_before = g.deadline;
+    if let Some((status, start)) = g.appointment {
+        if status == AppointmentStatus::Cancelled {
+            return Verdict::Suppress(AppointmentCancelled);
+        }
+        if start <= g.now {
+            return Verdict::Suppress(AppointmentStarted);
+        }
+        must_be_before = Some(must_be_before.map_or(start, |d| d.min(start)));
+    }
+    if must_be_before.is_some_and(|d| d <= g.now) {
+        return Verdict::Suppress(DeadlinePassed);
+    }
+    // Receipts answer a message the participant just sent; they are not
+    // held back by quiet hours.
+    if g.purpose != Purpose::Receipt && g.quiet.contains(local(g.now, g.tz).time()) {
+        let next = g.quiet.next_allowed(g.now, g.tz);
+        return match must_be_before {
+            Some(d) if next >= d => Verdict::Suppress(QuietHoursUntilStart),
+            _ => Verdict::Defer(next),
+        };
+    }
+    Verdict::Send
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::schedule::resolve_local;
+    use chrono::{Duration, NaiveDate};
+    use chrono_tz::Europe::Stockholm;
+
+    fn sthlm(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+        resolve_local(
+            NaiveDate::from_ymd_opt(2026, 12, d).unwrap().and_hms_opt(h, m, 0).unwrap(),
+            Stockholm,
+        )
+    }
+
+    fn ok_input() -> GateInput {
+        GateInput {
+            now: sthlm(9, 12, 0),
+            purpose: Purpose::Reminder,
+            channel: ChannelKind::Sms,
+            status: ParticipantStatus::Active,
+            consent: Some(ConsentState {
+                channels: "sms".parse().unwrap(),
+                expires_at: Some(sthlm(31, 0, 0)),
+                withdrawn_at: None,
+            }),
+            opted_out: ChannelSet::NONE,
+            appointment: Some((AppointmentStatus::Scheduled, sthlm(10, 9, 0))),
+            deadline: None,
+            tz: Stockholm,
+            quiet: QuietHours::default(),
+        }
+    }
+
+    #[test]
+    fn a_message_with_everything_in_order_goes() {
+        assert_eq!(check(&ok_input()), Verdict::Send);
+    }
+
+    #[test]
+    fn every_gate_suppresses_with_its_own_reason() {
+        use SuppressReason::*;
+        let cases: Vec<(&str, Box<dyn Fn(&mut GateInput)>, SuppressReason)> = vec![
+            ("no consent", Box::new(|g| g.consent = None), NoConsent),
+            ("withdrawn", Box::new(|g| g.consent.as_mut().unwrap().withdrawn_at = Some(g.now - Duration::minutes(1))), ConsentWithdrawn),
+            ("expired", Box::new(|g| g.consent.as_mut().unwrap().expires_at = Some(g.now)), ConsentExpired),
+            ("other channel", Box::new(|g| g.channel = ChannelKind::Telegram), ChannelNotConsented),
+            ("opted out", Box::new(|g| g.opted_out = "sms".parse().unwrap()), OptedOut),
+            ("cancelled", Box::new(|g| g.appointment = Some((AppointmentStatus::Cancelled, sthlm(10, 9, 0)))), AppointmentCancelled),
+            ("started", Box::new(|g| g.appointment = Some((AppointmentStatus::Scheduled, g.now))), AppointmentStarted),
+            ("summons late", Box::new(|g| { g.appointment = None; g.deadline = Some(g.now - Duration::minutes(5)); }), DeadlinePassed),
+        ];
+        for (name, mutate, want) in cases {
+            let mut g = ok_input();
+            mutate(&mut g);
+            assert_eq!(check(&g), Verdict::Suppress(want), "{name}");
+        }
+        for status in [ParticipantStatus::Paused, ParticipantStatus::InCustody, ParticipantStatus::Discharged] {
+            let mut g = ok_input();
+            g.status = status;
+            assert_eq!(check(&g), Verdict::Suppress(NotActive { status }));
+        }
+    }
+
+    #[test]
+    fn quiet_hours_defer_to_the_morning_or_suppress_when_the_morning_is_too_late() {
+        let mut g = ok_input();
+        g.now = sthlm(9, 22, 0);
+        assert_eq!(check(&g), Verdict::Defer(sthlm(10, 8, 0)));
+        g.appointment = Some((AppointmentStatus::Scheduled, sthlm(10, 7, 30)));
+        assert_eq!(check(&g), Verdict::Suppress(SuppressReason::QuietHoursUntilStart));
+        g.purpose = Purpose::Receipt;
+        assert_eq!(check(&g), Verdict::Send);
+    }
+
+    #[test]
+    fn a_future_withdrawal_date_does_not_stop_a_message_yet() {
+        let mut g = ok_input();
+        g.consent.as_mut().unwrap().withdrawn_at = Some(g.now + Duration::hours(1));
+        assert_eq!(check(&g), Verdict::Send);
+    }
+}

@@ -1,0 +1,17 @@
+//! The domain: pure types and rules. Nothing in here does I/O, awaits, or
+//! knows about SQL. Every value that comes from outside (a phone number, a
+//! language code, a cron expression, an offset like `24h`) is parsed into a
+//! newtype here once, and the rest of the code never re-validates it.
+
+pub mod enums;
+pub mod gates;
+pub mod ids;
+pub mod phone;
+pub mod recurrence;
+pub mod schedule;
+pub mod span;
+
+pub use enums::*;
+pub use ids::*;
+pub use phone::PhoneNumber;
+pub use span::Span;

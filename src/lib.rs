@@ -1,0 +1,6 @@
+//! paminn: discreet appointment reminders by SMS and Telegram for
+//! participants of Swedish re-entry and labour-market programmes.
+//!
+//! See ARCHITECTURE.md for the map of the code.
+
+pub mod domain;
