@@ -3,4 +3,11 @@
 //!
 //! See ARCHITECTURE.md for the map of the code.
 
+pub mod channels;
 pub mod domain;
+pub mod engine;
+pub mod error;
+pub mod store;
+pub mod texts;
+
+pub use error::{Error, Result};

@@ -3,11 +3,13 @@
 //! language code, a cron expression, an offset like `24h`) is parsed into a
 //! newtype here once, and the rest of the code never re-validates it.
 
+pub mod channel_choice;
 pub mod enums;
 pub mod gates;
 pub mod ids;
 pub mod phone;
 pub mod recurrence;
+pub mod retry;
 pub mod schedule;
 pub mod span;
 

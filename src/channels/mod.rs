@@ -1,0 +1,127 @@
+//! Channels: how a message leaves the building. One small trait,
+//! [`Transport`], is implemented per gateway (the sandbox here; Telegram
+//! and the SMS gateways in their own modules). [`Channels`] routes a
+//! message to the transport configured for its channel kind and applies the
+//! transport's rate limits: a global rate and a per-recipient rate.
+//!
+//! Errors are classified so the dispatcher can do the right thing:
+//! permanent (never retried, the lots is told), temporary (retried with
+//! backoff within a budget), rate-limited (retried after the gateway's
+//! `retry_after`, not counted as a failure).
+
+pub mod sandbox;
+
+use crate::domain::{ChannelKind, OutboxId, ParticipantId};
+use async_trait::async_trait;
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One message, addressed and rendered, ready for a gateway.
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    pub outbox_id: OutboxId,
+    pub participant_id: ParticipantId,
+    pub channel: ChannelKind,
+    /// E.164 number for SMS, chat id for Telegram. Never logged.
+    pub to: String,
+    pub body: String,
+    pub ask_reply: bool,
+}
+
+/// The gateway took the message.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// The gateway's id for it, to match delivery receipts and replies.
+    pub gateway_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Will never work as is (invalid number, blocked bot, auth failure).
+    #[error("permanent: {0}")]
+    Permanent(String),
+    /// May work later (5xx, timeout, network).
+    #[error("temporary: {0}")]
+    Temporary(String),
+    /// The gateway asked us to slow down.
+    #[error("rate limited for {0:?}")]
+    RateLimited(Duration),
+}
+
+/// Rate limits a transport asks for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    pub global_per_sec: Option<u32>,
+    pub per_recipient_per_sec: Option<u32>,
+}
+
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// For logs and the journal: "sandbox", "46elks", "telegram", ...
+    fn name(&self) -> &'static str;
+    fn limits(&self) -> Limits {
+        Limits::default()
+    }
+    async fn send(&self, msg: &OutgoingMessage) -> Result<Accepted, SendError>;
+}
+
+struct Limited {
+    transport: Arc<dyn Transport>,
+    global: Option<DefaultDirectRateLimiter>,
+    per_recipient: Option<DefaultKeyedRateLimiter<String>>,
+}
+
+/// The configured transports, one per channel kind.
+#[derive(Default)]
+pub struct Channels {
+    by_kind: HashMap<ChannelKind, Limited>,
+}
+
+fn quota(n: u32) -> Option<Quota> {
+    NonZeroU32::new(n).map(Quota::per_second)
+}
+
+impl Channels {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Routes `kind` to `transport`, with the transport's own limits.
+    pub fn with(mut self, kind: ChannelKind, transport: Arc<dyn Transport>) -> Self {
+        let limits = transport.limits();
+        self.by_kind.insert(
+            kind,
+            Limited {
+                global: limits.global_per_sec.and_then(quota).map(RateLimiter::direct),
+                per_recipient: limits.per_recipient_per_sec.and_then(quota).map(RateLimiter::keyed),
+                transport,
+            },
+        );
+        self
+    }
+
+    pub fn transport_name(&self, kind: ChannelKind) -> Option<&'static str> {
+        self.by_kind.get(&kind).map(|l| l.transport.name())
+    }
+
+    /// Sends through the transport for the message's channel, waiting for
+    /// the rate limiters first.
+    pub async fn send(&self, msg: &OutgoingMessage) -> Result<Accepted, SendError> {
+        let Some(l) = self.by_kind.get(&msg.channel) else {
+            return Err(SendError::Permanent(format!(
+                "no transport is configured for {}",
+                msg.channel
+            )));
+        };
+        if let Some(g) = &l.global {
+            g.until_ready().await;
+        }
+        if let Some(k) = &l.per_recipient {
+            k.until_key_ready(&msg.to).await;
+        }
+        l.transport.send(msg).await
+    }
+}

@@ -1,0 +1,219 @@
+//! Booking: create, change, move and cancel appointments. Each operation is
+//! one transaction: the appointment, its reminder rows, the journal entry
+//! and the audit entry commit together.
+
+use super::{Actor, Engine, planner};
+use crate::domain::{AppointmentId, AppointmentStatus, UnitId};
+use crate::error::{Error, Result};
+use crate::store::appointments::{self, Appointment, NewAppointment};
+use crate::store::{audit, journal, outbox, participants};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+/// What an idempotent create did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Upsert {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+fn clean(s: &Option<String>, what: &str, max: usize) -> Result<Option<String>> {
+    match s.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) if t.chars().count() > max => Err(Error::invalid(format!("{what} is longer than {max} characters"))),
+        Some(t) => Ok(Some(t.to_string())),
+    }
+}
+
+fn normalise(a: &NewAppointment) -> Result<NewAppointment> {
+    Ok(NewAppointment {
+        location: clean(&a.location, "location", 200)?,
+        with_whom: clean(&a.with_whom, "with whom", 100)?,
+        internal_note: clean(&a.internal_note, "internal note", 2000)?,
+        external_ref: clean(&a.external_ref, "external ref", 200)?,
+        ..a.clone()
+    })
+}
+
+impl Engine {
+    /// Books an appointment and plans its reminders.
+    pub async fn create_appointment(
+        &self,
+        new: &NewAppointment,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Appointment> {
+        let new = normalise(new)?;
+        let mut tx = self.db.begin().await?;
+        let p = participants::get(&mut tx, new.participant_id).await?;
+        let id = appointments::insert(&mut tx, p.unit_id, &new, now)
+            .await
+            .map_err(|e| {
+                if e.is_unique_violation() {
+                    Error::Conflict(format!(
+                        "external ref '{}' is already used in this unit",
+                        new.external_ref.clone().unwrap_or_default()
+                    ))
+                } else {
+                    e
+                }
+            })?
+            .ok_or_else(|| Error::Conflict("this series occurrence already exists".into()))?;
+        let a = appointments::get(&mut tx, id).await?;
+        journal::append(
+            &mut tx,
+            p.id,
+            Some(id),
+            now,
+            actor.as_str(),
+            journal::kind::APPOINTMENT_CREATED,
+            json!({ "kind": a.kind, "starts_at": a.starts_at, "external_ref": a.external_ref }),
+        )
+        .await?;
+        audit::append(&mut tx, now, actor.as_str(), "appointment.create", &format!("appointment:{id}"), json!({})).await?;
+        planner::plan_appointment(&mut tx, &a, now).await?;
+        tx.commit().await?;
+        self.wake();
+        Ok(a)
+    }
+
+    /// Creates, or updates the appointment with the same external ref in the
+    /// unit. Re-sending the same data changes nothing.
+    pub async fn upsert_appointment(
+        &self,
+        unit: UnitId,
+        new: &NewAppointment,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(Appointment, Upsert)> {
+        let new = normalise(new)?;
+        let Some(r) = new.external_ref.clone() else {
+            return Ok((self.create_appointment(&new, actor, now).await?, Upsert::Created));
+        };
+        let existing = {
+            let mut c = self.db.conn().await?;
+            appointments::by_external_ref(&mut c, unit, &r).await?
+        };
+        let Some(old) = existing else {
+            return match self.create_appointment(&new, actor, now).await {
+                // Lost a race with a concurrent import of the same ref: retry
+                // as an update.
+                Err(Error::Conflict(_)) => Box::pin(self.upsert_appointment(unit, &new, actor, now)).await,
+                other => other.map(|a| (a, Upsert::Created)),
+            };
+        };
+        if old.participant_id != new.participant_id {
+            return Err(Error::Conflict(format!(
+                "external ref '{r}' belongs to another participant's appointment ({})",
+                old.id
+            )));
+        }
+        let details_changed = old.kind != new.kind
+            || old.duration_min != new.duration_min
+            || old.location != new.location
+            || old.with_whom != new.with_whom
+            || old.internal_note != new.internal_note;
+        let moved = old.starts_at != new.starts_at;
+        let revived = old.status == AppointmentStatus::Cancelled;
+        if !details_changed && !moved && !revived {
+            return Ok((old, Upsert::Unchanged));
+        }
+        let mut tx = self.db.begin().await?;
+        if details_changed {
+            appointments::update_details(&mut tx, old.id, &new, now).await?;
+            journal::append(&mut tx, old.participant_id, Some(old.id), now, actor.as_str(),
+                journal::kind::APPOINTMENT_UPDATED, json!({ "kind": new.kind })).await?;
+        }
+        if revived {
+            appointments::set_status(&mut tx, old.id, AppointmentStatus::Scheduled, now).await?;
+        }
+        // Only a new time, a new kind (another rule) or a revival needs new
+        // reminders; a changed place or note is read at send time anyway.
+        if moved || revived || old.kind != new.kind {
+            self.replan(&mut tx, old.id, moved.then_some((old.starts_at, new.starts_at)), actor, now).await?;
+        }
+        audit::append(&mut tx, now, actor.as_str(), "appointment.update", &format!("appointment:{}", old.id), json!({})).await?;
+        let a = appointments::get(&mut tx, old.id).await?;
+        tx.commit().await?;
+        self.wake();
+        Ok((a, Upsert::Updated))
+    }
+
+    /// Cancels the open reminder rows of an appointment and plans afresh at
+    /// a new plan version (after a move, or a change of kind).
+    async fn replan(
+        &self,
+        tx: &mut crate::store::Conn,
+        id: AppointmentId,
+        moved: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let cancelled = outbox::cancel_open_for_appointment(tx, id, "appointment changed", now).await?;
+        if let Some((from, to)) = moved {
+            appointments::reschedule(tx, id, to, now).await?;
+            let a = appointments::get(tx, id).await?;
+            journal::append(tx, a.participant_id, Some(id), now, actor.as_str(),
+                journal::kind::APPOINTMENT_MOVED,
+                json!({ "from": from, "to": to, "reminders_cancelled": cancelled })).await?;
+        } else {
+            sqlx::query("UPDATE appointments SET plan_version = plan_version + 1 WHERE id = $1")
+                .bind(id.get())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let a = appointments::get(tx, id).await?;
+        planner::plan_appointment(tx, &a, now).await?;
+        Ok(())
+    }
+
+    /// Moves an appointment: pending reminders for the old time are
+    /// cancelled and new ones planned, in one transaction.
+    pub async fn move_appointment(
+        &self,
+        id: AppointmentId,
+        to: DateTime<Utc>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Appointment> {
+        let mut tx = self.db.begin().await?;
+        let old = appointments::get(&mut tx, id).await?;
+        if old.status == AppointmentStatus::Cancelled {
+            return Err(Error::Conflict(format!("appointment {id} is cancelled; book a new one")));
+        }
+        if old.starts_at == to {
+            return Ok(old);
+        }
+        self.replan(&mut tx, id, Some((old.starts_at, to)), actor, now).await?;
+        audit::append(&mut tx, now, actor.as_str(), "appointment.move", &format!("appointment:{id}"), json!({})).await?;
+        let a = appointments::get(&mut tx, id).await?;
+        tx.commit().await?;
+        self.wake();
+        Ok(a)
+    }
+
+    /// Cancels an appointment and every reminder for it not yet sent.
+    pub async fn cancel_appointment(
+        &self,
+        id: AppointmentId,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Appointment> {
+        let mut tx = self.db.begin().await?;
+        let a = appointments::get(&mut tx, id).await?;
+        if a.status == AppointmentStatus::Cancelled {
+            return Ok(a);
+        }
+        appointments::set_status(&mut tx, id, AppointmentStatus::Cancelled, now).await?;
+        let n = outbox::cancel_open_for_appointment(&mut tx, id, "appointment cancelled", now).await?;
+        journal::append(&mut tx, a.participant_id, Some(id), now, actor.as_str(),
+            journal::kind::APPOINTMENT_CANCELLED, json!({ "reminders_cancelled": n })).await?;
+        audit::append(&mut tx, now, actor.as_str(), "appointment.cancel", &format!("appointment:{id}"), json!({})).await?;
+        let a = appointments::get(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(a)
+    }
+}

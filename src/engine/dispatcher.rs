@@ -1,0 +1,325 @@
+//! Dispatcher: claim due rows → gate → render → send → record.
+//!
+//! * **Claim** with a lease (see `store::outbox`): a batch of due rows is
+//!   flipped to `sending` in one statement; rows held by another instance
+//!   are skipped.
+//! * **Gate** every row again at send time (consent, status, opt-out,
+//!   appointment still on and ahead, quiet hours). A failing gate
+//!   suppresses the row and says why in the journal; quiet hours defer it.
+//! * **Render** at send time, so "idag"/"imorgon" are right when read.
+//! * **Send** through [`Channels`], which applies rate limits.
+//! * **Record** the outcome and the journal entry in one transaction, and
+//!   only while the claim is still ours.
+//!
+//! Delivery is at-least-once. The duplicate window is the time between the
+//! gateway accepting a message and our commit of `sent`: a crash there (or a
+//! lease that runs out mid-send, default 60 s) means the row is claimed and
+//! sent again. At most the rows in flight at a crash can be duplicated.
+//!
+//! There is no fixed tick: the loop sleeps until the earliest due time, and
+//! is woken early by [`Engine::wake`] when this process plans new work. Work
+//! planned by another process (the CLI, another instance) is noticed by
+//! re-reading the earliest due time at least every `poll` (default 1 s).
+
+use super::Engine;
+use crate::channels::{Channels, OutgoingMessage, SendError};
+use crate::domain::gates::{self, GateInput, Verdict};
+use crate::domain::retry::RetryPolicy;
+use crate::domain::{ChannelKind, Purpose};
+use crate::error::Result;
+use crate::store::outbox::{self, Claimed, Outcome};
+use crate::store::{Db, journal};
+use crate::texts;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use rand::Rng;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    /// Who holds the leases: host and process id by default.
+    pub owner: String,
+    pub batch_size: i64,
+    pub lease: Duration,
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// How often to look for work written by other processes.
+    pub poll: Duration,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        DispatcherConfig {
+            owner: format!(
+                "{}:{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "paminn".into()),
+                std::process::id()
+            ),
+            batch_size: 200,
+            lease: Duration::from_secs(60),
+            concurrency: 32,
+            retry: RetryPolicy::default(),
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+pub struct Dispatcher {
+    engine: Engine,
+    channels: Arc<Channels>,
+    cfg: DispatcherConfig,
+}
+
+/// What happened to one claimed row, for tests and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchReport {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub deferred: usize,
+    pub failed: usize,
+    pub suppressed: usize,
+    pub lost: usize,
+}
+
+impl Dispatcher {
+    pub fn new(engine: Engine, channels: Arc<Channels>, cfg: DispatcherConfig) -> Self {
+        Dispatcher { engine, channels, cfg }
+    }
+
+    fn db(&self) -> &Db {
+        &self.engine.db
+    }
+
+    /// Claims one batch of rows due at `now` and processes it to the end.
+    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<BatchReport> {
+        let lease_until = now + chrono::Duration::from_std(self.cfg.lease).unwrap_or_default();
+        let claimed = outbox::claim(self.db(), &self.cfg.owner, now, lease_until, self.cfg.batch_size).await?;
+        let mut report = BatchReport {
+            claimed: claimed.len(),
+            ..Default::default()
+        };
+        let outcomes: Vec<Result<(Outcome, bool)>> = futures::stream::iter(claimed)
+            .map(|c| self.process(c, now))
+            .buffer_unordered(self.cfg.concurrency.max(1))
+            .collect()
+            .await;
+        for o in outcomes {
+            let (outcome, kept) = o?;
+            if !kept {
+                report.lost += 1;
+                continue;
+            }
+            match outcome {
+                Outcome::Sent { .. } => report.sent += 1,
+                Outcome::Retry { .. } => report.retried += 1,
+                Outcome::Defer { .. } => report.deferred += 1,
+                Outcome::Failed { .. } => report.failed += 1,
+                Outcome::Suppressed { .. } => report.suppressed += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    fn render(&self, c: &Claimed, now: DateTime<Utc>) -> String {
+        match (c.purpose, &c.appointment) {
+            (Purpose::Reminder, Some(a)) => texts::reminder(
+                &texts::ReminderText {
+                    lang: c.language,
+                    first_name: &c.first_name,
+                    starts_at: a.starts_at,
+                    tz: c.tz,
+                    ask_reply: c.ask_reply,
+                    location: if c.discreet { None } else { a.location.as_deref() },
+                    with_whom: if c.discreet { None } else { a.with_whom.as_deref() },
+                },
+                now,
+            ),
+            (Purpose::Summons, _) => texts::summons(
+                c.language,
+                &c.first_name,
+                c.due_at,
+                c.deadline_at.unwrap_or(c.due_at),
+                c.tz,
+            ),
+            _ => c.body.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Decides and records one row. Returns the outcome and whether it was
+    /// recorded (false: the claim was lost meanwhile).
+    async fn process(&self, c: Claimed, now: DateTime<Utc>) -> Result<(Outcome, bool)> {
+        let retry = self.cfg.retry;
+        let outcome = if c.attempts > retry.max_attempts {
+            // Claimed more often than the budget allows: earlier workers
+            // died holding it. Give up rather than loop forever.
+            Outcome::Failed {
+                error: format!("gave up after {} attempts", c.attempts - 1),
+                body: None,
+            }
+        } else {
+            let gate = GateInput {
+                now,
+                purpose: c.purpose,
+                channel: c.channel,
+                status: c.status,
+                consent: c.consent,
+                opted_out: c.opted_out,
+                appointment: c.appointment.as_ref().map(|a| (a.status, a.starts_at)),
+                deadline: c.deadline_at,
+                tz: c.tz,
+                quiet: c.quiet,
+            };
+            match gates::check(&gate) {
+                Verdict::Suppress(reason) => Outcome::Suppressed {
+                    reason: reason.to_string(),
+                },
+                Verdict::Defer(until) => Outcome::Defer { until },
+                Verdict::Send => self.send(&c, now).await,
+            }
+        };
+        let kept = self.record(&c, &outcome, now).await?;
+        Ok((outcome, kept))
+    }
+
+    async fn send(&self, c: &Claimed, now: DateTime<Utc>) -> Outcome {
+        let body = self.render(c, now);
+        let to = match c.channel {
+            ChannelKind::Sms => c.phone.clone(),
+            ChannelKind::Telegram => c.telegram_chat_id.clone(),
+        };
+        let Some(to) = to else {
+            return Outcome::Failed {
+                error: match c.channel {
+                    ChannelKind::Sms => "no phone number".into(),
+                    ChannelKind::Telegram => "no Telegram chat linked".into(),
+                },
+                body: None,
+            };
+        };
+        let msg = OutgoingMessage {
+            outbox_id: c.id,
+            participant_id: c.participant_id,
+            channel: c.channel,
+            to,
+            body,
+            ask_reply: c.ask_reply,
+        };
+        match self.channels.send(&msg).await {
+            Ok(acc) => Outcome::Sent {
+                gateway_id: acc.gateway_id,
+                body: msg.body,
+            },
+            Err(SendError::Permanent(e)) => Outcome::Failed {
+                error: e,
+                body: Some(msg.body),
+            },
+            Err(SendError::RateLimited(after)) => Outcome::Defer {
+                until: now + chrono::Duration::from_std(after).unwrap_or_default(),
+            },
+            Err(SendError::Temporary(e)) => {
+                if self.cfg.retry.exhausted(c.attempts) {
+                    Outcome::Failed {
+                        error: format!("{e} (gave up after {} attempts)", c.attempts),
+                        body: Some(msg.body),
+                    }
+                } else {
+                    let jitter = rand::rng().random_range(0.8..=1.2);
+                    Outcome::Retry {
+                        at: now + self.cfg.retry.delay(c.attempts, jitter),
+                        error: e,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the outcome and its journal entry in one transaction.
+    async fn record(&self, c: &Claimed, outcome: &Outcome, now: DateTime<Utc>) -> Result<bool> {
+        let mut tx = self.db().begin().await?;
+        if !outbox::finish(&mut tx, c.id, &c.claim_token, outcome, now).await? {
+            tracing::warn!(outbox_id = %c.id, "claim lost before the outcome was recorded");
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let entry = match outcome {
+            Outcome::Sent { gateway_id, .. } => Some((
+                journal::kind::MESSAGE_SENT,
+                json!({ "outbox_id": c.id, "purpose": c.purpose, "channel": c.channel,
+                        "gateway_id": gateway_id, "attempt": c.attempts }),
+            )),
+            Outcome::Suppressed { reason } => Some((
+                journal::kind::MESSAGE_SUPPRESSED,
+                json!({ "outbox_id": c.id, "purpose": c.purpose, "channel": c.channel, "reason": reason }),
+            )),
+            Outcome::Failed { error, .. } => Some((
+                journal::kind::DELIVERY_FAILED,
+                json!({ "outbox_id": c.id, "purpose": c.purpose, "channel": c.channel,
+                        "error": error, "attempts": c.attempts }),
+            )),
+            Outcome::Retry { .. } | Outcome::Defer { .. } => None,
+        };
+        if let Some((kind, detail)) = entry {
+            journal::append(&mut tx, c.participant_id, c.appointment_id, now, "system", kind, detail).await?;
+        }
+        tx.commit().await?;
+        match outcome {
+            Outcome::Sent { .. } => tracing::info!(outbox_id = %c.id, channel = %c.channel, "sent"),
+            Outcome::Failed { error, .. } => tracing::warn!(outbox_id = %c.id, %error, "failed"),
+            Outcome::Suppressed { reason } => tracing::info!(outbox_id = %c.id, %reason, "suppressed"),
+            Outcome::Retry { at, error } => tracing::info!(outbox_id = %c.id, %error, retry_at = %at, "retry"),
+            Outcome::Defer { until } => tracing::debug!(outbox_id = %c.id, %until, "deferred"),
+        }
+        Ok(true)
+    }
+
+    /// Runs until `shutdown` is cancelled. A batch in progress is finished
+    /// before returning, so no claimed row is left behind by a clean stop.
+    pub async fn run(&self, shutdown: CancellationToken) {
+        let wake = self.engine.waker();
+        let mut db_errors = 0u32;
+        while !shutdown.is_cancelled() {
+            let now = Utc::now();
+            match self.run_once(now).await {
+                Ok(r) => {
+                    db_errors = 0;
+                    if r.claimed as i64 >= self.cfg.batch_size {
+                        continue; // more is due right now
+                    }
+                }
+                Err(e) => {
+                    db_errors += 1;
+                    let backoff = Duration::from_millis(200 * u64::from(db_errors.min(25)));
+                    tracing::error!(error = %e, ?backoff, "dispatcher batch failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                    continue;
+                }
+            }
+            let sleep = match outbox::next_due(self.db()).await {
+                Ok(Some(t)) => {
+                    let until = (t - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                    // Due now but nothing claimed: another instance holds
+                    // those rows. Look again shortly.
+                    until.max(Duration::from_millis(20)).min(self.cfg.poll)
+                }
+                Ok(None) => self.cfg.poll,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not read the next due time");
+                    self.cfg.poll
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = wake.notified() => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        tracing::info!("dispatcher stopped");
+    }
+}

@@ -1,0 +1,73 @@
+//! Planner: an appointment and its unit's rule become outbox rows.
+//!
+//! Runs inside the caller's transaction, so creating, moving or cancelling
+//! an appointment and (re)planning its reminders commit together or not at
+//! all. Rows are keyed on (appointment, plan_version, offset, channel):
+//! planning the same version twice inserts nothing.
+
+use crate::domain::channel_choice::pick_channel;
+use crate::domain::schedule::plan_reminders;
+use crate::domain::{AppointmentStatus, ChannelKind, ChannelSet, Purpose};
+use crate::error::Result;
+use crate::store::appointments::Appointment;
+use crate::store::outbox::{self, NewMessage};
+use crate::store::{Conn, consents, journal, participants, rules, units};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+/// Plans the reminders of one appointment at its current plan version.
+/// Returns how many rows were inserted.
+pub async fn plan_appointment(c: &mut Conn, a: &Appointment, now: DateTime<Utc>) -> Result<usize> {
+    if a.status != AppointmentStatus::Scheduled || a.starts_at <= now {
+        return Ok(0);
+    }
+    let Some(rule) = rules::get(c, a.unit_id, a.kind).await? else {
+        return Ok(0);
+    };
+    let p = participants::get(c, a.participant_id).await?;
+    let unit = units::get(c, a.unit_id).await?;
+    let consent = consents::current(c, p.id).await?;
+    let reachable = ChannelSet::NONE
+        .with(ChannelKind::Sms, p.phone.is_some())
+        .with(ChannelKind::Telegram, p.telegram_linked);
+    let channel = pick_channel(
+        p.channel_pref,
+        consent.map(|c| c.channels).unwrap_or_default(),
+        p.opted_out,
+        reachable,
+    );
+    let plan = plan_reminders(a.starts_at, p.time_zone, &rule.offsets, unit.quiet_hours, now);
+    let mut inserted = 0;
+    let mut times = Vec::new();
+    for r in &plan {
+        let m = NewMessage {
+            participant_id: p.id,
+            appointment_id: Some(a.id),
+            plan_version: a.plan_version,
+            purpose: Purpose::Reminder,
+            offset_min: i64::from(r.offset.as_minutes()),
+            channel,
+            ask_reply: rule.ask_reply,
+            due_at: r.due,
+            deadline_at: None,
+            body: None,
+        };
+        if outbox::insert(c, &m, now).await?.is_some() {
+            inserted += 1;
+            times.push(r.due);
+        }
+    }
+    if inserted > 0 {
+        journal::append(
+            c,
+            p.id,
+            Some(a.id),
+            now,
+            "system",
+            journal::kind::REMINDERS_PLANNED,
+            json!({ "channel": channel, "due_at": times }),
+        )
+        .await?;
+    }
+    Ok(inserted)
+}

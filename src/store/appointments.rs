@@ -1,0 +1,216 @@
+//! Appointments: the times people are reminded of. Changing the time
+//! bumps `plan_version`, so reminders planned for the old time can never be
+//! confused with those for the new one.
+
+use super::{Conn, from_ms, ms, opt_from_ms, parse_col};
+use crate::domain::{
+    AppointmentId, AppointmentKind, AppointmentStatus, Attendance, ParticipantId, ReplyState,
+    SeriesId, UnitId,
+};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Appointment {
+    pub id: AppointmentId,
+    pub unit_id: UnitId,
+    pub participant_id: ParticipantId,
+    pub series_id: Option<SeriesId>,
+    pub kind: AppointmentKind,
+    pub starts_at: DateTime<Utc>,
+    pub duration_min: i64,
+    pub location: Option<String>,
+    pub with_whom: Option<String>,
+    /// Staff only; never rendered into a message.
+    pub internal_note: Option<String>,
+    pub status: AppointmentStatus,
+    pub reply: ReplyState,
+    pub reply_reason: Option<String>,
+    pub reply_at: Option<DateTime<Utc>>,
+    pub attendance: Attendance,
+    pub external_ref: Option<String>,
+    pub plan_version: i64,
+}
+
+/// The fields a caller sets when booking.
+#[derive(Debug, Clone)]
+pub struct NewAppointment {
+    pub participant_id: ParticipantId,
+    pub series_id: Option<SeriesId>,
+    pub kind: AppointmentKind,
+    pub starts_at: DateTime<Utc>,
+    pub duration_min: i64,
+    pub location: Option<String>,
+    pub with_whom: Option<String>,
+    pub internal_note: Option<String>,
+    pub external_ref: Option<String>,
+}
+
+pub(crate) const COLS: &str = "id, unit_id, participant_id, series_id, kind, starts_at, duration_min, \
+     location, with_whom, internal_note, status, reply, reply_reason, reply_at, attendance, \
+     external_ref, plan_version";
+
+pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Appointment> {
+    Ok(Appointment {
+        id: AppointmentId::from_db(r.try_get("id")?),
+        unit_id: UnitId::from_db(r.try_get("unit_id")?),
+        participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
+        series_id: r.try_get::<Option<i64>, _>("series_id")?.map(SeriesId::from_db),
+        kind: parse_col(&r.try_get::<String, _>("kind")?)?,
+        starts_at: from_ms(r.try_get("starts_at")?),
+        duration_min: r.try_get("duration_min")?,
+        location: r.try_get("location")?,
+        with_whom: r.try_get("with_whom")?,
+        internal_note: r.try_get("internal_note")?,
+        status: parse_col(&r.try_get::<String, _>("status")?)?,
+        reply: parse_col(&r.try_get::<String, _>("reply")?)?,
+        reply_reason: r.try_get("reply_reason")?,
+        reply_at: opt_from_ms(r.try_get("reply_at")?),
+        attendance: parse_col(&r.try_get::<String, _>("attendance")?)?,
+        external_ref: r.try_get("external_ref")?,
+        plan_version: r.try_get("plan_version")?,
+    })
+}
+
+/// Inserts an appointment. Returns `None` when a series occurrence with the
+/// same participant and start already exists (series expansion is
+/// idempotent).
+pub async fn insert(
+    c: &mut Conn,
+    unit: UnitId,
+    a: &NewAppointment,
+    now: DateTime<Utc>,
+) -> Result<Option<AppointmentId>> {
+    if a.duration_min <= 0 || a.duration_min > 24 * 60 {
+        return Err(Error::invalid("duration must be between 1 minute and 24 hours"));
+    }
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO appointments (unit_id, participant_id, series_id, kind, starts_at, duration_min,
+                                   location, with_whom, internal_note, external_ref,
+                                   created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+         ON CONFLICT (series_id, participant_id, starts_at) DO NOTHING
+         RETURNING id",
+    )
+    .bind(unit.get())
+    .bind(a.participant_id.get())
+    .bind(a.series_id.map(SeriesId::get))
+    .bind(a.kind.as_str())
+    .bind(ms(a.starts_at))
+    .bind(a.duration_min)
+    .bind(a.location.clone())
+    .bind(a.with_whom.clone())
+    .bind(a.internal_note.clone())
+    .bind(a.external_ref.clone())
+    .bind(ms(now))
+    .fetch_optional(&mut *c)
+    .await?;
+    Ok(id.map(AppointmentId::from_db))
+}
+
+pub async fn get(c: &mut Conn, id: AppointmentId) -> Result<Appointment> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM appointments WHERE id = $1"));
+    let row = sqlx::query(sql)
+        .bind(id.get())
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("appointment {id}")))?;
+    from_row(&row)
+}
+
+pub async fn by_external_ref(
+    c: &mut Conn,
+    unit: UnitId,
+    external_ref: &str,
+) -> Result<Option<Appointment>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM appointments WHERE unit_id = $1 AND external_ref = $2"
+    ));
+    let row = sqlx::query(sql)
+        .bind(unit.get())
+        .bind(external_ref)
+        .fetch_optional(&mut *c)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A participant's appointments, oldest first; `from` limits to those that
+/// start at or after it.
+pub async fn for_participant(
+    c: &mut Conn,
+    participant: ParticipantId,
+    from: Option<DateTime<Utc>>,
+) -> Result<Vec<Appointment>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM appointments WHERE participant_id = $1 AND starts_at >= $2
+         ORDER BY starts_at, id"
+    ));
+    let rows = sqlx::query(sql)
+        .bind(participant.get())
+        .bind(from.map_or(i64::MIN, ms))
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Sets a new start (and other fields) and bumps the plan version.
+pub async fn reschedule(
+    c: &mut Conn,
+    id: AppointmentId,
+    starts_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE appointments SET starts_at = $1, plan_version = plan_version + 1, updated_at = $2
+         WHERE id = $3",
+    )
+    .bind(ms(starts_at))
+    .bind(ms(now))
+    .bind(id.get())
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// Updates the descriptive fields (not the time, not the status).
+pub async fn update_details(
+    c: &mut Conn,
+    id: AppointmentId,
+    a: &NewAppointment,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE appointments SET kind = $1, duration_min = $2, location = $3, with_whom = $4,
+                internal_note = $5, updated_at = $6 WHERE id = $7",
+    )
+    .bind(a.kind.as_str())
+    .bind(a.duration_min)
+    .bind(a.location.clone())
+    .bind(a.with_whom.clone())
+    .bind(a.internal_note.clone())
+    .bind(ms(now))
+    .bind(id.get())
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_status(
+    c: &mut Conn,
+    id: AppointmentId,
+    status: AppointmentStatus,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE appointments SET status = $1, plan_version = plan_version + 1, updated_at = $2
+         WHERE id = $3",
+    )
+    .bind(status.as_str())
+    .bind(ms(now))
+    .bind(id.get())
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}

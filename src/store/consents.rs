@@ -1,0 +1,106 @@
+//! Consent is data: who recorded it, when, for which channels, until when.
+//! The latest row is the one in force; withdrawing stamps it, and from
+//! that instant the dispatcher's gate stops every message.
+
+use super::{Conn, from_ms, ms, opt_from_ms, parse_col};
+use crate::domain::gates::ConsentState;
+use crate::domain::{ChannelSet, ParticipantId};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+/// Consent lasts a year unless recorded otherwise; staff are reminded
+/// before it runs out.
+pub const DEFAULT_VALIDITY: Duration = Duration::days(365);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Consent {
+    pub id: i64,
+    pub participant_id: ParticipantId,
+    pub channels: ChannelSet,
+    pub given_at: DateTime<Utc>,
+    pub recorded_by: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+impl Consent {
+    pub fn state(&self) -> ConsentState {
+        ConsentState {
+            channels: self.channels,
+            expires_at: self.expires_at,
+            withdrawn_at: self.withdrawn_at,
+        }
+    }
+}
+
+pub async fn record(
+    c: &mut Conn,
+    participant: ParticipantId,
+    channels: ChannelSet,
+    recorded_by: &str,
+    given_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<Consent> {
+    if channels.is_empty() {
+        return Err(Error::invalid("a consent must name at least one channel (sms, telegram)"));
+    }
+    sqlx::query(
+        "INSERT INTO consents (participant_id, channels, given_at, recorded_by, expires_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(participant.get())
+    .bind(channels.to_string())
+    .bind(ms(given_at))
+    .bind(recorded_by)
+    .bind(expires_at.map(ms))
+    .execute(&mut *c)
+    .await?;
+    current(c, participant)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("consent vanished after insert")))
+}
+
+/// The consent in force (the latest recorded), withdrawn or not.
+pub async fn current(c: &mut Conn, participant: ParticipantId) -> Result<Option<Consent>> {
+    let row = sqlx::query(
+        "SELECT id, participant_id, channels, given_at, recorded_by, expires_at, withdrawn_at
+         FROM consents WHERE participant_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(participant.get())
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(Consent {
+        id: r.try_get("id")?,
+        participant_id: participant,
+        channels: parse_col(&r.try_get::<String, _>("channels")?)?,
+        given_at: from_ms(r.try_get("given_at")?),
+        recorded_by: r.try_get("recorded_by")?,
+        expires_at: opt_from_ms(r.try_get("expires_at")?),
+        withdrawn_at: opt_from_ms(r.try_get("withdrawn_at")?),
+    }))
+}
+
+/// Withdraws the consent in force. Returns false when there was none to
+/// withdraw.
+pub async fn withdraw(
+    c: &mut Conn,
+    participant: ParticipantId,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "UPDATE consents SET withdrawn_at = $1, withdrawn_by = $2
+         WHERE id = (SELECT MAX(id) FROM consents WHERE participant_id = $3)
+           AND withdrawn_at IS NULL",
+    )
+    .bind(ms(at))
+    .bind(by)
+    .bind(participant.get())
+    .execute(&mut *c)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}

@@ -1,0 +1,157 @@
+//! Persistence: one `Db` handle over SQLite (embedded default) or
+//! PostgreSQL (production, several instances), chosen by the URL.
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver. The few
+//! dialect differences are isolated here and in `outbox.rs` (the claim), and
+//! each backend has its own migrations folder. Instants are stored as Unix
+//! milliseconds (`Any` has no chrono support), converted by [`ms`] and
+//! [`from_ms`].
+
+pub mod appointments;
+pub mod audit;
+pub mod consents;
+pub mod journal;
+pub mod outbox;
+pub mod participants;
+pub mod rules;
+pub mod sandbox;
+pub mod series;
+pub mod tokens;
+pub mod units;
+
+use crate::error::{Error, Result};
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyConnection;
+use sqlx::{Any, AnyPool, Transaction};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database. Cheap to clone (a pool handle).
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub type Tx = Transaction<'static, Any>;
+
+impl Db {
+    /// Connects to `url` (`sqlite://path/to/file.db` or `postgres://...`).
+    /// A SQLite file is created if missing and put in WAL mode.
+    pub async fn connect(url: &str) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(Error::invalid(format!(
+                "database URL must start with sqlite:// or postgres://, not '{}'",
+                url.split(':').next().unwrap_or("")
+            )));
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                let pool = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::query(
+                                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000; \
+                                 PRAGMA synchronous = NORMAL;",
+                            )
+                            .execute(conn)
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?;
+                // WAL is a property of the file; setting it once is enough.
+                sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+                pool
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(url)
+                    .await?
+            }
+        };
+        Ok(Db { pool, backend })
+    }
+
+    /// Applies the embedded migrations of this backend. Safe to run from
+    /// several instances at once (sqlx takes an advisory lock on PostgreSQL).
+    pub async fn migrate(&self) -> Result<()> {
+        let m = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        m.run(&self.pool)
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("migration failed: {e}")))?;
+        Ok(())
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write
+    /// lock up front (`BEGIN IMMEDIATE`), so a read-then-write transaction
+    /// cannot fail with a busy snapshot when another connection committed in
+    /// between; the busy timeout makes it wait instead.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A connection, inside or outside a transaction.
+pub type Conn = AnyConnection;
+
+/// An instant as stored: Unix milliseconds.
+pub fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// An instant as read back.
+pub fn from_ms(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(v)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+pub fn opt_from_ms(v: Option<i64>) -> Option<DateTime<Utc>> {
+    v.map(from_ms)
+}
+
+/// Parses a stored enum value; a value the code does not know means the
+/// database was written by something else and is reported, not guessed.
+pub fn parse_col<T: std::str::FromStr<Err = String>>(v: &str) -> Result<T> {
+    v.parse()
+        .map_err(|e| Error::Internal(anyhow::anyhow!("stored value: {e}")))
+}

@@ -1,0 +1,419 @@
+//! The outbox: one row per message, the single source of truth for what
+//! will be, is being, and was sent.
+//!
+//! * Planning inserts rows with `ON CONFLICT DO NOTHING` on
+//!   (appointment, plan_version, offset, channel): nothing is planned twice.
+//! * The dispatcher *claims* due rows with a lease: one statement flips them
+//!   to `sending`, stamps a random claim token and sets `next_attempt_at` to
+//!   the lease expiry. PostgreSQL skips rows other instances hold
+//!   (`FOR UPDATE SKIP LOCKED`); on SQLite the single statement runs under
+//!   the database's one write lock. A worker that dies leaves rows whose
+//!   lease simply runs out; they are claimed again (at-least-once).
+//! * Every outcome is written only if the claim token still matches, so a
+//!   worker whose lease was taken over cannot overwrite the new owner.
+//! * Status only moves forward (see `OutboxStatus::can_move_to`).
+
+use super::{Backend, Conn, Db, from_ms, ms, opt_from_ms, parse_col};
+use crate::domain::gates::ConsentState;
+use crate::domain::schedule::QuietHours;
+use crate::domain::{
+    AppointmentId, AppointmentKind, AppointmentStatus, ChannelKind, ChannelSet, Language,
+    OutboxId, OutboxStatus, ParticipantId, ParticipantStatus, Purpose,
+};
+use crate::error::{Error, Result};
+use crate::store::units::parse_tz;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use rand::RngCore;
+use serde::Serialize;
+use sqlx::Row;
+
+/// A row to plan.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub participant_id: ParticipantId,
+    pub appointment_id: Option<AppointmentId>,
+    pub plan_version: i64,
+    pub purpose: Purpose,
+    pub offset_min: i64,
+    pub channel: ChannelKind,
+    pub ask_reply: bool,
+    pub due_at: DateTime<Utc>,
+    pub deadline_at: Option<DateTime<Utc>>,
+    /// Pre-rendered text, for messages whose text is fixed when planned
+    /// (receipts). Reminders are rendered at send time.
+    pub body: Option<String>,
+}
+
+/// Inserts a planned message. Returns its id, or `None` if the same
+/// (appointment, version, offset, channel) was planned already.
+pub async fn insert(c: &mut Conn, m: &NewMessage, now: DateTime<Utc>) -> Result<Option<OutboxId>> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO outbox (participant_id, appointment_id, plan_version, purpose, offset_min, channel,
+                             ask_reply, due_at, deadline_at, next_attempt_at, body, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $10, $11, $11)
+         ON CONFLICT (appointment_id, plan_version, offset_min, channel) DO NOTHING
+         RETURNING id",
+    )
+    .bind(m.participant_id.get())
+    .bind(m.appointment_id.map(AppointmentId::get))
+    .bind(m.plan_version)
+    .bind(m.purpose.as_str())
+    .bind(m.offset_min)
+    .bind(m.channel.as_str())
+    .bind(i64::from(m.ask_reply))
+    .bind(ms(m.due_at))
+    .bind(m.deadline_at.map(ms))
+    .bind(m.body.clone())
+    .bind(ms(now))
+    .fetch_optional(&mut *c)
+    .await?;
+    Ok(id.map(OutboxId::from_db))
+}
+
+/// Cancels the rows of an appointment that have not gone out yet
+/// (pending, or claimed but not yet sent). Returns how many.
+pub async fn cancel_open_for_appointment(
+    c: &mut Conn,
+    appointment: AppointmentId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE outbox SET status = 'cancelled', last_error = $1, updated_at = $2, claim_token = NULL
+         WHERE appointment_id = $3 AND status IN ('pending','sending')",
+    )
+    .bind(reason)
+    .bind(ms(now))
+    .bind(appointment.get())
+    .execute(&mut *c)
+    .await?
+    .rows_affected())
+}
+
+/// Everything the dispatcher needs to gate, render and send one claimed
+/// message, read in one query.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: OutboxId,
+    pub claim_token: String,
+    pub participant_id: ParticipantId,
+    pub appointment_id: Option<AppointmentId>,
+    pub purpose: Purpose,
+    pub channel: ChannelKind,
+    pub ask_reply: bool,
+    pub due_at: DateTime<Utc>,
+    pub deadline_at: Option<DateTime<Utc>>,
+    pub attempts: i64,
+    pub body: Option<String>,
+    pub first_name: String,
+    pub phone: Option<String>,
+    pub telegram_chat_id: Option<String>,
+    pub language: Language,
+    pub status: ParticipantStatus,
+    pub tz: Tz,
+    pub discreet: bool,
+    pub opted_out: ChannelSet,
+    pub quiet: QuietHours,
+    pub consent: Option<ConsentState>,
+    pub appointment: Option<ClaimedAppointment>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimedAppointment {
+    pub status: AppointmentStatus,
+    pub kind: AppointmentKind,
+    pub starts_at: DateTime<Utc>,
+    pub location: Option<String>,
+    pub with_whom: Option<String>,
+}
+
+const CLAIM_SQLITE: &str = "UPDATE outbox
+    SET status = 'sending', attempts = attempts + 1, lease_owner = $1, claim_token = $2,
+        lease_until = $3, next_attempt_at = $3, updated_at = $4
+    WHERE id IN (SELECT id FROM outbox
+                 WHERE status IN ('pending','sending') AND next_attempt_at <= $4
+                 ORDER BY next_attempt_at LIMIT $5)";
+
+const CLAIM_POSTGRES: &str = "UPDATE outbox
+    SET status = 'sending', attempts = attempts + 1, lease_owner = $1, claim_token = $2,
+        lease_until = $3, next_attempt_at = $3, updated_at = $4
+    WHERE id IN (SELECT id FROM outbox
+                 WHERE status IN ('pending','sending') AND next_attempt_at <= $4
+                 ORDER BY next_attempt_at LIMIT $5
+                 FOR UPDATE SKIP LOCKED)";
+
+const CLAIMED_CONTEXT: &str = "SELECT o.id, o.claim_token, o.participant_id, o.appointment_id, o.purpose,
+        o.channel, o.ask_reply, o.due_at, o.deadline_at, o.attempts, o.body,
+        p.first_name, p.phone, p.telegram_chat_id, p.language, p.status AS p_status, p.time_zone,
+        p.discreet, p.opted_out, u.quiet_start_min, u.quiet_end_min,
+        a.status AS a_status, a.kind AS a_kind, a.starts_at, a.location, a.with_whom,
+        c.channels AS c_channels, c.expires_at AS c_expires, c.withdrawn_at AS c_withdrawn
+    FROM outbox o
+    JOIN participants p ON p.id = o.participant_id
+    JOIN units u ON u.id = p.unit_id
+    LEFT JOIN appointments a ON a.id = o.appointment_id
+    LEFT JOIN consents c ON c.id = (SELECT MAX(id) FROM consents WHERE participant_id = o.participant_id)
+    WHERE o.claim_token = $1
+    ORDER BY o.next_attempt_at, o.id";
+
+fn new_token() -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// Claims up to `limit` due rows for `owner` until `lease_until`.
+pub async fn claim(
+    db: &Db,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Claimed>> {
+    let token = new_token();
+    let sql = match db.backend {
+        Backend::Sqlite => CLAIM_SQLITE,
+        Backend::Postgres => CLAIM_POSTGRES,
+    };
+    let n = sqlx::query(sql)
+        .bind(owner)
+        .bind(&token)
+        .bind(ms(lease_until))
+        .bind(ms(now))
+        .bind(limit)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(CLAIMED_CONTEXT)
+        .bind(&token)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(claimed_from_row).collect()
+}
+
+fn claimed_from_row(r: &sqlx::any::AnyRow) -> Result<Claimed> {
+    let consent = match r.try_get::<Option<String>, _>("c_channels")? {
+        Some(ch) => Some(ConsentState {
+            channels: parse_col(&ch)?,
+            expires_at: opt_from_ms(r.try_get("c_expires")?),
+            withdrawn_at: opt_from_ms(r.try_get("c_withdrawn")?),
+        }),
+        None => None,
+    };
+    let appointment = match r.try_get::<Option<String>, _>("a_status")? {
+        Some(st) => Some(ClaimedAppointment {
+            status: parse_col(&st)?,
+            kind: parse_col(&r.try_get::<String, _>("a_kind")?)?,
+            starts_at: from_ms(r.try_get("starts_at")?),
+            location: r.try_get("location")?,
+            with_whom: r.try_get("with_whom")?,
+        }),
+        None => None,
+    };
+    Ok(Claimed {
+        id: OutboxId::from_db(r.try_get("id")?),
+        claim_token: r.try_get("claim_token")?,
+        participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
+        appointment_id: r.try_get::<Option<i64>, _>("appointment_id")?.map(AppointmentId::from_db),
+        purpose: parse_col(&r.try_get::<String, _>("purpose")?)?,
+        channel: parse_col(&r.try_get::<String, _>("channel")?)?,
+        ask_reply: r.try_get::<i64, _>("ask_reply")? != 0,
+        due_at: from_ms(r.try_get("due_at")?),
+        deadline_at: opt_from_ms(r.try_get("deadline_at")?),
+        attempts: r.try_get("attempts")?,
+        body: r.try_get("body")?,
+        first_name: r.try_get("first_name")?,
+        phone: r.try_get("phone")?,
+        telegram_chat_id: r.try_get("telegram_chat_id")?,
+        language: parse_col(&r.try_get::<String, _>("language")?)?,
+        status: parse_col(&r.try_get::<String, _>("p_status")?)?,
+        tz: parse_tz(&r.try_get::<String, _>("time_zone")?)?,
+        discreet: r.try_get::<i64, _>("discreet")? != 0,
+        opted_out: parse_col(&r.try_get::<String, _>("opted_out")?)?,
+        quiet: QuietHours::from_minutes(
+            r.try_get::<i64, _>("quiet_start_min")? as u32,
+            r.try_get::<i64, _>("quiet_end_min")? as u32,
+        )
+        .map_err(Error::Invalid)?,
+        consent,
+        appointment,
+    })
+}
+
+/// The outcome of one claimed row, written only while the claim is ours.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent { gateway_id: String, body: String },
+    Retry { at: DateTime<Utc>, error: String },
+    /// Not now (quiet hours): back to pending without using up an attempt.
+    Defer { until: DateTime<Utc> },
+    Failed { error: String, body: Option<String> },
+    Suppressed { reason: String },
+}
+
+/// Records an outcome. Returns false when the claim was lost (the lease ran
+/// out and another worker took the row, or it was cancelled meanwhile).
+pub async fn finish(
+    c: &mut Conn,
+    id: OutboxId,
+    claim_token: &str,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let q = match outcome {
+        Outcome::Sent { gateway_id, body } => sqlx::query(
+            "UPDATE outbox SET status = 'sent', gateway_id = $1, body = $2, sent_at = $3,
+                    updated_at = $3, lease_until = NULL, claim_token = NULL, last_error = NULL
+             WHERE id = $4 AND claim_token = $5 AND status = 'sending'",
+        )
+        .bind(gateway_id.clone())
+        .bind(body.clone())
+        .bind(ms(now)),
+        Outcome::Retry { at, error } => sqlx::query(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = $1, last_error = $2,
+                    updated_at = $3, lease_until = NULL, claim_token = NULL
+             WHERE id = $4 AND claim_token = $5 AND status = 'sending'",
+        )
+        .bind(ms(*at))
+        .bind(error.clone())
+        .bind(ms(now)),
+        Outcome::Defer { until } => sqlx::query(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = $1, attempts = attempts - 1,
+                    last_error = $2, updated_at = $3, lease_until = NULL, claim_token = NULL
+             WHERE id = $4 AND claim_token = $5 AND status = 'sending'",
+        )
+        .bind(ms(*until))
+        .bind("deferred: quiet hours")
+        .bind(ms(now)),
+        Outcome::Failed { error, body } => sqlx::query(
+            "UPDATE outbox SET status = 'failed', last_error = $1, body = COALESCE($2, body),
+                    updated_at = $3, lease_until = NULL, claim_token = NULL
+             WHERE id = $4 AND claim_token = $5 AND status = 'sending'",
+        )
+        .bind(error.clone())
+        .bind(body.clone())
+        .bind(ms(now)),
+        Outcome::Suppressed { reason } => sqlx::query(
+            "UPDATE outbox SET status = 'suppressed', last_error = $1, updated_at = $2,
+                    lease_until = NULL, claim_token = NULL, body = NULL
+             WHERE id = $3 AND claim_token = $4 AND status = 'sending'",
+        )
+        .bind(reason.clone())
+        .bind(ms(now)),
+    };
+    let n = q
+        .bind(id.get())
+        .bind(claim_token)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+/// Moves a row forward after a delivery receipt. Returns the status the
+/// row has afterwards. A receipt that would move it backwards (a late
+/// "sent" after "delivered") changes nothing.
+pub async fn apply_receipt(
+    c: &mut Conn,
+    channel: ChannelKind,
+    gateway_id: &str,
+    new: OutboxStatus,
+    now: DateTime<Utc>,
+) -> Result<Option<OutboxStatus>> {
+    let row = sqlx::query("SELECT id, status FROM outbox WHERE channel = $1 AND gateway_id = $2")
+        .bind(channel.as_str())
+        .bind(gateway_id)
+        .fetch_optional(&mut *c)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let id: i64 = row.try_get("id")?;
+    let cur: OutboxStatus = parse_col(&row.try_get::<String, _>("status")?)?;
+    if !cur.can_move_to(new) {
+        return Ok(Some(cur));
+    }
+    sqlx::query(
+        "UPDATE outbox SET status = $1, updated_at = $2,
+                delivered_at = CASE WHEN $1 = 'delivered' THEN $2 ELSE delivered_at END
+         WHERE id = $3 AND status = $4",
+    )
+    .bind(new.as_str())
+    .bind(ms(now))
+    .bind(id)
+    .bind(cur.as_str())
+    .execute(&mut *c)
+    .await?;
+    Ok(Some(new))
+}
+
+/// The earliest time any open row is due (including expiring leases).
+pub async fn next_due(db: &Db) -> Result<Option<DateTime<Utc>>> {
+    let v: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(next_attempt_at) FROM outbox WHERE status IN ('pending','sending')",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(v.map(from_ms))
+}
+
+/// One row as listed by `paminn outbox` and the API.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    pub id: OutboxId,
+    pub participant_id: ParticipantId,
+    pub appointment_id: Option<AppointmentId>,
+    pub purpose: Purpose,
+    pub channel: ChannelKind,
+    pub offset_min: i64,
+    pub due_at: DateTime<Utc>,
+    pub status: OutboxStatus,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub gateway_id: Option<String>,
+    pub body: Option<String>,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+
+pub async fn list(c: &mut Conn, participant: Option<ParticipantId>) -> Result<Vec<OutboxRow>> {
+    let rows = sqlx::query(
+        "SELECT id, participant_id, appointment_id, purpose, channel, offset_min, due_at, status,
+                attempts, next_attempt_at, gateway_id, body, last_error, sent_at
+         FROM outbox WHERE ($1 IS NULL OR participant_id = $1) ORDER BY due_at, id",
+    )
+    .bind(participant.map(ParticipantId::get))
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(OutboxRow {
+                id: OutboxId::from_db(r.try_get("id")?),
+                participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
+                appointment_id: r.try_get::<Option<i64>, _>("appointment_id")?.map(AppointmentId::from_db),
+                purpose: parse_col(&r.try_get::<String, _>("purpose")?)?,
+                channel: parse_col(&r.try_get::<String, _>("channel")?)?,
+                offset_min: r.try_get("offset_min")?,
+                due_at: from_ms(r.try_get("due_at")?),
+                status: parse_col(&r.try_get::<String, _>("status")?)?,
+                attempts: r.try_get("attempts")?,
+                next_attempt_at: from_ms(r.try_get("next_attempt_at")?),
+                gateway_id: r.try_get("gateway_id")?,
+                body: r.try_get("body")?,
+                last_error: r.try_get("last_error")?,
+                sent_at: opt_from_ms(r.try_get("sent_at")?),
+            })
+        })
+        .collect()
+}
+
+/// Counts rows by status, for tests, benchmarks and health.
+pub async fn count_by_status(c: &mut Conn, status: OutboxStatus) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = $1")
+        .bind(status.as_str())
+        .fetch_one(&mut *c)
+        .await?)
+}

@@ -1,0 +1,150 @@
+//! Participants: who gets reminders, in which language, on which channel,
+//! and whether they may get anything at all (status, opt-outs).
+
+use super::units::{parse_tz, ser_tz};
+use super::{Conn, from_ms, ms, parse_col};
+use crate::domain::{
+    ChannelKind, ChannelSet, Language, ParticipantId, ParticipantStatus, PhoneNumber, StaffId,
+    UnitId,
+};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use sqlx::Row;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Participant {
+    pub id: ParticipantId,
+    pub unit_id: UnitId,
+    pub first_name: String,
+    pub phone: Option<PhoneNumber>,
+    pub language: Language,
+    pub channel_pref: ChannelKind,
+    pub status: ParticipantStatus,
+    pub lots_id: Option<StaffId>,
+    #[serde(serialize_with = "ser_tz")]
+    pub time_zone: Tz,
+    /// On by default: messages name no place and no person.
+    pub discreet: bool,
+    pub opted_out: ChannelSet,
+    pub telegram_linked: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A first name as used in the greeting: trimmed, 1-50 characters, no
+/// control characters.
+pub fn parse_first_name(s: &str) -> Result<String> {
+    let t = s.trim();
+    if t.is_empty() || t.chars().count() > 50 || t.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "a first name must be 1-50 characters without line breaks",
+        ));
+    }
+    Ok(t.to_string())
+}
+
+#[derive(Debug, Clone)]
+pub struct NewParticipant {
+    pub unit_id: UnitId,
+    pub first_name: String,
+    pub phone: Option<PhoneNumber>,
+    pub language: Language,
+    pub channel_pref: ChannelKind,
+    pub time_zone: Tz,
+    pub discreet: bool,
+    pub lots_id: Option<StaffId>,
+}
+
+const COLS: &str = "id, unit_id, first_name, phone, language, channel_pref, status, lots_id, \
+                    time_zone, discreet, opted_out, telegram_chat_id, created_at";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Participant> {
+    let opted: String = r.try_get("opted_out")?;
+    Ok(Participant {
+        id: ParticipantId::from_db(r.try_get("id")?),
+        unit_id: UnitId::from_db(r.try_get("unit_id")?),
+        first_name: r.try_get("first_name")?,
+        phone: r.try_get::<Option<String>, _>("phone")?.map(PhoneNumber::from_db),
+        language: parse_col(&r.try_get::<String, _>("language")?)?,
+        channel_pref: parse_col(&r.try_get::<String, _>("channel_pref")?)?,
+        status: parse_col(&r.try_get::<String, _>("status")?)?,
+        lots_id: r.try_get::<Option<i64>, _>("lots_id")?.map(StaffId::from_db),
+        time_zone: parse_tz(&r.try_get::<String, _>("time_zone")?)?,
+        discreet: r.try_get::<i64, _>("discreet")? != 0,
+        opted_out: parse_col(&opted)?,
+        telegram_linked: r.try_get::<Option<String>, _>("telegram_chat_id")?.is_some(),
+        created_at: from_ms(r.try_get("created_at")?),
+    })
+}
+
+pub async fn create(c: &mut Conn, p: &NewParticipant, now: DateTime<Utc>) -> Result<Participant> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO participants (unit_id, first_name, phone, language, channel_pref, time_zone,
+                                   discreet, lots_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+    )
+    .bind(p.unit_id.get())
+    .bind(&p.first_name)
+    .bind(p.phone.as_ref().map(|x| x.as_e164().to_string()))
+    .bind(p.language.as_str())
+    .bind(p.channel_pref.as_str())
+    .bind(p.time_zone.name())
+    .bind(i64::from(p.discreet))
+    .bind(p.lots_id.map(StaffId::get))
+    .bind(ms(now))
+    .fetch_one(&mut *c)
+    .await?;
+    get(c, ParticipantId::from_db(id)).await
+}
+
+pub async fn get(c: &mut Conn, id: ParticipantId) -> Result<Participant> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM participants WHERE id = $1"));
+    let row = sqlx::query(sql)
+        .bind(id.get())
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("participant {id}")))?;
+    from_row(&row)
+}
+
+pub async fn list(c: &mut Conn, unit: Option<UnitId>) -> Result<Vec<Participant>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM participants WHERE ($1 IS NULL OR unit_id = $1) ORDER BY id"
+    ));
+    let rows = sqlx::query(sql)
+        .bind(unit.map(UnitId::get))
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn set_status(
+    c: &mut Conn,
+    id: ParticipantId,
+    status: ParticipantStatus,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE participants SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(status.as_str())
+        .bind(ms(now))
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_opted_out(
+    c: &mut Conn,
+    id: ParticipantId,
+    opted_out: ChannelSet,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE participants SET opted_out = $1, updated_at = $2 WHERE id = $3")
+        .bind(opted_out.to_string())
+        .bind(ms(now))
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! The sandbox phone's message store: what the sandbox channel "sent" and
+//! what the demo user answered. Lives in the database so the demo page, the
+//! CLI and several processes all see the same phone.
+
+use super::{Conn, from_ms, ms};
+use crate::domain::{ChannelKind, OutboxId, ParticipantId};
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SandboxMessage {
+    pub id: i64,
+    pub participant_id: ParticipantId,
+    pub channel: String,
+    /// `out` (to the participant) or `in` (from the participant).
+    pub direction: String,
+    pub body: String,
+    pub at: DateTime<Utc>,
+    pub outbox_id: Option<OutboxId>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert(
+    c: &mut Conn,
+    participant: ParticipantId,
+    channel: ChannelKind,
+    direction: &str,
+    body: &str,
+    outbox: Option<OutboxId>,
+    gateway_id: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sandbox_messages (participant_id, channel, direction, body, at, outbox_id, gateway_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(participant.get())
+    .bind(channel.as_str())
+    .bind(direction)
+    .bind(body)
+    .bind(ms(at))
+    .bind(outbox.map(OutboxId::get))
+    .bind(gateway_id)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+pub async fn for_participant(c: &mut Conn, participant: ParticipantId) -> Result<Vec<SandboxMessage>> {
+    let rows = sqlx::query(
+        "SELECT id, participant_id, channel, direction, body, at, outbox_id
+         FROM sandbox_messages WHERE participant_id = $1 ORDER BY id",
+    )
+    .bind(participant.get())
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SandboxMessage {
+                id: r.try_get("id")?,
+                participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
+                channel: r.try_get("channel")?,
+                direction: r.try_get("direction")?,
+                body: r.try_get("body")?,
+                at: from_ms(r.try_get("at")?),
+                outbox_id: r.try_get::<Option<i64>, _>("outbox_id")?.map(OutboxId::from_db),
+            })
+        })
+        .collect()
+}
+
+/// How many times each outbox row reached the sandbox phone: the measure of
+/// "sent at least once" and "sent twice" in the crash tests.
+pub async fn deliveries_per_outbox_row(c: &mut Conn) -> Result<Vec<(i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT outbox_id, COUNT(*) AS n FROM sandbox_messages
+         WHERE direction = 'out' AND outbox_id IS NOT NULL GROUP BY outbox_id ORDER BY outbox_id",
+    )
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("outbox_id")?, r.try_get("n")?)))
+        .collect()
+}

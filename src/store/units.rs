@@ -1,0 +1,134 @@
+//! Units (programmes): the tenant boundary. A unit owns its participants,
+//! its quiet hours, its reminder rules and its retention.
+
+use super::{Conn, ms};
+use crate::domain::schedule::QuietHours;
+use crate::domain::{AppointmentKind, UnitId};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use sqlx::Row;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Unit {
+    pub id: UnitId,
+    pub name: String,
+    #[serde(serialize_with = "ser_tz")]
+    pub time_zone: Tz,
+    pub quiet_hours: QuietHours,
+    pub retention_days: i64,
+}
+
+pub fn ser_tz<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(tz.name())
+}
+
+/// Parses an IANA zone name.
+pub fn parse_tz(s: &str) -> Result<Tz> {
+    s.trim()
+        .parse::<Tz>()
+        .map_err(|_| Error::invalid(format!("'{s}' is not a time zone; write e.g. Europe/Stockholm")))
+}
+
+const COLS: &str = "id, name, time_zone, quiet_start_min, quiet_end_min, retention_days";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Unit> {
+    let tz: String = r.try_get("time_zone")?;
+    Ok(Unit {
+        id: UnitId::from_db(r.try_get("id")?),
+        name: r.try_get("name")?,
+        time_zone: parse_tz(&tz)?,
+        quiet_hours: QuietHours::from_minutes(
+            r.try_get::<i64, _>("quiet_start_min")? as u32,
+            r.try_get::<i64, _>("quiet_end_min")? as u32,
+        )
+        .map_err(Error::Invalid)?,
+        retention_days: r.try_get("retention_days")?,
+    })
+}
+
+/// Default reminder rules for a new unit: the day before and two hours
+/// before, asking for a reply three hours before the start.
+pub fn default_rules() -> Vec<(AppointmentKind, &'static str)> {
+    vec![
+        (AppointmentKind::Meeting, "24h,2h"),
+        (AppointmentKind::DrugTest, "24h,2h"),
+        (AppointmentKind::GroupActivity, "24h,2h"),
+        (AppointmentKind::Other, "24h"),
+    ]
+}
+
+pub async fn create(c: &mut Conn, name: &str, now: DateTime<Utc>) -> Result<Unit> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::invalid("a unit name must be 1-100 characters"));
+    }
+    let id: i64 = sqlx::query_scalar("INSERT INTO units (name, created_at) VALUES ($1, $2) RETURNING id")
+        .bind(name)
+        .bind(ms(now))
+        .fetch_one(&mut *c)
+        .await
+        .map_err(|e| {
+            let e = Error::from(e);
+            if e.is_unique_violation() {
+                Error::Conflict(format!("a unit named '{name}' already exists"))
+            } else {
+                e
+            }
+        })?;
+    let id = UnitId::from_db(id);
+    for (kind, offsets) in default_rules() {
+        super::rules::set(
+            c,
+            id,
+            kind,
+            &crate::domain::Span::parse_list(offsets).map_err(Error::Invalid)?,
+            true,
+            Some(crate::domain::Span::minutes(180).map_err(Error::Invalid)?),
+        )
+        .await?;
+    }
+    get(c, id).await
+}
+
+pub async fn get(c: &mut Conn, id: UnitId) -> Result<Unit> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM units WHERE id = $1"));
+    let row = sqlx::query(sql)
+        .bind(id.get())
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("unit {id}")))?;
+    from_row(&row)
+}
+
+/// Finds a unit by id or by exact name, as typed on the command line.
+pub async fn resolve(c: &mut Conn, name_or_id: &str) -> Result<Unit> {
+    if let Ok(id) = name_or_id.parse::<UnitId>() {
+        return get(c, id).await;
+    }
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM units WHERE name = $1"));
+    let row = sqlx::query(sql)
+        .bind(name_or_id.trim())
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("unit '{}'", name_or_id.trim())))?;
+    from_row(&row)
+}
+
+pub async fn list(c: &mut Conn) -> Result<Vec<Unit>> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM units ORDER BY id"));
+    let rows = sqlx::query(sql).fetch_all(&mut *c).await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn set_quiet_hours(c: &mut Conn, id: UnitId, q: QuietHours) -> Result<()> {
+    sqlx::query("UPDATE units SET quiet_start_min = $1, quiet_end_min = $2 WHERE id = $3")
+        .bind(i64::from(q.start_minute()))
+        .bind(i64::from(q.end_minute()))
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+

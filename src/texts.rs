@@ -1,0 +1,226 @@
+//! Message texts: Fluent files under `locales/` compiled into the binary.
+//!
+//! Fluent wraps every inserted value in Unicode isolation marks by default;
+//! one such mark turns an SMS from GSM-7 into UCS-2 and doubles its price,
+//! so isolation is switched off. Dates are spelled out in words on the
+//! participant's wall clock ("imorgon tisdag 10 december kl. 09:00"), and
+//! "idag"/"imorgon" are decided at render time, which is send time.
+
+use crate::domain::Language;
+use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono_tz::Tz;
+use fluent_templates::fluent_bundle::FluentValue;
+use fluent_templates::{LanguageIdentifier, Loader, langid};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+fluent_templates::static_loader! {
+    static LOCALES = {
+        locales: "./locales",
+        fallback_language: "sv",
+        customise: |bundle| bundle.set_use_isolating(false),
+    };
+}
+
+static SV: LanguageIdentifier = langid!("sv");
+static EN: LanguageIdentifier = langid!("en");
+
+fn lang_id(l: Language) -> &'static LanguageIdentifier {
+    match l {
+        Language::Sv => &SV,
+        Language::En => &EN,
+    }
+}
+
+type Args = HashMap<Cow<'static, str>, FluentValue<'static>>;
+
+fn args<const N: usize>(pairs: [(&'static str, FluentValue<'static>); N]) -> Args {
+    pairs.into_iter().map(|(k, v)| (Cow::Borrowed(k), v)).collect()
+}
+
+fn text(lang: Language, key: &str, a: &Args) -> String {
+    LOCALES.lookup_with_args(lang_id(lang), key, a)
+}
+
+fn plain(lang: Language, key: &str) -> String {
+    LOCALES.lookup(lang_id(lang), key)
+}
+
+/// "tisdag 10 december kl. 09:00", with "idag"/"imorgon" relative to `now`,
+/// both on the participant's wall clock.
+pub fn when(lang: Language, at: DateTime<Utc>, now: DateTime<Utc>, tz: Tz) -> String {
+    let l = at.with_timezone(&tz);
+    let today = now.with_timezone(&tz).date_naive();
+    let a = args([
+        ("weekday", FluentValue::from(plain(lang, &format!("weekday-{}", l.weekday().number_from_monday())))),
+        ("day", FluentValue::from(l.day().to_string())),
+        ("month", FluentValue::from(plain(lang, &format!("month-{}", l.month())))),
+        ("time", FluentValue::from(l.format("%H:%M").to_string())),
+    ]);
+    let key = if l.date_naive() == today {
+        "when-today"
+    } else if Some(l.date_naive()) == today.succ_opt() {
+        "when-tomorrow"
+    } else {
+        "when-date"
+    };
+    text(lang, key, &a)
+}
+
+/// What a reminder needs to know; nothing else can leak into the text.
+#[derive(Debug, Clone)]
+pub struct ReminderText<'a> {
+    pub lang: Language,
+    pub first_name: &'a str,
+    pub starts_at: DateTime<Utc>,
+    pub tz: Tz,
+    pub ask_reply: bool,
+    /// Only when the participant has turned discreet mode off.
+    pub location: Option<&'a str>,
+    pub with_whom: Option<&'a str>,
+}
+
+pub fn reminder(r: &ReminderText<'_>, now: DateTime<Utc>) -> String {
+    let a = args([
+        ("name", FluentValue::from(r.first_name.to_string())),
+        ("when", FluentValue::from(when(r.lang, r.starts_at, now, r.tz))),
+    ]);
+    let mut out = text(r.lang, if r.ask_reply { "reminder-reply" } else { "reminder" }, &a);
+    if let Some(place) = r.location.filter(|s| !s.trim().is_empty()) {
+        out.push(' ');
+        out.push_str(&text(r.lang, "details-place", &args([("place", FluentValue::from(place.to_string()))])));
+    }
+    if let Some(person) = r.with_whom.filter(|s| !s.trim().is_empty()) {
+        out.push(' ');
+        out.push_str(&text(r.lang, "details-with", &args([("person", FluentValue::from(person.to_string()))])));
+    }
+    out
+}
+
+/// A summons: come in within the given time. Never planned in advance.
+pub fn summons(
+    lang: Language,
+    first_name: &str,
+    issued_at: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    tz: Tz,
+) -> String {
+    let within = deadline - issued_at;
+    let within_text = if within >= Duration::hours(1) && within.num_minutes() % 60 == 0 {
+        text(lang, "within-hours", &args([("n", FluentValue::from(within.num_hours()))]))
+    } else {
+        text(lang, "within-minutes", &args([("n", FluentValue::from(within.num_minutes()))]))
+    };
+    let a = args([
+        ("name", FluentValue::from(first_name.to_string())),
+        ("within", FluentValue::from(within_text)),
+        ("deadline", FluentValue::from(deadline.with_timezone(&tz).format("%H:%M").to_string())),
+    ]);
+    text(lang, "summons", &a)
+}
+
+/// Words that must never appear in a default (discreet) text.
+pub const SENSITIVE_WORDS: &[&str] = &[
+    "frivård", "kriminalvård", "probation", "prison", "fängelse", "anstalt", "drog", "drug",
+    "urin", "test", "prov", "narkotika", "socialtjänst", "arbetsförmedling", "kronofogden",
+    "missbruk", "addiction", "beroende", "behandling", "polis",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::schedule::resolve_local;
+    use chrono::NaiveDate;
+    use chrono_tz::Europe::Stockholm;
+
+    fn sthlm(mo: u32, d: u32, h: u32, m: u32) -> DateTime<Utc> {
+        resolve_local(NaiveDate::from_ymd_opt(2026, mo, d).unwrap().and_hms_opt(h, m, 0).unwrap(), Stockholm)
+    }
+
+    fn r(lang: Language) -> ReminderText<'static> {
+        ReminderText {
+            lang,
+            first_name: "Ali",
+            starts_at: sthlm(12, 10, 9, 0),
+            tz: Stockholm,
+            ask_reply: true,
+            location: None,
+            with_whom: None,
+        }
+    }
+
+    #[test]
+    fn the_default_swedish_reminder_reads_as_in_the_brief() {
+        let now = sthlm(12, 9, 9, 0);
+        assert_eq!(
+            reminder(&r(Language::Sv), now),
+            "Hej Ali! Påminnelse: du har en tid imorgon onsdag 10 december kl. 09:00. Svara KOMMER eller FÖRHINDER."
+        );
+        assert_eq!(
+            reminder(&r(Language::En), now),
+            "Hi Ali! Reminder: you have an appointment tomorrow, Wednesday 10 December at 09:00. Reply COMING or CANNOT."
+        );
+    }
+
+    #[test]
+    fn today_and_other_days_are_worded_on_the_wall_clock() {
+        let start = sthlm(12, 10, 9, 0);
+        assert_eq!(when(Language::Sv, start, sthlm(12, 10, 7, 0), Stockholm), "idag kl. 09:00");
+        assert_eq!(when(Language::Sv, start, sthlm(12, 7, 7, 0), Stockholm), "onsdag 10 december kl. 09:00");
+        // 00:30 local on the 10th is still "today" at 00:10 local, although
+        // in UTC it is the 9th.
+        assert_eq!(when(Language::Sv, sthlm(12, 10, 0, 30), sthlm(12, 10, 0, 10), Stockholm), "idag kl. 00:30");
+    }
+
+    #[test]
+    fn no_isolation_marks_or_non_gsm_characters_in_default_texts() {
+        let now = sthlm(12, 9, 9, 0);
+        let texts = [
+            reminder(&r(Language::Sv), now),
+            reminder(&r(Language::En), now),
+            summons(Language::Sv, "Ali", now, now + Duration::hours(2), Stockholm),
+            summons(Language::En, "Ali", now, now + Duration::minutes(90), Stockholm),
+        ];
+        // The GSM-7 basic alphabet's letters beyond ASCII that Swedish needs.
+        let gsm_extra = "ÅÄÖåäöÉéÜü";
+        for t in texts {
+            assert!(
+                t.chars().all(|c| (c.is_ascii() && !c.is_ascii_control()) || gsm_extra.contains(c)),
+                "non-GSM character in {t:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn default_texts_name_nothing_sensitive() {
+        let now = sthlm(12, 9, 9, 0);
+        for lang in [Language::Sv, Language::En] {
+            for t in [reminder(&r(lang), now), summons(lang, "Ali", now, now + Duration::hours(2), Stockholm)] {
+                let lower = t.to_lowercase();
+                for w in SENSITIVE_WORDS {
+                    assert!(!lower.contains(w), "'{w}' in {t:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn details_only_when_given() {
+        let now = sthlm(12, 9, 9, 0);
+        let mut x = r(Language::Sv);
+        x.location = Some("Storgatan 1");
+        x.with_whom = Some("Sara");
+        let t = reminder(&x, now);
+        assert!(t.ends_with("Plats: Storgatan 1. Du träffar Sara."), "{t}");
+    }
+
+    #[test]
+    fn summons_wording() {
+        let now = sthlm(12, 9, 12, 30);
+        assert_eq!(
+            summons(Language::Sv, "Ali", now, now + Duration::hours(2), Stockholm),
+            "Hej Ali! Du behöver komma in idag inom 2 timmar, senast kl. 14:30. Svara KOMMER eller FÖRHINDER."
+        );
+        assert!(summons(Language::En, "Ali", now, now + Duration::hours(1), Stockholm).contains("within 1 hour,"));
+    }
+}

@@ -1,0 +1,364 @@
+//! The reminder engine end to end on a real database (both backends):
+//! planning, DST, cancel/move, gates at send time, retries, leases, series.
+
+mod common;
+
+use chrono::Duration;
+use common::fx::{self, Recorder};
+use common::{sthlm, utc};
+use paminn::channels::SendError;
+use paminn::domain::schedule::local;
+use paminn::domain::{AppointmentKind, OutboxStatus, ParticipantStatus, Span};
+use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
+use paminn::engine::{Actor, Engine};
+use paminn::store::appointments::NewAppointment;
+use paminn::store::outbox::{self, OutboxRow};
+use paminn::store::series::SeriesTarget;
+use paminn::store::{journal, participants, rules, series};
+use std::sync::Arc;
+
+fn actor() -> Actor {
+    Actor("test".into())
+}
+
+fn appt(p: paminn::domain::ParticipantId, at: chrono::DateTime<chrono::Utc>) -> NewAppointment {
+    NewAppointment {
+        participant_id: p,
+        series_id: None,
+        kind: AppointmentKind::Meeting,
+        starts_at: at,
+        duration_min: 60,
+        location: Some("Storgatan 1".into()),
+        with_whom: Some("Sara".into()),
+        internal_note: Some("never sent".into()),
+        external_ref: None,
+    }
+}
+
+async fn rows(e: &Engine) -> Vec<OutboxRow> {
+    let mut c = e.db.conn().await.unwrap();
+    outbox::list(&mut c, None).await.unwrap()
+}
+
+async fn events(e: &Engine, p: paminn::domain::ParticipantId) -> Vec<journal::Event> {
+    let mut c = e.db.conn().await.unwrap();
+    journal::list(&mut c, p).await.unwrap()
+}
+
+fn dispatcher(e: &Engine, rec: &Arc<Recorder>) -> Dispatcher {
+    let cfg = DispatcherConfig {
+        owner: "test-worker".into(),
+        ..Default::default()
+    };
+    Dispatcher::new(e.clone(), fx::channels(rec), cfg)
+}
+
+both_backends! {
+    async fn reminders_follow_the_wall_clock_on_both_dst_days(t) {
+        let e = Engine::new(t.db.clone());
+        let now = utc(2026, 3, 1, 9, 0);
+        let u = fx::unit(&e, "Chansen", now).await;
+        let p = fx::participant(&e, &u, "Ali", "sms", now).await;
+        // Spring: Sunday 29 March 11:00; the 24h reminder is Saturday 11:00
+        // (23 real hours before), the 2h one 09:00 on the day.
+        e.create_appointment(&appt(p.id, sthlm(2026, 3, 29, 11, 0)), &actor(), now).await.unwrap();
+        // Autumn: Sunday 25 October 11:00; 24h before is 25 real hours.
+        e.create_appointment(&appt(p.id, sthlm(2026, 10, 25, 11, 0)), &actor(), now).await.unwrap();
+        let due: Vec<_> = rows(&e).await.iter().map(|r| local(r.due_at, p.time_zone).to_string()).collect();
+        assert_eq!(due, [
+            "2026-03-28 11:00:00", "2026-03-29 09:00:00",
+            "2026-10-24 11:00:00", "2026-10-25 09:00:00",
+        ]);
+        let r = rows(&e).await;
+        assert_eq!(sthlm(2026, 3, 29, 11, 0) - r[0].due_at, Duration::hours(23));
+        assert_eq!(sthlm(2026, 10, 25, 11, 0) - r[2].due_at, Duration::hours(25));
+    }
+}
+
+both_backends! {
+    async fn a_weekly_series_keeps_local_time_across_dst_and_expands_idempotently(t) {
+        let e = Engine::new(t.db.clone());
+        let now = utc(2026, 3, 20, 12, 0);
+        let u = fx::unit(&e, "BAS", now).await;
+        let p = fx::participant(&e, &u, "Ali", "sms", now).await;
+        let cron = "30 2 * * SUN".parse().unwrap();
+        e.create_series(u.id, SeriesTarget::Participant(p.id), AppointmentKind::DrugTest, &cron,
+            p.time_zone, 15, None, Duration::days(14), &actor(), now).await.unwrap();
+        // Expanding again (another instance, or the hourly job) adds nothing.
+        assert_eq!(e.expand_series(now, Duration::days(14)).await.unwrap(), 0);
+        let mut c = e.db.conn().await.unwrap();
+        let appts = paminn::store::appointments::for_participant(&mut c, p.id, None).await.unwrap();
+        let starts: Vec<_> = appts.iter().map(|a| local(a.starts_at, p.time_zone).to_string()).collect();
+        // 29 March 02:30 does not exist: it moves forward to 03:00.
+        assert_eq!(starts, ["2026-03-22 02:30:00", "2026-03-29 03:00:00"]);
+        // Autumn: 25 October 02:30 happens twice; the series fires once.
+        let now = utc(2026, 10, 20, 12, 0);
+        e.expand_series(now, Duration::days(14)).await.unwrap();
+        let appts = paminn::store::appointments::for_participant(&mut c, p.id, Some(now)).await.unwrap();
+        let starts: Vec<_> = appts.iter().map(|a| a.starts_at).collect();
+        assert_eq!(starts, [utc(2026, 10, 25, 0, 30), utc(2026, 11, 1, 1, 30)]);
+    }
+}
+
+both_backends! {
+    async fn a_group_series_gives_every_current_member_their_own_appointment(t) {
+        let e = Engine::new(t.db.clone());
+        let now = sthlm(2026, 12, 1, 12, 0);
+        let u = fx::unit(&e, "Krami", now).await;
+        let a = fx::participant(&e, &u, "Ali", "sms", now).await;
+        let b = fx::participant(&e, &u, "Bea", "sms", now).await;
+        let _c = fx::participant(&e, &u, "Cem", "sms", now).await;
+        let g = {
+            let mut c = e.db.conn().await.unwrap();
+            let g = series::create_group(&mut c, u.id, "Budgetkurs", now).await.unwrap();
+            series::add_member(&mut c, g, a.id, now).await.unwrap();
+            series::add_member(&mut c, g, b.id, now).await.unwrap();
+            g
+        };
+        let cron = "0 13 * * THU".parse().unwrap();
+        e.create_series(u.id, SeriesTarget::Group(g), AppointmentKind::GroupActivity, &cron,
+            u.time_zone, 90, Some("Lokalen".into()), Duration::days(14), &actor(), now).await.unwrap();
+        let per: Vec<usize> = {
+            let mut c = e.db.conn().await.unwrap();
+            let mut v = vec![];
+            for p in [a.id, b.id, _c.id] {
+                v.push(paminn::store::appointments::for_participant(&mut c, p, None).await.unwrap().len());
+            }
+            v
+        };
+        assert_eq!(per, [2, 2, 0]);
+    }
+}
+
+both_backends! {
+    async fn cancel_and_move_clear_pending_rows_and_nothing_is_planned_twice(t) {
+        let e = Engine::new(t.db.clone());
+        let now = sthlm(2026, 12, 1, 12, 0);
+        let u = fx::unit(&e, "Chansen", now).await;
+        let p = fx::participant(&e, &u, "Ali", "sms", now).await;
+        let a = e.create_appointment(&appt(p.id, sthlm(2026, 12, 10, 11, 0)), &actor(), now).await.unwrap();
+        assert_eq!(rows(&e).await.len(), 2);
+        // Planning the same version again inserts nothing.
+        {
+            let mut c = e.db.conn().await.unwrap();
+            let a = paminn::store::appointments::get(&mut c, a.id).await.unwrap();
+            assert_eq!(paminn::engine::planner::plan_appointment(&mut c, &a, now).await.unwrap(), 0);
+        }
+        assert_eq!(rows(&e).await.len(), 2);
+        // Move: the old two are cancelled, two new ones planned for the new time.
+        e.move_appointment(a.id, sthlm(2026, 12, 17, 11, 0), &actor(), now).await.unwrap();
+        let r = rows(&e).await;
+        let by_status = |s: OutboxStatus| r.iter().filter(|x| x.status == s).count();
+        assert_eq!((by_status(OutboxStatus::Cancelled), by_status(OutboxStatus::Pending)), (2, 2));
+        assert!(r.iter().filter(|x| x.status == OutboxStatus::Pending)
+            .all(|x| x.due_at > sthlm(2026, 12, 16, 0, 0)));
+        // Cancel: nothing pending remains, and the dispatcher sends nothing.
+        e.cancel_appointment(a.id, &actor(), now).await.unwrap();
+        assert!(rows(&e).await.iter().all(|x| x.status == OutboxStatus::Cancelled));
+        let rec = Arc::new(Recorder::default());
+        let rep = dispatcher(&e, &rec).run_once(sthlm(2026, 12, 18, 0, 0)).await.unwrap();
+        assert_eq!(rep.claimed, 0);
+        let kinds: Vec<String> = events(&e, p.id).await.into_iter().map(|e| e.kind).collect();
+        assert!(kinds.contains(&"appointment_moved".to_string()));
+        assert!(kinds.contains(&"appointment_cancelled".to_string()));
+    }
+}
+
+both_backends! {
+    async fn a_due_reminder_is_rendered_discreetly_and_sent_once(t) {
+        let e = Engine::new(t.db.clone());
+        let now = sthlm(2026, 12, 9, 9, 0);
+        let u = fx::unit(&e, "Chansen", now).await;
+        let p = fx::participant(&e, &u, "Ali", "sms", now).await;
+        e.create_appointment(&appt(p.id, sthlm(2026, 12, 10, 11, 0)), &actor(), now).await.unwrap();
+        let rec = Arc::new(Recorder::default());
+        let d = dispatcher(&e, &rec);
+        // Nothing is due yet.
+        assert_eq!(d.run_once(now).await.unwrap().claimed, 0);
+        let rep = d.run_once(sthlm(2026, 12, 9, 11, 0)).await.unwrap();
+        assert_eq!((rep.claimed, rep.sent), (1, 1));
+        let sent = rec.sent.lock().unwrap().clone();
+        assert_eq!(sent[0].to, "+46701234567");
+        assert_eq!(sent[0].body,
+            "Hej Ali! Påminnelse: du har en tid imorgon torsdag 10 december kl. 11:00. Svara KOMMER eller FÖRHINDER.");
+        assert!(!sent[0].body.contains("Storgatan") && !sent[0].body.contains("never sent"));
+        // Running again sends nothing more.
+        assert_eq!(d.run_once(sthlm(2026, 12, 9, 11, 1)).await.unwrap().claimed, 0);
+        let r = rows(&e).await;
+        assert_eq!(r[0].status, OutboxStatus::Sent);
+        assert_eq!(r[0].gateway_id.as_deref(), Some("rec-1"));
+        assert!(events(&e, p.id).await.iter().any(|e| e.kind == "message_sent"));
+    }
+}
+
+both_backends! {
+    async fn consent_withdrawn_or_status_changed_after_planning_suppresses_with_the_reason(t) {
+        let e = Engine::new(t.db.clone());
+        let now = sthlm(2026, 12, 1, 9, 0);
+        let u = fx::unit(&e, "Chansen", now).await;
+        let ali = fx::participant(&e, &u, "Ali", "sms", now).await;
+        let bea = fx::participant(&e, &u, "Bea", "sms", now).await;
+        e.create_appointment(&appt(ali.id, sthlm(2026, 12, 10, 11, 0)), &actor(), now).await.unwrap();
+        e.create_appointment(&appt(bea.id, sthlm(2026, 12, 10, 11, 0)), &actor(), now).await.unwrap();
+        e.withdraw_consent(ali.id, &actor(), now + Duration::hours(1)).await.unwrap();
+        e.set_status(bea.id, ParticipantStatus::InCustody, &actor(), now + Duration::hours(1)).await.unwrap();
+        let rec = Arc::new(Recorder::default());
+        let rep = dispatcher(&e, &rec).run_once(sthlm(2026, 12, 9, 11, 0)).await.unwrap();
+        assert_eq!((rep.claimed, rep.suppressed, rep.sent), (2, 2, 0));
+        assert!(rec.sent.lock().unwrap().is_empty());
+        let reason = |evs: Vec<journal::Event>| {
+            evs.into_iter().find(|e| e.kind == "message_suppressed").unwrap().detail["reason"].clone()
+        };
+        assert_eq!(reason(events(&e, ali.id).await), "consent was withdrawn");
+        assert_eq!(reason(events(&e, bea.id).await), "participant is in_custody, not active");
+        assert!(rows(&e).await.iter().filter(|r| r.status == OutboxStatus::Suppressed).all(|r| r.body.is_none()));
+    }
+}
+
+both_backends! {
+    async fn temporary_failures_retry_with_backoff_and_stop_at_the_budget(t) {
+        let e = Engine::new(t.db.clone());
+        let now = sthlm(2026, 12, 1, 9, 0);
+        let u = fx::unit(&e, "Chansen", now).await;
+        let p = fx::participant(&e, &u, "Ali", "sms", now).await;
+        {
+            let mut c = e.db.conn().await.unwrap();
+            rules::set(&mut c, u.id, AppointmentKind::Meeting, &[Span::minutes(120).unwrap()], true, None).await.unwrap();
+        }
+        e.create_appointment(&appt(p.id, sthlm(2026, 12, 10, 16, 0)), &actor(), now).await.unwrap();
+        let rec = Arc::new(Recorder::default());
+        *rec.always_fail.lock().unwrap() = Some(SendError::Temporary("gateway 503".into()));
+        let d = dispatcher(&e, &rec);
+        let mut t_now = sthlm(2026, 12, 10, 14, 0);
+        let mut gaps = vec![];
+        for attempt in 1..=5 {
+            let rep = d.run_once(t_now).await.unwrap();
+            assert_eq!(rep.claimed, 1, "attempt {attempt}");
+            let r = rows(&e).await.remove(0);
+            assert_eq!(r.attempts, attempt);
+            if attempt < 5 {
+                assert_eq!(r.status, OutboxStatus::Pending);
+                gaps.push((r.next_attempt_at - t_now).num_seconds());
+                // Not due before its backoff...
+                assert_eq!(d.run_once(r.next_attempt_at - Duration::seconds(1)).await.unwrap().claimed, 0);
+                t_now = r.next_attempt_at;
+            } else {
+                assert_eq!(r.status, OutboxStatus::Failed);
+                assert!(r.last_error.unwrap().contains("gave up after 5 attempts"));
+            }
+        }
+        // 30 s, 60 s, 120 s, 240 s, each ±20 %.
+        for (i, g) in gaps.iter().enumerate() {
+            let base = 30 * (1 << i);
+            assert!(*g >= base * 8 / 10 && *g <= base * 12 / 10, "gap {i}: {g}s");
+        }
+        let failed: Vec<_> = events(&e, p.id).await.into_iter().filter(|e| e.kind == "delivery_failed").collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].detail["attempts"], 5);
+        // The failed row is final: nothing more is claimed.
+        *rec.always_fail.lock().unwrap() = None;
+        assert_eq!(d.run_once(t_now + Duration::hours(1)).await.unwrap().claimed, 0);
+    }
+}
+
+both_backends! {
+    async fn a_lease_that_runs_out_is_claimed_again_and_the_late_worker_cannot_overwrite(t) {
+        let e = Engine::new(t.db.clone());
+        let now = sthlm(2026, 12, 1, 9, 0);
+        let u = fx::unit(&e, "Chansen", now).await;
+        let p = fx::participant(&e, &u, "Ali", "sms", now).await;
+        {
+            let mut c = e.db.conn().await.unwrap();
+            rules::set(&mut c, u.id, AppointmentKind::Meeting, &[Span::minutes(120).unwrap()], true, None).await.unwrap();
+        }
+        e.create_appointment(&appt(p.id, sthlm(2026, 12, 10, 16, 0)), &actor(), now).await.unwrap();
+        let due = sthlm(2026, 12, 10, 14, 0);
+        // A worker claims the row and dies without a word.
+        let dead = outbox::claim(&e.db, "dead-worker", due, due + Duration::seconds(60), 10).await.unwrap();
+        assert_eq!(dead.len(), 1);
+        let rec = Arc::new(Recorder::default());
+        let d = dispatcher(&e, &rec);
+        // While the lease holds, nobody else takes it.
+        assert_eq!(d.run_once(due + Duration::seconds(59)).await.unwrap().claimed, 0);
+        // After it runs out, the row is claimed again and sent.
+        let rep = d.run_once(due + Duration::seconds(61)).await.unwrap();
+        assert_eq!((rep.claimed, rep.sent), (1, 1));
+        let r = rows(&e).await.remove(0);
+        assert_eq!((r.status, r.attempts), (OutboxStatus::Sent, 2));
+        // The dead worker wakes up and tries to record a failure: refused.
+        let mut c = e.db.conn().await.unwrap();
+        let kept = outbox::finish(&mut c, dead[0].id, &dead[0].claim_token,
+            &outbox::Outcome::Failed { error: "late".into(), body: None }, due + Duration::seconds(90)).await.unwrap();
+        assert!(!kept);
+        assert_eq!(rows(&e).await.remove(0).status, OutboxStatus::Sent);
+    }
+}
+
+both_backends! {
+    async fn quiet_hours_at_send_time_defer_without_using_an_attempt(t) {
+        let e = Engine::new(t.db.clone());
+        let now = sthlm(2026, 12, 9, 19, 0);
+        let u = fx::unit(&e, "Chansen", now).await;
+        let p = fx::participant(&e, &u, "Ali", "sms", now).await;
+        e.create_appointment(&appt(p.id, sthlm(2026, 12, 10, 11, 0)), &actor(), now).await.unwrap();
+        // The 24h reminder was due at 19:00 (at once). The dispatcher was
+        // down until 23:00: quiet hours, so it waits until 08:00.
+        let rec = Arc::new(Recorder::default());
+        let d = dispatcher(&e, &rec);
+        let rep = d.run_once(sthlm(2026, 12, 9, 23, 0)).await.unwrap();
+        assert_eq!((rep.claimed, rep.deferred), (1, 1));
+        let r = rows(&e).await.into_iter().find(|r| r.status == OutboxStatus::Pending && r.next_attempt_at == sthlm(2026, 12, 10, 8, 0));
+        assert_eq!(r.map(|r| r.attempts), Some(0));
+        let rep = d.run_once(sthlm(2026, 12, 10, 8, 0)).await.unwrap();
+        assert_eq!(rep.sent, 1);
+    }
+}
+
+both_backends! {
+    async fn a_summons_goes_at_once_with_its_deadline_and_is_refused_in_quiet_hours(t) {
+        let e = Engine::new(t.db.clone());
+        let now = sthlm(2026, 12, 9, 12, 30);
+        let u = fx::unit(&e, "Chansen", now).await;
+        let p = fx::participant(&e, &u, "Ali", "sms", now).await;
+        let nobody = fx::participant(&e, &u, "Bo", "", now).await;
+        // Nothing about it exists before it is issued.
+        assert!(rows(&e).await.is_empty());
+        e.summon(p.id, "2h".parse().unwrap(), &actor(), now).await.unwrap();
+        let rec = Arc::new(Recorder::default());
+        let rep = dispatcher(&e, &rec).run_once(now).await.unwrap();
+        assert_eq!(rep.sent, 1);
+        assert_eq!(rec.sent.lock().unwrap()[0].body,
+            "Hej Ali! Du behöver komma in idag inom 2 timmar, senast kl. 14:30. Svara KOMMER eller FÖRHINDER.");
+        let err = e.summon(p.id, "2h".parse().unwrap(), &actor(), sthlm(2026, 12, 9, 22, 0)).await.unwrap_err();
+        assert!(err.to_string().contains("quiet hours"), "{err}");
+        let err = e.summon(nobody.id, "2h".parse().unwrap(), &actor(), now).await.unwrap_err();
+        assert!(err.to_string().contains("no consent"), "{err}");
+    }
+}
+
+both_backends! {
+    async fn an_external_ref_makes_creation_idempotent_and_a_changed_time_a_move(t) {
+        let e = Engine::new(t.db.clone());
+        let now = sthlm(2026, 12, 1, 9, 0);
+        let u = fx::unit(&e, "Chansen", now).await;
+        let p = fx::participant(&e, &u, "Ali", "sms", now).await;
+        let mut a = appt(p.id, sthlm(2026, 12, 10, 11, 0));
+        a.external_ref = Some("AF-123".into());
+        let (first, what) = e.upsert_appointment(u.id, &a, &actor(), now).await.unwrap();
+        assert_eq!(what, paminn::engine::booking::Upsert::Created);
+        let (again, what) = e.upsert_appointment(u.id, &a, &actor(), now).await.unwrap();
+        assert_eq!((again.id, what), (first.id, paminn::engine::booking::Upsert::Unchanged));
+        a.starts_at = sthlm(2026, 12, 11, 11, 0);
+        let (moved, what) = e.upsert_appointment(u.id, &a, &actor(), now).await.unwrap();
+        assert_eq!((moved.id, what), (first.id, paminn::engine::booking::Upsert::Updated));
+        assert_eq!(moved.starts_at, sthlm(2026, 12, 11, 11, 0));
+        let pending = rows(&e).await.into_iter().filter(|r| r.status == OutboxStatus::Pending).count();
+        assert_eq!(pending, 2);
+        let other = fx::participant(&e, &u, "Bea", "sms", now).await;
+        a.participant_id = other.id;
+        let err = e.upsert_appointment(u.id, &a, &actor(), now).await.unwrap_err();
+        assert!(err.to_string().contains("another participant"), "{err}");
+        let mut c = e.db.conn().await.unwrap();
+        assert_eq!(participants::list(&mut c, Some(u.id)).await.unwrap().len(), 2);
+    }
+}
