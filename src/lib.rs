@@ -4,10 +4,16 @@
 //! See ARCHITECTURE.md for the map of the code.
 
 pub mod channels;
+pub mod cli;
+pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod import;
+pub mod server;
 pub mod store;
 pub mod texts;
+pub mod web;
 
 pub use error::{Error, Result};

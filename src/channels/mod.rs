@@ -95,8 +95,14 @@ impl Channels {
         self.by_kind.insert(
             kind,
             Limited {
-                global: limits.global_per_sec.and_then(quota).map(RateLimiter::direct),
-                per_recipient: limits.per_recipient_per_sec.and_then(quota).map(RateLimiter::keyed),
+                global: limits
+                    .global_per_sec
+                    .and_then(quota)
+                    .map(RateLimiter::direct),
+                per_recipient: limits
+                    .per_recipient_per_sec
+                    .and_then(quota)
+                    .map(RateLimiter::keyed),
                 transport,
             },
         );

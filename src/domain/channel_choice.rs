@@ -11,7 +11,8 @@ pub fn pick_channel(
     opted_out: ChannelSet,
     reachable: ChannelSet,
 ) -> ChannelKind {
-    let usable = |c: ChannelKind| consented.contains(c) && !opted_out.contains(c) && reachable.contains(c);
+    let usable =
+        |c: ChannelKind| consented.contains(c) && !opted_out.contains(c) && reachable.contains(c);
     if usable(preferred) {
         return preferred;
     }
@@ -34,10 +35,22 @@ mod tests {
     fn preference_wins_when_usable_otherwise_the_other_channel() {
         use ChannelKind::*;
         let both = set("sms,telegram");
-        assert_eq!(pick_channel(Telegram, both, ChannelSet::NONE, both), Telegram);
+        assert_eq!(
+            pick_channel(Telegram, both, ChannelSet::NONE, both),
+            Telegram
+        );
         assert_eq!(pick_channel(Telegram, both, set("telegram"), both), Sms);
-        assert_eq!(pick_channel(Telegram, both, ChannelSet::NONE, set("sms")), Sms);
-        assert_eq!(pick_channel(Telegram, set("sms"), ChannelSet::NONE, both), Sms);
-        assert_eq!(pick_channel(Sms, ChannelSet::NONE, ChannelSet::NONE, both), Sms);
+        assert_eq!(
+            pick_channel(Telegram, both, ChannelSet::NONE, set("sms")),
+            Sms
+        );
+        assert_eq!(
+            pick_channel(Telegram, set("sms"), ChannelSet::NONE, both),
+            Sms
+        );
+        assert_eq!(
+            pick_channel(Sms, ChannelSet::NONE, ChannelSet::NONE, both),
+            Sms
+        );
     }
 }

@@ -202,7 +202,10 @@ impl ChannelSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = ChannelKind> {
-        ChannelKind::ALL.iter().copied().filter(move |c| self.contains(*c))
+        ChannelKind::ALL
+            .iter()
+            .copied()
+            .filter(move |c| self.contains(*c))
     }
 }
 
@@ -242,9 +245,15 @@ mod tests {
         for s in OutboxStatus::ALL {
             assert_eq!(s.as_str().parse::<OutboxStatus>().unwrap(), *s);
         }
-        assert_eq!("Vilande".parse::<ParticipantStatus>().unwrap(), ParticipantStatus::Paused);
+        assert_eq!(
+            "Vilande".parse::<ParticipantStatus>().unwrap(),
+            ParticipantStatus::Paused
+        );
         let err = "fika".parse::<AppointmentKind>().unwrap_err();
-        assert!(err.contains("meeting, drug_test, group_activity, other"), "{err}");
+        assert!(
+            err.contains("meeting, drug_test, group_activity, other"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub enum SuppressReason {
     ConsentWithdrawn,
     ConsentExpired,
     ChannelNotConsented,
-    NotActive { status: ParticipantStatus },
+    NotActive {
+        status: ParticipantStatus,
+    },
     OptedOut,
     AppointmentCancelled,
     AppointmentStarted,
@@ -135,7 +137,10 @@ mod tests {
 
     fn sthlm(d: u32, h: u32, m: u32) -> DateTime<Utc> {
         resolve_local(
-            NaiveDate::from_ymd_opt(2026, 12, d).unwrap().and_hms_opt(h, m, 0).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 12, d)
+                .unwrap()
+                .and_hms_opt(h, m, 0)
+                .unwrap(),
             Stockholm,
         )
     }
@@ -167,22 +172,60 @@ mod tests {
     #[test]
     fn every_gate_suppresses_with_its_own_reason() {
         use SuppressReason::*;
-        let cases: Vec<(&str, Box<dyn Fn(&mut GateInput)>, SuppressReason)> = vec![
+        type Case = (&'static str, Box<dyn Fn(&mut GateInput)>, SuppressReason);
+        let cases: Vec<Case> = vec![
             ("no consent", Box::new(|g| g.consent = None), NoConsent),
-            ("withdrawn", Box::new(|g| g.consent.as_mut().unwrap().withdrawn_at = Some(g.now - Duration::minutes(1))), ConsentWithdrawn),
-            ("expired", Box::new(|g| g.consent.as_mut().unwrap().expires_at = Some(g.now)), ConsentExpired),
-            ("other channel", Box::new(|g| g.channel = ChannelKind::Telegram), ChannelNotConsented),
-            ("opted out", Box::new(|g| g.opted_out = "sms".parse().unwrap()), OptedOut),
-            ("cancelled", Box::new(|g| g.appointment = Some((AppointmentStatus::Cancelled, sthlm(10, 9, 0)))), AppointmentCancelled),
-            ("started", Box::new(|g| g.appointment = Some((AppointmentStatus::Scheduled, g.now))), AppointmentStarted),
-            ("summons late", Box::new(|g| { g.appointment = None; g.deadline = Some(g.now - Duration::minutes(5)); }), DeadlinePassed),
+            (
+                "withdrawn",
+                Box::new(|g| {
+                    g.consent.as_mut().unwrap().withdrawn_at = Some(g.now - Duration::minutes(1))
+                }),
+                ConsentWithdrawn,
+            ),
+            (
+                "expired",
+                Box::new(|g| g.consent.as_mut().unwrap().expires_at = Some(g.now)),
+                ConsentExpired,
+            ),
+            (
+                "other channel",
+                Box::new(|g| g.channel = ChannelKind::Telegram),
+                ChannelNotConsented,
+            ),
+            (
+                "opted out",
+                Box::new(|g| g.opted_out = "sms".parse().unwrap()),
+                OptedOut,
+            ),
+            (
+                "cancelled",
+                Box::new(|g| g.appointment = Some((AppointmentStatus::Cancelled, sthlm(10, 9, 0)))),
+                AppointmentCancelled,
+            ),
+            (
+                "started",
+                Box::new(|g| g.appointment = Some((AppointmentStatus::Scheduled, g.now))),
+                AppointmentStarted,
+            ),
+            (
+                "summons late",
+                Box::new(|g| {
+                    g.appointment = None;
+                    g.deadline = Some(g.now - Duration::minutes(5));
+                }),
+                DeadlinePassed,
+            ),
         ];
         for (name, mutate, want) in cases {
             let mut g = ok_input();
             mutate(&mut g);
             assert_eq!(check(&g), Verdict::Suppress(want), "{name}");
         }
-        for status in [ParticipantStatus::Paused, ParticipantStatus::InCustody, ParticipantStatus::Discharged] {
+        for status in [
+            ParticipantStatus::Paused,
+            ParticipantStatus::InCustody,
+            ParticipantStatus::Discharged,
+        ] {
             let mut g = ok_input();
             g.status = status;
             assert_eq!(check(&g), Verdict::Suppress(NotActive { status }));
@@ -195,7 +238,10 @@ mod tests {
         g.now = sthlm(9, 22, 0);
         assert_eq!(check(&g), Verdict::Defer(sthlm(10, 8, 0)));
         g.appointment = Some((AppointmentStatus::Scheduled, sthlm(10, 7, 30)));
-        assert_eq!(check(&g), Verdict::Suppress(SuppressReason::QuietHoursUntilStart));
+        assert_eq!(
+            check(&g),
+            Verdict::Suppress(SuppressReason::QuietHoursUntilStart)
+        );
         g.purpose = Purpose::Receipt;
         assert_eq!(check(&g), Verdict::Send);
     }

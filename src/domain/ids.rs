@@ -9,7 +9,9 @@ use std::str::FromStr;
 macro_rules! id_type {
     ($name:ident, $what:literal) => {
         #[doc = concat!("The id of a ", $what, ": a positive integer.")]
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
         #[serde(transparent)]
         pub struct $name(i64);
 
@@ -17,7 +19,10 @@ macro_rules! id_type {
             /// Wraps a database id. Ids come from the database's sequences,
             /// so they are positive by construction.
             pub fn from_db(v: i64) -> Self {
-                debug_assert!(v > 0, concat!($what, " id from the database must be positive"));
+                debug_assert!(
+                    v > 0,
+                    concat!($what, " id from the database must be positive")
+                );
                 Self(v)
             }
             pub fn get(self) -> i64 {

@@ -143,7 +143,10 @@ mod tests {
     #[test]
     fn junk_and_impossible_numbers_are_rejected() {
         assert_eq!(PhoneNumber::parse("  "), Err(PhoneError::Empty));
-        assert!(matches!(PhoneNumber::parse("12345"), Err(PhoneError::Invalid(_))));
+        assert!(matches!(
+            PhoneNumber::parse("12345"),
+            Err(PhoneError::Invalid(_))
+        ));
         assert!(PhoneNumber::parse("hej").is_err());
         assert!(PhoneNumber::parse("070-12").is_err());
     }

@@ -81,7 +81,10 @@ impl FromStr for CronExpr {
             5 => {
                 let dow = crontab_weekdays_to_names(fields[4])
                     .map_err(|e| format!("'{source}' is not a cron expression: {e}"))?;
-                format!("0 {} {} {} {} {}", fields[0], fields[1], fields[2], fields[3], dow)
+                format!(
+                    "0 {} {} {} {} {}",
+                    fields[0], fields[1], fields[2], fields[3], dow
+                )
             }
             6 | 7 => source.clone(),
             _ => {
@@ -136,7 +139,10 @@ mod tests {
     use chrono_tz::Europe::Stockholm;
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_opt(h, mi, 0).unwrap()
+        NaiveDate::from_ymd_opt(y, mo, d)
+            .unwrap()
+            .and_hms_opt(h, mi, 0)
+            .unwrap()
     }
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         Utc.from_utc_datetime(&at(y, mo, d, h, mi))
@@ -153,7 +159,10 @@ mod tests {
         let c: CronExpr = "0 9 * * 1".parse().unwrap();
         let got = locals(&c, utc(2026, 12, 1, 0, 0), utc(2026, 12, 31, 0, 0));
         assert_eq!(got.len(), 4);
-        assert!(got.iter().all(|t| t.weekday() == Weekday::Mon && t.time() == at(2026, 1, 1, 9, 0).time()));
+        assert!(
+            got.iter()
+                .all(|t| t.weekday() == Weekday::Mon && t.time() == at(2026, 1, 1, 9, 0).time())
+        );
         let weekdays: CronExpr = "30 8 * * 1-5".parse().unwrap();
         let got = locals(&weekdays, utc(2026, 12, 7, 0, 0), utc(2026, 12, 14, 0, 0));
         assert_eq!(got.len(), 5);
@@ -161,7 +170,10 @@ mod tests {
         let sunday7: CronExpr = "0 10 * * 7".parse().unwrap();
         let a = locals(&sunday, utc(2026, 12, 1, 0, 0), utc(2026, 12, 31, 0, 0));
         assert!(a.iter().all(|t| t.weekday() == Weekday::Sun));
-        assert_eq!(a, locals(&sunday7, utc(2026, 12, 1, 0, 0), utc(2026, 12, 31, 0, 0)));
+        assert_eq!(
+            a,
+            locals(&sunday7, utc(2026, 12, 1, 0, 0), utc(2026, 12, 31, 0, 0))
+        );
         let every_other: CronExpr = "0 9 */2 * *".parse().unwrap();
         assert!(!locals(&every_other, utc(2026, 12, 1, 0, 0), utc(2026, 12, 8, 0, 0)).is_empty());
     }
@@ -178,14 +190,28 @@ mod tests {
     fn a_daily_0230_series_on_the_spring_dst_day_moves_forward_not_skipped() {
         let c: CronExpr = "30 2 * * *".parse().unwrap();
         let got = locals(&c, utc(2026, 3, 28, 0, 0), utc(2026, 3, 31, 0, 0));
-        assert_eq!(got, [at(2026, 3, 28, 2, 30), at(2026, 3, 29, 3, 0), at(2026, 3, 30, 2, 30)]);
+        assert_eq!(
+            got,
+            [
+                at(2026, 3, 28, 2, 30),
+                at(2026, 3, 29, 3, 0),
+                at(2026, 3, 30, 2, 30)
+            ]
+        );
     }
 
     #[test]
     fn a_daily_0230_series_on_the_autumn_dst_day_fires_once() {
         let c: CronExpr = "30 2 * * *".parse().unwrap();
         let got = c.occurrences(Stockholm, utc(2026, 10, 24, 0, 0), utc(2026, 10, 27, 0, 0));
-        assert_eq!(got, [utc(2026, 10, 24, 0, 30), utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30)]);
+        assert_eq!(
+            got,
+            [
+                utc(2026, 10, 24, 0, 30),
+                utc(2026, 10, 25, 0, 30),
+                utc(2026, 10, 26, 1, 30)
+            ]
+        );
     }
 
     #[test]
@@ -195,7 +221,10 @@ mod tests {
         let c: CronExpr = "0 9 * * WED".parse().unwrap();
         let got = c.occurrences(Stockholm, utc(2026, 1, 1, 0, 0), utc(2027, 1, 1, 0, 0));
         assert_eq!(got.len(), 52);
-        assert!(got.iter().all(|t| local(*t, Stockholm).time() == at(2026, 1, 1, 9, 0).time()));
+        assert!(
+            got.iter()
+                .all(|t| local(*t, Stockholm).time() == at(2026, 1, 1, 9, 0).time())
+        );
         assert!(got.iter().any(|t| t.format("%H").to_string() == "08"));
         assert!(got.iter().any(|t| t.format("%H").to_string() == "07"));
     }
@@ -204,7 +233,10 @@ mod tests {
     fn occurrences_are_half_open() {
         let c: CronExpr = "0 9 * * *".parse().unwrap();
         let nine = utc(2026, 12, 10, 8, 0);
-        assert_eq!(c.occurrences(Stockholm, nine, nine + Duration::days(1)), [nine]);
+        assert_eq!(
+            c.occurrences(Stockholm, nine, nine + Duration::days(1)),
+            [nine]
+        );
         assert!(c.occurrences(Stockholm, nine, nine).is_empty());
     }
 }

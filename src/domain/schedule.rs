@@ -142,7 +142,7 @@ impl QuietHours {
             if !self.contains(local(candidate, tz).time()) {
                 return candidate;
             }
-            candidate = candidate + Duration::minutes(1);
+            candidate += Duration::minutes(1);
             candidate = candidate.with_second(0).unwrap_or(candidate);
         }
         candidate
@@ -158,7 +158,12 @@ impl Default for QuietHours {
 
 impl fmt::Display for QuietHours {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.start.format("%H:%M"), self.end.format("%H:%M"))
+        write!(
+            f,
+            "{}-{}",
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M")
+        )
     }
 }
 
@@ -201,6 +206,24 @@ pub fn avoid_quiet_hours(
         return Some(after);
     }
     before_ok.then_some(before)
+}
+
+/// Parses a start time as people and systems write it: RFC 3339 with an
+/// offset (`2026-12-10T09:00:00+01:00`), or a local wall-clock time
+/// (`2026-12-10T09:00`, `2026-12-10 09:00`) in `tz`, resolved by the DST
+/// rule of [`resolve_local`].
+pub fn parse_start(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    let t = s.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+        .map(|n| resolve_local(n, tz))
+        .ok_or_else(|| {
+            format!("'{t}' is not a time; write 2026-12-10T09:00 (local time) or RFC 3339")
+        })
 }
 
 /// One reminder to plan: which offset it stands for, and when it goes out.
@@ -288,14 +311,23 @@ mod tests {
     #[test]
     fn a_time_in_the_spring_gap_moves_forward_to_the_first_minute_that_exists() {
         // 2026-03-29 02:30 does not exist in Stockholm: 02:00 -> 03:00.
-        assert_eq!(resolve_local(at(2026, 3, 29, 2, 30), Stockholm), utc(2026, 3, 29, 1, 0));
-        assert_eq!(local(utc(2026, 3, 29, 1, 0), Stockholm), at(2026, 3, 29, 3, 0));
+        assert_eq!(
+            resolve_local(at(2026, 3, 29, 2, 30), Stockholm),
+            utc(2026, 3, 29, 1, 0)
+        );
+        assert_eq!(
+            local(utc(2026, 3, 29, 1, 0), Stockholm),
+            at(2026, 3, 29, 3, 0)
+        );
     }
 
     #[test]
     fn a_time_that_happens_twice_in_autumn_takes_the_first() {
         // 2026-10-25 02:30 happens at 00:30 UTC (CEST) and 01:30 UTC (CET).
-        assert_eq!(resolve_local(at(2026, 10, 25, 2, 30), Stockholm), utc(2026, 10, 25, 0, 30));
+        assert_eq!(
+            resolve_local(at(2026, 10, 25, 2, 30), Stockholm),
+            utc(2026, 10, 25, 0, 30)
+        );
     }
 
     #[test]
@@ -365,20 +397,44 @@ mod tests {
         let q = QuietHours::default();
         let now = sthlm(2026, 12, 10, 10, 0);
         // Start 11:30: 24h and 2h have passed; one goes out now.
-        let plan = plan_reminders(sthlm(2026, 12, 10, 11, 30), Stockholm, &spans("24h,2h"), q, now);
+        let plan = plan_reminders(
+            sthlm(2026, 12, 10, 11, 30),
+            Stockholm,
+            &spans("24h,2h"),
+            q,
+            now,
+        );
         assert_eq!(plan.len(), 1);
         assert_eq!(plan[0].due, now);
         assert_eq!(plan[0].offset.to_string(), "2h");
         // Start 12:30: 24h has passed (now), 2h is still ahead (10:30).
-        let plan = plan_reminders(sthlm(2026, 12, 10, 12, 30), Stockholm, &spans("24h,2h"), q, now);
+        let plan = plan_reminders(
+            sthlm(2026, 12, 10, 12, 30),
+            Stockholm,
+            &spans("24h,2h"),
+            q,
+            now,
+        );
         let locals: Vec<_> = plan.iter().map(|p| local(p.due, Stockholm)).collect();
         assert_eq!(locals, [at(2026, 12, 10, 10, 0), at(2026, 12, 10, 10, 30)]);
         // Start 10:45: less than an hour away; nothing.
-        let plan = plan_reminders(sthlm(2026, 12, 10, 10, 45), Stockholm, &spans("24h,2h"), q, now);
+        let plan = plan_reminders(
+            sthlm(2026, 12, 10, 10, 45),
+            Stockholm,
+            &spans("24h,2h"),
+            q,
+            now,
+        );
         assert!(plan.is_empty());
         // Start tomorrow 09:00: 24h passed (at once), 2h planned at 07:00,
         // which is quiet and moves to 20:59 tonight.
-        let plan = plan_reminders(sthlm(2026, 12, 11, 9, 0), Stockholm, &spans("24h,2h"), q, now);
+        let plan = plan_reminders(
+            sthlm(2026, 12, 11, 9, 0),
+            Stockholm,
+            &spans("24h,2h"),
+            q,
+            now,
+        );
         let locals: Vec<_> = plan.iter().map(|p| local(p.due, Stockholm)).collect();
         assert_eq!(locals, [at(2026, 12, 10, 10, 0), at(2026, 12, 10, 20, 59)]);
         // Already started: nothing.
@@ -392,6 +448,31 @@ mod tests {
         let plan = plan_reminders(sthlm(2026, 12, 10, 13, 0), Stockholm, &spans("24h"), q, now);
         assert_eq!(plan.len(), 1);
         assert_eq!(local(plan[0].due, Stockholm), at(2026, 12, 10, 8, 0));
+    }
+
+    #[test]
+    fn start_times_parse_as_local_or_with_an_offset() {
+        assert_eq!(
+            parse_start("2026-12-10T09:00", Stockholm),
+            Ok(utc(2026, 12, 10, 8, 0))
+        );
+        assert_eq!(
+            parse_start("2026-12-10 09:00", Stockholm),
+            Ok(utc(2026, 12, 10, 8, 0))
+        );
+        assert_eq!(
+            parse_start("2026-12-10T09:00:00Z", Stockholm),
+            Ok(utc(2026, 12, 10, 9, 0))
+        );
+        assert_eq!(
+            parse_start("2026-03-29T02:30", Stockholm),
+            Ok(utc(2026, 3, 29, 1, 0))
+        );
+        assert!(
+            parse_start("tomorrow", Stockholm)
+                .unwrap_err()
+                .contains("2026-12-10T09:00")
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ const MAX_MINUTES: u32 = 60 * 24 * 60;
 impl Span {
     pub fn minutes(m: u32) -> Result<Self, String> {
         if m == 0 || m > MAX_MINUTES {
-            Err(format!("a time span must be between 1 minute and 60 days, not {m} minutes"))
+            Err(format!(
+                "a time span must be between 1 minute and 60 days, not {m} minutes"
+            ))
         } else {
             Ok(Span(m))
         }
@@ -42,7 +44,12 @@ impl FromStr for Span {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim().to_lowercase();
-        let bad = || format!("'{}' is not a time span; write e.g. 24h, 2h, 30m or 1d", s.trim());
+        let bad = || {
+            format!(
+                "'{}' is not a time span; write e.g. 24h, 2h, 30m or 1d",
+                s.trim()
+            )
+        };
         if t.is_empty() {
             return Err(bad());
         }

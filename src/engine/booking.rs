@@ -23,7 +23,9 @@ pub enum Upsert {
 fn clean(s: &Option<String>, what: &str, max: usize) -> Result<Option<String>> {
     match s.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(t) if t.chars().count() > max => Err(Error::invalid(format!("{what} is longer than {max} characters"))),
+        Some(t) if t.chars().count() > max => Err(Error::invalid(format!(
+            "{what} is longer than {max} characters"
+        ))),
         Some(t) => Ok(Some(t.to_string())),
     }
 }
@@ -73,7 +75,15 @@ impl Engine {
             json!({ "kind": a.kind, "starts_at": a.starts_at, "external_ref": a.external_ref }),
         )
         .await?;
-        audit::append(&mut tx, now, actor.as_str(), "appointment.create", &format!("appointment:{id}"), json!({})).await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "appointment.create",
+            &format!("appointment:{id}"),
+            json!({}),
+        )
+        .await?;
         planner::plan_appointment(&mut tx, &a, now).await?;
         tx.commit().await?;
         self.wake();
@@ -91,7 +101,10 @@ impl Engine {
     ) -> Result<(Appointment, Upsert)> {
         let new = normalise(new)?;
         let Some(r) = new.external_ref.clone() else {
-            return Ok((self.create_appointment(&new, actor, now).await?, Upsert::Created));
+            return Ok((
+                self.create_appointment(&new, actor, now).await?,
+                Upsert::Created,
+            ));
         };
         let existing = {
             let mut c = self.db.conn().await?;
@@ -101,7 +114,9 @@ impl Engine {
             return match self.create_appointment(&new, actor, now).await {
                 // Lost a race with a concurrent import of the same ref: retry
                 // as an update.
-                Err(Error::Conflict(_)) => Box::pin(self.upsert_appointment(unit, &new, actor, now)).await,
+                Err(Error::Conflict(_)) => {
+                    Box::pin(self.upsert_appointment(unit, &new, actor, now)).await
+                }
                 other => other.map(|a| (a, Upsert::Created)),
             };
         };
@@ -111,6 +126,38 @@ impl Engine {
                 old.id
             )));
         }
+        self.apply_changes(old, &new, actor, now).await
+    }
+
+    /// Changes an appointment's time or details. A new time or kind
+    /// re-plans its reminders.
+    pub async fn update_appointment(
+        &self,
+        id: AppointmentId,
+        new: &NewAppointment,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(Appointment, Upsert)> {
+        let new = normalise(new)?;
+        let old = {
+            let mut c = self.db.conn().await?;
+            appointments::get(&mut c, id).await?
+        };
+        if old.status == AppointmentStatus::Cancelled {
+            return Err(Error::Conflict(format!(
+                "appointment {id} is cancelled; book a new one"
+            )));
+        }
+        self.apply_changes(old, &new, actor, now).await
+    }
+
+    async fn apply_changes(
+        &self,
+        old: Appointment,
+        new: &NewAppointment,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(Appointment, Upsert)> {
         let details_changed = old.kind != new.kind
             || old.duration_min != new.duration_min
             || old.location != new.location
@@ -123,9 +170,17 @@ impl Engine {
         }
         let mut tx = self.db.begin().await?;
         if details_changed {
-            appointments::update_details(&mut tx, old.id, &new, now).await?;
-            journal::append(&mut tx, old.participant_id, Some(old.id), now, actor.as_str(),
-                journal::kind::APPOINTMENT_UPDATED, json!({ "kind": new.kind })).await?;
+            appointments::update_details(&mut tx, old.id, new, now).await?;
+            journal::append(
+                &mut tx,
+                old.participant_id,
+                Some(old.id),
+                now,
+                actor.as_str(),
+                journal::kind::APPOINTMENT_UPDATED,
+                json!({ "kind": new.kind }),
+            )
+            .await?;
         }
         if revived {
             appointments::set_status(&mut tx, old.id, AppointmentStatus::Scheduled, now).await?;
@@ -133,9 +188,24 @@ impl Engine {
         // Only a new time, a new kind (another rule) or a revival needs new
         // reminders; a changed place or note is read at send time anyway.
         if moved || revived || old.kind != new.kind {
-            self.replan(&mut tx, old.id, moved.then_some((old.starts_at, new.starts_at)), actor, now).await?;
+            self.replan(
+                &mut tx,
+                old.id,
+                moved.then_some((old.starts_at, new.starts_at)),
+                actor,
+                now,
+            )
+            .await?;
         }
-        audit::append(&mut tx, now, actor.as_str(), "appointment.update", &format!("appointment:{}", old.id), json!({})).await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "appointment.update",
+            &format!("appointment:{}", old.id),
+            json!({}),
+        )
+        .await?;
         let a = appointments::get(&mut tx, old.id).await?;
         tx.commit().await?;
         self.wake();
@@ -152,13 +222,21 @@ impl Engine {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let cancelled = outbox::cancel_open_for_appointment(tx, id, "appointment changed", now).await?;
+        let cancelled =
+            outbox::cancel_open_for_appointment(tx, id, "appointment changed", now).await?;
         if let Some((from, to)) = moved {
             appointments::reschedule(tx, id, to, now).await?;
             let a = appointments::get(tx, id).await?;
-            journal::append(tx, a.participant_id, Some(id), now, actor.as_str(),
+            journal::append(
+                tx,
+                a.participant_id,
+                Some(id),
+                now,
+                actor.as_str(),
                 journal::kind::APPOINTMENT_MOVED,
-                json!({ "from": from, "to": to, "reminders_cancelled": cancelled })).await?;
+                json!({ "from": from, "to": to, "reminders_cancelled": cancelled }),
+            )
+            .await?;
         } else {
             sqlx::query("UPDATE appointments SET plan_version = plan_version + 1 WHERE id = $1")
                 .bind(id.get())
@@ -182,13 +260,24 @@ impl Engine {
         let mut tx = self.db.begin().await?;
         let old = appointments::get(&mut tx, id).await?;
         if old.status == AppointmentStatus::Cancelled {
-            return Err(Error::Conflict(format!("appointment {id} is cancelled; book a new one")));
+            return Err(Error::Conflict(format!(
+                "appointment {id} is cancelled; book a new one"
+            )));
         }
         if old.starts_at == to {
             return Ok(old);
         }
-        self.replan(&mut tx, id, Some((old.starts_at, to)), actor, now).await?;
-        audit::append(&mut tx, now, actor.as_str(), "appointment.move", &format!("appointment:{id}"), json!({})).await?;
+        self.replan(&mut tx, id, Some((old.starts_at, to)), actor, now)
+            .await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "appointment.move",
+            &format!("appointment:{id}"),
+            json!({}),
+        )
+        .await?;
         let a = appointments::get(&mut tx, id).await?;
         tx.commit().await?;
         self.wake();
@@ -208,10 +297,27 @@ impl Engine {
             return Ok(a);
         }
         appointments::set_status(&mut tx, id, AppointmentStatus::Cancelled, now).await?;
-        let n = outbox::cancel_open_for_appointment(&mut tx, id, "appointment cancelled", now).await?;
-        journal::append(&mut tx, a.participant_id, Some(id), now, actor.as_str(),
-            journal::kind::APPOINTMENT_CANCELLED, json!({ "reminders_cancelled": n })).await?;
-        audit::append(&mut tx, now, actor.as_str(), "appointment.cancel", &format!("appointment:{id}"), json!({})).await?;
+        let n =
+            outbox::cancel_open_for_appointment(&mut tx, id, "appointment cancelled", now).await?;
+        journal::append(
+            &mut tx,
+            a.participant_id,
+            Some(id),
+            now,
+            actor.as_str(),
+            journal::kind::APPOINTMENT_CANCELLED,
+            json!({ "reminders_cancelled": n }),
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "appointment.cancel",
+            &format!("appointment:{id}"),
+            json!({}),
+        )
+        .await?;
         let a = appointments::get(&mut tx, id).await?;
         tx.commit().await?;
         Ok(a)

@@ -87,7 +87,11 @@ pub struct BatchReport {
 
 impl Dispatcher {
     pub fn new(engine: Engine, channels: Arc<Channels>, cfg: DispatcherConfig) -> Self {
-        Dispatcher { engine, channels, cfg }
+        Dispatcher {
+            engine,
+            channels,
+            cfg,
+        }
     }
 
     fn db(&self) -> &Db {
@@ -97,7 +101,14 @@ impl Dispatcher {
     /// Claims one batch of rows due at `now` and processes it to the end.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<BatchReport> {
         let lease_until = now + chrono::Duration::from_std(self.cfg.lease).unwrap_or_default();
-        let claimed = outbox::claim(self.db(), &self.cfg.owner, now, lease_until, self.cfg.batch_size).await?;
+        let claimed = outbox::claim(
+            self.db(),
+            &self.cfg.owner,
+            now,
+            lease_until,
+            self.cfg.batch_size,
+        )
+        .await?;
         let mut report = BatchReport {
             claimed: claimed.len(),
             ..Default::default()
@@ -133,8 +144,16 @@ impl Dispatcher {
                     starts_at: a.starts_at,
                     tz: c.tz,
                     ask_reply: c.ask_reply,
-                    location: if c.discreet { None } else { a.location.as_deref() },
-                    with_whom: if c.discreet { None } else { a.with_whom.as_deref() },
+                    location: if c.discreet {
+                        None
+                    } else {
+                        a.location.as_deref()
+                    },
+                    with_whom: if c.discreet {
+                        None
+                    } else {
+                        a.with_whom.as_deref()
+                    },
                 },
                 now,
             ),
@@ -263,14 +282,27 @@ impl Dispatcher {
             Outcome::Retry { .. } | Outcome::Defer { .. } => None,
         };
         if let Some((kind, detail)) = entry {
-            journal::append(&mut tx, c.participant_id, c.appointment_id, now, "system", kind, detail).await?;
+            journal::append(
+                &mut tx,
+                c.participant_id,
+                c.appointment_id,
+                now,
+                "system",
+                kind,
+                detail,
+            )
+            .await?;
         }
         tx.commit().await?;
         match outcome {
             Outcome::Sent { .. } => tracing::info!(outbox_id = %c.id, channel = %c.channel, "sent"),
             Outcome::Failed { error, .. } => tracing::warn!(outbox_id = %c.id, %error, "failed"),
-            Outcome::Suppressed { reason } => tracing::info!(outbox_id = %c.id, %reason, "suppressed"),
-            Outcome::Retry { at, error } => tracing::info!(outbox_id = %c.id, %error, retry_at = %at, "retry"),
+            Outcome::Suppressed { reason } => {
+                tracing::info!(outbox_id = %c.id, %reason, "suppressed")
+            }
+            Outcome::Retry { at, error } => {
+                tracing::info!(outbox_id = %c.id, %error, retry_at = %at, "retry")
+            }
             Outcome::Defer { until } => tracing::debug!(outbox_id = %c.id, %until, "deferred"),
         }
         Ok(true)

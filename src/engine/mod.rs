@@ -7,6 +7,7 @@
 
 pub mod booking;
 pub mod dispatcher;
+pub mod inbound;
 pub mod people;
 pub mod planner;
 pub mod series;

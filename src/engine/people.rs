@@ -22,13 +22,45 @@ impl Engine {
         let mut tx = self.db.begin().await?;
         crate::store::units::get(&mut tx, new.unit_id).await?;
         let p = participants::create(&mut tx, new, now).await?;
-        journal::append(&mut tx, p.id, None, now, actor.as_str(), journal::kind::PARTICIPANT_CREATED,
-            json!({ "language": p.language, "channel": p.channel_pref })).await?;
-        audit::append(&mut tx, now, actor.as_str(), "participant.create", &format!("participant:{}", p.id), json!({})).await?;
+        journal::append(
+            &mut tx,
+            p.id,
+            None,
+            now,
+            actor.as_str(),
+            journal::kind::PARTICIPANT_CREATED,
+            json!({ "language": p.language, "channel": p.channel_pref }),
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "participant.create",
+            &format!("participant:{}", p.id),
+            json!({}),
+        )
+        .await?;
         if let Some(ch) = consent.filter(|c| !c.is_empty()) {
-            let c = consents::record(&mut tx, p.id, ch, actor.as_str(), now, Some(now + DEFAULT_VALIDITY)).await?;
-            journal::append(&mut tx, p.id, None, now, actor.as_str(), journal::kind::CONSENT_RECORDED,
-                json!({ "channels": c.channels, "expires_at": c.expires_at })).await?;
+            let c = consents::record(
+                &mut tx,
+                p.id,
+                ch,
+                actor.as_str(),
+                now,
+                Some(now + DEFAULT_VALIDITY),
+            )
+            .await?;
+            journal::append(
+                &mut tx,
+                p.id,
+                None,
+                now,
+                actor.as_str(),
+                journal::kind::CONSENT_RECORDED,
+                json!({ "channels": c.channels, "expires_at": c.expires_at }),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(p)
@@ -46,23 +78,63 @@ impl Engine {
         participants::get(&mut tx, id).await?;
         let expires = expires_at.or(Some(now + DEFAULT_VALIDITY));
         let c = consents::record(&mut tx, id, channels, actor.as_str(), now, expires).await?;
-        journal::append(&mut tx, id, None, now, actor.as_str(), journal::kind::CONSENT_RECORDED,
-            json!({ "channels": c.channels, "expires_at": c.expires_at })).await?;
-        audit::append(&mut tx, now, actor.as_str(), "consent.record", &format!("participant:{id}"), json!({})).await?;
+        journal::append(
+            &mut tx,
+            id,
+            None,
+            now,
+            actor.as_str(),
+            journal::kind::CONSENT_RECORDED,
+            json!({ "channels": c.channels, "expires_at": c.expires_at }),
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "consent.record",
+            &format!("participant:{id}"),
+            json!({}),
+        )
+        .await?;
         tx.commit().await?;
         self.wake();
         Ok(())
     }
 
     /// Withdraws consent: from this instant nothing is sent.
-    pub async fn withdraw_consent(&self, id: ParticipantId, actor: &Actor, now: DateTime<Utc>) -> Result<()> {
+    pub async fn withdraw_consent(
+        &self,
+        id: ParticipantId,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let mut tx = self.db.begin().await?;
         participants::get(&mut tx, id).await?;
         if !consents::withdraw(&mut tx, id, actor.as_str(), now).await? {
-            return Err(Error::Conflict(format!("participant {id} has no consent in force")));
+            return Err(Error::Conflict(format!(
+                "participant {id} has no consent in force"
+            )));
         }
-        journal::append(&mut tx, id, None, now, actor.as_str(), journal::kind::CONSENT_WITHDRAWN, json!({})).await?;
-        audit::append(&mut tx, now, actor.as_str(), "consent.withdraw", &format!("participant:{id}"), json!({})).await?;
+        journal::append(
+            &mut tx,
+            id,
+            None,
+            now,
+            actor.as_str(),
+            journal::kind::CONSENT_WITHDRAWN,
+            json!({}),
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "consent.withdraw",
+            &format!("participant:{id}"),
+            json!({}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -80,9 +152,25 @@ impl Engine {
             return Ok(());
         }
         participants::set_status(&mut tx, id, status, now).await?;
-        journal::append(&mut tx, id, None, now, actor.as_str(), journal::kind::STATUS_CHANGED,
-            json!({ "from": p.status, "to": status })).await?;
-        audit::append(&mut tx, now, actor.as_str(), "participant.status", &format!("participant:{id}"), json!({})).await?;
+        journal::append(
+            &mut tx,
+            id,
+            None,
+            now,
+            actor.as_str(),
+            journal::kind::STATUS_CHANGED,
+            json!({ "from": p.status, "to": status }),
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "participant.status",
+            &format!("participant:{id}"),
+            json!({}),
+        )
+        .await?;
         tx.commit().await?;
         self.wake();
         Ok(())

@@ -36,7 +36,13 @@ pub async fn plan_appointment(c: &mut Conn, a: &Appointment, now: DateTime<Utc>)
         p.opted_out,
         reachable,
     );
-    let plan = plan_reminders(a.starts_at, p.time_zone, &rule.offsets, unit.quiet_hours, now);
+    let plan = plan_reminders(
+        a.starts_at,
+        p.time_zone,
+        &rule.offsets,
+        unit.quiet_hours,
+        now,
+    );
     let mut inserted = 0;
     let mut times = Vec::new();
     for r in &plan {

@@ -4,12 +4,12 @@
 //! participant, start), so running it twice, or from two instances, is safe.
 
 use super::{Actor, Engine, planner};
+use crate::domain::recurrence::CronExpr;
 use crate::domain::{AppointmentKind, SeriesId, UnitId};
 use crate::error::Result;
 use crate::store::appointments::{self, NewAppointment};
 use crate::store::series::{self, SeriesTarget};
 use crate::store::{audit, journal};
-use crate::domain::recurrence::CronExpr;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
@@ -32,8 +32,27 @@ impl Engine {
     ) -> Result<SeriesId> {
         let id = {
             let mut tx = self.db.begin().await?;
-            let id = series::create(&mut tx, unit, target, kind, cron, tz, duration_min, location, now).await?;
-            audit::append(&mut tx, now, actor.as_str(), "series.create", &format!("series:{id}"), json!({ "cron": cron.to_string() })).await?;
+            let id = series::create(
+                &mut tx,
+                unit,
+                target,
+                kind,
+                cron,
+                tz,
+                duration_min,
+                location,
+                now,
+            )
+            .await?;
+            audit::append(
+                &mut tx,
+                now,
+                actor.as_str(),
+                "series.create",
+                &format!("series:{id}"),
+                json!({ "cron": cron.to_string() }),
+            )
+            .await?;
             tx.commit().await?;
             id
         };
@@ -73,9 +92,16 @@ impl Engine {
                     };
                     if let Some(id) = appointments::insert(&mut tx, s.unit_id, &new, now).await? {
                         let a = appointments::get(&mut tx, id).await?;
-                        journal::append(&mut tx, p, Some(id), now, Actor::system().as_str(),
+                        journal::append(
+                            &mut tx,
+                            p,
+                            Some(id),
+                            now,
+                            Actor::system().as_str(),
                             journal::kind::APPOINTMENT_CREATED,
-                            json!({ "kind": a.kind, "starts_at": a.starts_at, "series_id": s.id })).await?;
+                            json!({ "kind": a.kind, "starts_at": a.starts_at, "series_id": s.id }),
+                        )
+                        .await?;
                         planner::plan_appointment(&mut tx, &a, now).await?;
                         created += 1;
                     }

@@ -5,7 +5,9 @@
 use super::{Actor, Engine};
 use crate::domain::channel_choice::pick_channel;
 use crate::domain::schedule::local;
-use crate::domain::{ChannelKind, ChannelSet, OutboxId, ParticipantId, ParticipantStatus, Purpose, Span};
+use crate::domain::{
+    ChannelKind, ChannelSet, OutboxId, ParticipantId, ParticipantStatus, Purpose, Span,
+};
 use crate::error::{Error, Result};
 use crate::store::outbox::{self, NewMessage};
 use crate::store::{audit, consents, journal, participants, units};
@@ -26,17 +28,26 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<OutboxId> {
         if within.to_chrono() > MAX_WITHIN {
-            return Err(Error::invalid("a summons' deadline can be at most 24h; book an appointment instead"));
+            return Err(Error::invalid(
+                "a summons' deadline can be at most 24h; book an appointment instead",
+            ));
         }
         let mut tx = self.db.begin().await?;
         let p = participants::get(&mut tx, id).await?;
         let unit = units::get(&mut tx, p.unit_id).await?;
         if p.status != ParticipantStatus::Active {
-            return Err(Error::Conflict(format!("participant {id} is {}, not active", p.status)));
+            return Err(Error::Conflict(format!(
+                "participant {id} is {}, not active",
+                p.status
+            )));
         }
         let consent = consents::current(&mut tx, id).await?;
-        let Some(consent) = consent.filter(|c| c.withdrawn_at.is_none() && c.expires_at.is_none_or(|e| e > now)) else {
-            return Err(Error::Conflict(format!("participant {id} has no consent in force")));
+        let Some(consent) =
+            consent.filter(|c| c.withdrawn_at.is_none() && c.expires_at.is_none_or(|e| e > now))
+        else {
+            return Err(Error::Conflict(format!(
+                "participant {id} has no consent in force"
+            )));
         };
         if unit.quiet_hours.contains(local(now, p.time_zone).time()) {
             return Err(Error::Conflict(format!(
@@ -64,9 +75,25 @@ impl Engine {
         let oid = outbox::insert(&mut tx, &m, now)
             .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("summons row not inserted")))?;
-        journal::append(&mut tx, id, None, now, actor.as_str(), journal::kind::SUMMONS_ISSUED,
-            json!({ "deadline": deadline, "channel": channel, "outbox_id": oid })).await?;
-        audit::append(&mut tx, now, actor.as_str(), "summons.issue", &format!("participant:{id}"), json!({})).await?;
+        journal::append(
+            &mut tx,
+            id,
+            None,
+            now,
+            actor.as_str(),
+            journal::kind::SUMMONS_ISSUED,
+            json!({ "deadline": deadline, "channel": channel, "outbox_id": oid }),
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "summons.issue",
+            &format!("participant:{id}"),
+            json!({}),
+        )
+        .await?;
         tx.commit().await?;
         self.wake();
         Ok(oid)

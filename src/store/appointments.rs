@@ -57,7 +57,9 @@ pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Appointment> {
         id: AppointmentId::from_db(r.try_get("id")?),
         unit_id: UnitId::from_db(r.try_get("unit_id")?),
         participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-        series_id: r.try_get::<Option<i64>, _>("series_id")?.map(SeriesId::from_db),
+        series_id: r
+            .try_get::<Option<i64>, _>("series_id")?
+            .map(SeriesId::from_db),
         kind: parse_col(&r.try_get::<String, _>("kind")?)?,
         starts_at: from_ms(r.try_get("starts_at")?),
         duration_min: r.try_get("duration_min")?,
@@ -84,7 +86,9 @@ pub async fn insert(
     now: DateTime<Utc>,
 ) -> Result<Option<AppointmentId>> {
     if a.duration_min <= 0 || a.duration_min > 24 * 60 {
-        return Err(Error::invalid("duration must be between 1 minute and 24 hours"));
+        return Err(Error::invalid(
+            "duration must be between 1 minute and 24 hours",
+        ));
     }
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO appointments (unit_id, participant_id, series_id, kind, starts_at, duration_min,

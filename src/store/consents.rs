@@ -44,7 +44,9 @@ pub async fn record(
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<Consent> {
     if channels.is_empty() {
-        return Err(Error::invalid("a consent must name at least one channel (sms, telegram)"));
+        return Err(Error::invalid(
+            "a consent must name at least one channel (sms, telegram)",
+        ));
     }
     sqlx::query(
         "INSERT INTO consents (participant_id, channels, given_at, recorded_by, expires_at)

@@ -21,8 +21,8 @@ pub mod units;
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::any::AnyPoolOptions;
 use sqlx::AnyConnection;
+use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Transaction};
 use std::time::Duration;
 
@@ -83,7 +83,9 @@ impl Db {
                     .connect(&url)
                     .await?;
                 // WAL is a property of the file; setting it once is enough.
-                sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&pool)
+                    .await?;
                 pool
             }
             Backend::Postgres => {

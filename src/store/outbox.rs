@@ -17,8 +17,8 @@ use super::{Backend, Conn, Db, from_ms, ms, opt_from_ms, parse_col};
 use crate::domain::gates::ConsentState;
 use crate::domain::schedule::QuietHours;
 use crate::domain::{
-    AppointmentId, AppointmentKind, AppointmentStatus, ChannelKind, ChannelSet, Language,
-    OutboxId, OutboxStatus, ParticipantId, ParticipantStatus, Purpose,
+    AppointmentId, AppointmentKind, AppointmentStatus, ChannelKind, ChannelSet, Language, OutboxId,
+    OutboxStatus, ParticipantId, ParticipantStatus, Purpose,
 };
 use crate::error::{Error, Result};
 use crate::store::units::parse_tz;
@@ -218,7 +218,9 @@ fn claimed_from_row(r: &sqlx::any::AnyRow) -> Result<Claimed> {
         id: OutboxId::from_db(r.try_get("id")?),
         claim_token: r.try_get("claim_token")?,
         participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-        appointment_id: r.try_get::<Option<i64>, _>("appointment_id")?.map(AppointmentId::from_db),
+        appointment_id: r
+            .try_get::<Option<i64>, _>("appointment_id")?
+            .map(AppointmentId::from_db),
         purpose: parse_col(&r.try_get::<String, _>("purpose")?)?,
         channel: parse_col(&r.try_get::<String, _>("channel")?)?,
         ask_reply: r.try_get::<i64, _>("ask_reply")? != 0,
@@ -247,12 +249,25 @@ fn claimed_from_row(r: &sqlx::any::AnyRow) -> Result<Claimed> {
 /// The outcome of one claimed row, written only while the claim is ours.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Sent { gateway_id: String, body: String },
-    Retry { at: DateTime<Utc>, error: String },
+    Sent {
+        gateway_id: String,
+        body: String,
+    },
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
     /// Not now (quiet hours): back to pending without using up an attempt.
-    Defer { until: DateTime<Utc> },
-    Failed { error: String, body: Option<String> },
-    Suppressed { reason: String },
+    Defer {
+        until: DateTime<Utc>,
+    },
+    Failed {
+        error: String,
+        body: Option<String>,
+    },
+    Suppressed {
+        reason: String,
+    },
 }
 
 /// Records an outcome. Returns false when the claim was lost (the lease ran
@@ -378,7 +393,6 @@ pub struct OutboxRow {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-
 pub async fn list(c: &mut Conn, participant: Option<ParticipantId>) -> Result<Vec<OutboxRow>> {
     let rows = sqlx::query(
         "SELECT id, participant_id, appointment_id, purpose, channel, offset_min, due_at, status,
@@ -393,7 +407,9 @@ pub async fn list(c: &mut Conn, participant: Option<ParticipantId>) -> Result<Ve
             Ok(OutboxRow {
                 id: OutboxId::from_db(r.try_get("id")?),
                 participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-                appointment_id: r.try_get::<Option<i64>, _>("appointment_id")?.map(AppointmentId::from_db),
+                appointment_id: r
+                    .try_get::<Option<i64>, _>("appointment_id")?
+                    .map(AppointmentId::from_db),
                 purpose: parse_col(&r.try_get::<String, _>("purpose")?)?,
                 channel: parse_col(&r.try_get::<String, _>("channel")?)?,
                 offset_min: r.try_get("offset_min")?,
@@ -412,8 +428,10 @@ pub async fn list(c: &mut Conn, participant: Option<ParticipantId>) -> Result<Ve
 
 /// Counts rows by status, for tests, benchmarks and health.
 pub async fn count_by_status(c: &mut Conn, status: OutboxStatus) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = $1")
-        .bind(status.as_str())
-        .fetch_one(&mut *c)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = $1")
+            .bind(status.as_str())
+            .fetch_one(&mut *c)
+            .await?,
+    )
 }

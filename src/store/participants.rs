@@ -65,15 +65,21 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Participant> {
         id: ParticipantId::from_db(r.try_get("id")?),
         unit_id: UnitId::from_db(r.try_get("unit_id")?),
         first_name: r.try_get("first_name")?,
-        phone: r.try_get::<Option<String>, _>("phone")?.map(PhoneNumber::from_db),
+        phone: r
+            .try_get::<Option<String>, _>("phone")?
+            .map(PhoneNumber::from_db),
         language: parse_col(&r.try_get::<String, _>("language")?)?,
         channel_pref: parse_col(&r.try_get::<String, _>("channel_pref")?)?,
         status: parse_col(&r.try_get::<String, _>("status")?)?,
-        lots_id: r.try_get::<Option<i64>, _>("lots_id")?.map(StaffId::from_db),
+        lots_id: r
+            .try_get::<Option<i64>, _>("lots_id")?
+            .map(StaffId::from_db),
         time_zone: parse_tz(&r.try_get::<String, _>("time_zone")?)?,
         discreet: r.try_get::<i64, _>("discreet")? != 0,
         opted_out: parse_col(&opted)?,
-        telegram_linked: r.try_get::<Option<String>, _>("telegram_chat_id")?.is_some(),
+        telegram_linked: r
+            .try_get::<Option<String>, _>("telegram_chat_id")?
+            .is_some(),
         created_at: from_ms(r.try_get("created_at")?),
     })
 }

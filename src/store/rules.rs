@@ -28,7 +28,11 @@ pub async fn set(
     if offsets.len() > 5 {
         return Err(Error::invalid("at most 5 reminders per appointment"));
     }
-    let text = offsets.iter().map(Span::to_string).collect::<Vec<_>>().join(",");
+    let text = offsets
+        .iter()
+        .map(Span::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     sqlx::query(
         "INSERT INTO reminder_rules (unit_id, kind, offsets, ask_reply, reply_deadline_min)
          VALUES ($1, $2, $3, $4, $5)

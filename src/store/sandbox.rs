@@ -48,7 +48,10 @@ pub async fn insert(
     Ok(())
 }
 
-pub async fn for_participant(c: &mut Conn, participant: ParticipantId) -> Result<Vec<SandboxMessage>> {
+pub async fn for_participant(
+    c: &mut Conn,
+    participant: ParticipantId,
+) -> Result<Vec<SandboxMessage>> {
     let rows = sqlx::query(
         "SELECT id, participant_id, channel, direction, body, at, outbox_id
          FROM sandbox_messages WHERE participant_id = $1 ORDER BY id",
@@ -65,7 +68,9 @@ pub async fn for_participant(c: &mut Conn, participant: ParticipantId) -> Result
                 direction: r.try_get("direction")?,
                 body: r.try_get("body")?,
                 at: from_ms(r.try_get("at")?),
-                outbox_id: r.try_get::<Option<i64>, _>("outbox_id")?.map(OutboxId::from_db),
+                outbox_id: r
+                    .try_get::<Option<i64>, _>("outbox_id")?
+                    .map(OutboxId::from_db),
             })
         })
         .collect()

@@ -80,8 +80,12 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Series> {
     Ok(Series {
         id: SeriesId::from_db(r.try_get("id")?),
         unit_id: UnitId::from_db(r.try_get("unit_id")?),
-        participant_id: r.try_get::<Option<i64>, _>("participant_id")?.map(ParticipantId::from_db),
-        group_id: r.try_get::<Option<i64>, _>("group_id")?.map(GroupId::from_db),
+        participant_id: r
+            .try_get::<Option<i64>, _>("participant_id")?
+            .map(ParticipantId::from_db),
+        group_id: r
+            .try_get::<Option<i64>, _>("group_id")?
+            .map(GroupId::from_db),
         kind: parse_col(&r.try_get::<String, _>("kind")?)?,
         cron: cron.parse().map_err(Error::Invalid)?,
         time_zone: parse_tz(&r.try_get::<String, _>("time_zone")?)?,
@@ -100,7 +104,10 @@ pub async fn needing_expansion(c: &mut Conn, horizon_end: DateTime<Utc>) -> Resu
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLS} FROM series WHERE active = 1 AND expanded_until < $1 ORDER BY id"
     ));
-    let rows = sqlx::query(sql).bind(ms(horizon_end)).fetch_all(&mut *c).await?;
+    let rows = sqlx::query(sql)
+        .bind(ms(horizon_end))
+        .fetch_all(&mut *c)
+        .await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -124,7 +131,11 @@ pub async fn set_expanded_until(c: &mut Conn, id: SeriesId, until: DateTime<Utc>
 }
 
 /// Current members of a group at `at`.
-pub async fn group_members(c: &mut Conn, group: GroupId, at: DateTime<Utc>) -> Result<Vec<ParticipantId>> {
+pub async fn group_members(
+    c: &mut Conn,
+    group: GroupId,
+    at: DateTime<Utc>,
+) -> Result<Vec<ParticipantId>> {
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT DISTINCT participant_id FROM group_members
          WHERE group_id = $1 AND joined_at <= $2 AND (left_at IS NULL OR left_at > $2)
@@ -137,7 +148,12 @@ pub async fn group_members(c: &mut Conn, group: GroupId, at: DateTime<Utc>) -> R
     Ok(ids.into_iter().map(ParticipantId::from_db).collect())
 }
 
-pub async fn create_group(c: &mut Conn, unit: UnitId, name: &str, now: DateTime<Utc>) -> Result<GroupId> {
+pub async fn create_group(
+    c: &mut Conn,
+    unit: UnitId,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<GroupId> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO activity_groups (unit_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
     )
@@ -149,12 +165,19 @@ pub async fn create_group(c: &mut Conn, unit: UnitId, name: &str, now: DateTime<
     Ok(GroupId::from_db(id))
 }
 
-pub async fn add_member(c: &mut Conn, group: GroupId, p: ParticipantId, at: DateTime<Utc>) -> Result<()> {
-    sqlx::query("INSERT INTO group_members (group_id, participant_id, joined_at) VALUES ($1, $2, $3)")
-        .bind(group.get())
-        .bind(p.get())
-        .bind(ms(at))
-        .execute(&mut *c)
-        .await?;
+pub async fn add_member(
+    c: &mut Conn,
+    group: GroupId,
+    p: ParticipantId,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO group_members (group_id, participant_id, joined_at) VALUES ($1, $2, $3)",
+    )
+    .bind(group.get())
+    .bind(p.get())
+    .bind(ms(at))
+    .execute(&mut *c)
+    .await?;
     Ok(())
 }

@@ -26,9 +26,11 @@ pub fn ser_tz<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
 
 /// Parses an IANA zone name.
 pub fn parse_tz(s: &str) -> Result<Tz> {
-    s.trim()
-        .parse::<Tz>()
-        .map_err(|_| Error::invalid(format!("'{s}' is not a time zone; write e.g. Europe/Stockholm")))
+    s.trim().parse::<Tz>().map_err(|_| {
+        Error::invalid(format!(
+            "'{s}' is not a time zone; write e.g. Europe/Stockholm"
+        ))
+    })
 }
 
 const COLS: &str = "id, name, time_zone, quiet_start_min, quiet_end_min, retention_days";
@@ -64,19 +66,20 @@ pub async fn create(c: &mut Conn, name: &str, now: DateTime<Utc>) -> Result<Unit
     if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::invalid("a unit name must be 1-100 characters"));
     }
-    let id: i64 = sqlx::query_scalar("INSERT INTO units (name, created_at) VALUES ($1, $2) RETURNING id")
-        .bind(name)
-        .bind(ms(now))
-        .fetch_one(&mut *c)
-        .await
-        .map_err(|e| {
-            let e = Error::from(e);
-            if e.is_unique_violation() {
-                Error::Conflict(format!("a unit named '{name}' already exists"))
-            } else {
-                e
-            }
-        })?;
+    let id: i64 =
+        sqlx::query_scalar("INSERT INTO units (name, created_at) VALUES ($1, $2) RETURNING id")
+            .bind(name)
+            .bind(ms(now))
+            .fetch_one(&mut *c)
+            .await
+            .map_err(|e| {
+                let e = Error::from(e);
+                if e.is_unique_violation() {
+                    Error::Conflict(format!("a unit named '{name}' already exists"))
+                } else {
+                    e
+                }
+            })?;
     let id = UnitId::from_db(id);
     for (kind, offsets) in default_rules() {
         super::rules::set(
@@ -131,4 +134,3 @@ pub async fn set_quiet_hours(c: &mut Conn, id: UnitId, q: QuietHours) -> Result<
         .await?;
     Ok(())
 }
-

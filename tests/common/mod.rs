@@ -66,13 +66,18 @@ impl TestDb {
             Kind::Postgres => {
                 let admin_url = postgres_admin_url();
                 let name = random_name();
-                let admin = Db::connect(&admin_url).await.expect("connect to PostgreSQL");
+                let admin = Db::connect(&admin_url)
+                    .await
+                    .expect("connect to PostgreSQL");
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&admin.pool)
                     .await
                     .unwrap();
                 admin.close().await;
-                (with_db_name(&admin_url, &name), Cleanup::Postgres { admin_url, name })
+                (
+                    with_db_name(&admin_url, &name),
+                    Cleanup::Postgres { admin_url, name },
+                )
             }
         };
         let db = Db::connect(&url).await.unwrap();
@@ -89,7 +94,10 @@ impl Drop for TestDb {
             // Drop runs inside the test's runtime; do the async cleanup on a
             // runtime of its own on another thread.
             std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async move {
                     pool.close().await;
                     if let Ok(admin) = Db::connect(&admin_url).await {
@@ -136,7 +144,10 @@ macro_rules! both_backends {
 /// A Stockholm wall-clock time as an instant.
 pub fn sthlm(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
     resolve_local(
-        NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_opt(h, mi, 0).unwrap(),
+        NaiveDate::from_ymd_opt(y, mo, d)
+            .unwrap()
+            .and_hms_opt(h, mi, 0)
+            .unwrap(),
         Stockholm,
     )
 }
@@ -150,12 +161,12 @@ pub mod fx {
     //! it was asked to send and can be told to fail.
 
     use async_trait::async_trait;
+    use chrono::{DateTime, Utc};
     use paminn::channels::{Accepted, Channels, OutgoingMessage, SendError, Transport};
     use paminn::domain::{ChannelKind, ChannelSet, Language, PhoneNumber};
     use paminn::engine::{Actor, Engine};
     use paminn::store::participants::{NewParticipant, Participant};
     use paminn::store::units::{self, Unit};
-    use chrono::{DateTime, Utc};
     use std::collections::VecDeque;
     use std::sync::{Arc, Mutex};
 
@@ -182,7 +193,10 @@ pub mod fx {
             lots_id: None,
         };
         let consent: Option<ChannelSet> = (!consent.is_empty()).then(|| consent.parse().unwrap());
-        engine.add_participant(&new, consent, &Actor("test".into()), now).await.unwrap()
+        engine
+            .add_participant(&new, consent, &Actor("test".into()), now)
+            .await
+            .unwrap()
     }
 
     /// A transport that records messages; scripted results are used first,
@@ -208,7 +222,9 @@ pub mod fx {
             }
             let mut sent = self.sent.lock().unwrap();
             sent.push(msg.clone());
-            Ok(Accepted { gateway_id: format!("rec-{}", sent.len()) })
+            Ok(Accepted {
+                gateway_id: format!("rec-{}", sent.len()),
+            })
         }
     }
 

@@ -1,0 +1,796 @@
+//! The command line. Names and flags here are a contract: scripts and
+//! acceptance checks use them. `--json` prints machine-readable output on
+//! every command that shows something.
+//!
+//! Exit codes: 0 success, 1 error (the message says what to do), 2 usage,
+//! 3 an import that kept the good lines but rejected some.
+
+use crate::config::Config;
+use crate::domain::recurrence::CronExpr;
+use crate::domain::schedule::{QuietHours, parse_start};
+use crate::domain::{
+    AppointmentId, AppointmentKind, ChannelKind, ChannelSet, GroupId, Language, ParticipantId,
+    ParticipantStatus, PhoneNumber, Span,
+};
+use crate::engine::{Actor, Engine};
+use crate::error::Error;
+use crate::store::appointments::NewAppointment;
+use crate::store::participants::{self, NewParticipant, parse_first_name};
+use crate::store::series::SeriesTarget;
+use crate::store::{Db, appointments, consents, journal, outbox, rules, tokens, units};
+use crate::{import, server};
+use anyhow::{Context, anyhow, bail};
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "paminn",
+    version,
+    about = "Discreet appointment reminders by SMS and Telegram"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Also PAMINN_CONFIG.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start the demo: SQLite, fictional participants, sandbox phones at http://127.0.0.1:8080.
+    Demo {
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        #[arg(long, default_value = "paminn-demo")]
+        data_dir: PathBuf,
+    },
+    /// Run the service: HTTP API, dispatcher, series expansion.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Units (programmes).
+    #[command(subcommand)]
+    Unit(UnitCmd),
+    /// Reminder rules per unit and kind.
+    #[command(subcommand)]
+    Rule(RuleCmd),
+    /// Participants, their consent and status.
+    #[command(subcommand)]
+    Participant(ParticipantCmd),
+    /// Appointments.
+    #[command(subcommand)]
+    Appointment(AppointmentCmd),
+    /// Recurring appointments.
+    #[command(subcommand)]
+    Series(SeriesCmd),
+    /// Summon a participant now (test on request), with a deadline.
+    Summon {
+        #[arg(long)]
+        participant: ParticipantId,
+        /// e.g. 2h, 90m
+        #[arg(long)]
+        within: Span,
+    },
+    /// Import data from files.
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Messages planned, sent and failed.
+    Outbox {
+        #[arg(long)]
+        participant: Option<ParticipantId>,
+    },
+    /// A participant's case record.
+    Journal { participant: ParticipantId },
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UnitCmd {
+    Add {
+        name: String,
+        /// e.g. 21:00-08:00 (the default)
+        #[arg(long)]
+        quiet_hours: Option<QuietHours>,
+    },
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RuleCmd {
+    /// Set the reminders for one kind of appointment in a unit.
+    Set {
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        kind: AppointmentKind,
+        /// Before the start, e.g. 24h,2h,30m
+        #[arg(long)]
+        offsets: String,
+        /// Do not ask for a reply.
+        #[arg(long)]
+        no_reply: bool,
+        /// A reply is expected this long before the start, e.g. 3h.
+        #[arg(long)]
+        reply_deadline: Option<Span>,
+    },
+    List {
+        #[arg(long)]
+        unit: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ParticipantCmd {
+    Add(ParticipantAdd),
+    List {
+        #[arg(long)]
+        unit: Option<String>,
+    },
+    Show {
+        id: ParticipantId,
+    },
+    /// active | paused | in_custody | discharged
+    Status {
+        id: ParticipantId,
+        status: ParticipantStatus,
+    },
+    /// Record consent for channels (valid a year unless --expires).
+    Consent {
+        id: ParticipantId,
+        #[arg(long)]
+        channels: ChannelSet,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        expires: Option<chrono::NaiveDate>,
+    },
+    /// Withdraw consent: nothing more is sent.
+    WithdrawConsent {
+        id: ParticipantId,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ParticipantAdd {
+    #[arg(long)]
+    unit: String,
+    /// First name, used in the greeting.
+    #[arg(long)]
+    name: String,
+    /// Any common form: 070-123 45 67, +46701234567, 0046..., foreign numbers with +.
+    #[arg(long)]
+    phone: Option<String>,
+    #[arg(long, default_value = "sv")]
+    lang: Language,
+    #[arg(long, default_value = "sms")]
+    channel: ChannelKind,
+    /// Channels consented to, e.g. sms,telegram. Without it nothing is sent.
+    #[arg(long)]
+    consent: Option<ChannelSet>,
+    /// IANA zone; default the unit's.
+    #[arg(long)]
+    tz: Option<String>,
+    /// Include place and person in messages (discreet by default).
+    #[arg(long)]
+    show_details: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AppointmentCmd {
+    Add {
+        #[arg(long)]
+        participant: ParticipantId,
+        #[arg(long, default_value = "meeting")]
+        kind: AppointmentKind,
+        /// Local time in the participant's zone: 2026-12-10T09:00
+        #[arg(long)]
+        at: String,
+        #[arg(long, default_value = "60m")]
+        duration: Span,
+        #[arg(long)]
+        location: Option<String>,
+        #[arg(long = "with")]
+        with_whom: Option<String>,
+        /// Internal note for staff; never sent.
+        #[arg(long)]
+        note: Option<String>,
+        /// Your system's id for it; makes adding it again a no-op.
+        #[arg(long = "ref")]
+        external_ref: Option<String>,
+    },
+    Cancel {
+        id: AppointmentId,
+    },
+    Move {
+        id: AppointmentId,
+        #[arg(long)]
+        at: String,
+    },
+    List {
+        #[arg(long)]
+        participant: ParticipantId,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SeriesCmd {
+    /// A recurring appointment from a cron expression (min hour day month weekday).
+    Add {
+        #[arg(long, conflicts_with = "group", required_unless_present = "group")]
+        participant: Option<ParticipantId>,
+        #[arg(long)]
+        group: Option<GroupId>,
+        #[arg(long)]
+        kind: AppointmentKind,
+        /// e.g. "0 9 * * WED" for Wednesdays 09:00
+        #[arg(long)]
+        cron: CronExpr,
+        #[arg(long, default_value = "60m")]
+        duration: Span,
+        #[arg(long)]
+        location: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCmd {
+    /// CSV (semicolons or commas, UTF-8 or Windows-1252): see README.
+    Appointments {
+        file: PathBuf,
+        #[arg(long)]
+        unit: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    Create { name: String },
+}
+
+fn print<T: Serialize>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", human());
+    }
+    Ok(())
+}
+
+fn fmt_t(t: chrono::DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let mut cfg = Config::load(cli.config.as_deref()).map_err(|e| anyhow!(e))?;
+    let json = cli.json;
+    if let Command::Demo { port, data_dir } = &cli.command {
+        cfg.data_dir = data_dir.clone();
+        cfg.listen.set_port(*port);
+        if std::env::var_os("PAMINN_DATABASE_URL").is_none() {
+            cfg.database_url = None;
+        }
+    }
+    let long_running = matches!(cli.command, Command::Demo { .. } | Command::Serve);
+    if long_running {
+        server::init_logging(&cfg.log_format);
+    }
+    let db = server::open_db(&cfg).await?;
+    let engine = Engine::new(db.clone());
+    let actor = Actor::cli();
+    let now = Utc::now();
+    match cli.command {
+        Command::Demo { .. } => {
+            let seeded = crate::demo::seed(&engine).await?;
+            let token = server::shutdown_on_signals();
+            println!("paminn demo is running.");
+            println!(
+                "  Open http://{}/ to see the sandbox phones and answer as a participant.",
+                cfg.listen
+            );
+            println!(
+                "  Data: {} ({})",
+                cfg.data_dir.display(),
+                if seeded {
+                    "new demo data"
+                } else {
+                    "existing demo data"
+                }
+            );
+            println!(
+                "  The first reminder arrives within a minute of a fresh start. Ctrl-C stops."
+            );
+            server::run(&cfg, db.clone(), true, token).await?;
+        }
+        Command::Serve => {
+            let token = server::shutdown_on_signals();
+            server::run(&cfg, db.clone(), false, token).await?;
+        }
+        Command::Migrate => {
+            print(json, &serde_json::json!({ "migrated": true }), || {
+                "database is up to date".into()
+            })?;
+        }
+        Command::Unit(UnitCmd::Add { name, quiet_hours }) => {
+            let mut c = db.conn().await?;
+            let mut u = units::create(&mut c, &name, now).await?;
+            if let Some(q) = quiet_hours {
+                units::set_quiet_hours(&mut c, u.id, q).await?;
+                u = units::get(&mut c, u.id).await?;
+            }
+            print(json, &u, || {
+                format!("unit {} '{}' (quiet hours {})", u.id, u.name, u.quiet_hours)
+            })?;
+        }
+        Command::Unit(UnitCmd::List) => {
+            let mut c = db.conn().await?;
+            let list = units::list(&mut c).await?;
+            print(json, &list, || {
+                list.iter()
+                    .map(|u| {
+                        format!(
+                            "{}\t{}\t{}\tquiet {}",
+                            u.id,
+                            u.name,
+                            u.time_zone.name(),
+                            u.quiet_hours
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+        }
+        Command::Rule(RuleCmd::Set {
+            unit,
+            kind,
+            offsets,
+            no_reply,
+            reply_deadline,
+        }) => {
+            let offsets = Span::parse_list(&offsets).map_err(|e| anyhow!(e))?;
+            if offsets.is_empty() {
+                bail!("--offsets needs at least one time, e.g. 24h,2h");
+            }
+            let mut c = db.conn().await?;
+            let u = units::resolve(&mut c, &unit).await?;
+            rules::set(&mut c, u.id, kind, &offsets, !no_reply, reply_deadline).await?;
+            let r = rules::get(&mut c, u.id, kind).await?;
+            print(json, &r, || {
+                format!(
+                    "{}: {} reminders before the start: {}",
+                    u.name,
+                    kind,
+                    offsets
+                        .iter()
+                        .map(Span::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+        }
+        Command::Rule(RuleCmd::List { unit }) => {
+            let mut c = db.conn().await?;
+            let u = units::resolve(&mut c, &unit).await?;
+            let list = rules::list(&mut c, u.id).await?;
+            print(json, &list, || {
+                list.iter()
+                    .map(|r| {
+                        format!(
+                            "{}\t{}\treply: {}",
+                            r.kind,
+                            r.offsets
+                                .iter()
+                                .map(Span::to_string)
+                                .collect::<Vec<_>>()
+                                .join(","),
+                            if r.ask_reply { "asked" } else { "not asked" }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+        }
+        Command::Participant(cmd) => participant(cmd, &engine, &actor, json).await?,
+        Command::Appointment(cmd) => appointment(cmd, &engine, &actor, json).await?,
+        Command::Series(SeriesCmd::Add {
+            participant,
+            group,
+            kind,
+            cron,
+            duration,
+            location,
+        }) => {
+            let mut c = db.conn().await?;
+            let (unit, target, tz) = match (participant, group) {
+                (Some(p), _) => {
+                    let p = participants::get(&mut c, p).await?;
+                    (p.unit_id, SeriesTarget::Participant(p.id), p.time_zone)
+                }
+                (None, Some(g)) => {
+                    let unit: i64 =
+                        sqlx::query_scalar("SELECT unit_id FROM activity_groups WHERE id = $1")
+                            .bind(g.get())
+                            .fetch_optional(&mut *c)
+                            .await?
+                            .ok_or_else(|| Error::not_found(format!("group {g}")))?;
+                    let u = units::get(&mut c, crate::domain::UnitId::from_db(unit)).await?;
+                    (u.id, SeriesTarget::Group(g), u.time_zone)
+                }
+                (None, None) => bail!("give --participant or --group"),
+            };
+            drop(c);
+            let horizon = chrono::Duration::days(cfg.series_horizon_days);
+            let id = engine
+                .create_series(
+                    unit,
+                    target,
+                    kind,
+                    &cron,
+                    tz,
+                    i64::from(duration.as_minutes()),
+                    location,
+                    horizon,
+                    &actor,
+                    now,
+                )
+                .await?;
+            let next: Vec<String> = cron
+                .occurrences(tz, now, now + chrono::Duration::days(70))
+                .into_iter()
+                .take(10)
+                .map(|t| t.with_timezone(&tz).format("%a %Y-%m-%d %H:%M").to_string())
+                .collect();
+            print(json, &serde_json::json!({ "id": id, "next": next }), || {
+                format!(
+                    "series {id}; next dates (local time):\n  {}",
+                    next.join("\n  ")
+                )
+            })?;
+        }
+        Command::Summon {
+            participant,
+            within,
+        } => {
+            let id = engine.summon(participant, within, &actor, now).await?;
+            print(
+                json,
+                &serde_json::json!({ "outbox_id": id, "deadline": fmt_t(now + within.to_chrono()) }),
+                || {
+                    format!(
+                        "summons {id} is being sent now; deadline {}",
+                        fmt_t(now + within.to_chrono())
+                    )
+                },
+            )?;
+        }
+        Command::Import(ImportCmd::Appointments { file, unit }) => {
+            return import_appointments(&engine, &file, unit, &actor, json).await;
+        }
+        Command::Outbox { participant } => {
+            let mut c = db.conn().await?;
+            let rows = outbox::list(&mut c, participant).await?;
+            print(json, &rows, || {
+                let mut out = vec!["id\tappointment\tchannel\tdue_at\tstatus\tbody".to_string()];
+                for r in &rows {
+                    out.push(format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        r.id,
+                        r.appointment_id
+                            .map(|a| a.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        r.channel,
+                        fmt_t(r.due_at),
+                        r.status,
+                        r.body.clone().unwrap_or_default()
+                    ));
+                }
+                out.join("\n")
+            })?;
+        }
+        Command::Journal { participant } => {
+            let mut c = db.conn().await?;
+            participants::get(&mut c, participant).await?;
+            let events = journal::list(&mut c, participant).await?;
+            crate::store::audit::append(
+                &mut c,
+                now,
+                actor.as_str(),
+                "journal.view",
+                &format!("participant:{participant}"),
+                serde_json::json!({}),
+            )
+            .await?;
+            print(json, &events, || {
+                events
+                    .iter()
+                    .map(|e| format!("{}\t{}\t{}\t{}", fmt_t(e.at), e.actor, e.kind, e.detail))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+        }
+        Command::Token(TokenCmd::Create { name }) => {
+            let mut c = db.conn().await?;
+            let t = tokens::create(&mut c, &name, now).await?;
+            print(
+                json,
+                &serde_json::json!({ "name": name, "token": t }),
+                || format!("{t}\n(shown once; send it as 'Authorization: Bearer <token>')"),
+            )?;
+        }
+    }
+    db.close().await;
+    Ok(0)
+}
+
+async fn participant(
+    cmd: ParticipantCmd,
+    engine: &Engine,
+    actor: &Actor,
+    json: bool,
+) -> anyhow::Result<()> {
+    let db: &Db = &engine.db;
+    let now = Utc::now();
+    match cmd {
+        ParticipantCmd::Add(a) => {
+            let mut c = db.conn().await?;
+            let unit = units::resolve(&mut c, &a.unit).await?;
+            drop(c);
+            let new = NewParticipant {
+                unit_id: unit.id,
+                first_name: parse_first_name(&a.name)?,
+                phone: a
+                    .phone
+                    .as_deref()
+                    .map(PhoneNumber::parse)
+                    .transpose()
+                    .map_err(|e| anyhow!("--phone: {e}"))?,
+                language: a.lang,
+                channel_pref: a.channel,
+                time_zone: match a.tz.as_deref() {
+                    Some(t) => units::parse_tz(t)?,
+                    None => unit.time_zone,
+                },
+                discreet: !a.show_details,
+                lots_id: None,
+            };
+            let p = engine.add_participant(&new, a.consent, actor, now).await?;
+            if a.consent.is_none() && !json {
+                eprintln!(
+                    "note: no consent recorded; nothing will be sent until `paminn participant consent {} --channels sms`",
+                    p.id
+                );
+            }
+            print(json, &p, || {
+                format!("participant {} ({})", p.id, p.first_name)
+            })?;
+        }
+        ParticipantCmd::List { unit } => {
+            let mut c = db.conn().await?;
+            let unit = match unit {
+                Some(u) => Some(units::resolve(&mut c, &u).await?.id),
+                None => None,
+            };
+            let list = participants::list(&mut c, unit).await?;
+            print(json, &list, || {
+                list.iter()
+                    .map(|p| {
+                        format!(
+                            "{}\t{}\t{}\t{}\t{}",
+                            p.id,
+                            p.first_name,
+                            p.phone
+                                .as_ref()
+                                .map(|x| x.as_e164().to_string())
+                                .unwrap_or_else(|| "-".into()),
+                            p.language,
+                            p.status
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+        }
+        ParticipantCmd::Show { id } => {
+            let mut c = db.conn().await?;
+            let p = participants::get(&mut c, id).await?;
+            let consent = consents::current(&mut c, id).await?;
+            crate::store::audit::append(
+                &mut c,
+                now,
+                actor.as_str(),
+                "participant.view",
+                &format!("participant:{id}"),
+                serde_json::json!({}),
+            )
+            .await?;
+            let v = serde_json::json!({ "participant": p, "consent": consent });
+            print(json, &v, || {
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            })?;
+        }
+        ParticipantCmd::Status { id, status } => {
+            engine.set_status(id, status, actor, now).await?;
+            print(
+                json,
+                &serde_json::json!({ "id": id, "status": status }),
+                || format!("participant {id} is now {status}"),
+            )?;
+        }
+        ParticipantCmd::Consent {
+            id,
+            channels,
+            expires,
+        } => {
+            let expires_at = expires.map(|d| {
+                crate::domain::schedule::resolve_local(
+                    d.and_time(chrono::NaiveTime::MIN),
+                    chrono_tz::Europe::Stockholm,
+                )
+            });
+            engine
+                .record_consent(id, channels, expires_at, actor, now)
+                .await?;
+            print(
+                json,
+                &serde_json::json!({ "id": id, "channels": channels }),
+                || format!("consent recorded for participant {id}: {channels}"),
+            )?;
+        }
+        ParticipantCmd::WithdrawConsent { id } => {
+            engine.withdraw_consent(id, actor, now).await?;
+            print(
+                json,
+                &serde_json::json!({ "id": id, "withdrawn": true }),
+                || format!("consent withdrawn for participant {id}; nothing more will be sent"),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+async fn appointment(
+    cmd: AppointmentCmd,
+    engine: &Engine,
+    actor: &Actor,
+    json: bool,
+) -> anyhow::Result<()> {
+    let db: &Db = &engine.db;
+    let now = Utc::now();
+    let show = |a: &appointments::Appointment| {
+        format!(
+            "appointment {} for participant {} at {} ({})",
+            a.id,
+            a.participant_id,
+            fmt_t(a.starts_at),
+            a.status
+        )
+    };
+    match cmd {
+        AppointmentCmd::Add {
+            participant,
+            kind,
+            at,
+            duration,
+            location,
+            with_whom,
+            note,
+            external_ref,
+        } => {
+            let p = {
+                let mut c = db.conn().await?;
+                participants::get(&mut c, participant).await?
+            };
+            let starts_at = parse_start(&at, p.time_zone).map_err(|e| anyhow!("--at: {e}"))?;
+            let new = NewAppointment {
+                participant_id: participant,
+                series_id: None,
+                kind,
+                starts_at,
+                duration_min: i64::from(duration.as_minutes()),
+                location,
+                with_whom,
+                internal_note: note,
+                external_ref,
+            };
+            let (a, _) = engine
+                .upsert_appointment(p.unit_id, &new, actor, now)
+                .await?;
+            print(json, &a, || show(&a))?;
+        }
+        AppointmentCmd::Cancel { id } => {
+            let a = engine.cancel_appointment(id, actor, now).await?;
+            print(json, &a, || show(&a))?;
+        }
+        AppointmentCmd::Move { id, at } => {
+            let p = {
+                let mut c = db.conn().await?;
+                let a = appointments::get(&mut c, id).await?;
+                participants::get(&mut c, a.participant_id).await?
+            };
+            let to = parse_start(&at, p.time_zone).map_err(|e| anyhow!("--at: {e}"))?;
+            let a = engine.move_appointment(id, to, actor, now).await?;
+            print(json, &a, || show(&a))?;
+        }
+        AppointmentCmd::List { participant } => {
+            let mut c = db.conn().await?;
+            participants::get(&mut c, participant).await?;
+            let list = appointments::for_participant(&mut c, participant, None).await?;
+            print(json, &list, || {
+                list.iter().map(show).collect::<Vec<_>>().join("\n")
+            })?;
+        }
+    }
+    Ok(())
+}
+
+async fn import_appointments(
+    engine: &Engine,
+    file: &std::path::Path,
+    unit: Option<String>,
+    actor: &Actor,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let unit = {
+        let mut c = engine.db.conn().await?;
+        match unit {
+            Some(u) => units::resolve(&mut c, &u).await?,
+            None => {
+                let all = units::list(&mut c).await?;
+                match all.as_slice() {
+                    [only] => only.clone(),
+                    [] => bail!("there is no unit yet; create one with `paminn unit add NAME`"),
+                    _ => bail!("there are several units; say which with --unit"),
+                }
+            }
+        }
+    };
+    let parsed = import::parse(&bytes)?;
+    let bar = if std::io::stderr().is_terminal() && !json {
+        let b = indicatif::ProgressBar::new(parsed.rows.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let report = import::apply(engine, unit.id, parsed, actor, Utc::now(), || {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    })
+    .await?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    print(json, &report, || {
+        let mut out = vec![format!(
+            "{}: {} created, {} updated, {} unchanged, {} rejected",
+            file.display(),
+            report.created,
+            report.updated,
+            report.unchanged,
+            report.errors.len()
+        )];
+        for e in &report.errors {
+            out.push(format!("  line {}: {}", e.line, e.reason));
+        }
+        out.join("\n")
+    })?;
+    Ok(if report.errors.is_empty() { 0 } else { 3 })
+}

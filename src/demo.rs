@@ -1,0 +1,159 @@
+//! `paminn demo`: a unit with fictional participants, appointments within
+//! the next hour and tomorrow, a weekly test series and a group activity,
+//! all on the sandbox channel. Seeded once per data dir.
+
+use crate::domain::recurrence::CronExpr;
+use crate::domain::{AppointmentKind, ChannelKind, ChannelSet, Language, PhoneNumber, Span};
+use crate::engine::{Actor, Engine};
+use crate::store::appointments::NewAppointment;
+use crate::store::participants::NewParticipant;
+use crate::store::series::{self, SeriesTarget};
+use crate::store::{rules, units};
+use chrono::{Duration, Utc};
+
+pub const DEMO_UNIT: &str = "Demo: Chansen";
+
+/// Seeds the demo data unless it is there already. Returns whether it
+/// seeded.
+pub async fn seed(engine: &Engine) -> anyhow::Result<bool> {
+    let now = Utc::now();
+    let actor = Actor("demo".into());
+    let unit = {
+        let mut c = engine.db.conn().await?;
+        if units::resolve(&mut c, DEMO_UNIT).await.is_ok() {
+            return Ok(false);
+        }
+        let u = units::create(&mut c, DEMO_UNIT, now).await?;
+        // No quiet hours in the demo, so it shows something at any hour.
+        units::set_quiet_hours(&mut c, u.id, crate::domain::schedule::QuietHours::none()).await?;
+        let u = units::get(&mut c, u.id).await?;
+        // A demo should show something happen within minutes: remind 24h,
+        // 2h and 30 minutes before meetings.
+        rules::set(
+            &mut c,
+            u.id,
+            AppointmentKind::Meeting,
+            &Span::parse_list("24h,2h,30m").map_err(anyhow::Error::msg)?,
+            true,
+            Some(Span::minutes(60).map_err(anyhow::Error::msg)?),
+        )
+        .await?;
+        u
+    };
+    let people = [
+        ("Ali", "070-111 11 11", Language::Sv),
+        ("Sara", "070-222 22 22", Language::Sv),
+        ("John", "+358 40 123 4567", Language::En),
+    ];
+    let mut ids = Vec::new();
+    for (name, phone, lang) in people {
+        let p = engine
+            .add_participant(
+                &NewParticipant {
+                    unit_id: unit.id,
+                    first_name: name.into(),
+                    phone: Some(PhoneNumber::parse(phone).map_err(anyhow::Error::msg)?),
+                    language: lang,
+                    channel_pref: ChannelKind::Sms,
+                    time_zone: unit.time_zone,
+                    discreet: true,
+                    lots_id: None,
+                },
+                Some(ChannelSet::NONE.with(ChannelKind::Sms, true)),
+                &actor,
+                now,
+            )
+            .await?;
+        ids.push(p.id);
+    }
+    let at = |p, start, kind, loc: &str| NewAppointment {
+        participant_id: p,
+        series_id: None,
+        kind,
+        starts_at: start,
+        duration_min: 60,
+        location: Some(loc.into()),
+        with_whom: None,
+        internal_note: Some("Demo".into()),
+        external_ref: None,
+    };
+    // Within the next hour: the 30-minute reminder goes out about a minute
+    // after the demo starts; tomorrow's gets its day-before reminder later.
+    engine
+        .create_appointment(
+            &at(
+                ids[0],
+                now + Duration::minutes(30) + Duration::seconds(15),
+                AppointmentKind::Meeting,
+                "Kontoret",
+            ),
+            &actor,
+            now,
+        )
+        .await?;
+    engine
+        .create_appointment(
+            &at(
+                ids[1],
+                now + Duration::minutes(50),
+                AppointmentKind::Meeting,
+                "Kontoret",
+            ),
+            &actor,
+            now,
+        )
+        .await?;
+    engine
+        .create_appointment(
+            &at(
+                ids[2],
+                now + Duration::days(1),
+                AppointmentKind::Meeting,
+                "Office",
+            ),
+            &actor,
+            now,
+        )
+        .await?;
+    // A weekly test series for Sara, Wednesdays 09:00.
+    let cron: CronExpr = "0 9 * * WED".parse().map_err(anyhow::Error::msg)?;
+    engine
+        .create_series(
+            unit.id,
+            SeriesTarget::Participant(ids[1]),
+            AppointmentKind::DrugTest,
+            &cron,
+            unit.time_zone,
+            15,
+            None,
+            Duration::days(28),
+            &actor,
+            now,
+        )
+        .await?;
+    // A group activity for everyone, Thursdays 13:00.
+    let group = {
+        let mut c = engine.db.conn().await?;
+        let g = series::create_group(&mut c, unit.id, "Budgetkurs", now).await?;
+        for id in &ids {
+            series::add_member(&mut c, g, *id, now).await?;
+        }
+        g
+    };
+    let cron: CronExpr = "0 13 * * THU".parse().map_err(anyhow::Error::msg)?;
+    engine
+        .create_series(
+            unit.id,
+            SeriesTarget::Group(group),
+            AppointmentKind::GroupActivity,
+            &cron,
+            unit.time_zone,
+            90,
+            Some("Lokalen".into()),
+            Duration::days(28),
+            &actor,
+            now,
+        )
+        .await?;
+    Ok(true)
+}

@@ -1,0 +1,375 @@
+//! The JSON API (`/api/v1`), for the agency systems that read and write
+//! paminn's record instead of staff typing things twice. Bearer tokens from
+//! `paminn token create`. Errors are 4xx with `{"error": "..."}`.
+
+use super::AppState;
+use crate::domain::{
+    AppointmentId, AppointmentKind, ChannelKind, ChannelSet, Language, ParticipantId, PhoneNumber,
+};
+use crate::engine::Actor;
+use crate::engine::booking::Upsert;
+use crate::error::{Error, Result};
+use crate::store::appointments::{self, Appointment, NewAppointment};
+use crate::store::participants::{self, NewParticipant, Participant, parse_first_name};
+use crate::store::{audit, journal, units};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/participants",
+            get(list_participants).post(create_participant),
+        )
+        .route("/participants/{id}", get(get_participant))
+        .route("/participants/{id}/journal", get(get_journal))
+        .route("/participants/{id}/appointments", get(list_appointments))
+        .route("/appointments", post(create_appointment))
+        .route(
+            "/appointments/{id}",
+            get(get_appointment).patch(update_appointment),
+        )
+        .route("/appointments/{id}/cancel", post(cancel_appointment))
+}
+
+/// The caller, authenticated by a bearer token.
+pub struct ApiActor(pub Actor);
+
+impl FromRequestParts<AppState> for ApiActor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        let unauthorized = |msg: &str| {
+            (
+                StatusCode::UNAUTHORIZED,
+                [("www-authenticate", "Bearer")],
+                Json(json!({ "error": msg })),
+            )
+                .into_response()
+        };
+        let Some(h) = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Err(unauthorized("missing Authorization: Bearer <token>"));
+        };
+        let Some(token) = h.strip_prefix("Bearer ").map(str::trim) else {
+            return Err(unauthorized("Authorization must be 'Bearer <token>'"));
+        };
+        let mut c = s
+            .engine
+            .db
+            .conn()
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match crate::store::tokens::verify(&mut c, token).await {
+            Ok(Some(name)) => Ok(ApiActor(Actor::api(&name))),
+            Ok(None) => Err(unauthorized("unknown or revoked token")),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// `Json<T>` whose rejection is our JSON error with the reason.
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, s: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, s).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => {
+                let status = match &rej {
+                    JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                Err((status, Json(json!({ "error": rej.body_text() }))).into_response())
+            }
+        }
+    }
+}
+
+fn pid(s: &str) -> Result<ParticipantId> {
+    s.parse().map_err(Error::Invalid)
+}
+fn aid(s: &str) -> Result<AppointmentId> {
+    s.parse().map_err(Error::Invalid)
+}
+
+#[derive(Deserialize)]
+struct UnitQuery {
+    unit: Option<String>,
+}
+
+async fn list_participants(
+    State(s): State<AppState>,
+    ApiActor(_): ApiActor,
+    Query(q): Query<UnitQuery>,
+) -> Result<Json<Vec<Participant>>> {
+    let mut c = s.engine.db.conn().await?;
+    let unit = match q.unit {
+        Some(u) => Some(units::resolve(&mut c, &u).await?.id),
+        None => None,
+    };
+    Ok(Json(participants::list(&mut c, unit).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParticipantIn {
+    unit: String,
+    first_name: String,
+    phone: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    consent: Vec<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
+    #[serde(default)]
+    discreet: Option<bool>,
+}
+
+async fn create_participant(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiJson(b): ApiJson<ParticipantIn>,
+) -> Result<(StatusCode, Json<Participant>)> {
+    let unit = {
+        let mut c = s.engine.db.conn().await?;
+        units::resolve(&mut c, &b.unit).await?
+    };
+    let new = NewParticipant {
+        unit_id: unit.id,
+        first_name: parse_first_name(&b.first_name)?,
+        phone: b
+            .phone
+            .as_deref()
+            .map(PhoneNumber::parse)
+            .transpose()
+            .map_err(|e| Error::invalid(format!("phone: {e}")))?,
+        language: b
+            .language
+            .as_deref()
+            .map_or(Ok(Language::Sv), str::parse)
+            .map_err(Error::Invalid)?,
+        channel_pref: b
+            .channel
+            .as_deref()
+            .map_or(Ok(ChannelKind::Sms), str::parse)
+            .map_err(Error::Invalid)?,
+        time_zone: match b.time_zone.as_deref() {
+            Some(t) => units::parse_tz(t)?,
+            None => unit.time_zone,
+        },
+        discreet: b.discreet.unwrap_or(true),
+        lots_id: None,
+    };
+    let consent: ChannelSet = b.consent.join(",").parse().map_err(Error::Invalid)?;
+    let p = s
+        .engine
+        .add_participant(&new, Some(consent), &actor, Utc::now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+async fn get_participant(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<String>,
+) -> Result<Json<Participant>> {
+    let id = pid(&id)?;
+    let mut c = s.engine.db.conn().await?;
+    let p = participants::get(&mut c, id).await?;
+    audit::append(
+        &mut c,
+        Utc::now(),
+        actor.as_str(),
+        "participant.view",
+        &format!("participant:{id}"),
+        json!({}),
+    )
+    .await?;
+    Ok(Json(p))
+}
+
+async fn get_journal(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<journal::Event>>> {
+    let id = pid(&id)?;
+    let mut c = s.engine.db.conn().await?;
+    participants::get(&mut c, id).await?;
+    audit::append(
+        &mut c,
+        Utc::now(),
+        actor.as_str(),
+        "journal.view",
+        &format!("participant:{id}"),
+        json!({}),
+    )
+    .await?;
+    Ok(Json(journal::list(&mut c, id).await?))
+}
+
+async fn list_appointments(
+    State(s): State<AppState>,
+    ApiActor(_): ApiActor,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Appointment>>> {
+    let id = pid(&id)?;
+    let mut c = s.engine.db.conn().await?;
+    participants::get(&mut c, id).await?;
+    Ok(Json(appointments::for_participant(&mut c, id, None).await?))
+}
+
+fn parse_start(s: &str, tz: Tz) -> Result<DateTime<Utc>> {
+    crate::domain::schedule::parse_start(s, tz).map_err(|e| Error::invalid(format!("start: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppointmentIn {
+    participant_id: i64,
+    #[serde(default)]
+    kind: Option<String>,
+    start: String,
+    #[serde(default)]
+    duration_min: Option<i64>,
+    #[serde(default)]
+    location: Option<String>,
+    #[serde(default)]
+    with_whom: Option<String>,
+    #[serde(default)]
+    internal_note: Option<String>,
+    #[serde(default)]
+    external_ref: Option<String>,
+}
+
+async fn create_appointment(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiJson(b): ApiJson<AppointmentIn>,
+) -> Result<Response> {
+    let id = pid(&b.participant_id.to_string())?;
+    let p = {
+        let mut c = s.engine.db.conn().await?;
+        participants::get(&mut c, id).await?
+    };
+    let new = NewAppointment {
+        participant_id: id,
+        series_id: None,
+        kind: b
+            .kind
+            .as_deref()
+            .map_or(Ok(AppointmentKind::Meeting), str::parse)
+            .map_err(Error::Invalid)?,
+        starts_at: parse_start(&b.start, p.time_zone)?,
+        duration_min: b.duration_min.unwrap_or(60),
+        location: b.location,
+        with_whom: b.with_whom,
+        internal_note: b.internal_note,
+        external_ref: b.external_ref,
+    };
+    let (a, what) = s
+        .engine
+        .upsert_appointment(p.unit_id, &new, &actor, Utc::now())
+        .await?;
+    let status = if what == Upsert::Created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!({ "result": what, "appointment": a }))).into_response())
+}
+
+async fn get_appointment(
+    State(s): State<AppState>,
+    ApiActor(_): ApiActor,
+    Path(id): Path<String>,
+) -> Result<Json<Appointment>> {
+    let mut c = s.engine.db.conn().await?;
+    Ok(Json(appointments::get(&mut c, aid(&id)?).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppointmentPatch {
+    #[serde(default)]
+    start: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    duration_min: Option<i64>,
+    #[serde(default)]
+    location: Option<String>,
+    #[serde(default)]
+    with_whom: Option<String>,
+    #[serde(default)]
+    internal_note: Option<String>,
+}
+
+async fn update_appointment(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AppointmentPatch>,
+) -> Result<Json<Appointment>> {
+    let id = aid(&id)?;
+    let (old, p) = {
+        let mut c = s.engine.db.conn().await?;
+        let a = appointments::get(&mut c, id).await?;
+        let p = participants::get(&mut c, a.participant_id).await?;
+        (a, p)
+    };
+    let now = Utc::now();
+    let starts_at = b
+        .start
+        .as_deref()
+        .map(|t| parse_start(t, p.time_zone))
+        .transpose()?;
+    let new = NewAppointment {
+        participant_id: old.participant_id,
+        series_id: old.series_id,
+        kind: b
+            .kind
+            .as_deref()
+            .map_or(Ok(old.kind), str::parse)
+            .map_err(Error::Invalid)?,
+        starts_at: starts_at.unwrap_or(old.starts_at),
+        duration_min: b.duration_min.unwrap_or(old.duration_min),
+        location: b.location.or(old.location.clone()),
+        with_whom: b.with_whom.or(old.with_whom.clone()),
+        internal_note: b.internal_note.or(old.internal_note.clone()),
+        external_ref: old.external_ref.clone(),
+    };
+    let (a, _) = s.engine.update_appointment(id, &new, &actor, now).await?;
+    Ok(Json(a))
+}
+
+async fn cancel_appointment(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<String>,
+) -> Result<Json<Appointment>> {
+    Ok(Json(
+        s.engine
+            .cancel_appointment(aid(&id)?, &actor, Utc::now())
+            .await?,
+    ))
+}
