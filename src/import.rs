@@ -180,6 +180,19 @@ fn opt(s: Option<&str>) -> Option<String> {
 /// unusable header; every other problem is a line error.
 pub fn parse(bytes: &[u8]) -> Result<Parsed> {
     let text = decode(bytes);
+    // The csv reader's own line numbers skip blank lines and drift on CRLF
+    // files (Excel's default), so lines are counted from byte offsets.
+    // A record's position points at the line ending before it (and before
+    // any blank lines); skip those to find where the record really starts.
+    let newlines: Vec<usize> = text.match_indices('\n').map(|(i, _)| i).collect();
+    let raw = text.as_bytes();
+    let line_of = |byte: u64| {
+        let mut b = byte as usize;
+        while matches!(raw.get(b), Some(b'\r' | b'\n')) {
+            b += 1;
+        }
+        newlines.partition_point(|&n| n < b) as u64 + 1
+    };
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(sniff_delimiter(&text))
         .flexible(true)
@@ -212,7 +225,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed> {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| line_of(p.byte()));
                 out.errors.push(LineError {
                     line,
                     reason: format!("unreadable: {e}"),
@@ -220,7 +233,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed> {
                 continue;
             }
         };
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = rec.position().map_or(0, |p| line_of(p.byte()));
         if rec.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
@@ -357,13 +370,14 @@ mod tests {
     #[test]
     fn a_swedish_excel_file_in_windows_1252_with_semicolons() {
         // "Plats" value "Kontoret på Åsgatan" in Windows-1252.
-        let mut bytes = b"Telefon;Datum;Tid;Typ;Plats;Referens\r\n".to_vec();
+        let mut bytes = b"Telefon;Datum;Tid;Typ;Plats;Referens\r\n\r\n".to_vec();
         bytes.extend_from_slice(
             b"070-123 45 67;10/12/2026;09:00;m\xF6te;Kontoret p\xE5 \xC5sgatan;A1\r\n",
         );
         let p = parse(&bytes).unwrap();
         assert!(p.errors.is_empty(), "{:?}", p.errors);
         assert_eq!(p.rows[0].location.as_deref(), Some("Kontoret på Åsgatan"));
+        assert_eq!(p.rows[0].line, 3, "CRLF line endings keep line numbers exact");
         assert_eq!(p.rows[0].start, at("2026-12-10 09:00"));
         assert_eq!(p.rows[0].kind, AppointmentKind::Meeting);
         assert_eq!(

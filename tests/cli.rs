@@ -1,0 +1,174 @@
+//! The command line as scripts use it: the binary, its flags, its JSON and
+//! its exit codes, on both backends.
+
+mod common;
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+struct Paminn {
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Paminn {
+    fn new(url: &str) -> Self {
+        Paminn { url: url.into(), dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_paminn"))
+            .args(args)
+            .env("PAMINN_DATABASE_URL", &self.url)
+            .env("PAMINN_DATA_DIR", self.dir.path())
+            .env_remove("PAMINN_CONFIG")
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        serde_json::from_str(&self.ok(&a)).unwrap()
+    }
+
+    fn fails(&self, args: &[&str]) -> (i32, String) {
+        let o = self.run(args);
+        assert!(!o.status.success(), "{args:?} should fail");
+        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+}
+
+fn setup(t: &common::TestDb) -> (Paminn, i64) {
+    let p = Paminn::new(&t.url);
+    p.ok(&["unit", "add", "Chansen"]);
+    p.ok(&["rule", "set", "--unit", "Chansen", "--kind", "meeting", "--offsets", "24h,2h"]);
+    let ali = p.json(&["participant", "add", "--unit", "Chansen", "--name", "Ali",
+        "--phone", "070-123 45 67", "--consent", "sms"]);
+    assert_eq!(ali["phone"], "+46701234567");
+    assert_eq!(ali["discreet"], true);
+    (p, ali["id"].as_i64().unwrap())
+}
+
+both_backends! {
+    async fn a_script_books_an_appointment_and_reads_the_outbox_as_json(t) {
+        let (p, id) = setup(&t);
+        let id = id.to_string();
+        let a = p.json(&["appointment", "add", "--participant", &id, "--kind", "meeting",
+            "--at", "2030-12-10T11:00", "--duration", "45m", "--location", "Storgatan 1"]);
+        // 11:00 in Stockholm in December is 10:00 UTC.
+        assert_eq!(a["starts_at"], "2030-12-10T10:00:00Z");
+        let rows = p.json(&["outbox", "--participant", &id]);
+        let rows = rows.as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        for key in ["id", "appointment_id", "channel", "due_at", "status", "body"] {
+            assert!(rows[0].get(key).is_some(), "outbox JSON lacks {key}");
+        }
+        assert_eq!(rows[0]["due_at"], "2030-12-09T10:00:00Z");
+        assert_eq!(rows[1]["due_at"], "2030-12-10T08:00:00Z");
+        assert_eq!(rows[0]["status"], "pending");
+        // Moving re-plans; cancelling clears.
+        let aid = a["id"].to_string();
+        p.ok(&["appointment", "move", &aid, "--at", "2030-12-11T10:00"]);
+        let pending: Vec<Value> = p.json(&["outbox"]).as_array().unwrap().iter()
+            .filter(|r| r["status"] == "pending").cloned().collect();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[0]["due_at"], "2030-12-10T09:00:00Z");
+        p.ok(&["appointment", "cancel", &aid]);
+        assert!(p.json(&["outbox"]).as_array().unwrap().iter().all(|r| r["status"] == "cancelled"));
+        let journal = p.json(&["journal", &id]);
+        let kinds: Vec<&str> = journal.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        for k in ["participant_created", "consent_recorded", "appointment_created", "appointment_moved", "appointment_cancelled"] {
+            assert!(kinds.contains(&k), "journal lacks {k}: {kinds:?}");
+        }
+    }
+}
+
+both_backends! {
+    async fn mistakes_get_clear_errors_and_a_nonzero_exit(t) {
+        let (p, id) = setup(&t);
+        let id = id.to_string();
+        let (code, err) = p.fails(&["participant", "add", "--unit", "Chansen", "--name", "Bo", "--phone", "12345"]);
+        assert_eq!(code, 1);
+        assert!(err.contains("not a valid number"), "{err}");
+        let (_, err) = p.fails(&["appointment", "add", "--participant", &id, "--at", "imorgon"]);
+        assert!(err.contains("2026-12-10T09:00"), "{err}");
+        let (code, err) = p.fails(&["appointment", "add", "--participant", &id, "--kind", "fika", "--at", "2030-01-01T10:00"]);
+        assert_eq!(code, 2, "clap usage error");
+        assert!(err.contains("meeting, drug_test"), "{err}");
+        let (_, err) = p.fails(&["participant", "show", "999"]);
+        assert!(err.contains("participant 999 not found"), "{err}");
+        let (_, err) = p.fails(&["unit", "add", "Chansen"]);
+        assert!(err.contains("already exists"), "{err}");
+        let (_, err) = p.fails(&["rule", "set", "--unit", "Nope", "--kind", "meeting", "--offsets", "2h"]);
+        assert!(err.contains("unit 'Nope' not found"), "{err}");
+    }
+}
+
+both_backends! {
+    async fn a_csv_with_bad_rows_reports_each_line_and_keeps_the_good_ones(t) {
+        let (p, id) = setup(&t);
+        p.json(&["participant", "add", "--unit", "Chansen", "--name", "Bea", "--phone", "+46 70 765 43 21", "--consent", "sms"]);
+        let csv = format!(
+            "\u{FEFF}Deltagare;Telefon;Datum;Tid;Typ;Plats;Referens\r\n\
+             {id};;2030-12-10;09:00;möte;Kontoret;R1\r\n\
+             ;070-765 43 21;11/12/2030;13:30;meeting;;R2\r\n\
+             abc;;2030-12-10;09:00;möte;;R3\r\n\
+             {id};;2030-12-32;09:00;möte;;R4\r\n\
+             ;070-000 00 00;2030-12-10;09:00;möte;;R5\r\n\
+             {id};;2030-12-12;10:00;fika;;R6\r\n"
+        );
+        let file = p.dir.path().join("tider.csv");
+        std::fs::write(&file, csv).unwrap();
+        let file = file.to_str().unwrap();
+        let o = p.run(&["import", "appointments", file, "--unit", "Chansen", "--json"]);
+        assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r["created"], 2);
+        let lines: Vec<i64> = r["errors"].as_array().unwrap().iter().map(|e| e["line"].as_i64().unwrap()).collect();
+        assert_eq!(lines, [4, 5, 6, 7]);
+        let reasons: Vec<&str> = r["errors"].as_array().unwrap().iter().map(|e| e["reason"].as_str().unwrap()).collect();
+        assert!(reasons[0].contains("participant id"), "{reasons:?}");
+        assert!(reasons[1].contains("not a date"), "{reasons:?}");
+        assert!(reasons[2].contains("no participant in this unit"), "{reasons:?}");
+        assert!(reasons[3].contains("kind of appointment"), "{reasons:?}");
+        // Importing the same file again changes nothing (idempotent on ref).
+        let o = p.run(&["import", "appointments", file, "--json"]);
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!((r["created"].as_i64(), r["unchanged"].as_i64()), (Some(0), Some(2)));
+        // The human report names lines too.
+        let o = p.run(&["import", "appointments", file]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("line 4:") && text.contains("0 created, 0 updated, 2 unchanged, 4 rejected"), "{text}");
+    }
+}
+
+both_backends! {
+    async fn a_summons_is_sent_now_and_a_token_is_shown_once(t) {
+        let (p, id) = setup(&t);
+        let id = id.to_string();
+        // Outside quiet hours this is accepted and queued at once; in quiet
+        // hours it is refused with the reason. Either way nothing was
+        // planned for it beforehand.
+        assert!(p.json(&["outbox"]).as_array().unwrap().is_empty());
+        let o = p.run(&["summon", "--participant", &id, "--within", "2h", "--json"]);
+        if o.status.success() {
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert!(v["outbox_id"].is_i64());
+            let rows = p.json(&["outbox"]);
+            assert_eq!(rows.as_array().unwrap().len(), 1);
+        } else {
+            assert!(String::from_utf8_lossy(&o.stderr).contains("quiet hours"));
+        }
+        let tok = p.json(&["token", "create", "case-system"]);
+        assert!(tok["token"].as_str().unwrap().starts_with("pmn_"));
+    }
+}
