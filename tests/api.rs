@@ -1,0 +1,143 @@
+//! The JSON API over HTTP, as an agency system would use it.
+
+mod common;
+
+use chrono::Utc;
+use paminn::engine::Engine;
+use paminn::store::{audit, tokens, units};
+use paminn::web::{self, AppState};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+struct App {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+    engine: Engine,
+    stop: CancellationToken,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn spawn(t: &common::TestDb) -> App {
+    let engine = Engine::new(t.db.clone());
+    let token = {
+        let mut c = engine.db.conn().await.unwrap();
+        units::create(&mut c, "Krami", Utc::now()).await.unwrap();
+        tokens::create(&mut c, "case-system", Utc::now()).await.unwrap()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let state = AppState { engine: engine.clone(), demo: false };
+    tokio::spawn(web::serve(listener, state, stop.clone()));
+    App { base, token, http: reqwest::Client::new(), engine, stop }
+}
+
+impl App {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut r = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let res = r.send().await.unwrap();
+        let status = res.status();
+        let v = res.json::<Value>().await.unwrap_or(Value::Null);
+        (status, v)
+    }
+}
+
+both_backends! {
+    async fn without_a_valid_token_nothing_is_read_or_written(t) {
+        let app = spawn(&t).await;
+        let res = app.http.get(format!("{}/api/v1/participants", app.base)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let v: Value = res.json().await.unwrap();
+        assert!(v["error"].as_str().unwrap().contains("Bearer"));
+        let res = app.http.post(format!("{}/api/v1/participants", app.base))
+            .bearer_auth("pmn_0000").json(&json!({"unit": "Krami", "first_name": "Ali"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let mut c = app.engine.db.conn().await.unwrap();
+        assert!(paminn::store::participants::list(&mut c, None).await.unwrap().is_empty());
+        // Health needs no token.
+        let res = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+}
+
+both_backends! {
+    async fn participants_and_appointments_round_trip_and_creation_is_idempotent(t) {
+        let app = spawn(&t).await;
+        let (s, p) = app.call(reqwest::Method::POST, "/api/v1/participants", Some(json!({
+            "unit": "Krami", "first_name": "Ali", "phone": "0046 70 123 45 67",
+            "language": "en", "consent": ["sms"]
+        }))).await;
+        assert_eq!(s, StatusCode::CREATED, "{p}");
+        assert_eq!(p["phone"], "+46701234567");
+        let pid = p["id"].as_i64().unwrap();
+        let body = json!({
+            "participant_id": pid, "kind": "drug_test", "start": "2030-06-10T09:00",
+            "duration_min": 15, "external_ref": "LAB-7", "internal_note": "staff only"
+        });
+        let (s, a) = app.call(reqwest::Method::POST, "/api/v1/appointments", Some(body.clone())).await;
+        assert_eq!(s, StatusCode::CREATED, "{a}");
+        assert_eq!(a["result"], "created");
+        // Summer time: 09:00 local is 07:00 UTC.
+        assert_eq!(a["appointment"]["starts_at"], "2030-06-10T07:00:00Z");
+        let (s, again) = app.call(reqwest::Method::POST, "/api/v1/appointments", Some(body)).await;
+        assert_eq!((s, again["result"].as_str()), (StatusCode::OK, Some("unchanged")));
+        assert_eq!(again["appointment"]["id"], a["appointment"]["id"]);
+        let aid = a["appointment"]["id"].as_i64().unwrap();
+        let (s, moved) = app.call(reqwest::Method::PATCH, &format!("/api/v1/appointments/{aid}"),
+            Some(json!({"start": "2030-06-11T10:00:00+02:00"}))).await;
+        assert_eq!(s, StatusCode::OK, "{moved}");
+        assert_eq!(moved["starts_at"], "2030-06-11T08:00:00Z");
+        let (s, c) = app.call(reqwest::Method::POST, &format!("/api/v1/appointments/{aid}/cancel"), None).await;
+        assert_eq!((s, c["status"].as_str()), (StatusCode::OK, Some("cancelled")));
+        let (s, j) = app.call(reqwest::Method::GET, &format!("/api/v1/participants/{pid}/journal"), None).await;
+        assert_eq!(s, StatusCode::OK);
+        let kinds: Vec<&str> = j.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert!(kinds.contains(&"appointment_moved") && kinds.contains(&"appointment_cancelled"), "{kinds:?}");
+        assert!(j.as_array().unwrap().iter().all(|e| e["actor"] != "" ));
+        assert!(j.to_string().contains("api:case-system"));
+        // Reading the case record is audited.
+        let mut c = app.engine.db.conn().await.unwrap();
+        assert_eq!(audit::count(&mut c, "journal.view").await.unwrap(), 1);
+    }
+}
+
+both_backends! {
+    async fn malformed_requests_get_a_4xx_that_says_what_was_wrong(t) {
+        let app = spawn(&t).await;
+        let res = app.http.post(format!("{}/api/v1/appointments", app.base)).bearer_auth(&app.token)
+            .header("content-type", "application/json").body("{not json").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let v: Value = res.json().await.unwrap();
+        assert!(!v["error"].as_str().unwrap().is_empty());
+        let cases = [
+            (json!({"unit": "Krami", "first_name": "Ali", "phone": "12345"}), StatusCode::UNPROCESSABLE_ENTITY, "phone"),
+            (json!({"unit": "Nope", "first_name": "Ali"}), StatusCode::NOT_FOUND, "unit 'Nope'"),
+            (json!({"unit": "Krami", "first_name": ""}), StatusCode::UNPROCESSABLE_ENTITY, "first name"),
+            (json!({"unit": "Krami", "first_name": "Ali", "language": "fr"}), StatusCode::UNPROCESSABLE_ENTITY, "language"),
+            (json!({"unit": "Krami", "first_name": "Ali", "colour": "red"}), StatusCode::UNPROCESSABLE_ENTITY, "colour"),
+            (json!({"first_name": "Ali"}), StatusCode::UNPROCESSABLE_ENTITY, "unit"),
+        ];
+        for (body, status, needle) in cases {
+            let (s, v) = app.call(reqwest::Method::POST, "/api/v1/participants", Some(body.clone())).await;
+            assert_eq!(s, status, "{body} -> {v}");
+            assert!(v["error"].as_str().unwrap().contains(needle), "{body} -> {v}");
+        }
+        let (s, v) = app.call(reqwest::Method::POST, "/api/v1/appointments",
+            Some(json!({"participant_id": 999, "start": "2030-01-01T10:00"}))).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+        let (s, v) = app.call(reqwest::Method::GET, "/api/v1/appointments/abc", None).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        let mut c = app.engine.db.conn().await.unwrap();
+        assert!(paminn::store::participants::list(&mut c, None).await.unwrap().is_empty());
+    }
+}
