@@ -377,7 +377,10 @@ mod tests {
         let p = parse(&bytes).unwrap();
         assert!(p.errors.is_empty(), "{:?}", p.errors);
         assert_eq!(p.rows[0].location.as_deref(), Some("Kontoret på Åsgatan"));
-        assert_eq!(p.rows[0].line, 3, "CRLF line endings keep line numbers exact");
+        assert_eq!(
+            p.rows[0].line, 3,
+            "CRLF line endings keep line numbers exact"
+        );
         assert_eq!(p.rows[0].start, at("2026-12-10 09:00"));
         assert_eq!(p.rows[0].kind, AppointmentKind::Meeting);
         assert_eq!(

@@ -311,7 +311,10 @@ mod tests {
 
     #[test]
     fn the_sensitive_word_check_catches_what_it_should() {
-        assert_eq!(sensitive_words_in("Dags för drogtest på Frivården"), ["frivård", "drog"]);
+        assert_eq!(
+            sensitive_words_in("Dags för drogtest på Frivården"),
+            ["frivård", "drog"]
+        );
         assert_eq!(sensitive_words_in("Test imorgon"), ["test"]);
         assert!(sensitive_words_in("by 11:00 at the latest").is_empty());
     }

@@ -29,19 +29,38 @@ async fn spawn(t: &common::TestDb) -> App {
     let token = {
         let mut c = engine.db.conn().await.unwrap();
         units::create(&mut c, "Krami", Utc::now()).await.unwrap();
-        tokens::create(&mut c, "case-system", Utc::now()).await.unwrap()
+        tokens::create(&mut c, "case-system", Utc::now())
+            .await
+            .unwrap()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let stop = CancellationToken::new();
-    let state = AppState { engine: engine.clone(), demo: false };
+    let state = AppState {
+        engine: engine.clone(),
+        demo: false,
+    };
     tokio::spawn(web::serve(listener, state, stop.clone()));
-    App { base, token, http: reqwest::Client::new(), engine, stop }
+    App {
+        base,
+        token,
+        http: reqwest::Client::new(),
+        engine,
+        stop,
+    }
 }
 
 impl App {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut r = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut r = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             r = r.json(&b);
         }

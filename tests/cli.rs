@@ -13,7 +13,10 @@ struct Paminn {
 
 impl Paminn {
     fn new(url: &str) -> Self {
-        Paminn { url: url.into(), dir: tempfile::tempdir().unwrap() }
+        Paminn {
+            url: url.into(),
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -30,7 +33,11 @@ impl Paminn {
     /// Runs and expects success; returns stdout.
     fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8(o.stdout).unwrap()
     }
 
@@ -43,16 +50,38 @@ impl Paminn {
     fn fails(&self, args: &[&str]) -> (i32, String) {
         let o = self.run(args);
         assert!(!o.status.success(), "{args:?} should fail");
-        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned())
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     }
 }
 
 fn setup(t: &common::TestDb) -> (Paminn, i64) {
     let p = Paminn::new(&t.url);
     p.ok(&["unit", "add", "Chansen"]);
-    p.ok(&["rule", "set", "--unit", "Chansen", "--kind", "meeting", "--offsets", "24h,2h"]);
-    let ali = p.json(&["participant", "add", "--unit", "Chansen", "--name", "Ali",
-        "--phone", "070-123 45 67", "--consent", "sms"]);
+    p.ok(&[
+        "rule",
+        "set",
+        "--unit",
+        "Chansen",
+        "--kind",
+        "meeting",
+        "--offsets",
+        "24h,2h",
+    ]);
+    let ali = p.json(&[
+        "participant",
+        "add",
+        "--unit",
+        "Chansen",
+        "--name",
+        "Ali",
+        "--phone",
+        "070-123 45 67",
+        "--consent",
+        "sms",
+    ]);
     assert_eq!(ali["phone"], "+46701234567");
     assert_eq!(ali["discreet"], true);
     (p, ali["id"].as_i64().unwrap())

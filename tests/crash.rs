@@ -25,11 +25,17 @@ async fn seed(db: &Db) {
     let u = common::fx::unit(&e, "Chansen", now).await;
     {
         let mut c = db.conn().await.unwrap();
-        units::set_quiet_hours(&mut c, u.id, QuietHours::none()).await.unwrap();
+        units::set_quiet_hours(&mut c, u.id, QuietHours::none())
+            .await
+            .unwrap();
     }
     let mut people = vec![];
     for i in 0..50 {
-        people.push(common::fx::participant(&e, &u, &format!("P{i}"), "sms", now).await.id);
+        people.push(
+            common::fx::participant(&e, &u, &format!("P{i}"), "sms", now)
+                .await
+                .id,
+        );
     }
     let mut tx = db.begin().await.unwrap();
     for a in 0..(ROWS / 10) {
@@ -45,7 +51,10 @@ async fn seed(db: &Db) {
             internal_note: None,
             external_ref: None,
         };
-        let id = appointments::insert(&mut tx, u.id, &new, now).await.unwrap().unwrap();
+        let id = appointments::insert(&mut tx, u.id, &new, now)
+            .await
+            .unwrap()
+            .unwrap();
         for off in 1..=10 {
             let m = NewMessage {
                 participant_id: p,
@@ -95,7 +104,10 @@ async fn wait_for(db: &Db, what: &str, limit: std::time::Duration, done: impl Fn
         if done(sent) {
             return;
         }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}: {sent} sent");
+        assert!(
+            start.elapsed() < limit,
+            "timed out waiting for {what}: {sent} sent"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
