@@ -362,3 +362,28 @@ both_backends! {
         assert_eq!(participants::list(&mut c, Some(u.id)).await.unwrap().len(), 2);
     }
 }
+
+both_backends! {
+    async fn delivery_receipts_only_move_forward(t) {
+        use paminn::domain::ChannelKind;
+        let e = Engine::new(t.db.clone());
+        let now = sthlm(2026, 12, 9, 9, 0);
+        let u = fx::unit(&e, "Chansen", now).await;
+        let p = fx::participant(&e, &u, "Ali", "sms", now).await;
+        e.create_appointment(&appt(p.id, sthlm(2026, 12, 10, 11, 0)), &actor(), now).await.unwrap();
+        let rec = Arc::new(Recorder::default());
+        dispatcher(&e, &rec).run_once(sthlm(2026, 12, 9, 11, 0)).await.unwrap();
+        let mut c = e.db.conn().await.unwrap();
+        let later = sthlm(2026, 12, 9, 11, 1);
+        assert_eq!(outbox::apply_receipt(&mut c, ChannelKind::Sms, "rec-1", OutboxStatus::Delivered, later).await.unwrap(),
+            Some(OutboxStatus::Delivered));
+        // A late "sent" (webhooks arrive out of order) changes nothing.
+        assert_eq!(outbox::apply_receipt(&mut c, ChannelKind::Sms, "rec-1", OutboxStatus::Sent, later).await.unwrap(),
+            Some(OutboxStatus::Delivered));
+        assert_eq!(outbox::apply_receipt(&mut c, ChannelKind::Sms, "rec-1", OutboxStatus::Failed, later).await.unwrap(),
+            Some(OutboxStatus::Delivered));
+        assert_eq!(outbox::apply_receipt(&mut c, ChannelKind::Sms, "unknown", OutboxStatus::Delivered, later).await.unwrap(), None);
+        let row = rows(&e).await.into_iter().find(|r| r.gateway_id.as_deref() == Some("rec-1")).unwrap();
+        assert_eq!(row.status, OutboxStatus::Delivered);
+    }
+}

@@ -1,0 +1,52 @@
+//! The demo as a newcomer meets it: seeded data, a reminder on the sandbox
+//! phone within a minute, and the answer box.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use paminn::engine::Engine;
+use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
+use paminn::store::{journal, participants, sandbox};
+use paminn::web::{self, AppState};
+use tokio_util::sync::CancellationToken;
+
+both_backends! {
+    async fn a_fresh_demo_shows_a_reminder_within_a_minute_and_takes_an_answer(t) {
+        let e = Engine::new(t.db.clone());
+        assert!(paminn::demo::seed(&e).await.unwrap());
+        assert!(!paminn::demo::seed(&e).await.unwrap(), "seeding twice adds nothing");
+        let start = Utc::now();
+        let channels = paminn::server::channels(&paminn::config::Config::default(), &t.db);
+        let d = Dispatcher::new(e.clone(), channels, DispatcherConfig::default());
+        d.run_once(start + Duration::seconds(60)).await.unwrap();
+        let mut c = t.db.conn().await.unwrap();
+        let people = participants::list(&mut c, None).await.unwrap();
+        let mut on_phones = 0;
+        for p in &people {
+            on_phones += sandbox::for_participant(&mut c, p.id).await.unwrap().len();
+        }
+        assert!(on_phones >= 1, "no reminder on any sandbox phone within a minute");
+
+        // The page lists the phones; the answer box records the answer.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        tokio::spawn(web::serve(listener, AppState { engine: e.clone(), demo: true }, stop.clone()));
+        let page = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
+        for p in &people {
+            assert!(page.contains(&p.first_name), "{} not on the page", p.first_name);
+        }
+        let ali = &people[0];
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let res = http.post(format!("{base}/sandbox/{}/reply", ali.id))
+            .form(&[("text", "förhinder, sjuk <b>")]).send().await.unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+        let events = journal::list(&mut c, ali.id).await.unwrap();
+        let inbound = events.iter().find(|e| e.kind == "inbound_message").unwrap();
+        assert_eq!(inbound.detail["text"], "förhinder, sjuk <b>");
+        let page = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
+        assert!(page.contains("förhinder, sjuk &#60;b&#62;"), "the answer is on the page, escaped");
+        assert!(!page.contains("sjuk <b>"), "raw HTML from a participant must not reach the page");
+        stop.cancel();
+    }
+}
