@@ -9,8 +9,8 @@ use crate::config::Config;
 use crate::domain::recurrence::CronExpr;
 use crate::domain::schedule::{QuietHours, parse_start};
 use crate::domain::{
-    AppointmentId, AppointmentKind, ChannelKind, ChannelSet, GroupId, Language, ParticipantId,
-    ParticipantStatus, PhoneNumber, Span,
+    AppointmentId, AppointmentKind, Attendance, ChannelKind, ChannelSet, GroupId, Intensity,
+    Language, ParticipantId, ParticipantStatus, PhoneNumber, Span,
 };
 use crate::engine::{Actor, Engine};
 use crate::error::Error;
@@ -92,6 +92,38 @@ pub enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Show how a reply would be understood, as JSON.
+    ParseReply {
+        #[arg(long, default_value = "sv")]
+        lang: Language,
+        text: String,
+    },
+    /// Tasks for staff (open ones unless --all).
+    Tasks {
+        #[arg(long)]
+        participant: Option<ParticipantId>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Close or reopen a task.
+    #[command(subcommand)]
+    Task(TaskCmd),
+    /// Record attendance: attended | absent | excused.
+    Attendance {
+        appointment: AppointmentId,
+        attendance: Attendance,
+    },
+    /// Show-up and reply rates over the last 4 and 12 weeks.
+    Stats { participant: ParticipantId },
+    /// Run the periodic jobs once (tasks for silence, expiring consent,
+    /// empty calendars; purge of old texts). `serve` runs them every 5 minutes.
+    Maintenance,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TaskCmd {
+    Done { id: i64 },
+    Reopen { id: i64 },
 }
 
 #[derive(Subcommand, Debug)]
@@ -103,6 +135,21 @@ pub enum UnitCmd {
         quiet_hours: Option<QuietHours>,
     },
     List,
+    /// Change a unit's settings.
+    Set {
+        unit: String,
+        #[arg(long)]
+        quiet_hours: Option<QuietHours>,
+        /// After "kommer", ask when they need to leave home, and remind then.
+        #[arg(long)]
+        plan_making: Option<bool>,
+        /// Task when an active participant has nothing booked in N days (0: off).
+        #[arg(long)]
+        gap_alert_days: Option<i64>,
+        /// Message texts older than this are purged.
+        #[arg(long)]
+        retention_days: Option<i64>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -155,6 +202,19 @@ pub enum ParticipantCmd {
     },
     /// Withdraw consent: nothing more is sent.
     WithdrawConsent {
+        id: ParticipantId,
+    },
+    /// Reminder intensity: all | day_before | none.
+    Intensity {
+        id: ParticipantId,
+        intensity: Intensity,
+    },
+    /// Everything stored about a participant, as JSON.
+    Export {
+        id: ParticipantId,
+    },
+    /// Erase a discharged participant's personal data (counts stay).
+    Erase {
         id: ParticipantId,
     },
 }
@@ -333,6 +393,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             print(json, &u, || {
                 format!("unit {} '{}' (quiet hours {})", u.id, u.name, u.quiet_hours)
+            })?;
+        }
+        Command::Unit(UnitCmd::Set {
+            unit,
+            quiet_hours,
+            plan_making,
+            gap_alert_days,
+            retention_days,
+        }) => {
+            let mut c = db.conn().await?;
+            let u = units::resolve(&mut c, &unit).await?;
+            if let Some(q) = quiet_hours {
+                units::set_quiet_hours(&mut c, u.id, q).await?;
+            }
+            units::set_settings(&mut c, u.id, plan_making, gap_alert_days, retention_days).await?;
+            crate::store::audit::append(
+                &mut c,
+                now,
+                actor.as_str(),
+                "unit.settings",
+                &format!("unit:{}", u.id),
+                serde_json::json!({}),
+            )
+            .await?;
+            let u = units::get(&mut c, u.id).await?;
+            print(json, &u, || {
+                format!(
+                    "unit {} '{}': quiet hours {}, plan-making {}, gap alert {} days, retention {} days",
+                    u.id,
+                    u.name,
+                    u.quiet_hours,
+                    if u.plan_making { "on" } else { "off" },
+                    u.gap_alert_days,
+                    u.retention_days
+                )
             })?;
         }
         Command::Unit(UnitCmd::List) => {
@@ -521,6 +616,105 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     .join("\n")
             })?;
         }
+        Command::ParseReply { lang, text } => {
+            // Always JSON: this is for staff who wonder what the bot understood.
+            println!(
+                "{}",
+                serde_json::to_string(&crate::domain::reply::parse(&text, lang))?
+            );
+        }
+        Command::Tasks { participant, all } => {
+            let mut c = db.conn().await?;
+            let list = crate::store::tasks::list(&mut c, participant, !all).await?;
+            print(json, &list, || {
+                list.iter()
+                    .map(|t| {
+                        format!(
+                            "{}\t{}\tparticipant {}\t{}\t{}\t{}",
+                            t.id,
+                            fmt_t(t.created_at),
+                            t.participant_id,
+                            t.kind,
+                            if t.done_at.is_some() { "done" } else { "open" },
+                            t.detail
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+        }
+        Command::Task(cmd) => {
+            let (id, done) = match cmd {
+                TaskCmd::Done { id } => (id, true),
+                TaskCmd::Reopen { id } => (id, false),
+            };
+            let mut c = db.conn().await?;
+            let t = crate::store::tasks::set_done(&mut c, id, done, actor.as_str(), now).await?;
+            crate::store::audit::append(
+                &mut c,
+                now,
+                actor.as_str(),
+                if done { "task.done" } else { "task.reopen" },
+                &format!("task:{id}"),
+                serde_json::json!({}),
+            )
+            .await?;
+            print(json, &t, || {
+                format!("task {id} is {}", if done { "done" } else { "open again" })
+            })?;
+        }
+        Command::Attendance {
+            appointment,
+            attendance,
+        } => {
+            let a = engine
+                .record_attendance(appointment, attendance, &actor, now)
+                .await?;
+            print(json, &a, || {
+                format!("appointment {}: {}", a.id, a.attendance)
+            })?;
+        }
+        Command::Stats { participant } => {
+            let four = engine.rates(participant, 4, now).await?;
+            let twelve = engine.rates(participant, 12, now).await?;
+            let pct = |r: Option<f64>| r.map_or("-".to_string(), |x| format!("{:.0} %", x * 100.0));
+            print(
+                json,
+                &serde_json::json!({ "participant": participant, "weeks_4": four, "weeks_12": twelve }),
+                || {
+                    format!(
+                        "weeks\tshow-up\treplies\n4\t{} ({}/{})\t{} ({}/{})\n12\t{} ({}/{})\t{} ({}/{})",
+                        pct(four.show_up_rate),
+                        four.attended,
+                        four.attendance_recorded,
+                        pct(four.reply_rate),
+                        four.replied,
+                        four.asked,
+                        pct(twelve.show_up_rate),
+                        twelve.attended,
+                        twelve.attendance_recorded,
+                        pct(twelve.reply_rate),
+                        twelve.replied,
+                        twelve.asked
+                    )
+                },
+            )?;
+        }
+        Command::Maintenance => {
+            let horizon = chrono::Duration::days(cfg.series_horizon_days);
+            let created = engine.expand_series(now, horizon).await?;
+            let r = engine.run_jobs(now).await?;
+            print(
+                json,
+                &serde_json::json!({ "series_appointments": created, "jobs": r }),
+                || {
+                    format!(
+                        "{created} series appointments; tasks: {} no reply, {} consent expiring, {} gaps; {} texts purged",
+                        r.no_reply_tasks, r.consent_tasks, r.gap_tasks, r.purged_texts
+                    )
+                },
+            )?;
+        }
         Command::Token(TokenCmd::Create { name }) => {
             let mut c = db.conn().await?;
             let t = tokens::create(&mut c, &name, now).await?;
@@ -647,6 +841,26 @@ async fn participant(
                 json,
                 &serde_json::json!({ "id": id, "channels": channels }),
                 || format!("consent recorded for participant {id}: {channels}"),
+            )?;
+        }
+        ParticipantCmd::Intensity { id, intensity } => {
+            engine.set_intensity(id, intensity, actor, now).await?;
+            print(
+                json,
+                &serde_json::json!({ "id": id, "intensity": intensity }),
+                || format!("participant {id}: reminders {intensity}"),
+            )?;
+        }
+        ParticipantCmd::Export { id } => {
+            let doc = engine.export(id, actor, now).await?;
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        ParticipantCmd::Erase { id } => {
+            engine.erase(id, actor, now).await?;
+            print(
+                json,
+                &serde_json::json!({ "id": id, "erased": true }),
+                || format!("participant {id}: personal data erased"),
             )?;
         }
         ParticipantCmd::WithdrawConsent { id } => {

@@ -88,17 +88,23 @@ pub async fn run(
     let d_token = shutdown.clone();
     let dispatcher_task = tokio::spawn(async move { dispatcher.run(d_token).await });
 
-    // Series: expand at start, then hourly.
+    // Series expansion and the task/retention jobs: at start, then every
+    // five minutes. All of them are idempotent.
     let horizon = chrono::Duration::days(cfg.series_horizon_days);
     let s_engine = engine.clone();
     let s_token = shutdown.clone();
     let series_task = tokio::spawn(async move {
         loop {
-            if let Err(e) = s_engine.expand_series(chrono::Utc::now(), horizon).await {
+            let now = chrono::Utc::now();
+            if let Err(e) = s_engine.expand_series(now, horizon).await {
                 tracing::error!(error = %e, "series expansion failed; will retry");
             }
+            match s_engine.run_jobs(now).await {
+                Ok(r) => tracing::debug!(?r, "jobs ran"),
+                Err(e) => tracing::error!(error = %e, "jobs failed; will retry"),
+            }
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                _ = tokio::time::sleep(Duration::from_secs(300)) => {}
                 _ = s_token.cancelled() => break,
             }
         }

@@ -79,6 +79,36 @@ pub fn when(lang: Language, at: DateTime<Utc>, now: DateTime<Utc>, tz: Tz) -> St
     text(lang, key, &a)
 }
 
+/// Renders a message by key with string arguments: the receipts and
+/// answers of the reply pipeline.
+pub fn render(lang: Language, key: &str, args_in: &[(&'static str, String)]) -> String {
+    let a: Args = args_in
+        .iter()
+        .map(|(k, v)| (Cow::Borrowed(*k), FluentValue::from(v.clone())))
+        .collect();
+    text(lang, key, &a)
+}
+
+/// Every message key, for the GSM-7 and discretion checks.
+pub const RECEIPT_KEYS: &[&str] = &[
+    "receipt-coming",
+    "receipt-coming-now",
+    "receipt-cannot",
+    "receipt-which",
+    "receipt-too-late",
+    "receipt-not-understood",
+    "receipt-stop",
+    "receipt-start",
+    "receipt-help",
+    "receipt-my-times",
+    "receipt-my-times-none",
+    "receipt-my-data",
+    "receipt-language",
+    "plan-question",
+    "plan-confirm",
+    "plan-leave",
+];
+
 /// What a reminder needs to know; nothing else can leak into the text.
 #[derive(Debug, Clone)]
 pub struct ReminderText<'a> {
@@ -294,6 +324,41 @@ mod tests {
                 "non-GSM character in {t:?}"
             );
         }
+    }
+
+    #[test]
+    fn every_receipt_exists_in_both_languages_is_gsm7_and_discreet() {
+        let args = [
+            ("when", "tisdag 10 december kl. 09:00".to_string()),
+            ("first", "a".to_string()),
+            ("second", "b".to_string()),
+            ("list", "x".to_string()),
+            ("name", "Ali".to_string()),
+            ("phone", "+46701234567".to_string()),
+            ("channels", "sms".to_string()),
+            ("consent", "2026-12-01".to_string()),
+            ("time", "08:15".to_string()),
+        ];
+        let gsm_extra = "ÅÄÖåäöÉéÜü";
+        for lang in [Language::Sv, Language::En] {
+            for key in RECEIPT_KEYS {
+                let t = render(lang, key, &args);
+                assert!(
+                    !t.is_empty() && !t.contains("Unknown localization"),
+                    "{lang} {key}: {t}"
+                );
+                assert!(
+                    t.chars()
+                        .all(|c| (c.is_ascii() && !c.is_ascii_control()) || gsm_extra.contains(c)),
+                    "non-GSM character in {key}: {t:?}"
+                );
+                assert_eq!(sensitive_words_in(&t), Vec::<&str>::new(), "{key}: {t:?}");
+            }
+        }
+        assert_ne!(
+            render(Language::Sv, "receipt-stop", &[]),
+            render(Language::En, "receipt-stop", &[])
+        );
     }
 
     #[test]

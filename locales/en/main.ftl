@@ -37,3 +37,22 @@ within-hours = { $n ->
    *[other] { $n } hours
 }
 within-minutes = { $n } minutes
+
+## Answers to the participant's own messages. Short, warm, one action.
+receipt-coming = Thank you! We have noted that you are coming { $when }.
+receipt-coming-now = Thank you! We have noted that you are coming.
+receipt-cannot = Thank you for letting us know. Your contact person will get in touch about a new time.
+receipt-which = Is it about { $first } (reply 1) or { $second } (reply 2)?
+receipt-too-late = Thank you for your reply. The appointment has already started, so your contact person will get in touch.
+receipt-not-understood = Thank you, we have your message. Your contact person will read it.
+receipt-stop = You will get no more reminders here. Reply START if you want them again.
+receipt-start = You will get reminders here again. Reply STOP to end them.
+receipt-help = You get reminders of your appointments. Reply COMING or CANNOT. MY TIMES shows your times, MY DATA what we store, STOP ends reminders, LANGUAGE SV switches to Swedish.
+receipt-my-times = Your coming appointments: { $list }.
+receipt-my-times-none = You have no booked appointments right now.
+receipt-my-data = We store: your first name { $name }, number { $phone }, language English, channels { $channels }, consent { $consent }, your appointments, reminders and replies. Want something deleted? Tell your contact person.
+receipt-language = You will now get messages in English.
+no-consent = none
+plan-question = Good! When do you need to leave home to be there on time? Reply with a time, e.g. 08:15.
+plan-confirm = We will remind you at { $time } to leave home.
+plan-leave = Hi { $name }! Time to leave home now, your appointment is at { $time }.

@@ -108,6 +108,30 @@ string_enum!(
 );
 
 string_enum!(
+    /// Reminder intensity: reminders taper as a participant learns to keep
+    /// times on their own. `day_before` keeps only the longest offset
+    /// (usually 24h); `none` sends no reminders (summonses still go).
+    Intensity, "reminder intensity" {
+        All => "all" | "alla",
+        DayBefore => "day_before" | "day-before" | "dagen_innan" | "dagen-innan",
+        None => "none" | "inga",
+    }
+);
+
+string_enum!(
+    /// Kinds of task for a person.
+    TaskKind, "task kind" {
+        Cannot => "cannot",
+        NoReply => "no_reply",
+        DeliveryFailed => "delivery_failed",
+        NotUnderstood => "not_understood",
+        LateReply => "late_reply",
+        ConsentExpiring => "consent_expiring",
+        Gap => "gap",
+    }
+);
+
+string_enum!(
     /// Why an outbox row exists.
     Purpose, "message purpose" {
         Reminder => "reminder",

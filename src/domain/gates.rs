@@ -100,7 +100,10 @@ pub fn check(g: &GateInput) -> Verdict {
     if !consent.channels.contains(g.channel) {
         return Verdict::Suppress(ChannelNotConsented);
     }
-    if g.opted_out.contains(g.channel) {
+    // A receipt answers a message the participant just sent, on the
+    // channel they used; it is how STOPP is confirmed, so opting out does
+    // not hold it back.
+    if g.opted_out.contains(g.channel) && g.purpose != Purpose::Receipt {
         return Verdict::Suppress(OptedOut);
     }
     let mut must_be_before = g.deadline;
@@ -244,6 +247,23 @@ mod tests {
         );
         g.purpose = Purpose::Receipt;
         assert_eq!(check(&g), Verdict::Send);
+    }
+
+    #[test]
+    fn the_stop_confirmation_goes_out_on_an_opted_out_channel_but_nothing_else_does() {
+        let mut g = ok_input();
+        g.opted_out = "sms".parse().unwrap();
+        g.purpose = Purpose::Receipt;
+        g.appointment = None;
+        assert_eq!(check(&g), Verdict::Send);
+        for purpose in [Purpose::Reminder, Purpose::Summons, Purpose::Notice] {
+            g.purpose = purpose;
+            assert_eq!(
+                check(&g),
+                Verdict::Suppress(SuppressReason::OptedOut),
+                "{purpose}"
+            );
+        }
     }
 
     #[test]

@@ -226,11 +226,24 @@ pub fn parse_start(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
         })
 }
 
+/// The offsets a participant gets at their reminder intensity: all of
+/// them, only the longest (the day before), or none.
+pub fn taper(intensity: crate::domain::Intensity, offsets: &[Span]) -> Vec<Span> {
+    use crate::domain::Intensity;
+    match intensity {
+        Intensity::All => offsets.to_vec(),
+        Intensity::DayBefore => offsets.iter().max().copied().into_iter().collect(),
+        Intensity::None => Vec::new(),
+    }
+}
+
 /// One reminder to plan: which offset it stands for, and when it goes out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PlannedReminder {
     pub offset: Span,
     pub due: DateTime<Utc>,
+    /// Its time had passed at planning; it goes out at once instead.
+    pub immediate: bool,
 }
 
 /// Plans the reminders of one appointment. `offsets` may come in any order;
@@ -264,7 +277,11 @@ pub fn plan_reminders(
                 _ => offset,
             });
         } else {
-            planned.push(PlannedReminder { offset, due });
+            planned.push(PlannedReminder {
+                offset,
+                due,
+                immediate: false,
+            });
         }
     }
     if let Some(offset) = passed
@@ -272,7 +289,11 @@ pub fn plan_reminders(
     {
         let due = quiet.next_allowed(now, tz);
         if due < start && !planned.iter().any(|p| p.due == due) {
-            planned.push(PlannedReminder { offset, due });
+            planned.push(PlannedReminder {
+                offset,
+                due,
+                immediate: true,
+            });
         }
     }
     planned.sort_by_key(|p| (p.due, std::cmp::Reverse(p.offset)));
@@ -407,6 +428,7 @@ mod tests {
         assert_eq!(plan.len(), 1);
         assert_eq!(plan[0].due, now);
         assert_eq!(plan[0].offset.to_string(), "2h");
+        assert!(plan[0].immediate, "a catch-up reminder is marked as such");
         // Start 12:30: 24h has passed (now), 2h is still ahead (10:30).
         let plan = plan_reminders(
             sthlm(2026, 12, 10, 12, 30),
@@ -473,6 +495,15 @@ mod tests {
                 .unwrap_err()
                 .contains("2026-12-10T09:00")
         );
+    }
+
+    #[test]
+    fn tapering_keeps_all_the_longest_or_nothing() {
+        use crate::domain::Intensity;
+        let o = spans("24h,2h,30m");
+        assert_eq!(taper(Intensity::All, &o), o);
+        assert_eq!(taper(Intensity::DayBefore, &o), spans("24h"));
+        assert!(taper(Intensity::None, &o).is_empty());
     }
 
     #[test]

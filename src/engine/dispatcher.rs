@@ -25,10 +25,10 @@ use super::Engine;
 use crate::channels::{Channels, OutgoingMessage, SendError};
 use crate::domain::gates::{self, GateInput, Verdict};
 use crate::domain::retry::RetryPolicy;
-use crate::domain::{ChannelKind, Purpose};
+use crate::domain::{ChannelKind, Purpose, TaskKind};
 use crate::error::Result;
 use crate::store::outbox::{self, Claimed, Outcome};
-use crate::store::{Db, journal};
+use crate::store::{Db, journal, tasks};
 use crate::texts;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -290,6 +290,20 @@ impl Dispatcher {
                 "system",
                 kind,
                 detail,
+            )
+            .await?;
+        }
+        // A failed delivery is information for a person: a number may have
+        // gone dead, a chat been blocked.
+        if let Outcome::Failed { error, .. } = outcome {
+            tasks::create(
+                &mut tx,
+                c.participant_id,
+                c.appointment_id,
+                TaskKind::DeliveryFailed,
+                &format!("delivery_failed:o{}", c.id),
+                json!({ "outbox_id": c.id, "channel": c.channel, "error": error }),
+                now,
             )
             .await?;
         }

@@ -8,8 +8,10 @@
 pub mod booking;
 pub mod dispatcher;
 pub mod inbound;
+pub mod jobs;
 pub mod people;
 pub mod planner;
+pub mod record;
 pub mod series;
 pub mod summon;
 

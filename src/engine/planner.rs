@@ -6,7 +6,7 @@
 //! planning the same version twice inserts nothing.
 
 use crate::domain::channel_choice::pick_channel;
-use crate::domain::schedule::plan_reminders;
+use crate::domain::schedule::{plan_reminders, taper};
 use crate::domain::{AppointmentStatus, ChannelKind, ChannelSet, Purpose};
 use crate::error::Result;
 use crate::store::appointments::Appointment;
@@ -18,13 +18,27 @@ use serde_json::json;
 /// Plans the reminders of one appointment at its current plan version.
 /// Returns how many rows were inserted.
 pub async fn plan_appointment(c: &mut Conn, a: &Appointment, now: DateTime<Utc>) -> Result<usize> {
+    plan(c, a, now, true).await
+}
+
+/// Plans without the "send at once" catch-up for reminders whose time has
+/// passed: used when the participant's intensity goes up, where a passed
+/// reminder was deliberately not sent.
+pub async fn plan_future_only(c: &mut Conn, a: &Appointment, now: DateTime<Utc>) -> Result<usize> {
+    plan(c, a, now, false).await
+}
+
+async fn plan(c: &mut Conn, a: &Appointment, now: DateTime<Utc>, catch_up: bool) -> Result<usize> {
     if a.status != AppointmentStatus::Scheduled || a.starts_at <= now {
+        return Ok(0);
+    }
+    let p = participants::get(c, a.participant_id).await?;
+    if p.erased {
         return Ok(0);
     }
     let Some(rule) = rules::get(c, a.unit_id, a.kind).await? else {
         return Ok(0);
     };
-    let p = participants::get(c, a.participant_id).await?;
     let unit = units::get(c, a.unit_id).await?;
     let consent = consents::current(c, p.id).await?;
     let reachable = ChannelSet::NONE
@@ -36,16 +50,11 @@ pub async fn plan_appointment(c: &mut Conn, a: &Appointment, now: DateTime<Utc>)
         p.opted_out,
         reachable,
     );
-    let plan = plan_reminders(
-        a.starts_at,
-        p.time_zone,
-        &rule.offsets,
-        unit.quiet_hours,
-        now,
-    );
+    let offsets = taper(p.intensity, &rule.offsets);
+    let plan = plan_reminders(a.starts_at, p.time_zone, &offsets, unit.quiet_hours, now);
     let mut inserted = 0;
     let mut times = Vec::new();
-    for r in &plan {
+    for r in plan.iter().filter(|r| catch_up || !r.immediate) {
         let m = NewMessage {
             participant_id: p.id,
             appointment_id: Some(a.id),

@@ -16,6 +16,7 @@ pub mod participants;
 pub mod rules;
 pub mod sandbox;
 pub mod series;
+pub mod tasks;
 pub mod tokens;
 pub mod units;
 

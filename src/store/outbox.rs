@@ -435,3 +435,22 @@ pub async fn count_by_status(c: &mut Conn, status: OutboxStatus) -> Result<i64> 
             .await?,
     )
 }
+
+/// Cancels every message to a participant that has not gone out.
+pub async fn cancel_all_open_for_participant(
+    c: &mut Conn,
+    participant: ParticipantId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE outbox SET status = 'cancelled', last_error = $1, updated_at = $2, claim_token = NULL
+         WHERE participant_id = $3 AND status IN ('pending','sending')",
+    )
+    .bind(reason)
+    .bind(ms(now))
+    .bind(participant.get())
+    .execute(&mut *c)
+    .await?
+    .rows_affected())
+}

@@ -4,8 +4,8 @@
 use super::units::{parse_tz, ser_tz};
 use super::{Conn, from_ms, ms, parse_col};
 use crate::domain::{
-    ChannelKind, ChannelSet, Language, ParticipantId, ParticipantStatus, PhoneNumber, StaffId,
-    UnitId,
+    ChannelKind, ChannelSet, Intensity, Language, ParticipantId, ParticipantStatus, PhoneNumber,
+    StaffId, UnitId,
 };
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -29,6 +29,10 @@ pub struct Participant {
     pub discreet: bool,
     pub opted_out: ChannelSet,
     pub telegram_linked: bool,
+    /// Reminders taper: all, the day before only, none.
+    pub intensity: Intensity,
+    /// Set when personal data was erased; the row stays for counts.
+    pub erased: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -57,7 +61,7 @@ pub struct NewParticipant {
 }
 
 const COLS: &str = "id, unit_id, first_name, phone, language, channel_pref, status, lots_id, \
-                    time_zone, discreet, opted_out, telegram_chat_id, created_at";
+                    time_zone, discreet, opted_out, telegram_chat_id, intensity, erased_at, created_at";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Participant> {
     let opted: String = r.try_get("opted_out")?;
@@ -80,6 +84,8 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Participant> {
         telegram_linked: r
             .try_get::<Option<String>, _>("telegram_chat_id")?
             .is_some(),
+        intensity: parse_col(&r.try_get::<String, _>("intensity")?)?,
+        erased: r.try_get::<Option<i64>, _>("erased_at")?.is_some(),
         created_at: from_ms(r.try_get("created_at")?),
     })
 }
@@ -148,6 +154,36 @@ pub async fn set_opted_out(
 ) -> Result<()> {
     sqlx::query("UPDATE participants SET opted_out = $1, updated_at = $2 WHERE id = $3")
         .bind(opted_out.to_string())
+        .bind(ms(now))
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_language(
+    c: &mut Conn,
+    id: ParticipantId,
+    l: Language,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE participants SET language = $1, updated_at = $2 WHERE id = $3")
+        .bind(l.as_str())
+        .bind(ms(now))
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_intensity(
+    c: &mut Conn,
+    id: ParticipantId,
+    i: Intensity,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE participants SET intensity = $1, updated_at = $2 WHERE id = $3")
+        .bind(i.as_str())
         .bind(ms(now))
         .bind(id.get())
         .execute(&mut *c)

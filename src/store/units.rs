@@ -18,6 +18,12 @@ pub struct Unit {
     pub time_zone: Tz,
     pub quiet_hours: QuietHours,
     pub retention_days: i64,
+    /// After "kommer", ask when the participant needs to leave home, and
+    /// remind then (opt-in).
+    pub plan_making: bool,
+    /// Give the lots a task when an active participant has nothing booked
+    /// in this many days (0: off).
+    pub gap_alert_days: i64,
 }
 
 pub fn ser_tz<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
@@ -33,7 +39,7 @@ pub fn parse_tz(s: &str) -> Result<Tz> {
     })
 }
 
-const COLS: &str = "id, name, time_zone, quiet_start_min, quiet_end_min, retention_days";
+const COLS: &str = "id, name, time_zone, quiet_start_min, quiet_end_min, retention_days, plan_making, gap_alert_days";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Unit> {
     let tz: String = r.try_get("time_zone")?;
@@ -47,6 +53,8 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Unit> {
         )
         .map_err(Error::Invalid)?,
         retention_days: r.try_get("retention_days")?,
+        plan_making: r.try_get::<i64, _>("plan_making")? != 0,
+        gap_alert_days: r.try_get("gap_alert_days")?,
     })
 }
 
@@ -132,5 +140,31 @@ pub async fn set_quiet_hours(c: &mut Conn, id: UnitId, q: QuietHours) -> Result<
         .bind(id.get())
         .execute(&mut *c)
         .await?;
+    Ok(())
+}
+
+/// Unit settings beyond quiet hours.
+pub async fn set_settings(
+    c: &mut Conn,
+    id: UnitId,
+    plan_making: Option<bool>,
+    gap_alert_days: Option<i64>,
+    retention_days: Option<i64>,
+) -> Result<()> {
+    if retention_days.is_some_and(|d| d < 1) {
+        return Err(Error::invalid("retention must be at least one day"));
+    }
+    sqlx::query(
+        "UPDATE units SET plan_making = COALESCE($1, plan_making),
+                gap_alert_days = COALESCE($2, gap_alert_days),
+                retention_days = COALESCE($3, retention_days)
+         WHERE id = $4",
+    )
+    .bind(plan_making.map(i64::from))
+    .bind(gap_alert_days)
+    .bind(retention_days)
+    .bind(id.get())
+    .execute(&mut *c)
+    .await?;
     Ok(())
 }

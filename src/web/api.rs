@@ -39,6 +39,11 @@ pub fn router() -> Router<AppState> {
             get(get_appointment).patch(update_appointment),
         )
         .route("/appointments/{id}/cancel", post(cancel_appointment))
+        .route("/appointments/{id}/attendance", post(record_attendance))
+        .route("/participants/{id}/stats", get(stats))
+        .route("/tasks", get(list_tasks))
+        .route("/tasks/{id}/done", post(task_done))
+        .route("/tasks/{id}/reopen", post(task_reopen))
 }
 
 /// The caller, authenticated by a bearer token.
@@ -372,4 +377,99 @@ async fn cancel_appointment(
             .cancel_appointment(aid(&id)?, &actor, Utc::now())
             .await?,
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttendanceIn {
+    attendance: String,
+}
+
+async fn record_attendance(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AttendanceIn>,
+) -> Result<Json<Appointment>> {
+    let a = b.attendance.parse().map_err(Error::Invalid)?;
+    Ok(Json(
+        s.engine
+            .record_attendance(aid(&id)?, a, &actor, Utc::now())
+            .await?,
+    ))
+}
+
+async fn stats(
+    State(s): State<AppState>,
+    ApiActor(_): ApiActor,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    let id = pid(&id)?;
+    {
+        let mut c = s.engine.db.conn().await?;
+        participants::get(&mut c, id).await?;
+    }
+    let now = Utc::now();
+    Ok(Json(json!({
+        "participant": id,
+        "weeks_4": s.engine.rates(id, 4, now).await?,
+        "weeks_12": s.engine.rates(id, 12, now).await?,
+    })))
+}
+
+#[derive(Deserialize)]
+struct TaskQuery {
+    participant: Option<String>,
+    #[serde(default)]
+    all: bool,
+}
+
+async fn list_tasks(
+    State(s): State<AppState>,
+    ApiActor(_): ApiActor,
+    Query(q): Query<TaskQuery>,
+) -> Result<Json<Vec<crate::store::tasks::Task>>> {
+    let p = q.participant.as_deref().map(pid).transpose()?;
+    let mut c = s.engine.db.conn().await?;
+    Ok(Json(crate::store::tasks::list(&mut c, p, !q.all).await?))
+}
+
+async fn set_task(
+    s: &AppState,
+    actor: &Actor,
+    id: &str,
+    done: bool,
+) -> Result<Json<crate::store::tasks::Task>> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::invalid(format!("'{id}' is not a task id")))?;
+    let now = Utc::now();
+    let mut c = s.engine.db.conn().await?;
+    let t = crate::store::tasks::set_done(&mut c, id, done, actor.as_str(), now).await?;
+    audit::append(
+        &mut c,
+        now,
+        actor.as_str(),
+        if done { "task.done" } else { "task.reopen" },
+        &format!("task:{id}"),
+        json!({}),
+    )
+    .await?;
+    Ok(Json(t))
+}
+
+async fn task_done(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<String>,
+) -> Result<Json<crate::store::tasks::Task>> {
+    set_task(&s, &actor, &id, true).await
+}
+
+async fn task_reopen(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<String>,
+) -> Result<Json<crate::store::tasks::Task>> {
+    set_task(&s, &actor, &id, false).await
 }

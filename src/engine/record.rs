@@ -1,0 +1,291 @@
+//! The case record beyond replies: attendance (recorded by staff only),
+//! show-up and reply rates, reminder intensity, the participant's data as
+//! one export, and erasure.
+
+use super::{Actor, Engine, planner};
+use crate::domain::{
+    AppointmentId, AppointmentStatus, Attendance, Intensity, ParticipantId, ParticipantStatus,
+};
+use crate::error::{Error, Result};
+use crate::store::{appointments, audit, journal, ms, outbox, participants, tasks};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+
+/// Rates over one window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rates {
+    pub weeks: i64,
+    /// Appointments with attendance recorded (excused ones left out).
+    pub attendance_recorded: i64,
+    pub attended: i64,
+    /// attended / (attended + absent); `None` when nothing is recorded.
+    pub show_up_rate: Option<f64>,
+    /// Appointments a reminder asked about.
+    pub asked: i64,
+    pub replied: i64,
+    pub reply_rate: Option<f64>,
+}
+
+impl Engine {
+    /// Records attendance. Only staff do this; "kommer" is a promise.
+    pub async fn record_attendance(
+        &self,
+        id: AppointmentId,
+        a: Attendance,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<appointments::Appointment> {
+        if a == Attendance::Unknown {
+            return Err(Error::invalid("attendance is attended, absent or excused"));
+        }
+        let mut tx = self.db.begin().await?;
+        let old = appointments::get(&mut tx, id).await?;
+        if old.status == AppointmentStatus::Cancelled {
+            return Err(Error::Conflict(format!("appointment {id} was cancelled")));
+        }
+        if old.starts_at > now {
+            return Err(Error::Conflict(format!(
+                "appointment {id} has not started yet"
+            )));
+        }
+        sqlx::query("UPDATE appointments SET attendance = $1, attendance_by = $2, attendance_at = $3, updated_at = $3 WHERE id = $4")
+            .bind(a.as_str())
+            .bind(actor.as_str())
+            .bind(ms(now))
+            .bind(id.get())
+            .execute(&mut *tx)
+            .await?;
+        journal::append(
+            &mut tx,
+            old.participant_id,
+            Some(id),
+            now,
+            actor.as_str(),
+            "attendance_recorded",
+            json!({ "attendance": a, "previous": old.attendance }),
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "attendance.record",
+            &format!("appointment:{id}"),
+            json!({}),
+        )
+        .await?;
+        let out = appointments::get(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Show-up and reply rates over the last `weeks` weeks.
+    pub async fn rates(&self, p: ParticipantId, weeks: i64, now: DateTime<Utc>) -> Result<Rates> {
+        let from = ms(now - Duration::weeks(weeks));
+        let r = sqlx::query(
+            "SELECT
+               COALESCE(SUM(CASE WHEN attendance IN ('attended','absent') THEN 1 ELSE 0 END), 0) AS recorded,
+               COALESCE(SUM(CASE WHEN attendance = 'attended' THEN 1 ELSE 0 END), 0) AS attended,
+               COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.appointment_id = a.id AND o.ask_reply = 1
+                                   AND o.status IN ('sent','delivered')) THEN 1 ELSE 0 END), 0) AS asked,
+               COALESCE(SUM(CASE WHEN reply <> 'none' AND EXISTS (SELECT 1 FROM outbox o WHERE o.appointment_id = a.id
+                                   AND o.ask_reply = 1 AND o.status IN ('sent','delivered')) THEN 1 ELSE 0 END), 0) AS replied
+             FROM appointments a
+             WHERE a.participant_id = $1 AND a.status = 'scheduled' AND a.starts_at >= $2 AND a.starts_at <= $3",
+        )
+        .bind(p.get())
+        .bind(from)
+        .bind(ms(now))
+        .fetch_one(&self.db.pool)
+        .await?;
+        // SUM over integer literals is BIGINT on PostgreSQL, INTEGER on SQLite.
+        let get = |k: &str| -> Result<i64> { Ok(r.try_get::<i64, _>(k)?) };
+        let (recorded, attended, asked, replied) = (
+            get("recorded")?,
+            get("attended")?,
+            get("asked")?,
+            get("replied")?,
+        );
+        let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
+        Ok(Rates {
+            weeks,
+            attendance_recorded: recorded,
+            attended,
+            show_up_rate: ratio(attended, recorded),
+            asked,
+            replied,
+            reply_rate: ratio(replied, asked),
+        })
+    }
+
+    /// Sets the reminder intensity. Pending reminders that no longer apply
+    /// are cancelled; when it goes up, future reminders are planned (none
+    /// are sent "at once" to make up for the past).
+    pub async fn set_intensity(
+        &self,
+        id: ParticipantId,
+        i: Intensity,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        let p = participants::get(&mut tx, id).await?;
+        if p.intensity == i {
+            return Ok(());
+        }
+        participants::set_intensity(&mut tx, id, i, now).await?;
+        for a in appointments::for_participant(&mut tx, id, Some(now)).await? {
+            if a.status != AppointmentStatus::Scheduled {
+                continue;
+            }
+            outbox::cancel_open_for_appointment(&mut tx, a.id, "reminder intensity changed", now)
+                .await?;
+            sqlx::query("UPDATE appointments SET plan_version = plan_version + 1 WHERE id = $1")
+                .bind(a.id.get())
+                .execute(&mut *tx)
+                .await?;
+            let a = appointments::get(&mut tx, a.id).await?;
+            planner::plan_future_only(&mut tx, &a, now).await?;
+        }
+        journal::append(
+            &mut tx,
+            id,
+            None,
+            now,
+            actor.as_str(),
+            "intensity_changed",
+            json!({ "from": p.intensity, "to": i }),
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "participant.intensity",
+            &format!("participant:{id}"),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Everything stored about a participant, as one JSON document.
+    pub async fn export(
+        &self,
+        id: ParticipantId,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<serde_json::Value> {
+        let mut c = self.db.conn().await?;
+        let p = participants::get(&mut c, id).await?;
+        let consent_rows = sqlx::query(
+            "SELECT channels, given_at, recorded_by, expires_at, withdrawn_at FROM consents WHERE participant_id = $1 ORDER BY id",
+        )
+        .bind(id.get())
+        .fetch_all(&mut *c)
+        .await?;
+        let consents: Vec<serde_json::Value> = consent_rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "channels": r.try_get::<String, _>("channels").unwrap_or_default(),
+                    "given_at": r.try_get::<i64, _>("given_at").ok().map(crate::store::from_ms),
+                    "recorded_by": r.try_get::<String, _>("recorded_by").unwrap_or_default(),
+                    "expires_at": r.try_get::<Option<i64>, _>("expires_at").ok().flatten().map(crate::store::from_ms),
+                    "withdrawn_at": r.try_get::<Option<i64>, _>("withdrawn_at").ok().flatten().map(crate::store::from_ms),
+                })
+            })
+            .collect();
+        let inbound = sqlx::query("SELECT channel, body, received_at, intent FROM inbound WHERE participant_id = $1 ORDER BY id")
+            .bind(id.get())
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|r| {
+                json!({
+                    "channel": r.try_get::<String, _>("channel").unwrap_or_default(),
+                    "text": r.try_get::<Option<String>, _>("body").ok().flatten(),
+                    "received_at": r.try_get::<i64, _>("received_at").ok().map(crate::store::from_ms),
+                    "intent": r.try_get::<Option<String>, _>("intent").ok().flatten()
+                        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok()),
+                })
+            })
+            .collect::<Vec<_>>();
+        let doc = json!({
+            "exported_at": now,
+            "participant": p,
+            "consents": consents,
+            "appointments": appointments::for_participant(&mut c, id, None).await?,
+            "messages": outbox::list(&mut c, Some(id)).await?,
+            "inbound": inbound,
+            "tasks": tasks::list(&mut c, Some(id), false).await?,
+            "journal": journal::list(&mut c, id).await?,
+        });
+        audit::append(
+            &mut c,
+            now,
+            actor.as_str(),
+            "participant.export",
+            &format!("participant:{id}"),
+            json!({}),
+        )
+        .await?;
+        Ok(doc)
+    }
+
+    /// Erases a discharged participant's personal data. Appointments,
+    /// statuses and event kinds stay, anonymous, so the unit's counts hold.
+    pub async fn erase(&self, id: ParticipantId, actor: &Actor, now: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        let p = participants::get(&mut tx, id).await?;
+        if p.status != ParticipantStatus::Discharged {
+            return Err(Error::Conflict(format!(
+                "participant {id} is {}; only discharged participants can be erased (set the status first)",
+                p.status
+            )));
+        }
+        if p.erased {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE participants SET first_name = '-', phone = NULL, telegram_chat_id = NULL,
+                    erased_at = $2, updated_at = $2 WHERE id = $1",
+        )
+        .bind(id.get())
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        // The journal is append-only except here: erasure is the one
+        // sanctioned rewrite, and it keeps each event's kind and time.
+        for sql in [
+            "UPDATE appointments SET location = NULL, with_whom = NULL, internal_note = NULL,
+                    reply_reason = NULL, external_ref = NULL WHERE participant_id = $1",
+            "UPDATE outbox SET body = NULL, last_error = NULL, gateway_id = NULL WHERE participant_id = $1",
+            "UPDATE inbound SET body = NULL, gateway_id = 'erased-' || CAST(id AS TEXT) WHERE participant_id = $1",
+            "DELETE FROM sandbox_messages WHERE participant_id = $1",
+            "UPDATE journal SET detail = '{}' WHERE participant_id = $1",
+            "UPDATE tasks SET detail = '{}' WHERE participant_id = $1",
+            "UPDATE consents SET recorded_by = '-', withdrawn_by = NULL WHERE participant_id = $1",
+            "DELETE FROM pending_questions WHERE participant_id = $1",
+        ] {
+            sqlx::query(sql).bind(id.get()).execute(&mut *tx).await?;
+        }
+        outbox::cancel_all_open_for_participant(&mut tx, id, "participant erased", now).await?;
+        journal::append(&mut tx, id, None, now, actor.as_str(), "erased", json!({})).await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "participant.erase",
+            &format!("participant:{id}"),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! Tasks: work for a person. The software never decides about a
+//! participant; "förhinder", silence, a failed delivery or a text nobody
+//! understood becomes a task for the responsible lots, who closes it.
+
+use super::{Conn, from_ms, ms, opt_from_ms, parse_col};
+use crate::domain::{AppointmentId, ParticipantId, StaffId, TaskKind, UnitId};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Task {
+    pub id: i64,
+    pub unit_id: UnitId,
+    pub participant_id: ParticipantId,
+    pub appointment_id: Option<AppointmentId>,
+    pub kind: TaskKind,
+    pub detail: serde_json::Value,
+    pub assigned_to: Option<StaffId>,
+    pub created_at: DateTime<Utc>,
+    pub done_at: Option<DateTime<Utc>>,
+    pub done_by: Option<String>,
+}
+
+/// Creates a task unless one with the same `dedupe_key` exists. The task is
+/// assigned to the participant's responsible lots. Returns the new id.
+pub async fn create(
+    c: &mut Conn,
+    participant: ParticipantId,
+    appointment: Option<AppointmentId>,
+    kind: TaskKind,
+    dedupe_key: &str,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO tasks (unit_id, participant_id, appointment_id, kind, detail, assigned_to, dedupe_key, created_at)
+         SELECT p.unit_id, p.id, $1, $2, $3, p.lots_id, $4, $5 FROM participants p WHERE p.id = $6
+         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+    )
+    .bind(appointment.map(AppointmentId::get))
+    .bind(kind.as_str())
+    .bind(detail.to_string())
+    .bind(dedupe_key)
+    .bind(ms(now))
+    .bind(participant.get())
+    .fetch_optional(&mut *c)
+    .await?)
+}
+
+const COLS: &str = "id, unit_id, participant_id, appointment_id, kind, detail, assigned_to, created_at, done_at, done_by";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Task> {
+    let detail: String = r.try_get("detail")?;
+    Ok(Task {
+        id: r.try_get("id")?,
+        unit_id: UnitId::from_db(r.try_get("unit_id")?),
+        participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
+        appointment_id: r
+            .try_get::<Option<i64>, _>("appointment_id")?
+            .map(AppointmentId::from_db),
+        kind: parse_col(&r.try_get::<String, _>("kind")?)?,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+        assigned_to: r
+            .try_get::<Option<i64>, _>("assigned_to")?
+            .map(StaffId::from_db),
+        created_at: from_ms(r.try_get("created_at")?),
+        done_at: opt_from_ms(r.try_get("done_at")?),
+        done_by: r.try_get("done_by")?,
+    })
+}
+
+/// Tasks, newest first; `open_only` leaves out the done ones.
+pub async fn list(
+    c: &mut Conn,
+    participant: Option<ParticipantId>,
+    open_only: bool,
+) -> Result<Vec<Task>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM tasks
+         WHERE ($1 IS NULL OR participant_id = $1) AND ($2 = 0 OR done_at IS NULL)
+         ORDER BY id DESC"
+    ));
+    let rows = sqlx::query(sql)
+        .bind(participant.map(ParticipantId::get))
+        .bind(i64::from(open_only))
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn get(c: &mut Conn, id: i64) -> Result<Task> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM tasks WHERE id = $1"));
+    let row = sqlx::query(sql)
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("task {id}")))?;
+    from_row(&row)
+}
+
+/// Marks a task done (by whom) or, with `done = false`, open again.
+pub async fn set_done(
+    c: &mut Conn,
+    id: i64,
+    done: bool,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Task> {
+    let n = if done {
+        sqlx::query("UPDATE tasks SET done_at = $1, done_by = $2 WHERE id = $3 AND done_at IS NULL")
+            .bind(ms(now))
+            .bind(by)
+            .bind(id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    } else {
+        sqlx::query(
+            "UPDATE tasks SET done_at = NULL, done_by = NULL WHERE id = $1 AND done_at IS NOT NULL",
+        )
+        .bind(id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    };
+    let t = get(c, id).await?;
+    if n == 0 {
+        return Err(Error::Conflict(format!(
+            "task {id} is already {}",
+            if done { "done" } else { "open" }
+        )));
+    }
+    Ok(t)
+}

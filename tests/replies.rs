@@ -1,0 +1,440 @@
+//! Replies into the case record, on both backends: matching, receipts,
+//! tasks, participant commands, attendance, tapering, retention, erasure.
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use common::fx::{self, Recorder};
+use common::sthlm;
+use paminn::channels::SendError;
+use paminn::domain::{
+    AppointmentKind, Attendance, ChannelKind, Intensity, OutboxStatus, ParticipantId,
+    ParticipantStatus, Purpose, ReplyState, Span, TaskKind,
+};
+use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
+use paminn::engine::inbound::Received;
+use paminn::engine::{Actor, Engine};
+use paminn::store::appointments::{self, Appointment, NewAppointment};
+use paminn::store::outbox::{self, OutboxRow};
+use paminn::store::{journal, participants, rules, tasks, units};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+fn actor() -> Actor {
+    Actor("test".into())
+}
+
+static GW: AtomicU64 = AtomicU64::new(1);
+
+struct World {
+    e: Engine,
+    rec: Arc<Recorder>,
+    d: Dispatcher,
+    unit: paminn::store::units::Unit,
+}
+
+async fn world(t: &common::TestDb, now: DateTime<Utc>) -> World {
+    let e = Engine::new(t.db.clone());
+    let unit = fx::unit(&e, "Chansen", now).await;
+    let rec = Arc::new(Recorder::default());
+    let d = Dispatcher::new(
+        e.clone(),
+        fx::channels(&rec),
+        DispatcherConfig {
+            owner: "t".into(),
+            ..Default::default()
+        },
+    );
+    World { e, rec, d, unit }
+}
+
+impl World {
+    async fn book(&self, p: ParticipantId, at: DateTime<Utc>, now: DateTime<Utc>) -> Appointment {
+        let a = NewAppointment {
+            participant_id: p,
+            series_id: None,
+            kind: AppointmentKind::Meeting,
+            starts_at: at,
+            duration_min: 60,
+            location: Some("Storgatan 1".into()),
+            with_whom: None,
+            internal_note: None,
+            external_ref: None,
+        };
+        self.e.create_appointment(&a, &actor(), now).await.unwrap()
+    }
+
+    async fn say(&self, p: ParticipantId, text: &str, now: DateTime<Utc>) -> Received {
+        let gw = format!("gw-{}", GW.fetch_add(1, Ordering::SeqCst));
+        self.e
+            .receive(ChannelKind::Sms, &gw, p, text, now)
+            .await
+            .unwrap()
+    }
+
+    /// The last receipt queued for the participant.
+    async fn receipt(&self, p: ParticipantId) -> String {
+        self.rows(p)
+            .await
+            .into_iter()
+            .rev()
+            .find(|r| r.purpose == Purpose::Receipt)
+            .and_then(|r| r.body)
+            .unwrap()
+    }
+
+    async fn rows(&self, p: ParticipantId) -> Vec<OutboxRow> {
+        let mut c = self.e.db.conn().await.unwrap();
+        let mut v = outbox::list(&mut c, Some(p)).await.unwrap();
+        v.sort_by_key(|r| r.id);
+        v
+    }
+
+    async fn appt(&self, a: &Appointment) -> Appointment {
+        let mut c = self.e.db.conn().await.unwrap();
+        appointments::get(&mut c, a.id).await.unwrap()
+    }
+
+    async fn tasks(&self, p: ParticipantId) -> Vec<tasks::Task> {
+        let mut c = self.e.db.conn().await.unwrap();
+        tasks::list(&mut c, Some(p), false).await.unwrap()
+    }
+
+    async fn journal(&self, p: ParticipantId) -> Vec<journal::Event> {
+        let mut c = self.e.db.conn().await.unwrap();
+        journal::list(&mut c, p).await.unwrap()
+    }
+}
+
+both_backends! {
+    async fn kommer_then_forhinder_update_the_reply_with_receipts_a_task_and_both_in_the_journal(t) {
+        let now = sthlm(2026, 12, 9, 9, 0);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        let a = w.book(p.id, sthlm(2026, 12, 10, 11, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 9, 11, 0)).await.unwrap(); // the 24h reminder
+        let t1 = sthlm(2026, 12, 9, 11, 5);
+        assert!(matches!(w.say(p.id, "Kommer!!", t1).await, Received::New(_)));
+        assert_eq!(w.appt(&a).await.reply, ReplyState::Coming);
+        assert_eq!(w.receipt(p.id).await, "Tack! Vi har noterat att du kommer imorgon torsdag 10 december kl. 11:00.");
+        w.say(p.id, "förhinder, sjuk", t1 + Duration::minutes(30)).await;
+        let after = w.appt(&a).await;
+        assert_eq!((after.reply, after.reply_reason.as_deref()), (ReplyState::Cannot, Some("sjuk")));
+        assert_eq!(w.receipt(p.id).await, "Tack för att du hör av dig. Din kontaktperson hör av sig om en ny tid.");
+        let tasks = w.tasks(p.id).await;
+        assert_eq!(tasks.len(), 1);
+        assert_eq!((tasks[0].kind, tasks[0].appointment_id), (TaskKind::Cannot, Some(a.id)));
+        assert_eq!(tasks[0].detail["reason"], "sjuk");
+        let replies: Vec<_> = w.journal(p.id).await.into_iter().filter(|e| e.kind == "inbound_message").collect();
+        assert_eq!(replies.len(), 2);
+        assert_eq!(replies[0].detail["intent"]["intent"], "coming");
+        assert_eq!(replies[1].detail["changed"]["previous"], "coming");
+        assert_eq!(replies[1].detail["changed"]["reply"], "cannot");
+        // The receipts go out through the dispatcher like everything else.
+        let rep = w.d.run_once(t1 + Duration::minutes(31)).await.unwrap();
+        assert_eq!(rep.sent, 2);
+    }
+}
+
+both_backends! {
+    async fn english_participants_get_english_receipts(t) {
+        let now = sthlm(2026, 12, 9, 9, 0);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "John", "sms", now).await;
+        w.say(p.id, "LANGUAGE EN", now).await;
+        assert_eq!(w.receipt(p.id).await, "You will now get messages in English.");
+        w.book(p.id, sthlm(2026, 12, 10, 11, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 9, 11, 0)).await.unwrap();
+        let sent = w.rec.sent.lock().unwrap().clone();
+        assert!(sent.last().unwrap().body.starts_with("Hi John! Reminder:"), "{:?}", sent.last());
+        w.say(p.id, "yes, I'll be there", sthlm(2026, 12, 9, 12, 0)).await;
+        assert_eq!(w.receipt(p.id).await, "Thank you! We have noted that you are coming tomorrow, Thursday 10 December at 11:00.");
+        w.say(p.id, "can't, sick", sthlm(2026, 12, 9, 12, 5)).await;
+        assert_eq!(w.receipt(p.id).await, "Thank you for letting us know. Your contact person will get in touch about a new time.");
+    }
+}
+
+both_backends! {
+    async fn with_two_open_questions_the_bot_asks_which_and_applies_the_choice(t) {
+        let now = sthlm(2026, 12, 7, 9, 0);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        {
+            let mut c = w.e.db.conn().await.unwrap();
+            rules::set(&mut c, w.unit.id, AppointmentKind::Meeting, &[Span::minutes(3 * 1440).unwrap()], true, None).await.unwrap();
+        }
+        let tue = w.book(p.id, sthlm(2026, 12, 8, 9, 0), now).await;
+        let thu = w.book(p.id, sthlm(2026, 12, 10, 13, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 7, 13, 0)).await.unwrap(); // both reminders went out
+        let t1 = sthlm(2026, 12, 7, 14, 0);
+        w.say(p.id, "kan inte", t1).await;
+        assert_eq!(w.receipt(p.id).await,
+            "Gäller det imorgon tisdag 8 december kl. 09:00 (svara 1) eller torsdag 10 december kl. 13:00 (svara 2)?");
+        assert_eq!(w.appt(&tue).await.reply, ReplyState::None);
+        w.say(p.id, "2", t1 + Duration::minutes(2)).await;
+        assert_eq!(w.appt(&thu).await.reply, ReplyState::Cannot);
+        assert_eq!(w.appt(&tue).await.reply, ReplyState::None);
+        // Now only Tuesday is unanswered: a plain "ja" is about Tuesday.
+        w.say(p.id, "ja", t1 + Duration::minutes(3)).await;
+        assert_eq!(w.appt(&tue).await.reply, ReplyState::Coming);
+    }
+}
+
+both_backends! {
+    async fn a_reply_after_the_start_is_recorded_and_forwarded_not_applied(t) {
+        let now = sthlm(2026, 12, 9, 9, 0);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        let a = w.book(p.id, sthlm(2026, 12, 10, 11, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 10, 9, 0)).await.unwrap();
+        w.say(p.id, "kommer", sthlm(2026, 12, 10, 11, 20)).await;
+        assert_eq!(w.appt(&a).await.reply, ReplyState::None);
+        let tasks = w.tasks(p.id).await;
+        assert_eq!(tasks[0].kind, TaskKind::LateReply);
+        assert!(w.receipt(p.id).await.contains("redan börjat"));
+    }
+}
+
+both_backends! {
+    async fn stopp_opts_out_at_once_a_planned_reminder_is_suppressed_and_start_undoes_it(t) {
+        let now = sthlm(2026, 12, 8, 9, 0);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        w.book(p.id, sthlm(2026, 12, 10, 11, 0), now).await;
+        w.say(p.id, "STOPP", now).await;
+        assert_eq!(w.receipt(p.id).await, "Du får inga fler påminnelser här. Svara START om du vill ha dem igen.");
+        // The confirmation goes out; the reminder the next day does not.
+        let rep = w.d.run_once(now).await.unwrap();
+        assert_eq!(rep.sent, 1);
+        let rep = w.d.run_once(sthlm(2026, 12, 9, 11, 0)).await.unwrap();
+        assert_eq!((rep.sent, rep.suppressed), (0, 1));
+        let why = w.journal(p.id).await.into_iter().rfind(|e| e.kind == "message_suppressed").unwrap();
+        assert!(why.detail["reason"].as_str().unwrap().contains("opted out"));
+        w.say(p.id, "start", sthlm(2026, 12, 9, 12, 0)).await;
+        let mut c = w.e.db.conn().await.unwrap();
+        assert!(participants::get(&mut c, p.id).await.unwrap().opted_out.is_empty());
+        let rep = w.d.run_once(sthlm(2026, 12, 10, 9, 0)).await.unwrap();
+        assert_eq!(rep.sent, 2, "the START receipt and the 2h reminder");
+    }
+}
+
+both_backends! {
+    async fn mina_tider_lists_coming_times_discreetly_and_mina_uppgifter_what_is_stored(t) {
+        let now = sthlm(2026, 12, 9, 9, 0);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        w.say(p.id, "MINA TIDER", now).await;
+        assert_eq!(w.receipt(p.id).await, "Du har inga bokade tider just nu.");
+        w.book(p.id, sthlm(2026, 12, 10, 11, 0), now).await;
+        w.book(p.id, sthlm(2026, 12, 15, 14, 30), now).await;
+        w.say(p.id, "mina tider", now).await;
+        let r = w.receipt(p.id).await;
+        assert_eq!(r, "Dina kommande tider: imorgon torsdag 10 december kl. 11:00, tisdag 15 december kl. 14:30.");
+        assert!(!r.contains("Storgatan"));
+        w.say(p.id, "Mina uppgifter", now).await;
+        let r = w.receipt(p.id).await;
+        assert!(r.contains("Ali") && r.contains("+46701234567") && r.contains("sms") && r.contains("2026-12-09"), "{r}");
+        w.say(p.id, "hjälp", now).await;
+        assert!(w.receipt(p.id).await.contains("KOMMER eller FÖRHINDER"));
+    }
+}
+
+both_backends! {
+    async fn text_nobody_understood_goes_to_a_person_and_a_replayed_webhook_counts_once(t) {
+        let now = sthlm(2026, 12, 9, 9, 0);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        let text = "hej vem är detta? ring mig";
+        assert!(matches!(w.e.receive(ChannelKind::Sms, "same-id", p.id, text, now).await.unwrap(), Received::New(_)));
+        assert_eq!(w.e.receive(ChannelKind::Sms, "same-id", p.id, text, now).await.unwrap(), Received::Duplicate);
+        let tasks = w.tasks(p.id).await;
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].kind, TaskKind::NotUnderstood);
+        assert_eq!(tasks[0].detail["text"], text);
+        assert_eq!(w.receipt(p.id).await, "Tack, vi har fått ditt meddelande. Din kontaktperson läser det.");
+        assert_eq!(w.journal(p.id).await.iter().filter(|e| e.kind == "inbound_message").count(), 1);
+        // A task is closed by a person, and can be reopened.
+        let mut c = w.e.db.conn().await.unwrap();
+        let done = tasks::set_done(&mut c, tasks[0].id, true, "staff:1", now).await.unwrap();
+        assert_eq!(done.done_by.as_deref(), Some("staff:1"));
+        assert!(tasks::set_done(&mut c, tasks[0].id, true, "staff:1", now).await.is_err());
+        assert!(tasks::set_done(&mut c, tasks[0].id, false, "staff:1", now).await.unwrap().done_at.is_none());
+    }
+}
+
+both_backends! {
+    async fn silence_failed_delivery_expiring_consent_and_an_empty_calendar_each_give_a_task_once(t) {
+        let now = sthlm(2026, 12, 9, 9, 0);
+        let w = world(&t, now).await;
+        let ali = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        let bea = fx::participant(&w.e, &w.unit, "Bea", "sms", now).await;
+        {
+            let mut c = w.e.db.conn().await.unwrap();
+            rules::set(&mut c, w.unit.id, AppointmentKind::Meeting, &Span::parse_list("24h").unwrap(), true,
+                Some(Span::minutes(180).unwrap())).await.unwrap();
+        }
+        let a = w.book(ali.id, sthlm(2026, 12, 10, 11, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 9, 11, 0)).await.unwrap();
+        // No reply by 08:00 (3h before): a no_reply task, once.
+        assert_eq!(w.e.run_jobs(sthlm(2026, 12, 10, 7, 59)).await.unwrap().no_reply_tasks, 0);
+        assert_eq!(w.e.run_jobs(sthlm(2026, 12, 10, 8, 0)).await.unwrap().no_reply_tasks, 1);
+        assert_eq!(w.e.run_jobs(sthlm(2026, 12, 10, 8, 5)).await.unwrap().no_reply_tasks, 0);
+        assert!(w.tasks(ali.id).await.iter().any(|t| t.kind == TaskKind::NoReply && t.appointment_id == Some(a.id)));
+        // Bea has nothing booked in the next 7 days: a gap task (once a week).
+        let bea_tasks = w.tasks(bea.id).await;
+        assert_eq!(bea_tasks.iter().filter(|t| t.kind == TaskKind::Gap).count(), 1);
+        // A failed delivery.
+        *w.rec.always_fail.lock().unwrap() = Some(SendError::Permanent("invalid number".into()));
+        w.book(bea.id, sthlm(2026, 12, 12, 11, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 11, 11, 0)).await.unwrap();
+        let failed: Vec<_> = w.tasks(bea.id).await.into_iter().filter(|t| t.kind == TaskKind::DeliveryFailed).collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].detail["error"], "invalid number");
+        // Consent expiring within 30 days (fixture consent lasts a year).
+        let r = w.e.run_jobs(now + Duration::days(340)).await.unwrap();
+        assert_eq!(r.consent_tasks, 2);
+        assert_eq!(w.e.run_jobs(now + Duration::days(341)).await.unwrap().consent_tasks, 0);
+    }
+}
+
+both_backends! {
+    async fn tapering_reduces_reminders_and_raising_it_again_plans_only_future_ones(t) {
+        let now = sthlm(2026, 12, 1, 9, 0);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        let pending = |rows: Vec<OutboxRow>| rows.into_iter().filter(|r| r.status == OutboxStatus::Pending).map(|r| r.due_at).collect::<Vec<_>>();
+        w.e.set_intensity(p.id, Intensity::DayBefore, &actor(), now).await.unwrap();
+        w.book(p.id, sthlm(2026, 12, 10, 11, 0), now).await;
+        assert_eq!(pending(w.rows(p.id).await), [sthlm(2026, 12, 9, 11, 0)]);
+        w.e.set_intensity(p.id, Intensity::None, &actor(), now).await.unwrap();
+        assert!(pending(w.rows(p.id).await).is_empty());
+        // Back to all, after the day-before time has passed: the 2h one is
+        // planned, the missed 24h one is not sent at once.
+        w.e.set_intensity(p.id, Intensity::All, &actor(), sthlm(2026, 12, 9, 12, 0)).await.unwrap();
+        assert_eq!(pending(w.rows(p.id).await), [sthlm(2026, 12, 10, 9, 0)]);
+        let changes: Vec<_> = w.journal(p.id).await.into_iter().filter(|e| e.kind == "intensity_changed").collect();
+        assert_eq!(changes.len(), 3);
+        assert_eq!(changes[2].detail["to"], "all");
+    }
+}
+
+both_backends! {
+    async fn old_texts_are_purged_after_the_retention_and_metadata_stays(t) {
+        let now = sthlm(2026, 6, 1, 9, 0);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        let a = w.book(p.id, sthlm(2026, 6, 3, 11, 0), now).await;
+        w.d.run_once(sthlm(2026, 6, 2, 11, 0)).await.unwrap();
+        w.say(p.id, "förhinder, sjukt barn", sthlm(2026, 6, 2, 12, 0)).await;
+        w.d.run_once(sthlm(2026, 6, 2, 12, 1)).await.unwrap();
+        // 176 days later nothing is purged; 183 days later texts are gone.
+        assert_eq!(w.e.run_jobs(sthlm(2026, 11, 25, 9, 0)).await.unwrap().purged_texts, 0);
+        assert!(w.e.run_jobs(sthlm(2026, 12, 1, 9, 0)).await.unwrap().purged_texts > 0);
+        let rows = w.rows(p.id).await;
+        assert!(rows.iter().all(|r| r.body.is_none()), "message texts purged");
+        let sent: Vec<_> = rows.iter().filter(|r| r.sent_at.is_some()).collect();
+        assert!(sent.len() >= 2 && sent.iter().all(|r| r.status == OutboxStatus::Sent), "statuses and times kept");
+        let after = w.appt(&a).await;
+        assert_eq!((after.reply, after.reply_reason), (ReplyState::Cannot, None));
+        let ev = w.journal(p.id).await.into_iter().find(|e| e.kind == "inbound_message").unwrap();
+        assert_eq!(ev.detail["text"], serde_json::Value::Null);
+        assert_eq!(ev.detail["intent"]["intent"], "cannot");
+        let dump = w.e.export(p.id, &actor(), sthlm(2026, 12, 1, 9, 0)).await.unwrap().to_string();
+        assert!(!dump.contains("sjukt barn"), "no trace of the reason: {dump}");
+    }
+}
+
+both_backends! {
+    async fn export_holds_everything_and_erase_keeps_only_anonymous_counts(t) {
+        let now = sthlm(2026, 12, 1, 9, 0);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        let a = w.book(p.id, sthlm(2026, 12, 3, 11, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 2, 11, 0)).await.unwrap();
+        w.say(p.id, "kommer", sthlm(2026, 12, 2, 12, 0)).await;
+        let doc = w.e.export(p.id, &actor(), now).await.unwrap();
+        for key in ["participant", "consents", "appointments", "messages", "inbound", "tasks", "journal"] {
+            assert!(doc.get(key).is_some(), "export lacks {key}");
+        }
+        assert_eq!(doc["inbound"][0]["text"], "kommer");
+        assert_eq!(doc["participant"]["phone"], "+46701234567");
+        let err = w.e.erase(p.id, &actor(), now).await.unwrap_err();
+        assert!(err.to_string().contains("only discharged"), "{err}");
+        w.e.set_status(p.id, ParticipantStatus::Discharged, &actor(), now).await.unwrap();
+        w.e.erase(p.id, &actor(), now).await.unwrap();
+        let dump = w.e.export(p.id, &actor(), now).await.unwrap().to_string();
+        for secret in ["Ali", "+46701234567", "kommer\"", "Storgatan"] {
+            assert!(!dump.contains(secret), "{secret} survived erasure: {dump}");
+        }
+        // Counts stay: the appointment and its reply state are still there.
+        let kept = w.appt(&a).await;
+        assert_eq!((kept.reply, kept.location), (ReplyState::Coming, None));
+        let mut c = w.e.db.conn().await.unwrap();
+        assert!(participants::get(&mut c, p.id).await.unwrap().erased);
+    }
+}
+
+both_backends! {
+    async fn staff_record_attendance_and_rates_are_counted_over_4_and_12_weeks(t) {
+        let now = sthlm(2026, 11, 1, 9, 0);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        let mut booked = vec![];
+        for (i, day) in [2u32, 9, 16, 23, 30].iter().enumerate() {
+            let a = w.book(p.id, sthlm(2026, 11, *day, 11, 0), now).await;
+            w.d.run_once(sthlm(2026, 11, *day, 9, 0)).await.unwrap();
+            if i % 2 == 0 {
+                w.say(p.id, "ja", sthlm(2026, 11, *day, 9, 30)).await;
+            }
+            booked.push(a);
+        }
+        let later = sthlm(2026, 12, 1, 9, 0);
+        let err = w.e.record_attendance(booked[0].id, Attendance::Attended, &actor(), now).await.unwrap_err();
+        assert!(err.to_string().contains("not started"), "{err}");
+        for (a, att) in booked.iter().zip([Attendance::Attended, Attendance::Absent, Attendance::Attended, Attendance::Excused, Attendance::Attended]) {
+            w.e.record_attendance(a.id, att, &actor(), later).await.unwrap();
+        }
+        let r = w.e.rates(p.id, 4, later).await.unwrap();
+        // Last 4 weeks: 9, 16, 23, 30 Nov: attended 2 of 3 recorded (excused left out).
+        assert_eq!((r.attended, r.attendance_recorded), (2, 3));
+        assert_eq!((r.replied, r.asked), (2, 4));
+        let r12 = w.e.rates(p.id, 12, later).await.unwrap();
+        assert_eq!((r12.attended, r12.attendance_recorded, r12.replied, r12.asked), (3, 4, 3, 5));
+        assert!(w.journal(p.id).await.iter().any(|e| e.kind == "attendance_recorded"));
+    }
+}
+
+both_backends! {
+    async fn plan_making_asks_when_to_leave_and_reminds_then(t) {
+        let now = sthlm(2026, 12, 9, 9, 0);
+        let w = world(&t, now).await;
+        {
+            let mut c = w.e.db.conn().await.unwrap();
+            units::set_settings(&mut c, w.unit.id, Some(true), None, None).await.unwrap();
+        }
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        w.book(p.id, sthlm(2026, 12, 10, 11, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 9, 11, 0)).await.unwrap();
+        w.say(p.id, "kommer", sthlm(2026, 12, 9, 12, 0)).await;
+        assert!(w.receipt(p.id).await.ends_with("När behöver du gå hemifrån för att vara där i tid? Svara med en tid, t.ex. 08:15."));
+        w.say(p.id, "10.15", sthlm(2026, 12, 9, 12, 5)).await;
+        assert_eq!(w.receipt(p.id).await, "Vi påminner dig kl. 10:15 om att gå hemifrån.");
+        let leave = w.rows(p.id).await.into_iter().find(|r| r.purpose == Purpose::Notice).unwrap();
+        assert_eq!(leave.due_at, sthlm(2026, 12, 10, 10, 15));
+        assert_eq!(leave.body.as_deref(), Some("Hej Ali! Dags att gå hemifrån nu, din tid är kl. 11:00."));
+    }
+}
+
+both_backends! {
+    async fn a_reply_to_a_summons_answers_the_summons(t) {
+        let now = sthlm(2026, 12, 9, 12, 30);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        w.e.summon(p.id, "2h".parse().unwrap(), &actor(), now).await.unwrap();
+        w.d.run_once(now).await.unwrap();
+        w.say(p.id, "förhinder jobbar", now + Duration::minutes(5)).await;
+        let tasks = w.tasks(p.id).await;
+        assert_eq!((tasks.len(), tasks[0].kind), (1, TaskKind::Cannot));
+        assert_eq!(tasks[0].detail["reason"], "jobbar");
+    }
+}
