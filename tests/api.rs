@@ -160,3 +160,36 @@ both_backends! {
         assert!(paminn::store::participants::list(&mut c, None).await.unwrap().is_empty());
     }
 }
+
+both_backends! {
+    async fn tasks_and_attendance_through_the_api(t) {
+        let app = spawn(&t).await;
+        let (_, p) = app.call(reqwest::Method::POST, "/api/v1/participants", Some(json!({
+            "unit": "Krami", "first_name": "Ali", "phone": "0701234567", "consent": ["sms"]
+        }))).await;
+        let pid = p["id"].as_i64().unwrap();
+        app.engine.run_jobs(Utc::now()).await.unwrap();
+        let (s, tasks) = app.call(reqwest::Method::GET, &format!("/api/v1/tasks?participant={pid}"), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(tasks[0]["kind"], "gap");
+        let tid = tasks[0]["id"].as_i64().unwrap();
+        let (s, done) = app.call(reqwest::Method::POST, &format!("/api/v1/tasks/{tid}/done"), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(done["done_by"], "api:case-system");
+        let (s, _) = app.call(reqwest::Method::POST, &format!("/api/v1/tasks/{tid}/done"), None).await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        let (_, a) = app.call(reqwest::Method::POST, "/api/v1/appointments", Some(json!({
+            "participant_id": pid, "start": "2030-06-10T09:00"
+        }))).await;
+        let aid = a["appointment"]["id"].as_i64().unwrap();
+        let (s, v) = app.call(reqwest::Method::POST, &format!("/api/v1/appointments/{aid}/attendance"),
+            Some(json!({"attendance": "maybe"}))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        let (s, v) = app.call(reqwest::Method::POST, &format!("/api/v1/appointments/{aid}/attendance"),
+            Some(json!({"attendance": "attended"}))).await;
+        assert_eq!(s, StatusCode::CONFLICT, "not started yet: {v}");
+        let (s, v) = app.call(reqwest::Method::GET, &format!("/api/v1/participants/{pid}/stats"), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(v["weeks_12"]["weeks"], 12);
+    }
+}

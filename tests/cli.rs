@@ -201,3 +201,43 @@ both_backends! {
         assert!(tok["token"].as_str().unwrap().starts_with("pmn_"));
     }
 }
+
+both_backends! {
+    async fn staff_ask_what_a_reply_meant_and_work_their_tasks_from_the_command_line(t) {
+        let (p, id) = setup(&t);
+        let id_s = id.to_string();
+        let v: Value = serde_json::from_str(&p.ok(&["parse-reply", "förhinder, sjuk"])).unwrap();
+        assert_eq!(v, serde_json::json!({"intent": "cannot", "reason": "sjuk"}));
+        let v: Value = serde_json::from_str(&p.ok(&["parse-reply", "--lang", "en", "I'll be there"])).unwrap();
+        assert_eq!(v["intent"], "coming");
+        // A participant with nothing booked gives a gap task.
+        let r = p.json(&["maintenance"]);
+        assert_eq!(r["jobs"]["gap_tasks"], 1);
+        let tasks = p.json(&["tasks", "--participant", &id_s]);
+        let task_id = tasks[0]["id"].to_string();
+        assert_eq!(tasks[0]["kind"], "gap");
+        p.ok(&["task", "done", &task_id]);
+        assert!(p.json(&["tasks"]).as_array().unwrap().is_empty());
+        assert_eq!(p.json(&["tasks", "--all"]).as_array().unwrap().len(), 1);
+        let (_, err) = p.fails(&["task", "done", &task_id]);
+        assert!(err.contains("already done"), "{err}");
+        // Attendance only after the start; stats and export read back.
+        let a = p.json(&["appointment", "add", "--participant", &id_s, "--at", "2030-12-10T11:00"]);
+        let (_, err) = p.fails(&["attendance", &a["id"].to_string(), "attended"]);
+        assert!(err.contains("not started"), "{err}");
+        let s = p.json(&["stats", &id_s]);
+        assert!(s["weeks_4"]["show_up_rate"].is_null());
+        p.ok(&["participant", "intensity", &id_s, "day_before"]);
+        let rows = p.json(&["outbox", "--participant", &id_s]);
+        let pending = rows.as_array().unwrap().iter().filter(|r| r["status"] == "pending").count();
+        assert_eq!(pending, 1, "only the day-before reminder remains");
+        let doc: Value = serde_json::from_str(&p.ok(&["participant", "export", &id_s])).unwrap();
+        assert_eq!(doc["participant"]["intensity"], "day_before");
+        let (_, err) = p.fails(&["participant", "erase", &id_s]);
+        assert!(err.contains("only discharged"), "{err}");
+        p.ok(&["participant", "status", &id_s, "discharged"]);
+        p.ok(&["participant", "erase", &id_s]);
+        let doc: Value = serde_json::from_str(&p.ok(&["participant", "export", &id_s])).unwrap();
+        assert_eq!(doc["participant"]["phone"], Value::Null);
+    }
+}
