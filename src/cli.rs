@@ -115,9 +115,43 @@ pub enum Command {
     },
     /// Show-up and reply rates over the last 4 and 12 weeks.
     Stats { participant: ParticipantId },
+    /// Reports for coordinators and admins.
+    #[command(subcommand)]
+    Report(ReportCmd),
     /// Run the periodic jobs once (tasks for silence, expiring consent,
     /// empty calendars; purge of old texts). `serve` runs them every 5 minutes.
     Maintenance,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCmd {
+    /// SMS messages, parts and gateway-reported cost per unit in a month.
+    SmsCost {
+        /// YYYY-MM, in each unit's time zone.
+        #[arg(long)]
+        month: String,
+    },
+    /// How many SMS came from numbers that belong to no participant.
+    UnknownSenders {
+        #[arg(long)]
+        month: String,
+    },
+}
+
+/// The first instant of a month and of the next, in a zone.
+fn month_bounds(
+    month: &str,
+    tz: chrono_tz::Tz,
+) -> anyhow::Result<(chrono::DateTime<Utc>, chrono::DateTime<Utc>)> {
+    let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .map_err(|_| anyhow!("--month must be YYYY-MM, e.g. 2026-12"))?;
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(|| anyhow!("month out of range"))?;
+    let at = |d: chrono::NaiveDate| {
+        crate::domain::schedule::resolve_local(d.and_time(chrono::NaiveTime::MIN), tz)
+    };
+    Ok((at(first), at(next)))
 }
 
 #[derive(Subcommand, Debug)]
@@ -578,10 +612,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let mut c = db.conn().await?;
             let rows = outbox::list(&mut c, participant).await?;
             print(json, &rows, || {
-                let mut out = vec!["id\tappointment\tchannel\tdue_at\tstatus\tbody".to_string()];
+                let mut out =
+                    vec!["id\tappointment\tchannel\tdue_at\tstatus\tsms\tbody".to_string()];
                 for r in &rows {
                     out.push(format!(
-                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                         r.id,
                         r.appointment_id
                             .map(|a| a.to_string())
@@ -589,6 +624,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                         r.channel,
                         fmt_t(r.due_at),
                         r.status,
+                        match (&r.encoding, r.parts) {
+                            (Some(e), Some(p)) => format!("{e}/{p}"),
+                            _ => "-".into(),
+                        },
                         r.body.clone().unwrap_or_default()
                     ));
                 }
@@ -696,6 +735,49 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                         pct(twelve.reply_rate),
                         twelve.replied,
                         twelve.asked
+                    )
+                },
+            )?;
+        }
+        Command::Report(ReportCmd::SmsCost { month }) => {
+            let mut c = db.conn().await?;
+            let mut out = Vec::new();
+            for u in units::list(&mut c).await? {
+                let (from, to) = month_bounds(&month, u.time_zone)?;
+                for row in crate::store::reports::sms_cost(&mut c, u.id, from, to).await? {
+                    out.push(
+                        serde_json::json!({ "unit_id": u.id, "unit": u.name, "month": month,
+                        "messages": row.messages, "parts": row.parts,
+                        "cost": row.cost as f64 / 10_000.0, "currency": row.currency }),
+                    );
+                }
+            }
+            print(json, &out, || {
+                let mut lines = vec!["unit\tmonth\tmessages\tparts\tcost".to_string()];
+                for r in &out {
+                    lines.push(format!(
+                        "{}\t{}\t{}\t{}\t{:.2} {}",
+                        r["unit"].as_str().unwrap_or(""),
+                        month,
+                        r["messages"],
+                        r["parts"],
+                        r["cost"].as_f64().unwrap_or(0.0),
+                        r["currency"].as_str().unwrap_or("")
+                    ));
+                }
+                lines.join("\n")
+            })?;
+        }
+        Command::Report(ReportCmd::UnknownSenders { month }) => {
+            let (from, to) = month_bounds(&month, chrono_tz::Europe::Stockholm)?;
+            let mut c = db.conn().await?;
+            let n = crate::store::reports::unknown_senders(&mut c, from, to).await?;
+            print(
+                json,
+                &serde_json::json!({ "month": month, "unknown_senders": n }),
+                || {
+                    format!(
+                        "{month}: {n} SMS from numbers that belong to no participant (no number or text kept)"
                     )
                 },
             )?;

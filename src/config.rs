@@ -20,8 +20,30 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `text` (default) or `json` log lines.
     pub log_format: String,
-    /// Transport for SMS: `sandbox` until a gateway is configured.
+    /// Transport for SMS: `sandbox`, `46elks`, `twilio` or `sinch`.
     pub sms_provider: String,
+    /// Sender: a phone number (replies reach us) or an alphanumeric name
+    /// (they do not).
+    pub sms_from: Option<String>,
+    /// Messages per second to the SMS gateway.
+    pub sms_rate_per_sec: u32,
+    /// Shared secret 46elks and Sinch callbacks must carry (Basic password
+    /// or `?secret=`).
+    pub sms_webhook_secret: Option<String>,
+    /// The public base URL gateways call back (delivery reports, inbound).
+    pub public_url: Option<String>,
+    #[serde(rename = "46elks_username")]
+    pub elks46_username: Option<String>,
+    #[serde(rename = "46elks_password")]
+    pub elks46_password: Option<String>,
+    #[serde(rename = "46elks_api_url")]
+    pub elks46_api_url: String,
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<String>,
+    pub twilio_api_url: String,
+    pub sinch_service_plan_id: Option<String>,
+    pub sinch_api_token: Option<String>,
+    pub sinch_api_url: String,
     /// Transport for Telegram: `sandbox` until a bot is configured.
     pub telegram_provider: String,
     /// Simulated latency of the sandbox transport, in milliseconds.
@@ -52,6 +74,19 @@ impl Default for Config {
             listen: "127.0.0.1:8080".parse().expect("valid default address"),
             log_format: "text".into(),
             sms_provider: "sandbox".into(),
+            sms_from: None,
+            sms_rate_per_sec: 10,
+            sms_webhook_secret: None,
+            public_url: None,
+            elks46_username: None,
+            elks46_password: None,
+            elks46_api_url: "https://api.46elks.com".into(),
+            twilio_account_sid: None,
+            twilio_auth_token: None,
+            twilio_api_url: "https://api.twilio.com".into(),
+            sinch_service_plan_id: None,
+            sinch_api_token: None,
+            sinch_api_url: "https://us.sms.api.sinch.com".into(),
             telegram_provider: "sandbox".into(),
             sandbox_latency_ms: 0,
             dispatch_batch_size: 200,
@@ -92,13 +127,43 @@ impl Config {
                 self.log_format
             ));
         }
-        for (k, v) in [
-            ("sms_provider", &self.sms_provider),
-            ("telegram_provider", &self.telegram_provider),
-        ] {
-            if v != "sandbox" {
+        if self.telegram_provider != "sandbox" {
+            return Err(format!(
+                "telegram_provider = '{}' is not available in this version; only 'sandbox' is",
+                self.telegram_provider
+            ));
+        }
+        let need = |what: &str, v: &Option<String>| match v {
+            Some(s) if !s.trim().is_empty() => Ok(()),
+            _ => Err(format!(
+                "sms_provider = '{}' needs {what} (PAMINN_{})",
+                self.sms_provider,
+                what.to_uppercase()
+            )),
+        };
+        match self.sms_provider.as_str() {
+            "sandbox" => {}
+            "46elks" => {
+                need("46elks_username", &self.elks46_username)?;
+                need("46elks_password", &self.elks46_password)?;
+                need("sms_from", &self.sms_from)?;
+                need("sms_webhook_secret", &self.sms_webhook_secret)?;
+            }
+            "twilio" => {
+                need("twilio_account_sid", &self.twilio_account_sid)?;
+                need("twilio_auth_token", &self.twilio_auth_token)?;
+                need("sms_from", &self.sms_from)?;
+                need("public_url", &self.public_url)?;
+            }
+            "sinch" => {
+                need("sinch_service_plan_id", &self.sinch_service_plan_id)?;
+                need("sinch_api_token", &self.sinch_api_token)?;
+                need("sms_from", &self.sms_from)?;
+                need("sms_webhook_secret", &self.sms_webhook_secret)?;
+            }
+            other => {
                 return Err(format!(
-                    "{k} = '{v}' is not available in this version; only 'sandbox' is"
+                    "sms_provider must be sandbox, 46elks, twilio or sinch, not '{other}'"
                 ));
             }
         }
@@ -109,6 +174,30 @@ impl Config {
             return Err("dispatch_batch_size and dispatch_max_attempts must be >= 1, dispatch_lease_secs >= 5".into());
         }
         Ok(())
+    }
+
+    /// Is the SMS sender a name rather than a number? Then replies cannot
+    /// reach us.
+    pub fn sms_sender_is_alphanumeric(&self) -> bool {
+        self.sms_from
+            .as_deref()
+            .is_some_and(|f| f.chars().any(|c| c.is_alphabetic()))
+    }
+
+    /// The URL a gateway should send delivery reports to, with the secret
+    /// when the provider authenticates by it.
+    pub fn sms_status_callback(&self) -> Option<String> {
+        let base = self.public_url.as_deref()?.trim_end_matches('/');
+        let url = format!("{base}/webhooks/sms/{}/status", self.sms_provider);
+        Some(
+            match (&self.sms_webhook_secret, self.sms_provider.as_str()) {
+                (Some(s), "46elks" | "sinch") => {
+                    let enc: String = form_urlencoded::byte_serialize(s.as_bytes()).collect();
+                    format!("{url}?secret={enc}")
+                }
+                _ => url,
+            },
+        )
     }
 
     /// The database URL in force.

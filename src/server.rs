@@ -29,16 +29,53 @@ pub async fn open_db(cfg: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-/// The transports the configuration asks for.
+/// The transports the configuration asks for. `Config::validate` has
+/// already checked that the chosen provider has its settings.
 pub fn channels(cfg: &Config, db: &Db) -> Arc<Channels> {
+    use crate::channels::sms::{elks46, sinch, twilio};
     let sandbox = Arc::new(Sandbox::new(
         db.clone(),
         Duration::from_millis(cfg.sandbox_latency_ms),
     ));
-    // Only the sandbox exists so far; `Config::validate` refuses the rest.
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    let sms: Arc<dyn crate::channels::Transport> = match cfg.sms_provider.as_str() {
+        "46elks" => Arc::new(elks46::Elks46::new(elks46::Elks46Config {
+            api_url: cfg.elks46_api_url.clone(),
+            username: s(&cfg.elks46_username),
+            password: s(&cfg.elks46_password),
+            from: s(&cfg.sms_from),
+            status_callback: cfg.sms_status_callback(),
+            rate_per_sec: cfg.sms_rate_per_sec,
+            timeout: elks46::DEFAULT_TIMEOUT,
+        })),
+        "twilio" => Arc::new(twilio::Twilio::new(twilio::TwilioConfig {
+            api_url: cfg.twilio_api_url.clone(),
+            account_sid: s(&cfg.twilio_account_sid),
+            auth_token: s(&cfg.twilio_auth_token),
+            from: s(&cfg.sms_from),
+            status_callback: cfg.sms_status_callback(),
+            rate_per_sec: cfg.sms_rate_per_sec,
+            timeout: twilio::DEFAULT_TIMEOUT,
+        })),
+        "sinch" => Arc::new(sinch::Sinch::new(sinch::SinchConfig {
+            api_url: cfg.sinch_api_url.clone(),
+            service_plan_id: s(&cfg.sinch_service_plan_id),
+            api_token: s(&cfg.sinch_api_token),
+            from: s(&cfg.sms_from),
+            status_callback: cfg.sms_status_callback(),
+            rate_per_sec: cfg.sms_rate_per_sec,
+            timeout: sinch::DEFAULT_TIMEOUT,
+        })),
+        _ => sandbox.clone(),
+    };
+    if cfg.sms_provider != "sandbox" && cfg.sms_sender_is_alphanumeric() {
+        tracing::warn!(
+            "sms_from is a name, not a number: participants' SMS replies cannot reach paminn"
+        );
+    }
     Arc::new(
         Channels::new()
-            .with(ChannelKind::Sms, sandbox.clone())
+            .with(ChannelKind::Sms, sms)
             .with(ChannelKind::Telegram, sandbox),
     )
 }
@@ -110,7 +147,21 @@ pub async fn run(
         }
     });
 
-    web::serve(listener, AppState { engine, demo }, shutdown.clone()).await?;
+    let webhooks = web::webhooks::WebhookConfig {
+        secret: cfg.sms_webhook_secret.clone(),
+        twilio_auth_token: cfg.twilio_auth_token.clone(),
+        public_url: cfg.public_url.clone(),
+    };
+    web::serve(
+        listener,
+        AppState {
+            engine,
+            demo,
+            webhooks,
+        },
+        shutdown.clone(),
+    )
+    .await?;
     shutdown.cancel();
     dispatcher_task.await.ok();
     series_task.await.ok();

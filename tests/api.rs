@@ -39,6 +39,7 @@ async fn spawn(t: &common::TestDb) -> App {
     let state = AppState {
         engine: engine.clone(),
         demo: false,
+        webhooks: Default::default(),
     };
     tokio::spawn(web::serve(listener, state, stop.clone()));
     App {

@@ -10,6 +10,7 @@
 //! `retry_after`, not counted as a failure).
 
 pub mod sandbox;
+pub mod sms;
 
 use crate::domain::{ChannelKind, OutboxId, ParticipantId};
 use async_trait::async_trait;
@@ -36,6 +37,23 @@ pub struct OutgoingMessage {
 pub struct Accepted {
     /// The gateway's id for it, to match delivery receipts and replies.
     pub gateway_id: String,
+    /// SMS parts, when the gateway reports them.
+    pub parts: Option<i64>,
+    /// Cost in 1/10,000 of `currency`, when the gateway reports it.
+    pub cost: Option<i64>,
+    pub currency: Option<String>,
+}
+
+impl Accepted {
+    /// Accepted with only an id (gateways that report no cost).
+    pub fn id(gateway_id: impl Into<String>) -> Self {
+        Accepted {
+            gateway_id: gateway_id.into(),
+            parts: None,
+            cost: None,
+            currency: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +67,10 @@ pub enum SendError {
     /// The gateway asked us to slow down.
     #[error("rate limited for {0:?}")]
     RateLimited(Duration),
+    /// The recipient has opted out at the gateway (Twilio 21610): treated
+    /// as STOPP for this channel.
+    #[error("recipient opted out: {0}")]
+    RecipientOptedOut(String),
 }
 
 /// Rate limits a transport asks for.

@@ -51,6 +51,6 @@ impl Transport for Sandbox {
         )
         .await
         .map_err(|e| SendError::Temporary(e.to_string()))?;
-        Ok(Accepted { gateway_id })
+        Ok(Accepted::id(gateway_id))
     }
 }

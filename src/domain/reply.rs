@@ -22,13 +22,13 @@
 //!
 //! The pipeline, each step a small function:
 //!
-//! 1. [`tokenise`]: words with their place in the original text, lower-cased
+//! 1. `tokenise`: words with their place in the original text, lower-cased
 //!    and folded (å/ä/ö → a/a/o, apostrophes dropped) for matching only; the
 //!    original is kept so a reason reads as the participant wrote it;
-//! 2. [`match_units`]: the words are matched against a small lexicon of
+//! 2. `match_units`: the words are matched against a small lexicon of
 //!    phrases, longest first, allowing one typo in keywords of five letters
 //!    or more and any number of repeated letters ("kommmer", "jaaa");
-//! 3. [`resolve`]: negation ("kommer inte", "not coming") and "kan inte
+//! 3. `resolve`: negation ("kommer inte", "not coming") and "kan inte
 //!    komma" are worked out between neighbouring words;
 //! 4. the rules, in order: a lone "?", a choice digit, STOPP, the other
 //!    commands, a notice of absence with its reason, and last a short answer.
@@ -127,16 +127,17 @@ fn choice(msg: &Message) -> Option<Intent> {
 }
 
 /// STOPP wins at once and always in a short message that opens with a stop
-/// word ("STOPP", "stop!", "Stopp tack", "Hej, avsluta"). It does not in a
-/// sentence ("jag stoppar inte...") or when the message negates it ("stoppa
-/// inte"): those go to a person, who can still opt the participant out.
+/// word ("STOPP", "stop!", "Stopp tack", "Hej, avsluta"), or in one that
+/// says nothing else ("STOPP STOPP STOPP STOPP"). It does not in a sentence
+/// ("jag stoppar inte...") or when the message negates it ("stoppa inte"):
+/// those go to a person, who can still opt the participant out.
 fn stop(msg: &Message) -> Option<Intent> {
     let first_unit = msg.units.iter().position(|u| u.kind != Kind::Polite)?;
     let words = &msg.tokens[msg.units[first_unit].first..];
     let [first, rest @ ..] = words else {
         return None;
     };
-    let short = words.len() <= MAX_STOP_WORDS;
+    let short = words.len() <= MAX_STOP_WORDS || rest.iter().all(is_stop_word);
     let negated = rest.iter().any(Token::is_negator);
     (short && !negated && is_stop_word(first)).then_some(Intent::Stop)
 }
@@ -144,19 +145,17 @@ fn stop(msg: &Message) -> Option<Intent> {
 /// START, HJÄLP, MINA TIDER, MINA UPPGIFTER: the whole message is the
 /// command, give or take a greeting or a "tack".
 fn command(msg: &Message) -> Option<Intent> {
-    let words = msg
+    let typed = msg
         .core_words()
         .iter()
         .map(|w| squash(w))
-        .collect::<Vec<_>>()
-        .join(" ");
-    COMMANDS.iter().find_map(|(phrase, intent)| {
-        let phrase = phrase
-            .split_whitespace()
-            .map(|w| squash(&fold(w)))
-            .collect::<Vec<_>>()
-            .join(" ");
-        (phrase == words).then(|| intent.clone())
+        .collect::<Vec<_>>();
+    COMMANDS.iter().find_map(|(intent, forms)| {
+        let matches = forms.split(',').any(|form| {
+            let form = form.split_whitespace().map(|w| squash(&fold(w)));
+            form.eq(typed.iter().cloned())
+        });
+        matches.then(|| intent.clone())
     })
 }
 
@@ -183,8 +182,9 @@ fn language_switch(msg: &Message) -> Option<Intent> {
 
 /// "förhinder, sjuk", "Kan inte komma imorgon, jobbar", "Hej! Jag kommer
 /// inte, sonen är sjuk och ...": a message that opens with a refusal is a
-/// notice of absence, however long the reason after it. Only a greeting, a
-/// name, "jag"/"har" or a bare "nej" may come before.
+/// notice of absence, however long the reason after it. Only greetings,
+/// small words ("jag", "har"), one unknown word (a name) or a bare "nej" may
+/// come before.
 ///
 /// A plain refusal ("kan inte") followed by a yes ("... men kommer på
 /// torsdag") is left to [`short_answer`], which calls it mixed, and so is a
@@ -364,7 +364,8 @@ impl<'a> Message<'a> {
     /// something (not just "tack" or "idag").
     fn reason_after(&self, end: usize) -> Option<String> {
         let says_something = self.units[end + 1..].iter().any(|u| u.kind.is_content());
-        let from = self.tokens[self.units[end].last].end;
+        let last_token = self.units[..=end].iter().map(|u| u.last).max()?;
+        let from = self.tokens[last_token].end;
         says_something
             .then(|| clean_reason(&self.text[from..]))
             .flatten()
@@ -569,8 +570,8 @@ enum Refusal {
 }
 
 impl Kind {
-    /// Whether a unit after a refusal is a reason worth keeping (not "tack",
-    /// "idag" or "nej").
+    /// Whether a unit after a refusal is a reason worth keeping: not "tack",
+    /// "idag", or another "nej"/"kommer inte".
     fn is_content(self) -> bool {
         !matches!(
             self,
@@ -579,7 +580,7 @@ impl Kind {
                 | Kind::Number
                 | Kind::Filler
                 | Kind::Inert
-                | Kind::Refuse(Refusal::Bare)
+                | Kind::Refuse(_)
         )
     }
 }
@@ -601,10 +602,11 @@ struct Group {
     lang: Option<Language>,
     /// Forgive one typo in words of at least five letters.
     typos: bool,
-    phrases: &'static [&'static str],
+    /// Comma-separated, so the list reads like the lists people would write.
+    phrases: &'static str,
 }
 
-const fn exact(kind: Kind, lang: Option<Language>, phrases: &'static [&'static str]) -> Group {
+const fn exact(kind: Kind, lang: Option<Language>, phrases: &'static str) -> Group {
     Group {
         kind,
         lang,
@@ -613,7 +615,7 @@ const fn exact(kind: Kind, lang: Option<Language>, phrases: &'static [&'static s
     }
 }
 
-const fn typos(kind: Kind, lang: Option<Language>, phrases: &'static [&'static str]) -> Group {
+const fn typos(kind: Kind, lang: Option<Language>, phrases: &'static str) -> Group {
     Group {
         kind,
         lang,
@@ -631,665 +633,269 @@ const BARE: Kind = Kind::Refuse(Refusal::Bare);
 
 const LEXICON: &[Group] = &[
     // Yes on its own.
-    exact(Kind::Agree, ANY, &["ok", "okay", "okey", "ok då"]),
+    exact(Kind::Agree, ANY, "ok, okay, okey, ok då"),
     exact(
         Kind::Agree,
         SV,
-        &[
-            "ja",
-            "japp",
-            "jepp",
-            "jupp",
-            "jajamän",
-            "jadå",
-            "javisst",
-            "visst",
-            "okej",
-            "oki",
-            "okidoki",
-            "klart",
-            "ses",
-            "ses då",
-            "vi ses",
-            "ses sen",
-            "ses där",
-            "inga problem",
-            "det gör jag",
-            "det blir bra",
-            "låter bra",
-            "toppen",
-            "perfekt",
-            "kanon",
-            "på väg",
-        ],
+        "ja, japp, jepp, jupp, jajamän, jadå, javisst, visst, okej, oki, okidoki, klart, ses, \
+         ses då, vi ses, ses sen, ses där, inga problem, det gör jag, det blir bra, låter bra, \
+         toppen, perfekt, kanon, på väg",
     ),
     typos(
         Kind::Agree,
         SV,
-        &[
-            "absolut",
-            "självklart",
-            "givetvis",
-            "bekräftar",
-            "bekräftat",
-        ],
+        "absolut, självklart, givetvis, bekräftar, bekräftat",
     ),
     exact(
         Kind::Agree,
         EN,
-        &[
-            "yes",
-            "yeah",
-            "yea",
-            "yep",
-            "yup",
-            "ya",
-            "sure",
-            "of course",
-            "ofc",
-            "no problem",
-            "no worries",
-            "see you",
-            "see ya",
-            "see you then",
-            "see you there",
-            "on my way",
-            "will do",
-            "sounds good",
-            "great",
-            "perfect",
-            "cool",
-            "alright",
-            "all right",
-        ],
+        "yes, yeah, yea, yep, yup, ya, sure, of course, ofc, no problem, no worries, see you, \
+         see ya, see you then, see you there, on my way, will do, sounds good, great, perfect, \
+         cool, alright, all right",
     ),
     typos(
         Kind::Agree,
         EN,
-        &["absolutely", "definitely", "certainly", "confirmed"],
+        "absolutely, definitely, certainly, confirmed",
     ),
     // Yes unless negated.
-    typos(Kind::Come, SV, &["kommer"]),
+    typos(Kind::Come, SV, "kommer"),
     exact(
         Kind::Come,
         SV,
-        &[
-            "kmr",
-            "komma",
-            "närvara",
-            "vara där",
-            "vara på plats",
-            "är där",
-            "hinner",
-            "dyker upp",
-        ],
+        "kmr, komma, närvara, vara där, vara på plats, är där, hinner, dyker upp",
     ),
-    typos(Kind::Come, EN, &["coming"]),
+    typos(Kind::Come, EN, "coming"),
     exact(
         Kind::Come,
         EN,
-        &[
-            "come",
-            "be there",
-            "make it",
-            "able to come",
-            "able to make it",
-            "be able to come",
-            "be able to make it",
-            "attend",
-            "attending",
-            "show up",
-        ],
+        "come, be there, make it, able to come, able to make it, be able to come, \
+         be able to make it, attend, attending, show up",
     ),
     // The formal notice of absence.
     typos(
         FORMAL,
         SV,
-        &[
-            "förhinder",
-            "förhindrad",
-            "förhindrat",
-            "frånvaro",
-            "frånvarande",
-        ],
+        "förhinder, förhindrad, förhindrat, frånvaro, frånvarande",
     ),
     // "hinder" is "förhinder" missing a syllable; never a typo of "hinner".
-    exact(FORMAL, SV, &["hinder"]),
-    typos(FORMAL, EN, &["absent"]),
+    exact(FORMAL, SV, "hinder"),
+    typos(FORMAL, EN, "absent"),
     // A refusal in so many words.
     exact(
         PLAIN,
         SV,
-        &["avboka", "avbokar", "avbokning", "ställa in", "ställer in"],
+        "avboka, avbokar, avbokning, ställa in, ställer in",
     ),
-    exact(PLAIN, EN, &["cancel", "cancelling", "canceling"]),
+    exact(PLAIN, EN, "cancel, cancelling, canceling"),
     // A bare no.
-    exact(BARE, SV, &["nej", "nä", "näe", "nix"]),
-    exact(BARE, EN, &["no", "nope", "nah", "no way"]),
+    exact(BARE, SV, "nej, nä, näe, nix"),
+    exact(BARE, EN, "no, nope, nah, no way"),
     // "can't": see `resolve_modals`.
     exact(
         Kind::Modal,
         SV,
-        &[
-            "kan inte",
-            "kan ej",
-            "kan jag inte",
-            "kan jag ej",
-            "hinner inte",
-            "hinner ej",
-            "hinner jag inte",
-            "kommer inte kunna",
-            "kommer inte att kunna",
-            "kommer ej kunna",
-            "har inte möjlighet",
-            "har ej möjlighet",
-            "har inte tid",
-            "går inte",
-            "går ej",
-            "funkar inte",
-            "passar inte",
-            "passar ej",
-        ],
+        "kan inte, kan ej, kan jag inte, kan jag ej, hinner inte, hinner ej, hinner jag inte, \
+         kommer inte kunna, kommer inte att kunna, kommer ej kunna, har inte möjlighet, \
+         har ej möjlighet, har inte tid, går inte, går ej, funkar inte, passar inte, passar ej",
     ),
     exact(
         Kind::Modal,
         EN,
-        &[
-            "can't",
-            "cannot",
-            "can not",
-            "unable",
-            "not able",
-            "won't be able",
-            "will not be able",
-            "don't have time",
-            "do not have time",
-        ],
+        "can't, cannot, can not, unable, not able, won't be able, will not be able, \
+         don't have time, do not have time",
     ),
     // Being ill, or a sick child, is a reason and a no.
     exact(
         Kind::Sick,
         SV,
-        &[
-            "sjuk",
-            "sjuka",
-            "sjukt barn",
-            "sjuka barn",
-            "barnet är sjukt",
-            "feber",
-            "vab",
-            "vabb",
-            "vabbar",
-            "mår dåligt",
-            "mår inte bra",
-            "mår illa",
-            "covid",
-            "corona",
-            "migrän",
-            "magsjuk",
-        ],
+        "sjuk, sjuka, sjukt barn, sjuka barn, barnet är sjukt, feber, vab, vabb, vabbar, \
+         mår dåligt, mår inte bra, mår illa, covid, corona, migrän, magsjuk",
     ),
     typos(
         Kind::Sick,
         SV,
-        &[
-            "förkyld",
-            "sjukskriven",
-            "sjukdom",
-            "magsjuka",
-            "influensa",
-            "krasslig",
-            "sjukhuset",
-            "akuten",
-        ],
+        "förkyld, sjukskriven, sjukdom, magsjuka, influensa, krasslig, sjukhuset, akuten",
     ),
     exact(
         Kind::Sick,
         EN,
-        &[
-            "sick",
-            "fever",
-            "flu",
-            "i'm ill",
-            "i am ill",
-            "am ill",
-            "feeling ill",
-            "feel ill",
-            "not well",
-            "not feeling well",
-            "unwell",
-            "illness",
-        ],
+        "sick, fever, flu, i'm ill, i am ill, am ill, feeling ill, feel ill, not well, \
+         not feeling well, unwell, illness",
     ),
-    typos(Kind::Sick, EN, &["hospital"]),
+    typos(Kind::Sick, EN, "hospital"),
     // Negation: "kommer inte", "not coming".
-    exact(Kind::Negator, SV, &["inte", "ej", "icke", "aldrig"]),
+    exact(Kind::Negator, SV, "inte, ej, icke, aldrig"),
     exact(
         Kind::Negator,
         EN,
-        &[
-            "not", "never", "won't", "don't", "do not", "didn't", "isn't", "ain't",
-        ],
+        "not, never, won't, don't, do not, didn't, isn't, ain't",
     ),
     // Doubt.
     exact(
         Kind::Unsure,
         SV,
-        &[
-            "nog",
-            "tror",
-            "vet inte",
-            "vet ej",
-            "får se",
-            "vi får se",
-            "beror på",
-            "ingen aning",
-        ],
+        "nog, tror, vet inte, vet ej, får se, vi får se, beror på, ingen aning",
     ),
     typos(
         Kind::Unsure,
         SV,
-        &[
-            "kanske",
-            "eventuellt",
-            "möjligen",
-            "möjligtvis",
-            "troligen",
-            "troligtvis",
-            "antagligen",
-            "förmodligen",
-            "hoppas",
-            "osäker",
-            "försöker",
-            "försöka",
-        ],
+        "kanske, eventuellt, möjligen, möjligtvis, troligen, troligtvis, antagligen, \
+         förmodligen, hoppas, osäker, försöker, försöka",
     ),
     exact(
         Kind::Unsure,
         EN,
-        &[
-            "might",
-            "hope",
-            "not sure",
-            "don't know",
-            "do not know",
-            "idk",
-            "dunno",
-            "think",
-            "try",
-            "will try",
-            "trying",
-            "depends",
-            "no idea",
-        ],
+        "might, hope, not sure, don't know, do not know, idk, dunno, think, try, will try, \
+         trying, depends, no idea",
     ),
     typos(
         Kind::Unsure,
         EN,
-        &[
-            "maybe",
-            "perhaps",
-            "possibly",
-            "probably",
-            "hopefully",
-            "unsure",
-        ],
+        "maybe, perhaps, possibly, probably, hopefully, unsure",
     ),
     // A contrast: "ja men ...", "kommer fast ...".
-    exact(
-        Kind::Unsure,
-        SV,
-        &["men", "fast", "utom", "förutom", "dock"],
-    ),
-    exact(
-        Kind::Unsure,
-        EN,
-        &["but", "although", "though", "except", "however"],
-    ),
+    exact(Kind::Unsure, SV, "men, fast, utom, förutom, dock"),
+    exact(Kind::Unsure, EN, "but, although, though, except, however"),
     // Lateness: the lots wants to know, so a person reads it.
     exact(
         Kind::Unsure,
         SV,
-        &["sen", "sent", "senare", "försenad", "försenat", "sena"],
+        "sen, sent, senare, försenad, försenat, sena",
     ),
-    exact(Kind::Unsure, EN, &["late", "later", "delayed"]),
+    exact(Kind::Unsure, EN, "late, later, delayed"),
     // "kommer" in another sense: remember, get out, come back.
     exact(
         Kind::Unsure,
         SV,
-        &[
-            "kommer ihåg",
-            "komma ihåg",
-            "kommer inte ihåg",
-            "kommer ut",
-            "kommer från",
-            "kommer tillbaka",
-            "kommer hem",
-        ],
+        "kommer ihåg, komma ihåg, kommer inte ihåg, kommer ut, kommer från, kommer tillbaka, \
+         kommer hem",
     ),
     exact(
         Kind::Unsure,
         EN,
-        &[
-            "come back",
-            "coming back",
-            "come from",
-            "coming from",
-            "come home",
-        ],
+        "come back, coming back, come from, coming from, come home",
     ),
     // Question words.
     exact(
         Kind::Unsure,
         SV,
-        &[
-            "vad", "vem", "vilken", "vilket", "vilka", "varför", "hur", "när", "vart",
-        ],
+        "vad, vem, vilken, vilket, vilka, varför, hur, när, vart",
     ),
     exact(
         Kind::Unsure,
         EN,
-        &[
-            "what", "who", "whom", "whose", "why", "how", "when", "where", "which", "what's",
-            "who's",
-        ],
+        "what, who, whom, whose, why, how, when, where, which, what's, who's",
     ),
     // Asking for a person, or a stop word where STOPP does not apply.
     exact(
         Kind::Unsure,
         SV,
-        &[
-            "ring",
-            "ring mig",
-            "ringa",
-            "ringer",
-            "ringde",
-            "fel nummer",
-            "prata",
-            "hjälp",
-            "stopp",
-            "sluta",
-            "avsluta",
-            "avregistrera",
-        ],
+        "ring, ring mig, ringa, ringer, ringde, fel nummer, prata, hjälp, stopp, sluta, \
+         avsluta, avregistrera",
     ),
     exact(
         Kind::Unsure,
         EN,
-        &[
-            "call",
-            "call me",
-            "wrong number",
-            "talk",
-            "help",
-            "stop",
-            "unsubscribe",
-        ],
+        "call, call me, wrong number, talk, help, stop, unsubscribe",
     ),
     // Conditions: see `resolve_conditions`.
-    exact(Kind::Condition, SV, &["om", "ifall", "såvida"]),
-    exact(Kind::Condition, EN, &["if", "unless"]),
+    exact(Kind::Condition, SV, "om, ifall, såvida"),
+    exact(Kind::Condition, EN, "if, unless"),
     // Greetings and thanks.
     exact(
         Kind::Polite,
         SV,
-        &[
-            "hej",
-            "hejsan",
-            "hallå",
-            "tja",
-            "tjena",
-            "tjabba",
-            "god morgon",
-            "godmorgon",
-            "hej hej",
-            "tack",
-            "tackar",
-            "tack så mycket",
-            "tusen tack",
-            "stort tack",
-            "tack för påminnelsen",
-            "tack för infon",
-            "mvh",
-            "hälsningar",
-            "vänliga hälsningar",
-            "snälla",
-        ],
+        "hej, hejsan, hallå, tja, tjena, tjabba, god morgon, godmorgon, hej hej, tack, tackar, \
+         tack så mycket, tusen tack, stort tack, tack för påminnelsen, tack för infon, mvh, \
+         hälsningar, vänliga hälsningar, snälla",
     ),
     exact(
         Kind::Polite,
         EN,
-        &[
-            "hi",
-            "hello",
-            "hey",
-            "dear",
-            "thanks",
-            "thank you",
-            "thank you very much",
-            "thanks for the reminder",
-            "thx",
-            "ty",
-            "please",
-            "pls",
-            "plz",
-            "cheers",
-            "regards",
-            "best regards",
-            "good morning",
-        ],
+        "hi, hello, hey, dear, thanks, thank you, thank you very much, thanks for the reminder, \
+         thx, ty, please, pls, plz, cheers, regards, best regards, good morning",
     ),
     // Which appointment.
     exact(
         Kind::Occasion,
         SV,
-        &[
-            "idag",
-            "i dag",
-            "imorgon",
-            "i morgon",
-            "imorn",
-            "i morn",
-            "ikväll",
-            "i kväll",
-            "i eftermiddag",
-            "i förmiddag",
-            "måndag",
-            "tisdag",
-            "onsdag",
-            "torsdag",
-            "fredag",
-            "lördag",
-            "söndag",
-            "nästa vecka",
-            "den här gången",
-            "denna gång",
-            "dit",
-            "hit",
-            "då",
-            "mötet",
-            "möte",
-            "tiden",
-            "tid",
-            "besöket",
-            "träffen",
-            "kl",
-            "klockan",
-            "till",
-            "på",
-            "nu",
-        ],
+        "idag, i dag, imorgon, i morgon, imorn, i morn, ikväll, i kväll, i eftermiddag, \
+         i förmiddag, måndag, tisdag, onsdag, torsdag, fredag, lördag, söndag, nästa vecka, \
+         den här gången, denna gång, dit, hit, då, mötet, möte, tiden, tid, besöket, träffen, \
+         kl, klockan, till, på, nu",
     ),
     exact(
         Kind::Occasion,
         EN,
-        &[
-            "today",
-            "tomorrow",
-            "tonight",
-            "this time",
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-            "next week",
-            "there",
-            "then",
-            "the meeting",
-            "meeting",
-            "appointment",
-            "the appointment",
-            "at",
-            "to",
-            "on",
-            "now",
-        ],
+        "today, tomorrow, tonight, this time, monday, tuesday, wednesday, thursday, friday, \
+         saturday, sunday, next week, there, then, the meeting, meeting, appointment, \
+         the appointment, at, to, on, now",
     ),
     // Small words.
     exact(
         Kind::Filler,
         SV,
-        &[
-            "jag",
-            "du",
-            "vi",
-            "ni",
-            "han",
-            "hon",
-            "det",
-            "den",
-            "de",
-            "att",
-            "och",
-            "i",
-            "är",
-            "var",
-            "har",
-            "hade",
-            "ska",
-            "skall",
-            "kan",
-            "vill",
-            "blir",
-            "bli",
-            "så",
-            "där",
-            "här",
-            "min",
-            "mitt",
-            "mina",
-            "mig",
-            "dig",
-            "oss",
-            "med",
-            "för",
-            "av",
-            "en",
-            "ett",
-            "också",
-            "även",
-            "lite",
-            "bara",
-            "giltigt",
-            "kommer att",
-            "som",
-            "vara",
-        ],
+        "jag, du, vi, ni, han, hon, det, den, de, att, och, i, är, var, har, hade, ska, skall, \
+         kan, vill, blir, bli, så, där, här, min, mitt, mina, mig, dig, oss, med, för, av, en, \
+         ett, också, även, lite, bara, giltigt, kommer att, som, vara",
     ),
     exact(
         Kind::Filler,
         EN,
-        &[
-            "i", "i'm", "i'll", "i've", "i'd", "me", "my", "you", "we", "it", "it's", "the", "a",
-            "an", "and", "will", "can", "shall", "be", "am", "is", "are", "do", "have", "here",
-            "just", "also", "for", "with", "of", "as", "so", "that", "fast", "sent",
-        ],
+        "i, i'm, i'll, i've, i'd, me, my, you, we, it, it's, the, a, an, and, will, can, shall, \
+         be, am, is, are, do, have, here, just, also, for, with, of, as, so, that, fast, sent",
     ),
 ];
 
 /// Dropped before matching, so "kommer tyvärr inte" reads as "kommer inte"
-/// and "kan faktiskt inte" as "kan inte".
+/// and "kan faktiskt inte" as "kan inte". Written folded, like all the word
+/// lists below.
+#[rustfmt::skip]
 const SKIP_WORDS: &[&str] = &[
-    "tyvarr",
-    "unfortunately",
-    "sorry",
-    "forlat",
-    "ursakta",
-    "faktiskt",
-    "actually",
-    "really",
-    "verkligen",
-    "ju",
+    "tyvarr", "unfortunately", "sorry", "forlat", "ursakta", "faktiskt", "actually", "really",
+    "verkligen", "ju",
 ];
 
 /// Checked on every word, whatever phrase it ended up in (see
 /// [`Message::negated`]).
+#[rustfmt::skip]
 const NEGATOR_WORDS: &[&str] = &[
     "inte", "ej", "icke", "aldrig", "not", "never", "wont", "dont", "didnt", "doesnt", "isnt",
     "aint", "cant", "cannot", "couldnt", "wouldnt", "shouldnt",
 ];
 
+#[rustfmt::skip]
 const STOP_WORDS: &[&str] = &[
-    "stop",
-    "stopp",
-    "stoppa",
-    "sluta",
-    "avsluta",
-    "avregistrera",
-    "avregistrering",
-    "unsubscribe",
-    "stopall",
-    "optout",
+    "stop", "stopp", "stoppa", "sluta", "avsluta", "avregistrera", "avregistrering", "unsubscribe",
+    "stopall", "optout",
 ];
 /// Stop words long enough to forgive a typo in ("stopo", "avsluat").
 const STOP_TYPO_WORDS: &[&str] = &["stopp", "avsluta", "avregistrera", "unsubscribe"];
 
-const COMMANDS: &[(&str, Intent)] = &[
-    ("start", Intent::Start),
-    ("starta", Intent::Start),
-    ("start igen", Intent::Start),
-    ("starta igen", Intent::Start),
-    ("börja igen", Intent::Start),
-    ("resume", Intent::Start),
-    ("hjälp", Intent::Help),
-    ("hjälp mig", Intent::Help),
-    ("help", Intent::Help),
-    ("help me", Intent::Help),
-    ("info", Intent::Help),
-    ("meny", Intent::Help),
-    ("menu", Intent::Help),
-    ("mina tider", Intent::MyTimes),
-    ("min tid", Intent::MyTimes),
-    ("tider", Intent::MyTimes),
-    ("mina möten", Intent::MyTimes),
-    ("när är min tid", Intent::MyTimes),
-    ("när är mina tider", Intent::MyTimes),
-    ("my times", Intent::MyTimes),
-    ("times", Intent::MyTimes),
-    ("my appointments", Intent::MyTimes),
-    ("appointments", Intent::MyTimes),
-    ("mina uppgifter", Intent::MyData),
-    ("uppgifter", Intent::MyData),
-    ("min data", Intent::MyData),
-    ("mina data", Intent::MyData),
-    ("my data", Intent::MyData),
-    ("my info", Intent::MyData),
-    ("my information", Intent::MyData),
+/// Each command's whole-message forms, comma-separated, as people type them.
+const COMMANDS: &[(Intent, &str)] = &[
+    (
+        Intent::Start,
+        "start, starta, start igen, starta igen, börja igen, resume",
+    ),
+    (
+        Intent::Help,
+        "hjälp, hjälp mig, help, help me, info, meny, menu",
+    ),
+    (
+        Intent::MyTimes,
+        "mina tider, min tid, tider, mina möten, när är min tid, när är mina tider, my times, \
+         times, my appointments, appointments",
+    ),
+    (
+        Intent::MyData,
+        "mina uppgifter, uppgifter, min data, mina data, my data, my info, my information",
+    ),
 ];
 
-const CHOICE_PREFIXES: &[&str] = &[
-    "nr",
-    "nummer",
-    "alternativ",
-    "val",
-    "svar",
-    "option",
-    "number",
-    "no",
-];
+#[rustfmt::skip]
+const CHOICE_PREFIXES: &[&str] = &["nr", "nummer", "alternativ", "val", "svar", "option", "number"];
 const LANGUAGE_VERBS: &[&str] = &["byt", "byta", "andra", "change", "switch", "set"];
 const LANGUAGE_WORDS: &[&str] = &["sprak", "spraket", "language", "lang"];
 const LANGUAGE_PREPOSITIONS: &[&str] = &["till", "to", "pa", "in"];
@@ -1359,7 +965,7 @@ impl Lexicon {
             typo_first: Vec::new(),
         };
         for group in LEXICON {
-            for phrase in group.phrases {
+            for phrase in group.phrases.split(',').map(str::trim) {
                 let words: Vec<LexWord> = phrase
                     .split_whitespace()
                     .map(|w| {
@@ -1812,6 +1418,8 @@ mod tests {
             Cannot(Some("pga jobb")),
         ),
         ("nej, jobbar", Sv, Cannot(Some("jobbar"))),
+        ("Kommer inte. Kommer inte!", Sv, Cannot(None)),
+        ("❌ jobbar", Sv, Cannot(Some("jobbar"))),
         ("Jag kommer inte, sjuk", Sv, Cannot(Some("sjuk"))),
         (
             "Förhinder, kan vi boka en ny tid?",
@@ -1915,6 +1523,7 @@ mod tests {
         ("unsubscribe", En, Stop),
         ("stopo", Sv, Stop),
         ("stop", Sv, Stop),
+        ("STOPP STOPP STOPP STOPP", Sv, Stop),
         // ... and nowhere else.
         ("jag stoppar inte", Sv, Unknown),
         ("Jag stoppar inte mina tider", Sv, Unknown),

@@ -22,6 +22,7 @@
 //! re-reading the earliest due time at least every `poll` (default 1 s).
 
 use super::Engine;
+use crate::channels::sms::gsm7;
 use crate::channels::{Channels, OutgoingMessage, SendError};
 use crate::domain::gates::{self, GateInput, Verdict};
 use crate::domain::retry::RetryPolicy;
@@ -66,6 +67,10 @@ impl Default for DispatcherConfig {
         }
     }
 }
+
+/// The error prefix for a gateway that says the recipient opted out; the
+/// row fails and the participant is opted out of that channel, as by STOPP.
+pub const GATEWAY_OPT_OUT: &str = "recipient opted out at the gateway";
 
 pub struct Dispatcher {
     engine: Engine,
@@ -205,7 +210,13 @@ impl Dispatcher {
     }
 
     async fn send(&self, c: &Claimed, now: DateTime<Utc>) -> Outcome {
-        let body = self.render(c, now);
+        let mut body = self.render(c, now);
+        let mut sms = None;
+        if c.channel == ChannelKind::Sms {
+            // Typographic characters would make the whole SMS UCS-2.
+            body = gsm7::sanitize(&body);
+            sms = Some(gsm7::segments(&body));
+        }
         let to = match c.channel {
             ChannelKind::Sms => c.phone.clone(),
             ChannelKind::Telegram => c.telegram_chat_id.clone(),
@@ -231,6 +242,14 @@ impl Dispatcher {
             Ok(acc) => Outcome::Sent {
                 gateway_id: acc.gateway_id,
                 body: msg.body,
+                encoding: sms.map(|s| s.encoding.as_str()),
+                parts: acc.parts.or(sms.map(|s| s.parts as i64)),
+                cost: acc.cost,
+                currency: acc.currency,
+            },
+            Err(SendError::RecipientOptedOut(e)) => Outcome::Failed {
+                error: format!("{GATEWAY_OPT_OUT}: {e}"),
+                body: Some(msg.body),
             },
             Err(SendError::Permanent(e)) => Outcome::Failed {
                 error: e,
@@ -293,6 +312,56 @@ impl Dispatcher {
             )
             .await?;
         }
+        // Opted out at the gateway (e.g. STOP sent to Twilio's number):
+        // honour it like STOPP.
+        if let Outcome::Failed { error, .. } = outcome
+            && error.starts_with(GATEWAY_OPT_OUT)
+        {
+            let p = crate::store::participants::get(&mut tx, c.participant_id).await?;
+            crate::store::participants::set_opted_out(
+                &mut tx,
+                p.id,
+                p.opted_out.with(c.channel, true),
+                now,
+            )
+            .await?;
+            journal::append(
+                &mut tx,
+                p.id,
+                None,
+                now,
+                "system",
+                "opted_out_at_gateway",
+                json!({ "channel": c.channel }),
+            )
+            .await?;
+        }
+        // Telegram failed for good: the same message goes by SMS where the
+        // participant consented to it, and the journal says so.
+        if let Outcome::Failed { error, .. } = outcome
+            && c.channel == ChannelKind::Telegram
+            && c.phone.is_some()
+            && !c.opted_out.contains(ChannelKind::Sms)
+            && c.consent
+                .is_some_and(|k| k.channels.contains(ChannelKind::Sms) && k.withdrawn_at.is_none())
+        {
+            let m = outbox::NewMessage {
+                participant_id: c.participant_id,
+                appointment_id: c.appointment_id,
+                plan_version: c.plan_version,
+                purpose: c.purpose,
+                offset_min: c.offset_min,
+                channel: ChannelKind::Sms,
+                ask_reply: c.ask_reply,
+                due_at: now,
+                deadline_at: c.deadline_at,
+                body: c.body.clone(),
+            };
+            if let Some(sms_id) = outbox::insert(&mut tx, &m, now).await? {
+                journal::append(&mut tx, c.participant_id, c.appointment_id, now, "system", "fallback_to_sms",
+                    json!({ "failed_outbox_id": c.id, "sms_outbox_id": sms_id, "telegram_error": error })).await?;
+            }
+        }
         // A failed delivery is information for a person: a number may have
         // gone dead, a chat been blocked.
         if let Outcome::Failed { error, .. } = outcome {
@@ -308,6 +377,9 @@ impl Dispatcher {
             .await?;
         }
         tx.commit().await?;
+        if matches!(outcome, Outcome::Failed { .. }) && c.channel == ChannelKind::Telegram {
+            self.engine.wake();
+        }
         match outcome {
             Outcome::Sent { .. } => tracing::info!(outbox_id = %c.id, channel = %c.channel, "sent"),
             Outcome::Failed { error, .. } => tracing::warn!(outbox_id = %c.id, %error, "failed"),

@@ -626,3 +626,57 @@ async fn clear_question(c: &mut Conn, p: ParticipantId) -> Result<()> {
         .await?;
     Ok(())
 }
+
+impl Engine {
+    /// A delivery report from a gateway. Statuses only move forward (a late
+    /// "sent" does not overwrite "delivered"; "failed" is final), so
+    /// replays and reordering are harmless. A failure is journalled and
+    /// becomes a task. Returns the row's status afterwards, `None` for an
+    /// unknown gateway id.
+    pub async fn delivery_receipt(
+        &self,
+        channel: ChannelKind,
+        gateway_id: &str,
+        new: crate::domain::OutboxStatus,
+        error: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::domain::OutboxStatus>> {
+        let mut tx = self.db.begin().await?;
+        let row = sqlx::query(
+            "SELECT id, status, participant_id, appointment_id FROM outbox WHERE channel = $1 AND gateway_id = $2",
+        )
+        .bind(channel.as_str())
+        .bind(gateway_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let before: crate::domain::OutboxStatus = parse_col(&row.try_get::<String, _>("status")?)?;
+        let after = outbox::apply_receipt(&mut tx, channel, gateway_id, new, now).await?;
+        if before != crate::domain::OutboxStatus::Failed
+            && after == Some(crate::domain::OutboxStatus::Failed)
+        {
+            let id: i64 = row.try_get("id")?;
+            let p = ParticipantId::from_db(row.try_get("participant_id")?);
+            let a = row
+                .try_get::<Option<i64>, _>("appointment_id")?
+                .map(AppointmentId::from_db);
+            journal::append(&mut tx, p, a, now, "system", journal::kind::DELIVERY_FAILED,
+                json!({ "outbox_id": id, "channel": channel, "error": error, "reported_by": "gateway" })).await?;
+            tasks::create(
+                &mut tx,
+                p,
+                a,
+                TaskKind::DeliveryFailed,
+                &format!("delivery_failed:o{id}"),
+                json!({ "outbox_id": id, "channel": channel, "error": error }),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(after)
+    }
+}

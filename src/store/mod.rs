@@ -13,6 +13,7 @@ pub mod consents;
 pub mod journal;
 pub mod outbox;
 pub mod participants;
+pub mod reports;
 pub mod rules;
 pub mod sandbox;
 pub mod series;

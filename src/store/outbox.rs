@@ -99,6 +99,8 @@ pub struct Claimed {
     pub claim_token: String,
     pub participant_id: ParticipantId,
     pub appointment_id: Option<AppointmentId>,
+    pub plan_version: i64,
+    pub offset_min: i64,
     pub purpose: Purpose,
     pub channel: ChannelKind,
     pub ask_reply: bool,
@@ -143,7 +145,7 @@ const CLAIM_POSTGRES: &str = "UPDATE outbox
                  ORDER BY next_attempt_at LIMIT $5
                  FOR UPDATE SKIP LOCKED)";
 
-const CLAIMED_CONTEXT: &str = "SELECT o.id, o.claim_token, o.participant_id, o.appointment_id, o.purpose,
+const CLAIMED_CONTEXT: &str = "SELECT o.id, o.claim_token, o.participant_id, o.appointment_id, o.plan_version, o.offset_min, o.purpose,
         o.channel, o.ask_reply, o.due_at, o.deadline_at, o.attempts, o.body,
         p.first_name, p.phone, p.telegram_chat_id, p.language, p.status AS p_status, p.time_zone,
         p.discreet, p.opted_out, u.quiet_start_min, u.quiet_end_min,
@@ -221,6 +223,8 @@ fn claimed_from_row(r: &sqlx::any::AnyRow) -> Result<Claimed> {
         appointment_id: r
             .try_get::<Option<i64>, _>("appointment_id")?
             .map(AppointmentId::from_db),
+        plan_version: r.try_get("plan_version")?,
+        offset_min: r.try_get("offset_min")?,
         purpose: parse_col(&r.try_get::<String, _>("purpose")?)?,
         channel: parse_col(&r.try_get::<String, _>("channel")?)?,
         ask_reply: r.try_get::<i64, _>("ask_reply")? != 0,
@@ -252,6 +256,12 @@ pub enum Outcome {
     Sent {
         gateway_id: String,
         body: String,
+        /// SMS only: "gsm7" or "ucs2", and the parts the text costs.
+        encoding: Option<&'static str>,
+        parts: Option<i64>,
+        /// As reported by the gateway, in 1/10,000 of `currency`.
+        cost: Option<i64>,
+        currency: Option<String>,
     },
     Retry {
         at: DateTime<Utc>,
@@ -280,9 +290,12 @@ pub async fn finish(
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let q = match outcome {
-        Outcome::Sent { gateway_id, body } => sqlx::query(
+        Outcome::Sent {
+            gateway_id, body, ..
+        } => sqlx::query(
             "UPDATE outbox SET status = 'sent', gateway_id = $1, body = $2, sent_at = $3,
-                    updated_at = $3, lease_until = NULL, claim_token = NULL, last_error = NULL
+                    updated_at = $3, lease_until = NULL, claim_token = NULL, last_error = NULL,
+                    encoding = $6, parts = $7, cost = $8, currency = $9
              WHERE id = $4 AND claim_token = $5 AND status = 'sending'",
         )
         .bind(gateway_id.clone())
@@ -320,12 +333,22 @@ pub async fn finish(
         .bind(reason.clone())
         .bind(ms(now)),
     };
-    let n = q
-        .bind(id.get())
-        .bind(claim_token)
-        .execute(&mut *c)
-        .await?
-        .rows_affected();
+    let mut q = q.bind(id.get()).bind(claim_token);
+    if let Outcome::Sent {
+        encoding,
+        parts,
+        cost,
+        currency,
+        ..
+    } = outcome
+    {
+        q = q
+            .bind(*encoding)
+            .bind(*parts)
+            .bind(*cost)
+            .bind(currency.clone());
+    }
+    let n = q.execute(&mut *c).await?.rows_affected();
     Ok(n == 1)
 }
 
@@ -391,12 +414,17 @@ pub struct OutboxRow {
     pub body: Option<String>,
     pub last_error: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
+    pub encoding: Option<String>,
+    pub parts: Option<i64>,
+    pub cost: Option<i64>,
+    pub currency: Option<String>,
 }
 
 pub async fn list(c: &mut Conn, participant: Option<ParticipantId>) -> Result<Vec<OutboxRow>> {
     let rows = sqlx::query(
         "SELECT id, participant_id, appointment_id, purpose, channel, offset_min, due_at, status,
-                attempts, next_attempt_at, gateway_id, body, last_error, sent_at
+                attempts, next_attempt_at, gateway_id, body, last_error, sent_at,
+                encoding, parts, cost, currency
          FROM outbox WHERE ($1 IS NULL OR participant_id = $1) ORDER BY due_at, id",
     )
     .bind(participant.map(ParticipantId::get))
@@ -421,6 +449,10 @@ pub async fn list(c: &mut Conn, participant: Option<ParticipantId>) -> Result<Ve
                 body: r.try_get("body")?,
                 last_error: r.try_get("last_error")?,
                 sent_at: opt_from_ms(r.try_get("sent_at")?),
+                encoding: r.try_get("encoding")?,
+                parts: r.try_get("parts")?,
+                cost: r.try_get("cost")?,
+                currency: r.try_get("currency")?,
             })
         })
         .collect()

@@ -190,3 +190,33 @@ pub async fn set_intensity(
         .await?;
     Ok(())
 }
+
+/// The participant with this number, for inbound SMS. Erased participants
+/// are never matched; if a number is shared, an active participant wins,
+/// then the most recently added.
+pub async fn by_phone(c: &mut Conn, phone: &PhoneNumber) -> Result<Option<ParticipantId>> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM participants WHERE phone = $1 AND erased_at IS NULL
+         ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, id DESC LIMIT 1",
+    )
+    .bind(phone.as_e164())
+    .fetch_optional(&mut *c)
+    .await?;
+    Ok(id.map(ParticipantId::from_db))
+}
+
+/// Links (or with `None` unlinks) a Telegram chat.
+pub async fn set_telegram_chat(
+    c: &mut Conn,
+    id: ParticipantId,
+    chat: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE participants SET telegram_chat_id = $1, updated_at = $2 WHERE id = $3")
+        .bind(chat)
+        .bind(ms(now))
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod demo;
+pub mod webhooks;
 
 use crate::engine::Engine;
 use crate::error::Error;
@@ -19,12 +20,14 @@ pub struct AppState {
     pub engine: Engine,
     /// Serve the sandbox phone page (no login): only for `paminn demo`.
     pub demo: bool,
+    pub webhooks: webhooks::WebhookConfig,
 }
 
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new()
         .route("/healthz", get(health))
-        .nest("/api/v1", api::router());
+        .nest("/api/v1", api::router())
+        .merge(webhooks::router());
     if state.demo {
         r = r.merge(demo::router());
     }

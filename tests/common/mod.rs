@@ -222,9 +222,7 @@ pub mod fx {
             }
             let mut sent = self.sent.lock().unwrap();
             sent.push(msg.clone());
-            Ok(Accepted {
-                gateway_id: format!("rec-{}", sent.len()),
-            })
+            Ok(Accepted::id(format!("rec-{}", sent.len())))
         }
     }
 

@@ -1,0 +1,180 @@
+//! 46elks (Swedish SMS operator, servers in Sweden), behind [`Transport`].
+//!
+//! Endpoint: `POST {api_url}/a1/sms` (production
+//! `https://api.46elks.com/a1/sms`) with HTTP Basic auth (API username,
+//! API password) and form fields `from`, `to` (E.164), `message`,
+//! `dontlog=message` (always: keeps the text out of 46elks' stored history)
+//! and `whendelivered=<status_callback>` when configured (46elks then posts
+//! `id`, `status` = sent | delivered | failed, `delivered` there; handled
+//! elsewhere). The answer is JSON with `id`, `status` ("created"), `parts`
+//! and `cost` in 1/10,000 of the account currency.
+//!
+//! Errors: HTTP statuses go through [`classify_status`] (429 rate limited
+//! for `Retry-After`, 5xx/408 temporary, other 4xx permanent), except that
+//! 403, which 46elks uses for request-level refusals with a short text body
+//! ("Invalid to number", "Not enough credits"), is reported as a rejected
+//! message rather than as a credentials problem; it stays permanent. 401 is
+//! bad credentials (permanent). Transport failures, timeouts included, are
+//! temporary ([`classify_reqwest`]). Error texts pass through
+//! [`redact_numbers`] so no phone number reaches logs; only ids and statuses
+//! are logged.
+//!
+//! Currency: 46elks bills in the account's currency, SEK or EUR. This
+//! transport reports `"SEK"` ([`CURRENCY`]); a EUR account would need it
+//! configurable.
+
+use crate::channels::sms::twilio::redact_numbers;
+use crate::channels::sms::{classify_reqwest, classify_status, retry_after};
+use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
+use async_trait::async_trait;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// 46elks' API base URL.
+pub const DEFAULT_API_URL: &str = "https://api.46elks.com";
+/// Whole-request timeout used unless a config says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The currency `cost` is reported in (the account's currency).
+pub const CURRENCY: &str = "SEK";
+
+#[derive(Clone)]
+pub struct Elks46Config {
+    /// Base URL without `/a1`; [`DEFAULT_API_URL`] in production. A
+    /// trailing slash is tolerated.
+    pub api_url: String,
+    /// API username (not the login e-mail).
+    pub username: String,
+    pub password: String,
+    /// A 46elks number in E.164 (replies reach us) or an alphanumeric
+    /// sender id of at most 11 characters (no replies).
+    pub from: String,
+    /// Full URL 46elks posts delivery reports to (`whendelivered`); a
+    /// secret in it authenticates the callback.
+    pub status_callback: Option<String>,
+    /// Messages a second the account may send.
+    pub rate_per_sec: u32,
+    /// Whole-request timeout; [`DEFAULT_TIMEOUT`] unless testing.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Elks46Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Elks46Config")
+            .field("api_url", &self.api_url)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("from", &self.from)
+            .field(
+                "status_callback",
+                &self.status_callback.as_ref().map(|_| "<set>"),
+            )
+            .field("rate_per_sec", &self.rate_per_sec)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+pub struct Elks46 {
+    cfg: Elks46Config,
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Elks46 {
+    pub fn new(cfg: Elks46Config) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .build()
+            .expect("an HTTP client with rustls and a timeout always builds");
+        let url = format!("{}/a1/sms", cfg.api_url.trim_end_matches('/'));
+        Elks46 { cfg, client, url }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Created {
+    id: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    parts: Option<i64>,
+    #[serde(default)]
+    cost: Option<i64>,
+}
+
+/// Classifies a non-2xx answer from 46elks.
+fn classify(status: u16, retry: Option<Duration>, body: &str) -> SendError {
+    let text = redact_numbers(body.trim());
+    if status == 403 {
+        let text: String = text.chars().take(200).collect();
+        return SendError::Permanent(format!("gateway rejected the message (HTTP 403): {text}"));
+    }
+    classify_status(status, retry, &text)
+}
+
+#[async_trait]
+impl Transport for Elks46 {
+    fn name(&self) -> &'static str {
+        "46elks"
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            global_per_sec: Some(self.cfg.rate_per_sec),
+            per_recipient_per_sec: None,
+        }
+    }
+
+    async fn send(&self, msg: &OutgoingMessage) -> Result<Accepted, SendError> {
+        let mut form: Vec<(&str, &str)> = vec![
+            ("from", self.cfg.from.as_str()),
+            ("to", msg.to.as_str()),
+            ("message", msg.body.as_str()),
+            ("dontlog", "message"),
+        ];
+        if let Some(cb) = &self.cfg.status_callback {
+            form.push(("whendelivered", cb.as_str()));
+        }
+        let resp = self
+            .client
+            .post(&self.url)
+            .basic_auth(&self.cfg.username, Some(&self.cfg.password))
+            .form(&form)
+            .send()
+            .await
+            .map_err(classify_reqwest)?;
+        let status = resp.status();
+        let retry = retry_after(resp.headers());
+        let body = resp.text().await.map_err(classify_reqwest)?;
+        if !status.is_success() {
+            let e = classify(status.as_u16(), retry, &body);
+            tracing::warn!(
+                gateway = "46elks",
+                outbox_id = %msg.outbox_id,
+                http_status = status.as_u16(),
+                error = %e,
+                "send refused"
+            );
+            return Err(e);
+        }
+        let created: Created = serde_json::from_str(&body).map_err(|e| {
+            SendError::Permanent(format!(
+                "46elks answered HTTP {status} with an unreadable body ({e}); \
+                 the message may have been sent, so it is not retried"
+            ))
+        })?;
+        tracing::debug!(
+            gateway = "46elks",
+            outbox_id = %msg.outbox_id,
+            gateway_id = %created.id,
+            status = created.status.as_deref().unwrap_or("?"),
+            "accepted"
+        );
+        Ok(Accepted {
+            gateway_id: created.id,
+            parts: created.parts,
+            currency: created.cost.map(|_| CURRENCY.to_string()),
+            cost: created.cost,
+        })
+    }
+}

@@ -1,0 +1,45 @@
+//! SMS: the gateways (46elks, Twilio, Sinch) behind the [`Transport`]
+//! trait, one module each, and GSM-7 text preparation shared by all.
+//!
+//! [`Transport`]: crate::channels::Transport
+
+pub mod elks46;
+pub mod gsm7;
+pub mod sinch;
+pub mod twilio;
+
+use crate::channels::SendError;
+use std::time::Duration;
+
+/// Classifies an HTTP status from a gateway: 429 slows down, 5xx and
+/// 408 are temporary, 401/403 are permanent (credentials: an admin must
+/// act), other 4xx permanent (the request itself is wrong).
+pub fn classify_status(status: u16, retry_after: Option<Duration>, body: &str) -> SendError {
+    let detail = |what: &str| {
+        let b: String = body.chars().take(200).collect();
+        format!("{what} (HTTP {status}): {b}")
+    };
+    match status {
+        429 => SendError::RateLimited(retry_after.unwrap_or(Duration::from_secs(10))),
+        408 | 500..=599 => SendError::Temporary(detail("gateway error")),
+        401 | 403 => SendError::Permanent(detail("gateway refused our credentials")),
+        _ => SendError::Permanent(detail("gateway rejected the message")),
+    }
+}
+
+/// Classifies a transport-level failure (no HTTP answer).
+pub fn classify_reqwest(e: reqwest::Error) -> SendError {
+    if e.is_timeout() {
+        SendError::Temporary("gateway timed out".into())
+    } else {
+        SendError::Temporary(format!("gateway unreachable: {}", e.without_url()))
+    }
+}
+
+/// Reads a `Retry-After` header given in seconds.
+pub fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
+    h.get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}

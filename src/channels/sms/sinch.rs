@@ -1,0 +1,182 @@
+//! Sinch SMS REST API ("XMS", regional: us / eu / au / br / ca), behind
+//! [`Transport`].
+//!
+//! Endpoint: `POST {api_url}/xms/v1/{service_plan_id}/batches` (e.g.
+//! `https://eu.sms.api.sinch.com`; use the region the service plan lives
+//! in) with `Authorization: Bearer {api_token}` and a JSON body
+//! `{"from", "to": [recipient], "body", "delivery_report": "per_recipient",
+//! "callback_url"?}`. `per_recipient` makes Sinch post a delivery report for
+//! each status change, with `batch_id`, `recipient` and `status`; those are
+//! handled elsewhere. A created batch answers `201` with the batch, whose
+//! `id` is the batch id we keep as the gateway id. Sinch reports neither
+//! parts nor cost at send time.
+//!
+//! Errors: 400 and 403 carry `{"code", "text"}` (`syntax_invalid_parameter_format`
+//! for a malformed number, `syntax_constraint_violation`, `blocked_account`,
+//! ...). Everything goes through [`classify_status`]: 429 rate limited for
+//! `Retry-After`, 5xx/408 temporary, 401/403 permanent (credentials or the
+//! account: an admin must act), other 4xx permanent. Transport failures,
+//! timeouts included, are temporary ([`classify_reqwest`]). Sinch's error
+//! texts may quote the number, so they pass through [`redact_numbers`];
+//! only ids, codes and statuses are logged.
+
+use crate::channels::sms::twilio::redact_numbers;
+use crate::channels::sms::{classify_reqwest, classify_status, retry_after};
+use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Sinch's US region; EU accounts use `https://eu.sms.api.sinch.com`.
+pub const DEFAULT_API_URL: &str = "https://us.sms.api.sinch.com";
+/// Whole-request timeout used unless a config says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct SinchConfig {
+    /// Regional base URL without `/xms`. A trailing slash is tolerated.
+    pub api_url: String,
+    pub service_plan_id: String,
+    pub api_token: String,
+    /// A Sinch number, short code or alphanumeric sender.
+    pub from: String,
+    /// Full URL for this batch's delivery reports (`callback_url`); the
+    /// service plan's default callback URL when `None`.
+    pub status_callback: Option<String>,
+    /// Messages a second the service plan may send.
+    pub rate_per_sec: u32,
+    /// Whole-request timeout; [`DEFAULT_TIMEOUT`] unless testing.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for SinchConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SinchConfig")
+            .field("api_url", &self.api_url)
+            .field("service_plan_id", &self.service_plan_id)
+            .field("api_token", &"<redacted>")
+            .field("from", &self.from)
+            .field(
+                "status_callback",
+                &self.status_callback.as_ref().map(|_| "<set>"),
+            )
+            .field("rate_per_sec", &self.rate_per_sec)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+pub struct Sinch {
+    cfg: SinchConfig,
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Sinch {
+    pub fn new(cfg: SinchConfig) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .build()
+            .expect("an HTTP client with rustls and a timeout always builds");
+        let url = format!(
+            "{}/xms/v1/{}/batches",
+            cfg.api_url.trim_end_matches('/'),
+            cfg.service_plan_id
+        );
+        Sinch { cfg, client, url }
+    }
+}
+
+#[derive(Serialize)]
+struct Batch<'a> {
+    from: &'a str,
+    to: [&'a str; 1],
+    body: &'a str,
+    delivery_report: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback_url: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Created {
+    id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ApiError {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// Classifies a non-2xx answer from Sinch.
+fn classify(status: u16, retry: Option<Duration>, body: &str) -> SendError {
+    let detail = match serde_json::from_str::<ApiError>(body) {
+        Ok(ApiError {
+            code: Some(code),
+            text,
+        }) => format!("{code}: {}", text.unwrap_or_default()),
+        _ => body.trim().to_string(),
+    };
+    classify_status(status, retry, &redact_numbers(&detail))
+}
+
+#[async_trait]
+impl Transport for Sinch {
+    fn name(&self) -> &'static str {
+        "sinch"
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            global_per_sec: Some(self.cfg.rate_per_sec),
+            per_recipient_per_sec: None,
+        }
+    }
+
+    async fn send(&self, msg: &OutgoingMessage) -> Result<Accepted, SendError> {
+        let batch = Batch {
+            from: &self.cfg.from,
+            to: [&msg.to],
+            body: &msg.body,
+            delivery_report: "per_recipient",
+            callback_url: self.cfg.status_callback.as_deref(),
+        };
+        let resp = self
+            .client
+            .post(&self.url)
+            .bearer_auth(&self.cfg.api_token)
+            .json(&batch)
+            .send()
+            .await
+            .map_err(classify_reqwest)?;
+        let status = resp.status();
+        let retry = retry_after(resp.headers());
+        let body = resp.text().await.map_err(classify_reqwest)?;
+        if !status.is_success() {
+            let e = classify(status.as_u16(), retry, &body);
+            tracing::warn!(
+                gateway = "sinch",
+                outbox_id = %msg.outbox_id,
+                http_status = status.as_u16(),
+                error = %e,
+                "send refused"
+            );
+            return Err(e);
+        }
+        let created: Created = serde_json::from_str(&body).map_err(|e| {
+            SendError::Permanent(format!(
+                "Sinch answered HTTP {status} with an unreadable body ({e}); \
+                 the message may have been sent, so it is not retried"
+            ))
+        })?;
+        tracing::debug!(
+            gateway = "sinch",
+            outbox_id = %msg.outbox_id,
+            gateway_id = %created.id,
+            "accepted"
+        );
+        Ok(Accepted::id(created.id))
+    }
+}

@@ -1,0 +1,296 @@
+//! Twilio Programmable Messaging (US; global routes), behind [`Transport`].
+//!
+//! Endpoint: `POST {api_url}/2010-04-01/Accounts/{AccountSid}/Messages.json`
+//! with HTTP Basic auth (Account SID, Auth Token) and form fields `To`,
+//! `From`, `Body` and, when configured, `StatusCallback` (Twilio then posts
+//! `MessageSid` / `MessageStatus` there; those webhooks are signed with
+//! `X-Twilio-Signature` and handled elsewhere). A created message answers
+//! `201` with JSON holding `sid`, `status`, `num_segments` (a string) and
+//! `price` / `price_unit` (`price` is usually `null` at creation and, when
+//! present, a negative decimal string such as `"-0.00750"`).
+//!
+//! Errors come back as `{"code", "message", "more_info", "status"}` and are
+//! classified by Twilio code first, then by HTTP status:
+//! - `21610` (recipient replied STOP): [`SendError::RecipientOptedOut`];
+//! - `21211`, `21614` (invalid / not SMS-capable `To`): permanent;
+//! - `20003` (authentication): permanent, an admin must fix credentials;
+//! - `20429` or HTTP 429: rate limited, for `Retry-After` seconds;
+//! - HTTP 5xx / 408 and transport failures (timeouts included): temporary;
+//! - anything else: [`classify_status`] (other 4xx permanent).
+//!
+//! Twilio's error messages echo the recipient's number ("The 'To' number
+//! +4670... is not a valid phone number"), so digit runs long enough to be a
+//! phone number are blanked with [`redact_numbers`] before a text leaves
+//! this module. Only ids, codes and statuses are logged.
+
+use crate::channels::sms::{classify_reqwest, classify_status, retry_after};
+use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
+use async_trait::async_trait;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Twilio's API base URL.
+pub const DEFAULT_API_URL: &str = "https://api.twilio.com";
+/// Whole-request timeout used unless a config says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Twilio error codes this transport treats specially.
+pub mod codes {
+    /// Authentication failed (wrong Account SID or Auth Token).
+    pub const AUTHENTICATE: i64 = 20003;
+    /// Too many concurrent requests.
+    pub const TOO_MANY_REQUESTS: i64 = 20429;
+    /// The `To` number is not a valid phone number.
+    pub const INVALID_TO: i64 = 21211;
+    /// The recipient has replied STOP to this sender.
+    pub const UNSUBSCRIBED_RECIPIENT: i64 = 21610;
+    /// The `To` number is not a valid mobile number (cannot receive SMS).
+    pub const TO_NOT_MOBILE: i64 = 21614;
+}
+
+#[derive(Clone)]
+pub struct TwilioConfig {
+    /// Base URL without the `/2010-04-01` part; [`DEFAULT_API_URL`] in
+    /// production. A trailing slash is tolerated.
+    pub api_url: String,
+    /// `AC...`; also the Basic-auth user name.
+    pub account_sid: String,
+    pub auth_token: String,
+    /// A Twilio number in E.164 or an alphanumeric sender id (replies only
+    /// reach us when this is a number).
+    pub from: String,
+    /// Full URL Twilio posts status callbacks to; none when `None`.
+    pub status_callback: Option<String>,
+    /// Messages a second the account may send.
+    pub rate_per_sec: u32,
+    /// Whole-request timeout; [`DEFAULT_TIMEOUT`] unless testing.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for TwilioConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioConfig")
+            .field("api_url", &self.api_url)
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &"<redacted>")
+            .field("from", &self.from)
+            .field(
+                "status_callback",
+                &self.status_callback.as_ref().map(|_| "<set>"),
+            )
+            .field("rate_per_sec", &self.rate_per_sec)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+pub struct Twilio {
+    cfg: TwilioConfig,
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Twilio {
+    pub fn new(cfg: TwilioConfig) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .build()
+            .expect("an HTTP client with rustls and a timeout always builds");
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/Messages.json",
+            cfg.api_url.trim_end_matches('/'),
+            cfg.account_sid
+        );
+        Twilio { cfg, client, url }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Created {
+    sid: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    num_segments: Option<serde_json::Value>,
+    #[serde(default)]
+    price: Option<serde_json::Value>,
+    #[serde(default)]
+    price_unit: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ApiError {
+    #[serde(default)]
+    code: Option<i64>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// A JSON string or number as an `f64` (Twilio sends strings; be lenient).
+fn number(v: &serde_json::Value) -> Option<f64> {
+    match v {
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        serde_json::Value::Number(n) => n.as_f64(),
+        _ => None,
+    }
+}
+
+/// `num_segments` as parts; "0" (not yet known, Messaging Services) is none.
+fn parts(v: Option<&serde_json::Value>) -> Option<i64> {
+    v.and_then(number)
+        .filter(|n| n.is_finite() && *n >= 1.0)
+        .map(|n| n as i64)
+}
+
+/// `price` ("-0.00750") as a cost in 1/10,000 of the unit: 75.
+fn cost(v: Option<&serde_json::Value>) -> Option<i64> {
+    v.and_then(number)
+        .filter(|n| n.is_finite())
+        .map(|n| (n.abs() * 10_000.0).round() as i64)
+}
+
+/// Blanks every run of digits (with an optional leading `+`) that holds
+/// seven digits or more, so a gateway's error text can be stored and logged
+/// without the recipient's number. Shorter runs (Twilio's five-digit error
+/// codes, HTTP statuses, times) are kept.
+pub(crate) fn redact_numbers(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().filter(char::is_ascii_digit).count() >= 7 {
+            out.push_str("[number]");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_digit() || (c == '+' && run.is_empty()) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// Classifies a non-2xx answer from Twilio.
+fn classify(status: u16, retry: Option<Duration>, body: &str) -> SendError {
+    let err: ApiError = serde_json::from_str(body).unwrap_or_default();
+    let text = redact_numbers(err.message.as_deref().unwrap_or(body));
+    let text: String = text.chars().take(200).collect();
+    match err.code {
+        Some(codes::UNSUBSCRIBED_RECIPIENT) => SendError::RecipientOptedOut(format!(
+            "Twilio {}: the recipient has opted out of this sender (replied STOP)",
+            codes::UNSUBSCRIBED_RECIPIENT
+        )),
+        Some(c @ (codes::INVALID_TO | codes::TO_NOT_MOBILE)) => SendError::Permanent(format!(
+            "Twilio {c}: the recipient number cannot receive SMS (HTTP {status}): {text}"
+        )),
+        Some(c @ codes::AUTHENTICATE) => SendError::Permanent(format!(
+            "Twilio {c}: gateway refused our credentials (HTTP {status}): {text}"
+        )),
+        Some(codes::TOO_MANY_REQUESTS) => {
+            SendError::RateLimited(retry.unwrap_or(Duration::from_secs(10)))
+        }
+        Some(c) => classify_status(status, retry, &format!("Twilio {c}: {text}")),
+        None => classify_status(status, retry, &text),
+    }
+}
+
+#[async_trait]
+impl Transport for Twilio {
+    fn name(&self) -> &'static str {
+        "twilio"
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            global_per_sec: Some(self.cfg.rate_per_sec),
+            per_recipient_per_sec: None,
+        }
+    }
+
+    async fn send(&self, msg: &OutgoingMessage) -> Result<Accepted, SendError> {
+        let mut form: Vec<(&str, &str)> = vec![
+            ("To", msg.to.as_str()),
+            ("From", self.cfg.from.as_str()),
+            ("Body", msg.body.as_str()),
+        ];
+        if let Some(cb) = &self.cfg.status_callback {
+            form.push(("StatusCallback", cb.as_str()));
+        }
+        let resp = self
+            .client
+            .post(&self.url)
+            .basic_auth(&self.cfg.account_sid, Some(&self.cfg.auth_token))
+            .form(&form)
+            .send()
+            .await
+            .map_err(classify_reqwest)?;
+        let status = resp.status();
+        let retry = retry_after(resp.headers());
+        let body = resp.text().await.map_err(classify_reqwest)?;
+        if !status.is_success() {
+            let e = classify(status.as_u16(), retry, &body);
+            tracing::warn!(
+                gateway = "twilio",
+                outbox_id = %msg.outbox_id,
+                http_status = status.as_u16(),
+                error = %e,
+                "send refused"
+            );
+            return Err(e);
+        }
+        let created: Created = serde_json::from_str(&body).map_err(|e| {
+            SendError::Permanent(format!(
+                "Twilio answered HTTP {status} with an unreadable body ({e}); \
+                 the message may have been sent, so it is not retried"
+            ))
+        })?;
+        let cost = cost(created.price.as_ref());
+        let accepted = Accepted {
+            parts: parts(created.num_segments.as_ref()),
+            currency: cost.and(created.price_unit),
+            cost,
+            gateway_id: created.sid,
+        };
+        tracing::debug!(
+            gateway = "twilio",
+            outbox_id = %msg.outbox_id,
+            gateway_id = %accepted.gateway_id,
+            status = created.status.as_deref().unwrap_or("?"),
+            "accepted"
+        );
+        Ok(accepted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_phone_numbers_but_keeps_codes() {
+        assert_eq!(
+            redact_numbers("The 'To' number +46701234567 is not valid (21211)"),
+            "The 'To' number [number] is not valid (21211)"
+        );
+        assert_eq!(
+            redact_numbers("kl. 09:00, 5551234567"),
+            "kl. 09:00, [number]"
+        );
+        assert_eq!(redact_numbers("Invalid to number"), "Invalid to number");
+    }
+
+    #[test]
+    fn price_and_segments() {
+        let p = serde_json::json!("-0.00750");
+        assert_eq!(cost(Some(&p)), Some(75));
+        assert_eq!(cost(Some(&serde_json::Value::Null)), None);
+        assert_eq!(parts(Some(&serde_json::json!("2"))), Some(2));
+        assert_eq!(parts(Some(&serde_json::json!("0"))), None);
+    }
+}

@@ -1,0 +1,359 @@
+//! Gateway webhooks: inbound SMS and delivery reports from 46elks, Twilio
+//! and Sinch, at `POST /webhooks/sms/{provider}/inbound` and
+//! `POST /webhooks/sms/{provider}/status`.
+//!
+//! * Authenticated before anything is read: 46elks and Sinch with the
+//!   shared secret as the HTTP Basic password or `?secret=`; Twilio by its
+//!   `X-Twilio-Signature` (HMAC-SHA1 over the public URL and the sorted
+//!   form parameters). Anything else gets 401 and nothing is stored.
+//! * Bodies over 64 KB get 413; invalid UTF-8 and missing fields get 400
+//!   naming the problem.
+//! * Idempotent on the provider's message id (gateways retry): inbound via
+//!   the inbound table's unique key, statuses because they only move
+//!   forward.
+//! * An SMS from an unknown number is stored only as the fact that it
+//!   happened (no number, no text) and counted for the admin.
+
+use super::AppState;
+use crate::domain::{ChannelKind, OutboxStatus, PhoneNumber};
+use crate::error::Result;
+use crate::store::{ms, participants};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine as _;
+use chrono::Utc;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// Webhook bodies are small; anything bigger is refused.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// What the webhooks need to know to authenticate callers.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookConfig {
+    /// Shared secret for 46elks and Sinch callbacks.
+    pub secret: Option<String>,
+    /// Twilio's auth token, which signs its callbacks.
+    pub twilio_auth_token: Option<String>,
+    /// The public base URL Twilio calls (e.g. `https://paminn.example.se`);
+    /// the signature covers the full URL as Twilio saw it.
+    pub public_url: Option<String>,
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/sms/{provider}/{kind}", post(webhook))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+fn reject(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "error": msg.into() }))).into_response()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Provider {
+    Elks46,
+    Twilio,
+    Sinch,
+}
+
+/// Constant-time comparison for secrets.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn basic_password(headers: &HeaderMap) -> Option<String> {
+    let h = headers.get("authorization")?.to_str().ok()?;
+    let b64 = h.strip_prefix("Basic ")?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let s = String::from_utf8(raw).ok()?;
+    s.split_once(':').map(|(_, p)| p.to_string())
+}
+
+fn query_secret(query: Option<&str>) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "secret")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Twilio's signature: base64(HMAC-SHA1(auth token, url + key1value1key2value2...))
+/// with the POST parameters sorted by name.
+pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = params.iter().collect();
+    sorted.sort();
+    let mut data = url.to_string();
+    for (k, v) in sorted {
+        data.push_str(k);
+        data.push_str(v);
+    }
+    let mut mac =
+        Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()).expect("HMAC takes any key");
+    mac.update(data.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+async fn webhook(
+    State(s): State<AppState>,
+    Path((provider, kind)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let provider = match provider.as_str() {
+        "46elks" => Provider::Elks46,
+        "twilio" => Provider::Twilio,
+        "sinch" => Provider::Sinch,
+        other => {
+            return reject(
+                StatusCode::NOT_FOUND,
+                format!("unknown SMS provider '{other}'"),
+            );
+        }
+    };
+    if kind != "inbound" && kind != "status" {
+        return reject(StatusCode::NOT_FOUND, "use /inbound or /status");
+    }
+    let cfg = &s.webhooks;
+    // 46elks and Sinch authenticate without the body: do that first.
+    let shared_secret_ok = || match &cfg.secret {
+        Some(secret) => basic_password(&headers)
+            .or_else(|| query_secret(query.as_deref()))
+            .is_some_and(|given| same(&given, secret)),
+        None => false,
+    };
+    if provider != Provider::Twilio && !shared_secret_ok() {
+        tracing::warn!(provider = %provider_name(provider), "webhook refused: not authenticated");
+        return reject(StatusCode::UNAUTHORIZED, "not authenticated");
+    }
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return reject(StatusCode::BAD_REQUEST, "body is not valid UTF-8");
+    };
+    let form: Vec<(String, String)> = if provider == Provider::Sinch {
+        Vec::new()
+    } else {
+        form_urlencoded::parse(text.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    };
+    // Twilio signs the URL and the parameters.
+    let authentic = match provider {
+        Provider::Elks46 | Provider::Sinch => true,
+        Provider::Twilio => match (
+            &cfg.twilio_auth_token,
+            &cfg.public_url,
+            headers.get("x-twilio-signature"),
+        ) {
+            (Some(token), Some(base), Some(sig)) => {
+                let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+                let url = format!("{}{}", base.trim_end_matches('/'), path_and_query);
+                sig.to_str()
+                    .is_ok_and(|sig| same(sig, &twilio_signature(token, &url, &form)))
+            }
+            _ => false,
+        },
+    };
+    if !authentic {
+        tracing::warn!(provider = %provider_name(provider), "webhook refused: not authenticated");
+        return reject(StatusCode::UNAUTHORIZED, "not authenticated");
+    }
+    let fields: BTreeMap<String, String> = if provider == Provider::Sinch {
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(m)) => m
+                .into_iter()
+                .filter_map(|(k, v)| match v {
+                    Value::String(s) => Some((k, s)),
+                    Value::Number(n) => Some((k, n.to_string())),
+                    Value::Array(a) if k == "to" => a
+                        .first()
+                        .and_then(Value::as_str)
+                        .map(|s| (k, s.to_string())),
+                    _ => None,
+                })
+                .collect(),
+            _ => return reject(StatusCode::BAD_REQUEST, "body is not a JSON object"),
+        }
+    } else {
+        form.into_iter().collect()
+    };
+    let result = if kind == "inbound" {
+        inbound(&s, provider, &fields).await
+    } else {
+        status(&s, provider, &fields).await
+    };
+    match result {
+        Ok(Ok(())) => ok_response(provider),
+        Ok(Err(missing)) => reject(
+            StatusCode::BAD_REQUEST,
+            format!("missing field '{missing}'"),
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn provider_name(p: Provider) -> &'static str {
+    match p {
+        Provider::Elks46 => "46elks",
+        Provider::Twilio => "twilio",
+        Provider::Sinch => "sinch",
+    }
+}
+
+fn ok_response(p: Provider) -> Response {
+    match p {
+        // An empty TwiML answer, so Twilio sends nothing back by itself.
+        Provider::Twilio => (
+            StatusCode::OK,
+            [("content-type", "text/xml")],
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>",
+        )
+            .into_response(),
+        _ => StatusCode::OK.into_response(),
+    }
+}
+
+/// `Ok(Err(field))` when a required field is missing.
+type Handled = Result<std::result::Result<(), &'static str>>;
+
+async fn inbound(s: &AppState, p: Provider, f: &BTreeMap<String, String>) -> Handled {
+    let (id_key, from_key, text_key) = match p {
+        Provider::Elks46 => ("id", "from", "message"),
+        Provider::Twilio => ("MessageSid", "From", "Body"),
+        Provider::Sinch => ("id", "from", "body"),
+    };
+    let Some(id) = f.get(id_key) else {
+        return Ok(Err(id_key));
+    };
+    let Some(from) = f.get(from_key) else {
+        return Ok(Err(from_key));
+    };
+    let Some(text) = f.get(text_key) else {
+        return Ok(Err(text_key));
+    };
+    let gateway_id = format!("{}:{id}", provider_name(p));
+    let now = Utc::now();
+    // Sinch sends numbers without the leading +.
+    let from = if p == Provider::Sinch && !from.starts_with('+') {
+        format!("+{from}")
+    } else {
+        from.clone()
+    };
+    let participant = match PhoneNumber::parse(&from) {
+        Ok(phone) => {
+            let mut c = s.engine.db.conn().await?;
+            participants::by_phone(&mut c, &phone).await?
+        }
+        Err(_) => None,
+    };
+    match participant {
+        Some(pid) => {
+            s.engine
+                .receive(ChannelKind::Sms, &gateway_id, pid, text, now)
+                .await?;
+        }
+        None => {
+            // Only the fact: no number, no text.
+            sqlx::query(
+                "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at)
+                 VALUES ('sms', $1, NULL, NULL, $2) ON CONFLICT (channel, gateway_id) DO NOTHING",
+            )
+            .bind(&gateway_id)
+            .bind(ms(now))
+            .execute(&s.engine.db.pool)
+            .await?;
+            tracing::info!(
+                provider = provider_name(p),
+                "inbound SMS from an unknown number"
+            );
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Maps a provider's delivery status to ours; `None` for interim states.
+pub fn map_status(p: &str, status: &str) -> Option<OutboxStatus> {
+    let s = status.to_ascii_lowercase();
+    match (p, s.as_str()) {
+        (_, "sent" | "dispatched") => Some(OutboxStatus::Sent),
+        (_, "delivered" | "read") => Some(OutboxStatus::Delivered),
+        (
+            _,
+            "failed" | "undelivered" | "aborted" | "rejected" | "expired" | "deleted" | "canceled",
+        ) => Some(OutboxStatus::Failed),
+        _ => None,
+    }
+}
+
+async fn status(s: &AppState, p: Provider, f: &BTreeMap<String, String>) -> Handled {
+    let (id_key, status_key) = match p {
+        Provider::Elks46 => ("id", "status"),
+        Provider::Twilio => ("MessageSid", "MessageStatus"),
+        Provider::Sinch => ("batch_id", "status"),
+    };
+    let Some(id) = f.get(id_key) else {
+        return Ok(Err(id_key));
+    };
+    let Some(st) = f.get(status_key) else {
+        return Ok(Err(status_key));
+    };
+    if let Some(new) = map_status(provider_name(p), st) {
+        let error = f.get("ErrorCode").or_else(|| f.get("code")).cloned();
+        s.engine
+            .delivery_receipt(ChannelKind::Sms, id, new, error, Utc::now())
+            .await?;
+    }
+    Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twilio_signature_matches_twilios_published_example() {
+        let params: Vec<(String, String)> = [
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Caller", "+12349013030"),
+            ("Digits", "1234"),
+            ("From", "+12349013030"),
+            ("To", "+18005551212"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            twilio_signature(
+                "12345",
+                "https://mycompany.com/myapp.php?foo=1&bar=2",
+                &params
+            ),
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        );
+    }
+
+    #[test]
+    fn statuses_map_and_interim_ones_are_ignored() {
+        assert_eq!(
+            map_status("46elks", "delivered"),
+            Some(OutboxStatus::Delivered)
+        );
+        assert_eq!(
+            map_status("twilio", "undelivered"),
+            Some(OutboxStatus::Failed)
+        );
+        assert_eq!(map_status("sinch", "Dispatched"), Some(OutboxStatus::Sent));
+        assert_eq!(map_status("twilio", "queued"), None);
+        assert_eq!(map_status("sinch", "Queued"), None);
+    }
+}
