@@ -133,6 +133,9 @@ both_backends! {
         // The receipts go out through the dispatcher like everything else.
         let rep = w.d.run_once(t1 + Duration::minutes(31)).await.unwrap();
         assert_eq!(rep.sent, 2);
+        // After "förhinder", the 2h reminder would only confuse: suppressed.
+        let rep = w.d.run_once(sthlm(2026, 12, 10, 9, 0)).await.unwrap();
+        assert_eq!((rep.sent, rep.suppressed), (0, 1));
     }
 }
 

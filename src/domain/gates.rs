@@ -30,6 +30,9 @@ pub struct GateInput {
     pub opted_out: ChannelSet,
     /// The appointment's status and start, for messages about one.
     pub appointment: Option<(AppointmentStatus, DateTime<Utc>)>,
+    /// The participant has already answered FÖRHINDER for the appointment:
+    /// reminding them again would only confuse.
+    pub said_cannot: bool,
     /// A summons' deadline: after it, the summons is pointless.
     pub deadline: Option<DateTime<Utc>>,
     pub tz: Tz,
@@ -51,6 +54,7 @@ pub enum SuppressReason {
     AppointmentCancelled,
     AppointmentStarted,
     DeadlinePassed,
+    SaidCannot,
     /// Quiet hours last until the appointment (or deadline).
     QuietHoursUntilStart,
 }
@@ -68,6 +72,7 @@ impl fmt::Display for SuppressReason {
             AppointmentCancelled => f.write_str("appointment was cancelled"),
             AppointmentStarted => f.write_str("appointment has already started"),
             DeadlinePassed => f.write_str("the summons' deadline has passed"),
+            SaidCannot => f.write_str("participant has already said they cannot come"),
             QuietHoursUntilStart => f.write_str("quiet hours last until the appointment"),
         }
     }
@@ -115,6 +120,9 @@ pub fn check(g: &GateInput) -> Verdict {
             return Verdict::Suppress(AppointmentStarted);
         }
         must_be_before = Some(must_be_before.map_or(start, |d| d.min(start)));
+        if g.said_cannot && g.purpose == Purpose::Reminder {
+            return Verdict::Suppress(SaidCannot);
+        }
     }
     if must_be_before.is_some_and(|d| d <= g.now) {
         return Verdict::Suppress(DeadlinePassed);
@@ -162,6 +170,7 @@ mod tests {
             opted_out: ChannelSet::NONE,
             appointment: Some((AppointmentStatus::Scheduled, sthlm(10, 9, 0))),
             deadline: None,
+            said_cannot: false,
             tz: Stockholm,
             quiet: QuietHours::default(),
         }

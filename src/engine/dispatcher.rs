@@ -194,6 +194,10 @@ impl Dispatcher {
                 opted_out: c.opted_out,
                 appointment: c.appointment.as_ref().map(|a| (a.status, a.starts_at)),
                 deadline: c.deadline_at,
+                said_cannot: c
+                    .appointment
+                    .as_ref()
+                    .is_some_and(|a| a.reply == crate::domain::ReplyState::Cannot),
                 tz: c.tz,
                 quiet: c.quiet,
             };

@@ -14,6 +14,7 @@
 //! * Status only moves forward (see `OutboxStatus::can_move_to`).
 
 use super::{Backend, Conn, Db, from_ms, ms, opt_from_ms, parse_col};
+use crate::domain::ReplyState;
 use crate::domain::gates::ConsentState;
 use crate::domain::schedule::QuietHours;
 use crate::domain::{
@@ -124,6 +125,7 @@ pub struct Claimed {
 #[derive(Debug, Clone)]
 pub struct ClaimedAppointment {
     pub status: AppointmentStatus,
+    pub reply: ReplyState,
     pub kind: AppointmentKind,
     pub starts_at: DateTime<Utc>,
     pub location: Option<String>,
@@ -149,7 +151,7 @@ const CLAIMED_CONTEXT: &str = "SELECT o.id, o.claim_token, o.participant_id, o.a
         o.channel, o.ask_reply, o.due_at, o.deadline_at, o.attempts, o.body,
         p.first_name, p.phone, p.telegram_chat_id, p.language, p.status AS p_status, p.time_zone,
         p.discreet, p.opted_out, u.quiet_start_min, u.quiet_end_min,
-        a.status AS a_status, a.kind AS a_kind, a.starts_at, a.location, a.with_whom,
+        a.status AS a_status, a.reply AS a_reply, a.kind AS a_kind, a.starts_at, a.location, a.with_whom,
         c.channels AS c_channels, c.expires_at AS c_expires, c.withdrawn_at AS c_withdrawn
     FROM outbox o
     JOIN participants p ON p.id = o.participant_id
@@ -209,6 +211,7 @@ fn claimed_from_row(r: &sqlx::any::AnyRow) -> Result<Claimed> {
     let appointment = match r.try_get::<Option<String>, _>("a_status")? {
         Some(st) => Some(ClaimedAppointment {
             status: parse_col(&st)?,
+            reply: parse_col(&r.try_get::<String, _>("a_reply")?)?,
             kind: parse_col(&r.try_get::<String, _>("a_kind")?)?,
             starts_at: from_ms(r.try_get("starts_at")?),
             location: r.try_get("location")?,
