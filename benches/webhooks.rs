@@ -1,0 +1,256 @@
+//! Webhook benchmark: inbound SMS replies through `POST
+//! /webhooks/sms/46elks/inbound`, each authenticated, parsed, matched to an
+//! appointment and written to the case record (with its receipt queued).
+//! Prints throughput and latency percentiles; asserts nothing about timing.
+//!
+//! ```text
+//! PAMINN_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
+//!     cargo bench --bench webhooks
+//! ```
+//!
+//! The load generator is a Rust client (reqwest, 64 connections) in the same
+//! process as the server, on loopback: both share the machine's cores, so
+//! the figures are a floor for a server with the machine to itself.
+
+use chrono::{Duration, Utc};
+use paminn::channels::Channels;
+use paminn::channels::sandbox::Sandbox;
+use paminn::domain::schedule::QuietHours;
+use paminn::domain::{AppointmentKind, ChannelKind, ChannelSet, Language, PhoneNumber};
+use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
+use paminn::engine::{Actor, Engine};
+use paminn::store::appointments::NewAppointment;
+use paminn::store::participants::NewParticipant;
+use paminn::store::{Db, units};
+use paminn::web::webhooks::WebhookConfig;
+use paminn::web::{self, AppState};
+use rand::RngCore;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+const PARTICIPANTS: usize = 500;
+const REQUESTS: usize = 10_000;
+const CONCURRENCY: usize = 64;
+const SECRET: &str = "bench-secret";
+
+/// A fresh database: a SQLite temp file, or a random PostgreSQL database
+/// (dropped afterwards by `drop_pg`).
+async fn fresh(kind: &str) -> (Db, Option<(String, String)>, Option<tempfile::TempDir>) {
+    if kind == "sqlite" {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/bench.db", dir.path().display()))
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        return (db, None, Some(dir));
+    }
+    let admin_url = std::env::var("PAMINN_TEST_POSTGRES_URL").unwrap();
+    let mut b = [0u8; 6];
+    rand::rng().fill_bytes(&mut b);
+    let name = format!("paminn_bench_{}", hex::encode(b));
+    let admin = Db::connect(&admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin.pool)
+        .await
+        .unwrap();
+    admin.close().await;
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b)
+        .to_string();
+    let db = Db::connect(&format!("{base}/{name}")).await.unwrap();
+    db.migrate().await.unwrap();
+    (db, Some((admin_url, name)), None)
+}
+
+async fn drop_pg(admin_url: &str, name: &str) {
+    let admin = Db::connect(admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin.pool)
+    .await
+    .unwrap();
+    admin.close().await;
+}
+
+/// Participants with one appointment each, reminded (so a reply has an
+/// open question to answer).
+async fn seed(e: &Engine) -> Vec<String> {
+    let now = Utc::now();
+    let unit = {
+        let mut c = e.db.conn().await.unwrap();
+        let u = units::create(&mut c, "Bench", now).await.unwrap();
+        units::set_quiet_hours(&mut c, u.id, QuietHours::none())
+            .await
+            .unwrap();
+        u
+    };
+    let mut phones = Vec::new();
+    for i in 0..PARTICIPANTS {
+        let phone = PhoneNumber::parse(&format!("+4670{:07}", 1_000_000 + i)).unwrap();
+        let p = e
+            .add_participant(
+                &NewParticipant {
+                    unit_id: unit.id,
+                    first_name: format!("P{i}"),
+                    phone: Some(phone.clone()),
+                    language: Language::Sv,
+                    channel_pref: ChannelKind::Sms,
+                    time_zone: unit.time_zone,
+                    discreet: true,
+                    lots_id: None,
+                },
+                Some(ChannelSet::NONE.with(ChannelKind::Sms, true)),
+                &Actor("bench".into()),
+                now,
+            )
+            .await
+            .unwrap();
+        e.create_appointment(
+            &NewAppointment {
+                participant_id: p.id,
+                series_id: None,
+                kind: AppointmentKind::Meeting,
+                starts_at: now + Duration::days(20),
+                duration_min: 60,
+                location: None,
+                with_whom: None,
+                internal_note: None,
+                external_ref: None,
+            },
+            &Actor("bench".into()),
+            now,
+        )
+        .await
+        .unwrap();
+        phones.push(phone.as_e164().to_string());
+    }
+    // Send the reminders (due 24h before) so every participant has an open question.
+    let sandbox = Arc::new(Sandbox::new(e.db.clone(), std::time::Duration::ZERO));
+    let channels = Arc::new(Channels::new().with(ChannelKind::Sms, sandbox));
+    let d = Dispatcher::new(e.clone(), channels, DispatcherConfig::default());
+    let at = now + Duration::days(19) + Duration::hours(1);
+    while d.run_once(at).await.unwrap().claimed > 0 {}
+    phones
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn run(kind: &str) {
+    let (db, pg, _dir) = fresh(kind).await;
+    let e = Engine::new(db.clone());
+    let phones = seed(&e).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/webhooks/sms/46elks/inbound?secret={SECRET}",
+        listener.local_addr().unwrap()
+    );
+    let stop = CancellationToken::new();
+    let webhooks = WebhookConfig {
+        secret: Some(SECRET.into()),
+        ..Default::default()
+    };
+    tokio::spawn(web::serve(
+        listener,
+        AppState {
+            engine: e.clone(),
+            demo: false,
+            webhooks,
+        },
+        stop.clone(),
+    ));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let replies = [
+        "kommer",
+        "Kommer!",
+        "ja",
+        "förhinder, sjuk",
+        "ok",
+        "kan inte, jobbar",
+        "👍",
+        "MINA TIDER",
+    ];
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (http, url, next, phones) = (http.clone(), url.clone(), next.clone(), phones.clone());
+        workers.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0usize;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= REQUESTS {
+                    break;
+                }
+                let id = format!("bench-{i}");
+                let form = [
+                    ("id", id.as_str()),
+                    ("from", phones[i % phones.len()].as_str()),
+                    ("to", "+46766860000"),
+                    ("message", replies[i % replies.len()]),
+                    ("direction", "incoming"),
+                ];
+                let t = Instant::now();
+                let ok = http
+                    .post(&url)
+                    .form(&form)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                errors += usize::from(!ok);
+            }
+            (lat, errors)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await.unwrap();
+        lat.extend(l);
+        errors += e;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbound")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    println!(
+        "| {kind} | {REQUESTS} | {CONCURRENCY} | {:.0} | {:.1} | {:.1} | {:.1} | {errors} | {stored} |",
+        REQUESTS as f64 / secs,
+        pct(&lat, 0.50),
+        pct(&lat, 0.99),
+        lat.last().copied().unwrap_or(0.0)
+    );
+    stop.cancel();
+    db.close().await;
+    if let Some((admin, name)) = pg {
+        drop_pg(&admin, &name).await;
+    }
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "| backend | requests | connections | requests/s | p50 ms | p99 ms | max ms | errors | stored |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    rt.block_on(run("sqlite"));
+    if std::env::var("PAMINN_TEST_POSTGRES_URL").is_ok() {
+        rt.block_on(run("postgres"));
+    } else {
+        println!("(PostgreSQL skipped: set PAMINN_TEST_POSTGRES_URL)");
+    }
+}
