@@ -94,6 +94,40 @@ pub fn mask(s: &str) -> String {
         .collect()
 }
 
+/// Masks every phone-number-like run (6 or more digits, optionally with a
+/// leading + and spaces or dashes inside) in free text, e.g. a gateway's
+/// error message, before it goes to a log.
+pub fn mask_numbers_in(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let starts = chars[i].is_ascii_digit()
+            || (chars[i] == '+' && chars.get(i + 1).is_some_and(char::is_ascii_digit));
+        if !starts {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < chars.len()
+            && (chars[j].is_ascii_digit()
+                || (matches!(chars[j], ' ' | '-')
+                    && chars.get(j + 1).is_some_and(char::is_ascii_digit)))
+        {
+            j += 1;
+        }
+        let run: String = chars[i..j].iter().collect();
+        if run.chars().filter(char::is_ascii_digit).count() >= 6 {
+            out.push_str(&mask(&run));
+        } else {
+            out.push_str(&run);
+        }
+        i = j;
+    }
+    out
+}
+
 impl fmt::Display for PhoneNumber {
     /// Display is the masked form: a `PhoneNumber` that ends up in a log line
     /// by accident does not leak. Use `as_e164` where the full number is
@@ -149,6 +183,22 @@ mod tests {
         ));
         assert!(PhoneNumber::parse("hej").is_err());
         assert!(PhoneNumber::parse("070-12").is_err());
+    }
+
+    #[test]
+    fn numbers_inside_gateway_errors_are_masked_and_other_numbers_kept() {
+        assert_eq!(
+            mask_numbers_in("The 'To' number +46701234567 is not valid (code 21211)"),
+            "The 'To' number +46*******67 is not valid (code 21211)"
+        );
+        assert_eq!(
+            mask_numbers_in("070-123 45 67 failed"),
+            "070*********67 failed"
+        );
+        assert_eq!(
+            mask_numbers_in("HTTP 503 after 10 s"),
+            "HTTP 503 after 10 s"
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ use super::Engine;
 use crate::channels::sms::gsm7;
 use crate::channels::{Channels, OutgoingMessage, SendError};
 use crate::domain::gates::{self, GateInput, Verdict};
+use crate::domain::phone::mask_numbers_in;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::{ChannelKind, Purpose, TaskKind};
 use crate::error::Result;
@@ -386,12 +387,20 @@ impl Dispatcher {
         }
         match outcome {
             Outcome::Sent { .. } => tracing::info!(outbox_id = %c.id, channel = %c.channel, "sent"),
-            Outcome::Failed { error, .. } => tracing::warn!(outbox_id = %c.id, %error, "failed"),
+            // Wrong gateway credentials stop every message: that is for an
+            // admin, now, not only a task for one participant's lots.
+            Outcome::Failed { error, .. } if error.contains("credentials") => tracing::error!(
+                outbox_id = %c.id, channel = %c.channel, error = %mask_numbers_in(error),
+                "the gateway refused paminn's credentials: check the configuration"
+            ),
+            Outcome::Failed { error, .. } => {
+                tracing::warn!(outbox_id = %c.id, error = %mask_numbers_in(error), "failed")
+            }
             Outcome::Suppressed { reason } => {
                 tracing::info!(outbox_id = %c.id, %reason, "suppressed")
             }
             Outcome::Retry { at, error } => {
-                tracing::info!(outbox_id = %c.id, %error, retry_at = %at, "retry")
+                tracing::info!(outbox_id = %c.id, error = %mask_numbers_in(error), retry_at = %at, "retry")
             }
             Outcome::Defer { until } => tracing::debug!(outbox_id = %c.id, %until, "deferred"),
         }
