@@ -193,7 +193,7 @@ mod tests {
         );
         assert_eq!(
             mask_numbers_in("070-123 45 67 failed"),
-            "070*********67 failed"
+            "070********67 failed"
         );
         assert_eq!(
             mask_numbers_in("HTTP 503 after 10 s"),
