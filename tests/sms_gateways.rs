@@ -628,6 +628,31 @@ async fn sinch_invalid_number_400_is_permanent_without_the_number() {
 }
 
 #[tokio::test]
+async fn sinch_403_illegal_number_type_is_permanent() {
+    let server = MockServer::start().await;
+    sinch_request()
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "code": "illegal_number_type",
+            "text": "Illegal number type for +46701234567"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let e = Sinch::new(sinch_cfg(&server, None))
+        .send(&msg())
+        .await
+        .unwrap_err();
+    match e {
+        SendError::Permanent(s) => {
+            assert!(s.contains("illegal_number_type"), "{s}");
+            assert!(!s.contains("credentials"), "not a credentials problem: {s}");
+            assert!(!s.contains("4670"), "no phone number in errors: {s}");
+        }
+        other => panic!("expected Permanent, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn sinch_401_is_permanent_and_names_credentials() {
     let server = MockServer::start().await;
     sinch_request()

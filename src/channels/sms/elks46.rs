@@ -16,16 +16,16 @@
 //! message rather than as a credentials problem; it stays permanent. 401 is
 //! bad credentials (permanent). Transport failures, timeouts included, are
 //! temporary ([`classify_reqwest`]). Error texts pass through
-//! [`redact_numbers`] so no phone number reaches logs; only ids and statuses
+//! [`mask_numbers_in`] so no phone number reaches logs; only ids and statuses
 //! are logged.
 //!
 //! Currency: 46elks bills in the account's currency, SEK or EUR. This
 //! transport reports `"SEK"` ([`CURRENCY`]); a EUR account would need it
 //! configurable.
 
-use crate::channels::sms::twilio::redact_numbers;
 use crate::channels::sms::{classify_reqwest, classify_status, retry_after};
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
+use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::time::Duration;
@@ -104,7 +104,7 @@ struct Created {
 
 /// Classifies a non-2xx answer from 46elks.
 fn classify(status: u16, retry: Option<Duration>, body: &str) -> SendError {
-    let text = redact_numbers(body.trim());
+    let text = mask_numbers_in(body.trim());
     if status == 403 {
         let text: String = text.chars().take(200).collect();
         return SendError::Permanent(format!("gateway rejected the message (HTTP 403): {text}"));
@@ -159,8 +159,9 @@ impl Transport for Elks46 {
         }
         let created: Created = serde_json::from_str(&body).map_err(|e| {
             SendError::Permanent(format!(
-                "46elks answered HTTP {status} with an unreadable body ({e}); \
-                 the message may have been sent, so it is not retried"
+                "46elks answered HTTP {status} with an unreadable body ({}); \
+                 the message may have been sent, so it is not retried",
+                mask_numbers_in(&e.to_string())
             ))
         })?;
         tracing::debug!(

@@ -11,18 +11,21 @@
 //! `id` is the batch id we keep as the gateway id. Sinch reports neither
 //! parts nor cost at send time.
 //!
-//! Errors: 400 and 403 carry `{"code", "text"}` (`syntax_invalid_parameter_format`
-//! for a malformed number, `syntax_constraint_violation`, `blocked_account`,
-//! ...). Everything goes through [`classify_status`]: 429 rate limited for
-//! `Retry-After`, 5xx/408 temporary, 401/403 permanent (credentials or the
-//! account: an admin must act), other 4xx permanent. Transport failures,
+//! Errors: 400 and 403 carry `{"code", "text"}` (400:
+//! `syntax_invalid_parameter_format` for a malformed number,
+//! `syntax_constraint_violation`; 403: `blocked_account`,
+//! `illegal_number_type`, ...). 403 is permanent and reported with Sinch's
+//! code (it is not always about credentials); everything else goes through
+//! [`classify_status`]: 429 rate limited for `Retry-After`, 5xx/408
+//! temporary, 401 permanent (credentials: an admin must act), other 4xx
+//! permanent. Transport failures,
 //! timeouts included, are temporary ([`classify_reqwest`]). Sinch's error
-//! texts may quote the number, so they pass through [`redact_numbers`];
+//! texts may quote the number, so they pass through [`mask_numbers_in`];
 //! only ids, codes and statuses are logged.
 
-use crate::channels::sms::twilio::redact_numbers;
 use crate::channels::sms::{classify_reqwest, classify_status, retry_after};
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
+use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -119,7 +122,14 @@ fn classify(status: u16, retry: Option<Duration>, body: &str) -> SendError {
         }) => format!("{code}: {}", text.unwrap_or_default()),
         _ => body.trim().to_string(),
     };
-    classify_status(status, retry, &redact_numbers(&detail))
+    let detail = mask_numbers_in(&detail);
+    if status == 403 {
+        // 403 covers the account (`blocked_account`) and the recipient
+        // (`illegal_number_type`) alike: permanent, worded by Sinch's code.
+        let detail: String = detail.chars().take(200).collect();
+        return SendError::Permanent(format!("gateway refused the request (HTTP 403): {detail}"));
+    }
+    classify_status(status, retry, &detail)
 }
 
 #[async_trait]
@@ -167,8 +177,9 @@ impl Transport for Sinch {
         }
         let created: Created = serde_json::from_str(&body).map_err(|e| {
             SendError::Permanent(format!(
-                "Sinch answered HTTP {status} with an unreadable body ({e}); \
-                 the message may have been sent, so it is not retried"
+                "Sinch answered HTTP {status} with an unreadable body ({}); \
+                 the message may have been sent, so it is not retried",
+                mask_numbers_in(&e.to_string())
             ))
         })?;
         tracing::debug!(

@@ -20,11 +20,12 @@
 //!
 //! Twilio's error messages echo the recipient's number ("The 'To' number
 //! +4670... is not a valid phone number"), so digit runs long enough to be a
-//! phone number are blanked with [`redact_numbers`] before a text leaves
+//! phone number are masked with [`mask_numbers_in`] before a text leaves
 //! this module. Only ids, codes and statuses are logged.
 
 use crate::channels::sms::{classify_reqwest, classify_status, retry_after};
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
+use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::time::Duration;
@@ -149,48 +150,23 @@ fn cost(v: Option<&serde_json::Value>) -> Option<i64> {
         .map(|n| (n.abs() * 10_000.0).round() as i64)
 }
 
-/// Blanks every run of digits (with an optional leading `+`) that holds
-/// seven digits or more, so a gateway's error text can be stored and logged
-/// without the recipient's number. Shorter runs (Twilio's five-digit error
-/// codes, HTTP statuses, times) are kept.
-pub(crate) fn redact_numbers(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.chars().filter(char::is_ascii_digit).count() >= 7 {
-            out.push_str("[number]");
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in s.chars() {
-        if c.is_ascii_digit() || (c == '+' && run.is_empty()) {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
-}
-
-/// Classifies a non-2xx answer from Twilio.
+/// Classifies a non-2xx answer from Twilio: by Twilio's error code first,
+/// then by HTTP status.
 fn classify(status: u16, retry: Option<Duration>, body: &str) -> SendError {
     let err: ApiError = serde_json::from_str(body).unwrap_or_default();
-    let text = redact_numbers(err.message.as_deref().unwrap_or(body));
+    let text = mask_numbers_in(err.message.as_deref().unwrap_or(body).trim());
     let text: String = text.chars().take(200).collect();
     match err.code {
         Some(codes::UNSUBSCRIBED_RECIPIENT) => SendError::RecipientOptedOut(format!(
-            "Twilio {}: the recipient has opted out of this sender (replied STOP)",
+            "Twilio {}: {text}",
             codes::UNSUBSCRIBED_RECIPIENT
         )),
-        Some(c @ (codes::INVALID_TO | codes::TO_NOT_MOBILE)) => SendError::Permanent(format!(
-            "Twilio {c}: the recipient number cannot receive SMS (HTTP {status}): {text}"
-        )),
-        Some(c @ codes::AUTHENTICATE) => SendError::Permanent(format!(
-            "Twilio {c}: gateway refused our credentials (HTTP {status}): {text}"
+        Some(c @ (codes::INVALID_TO | codes::TO_NOT_MOBILE)) => {
+            SendError::Permanent(format!("gateway rejected the number (Twilio {c}): {text}"))
+        }
+        Some(codes::AUTHENTICATE) => SendError::Permanent(format!(
+            "gateway refused our credentials (Twilio {}, HTTP {status}): {text}",
+            codes::AUTHENTICATE
         )),
         Some(codes::TOO_MANY_REQUESTS) => {
             SendError::RateLimited(retry.unwrap_or(Duration::from_secs(10)))
@@ -246,44 +222,31 @@ impl Transport for Twilio {
         }
         let created: Created = serde_json::from_str(&body).map_err(|e| {
             SendError::Permanent(format!(
-                "Twilio answered HTTP {status} with an unreadable body ({e}); \
-                 the message may have been sent, so it is not retried"
+                "Twilio answered HTTP {status} with an unreadable body ({}); \
+                 the message may have been sent, so it is not retried",
+                mask_numbers_in(&e.to_string())
             ))
         })?;
-        let cost = cost(created.price.as_ref());
-        let accepted = Accepted {
-            parts: parts(created.num_segments.as_ref()),
-            currency: cost.and(created.price_unit),
-            cost,
-            gateway_id: created.sid,
-        };
         tracing::debug!(
             gateway = "twilio",
             outbox_id = %msg.outbox_id,
-            gateway_id = %accepted.gateway_id,
+            gateway_id = %created.sid,
             status = created.status.as_deref().unwrap_or("?"),
             "accepted"
         );
-        Ok(accepted)
+        let cost = cost(created.price.as_ref());
+        Ok(Accepted {
+            gateway_id: created.sid,
+            parts: parts(created.num_segments.as_ref()),
+            currency: cost.and(created.price_unit),
+            cost,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_phone_numbers_but_keeps_codes() {
-        assert_eq!(
-            redact_numbers("The 'To' number +46701234567 is not valid (21211)"),
-            "The 'To' number [number] is not valid (21211)"
-        );
-        assert_eq!(
-            redact_numbers("kl. 09:00, 5551234567"),
-            "kl. 09:00, [number]"
-        );
-        assert_eq!(redact_numbers("Invalid to number"), "Invalid to number");
-    }
 
     #[test]
     fn price_and_segments() {
