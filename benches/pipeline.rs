@@ -18,9 +18,15 @@
 //! 3. **Lateness under load**: rows falling due at 1,000/s for 10 s, sent by
 //!    the real `Dispatcher::run` loop; lateness = sent time − due time.
 //!
-//! Knobs (for quick runs while developing; the documented figures use the
-//! defaults): `PAMINN_BENCH_SCENARIOS=1,2,3`, `PAMINN_BENCH_ROWS` (scenario
-//! 1's N), `PAMINN_BENCH_BIG` (scenario 2's large size, in appointments).
+//! Results and how to read them: `docs/benchmarks.md`.
+//!
+//! Knobs for quick runs and diagnosis (the documented figures use the
+//! defaults): `PAMINN_BENCH_SCENARIOS=1,2,3`, `PAMINN_BENCH_BACKENDS`
+//! (`sqlite`, `postgresql` or both), `PAMINN_BENCH_ROWS` (scenario 1's N,
+//! 20,000), `PAMINN_BENCH_REPS` (scenario 1's runs per configuration, 3),
+//! `PAMINN_BENCH_BIG` (scenario 2's large size in appointments, 1,000,000),
+//! `PAMINN_BENCH_PG_SYNCHRONOUS_COMMIT=off` (diagnostic: no WAL flush wait
+//! at commit on the benchmark's PostgreSQL database).
 
 use anyhow::{Context, Result, anyhow, ensure};
 use chrono::{DateTime, Duration as CDuration, Utc};
@@ -127,6 +133,16 @@ impl BenchDb {
                 sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&admin.pool)
                     .await?;
+                // Diagnostic only: how much of the cost is waiting for the
+                // WAL flush at commit.
+                if let Ok(v) = std::env::var("PAMINN_BENCH_PG_SYNCHRONOUS_COMMIT") {
+                    let v = if v.trim() == "off" { "off" } else { "on" };
+                    sqlx::query(AssertSqlSafe(format!(
+                        "ALTER DATABASE {name} SET synchronous_commit = {v}"
+                    )))
+                    .execute(&admin.pool)
+                    .await?;
+                }
                 admin.close().await;
                 (
                     with_db_name(&admin_url, &name),
@@ -264,7 +280,10 @@ async fn fixture(db: &Db, participants: usize, now: DateTime<Utc>) -> Result<Fix
 /// `x` running from 1 to `n`: (prefix before INSERT, FROM item).
 fn seq(backend: Backend, n: i64) -> (String, String) {
     match backend {
-        Backend::Postgres => (String::new(), format!("generate_series(1::bigint, {n}::bigint) AS seq(x)")),
+        Backend::Postgres => (
+            String::new(),
+            format!("generate_series(1::bigint, {n}::bigint) AS seq(x)"),
+        ),
         Backend::Sqlite => (
             format!(
                 "WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < {n}) "
@@ -424,6 +443,13 @@ fn met(ok: bool) -> &'static str {
     if ok { "yes" } else { "**no**" }
 }
 
+/// `/proc/loadavg` (1, 5, 15 min), to tell a busy machine from a slow program.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "n/a".into())
+}
+
 fn env_i64(name: &str, default: i64) -> i64 {
     std::env::var(name)
         .ok()
@@ -441,9 +467,12 @@ struct Throughput {
     concurrency: usize,
     rows: i64,
     secs: f64,
-    batches: usize,
     sent: usize,
     other: usize,
+    /// CPU time of this process during the run (Linux only).
+    bench_cpu_ms: Option<f64>,
+    /// CPU time of the PostgreSQL backends serving this database.
+    server_cpu_ms: Option<f64>,
     sent_status: i64,
     once: usize,
     twice_or_more: usize,
@@ -468,6 +497,54 @@ impl Throughput {
     }
 }
 
+/// User + system CPU time of a process from `/proc/<pid>/stat`, in ms
+/// (assumes the usual 100 clock ticks per second). `None` off Linux.
+fn cpu_ms(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks * 10.0)
+}
+
+/// CPU time of each PostgreSQL backend connected to this database (only
+/// when the server runs on this machine, as in the documented setup).
+async fn server_cpu(db: &Db) -> Result<Vec<(i64, f64)>> {
+    if db.backend != Backend::Postgres {
+        return Ok(Vec::new());
+    }
+    let pids: Vec<i64> = sqlx::query_scalar(
+        "SELECT pid::bigint FROM pg_stat_activity WHERE datname = current_database()",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(pids
+        .into_iter()
+        .filter_map(|p| cpu_ms(&p.to_string()).map(|c| (p, c)))
+        .collect())
+}
+
+async fn server_cpu_delta(db: &Db, before: &[(i64, f64)]) -> Result<Option<f64>> {
+    if db.backend != Backend::Postgres {
+        return Ok(None);
+    }
+    let after = server_cpu(db).await?;
+    if after.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        after
+            .iter()
+            .map(|(pid, c)| {
+                c - before
+                    .iter()
+                    .find(|(p, _)| p == pid)
+                    .map_or(0.0, |(_, b)| *b)
+            })
+            .sum(),
+    ))
+}
+
 async fn throughput(kind: Kind, rows: i64, batch: i64, concurrency: usize) -> Result<Throughput> {
     let b = BenchDb::new(kind).await?;
     let setup_now = Utc::now() - CDuration::hours(1);
@@ -483,18 +560,21 @@ async fn throughput(kind: Kind, rows: i64, batch: i64, concurrency: usize) -> Re
         ..Default::default()
     };
     let d = Dispatcher::new(fx.engine.clone(), sandbox_channels(&b.db), cfg);
-    let (mut batches, mut sent, mut other) = (0usize, 0usize, 0usize);
+    let (mut sent, mut other) = (0usize, 0usize);
+    let server_cpu0 = server_cpu(&b.db).await?;
+    let cpu0 = cpu_ms("self");
     let t = Instant::now();
     loop {
         let r = d.run_once(Utc::now()).await?;
         if r.claimed == 0 {
             break;
         }
-        batches += 1;
         sent += r.sent;
         other += r.retried + r.deferred + r.failed + r.suppressed + r.lost;
     }
     let secs = t.elapsed().as_secs_f64();
+    let bench_cpu_ms = cpu_ms("self").zip(cpu0).map(|(a, b)| a - b);
+    let server_cpu_ms = server_cpu_delta(&b.db, &server_cpu0).await?;
 
     // Exactly once: every row reached the sandbox phone once, and is `sent`.
     let mut c = b.db.conn().await?;
@@ -517,9 +597,10 @@ async fn throughput(kind: Kind, rows: i64, batch: i64, concurrency: usize) -> Re
         concurrency,
         rows,
         secs,
-        batches,
         sent,
         other,
+        bench_cpu_ms,
+        server_cpu_ms,
         sent_status,
         once,
         twice_or_more,
@@ -527,59 +608,137 @@ async fn throughput(kind: Kind, rows: i64, batch: i64, concurrency: usize) -> Re
     })
 }
 
+/// The runs of one backend and configuration.
+struct ThroughputGroup<'a> {
+    runs: Vec<&'a Throughput>,
+    /// Sorted rates of the runs.
+    rates: Vec<f64>,
+}
+
+impl ThroughputGroup<'_> {
+    fn first(&self) -> &Throughput {
+        self.runs[0]
+    }
+    fn median(&self) -> f64 {
+        pct(&self.rates, 50.0)
+    }
+}
+
+fn group_throughput(results: &[Throughput]) -> Vec<ThroughputGroup<'_>> {
+    let mut groups: Vec<ThroughputGroup<'_>> = Vec::new();
+    for r in results {
+        match groups.iter_mut().find(|g| {
+            let f = g.first();
+            (f.kind, f.batch, f.concurrency) == (r.kind, r.batch, r.concurrency)
+        }) {
+            Some(g) => g.runs.push(r),
+            None => groups.push(ThroughputGroup {
+                runs: vec![r],
+                rates: Vec::new(),
+            }),
+        }
+    }
+    for g in &mut groups {
+        g.rates = g.runs.iter().map(|r| r.rate()).collect();
+        g.rates.sort_by(f64::total_cmp);
+    }
+    groups
+}
+
+/// CPU time per message, bench process and database server, and how busy
+/// that kept the machine's cores.
+fn cpu_per_msg(runs: &[&Throughput]) -> String {
+    let n: f64 = runs.iter().map(|r| r.sent as f64).sum();
+    let wall_ms: f64 = runs.iter().map(|r| r.secs * 1e3).sum();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let bench: Option<f64> = runs.iter().map(|r| r.bench_cpu_ms).sum();
+    let server: Option<f64> = runs.iter().map(|r| r.server_cpu_ms).sum();
+    let busy = |cpu: f64| 100.0 * cpu / (wall_ms * cores as f64);
+    match (bench, server) {
+        (Some(b), Some(s)) => format!(
+            "{:.0} + {:.0} = {:.0} ({:.0}% of {cores} cores)",
+            b * 1e3 / n,
+            s * 1e3 / n,
+            (b + s) * 1e3 / n,
+            busy(b + s)
+        ),
+        (Some(b), None) => format!("{:.0} ({:.0}% of {cores} cores)", b * 1e3 / n, busy(b)),
+        _ => "n/a".into(),
+    }
+}
+
 fn print_throughput(results: &[Throughput]) {
     println!(
         "\n### Scenario 1: pipeline throughput (claim → gate → render → sandbox send → record)\n"
     );
     println!(
-        "| backend | batch_size | concurrency | rows | batches | time (s) | messages/s | target | met | sent once | sent twice+ | never sent | status=sent |"
+        "| backend | batch_size | concurrency | rows per run | runs | messages/s (median) | min – max | target | met | CPU µs/msg: bench + DB server | every row sent exactly once |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
-    for r in results {
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|");
+    let groups = group_throughput(results);
+    for g in &groups {
+        let f = g.first();
+        let once = g.runs.iter().all(|r| r.verified());
+        let detail = g
+            .runs
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}×1, {}×2+, {} never, {} `sent`",
+                    r.once, r.twice_or_more, r.never, r.sent_status
+                )
+            })
+            .collect::<Vec<_>>();
+        let cpu = cpu_per_msg(&g.runs);
         println!(
-            "| {} | {} | {} | {} | {} | {:.2} | {:.0} | ≥ {:.0}/s | {} | {} | {} | {} | {} |",
-            r.kind.name(),
-            r.batch,
-            r.concurrency,
-            r.rows,
-            r.batches,
-            r.secs,
-            r.rate(),
-            r.target(),
-            met(r.rate() >= r.target()),
-            r.once,
-            r.twice_or_more,
-            r.never,
-            r.sent_status,
+            "| {} | {} | {} | {} | {} | {:.0} | {:.0} – {:.0} | ≥ {:.0}/s | {} | {} | {} |",
+            f.kind.name(),
+            f.batch,
+            f.concurrency,
+            f.rows,
+            g.runs.len(),
+            g.median(),
+            g.rates[0],
+            g.rates[g.rates.len() - 1],
+            f.target(),
+            met(g.median() >= f.target()),
+            cpu,
+            if once {
+                format!("yes ({})", detail[0])
+            } else {
+                format!("**NO** ({})", detail.join("; "))
+            },
         );
     }
     for kind in [Kind::Sqlite, Kind::Postgres] {
-        let of_kind: Vec<&Throughput> = results.iter().filter(|r| r.kind == kind).collect();
-        if of_kind.is_empty() {
+        let of_kind: Vec<&ThroughputGroup<'_>> =
+            groups.iter().filter(|g| g.first().kind == kind).collect();
+        let Some(best) = of_kind
+            .iter()
+            .max_by(|a, b| a.median().total_cmp(&b.median()))
+        else {
             continue;
-        }
-        let best = of_kind
-            .iter()
-            .max_by(|a, b| a.rate().total_cmp(&b.rate()))
-            .expect("not empty");
+        };
         let default = DispatcherConfig::default();
-        let dflt = of_kind
-            .iter()
-            .find(|r| r.batch == default.batch_size && r.concurrency == default.concurrency);
+        let dflt = of_kind.iter().find(|g| {
+            (g.first().batch, g.first().concurrency) == (default.batch_size, default.concurrency)
+        });
+        let runs: Vec<&Throughput> = of_kind.iter().flat_map(|g| g.runs.clone()).collect();
         println!(
-            "\n{}: best {:.0} msg/s (batch_size {}, concurrency {}){}; exactly-once check: {}; rows not `sent` by the dispatcher: {}",
+            "\n{}: best {:.0} msg/s (batch_size {}, concurrency {}){}. Exactly-once check over all {} runs: {}. Rows the dispatcher did not report as sent: {}.",
             kind.name(),
-            best.rate(),
-            best.batch,
-            best.concurrency,
-            dflt.map(|d| format!(", default config {:.0} msg/s", d.rate()))
+            best.median(),
+            best.first().batch,
+            best.first().concurrency,
+            dflt.map(|d| format!("; default config {:.0} msg/s", d.median()))
                 .unwrap_or_default(),
-            if of_kind.iter().all(|r| r.verified()) {
-                "passed (every row sent exactly once)"
+            runs.len(),
+            if runs.iter().all(|r| r.verified()) {
+                "passed"
             } else {
                 "**FAILED**"
             },
-            of_kind.iter().map(|r| r.other).sum::<usize>(),
+            runs.iter().map(|r| r.other).sum::<usize>(),
         );
     }
 }
@@ -603,51 +762,58 @@ struct ClaimLatency {
     max_ms: f64,
 }
 
-async fn claim_latency(kind: Kind, appointments: i64) -> Result<ClaimLatency> {
+/// A database for scenario 2, built and checked.
+struct ClaimDb {
+    b: BenchDb,
+    now: DateTime<Utc>,
+    stats: ClaimLatency,
+    samples: Vec<f64>,
+}
+
+async fn build_claim_db(kind: Kind, appointments: i64) -> Result<ClaimDb> {
     let b = BenchDb::new(kind).await?;
     let now = Utc::now();
     let fx = fixture(&b.db, PARTICIPANTS, now - CDuration::days(400)).await?;
     let t_ref = ms(now);
+    let created = t_ref - 86_400_000 * 400;
     let built = Instant::now();
-    {
-        let mut tx = b.db.begin().await?;
-        // x <= DUE_ROWS/2: starting in 1 h, so both reminders are due (the
-        // 24 h one 23 h ago, the 2 h one 1 h ago). Otherwise odd x: in the
-        // past, both reminders sent; even x: from 2 days ahead, pending.
-        // Spread 30 s apart: 1M appointments cover about a year each way.
-        let half = DUE_ROWS / 2;
-        let starts_at = format!(
-            "CASE WHEN x <= {half} THEN {t_ref} + 3600000 + x * 1000
-                  WHEN x % 2 = 1 THEN {t_ref} - 86400000 - x * 30000
-                  ELSE {t_ref} + 172800000 + x * 30000 END"
-        );
-        seed_appointments(
-            &mut tx,
-            b.db.backend,
-            &fx,
-            appointments,
-            &starts_at,
-            t_ref - 86_400_000 * 400,
-        )
-        .await?;
-        let past = format!("a.starts_at < {t_ref}");
-        let due = "a.starts_at - o.off * 60000";
-        let rows = seed_outbox(
-            &mut tx,
-            &fx,
-            &OutboxPlan {
-                due_at: due,
-                status: &format!("CASE WHEN {past} THEN 'sent' ELSE 'pending' END"),
-                attempts: &format!("CASE WHEN {past} THEN 1 ELSE 0 END"),
-                sent_at: &format!("CASE WHEN {past} THEN {due} END"),
-            },
-            t_ref - 86_400_000 * 400,
-        )
-        .await?;
-        ensure!(rows == 2 * appointments as u64, "planned {rows} rows");
-        tx.commit().await?;
-        analyze(&b.db).await?;
-    }
+    let mut tx = b.db.begin().await?;
+    // x <= DUE_ROWS/2: starting in 1 h, so both reminders are due (the 24 h
+    // one 23 h ago, the 2 h one 1 h ago). Otherwise odd x: in the past, both
+    // reminders sent; even x: from 2 days ahead, both pending. Spread 30 s
+    // apart: 1M appointments cover about a year each way.
+    let half = DUE_ROWS / 2;
+    let starts_at = format!(
+        "CASE WHEN x <= {half} THEN {t_ref} + 3600000 + x * 1000
+              WHEN x % 2 = 1 THEN {t_ref} - 86400000 - x * 30000
+              ELSE {t_ref} + 172800000 + x * 30000 END"
+    );
+    seed_appointments(
+        &mut tx,
+        b.db.backend,
+        &fx,
+        appointments,
+        &starts_at,
+        created,
+    )
+    .await?;
+    let past = format!("a.starts_at < {t_ref}");
+    let due = "a.starts_at - o.off * 60000";
+    let rows = seed_outbox(
+        &mut tx,
+        &fx,
+        &OutboxPlan {
+            due_at: due,
+            status: &format!("CASE WHEN {past} THEN 'sent' ELSE 'pending' END"),
+            attempts: &format!("CASE WHEN {past} THEN 1 ELSE 0 END"),
+            sent_at: &format!("CASE WHEN {past} THEN {due} END"),
+        },
+        created,
+    )
+    .await?;
+    ensure!(rows == 2 * appointments as u64, "planned {rows} rows");
+    tx.commit().await?;
+    analyze(&b.db).await?;
     let build_secs = built.elapsed().as_secs_f64();
 
     let due_now: i64 = sqlx::query_scalar(
@@ -664,53 +830,89 @@ async fn claim_latency(kind: Kind, appointments: i64) -> Result<ClaimLatency> {
         sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status IN ('pending','sending')")
             .fetch_one(&b.db.pool)
             .await?;
+    Ok(ClaimDb {
+        b,
+        now,
+        stats: ClaimLatency {
+            kind,
+            appointments,
+            outbox_rows: 2 * appointments,
+            open_rows,
+            build_secs,
+            median_ms: f64::NAN,
+            p95_ms: f64::NAN,
+            max_ms: f64::NAN,
+        },
+        samples: Vec::new(),
+    })
+}
 
-    let claim_now = now;
-    let lease_until = now + CDuration::seconds(60);
-    let mut samples = Vec::with_capacity(CLAIM_REPS);
-    for rep in 0..CLAIM_WARMUP + CLAIM_REPS {
+impl ClaimDb {
+    /// One timed claim of the due rows; then puts them back to pending so
+    /// that the next repetition finds them again.
+    async fn claim_once(&mut self) -> Result<f64> {
+        let db = &self.b.db;
+        let lease_until = self.now + CDuration::seconds(60);
         let t = Instant::now();
-        let claimed = outbox::claim(&b.db, "bench", claim_now, lease_until, DUE_ROWS).await?;
+        let claimed = outbox::claim(db, "bench", self.now, lease_until, DUE_ROWS).await?;
         let el = t.elapsed().as_secs_f64() * 1e3;
         ensure!(
             claimed.len() as i64 == DUE_ROWS,
             "claimed {} rows, expected {DUE_ROWS}",
             claimed.len()
         );
-        if rep >= CLAIM_WARMUP {
-            samples.push(el);
-        }
-        // Put them back so the next repetition finds them again.
-        let token = claimed[0].claim_token.clone();
         let back = sqlx::query(
             "UPDATE outbox SET status = 'pending', attempts = 0, lease_owner = NULL,
                     lease_until = NULL, claim_token = NULL, next_attempt_at = due_at
              WHERE claim_token = $1",
         )
-        .bind(token)
-        .execute(&b.db.pool)
+        .bind(claimed[0].claim_token.clone())
+        .execute(&db.pool)
         .await?
         .rows_affected();
         ensure!(back == DUE_ROWS as u64, "reset {back} rows");
+        Ok(el)
     }
-    samples.sort_by(f64::total_cmp);
-    drop(fx);
-    b.finish().await?;
-    Ok(ClaimLatency {
-        kind,
-        appointments,
-        outbox_rows: 2 * appointments,
-        open_rows,
-        build_secs,
-        median_ms: pct(&samples, 50.0),
-        p95_ms: pct(&samples, 95.0),
-        max_ms: pct(&samples, 100.0),
-    })
+
+    async fn finish(mut self) -> Result<ClaimLatency> {
+        self.samples.sort_by(f64::total_cmp);
+        self.stats.median_ms = pct(&self.samples, 50.0);
+        self.stats.p95_ms = pct(&self.samples, 95.0);
+        self.stats.max_ms = pct(&self.samples, 100.0);
+        self.b.finish().await?;
+        Ok(self.stats)
+    }
+}
+
+/// Builds both sizes, then alternates claims between them so that a busy
+/// moment on the machine affects both sizes alike.
+async fn claim_latency(kind: Kind, small: i64, big: i64) -> Result<(ClaimLatency, ClaimLatency)> {
+    let mut s = build_claim_db(kind, small).await?;
+    eprintln!(
+        "[2] {} built {small} appointments in {:.1} s",
+        kind.name(),
+        s.stats.build_secs
+    );
+    let mut l = build_claim_db(kind, big).await?;
+    eprintln!(
+        "[2] {} built {big} appointments in {:.1} s",
+        kind.name(),
+        l.stats.build_secs
+    );
+    for rep in 0..CLAIM_WARMUP + CLAIM_REPS {
+        let a = s.claim_once().await?;
+        let b = l.claim_once().await?;
+        if rep >= CLAIM_WARMUP {
+            s.samples.push(a);
+            l.samples.push(b);
+        }
+    }
+    Ok((s.finish().await?, l.finish().await?))
 }
 
 fn print_claim(results: &[(ClaimLatency, ClaimLatency)]) {
     println!(
-        "\n### Scenario 2: `outbox::claim` of {DUE_ROWS} due rows vs table size ({CLAIM_REPS} runs after {CLAIM_WARMUP} warm-up)\n"
+        "\n### Scenario 2: `outbox::claim` of {DUE_ROWS} due rows vs table size ({CLAIM_REPS} runs per size after {CLAIM_WARMUP} warm-up, alternating between the sizes)\n"
     );
     println!(
         "| backend | appointments | outbox rows | open (pending) rows | build (s) | claim median (ms) | claim p95 (ms) | claim max (ms) |"
@@ -891,6 +1093,9 @@ async fn run() -> Result<()> {
     } else {
         println!("({PG_ENV} is not set: PostgreSQL is skipped)");
     }
+    if let Ok(only) = std::env::var("PAMINN_BENCH_BACKENDS") {
+        kinds.retain(|k| only.to_lowercase().contains(&k.name().to_lowercase()));
+    }
     let scenarios: Vec<u32> = std::env::var("PAMINN_BENCH_SCENARIOS")
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
@@ -907,6 +1112,7 @@ async fn run() -> Result<()> {
         "- tokio multi-thread runtime, {} worker threads",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
+    println!("- load average at start: {}", loadavg());
 
     if scenarios.contains(&1) {
         let rows = env_i64("PAMINN_BENCH_ROWS", 20_000);
@@ -918,16 +1124,21 @@ async fn run() -> Result<()> {
             (1000, 64),
         ];
         configs.dedup();
+        let reps = env_i64("PAMINN_BENCH_REPS", 3).max(1);
         let mut results = Vec::new();
         for &kind in &kinds {
-            for &(batch, conc) in &configs {
-                let r = throughput(kind, rows, batch, conc).await?;
-                eprintln!(
-                    "[1] {} batch {batch} conc {conc}: {:.0} msg/s",
-                    kind.name(),
-                    r.rate()
-                );
-                results.push(r);
+            // Repetitions outermost, so that a noisy moment on the machine
+            // does not hit all runs of one configuration.
+            for rep in 1..=reps {
+                for &(batch, conc) in &configs {
+                    let r = throughput(kind, rows, batch, conc).await?;
+                    eprintln!(
+                        "[1] {} run {rep} batch {batch} conc {conc}: {:.0} msg/s",
+                        kind.name(),
+                        r.rate()
+                    );
+                    results.push(r);
+                }
             }
         }
         print_throughput(&results);
@@ -938,14 +1149,12 @@ async fn run() -> Result<()> {
         let big = env_i64("PAMINN_BENCH_BIG", 1_000_000);
         let mut results = Vec::new();
         for &kind in &kinds {
-            let s = claim_latency(kind, small).await?;
-            eprintln!("[2] {} {small}: median {:.2} ms", kind.name(), s.median_ms);
-            let l = claim_latency(kind, big).await?;
+            let (s, l) = claim_latency(kind, small, big).await?;
             eprintln!(
-                "[2] {} {big}: median {:.2} ms (built in {:.0} s)",
+                "[2] {}: median {:.2} ms ({small}), {:.2} ms ({big})",
                 kind.name(),
-                l.median_ms,
-                l.build_secs
+                s.median_ms,
+                l.median_ms
             );
             results.push((s, l));
         }
@@ -968,8 +1177,9 @@ async fn run() -> Result<()> {
     }
 
     println!(
-        "\nTotal bench time: {:.0} s",
-        started.elapsed().as_secs_f64()
+        "\nTotal bench time: {:.0} s; load average at the end: {}",
+        started.elapsed().as_secs_f64(),
+        loadavg()
     );
     Ok(())
 }

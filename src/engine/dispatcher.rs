@@ -119,13 +119,25 @@ impl Dispatcher {
             claimed: claimed.len(),
             ..Default::default()
         };
+        // Each row is gated and recorded at its own moment: `now` plus the
+        // time the batch has taken so far (rate limits can stretch it).
+        let started = std::time::Instant::now();
         let outcomes: Vec<Result<(Outcome, bool)>> = futures::stream::iter(claimed)
-            .map(|c| self.process(c, now))
+            .map(|c| self.process(c, now, started))
             .buffer_unordered(self.cfg.concurrency.max(1))
             .collect()
             .await;
         for o in outcomes {
-            let (outcome, kept) = o?;
+            // One row that could not be recorded does not lose the batch's
+            // other outcomes; that row's lease runs out and it is retried.
+            let (outcome, kept) = match o {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not record an outcome; the row will be retried");
+                    report.lost += 1;
+                    continue;
+                }
+            };
             if !kept {
                 report.lost += 1;
                 continue;
@@ -176,9 +188,21 @@ impl Dispatcher {
 
     /// Decides and records one row. Returns the outcome and whether it was
     /// recorded (false: the claim was lost meanwhile).
-    async fn process(&self, c: Claimed, now: DateTime<Utc>) -> Result<(Outcome, bool)> {
+    async fn process(
+        &self,
+        c: Claimed,
+        batch_now: DateTime<Utc>,
+        started: std::time::Instant,
+    ) -> Result<(Outcome, bool)> {
+        let elapsed = started.elapsed();
+        let now = batch_now + chrono::Duration::from_std(elapsed).unwrap_or_default();
         let retry = self.cfg.retry;
-        let outcome = if c.attempts > retry.max_attempts {
+        let outcome = if elapsed > self.cfg.lease.mul_f64(0.8) {
+            // The lease is nearly over (a long batch behind a rate limit):
+            // sending now could race another instance that takes the row
+            // when the lease ends. Put it back instead; no attempt is used.
+            Outcome::Defer { until: now }
+        } else if c.attempts > retry.max_attempts {
             // Claimed more often than the budget allows: earlier workers
             // died holding it. Give up rather than loop forever.
             Outcome::Failed {
