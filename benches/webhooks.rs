@@ -8,7 +8,7 @@
 //!     cargo bench --bench webhooks
 //! ```
 //!
-//! The load generator is a Rust client (reqwest, 64 connections) in the same
+//! The load generator is a Rust client (reqwest; 16 and 64 connections) in the same
 //! process as the server, on loopback: both share the machine's cores, so
 //! the figures are a floor for a server with the machine to itself.
 
@@ -31,7 +31,6 @@ use tokio_util::sync::CancellationToken;
 
 const PARTICIPANTS: usize = 500;
 const REQUESTS: usize = 10_000;
-const CONCURRENCY: usize = 64;
 const SECRET: &str = "bench-secret";
 
 /// A fresh database: a SQLite temp file, or a random PostgreSQL database
@@ -140,7 +139,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn run(kind: &str) {
+async fn run(kind: &str, concurrency: usize) {
     let (db, pg, _dir) = fresh(kind).await;
     let e = Engine::new(db.clone());
     let phones = seed(&e).await;
@@ -164,7 +163,7 @@ async fn run(kind: &str) {
         stop.clone(),
     ));
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(CONCURRENCY)
+        .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
     let replies = [
@@ -180,7 +179,7 @@ async fn run(kind: &str) {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..CONCURRENCY {
+    for _ in 0..concurrency {
         let (http, url, next, phones) = (http.clone(), url.clone(), next.clone(), phones.clone());
         workers.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -225,7 +224,7 @@ async fn run(kind: &str) {
         .await
         .unwrap();
     println!(
-        "| {kind} | {REQUESTS} | {CONCURRENCY} | {:.0} | {:.1} | {:.1} | {:.1} | {errors} | {stored} |",
+        "| {kind} | {REQUESTS} | {concurrency} | {:.0} | {:.1} | {:.1} | {:.1} | {errors} | {stored} |",
         REQUESTS as f64 / secs,
         pct(&lat, 0.50),
         pct(&lat, 0.99),
@@ -247,10 +246,14 @@ fn main() {
         "| backend | requests | connections | requests/s | p50 ms | p99 ms | max ms | errors | stored |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-    rt.block_on(run("sqlite"));
-    if std::env::var("PAMINN_TEST_POSTGRES_URL").is_ok() {
-        rt.block_on(run("postgres"));
-    } else {
+    let pg = std::env::var("PAMINN_TEST_POSTGRES_URL").is_ok();
+    for concurrency in [16, 64] {
+        rt.block_on(run("sqlite", concurrency));
+        if pg {
+            rt.block_on(run("postgres", concurrency));
+        }
+    }
+    if !pg {
         println!("(PostgreSQL skipped: set PAMINN_TEST_POSTGRES_URL)");
     }
 }
