@@ -2,7 +2,7 @@
 //! one transaction: the appointment, its reminder rows, the journal entry
 //! and the audit entry commit together.
 
-use super::{Actor, Engine, planner};
+use super::{Actor, Change, Engine, planner};
 use crate::domain::{AppointmentId, AppointmentStatus, UnitId};
 use crate::error::{Error, Result};
 use crate::store::appointments::{self, Appointment, NewAppointment};
@@ -65,25 +65,19 @@ impl Engine {
             })?
             .ok_or_else(|| Error::Conflict("this series occurrence already exists".into()))?;
         let a = appointments::get(&mut tx, id).await?;
-        journal::append(
-            &mut tx,
-            p.id,
-            Some(id),
-            now,
-            actor.as_str(),
-            journal::kind::APPOINTMENT_CREATED,
-            json!({ "kind": a.kind, "starts_at": a.starts_at, "external_ref": a.external_ref }),
-        )
-        .await?;
-        audit::append(
-            &mut tx,
-            now,
-            actor.as_str(),
-            "appointment.create",
-            &format!("appointment:{id}"),
-            json!({}),
-        )
-        .await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: p.id,
+                    appointment: Some(id),
+                    kind: journal::kind::APPOINTMENT_CREATED,
+                    detail: json!({ "kind": a.kind, "starts_at": a.starts_at, "external_ref": a.external_ref }),
+                    action: "appointment.create",
+                },
+            )
+            .await?;
         planner::plan_appointment(&mut tx, &a, now).await?;
         tx.commit().await?;
         self.wake();
@@ -299,25 +293,19 @@ impl Engine {
         appointments::set_status(&mut tx, id, AppointmentStatus::Cancelled, now).await?;
         let n =
             outbox::cancel_open_for_appointment(&mut tx, id, "appointment cancelled", now).await?;
-        journal::append(
-            &mut tx,
-            a.participant_id,
-            Some(id),
-            now,
-            actor.as_str(),
-            journal::kind::APPOINTMENT_CANCELLED,
-            json!({ "reminders_cancelled": n }),
-        )
-        .await?;
-        audit::append(
-            &mut tx,
-            now,
-            actor.as_str(),
-            "appointment.cancel",
-            &format!("appointment:{id}"),
-            json!({}),
-        )
-        .await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: a.participant_id,
+                    appointment: Some(id),
+                    kind: journal::kind::APPOINTMENT_CANCELLED,
+                    detail: json!({ "reminders_cancelled": n }),
+                    action: "appointment.cancel",
+                },
+            )
+            .await?;
         let a = appointments::get(&mut tx, id).await?;
         tx.commit().await?;
         Ok(a)

@@ -15,7 +15,10 @@ pub mod record;
 pub mod series;
 pub mod summon;
 
-use crate::store::Db;
+use crate::domain::{AppointmentId, ParticipantId};
+use crate::error::Result;
+use crate::store::{Conn, Db, audit, journal};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -62,5 +65,53 @@ impl Actor {
     }
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// What a person changed about a participant.
+pub(crate) struct Change<'a> {
+    pub participant: ParticipantId,
+    pub appointment: Option<AppointmentId>,
+    /// The journal event kind, e.g. `journal::kind::STATUS_CHANGED`.
+    pub kind: &'a str,
+    pub detail: serde_json::Value,
+    /// The audit action, e.g. `participant.status`.
+    pub action: &'a str,
+}
+
+impl Actor {
+    /// Writes a change into the participant's case record and into the
+    /// audit log, in the caller's transaction: no staff change reaches one
+    /// without the other. The audit target is the appointment when there is
+    /// one, else the participant.
+    pub(crate) async fn record(
+        &self,
+        c: &mut Conn,
+        now: DateTime<Utc>,
+        ch: Change<'_>,
+    ) -> Result<()> {
+        journal::append(
+            c,
+            ch.participant,
+            ch.appointment,
+            now,
+            self.as_str(),
+            ch.kind,
+            ch.detail,
+        )
+        .await?;
+        let target = match ch.appointment {
+            Some(a) => format!("appointment:{a}"),
+            None => format!("participant:{}", ch.participant),
+        };
+        audit::append(
+            c,
+            now,
+            self.as_str(),
+            ch.action,
+            &target,
+            serde_json::json!({}),
+        )
+        .await
     }
 }

@@ -1,12 +1,12 @@
 //! Participants and their consent and status, with every change in the
 //! journal and the audit log.
 
-use super::{Actor, Engine};
+use super::{Actor, Change, Engine};
 use crate::domain::{ChannelSet, ParticipantId, ParticipantStatus};
 use crate::error::{Error, Result};
 use crate::store::consents::{self, DEFAULT_VALIDITY};
+use crate::store::journal;
 use crate::store::participants::{self, NewParticipant, Participant};
-use crate::store::{audit, journal};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -22,25 +22,19 @@ impl Engine {
         let mut tx = self.db.begin().await?;
         crate::store::units::get(&mut tx, new.unit_id).await?;
         let p = participants::create(&mut tx, new, now).await?;
-        journal::append(
-            &mut tx,
-            p.id,
-            None,
-            now,
-            actor.as_str(),
-            journal::kind::PARTICIPANT_CREATED,
-            json!({ "language": p.language, "channel": p.channel_pref }),
-        )
-        .await?;
-        audit::append(
-            &mut tx,
-            now,
-            actor.as_str(),
-            "participant.create",
-            &format!("participant:{}", p.id),
-            json!({}),
-        )
-        .await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: p.id,
+                    appointment: None,
+                    kind: journal::kind::PARTICIPANT_CREATED,
+                    detail: json!({ "language": p.language, "channel": p.channel_pref }),
+                    action: "participant.create",
+                },
+            )
+            .await?;
         if let Some(ch) = consent.filter(|c| !c.is_empty()) {
             let c = consents::record(
                 &mut tx,
@@ -78,25 +72,19 @@ impl Engine {
         participants::get(&mut tx, id).await?;
         let expires = expires_at.or(Some(now + DEFAULT_VALIDITY));
         let c = consents::record(&mut tx, id, channels, actor.as_str(), now, expires).await?;
-        journal::append(
-            &mut tx,
-            id,
-            None,
-            now,
-            actor.as_str(),
-            journal::kind::CONSENT_RECORDED,
-            json!({ "channels": c.channels, "expires_at": c.expires_at }),
-        )
-        .await?;
-        audit::append(
-            &mut tx,
-            now,
-            actor.as_str(),
-            "consent.record",
-            &format!("participant:{id}"),
-            json!({}),
-        )
-        .await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: id,
+                    appointment: None,
+                    kind: journal::kind::CONSENT_RECORDED,
+                    detail: json!({ "channels": c.channels, "expires_at": c.expires_at }),
+                    action: "consent.record",
+                },
+            )
+            .await?;
         tx.commit().await?;
         self.wake();
         Ok(())
@@ -116,25 +104,19 @@ impl Engine {
                 "participant {id} has no consent in force"
             )));
         }
-        journal::append(
-            &mut tx,
-            id,
-            None,
-            now,
-            actor.as_str(),
-            journal::kind::CONSENT_WITHDRAWN,
-            json!({}),
-        )
-        .await?;
-        audit::append(
-            &mut tx,
-            now,
-            actor.as_str(),
-            "consent.withdraw",
-            &format!("participant:{id}"),
-            json!({}),
-        )
-        .await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: id,
+                    appointment: None,
+                    kind: journal::kind::CONSENT_WITHDRAWN,
+                    detail: json!({}),
+                    action: "consent.withdraw",
+                },
+            )
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -152,25 +134,19 @@ impl Engine {
             return Ok(());
         }
         participants::set_status(&mut tx, id, status, now).await?;
-        journal::append(
-            &mut tx,
-            id,
-            None,
-            now,
-            actor.as_str(),
-            journal::kind::STATUS_CHANGED,
-            json!({ "from": p.status, "to": status }),
-        )
-        .await?;
-        audit::append(
-            &mut tx,
-            now,
-            actor.as_str(),
-            "participant.status",
-            &format!("participant:{id}"),
-            json!({}),
-        )
-        .await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: id,
+                    appointment: None,
+                    kind: journal::kind::STATUS_CHANGED,
+                    detail: json!({ "from": p.status, "to": status }),
+                    action: "participant.status",
+                },
+            )
+            .await?;
         tx.commit().await?;
         self.wake();
         Ok(())

@@ -2,7 +2,7 @@
 //! show-up and reply rates, reminder intensity, the participant's data as
 //! one export, and erasure.
 
-use super::{Actor, Engine, planner};
+use super::{Actor, Change, Engine, planner};
 use crate::domain::{
     AppointmentId, AppointmentStatus, Attendance, Intensity, ParticipantId, ParticipantStatus,
 };
@@ -57,25 +57,19 @@ impl Engine {
             .bind(id.get())
             .execute(&mut *tx)
             .await?;
-        journal::append(
-            &mut tx,
-            old.participant_id,
-            Some(id),
-            now,
-            actor.as_str(),
-            "attendance_recorded",
-            json!({ "attendance": a, "previous": old.attendance }),
-        )
-        .await?;
-        audit::append(
-            &mut tx,
-            now,
-            actor.as_str(),
-            "attendance.record",
-            &format!("appointment:{id}"),
-            json!({}),
-        )
-        .await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: old.participant_id,
+                    appointment: Some(id),
+                    kind: "attendance_recorded",
+                    detail: json!({ "attendance": a, "previous": old.attendance }),
+                    action: "attendance.record",
+                },
+            )
+            .await?;
         let out = appointments::get(&mut tx, id).await?;
         tx.commit().await?;
         Ok(out)
@@ -149,25 +143,19 @@ impl Engine {
             let a = appointments::get(&mut tx, a.id).await?;
             planner::plan_future_only(&mut tx, &a, now).await?;
         }
-        journal::append(
-            &mut tx,
-            id,
-            None,
-            now,
-            actor.as_str(),
-            "intensity_changed",
-            json!({ "from": p.intensity, "to": i }),
-        )
-        .await?;
-        audit::append(
-            &mut tx,
-            now,
-            actor.as_str(),
-            "participant.intensity",
-            &format!("participant:{id}"),
-            json!({}),
-        )
-        .await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: id,
+                    appointment: None,
+                    kind: "intensity_changed",
+                    detail: json!({ "from": p.intensity, "to": i }),
+                    action: "participant.intensity",
+                },
+            )
+            .await?;
         tx.commit().await?;
         self.wake();
         Ok(())
@@ -275,16 +263,19 @@ impl Engine {
             sqlx::query(sql).bind(id.get()).execute(&mut *tx).await?;
         }
         outbox::cancel_all_open_for_participant(&mut tx, id, "participant erased", now).await?;
-        journal::append(&mut tx, id, None, now, actor.as_str(), "erased", json!({})).await?;
-        audit::append(
-            &mut tx,
-            now,
-            actor.as_str(),
-            "participant.erase",
-            &format!("participant:{id}"),
-            json!({}),
-        )
-        .await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: id,
+                    appointment: None,
+                    kind: "erased",
+                    detail: json!({}),
+                    action: "participant.erase",
+                },
+            )
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! issued, with a short deadline. It is never planned or shown in advance,
 //! so it has no appointment and appears nowhere until it is issued.
 
-use super::{Actor, Engine};
+use super::{Actor, Change, Engine};
 use crate::domain::channel_choice::pick_channel;
 use crate::domain::schedule::local;
 use crate::domain::{
@@ -10,7 +10,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::store::outbox::{self, NewMessage};
-use crate::store::{audit, consents, journal, participants, units};
+use crate::store::{consents, journal, participants, units};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
@@ -75,25 +75,19 @@ impl Engine {
         let oid = outbox::insert(&mut tx, &m, now)
             .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("summons row not inserted")))?;
-        journal::append(
-            &mut tx,
-            id,
-            None,
-            now,
-            actor.as_str(),
-            journal::kind::SUMMONS_ISSUED,
-            json!({ "deadline": deadline, "channel": channel, "outbox_id": oid }),
-        )
-        .await?;
-        audit::append(
-            &mut tx,
-            now,
-            actor.as_str(),
-            "summons.issue",
-            &format!("participant:{id}"),
-            json!({}),
-        )
-        .await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: id,
+                    appointment: None,
+                    kind: journal::kind::SUMMONS_ISSUED,
+                    detail: json!({ "deadline": deadline, "channel": channel, "outbox_id": oid }),
+                    action: "summons.issue",
+                },
+            )
+            .await?;
         tx.commit().await?;
         self.wake();
         Ok(oid)
