@@ -83,7 +83,7 @@ impl Engine {
             return Ok(Received::Duplicate);
         };
         let p = participants::get(&mut tx, participant).await?;
-        let h = handle(&mut tx, &p, id, text, now).await?;
+        let h = handle(&mut tx, &p, id, channel, text, now).await?;
         sqlx::query("UPDATE inbound SET intent = $1 WHERE id = $2")
             .bind(h.intent.to_string())
             .bind(id)
@@ -140,9 +140,11 @@ async fn handle(
     c: &mut Conn,
     p: &Participant,
     inbound: i64,
+    channel: ChannelKind,
     text: &str,
     now: DateTime<Utc>,
 ) -> Result<Handled> {
+    let intent = reply::parse(text, p.language);
     // An answer to a question the bot asked comes first.
     if let Some((kind, payload)) = pending_question(c, p.id, now).await? {
         if kind == "plan"
@@ -151,28 +153,25 @@ async fn handle(
             return plan_answer(c, p, &payload, at, now).await;
         }
         if kind == "choice"
-            && let Intent::Choice { n } = reply::parse(text, p.language)
+            && let Intent::Choice { n } = intent
         {
-            return choice_answer(c, p, inbound, &payload, n, now).await;
+            return choice_answer(c, p, inbound, text, &payload, n, now).await;
         }
     }
-    let intent = reply::parse(text, p.language);
     let iv = serde_json::to_value(&intent).unwrap_or(Value::Null);
     let lang = p.language;
     let say = |key: &str| texts::render(lang, key, &[]);
     Ok(match intent {
-        Intent::Coming => answer(c, p, inbound, ReplyState::Coming, None, iv, now).await?,
+        Intent::Coming => answer(c, p, inbound, text, ReplyState::Coming, None, iv, now).await?,
         Intent::Cannot { reason } => {
-            answer(c, p, inbound, ReplyState::Cannot, reason, iv, now).await?
+            answer(c, p, inbound, text, ReplyState::Cannot, reason, iv, now).await?
         }
         Intent::Stop => {
-            let channel = inbound_channel(c, inbound).await?;
             participants::set_opted_out(c, p.id, p.opted_out.with(channel, true), now).await?;
             clear_question(c, p.id).await?;
             Handled::new(iv, json!({ "opted_out": channel }), say("receipt-stop"))
         }
         Intent::Start => {
-            let channel = inbound_channel(c, inbound).await?;
             participants::set_opted_out(c, p.id, p.opted_out.with(channel, false), now).await?;
             Handled::new(iv, json!({ "opted_in": channel }), say("receipt-start"))
         }
@@ -233,14 +232,6 @@ async fn handle(
             not_understood(c, p, inbound, text, iv, "not understood", now).await?
         }
     })
-}
-
-async fn inbound_channel(c: &mut Conn, inbound: i64) -> Result<ChannelKind> {
-    let ch: String = sqlx::query_scalar("SELECT channel FROM inbound WHERE id = $1")
-        .bind(inbound)
-        .fetch_one(&mut *c)
-        .await?;
-    parse_col(&ch)
 }
 
 /// Forwards a text to the lots as a task; the participant is told a person
@@ -323,6 +314,7 @@ async fn answer(
     c: &mut Conn,
     p: &Participant,
     inbound: i64,
+    text: &str,
     state: ReplyState,
     reason: Option<String>,
     intent: Value,
@@ -393,15 +385,11 @@ async fn answer(
             ))
         }
         Match::Nothing => {
-            let text: String = sqlx::query_scalar("SELECT body FROM inbound WHERE id = $1")
-                .bind(inbound)
-                .fetch_one(&mut *c)
-                .await?;
             not_understood(
                 c,
                 p,
                 inbound,
-                &text,
+                text,
                 intent,
                 "no appointment was asked about",
                 now,
@@ -477,10 +465,12 @@ async fn apply(
     Ok(Handled::new(intent, changed, receipt))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn choice_answer(
     c: &mut Conn,
     p: &Participant,
     inbound: i64,
+    text: &str,
     payload: &Value,
     n: u8,
     now: DateTime<Utc>,
@@ -491,11 +481,7 @@ async fn choice_answer(
         .unwrap_or_default();
     let intent = json!({ "intent": "choice", "n": n });
     let Some(&chosen) = options.get(usize::from(n).wrapping_sub(1)) else {
-        let text: String = sqlx::query_scalar("SELECT body FROM inbound WHERE id = $1")
-            .bind(inbound)
-            .fetch_one(&mut *c)
-            .await?;
-        return not_understood(c, p, inbound, &text, intent, "choice out of range", now).await;
+        return not_understood(c, p, inbound, text, intent, "choice out of range", now).await;
     };
     let state: ReplyState = payload["reply"]
         .as_str()
