@@ -23,7 +23,7 @@
 //! transport reports `"SEK"` ([`CURRENCY`]); a EUR account would need it
 //! configurable.
 
-use crate::channels::sms::{classify_reqwest, classify_status, retry_after};
+use crate::channels::sms::{classify_status, exchange};
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
 use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
@@ -135,35 +135,12 @@ impl Transport for Elks46 {
         if let Some(cb) = &self.cfg.status_callback {
             form.push(("whendelivered", cb.as_str()));
         }
-        let resp = self
+        let request = self
             .client
             .post(&self.url)
             .basic_auth(&self.cfg.username, Some(&self.cfg.password))
-            .form(&form)
-            .send()
-            .await
-            .map_err(classify_reqwest)?;
-        let status = resp.status();
-        let retry = retry_after(resp.headers());
-        let body = resp.text().await.map_err(classify_reqwest)?;
-        if !status.is_success() {
-            let e = classify(status.as_u16(), retry, &body);
-            tracing::warn!(
-                gateway = "46elks",
-                outbox_id = %msg.outbox_id,
-                http_status = status.as_u16(),
-                error = %e,
-                "send refused"
-            );
-            return Err(e);
-        }
-        let created: Created = serde_json::from_str(&body).map_err(|e| {
-            SendError::Permanent(format!(
-                "46elks answered HTTP {status} with an unreadable body ({}); \
-                 the message may have been sent, so it is not retried",
-                mask_numbers_in(&e.to_string())
-            ))
-        })?;
+            .form(&form);
+        let created: Created = exchange(request, "46elks", msg.outbox_id, classify).await?;
         tracing::debug!(
             gateway = "46elks",
             outbox_id = %msg.outbox_id,

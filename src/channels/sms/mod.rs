@@ -9,6 +9,9 @@ pub mod sinch;
 pub mod twilio;
 
 use crate::channels::SendError;
+use crate::domain::OutboxId;
+use crate::domain::phone::mask_numbers_in;
+use serde::de::DeserializeOwned;
 use std::time::Duration;
 
 /// Classifies an HTTP status from a gateway: 429 slows down, 5xx and
@@ -42,4 +45,32 @@ pub fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs)
+}
+
+/// Sends a prepared request to a gateway and reads its answer: the part
+/// every SMS transport shares. A non-2xx answer goes through the
+/// provider's `classify`; a 2xx whose body cannot be read is permanent
+/// (the message may have been sent, so it must not be retried).
+pub(crate) async fn exchange<T: DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    gateway: &'static str,
+    outbox_id: OutboxId,
+    classify: impl Fn(u16, Option<Duration>, &str) -> SendError,
+) -> Result<T, SendError> {
+    let resp = request.send().await.map_err(classify_reqwest)?;
+    let status = resp.status();
+    let retry = retry_after(resp.headers());
+    let body = resp.text().await.map_err(classify_reqwest)?;
+    if !status.is_success() {
+        let e = classify(status.as_u16(), retry, &body);
+        tracing::warn!(gateway, outbox_id = %outbox_id, http_status = status.as_u16(), error = %e, "send refused");
+        return Err(e);
+    }
+    serde_json::from_str(&body).map_err(|e| {
+        SendError::Permanent(format!(
+            "{gateway} answered HTTP {status} with an unreadable body ({}); \
+             the message may have been sent, so it is not retried",
+            mask_numbers_in(&e.to_string())
+        ))
+    })
 }

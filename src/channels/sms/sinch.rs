@@ -23,7 +23,7 @@
 //! texts may quote the number, so they pass through [`mask_numbers_in`];
 //! only ids, codes and statuses are logged.
 
-use crate::channels::sms::{classify_reqwest, classify_status, retry_after};
+use crate::channels::sms::{classify_status, exchange};
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
 use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
@@ -153,35 +153,12 @@ impl Transport for Sinch {
             delivery_report: "per_recipient",
             callback_url: self.cfg.status_callback.as_deref(),
         };
-        let resp = self
+        let request = self
             .client
             .post(&self.url)
             .bearer_auth(&self.cfg.api_token)
-            .json(&batch)
-            .send()
-            .await
-            .map_err(classify_reqwest)?;
-        let status = resp.status();
-        let retry = retry_after(resp.headers());
-        let body = resp.text().await.map_err(classify_reqwest)?;
-        if !status.is_success() {
-            let e = classify(status.as_u16(), retry, &body);
-            tracing::warn!(
-                gateway = "sinch",
-                outbox_id = %msg.outbox_id,
-                http_status = status.as_u16(),
-                error = %e,
-                "send refused"
-            );
-            return Err(e);
-        }
-        let created: Created = serde_json::from_str(&body).map_err(|e| {
-            SendError::Permanent(format!(
-                "Sinch answered HTTP {status} with an unreadable body ({}); \
-                 the message may have been sent, so it is not retried",
-                mask_numbers_in(&e.to_string())
-            ))
-        })?;
+            .json(&batch);
+        let created: Created = exchange(request, "sinch", msg.outbox_id, classify).await?;
         tracing::debug!(
             gateway = "sinch",
             outbox_id = %msg.outbox_id,

@@ -23,7 +23,7 @@
 //! phone number are masked with [`mask_numbers_in`] before a text leaves
 //! this module. Only ids, codes and statuses are logged.
 
-use crate::channels::sms::{classify_reqwest, classify_status, retry_after};
+use crate::channels::sms::{classify_status, exchange};
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
 use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
@@ -198,35 +198,12 @@ impl Transport for Twilio {
         if let Some(cb) = &self.cfg.status_callback {
             form.push(("StatusCallback", cb.as_str()));
         }
-        let resp = self
+        let request = self
             .client
             .post(&self.url)
             .basic_auth(&self.cfg.account_sid, Some(&self.cfg.auth_token))
-            .form(&form)
-            .send()
-            .await
-            .map_err(classify_reqwest)?;
-        let status = resp.status();
-        let retry = retry_after(resp.headers());
-        let body = resp.text().await.map_err(classify_reqwest)?;
-        if !status.is_success() {
-            let e = classify(status.as_u16(), retry, &body);
-            tracing::warn!(
-                gateway = "twilio",
-                outbox_id = %msg.outbox_id,
-                http_status = status.as_u16(),
-                error = %e,
-                "send refused"
-            );
-            return Err(e);
-        }
-        let created: Created = serde_json::from_str(&body).map_err(|e| {
-            SendError::Permanent(format!(
-                "Twilio answered HTTP {status} with an unreadable body ({}); \
-                 the message may have been sent, so it is not retried",
-                mask_numbers_in(&e.to_string())
-            ))
-        })?;
+            .form(&form);
+        let created: Created = exchange(request, "twilio", msg.outbox_id, classify).await?;
         tracing::debug!(
             gateway = "twilio",
             outbox_id = %msg.outbox_id,
