@@ -159,6 +159,7 @@ async fn run(kind: &str, concurrency: usize) {
             engine: e.clone(),
             demo: false,
             webhooks,
+            telegram: None,
         },
         stop.clone(),
     ));

@@ -10,13 +10,14 @@ use crate::domain::recurrence::CronExpr;
 use crate::domain::schedule::{QuietHours, parse_start};
 use crate::domain::{
     AppointmentId, AppointmentKind, Attendance, ChannelKind, ChannelSet, GroupId, Intensity,
-    Language, ParticipantId, ParticipantStatus, PhoneNumber, Span,
+    Language, ParticipantId, ParticipantStatus, PhoneNumber, Role, Span, StaffId,
 };
 use crate::engine::{Actor, Engine};
 use crate::error::Error;
 use crate::store::appointments::NewAppointment;
 use crate::store::participants::{self, NewParticipant, parse_first_name};
 use crate::store::series::SeriesTarget;
+use crate::store::telegram::Subject;
 use crate::store::{Db, appointments, consents, journal, outbox, rules, tokens, units};
 use crate::{import, server};
 use anyhow::{Context, anyhow, bail};
@@ -65,6 +66,9 @@ pub enum Command {
     /// Participants, their consent and status.
     #[command(subcommand)]
     Participant(ParticipantCmd),
+    /// Staff: lotsar, coordinators, assistants, admins.
+    #[command(subcommand)]
+    Staff(StaffCmd),
     /// Appointments.
     #[command(subcommand)]
     Appointment(AppointmentCmd),
@@ -251,6 +255,46 @@ pub enum ParticipantCmd {
     Erase {
         id: ParticipantId,
     },
+    /// A one-time code (24 hours) and deep link that link the
+    /// participant's Telegram chat: they open the link or send /start CODE.
+    LinkCode {
+        id: ParticipantId,
+    },
+    /// Make a lots responsible for the participant (tasks and Telegram
+    /// alerts go to them); `--none` for nobody.
+    Lots {
+        id: ParticipantId,
+        #[arg(required_unless_present = "none")]
+        staff: Option<StaffId>,
+        #[arg(long)]
+        none: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StaffCmd {
+    /// Add a staff member.
+    Add {
+        /// Unit name or id (none for admins across units).
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        username: String,
+        /// admin | coordinator | lots | assistant
+        #[arg(long, default_value = "lots")]
+        role: Role,
+        /// Language of their Telegram alerts.
+        #[arg(long, default_value = "sv")]
+        lang: Language,
+    },
+    List,
+    /// A one-time code (24 hours) and deep link that link the staff
+    /// member's own Telegram chat, for alerts and attendance buttons.
+    LinkCode {
+        id: StaffId,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -361,6 +405,39 @@ fn print<T: Serialize>(
         println!("{}", human());
     }
     Ok(())
+}
+
+/// Prints a link code with its deep link (when the bot's username is
+/// configured) and expiry. The code is shown once; only its hash is kept.
+fn print_link_code(
+    json: bool,
+    cfg: &Config,
+    code: &crate::domain::link::LinkCode,
+    expires: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let link = cfg
+        .telegram_bot_username
+        .as_deref()
+        .map(|b| code.deep_link(b));
+    let v = serde_json::json!({
+        "code": code.as_str(),
+        "deep_link": link,
+        "start_command": format!("/start {}", code.as_str()),
+        "expires_at": expires,
+    });
+    print(json, &v, || {
+        let mut out = format!(
+            "code: {}\nor send to the bot: /start {}\nvalid until {} (single use)",
+            code.as_str(),
+            code.as_str(),
+            fmt_t(expires)
+        );
+        match &link {
+            Some(l) => out = format!("link: {l}\n{out}"),
+            None => out.push_str("\n(set telegram_bot_username to get a t.me link)"),
+        }
+        out
+    })
 }
 
 fn fmt_t(t: chrono::DateTime<Utc>) -> String {
@@ -526,6 +603,59 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                                 .collect::<Vec<_>>()
                                 .join(","),
                             if r.ask_reply { "asked" } else { "not asked" }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+        }
+        Command::Participant(ParticipantCmd::LinkCode { id }) => {
+            let (code, expires) = engine
+                .create_link_code(Subject::Participant(id), &actor, now)
+                .await?;
+            print_link_code(json, &cfg, &code, expires)?;
+        }
+        Command::Staff(StaffCmd::LinkCode { id }) => {
+            let (code, expires) = engine
+                .create_link_code(Subject::Staff(id), &actor, now)
+                .await?;
+            print_link_code(json, &cfg, &code, expires)?;
+        }
+        Command::Staff(StaffCmd::Add {
+            unit,
+            name,
+            username,
+            role,
+            lang,
+        }) => {
+            let unit = match unit {
+                Some(u) => {
+                    let mut c = db.conn().await?;
+                    Some(units::resolve(&mut c, &u).await?.id)
+                }
+                None => None,
+            };
+            let s = engine
+                .add_staff(unit, &name, &username, role, lang, &actor, now)
+                .await?;
+            print(json, &s, || {
+                format!("staff {} '{}' ({}, {})", s.id, s.name, s.username, s.role)
+            })?;
+        }
+        Command::Staff(StaffCmd::List) => {
+            let mut c = db.conn().await?;
+            let list = crate::store::staff::list(&mut c).await?;
+            print(json, &list, || {
+                list.iter()
+                    .map(|s| {
+                        format!(
+                            "{:>4}  {:<20} {:<16} {:<11} telegram: {}{}",
+                            s.id,
+                            s.name,
+                            s.username,
+                            s.role.as_str(),
+                            if s.telegram_linked { "linked" } else { "-" },
+                            if s.active { "" } else { "  (inactive)" }
                         )
                     })
                     .collect::<Vec<_>>()
@@ -937,6 +1067,18 @@ async fn participant(
             let doc = engine.export(id, actor, now).await?;
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
+        ParticipantCmd::Lots { id, staff, none: _ } => {
+            engine.assign_lots(id, staff, actor, now).await?;
+            print(
+                json,
+                &serde_json::json!({ "id": id, "lots_id": staff }),
+                || match staff {
+                    Some(s) => format!("participant {id}: lots is staff {s}"),
+                    None => format!("participant {id}: no lots"),
+                },
+            )?;
+        }
+        ParticipantCmd::LinkCode { .. } => unreachable!("handled in run"),
         ParticipantCmd::Erase { id } => {
             engine.erase(id, actor, now).await?;
             print(

@@ -44,8 +44,26 @@ pub struct Config {
     pub sinch_service_plan_id: Option<String>,
     pub sinch_api_token: Option<String>,
     pub sinch_api_url: String,
-    /// Transport for Telegram: `sandbox` until a bot is configured.
+    /// Transport for Telegram: `auto` (the bot when a token is set, else
+    /// the sandbox), `telegram` or `sandbox`.
     pub telegram_provider: String,
+    /// The bot's token from @BotFather. A secret: set it in the
+    /// environment (`PAMINN_TELEGRAM_TOKEN`), not in a file in a repository.
+    pub telegram_token: Option<String>,
+    /// Base URL of the Bot API: the public one, a self-hosted Bot API
+    /// server, or a fake in tests.
+    pub telegram_api_url: String,
+    /// `polling` (default) or `webhook`.
+    pub telegram_mode: String,
+    /// Webhook mode: the secret Telegram sends in
+    /// `X-Telegram-Bot-Api-Secret-Token` (1-256 of A-Z a-z 0-9 _ -).
+    pub telegram_webhook_secret: Option<String>,
+    /// The bot's username, for deep links (`https://t.me/<bot>?start=<code>`).
+    pub telegram_bot_username: Option<String>,
+    /// Messages per second across all chats.
+    pub telegram_rate_per_sec: u32,
+    /// Messages per second to one chat.
+    pub telegram_per_chat_per_sec: u32,
     /// Simulated latency of the sandbox transport, in milliseconds.
     pub sandbox_latency_ms: u64,
     /// Rows claimed per dispatcher batch.
@@ -87,7 +105,14 @@ impl Default for Config {
             sinch_service_plan_id: None,
             sinch_api_token: None,
             sinch_api_url: "https://us.sms.api.sinch.com".into(),
-            telegram_provider: "sandbox".into(),
+            telegram_provider: "auto".into(),
+            telegram_token: None,
+            telegram_api_url: crate::channels::telegram::DEFAULT_API_URL.into(),
+            telegram_mode: "polling".into(),
+            telegram_webhook_secret: None,
+            telegram_bot_username: None,
+            telegram_rate_per_sec: 30,
+            telegram_per_chat_per_sec: 1,
             sandbox_latency_ms: 0,
             dispatch_batch_size: 200,
             dispatch_concurrency: 32,
@@ -120,6 +145,102 @@ impl Config {
         Ok(c)
     }
 
+    /// Whether Telegram goes through the real bot (else the sandbox).
+    pub fn telegram_enabled(&self) -> bool {
+        match self.telegram_provider.as_str() {
+            "telegram" => true,
+            "auto" => self
+                .telegram_token
+                .as_deref()
+                .is_some_and(|t| !t.trim().is_empty()),
+            _ => false,
+        }
+    }
+
+    /// The bot's settings, when the bot is enabled.
+    pub fn telegram(&self) -> Option<crate::channels::telegram::TelegramConfig> {
+        self.telegram_enabled()
+            .then(|| crate::channels::telegram::TelegramConfig {
+                token: self.telegram_token.clone().unwrap_or_default(),
+                api_url: self.telegram_api_url.clone(),
+                rate_per_sec: self.telegram_rate_per_sec,
+                per_chat_per_sec: self.telegram_per_chat_per_sec,
+                timeout: std::time::Duration::from_secs(20),
+            })
+    }
+
+    /// Webhook mode: the URL Telegram is told to call.
+    pub fn telegram_webhook_url(&self) -> Option<String> {
+        self.public_url
+            .as_ref()
+            .map(|u| format!("{}/webhooks/telegram", u.trim_end_matches('/')))
+    }
+
+    fn validate_telegram(&self) -> Result<(), String> {
+        if !matches!(
+            self.telegram_provider.as_str(),
+            "auto" | "telegram" | "sandbox"
+        ) {
+            return Err(format!(
+                "telegram_provider must be auto, telegram or sandbox, not '{}'",
+                self.telegram_provider
+            ));
+        }
+        if !matches!(self.telegram_mode.as_str(), "polling" | "webhook") {
+            return Err(format!(
+                "telegram_mode must be polling or webhook, not '{}'",
+                self.telegram_mode
+            ));
+        }
+        if self.telegram_rate_per_sec == 0 || self.telegram_per_chat_per_sec == 0 {
+            return Err(
+                "telegram_rate_per_sec and telegram_per_chat_per_sec must be at least 1".into(),
+            );
+        }
+        if !self.telegram_enabled() {
+            return Ok(());
+        }
+        if self
+            .telegram_token
+            .as_deref()
+            .is_none_or(|t| t.trim().is_empty())
+        {
+            return Err(
+                "telegram_provider = 'telegram' needs telegram_token (PAMINN_TELEGRAM_TOKEN)"
+                    .into(),
+            );
+        }
+        if reqwest::Url::parse(&self.telegram_api_url).is_err() {
+            return Err(format!(
+                "telegram_api_url '{}' is not a URL",
+                self.telegram_api_url
+            ));
+        }
+        if self.telegram_mode == "webhook" {
+            let ok = |s: &str| {
+                (1..=256).contains(&s.len())
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            };
+            match &self.telegram_webhook_secret {
+                Some(s) if ok(s) => {}
+                Some(_) => {
+                    return Err(
+                        "telegram_webhook_secret must be 1-256 characters of A-Z a-z 0-9 _ -"
+                            .into(),
+                    );
+                }
+                None => {
+                    return Err("telegram_mode = 'webhook' needs telegram_webhook_secret (PAMINN_TELEGRAM_WEBHOOK_SECRET)".into());
+                }
+            }
+            if self.public_url.is_none() {
+                return Err("telegram_mode = 'webhook' needs public_url: Telegram calls <public_url>/webhooks/telegram".into());
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), String> {
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(format!(
@@ -127,12 +248,7 @@ impl Config {
                 self.log_format
             ));
         }
-        if self.telegram_provider != "sandbox" {
-            return Err(format!(
-                "telegram_provider = '{}' is not available in this version; only 'sandbox' is",
-                self.telegram_provider
-            ));
-        }
+        self.validate_telegram()?;
         let need = |what: &str, v: &Option<String>| match v {
             Some(s) if !s.trim().is_empty() => Ok(()),
             _ => Err(format!(

@@ -13,6 +13,7 @@ pub mod error;
 pub mod import;
 pub mod server;
 pub mod store;
+pub mod telegram;
 pub mod texts;
 pub mod web;
 

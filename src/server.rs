@@ -4,11 +4,13 @@
 
 use crate::channels::Channels;
 use crate::channels::sandbox::Sandbox;
+use crate::channels::telegram::{TelegramTransport, make_bot};
 use crate::config::Config;
 use crate::domain::ChannelKind;
 use crate::engine::Engine;
 use crate::engine::dispatcher::Dispatcher;
 use crate::store::Db;
+use crate::telegram::TelegramBot;
 use crate::web::{self, AppState};
 use anyhow::Context;
 use std::sync::Arc;
@@ -32,6 +34,15 @@ pub async fn open_db(cfg: &Config) -> anyhow::Result<Db> {
 /// The transports the configuration asks for. `Config::validate` has
 /// already checked that the chosen provider has its settings.
 pub fn channels(cfg: &Config, db: &Db) -> Arc<Channels> {
+    channels_with(cfg, db, None)
+}
+
+/// [`channels`], with the Telegram bot when one is configured.
+pub fn channels_with(
+    cfg: &Config,
+    db: &Db,
+    telegram: Option<(&teloxide::Bot, &Engine)>,
+) -> Arc<Channels> {
     use crate::channels::sms::{elks46, sinch, twilio};
     let sandbox = Arc::new(Sandbox::new(
         db.clone(),
@@ -68,6 +79,12 @@ pub fn channels(cfg: &Config, db: &Db) -> Arc<Channels> {
         })),
         _ => sandbox.clone(),
     };
+    let tg: Arc<dyn crate::channels::Transport> = match (telegram, cfg.telegram()) {
+        (Some((bot, engine)), Some(t)) => {
+            Arc::new(TelegramTransport::new(bot.clone(), engine.clone(), &t))
+        }
+        _ => sandbox.clone(),
+    };
     if cfg.sms_provider != "sandbox" && cfg.sms_sender_is_alphanumeric() {
         tracing::warn!(
             "sms_from is a name, not a number: participants' SMS replies cannot reach paminn"
@@ -76,7 +93,7 @@ pub fn channels(cfg: &Config, db: &Db) -> Arc<Channels> {
     Arc::new(
         Channels::new()
             .with(ChannelKind::Sms, sms)
-            .with(ChannelKind::Telegram, sandbox),
+            .with(ChannelKind::Telegram, tg),
     )
 }
 
@@ -121,7 +138,12 @@ pub async fn run(
         .with_context(|| format!("listening on {}", cfg.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
 
-    let dispatcher = Dispatcher::new(engine.clone(), channels(cfg, &db), cfg.dispatcher());
+    let bot = match cfg.telegram() {
+        Some(t) => Some(make_bot(&t).map_err(|e| anyhow::anyhow!(e))?),
+        None => None,
+    };
+    let chans = channels_with(cfg, &db, bot.as_ref().map(|b| (b, &engine)));
+    let dispatcher = Dispatcher::new(engine.clone(), chans, cfg.dispatcher());
     let d_token = shutdown.clone();
     let dispatcher_task = tokio::spawn(async move { dispatcher.run(d_token).await });
 
@@ -147,6 +169,34 @@ pub async fn run(
         }
     });
 
+    // Telegram: updates by long polling or webhook; alerts and attendance
+    // prompts for lotsar every 10 seconds.
+    let mut tg_tasks = Vec::new();
+    let mut telegram_hook = None;
+    if let Some(bot) = bot {
+        let tg_bot = Arc::new(TelegramBot::new(engine.clone(), bot));
+        tg_tasks.push(tokio::spawn(
+            tg_bot
+                .clone()
+                .run_staff_loop(Duration::from_secs(10), shutdown.clone()),
+        ));
+        if cfg.telegram_mode == "webhook" {
+            let url = cfg.telegram_webhook_url().unwrap_or_default();
+            let secret = cfg.telegram_webhook_secret.clone().unwrap_or_default();
+            tg_bot
+                .set_webhook(&url, &secret)
+                .await
+                .context("registering the Telegram webhook (setWebhook)")?;
+            tracing::info!("Telegram webhook registered");
+            telegram_hook = Some(web::telegram::TelegramHook {
+                bot: tg_bot,
+                secret,
+            });
+        } else {
+            tg_tasks.push(tokio::spawn(tg_bot.poll(shutdown.clone())));
+        }
+    }
+
     let webhooks = web::webhooks::WebhookConfig {
         secret: cfg.sms_webhook_secret.clone(),
         twilio_auth_token: cfg.twilio_auth_token.clone(),
@@ -158,6 +208,7 @@ pub async fn run(
             engine,
             demo,
             webhooks,
+            telegram: telegram_hook,
         },
         shutdown.clone(),
     )
@@ -165,6 +216,9 @@ pub async fn run(
     shutdown.cancel();
     dispatcher_task.await.ok();
     series_task.await.ok();
+    for t in tg_tasks {
+        t.await.ok();
+    }
     db.close().await;
     Ok(())
 }

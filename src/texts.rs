@@ -109,6 +109,52 @@ pub const RECEIPT_KEYS: &[&str] = &[
     "plan-leave",
 ];
 
+/// The Telegram bot's own texts in a participant's chat (and to unknown
+/// chats). Telegram is not SMS: emoji on buttons cost nothing there.
+pub const TELEGRAM_KEYS: &[&str] = &[
+    "tg-button-coming",
+    "tg-button-cannot",
+    "tg-choice-coming",
+    "tg-choice-cannot",
+    "tg-answered",
+    "tg-thanks",
+    "tg-already-answered",
+    "tg-button-expired",
+    "tg-welcome",
+    "tg-already-linked",
+    "tg-unlinked",
+    "tg-not-text",
+    "tg-edited",
+    "tg-unknown-chat",
+    "tg-link-wrong",
+    "tg-link-slowed",
+];
+
+/// Texts in a lots's own Telegram chat.
+pub const STAFF_KEYS: &[&str] = &[
+    "staff-welcome",
+    "staff-help",
+    "staff-alert-cannot",
+    "staff-alert-no-reason",
+    "staff-alert-no-reply",
+    "staff-alert-delivery-failed",
+    "staff-alert-not-understood",
+    "staff-alert-late-reply",
+    "staff-today-none",
+    "staff-today-head",
+    "staff-today-cancelled",
+    "staff-reply-none",
+    "staff-reply-coming",
+    "staff-reply-cannot",
+    "staff-delivery-none",
+    "staff-attendance-question",
+    "staff-btn-attended",
+    "staff-btn-absent",
+    "staff-btn-excused",
+    "staff-attendance-recorded",
+    "staff-attendance-refused",
+];
+
 /// What a reminder needs to know; nothing else can leak into the text.
 #[derive(Debug, Clone)]
 pub struct ReminderText<'a> {
@@ -359,6 +405,41 @@ mod tests {
             render(Language::Sv, "receipt-stop", &[]),
             render(Language::En, "receipt-stop", &[])
         );
+    }
+
+    #[test]
+    fn telegram_and_staff_texts_exist_in_both_languages_and_participant_ones_are_discreet() {
+        let args = [
+            ("name", "Ali".to_string()),
+            ("id", "7".to_string()),
+            ("when", "idag kl. 09:00".to_string()),
+            ("reason", "sjuk".to_string()),
+            ("channel", "sms".to_string()),
+            ("text", "hej".to_string()),
+            ("reply", "kommer".to_string()),
+            ("choice", "Kommer".to_string()),
+            ("time", "10:00".to_string()),
+        ];
+        for lang in [Language::Sv, Language::En] {
+            for key in TELEGRAM_KEYS.iter().chain(STAFF_KEYS) {
+                let t = render(lang, key, &args);
+                assert!(
+                    !t.is_empty() && !t.contains("Unknown localization") && !t.contains('{'),
+                    "{lang} {key}: {t}"
+                );
+            }
+            for key in TELEGRAM_KEYS {
+                let t = render(lang, key, &args);
+                assert_eq!(sensitive_words_in(&t), Vec::<&str>::new(), "{key}: {t:?}");
+            }
+        }
+        assert_ne!(
+            render(Language::Sv, "tg-welcome", &args),
+            render(Language::En, "tg-welcome", &args)
+        );
+        // Unknown chats get both languages: we do not know theirs.
+        let unknown = render(Language::Sv, "tg-unknown-chat", &[]);
+        assert!(unknown.contains("inte kopplad") && unknown.contains("not linked"));
     }
 
     #[test]

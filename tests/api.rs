@@ -40,6 +40,7 @@ async fn spawn(t: &common::TestDb) -> App {
         engine: engine.clone(),
         demo: false,
         webhooks: Default::default(),
+        telegram: None,
     };
     tokio::spawn(web::serve(listener, state, stop.clone()));
     App {

@@ -31,6 +31,7 @@ fn msg() -> OutgoingMessage {
         to: TO.into(),
         body: BODY.into(),
         ask_reply: true,
+        language: paminn::domain::Language::Sv,
     }
 }
 

@@ -53,6 +53,7 @@ async fn spawn(t: &common::TestDb) -> App {
             engine: e.clone(),
             demo: false,
             webhooks,
+            telegram: None,
         },
         stop.clone(),
     ));

@@ -56,3 +56,57 @@ no-consent = none
 plan-question = Good! When do you need to leave home to be there on time? Reply with a time, e.g. 08:15.
 plan-confirm = We will remind you at { $time } to leave home.
 plan-leave = Hi { $name }! Time to leave home now, your appointment is at { $time }.
+
+## Telegram: buttons and the bot's answers in the participant's chat.
+tg-button-coming = Coming ✅
+tg-button-cannot = Can't come ❌
+tg-choice-coming = Coming
+tg-choice-cannot = Can't come
+tg-answered = You answered: { $choice }
+tg-thanks = Thanks!
+tg-already-answered = You have already answered. Write to us if something has changed.
+tg-button-expired = This button is no longer valid.
+tg-welcome = Hi { $name }! This chat is now linked. You will get reminders of your appointments here. Answer with the buttons, or write COMING or CANNOT. Write HELP for more. Send /stop if you no longer want messages here.
+tg-already-linked = This chat is already linked. Write HELP for more.
+tg-unlinked = The chat is unlinked. You will get no more messages here.
+tg-not-text = I can only read text. Write COMING, CANNOT or HELP.
+tg-edited = Edited messages are not read. Send a new message instead.
+
+## Telegram: answers to chats that are not linked (bilingual, language unknown).
+tg-unknown-chat = Hej! Den här chatten är inte kopplad. Be din kontaktperson om en länk eller en kod och skicka /start följt av koden. / Hi! This chat is not linked. Ask your contact person for a link or a code, then send /start followed by the code.
+tg-link-wrong = Koden fungerar inte. Den kan ha gått ut eller redan använts. Be din kontaktperson om en ny. / The code does not work. It may have expired or been used. Ask your contact person for a new one.
+tg-link-slowed = För många försök. Försök igen efter { $time }. / Too many tries. Try again after { $time }.
+
+## Telegram: the lots's own chat.
+staff-welcome = Hi { $name }! You will now get alerts here: can't come, no reply, messages that did not get through and messages the bot did not understand. /today shows today's appointments. /stop unlinks the chat.
+staff-help = /today shows today's appointments of your participants. /stop unlinks the chat.
+staff-alert-cannot = Can't come: { $name } (#{ $id }), { $when }. Reason: { $reason }
+staff-alert-no-reason = none given
+staff-alert-no-reply = No reply: { $name } (#{ $id }) has not answered for { $when }.
+staff-alert-delivery-failed = Not delivered: the message to { $name } (#{ $id }) by { $channel } failed.
+staff-alert-not-understood = Not understood, from { $name } (#{ $id }): { $text }
+staff-alert-late-reply = Late reply: { $name } (#{ $id }) answered { $reply } after the start { $when }.
+staff-today-none = No appointments today for your participants.
+staff-today-head = Today:
+staff-today-cancelled = cancelled
+staff-reply-none = no reply
+staff-reply-coming = coming
+staff-reply-cannot = can't come
+staff-delivery-none = nothing sent
+staff-attendance-question = { $name } (#{ $id }), { $when }. Did the participant come?
+staff-btn-attended = Attended
+staff-btn-absent = Did not come
+staff-btn-excused = Valid excuse
+staff-attendance-recorded = Recorded: { $choice }
+staff-attendance-refused = Could not be recorded: { $reason }
+staff-delivery-pending = planned
+staff-delivery-sending = sending
+staff-delivery-sent = sent
+staff-delivery-delivered = delivered
+staff-delivery-failed = failed
+staff-delivery-cancelled = withdrawn
+staff-delivery-suppressed = stopped
+staff-kind-meeting = meeting
+staff-kind-drug_test = test
+staff-kind-group_activity = group
+staff-kind-other = other

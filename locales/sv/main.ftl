@@ -57,3 +57,57 @@ no-consent = inget
 plan-question = Bra! När behöver du gå hemifrån för att vara där i tid? Svara med en tid, t.ex. 08:15.
 plan-confirm = Vi påminner dig kl. { $time } om att gå hemifrån.
 plan-leave = Hej { $name }! Dags att gå hemifrån nu, din tid är kl. { $time }.
+
+## Telegram: buttons and the bot's answers in the participant's chat.
+tg-button-coming = Kommer ✅
+tg-button-cannot = Förhinder ❌
+tg-choice-coming = Kommer
+tg-choice-cannot = Förhinder
+tg-answered = Du har svarat: { $choice }
+tg-thanks = Tack!
+tg-already-answered = Du har redan svarat. Skriv till oss om något har ändrats.
+tg-button-expired = Den här knappen gäller inte längre.
+tg-welcome = Hej { $name }! Nu är den här chatten kopplad. Här får du påminnelser om dina tider. Svara med knapparna, eller skriv KOMMER eller FÖRHINDER. Skriv HJÄLP för mer. Skicka /stopp om du inte vill ha meddelanden här längre.
+tg-already-linked = Den här chatten är redan kopplad. Skriv HJÄLP för mer.
+tg-unlinked = Chatten är bortkopplad. Du får inga fler meddelanden här.
+tg-not-text = Jag kan bara läsa text. Skriv KOMMER, FÖRHINDER eller HJÄLP.
+tg-edited = Ändrade meddelanden läses inte. Skicka ett nytt meddelande i stället.
+
+## Telegram: answers to chats that are not linked (bilingual, language unknown).
+tg-unknown-chat = Hej! Den här chatten är inte kopplad. Be din kontaktperson om en länk eller en kod och skicka /start följt av koden. / Hi! This chat is not linked. Ask your contact person for a link or a code, then send /start followed by the code.
+tg-link-wrong = Koden fungerar inte. Den kan ha gått ut eller redan använts. Be din kontaktperson om en ny. / The code does not work. It may have expired or been used. Ask your contact person for a new one.
+tg-link-slowed = För många försök. Försök igen efter { $time }. / Too many tries. Try again after { $time }.
+
+## Telegram: the lots's own chat.
+staff-welcome = Hej { $name }! Nu får du aviseringar här: förhinder, uteblivna svar, utskick som inte gick fram och meddelanden som boten inte förstod. /idag visar dagens tider. /stopp kopplar bort chatten.
+staff-help = /idag visar dagens tider för dina deltagare. /stopp kopplar bort chatten.
+staff-alert-cannot = Förhinder: { $name } (#{ $id }), { $when }. Skäl: { $reason }
+staff-alert-no-reason = inget angivet
+staff-alert-no-reply = Inget svar: { $name } (#{ $id }) har inte svarat inför { $when }.
+staff-alert-delivery-failed = Gick inte fram: meddelandet till { $name } (#{ $id }) via { $channel } misslyckades.
+staff-alert-not-understood = Ej förstått, från { $name } (#{ $id }): { $text }
+staff-alert-late-reply = Sent svar: { $name } (#{ $id }) svarade { $reply } efter starten { $when }.
+staff-today-none = Inga tider idag för dina deltagare.
+staff-today-head = Idag:
+staff-today-cancelled = inställd
+staff-reply-none = inget svar
+staff-reply-coming = kommer
+staff-reply-cannot = förhinder
+staff-delivery-none = inget utskick
+staff-attendance-question = { $name } (#{ $id }), { $when }. Kom deltagaren?
+staff-btn-attended = Närvarade
+staff-btn-absent = Uteblev
+staff-btn-excused = Giltigt förhinder
+staff-attendance-recorded = Registrerat: { $choice }
+staff-attendance-refused = Kunde inte registreras: { $reason }
+staff-delivery-pending = planerad
+staff-delivery-sending = skickas
+staff-delivery-sent = skickad
+staff-delivery-delivered = levererad
+staff-delivery-failed = misslyckad
+staff-delivery-cancelled = struken
+staff-delivery-suppressed = stoppad
+staff-kind-meeting = möte
+staff-kind-drug_test = provtagning
+staff-kind-group_activity = grupp
+staff-kind-other = annat

@@ -11,6 +11,7 @@
 
 pub mod sandbox;
 pub mod sms;
+pub mod telegram;
 
 use crate::domain::{ChannelKind, OutboxId, ParticipantId};
 use async_trait::async_trait;
@@ -30,6 +31,8 @@ pub struct OutgoingMessage {
     pub to: String,
     pub body: String,
     pub ask_reply: bool,
+    /// For the labels of reply buttons.
+    pub language: crate::domain::Language,
 }
 
 /// The gateway took the message.
@@ -71,6 +74,11 @@ pub enum SendError {
     /// as STOPP for this channel.
     #[error("recipient opted out: {0}")]
     RecipientOptedOut(String),
+    /// The recipient cannot be reached on this channel any more (Telegram
+    /// 403: the bot was blocked, the account deactivated): the chat is
+    /// marked dead and unlinked.
+    #[error("recipient unreachable: {0}")]
+    Unreachable(String),
 }
 
 /// Rate limits a transport asks for.

@@ -7,6 +7,7 @@ pub mod channel_choice;
 pub mod enums;
 pub mod gates;
 pub mod ids;
+pub mod link;
 pub mod matching;
 pub mod phone;
 pub mod recurrence;

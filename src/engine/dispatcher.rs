@@ -73,6 +73,14 @@ impl Default for DispatcherConfig {
 /// row fails and the participant is opted out of that channel, as by STOPP.
 pub const GATEWAY_OPT_OUT: &str = "recipient opted out at the gateway";
 
+/// The error of a Telegram message for a participant with no chat linked.
+pub const NO_CHAT: &str = "no Telegram chat linked";
+
+/// The error prefix for a Telegram chat that is gone (bot blocked, account
+/// deactivated): the chat is unlinked and marked dead, the message falls
+/// back to SMS where consented, and the lots gets a task.
+pub const CHAT_GONE: &str = "Telegram chat unreachable";
+
 pub struct Dispatcher {
     engine: Engine,
     channels: Arc<Channels>,
@@ -254,7 +262,7 @@ impl Dispatcher {
             return Outcome::Failed {
                 error: match c.channel {
                     ChannelKind::Sms => "no phone number".into(),
-                    ChannelKind::Telegram => "no Telegram chat linked".into(),
+                    ChannelKind::Telegram => NO_CHAT.into(),
                 },
                 body: None,
             };
@@ -266,6 +274,7 @@ impl Dispatcher {
             to,
             body,
             ask_reply: c.ask_reply,
+            language: c.language,
         };
         match self.channels.send(&msg).await {
             Ok(acc) => Outcome::Sent {
@@ -282,6 +291,10 @@ impl Dispatcher {
             },
             Err(SendError::Permanent(e)) => Outcome::Failed {
                 error: e,
+                body: Some(msg.body),
+            },
+            Err(SendError::Unreachable(e)) => Outcome::Failed {
+                error: format!("{CHAT_GONE}: {e}"),
                 body: Some(msg.body),
             },
             Err(SendError::RateLimited(after)) => Outcome::Defer {
@@ -365,6 +378,24 @@ impl Dispatcher {
             )
             .await?;
         }
+        // The chat is gone: stop using it, so planning picks SMS from now on.
+        if let Outcome::Failed { error, .. } = outcome
+            && c.channel == ChannelKind::Telegram
+            && error.starts_with(CHAT_GONE)
+        {
+            crate::store::telegram::mark_dead(&mut tx, c.participant_id, now).await?;
+            journal::append(
+                &mut tx,
+                c.participant_id,
+                None,
+                now,
+                "system",
+                "telegram_unreachable",
+                json!({ "outbox_id": c.id }),
+            )
+            .await?;
+        }
+        let mut fell_back = false;
         // Telegram failed for good: the same message goes by SMS where the
         // participant consented to it, and the journal says so.
         if let Outcome::Failed { error, .. } = outcome
@@ -387,13 +418,18 @@ impl Dispatcher {
                 body: c.body.clone(),
             };
             if let Some(sms_id) = outbox::insert(&mut tx, &m, now).await? {
+                fell_back = true;
                 journal::append(&mut tx, c.participant_id, c.appointment_id, now, "system", "fallback_to_sms",
                     json!({ "failed_outbox_id": c.id, "sms_outbox_id": sms_id, "telegram_error": error })).await?;
             }
         }
         // A failed delivery is information for a person: a number may have
-        // gone dead, a chat been blocked.
-        if let Outcome::Failed { error, .. } = outcome {
+        // gone dead, a chat been blocked. A message for an unlinked chat
+        // that went by SMS instead is not news: the dead chat already made
+        // its task.
+        if let Outcome::Failed { error, .. } = outcome
+            && !(fell_back && error == NO_CHAT)
+        {
             tasks::create(
                 &mut tx,
                 c.participant_id,

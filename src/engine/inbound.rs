@@ -54,6 +54,14 @@ impl Handled {
 /// How long a "svara 1 eller 2" question stays open.
 const CHOICE_TTL: Duration = Duration::hours(24);
 
+/// A reply given with a button rather than typed: the appointment the
+/// button was on (`None`: a summons) and what was chosen.
+#[derive(Debug, Clone, Copy)]
+pub struct Tapped {
+    pub appointment: Option<AppointmentId>,
+    pub state: ReplyState,
+}
+
 impl Engine {
     /// Records, interprets and answers an inbound text from a known
     /// participant. Idempotent on (channel, gateway id).
@@ -66,61 +74,122 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Received> {
         let mut tx = self.db.begin().await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (channel, gateway_id) DO NOTHING RETURNING id",
-        )
-        .bind(channel.as_str())
-        .bind(gateway_id)
-        .bind(participant.get())
-        .bind(text)
-        .bind(ms(now))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(id) = id else {
+        let r = receive_in(&mut tx, channel, gateway_id, participant, text, None, now).await?;
+        if r == Received::Duplicate {
             tx.rollback().await?;
-            return Ok(Received::Duplicate);
-        };
-        let p = participants::get(&mut tx, participant).await?;
-        let h = handle(&mut tx, &p, id, channel, text, now).await?;
-        sqlx::query("UPDATE inbound SET intent = $1 WHERE id = $2")
-            .bind(h.intent.to_string())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let appointment = h
-            .changed
-            .get("appointment_id")
-            .and_then(Value::as_i64)
-            .map(AppointmentId::from_db);
-        journal::append(&mut tx, p.id, appointment, now, "participant", journal::kind::INBOUND_MESSAGE,
-            json!({ "inbound_id": id, "channel": channel, "text": text, "intent": h.intent, "changed": h.changed }))
-        .await?;
-        if let Some(body) = h.receipt {
-            // A receipt may have switched language: re-read the participant.
-            outbox::insert(
-                &mut tx,
-                &NewMessage {
-                    participant_id: p.id,
-                    appointment_id: None,
-                    plan_version: 0,
-                    purpose: Purpose::Receipt,
-                    offset_min: 0,
-                    channel,
-                    ask_reply: false,
-                    due_at: now,
-                    deadline_at: None,
-                    body: Some(body),
-                },
-                now,
-            )
-            .await?;
+        } else {
+            tx.commit().await?;
+            self.wake();
         }
-        tx.commit().await?;
-        self.wake();
-        Ok(Received::New(id))
+        Ok(r)
     }
+}
+
+/// [`Engine::receive`] in the caller's transaction; with `tapped`, the
+/// reply came from a button and needs no parsing or matching.
+pub(crate) async fn receive_in(
+    tx: &mut Conn,
+    channel: ChannelKind,
+    gateway_id: &str,
+    participant: ParticipantId,
+    text: &str,
+    tapped: Option<Tapped>,
+    now: DateTime<Utc>,
+) -> Result<Received> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (channel, gateway_id) DO NOTHING RETURNING id",
+    )
+    .bind(channel.as_str())
+    .bind(gateway_id)
+    .bind(participant.get())
+    .bind(text)
+    .bind(ms(now))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(id) = id else {
+        return Ok(Received::Duplicate);
+    };
+    let p = participants::get(tx, participant).await?;
+    let h = match tapped {
+        Some(t) => handle_tap(tx, &p, id, text, t, now).await?,
+        None => handle(tx, &p, id, channel, text, now).await?,
+    };
+    sqlx::query("UPDATE inbound SET intent = $1 WHERE id = $2")
+        .bind(h.intent.to_string())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let appointment = h
+        .changed
+        .get("appointment_id")
+        .and_then(Value::as_i64)
+        .map(AppointmentId::from_db);
+    journal::append(tx, p.id, appointment, now, "participant", journal::kind::INBOUND_MESSAGE,
+        json!({ "inbound_id": id, "channel": channel, "text": text, "intent": h.intent, "changed": h.changed }))
+    .await?;
+    if let Some(body) = h.receipt {
+        outbox::insert(
+            tx,
+            &NewMessage {
+                participant_id: p.id,
+                appointment_id: None,
+                plan_version: 0,
+                purpose: Purpose::Receipt,
+                offset_min: 0,
+                channel,
+                ask_reply: false,
+                due_at: now,
+                deadline_at: None,
+                body: Some(body),
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(Received::New(id))
+}
+
+/// A button reply: it names its appointment, so nothing is guessed. A tap
+/// on a reminder for a cancelled or started appointment is too late, as a
+/// typed reply would be.
+async fn handle_tap(
+    c: &mut Conn,
+    p: &Participant,
+    inbound: i64,
+    text: &str,
+    t: Tapped,
+    now: DateTime<Utc>,
+) -> Result<Handled> {
+    let intent = match t.state {
+        ReplyState::Cannot => Intent::Cannot { reason: None },
+        _ => Intent::Coming,
+    };
+    let iv =
+        json!({ "via": "button", "intent": serde_json::to_value(&intent).unwrap_or(Value::Null) });
+    let Some(a) = t.appointment else {
+        return answer(c, p, inbound, text, t.state, None, iv, now).await;
+    };
+    let appt = appointments::get(c, a).await?;
+    if appt.status == AppointmentStatus::Cancelled || appt.starts_at <= now {
+        tasks::create(
+            c,
+            p.id,
+            Some(a),
+            TaskKind::LateReply,
+            &format!("late_reply:i{inbound}"),
+            json!({ "reply": t.state, "reason": null }),
+            now,
+        )
+        .await?;
+        return Ok(Handled::new(
+            iv,
+            json!({ "appointment_id": a, "too_late": true }),
+            texts::render(p.language, "receipt-too-late", &[]),
+        ));
+    }
+    apply(c, p, inbound, a, t.state, None, iv, now).await
 }
 
 /// A local time typed as an answer to "when do you need to leave?".

@@ -14,6 +14,7 @@ pub mod planner;
 pub mod record;
 pub mod series;
 pub mod summon;
+pub mod telegram;
 
 use crate::domain::{AppointmentId, ParticipantId};
 use crate::error::Result;

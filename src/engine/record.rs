@@ -7,7 +7,7 @@ use crate::domain::{
     AppointmentId, AppointmentStatus, Attendance, Intensity, ParticipantId, ParticipantStatus,
 };
 use crate::error::{Error, Result};
-use crate::store::{appointments, audit, journal, ms, outbox, participants, tasks};
+use crate::store::{Conn, appointments, audit, journal, ms, outbox, participants, tasks};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -37,40 +37,8 @@ impl Engine {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<appointments::Appointment> {
-        if a == Attendance::Unknown {
-            return Err(Error::invalid("attendance is attended, absent or excused"));
-        }
         let mut tx = self.db.begin().await?;
-        let old = appointments::get(&mut tx, id).await?;
-        if old.status == AppointmentStatus::Cancelled {
-            return Err(Error::Conflict(format!("appointment {id} was cancelled")));
-        }
-        if old.starts_at > now {
-            return Err(Error::Conflict(format!(
-                "appointment {id} has not started yet"
-            )));
-        }
-        sqlx::query("UPDATE appointments SET attendance = $1, attendance_by = $2, attendance_at = $3, updated_at = $3 WHERE id = $4")
-            .bind(a.as_str())
-            .bind(actor.as_str())
-            .bind(ms(now))
-            .bind(id.get())
-            .execute(&mut *tx)
-            .await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: old.participant_id,
-                    appointment: Some(id),
-                    kind: "attendance_recorded",
-                    detail: json!({ "attendance": a, "previous": old.attendance }),
-                    action: "attendance.record",
-                },
-            )
-            .await?;
-        let out = appointments::get(&mut tx, id).await?;
+        let out = record_attendance_in(&mut tx, id, a, actor, now).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -279,4 +247,48 @@ impl Engine {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// [`Engine::record_attendance`] in the caller's transaction (a tap on a
+/// Telegram button uses its token in the same one).
+pub(crate) async fn record_attendance_in(
+    c: &mut Conn,
+    id: AppointmentId,
+    a: Attendance,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<appointments::Appointment> {
+    if a == Attendance::Unknown {
+        return Err(Error::invalid("attendance is attended, absent or excused"));
+    }
+    let old = appointments::get(&mut *c, id).await?;
+    if old.status == AppointmentStatus::Cancelled {
+        return Err(Error::Conflict(format!("appointment {id} was cancelled")));
+    }
+    if old.starts_at > now {
+        return Err(Error::Conflict(format!(
+            "appointment {id} has not started yet"
+        )));
+    }
+    sqlx::query("UPDATE appointments SET attendance = $1, attendance_by = $2, attendance_at = $3, updated_at = $3 WHERE id = $4")
+            .bind(a.as_str())
+            .bind(actor.as_str())
+            .bind(ms(now))
+            .bind(id.get())
+            .execute(&mut *c)
+            .await?;
+    actor
+        .record(
+            &mut *c,
+            now,
+            Change {
+                participant: old.participant_id,
+                appointment: Some(id),
+                kind: "attendance_recorded",
+                detail: json!({ "attendance": a, "previous": old.attendance }),
+                action: "attendance.record",
+            },
+        )
+        .await?;
+    appointments::get(c, id).await
 }

@@ -17,7 +17,9 @@ pub mod reports;
 pub mod rules;
 pub mod sandbox;
 pub mod series;
+pub mod staff;
 pub mod tasks;
+pub mod telegram;
 pub mod tokens;
 pub mod units;
 

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod demo;
+pub mod telegram;
 pub mod webhooks;
 
 use crate::engine::Engine;
@@ -21,13 +22,16 @@ pub struct AppState {
     /// Serve the sandbox phone page (no login): only for `paminn demo`.
     pub demo: bool,
     pub webhooks: webhooks::WebhookConfig,
+    /// Set in Telegram webhook mode.
+    pub telegram: Option<telegram::TelegramHook>,
 }
 
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new()
         .route("/healthz", get(health))
         .nest("/api/v1", api::router())
-        .merge(webhooks::router());
+        .merge(webhooks::router())
+        .merge(telegram::router());
     if state.demo {
         r = r.merge(demo::router());
     }

@@ -51,7 +51,7 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
-fn reject(status: StatusCode, msg: impl Into<String>) -> Response {
+pub(crate) fn reject(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, axum::Json(json!({ "error": msg.into() }))).into_response()
 }
 
@@ -63,7 +63,7 @@ enum Provider {
 }
 
 /// Constant-time comparison for secrets.
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

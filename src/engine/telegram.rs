@@ -1,0 +1,696 @@
+//! What the Telegram bot asks of the engine, with no Telegram types in
+//! sight: link codes and linking, who owns a chat, button taps (a reply or
+//! an attendance record, each with its single-use token in the same
+//! transaction), staff alerts owed, attendance prompts owed, and a lots's
+//! day. The bot (`crate::telegram`) does the talking.
+
+use super::inbound::{Received, Tapped, receive_in};
+use super::record::record_attendance_in;
+use super::{Actor, Change, Engine};
+use crate::domain::link::{self, ButtonChoice, CallbackToken, LinkCode};
+use crate::domain::{
+    AppointmentId, AppointmentKind, Attendance, ChannelKind, Language, OutboxId, ParticipantId,
+    ReplyState, Role, StaffId, TaskKind, UnitId,
+};
+use crate::error::{Error, Result};
+use crate::store::participants::{self, Participant};
+use crate::store::staff::{self, Staff};
+use crate::store::telegram::{self as tg, Subject};
+use crate::store::{audit, from_ms, journal, ms, parse_col};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use rand::RngCore;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+/// Who a chat belongs to.
+#[derive(Debug, Clone)]
+pub enum ChatOwner {
+    Participant(Box<Participant>),
+    Staff(Box<Staff>),
+    Unknown,
+}
+
+/// The result of `/start <code>`.
+#[derive(Debug, Clone)]
+pub enum LinkOutcome {
+    Participant(Box<Participant>),
+    Staff(Box<Staff>),
+    /// Unknown, used or expired: all look the same to the chat.
+    Wrong,
+    /// Too many wrong codes; the code was not even looked at.
+    Slowed {
+        until: DateTime<Utc>,
+    },
+}
+
+/// The result of a tap on an inline button.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TapOutcome {
+    /// A participant's reply was recorded.
+    Replied {
+        language: Language,
+        state: ReplyState,
+    },
+    /// A lots recorded attendance.
+    Attendance {
+        language: Language,
+        attendance: Attendance,
+    },
+    /// The token was used before: nothing recorded.
+    AlreadyUsed { language: Language },
+    /// The token is not ours, or not for this chat.
+    Unknown,
+    /// The attendance could not be recorded (the appointment was cancelled
+    /// meanwhile); the reason is for the lots.
+    Refused { language: Language, reason: String },
+}
+
+/// A task a lots should hear about on Telegram.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffAlert {
+    pub task_id: i64,
+    pub kind: TaskKind,
+    pub chat_id: String,
+    pub language: Language,
+    pub participant_id: ParticipantId,
+    pub first_name: String,
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub tz: Tz,
+    pub detail: Value,
+}
+
+/// An appointment that has ended with no attendance recorded.
+#[derive(Debug, Clone)]
+pub struct AttendancePrompt {
+    pub appointment_id: AppointmentId,
+    pub participant_id: ParticipantId,
+    pub staff_id: StaffId,
+    pub chat_id: String,
+    pub language: Language,
+    pub first_name: String,
+    pub kind: AppointmentKind,
+    pub starts_at: DateTime<Utc>,
+    pub tz: Tz,
+}
+
+/// One line of `/idag`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TodayRow {
+    pub appointment_id: AppointmentId,
+    pub participant_id: ParticipantId,
+    pub first_name: String,
+    pub kind: AppointmentKind,
+    pub starts_at: DateTime<Utc>,
+    pub cancelled: bool,
+    pub reply: ReplyState,
+    pub attendance: Attendance,
+    /// The latest reminder's state: sent, delivered, failed, pending, ...
+    pub delivery: Option<String>,
+}
+
+/// Task kinds a lots is alerted about on Telegram.
+pub const ALERTED_KINDS: [TaskKind; 5] = [
+    TaskKind::Cannot,
+    TaskKind::NoReply,
+    TaskKind::DeliveryFailed,
+    TaskKind::NotUnderstood,
+    TaskKind::LateReply,
+];
+
+fn random16() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    b
+}
+
+/// A fresh random token for an inline button.
+pub fn new_token() -> CallbackToken {
+    CallbackToken::random(random16())
+}
+
+impl Engine {
+    /// A one-time code that links a Telegram chat to a participant or a
+    /// staff member, valid [`link::LINK_CODE_TTL`]. Earlier unused codes
+    /// stay valid until they expire.
+    pub async fn create_link_code(
+        &self,
+        subject: Subject,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(LinkCode, DateTime<Utc>)> {
+        let code = LinkCode::random(random16());
+        let expires = now + link::LINK_CODE_TTL;
+        let mut tx = self.db.begin().await?;
+        match subject {
+            Subject::Participant(p) => {
+                let part = participants::get(&mut tx, p).await?;
+                if part.erased {
+                    return Err(Error::Conflict(format!("participant {p} was erased")));
+                }
+                actor
+                    .record(
+                        &mut tx,
+                        now,
+                        Change {
+                            participant: p,
+                            appointment: None,
+                            kind: "telegram_link_code_created",
+                            detail: json!({ "expires_at": expires }),
+                            action: "participant.link_code",
+                        },
+                    )
+                    .await?;
+            }
+            Subject::Staff(s) => {
+                let st = staff::get(&mut tx, s).await?;
+                if !st.active {
+                    return Err(Error::Conflict(format!("staff member {s} is inactive")));
+                }
+                audit::append(
+                    &mut tx,
+                    now,
+                    actor.as_str(),
+                    "staff.link_code",
+                    &format!("staff:{s}"),
+                    json!({}),
+                )
+                .await?;
+            }
+        }
+        tg::insert_link_code(&mut tx, &code, subject, actor.as_str(), now, expires).await?;
+        tx.commit().await?;
+        Ok((code, expires))
+    }
+
+    /// `/start <code>` from a chat. Wrong codes are counted per chat (by a
+    /// hash of its id); after five, the chat must wait before a code is
+    /// even looked at. A chat is only ever linked by a code.
+    pub async fn link_chat(
+        &self,
+        chat_id: i64,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<LinkOutcome> {
+        let key = link::chat_key(chat_id);
+        let chat = chat_id.to_string();
+        let mut tx = self.db.begin().await?;
+        if let Some((failures, last)) = tg::link_failures(&mut tx, &key).await?
+            && let Some(until) = link::link_wait(failures, last, now)
+        {
+            tx.rollback().await?;
+            return Ok(LinkOutcome::Slowed { until });
+        }
+        let subject = match code.parse::<LinkCode>() {
+            Ok(c) => tg::redeem_link_code(&mut tx, &c, now).await?,
+            Err(_) => None,
+        };
+        let out = match subject {
+            None => {
+                tg::record_link_failure(&mut tx, &key, now).await?;
+                LinkOutcome::Wrong
+            }
+            Some(Subject::Participant(p)) => {
+                tg::link_participant(&mut tx, p, Some(&chat), now).await?;
+                tg::clear_link_failures(&mut tx, &key).await?;
+                journal::append(
+                    &mut tx,
+                    p,
+                    None,
+                    now,
+                    "participant",
+                    "telegram_linked",
+                    json!({}),
+                )
+                .await?;
+                LinkOutcome::Participant(Box::new(participants::get(&mut tx, p).await?))
+            }
+            Some(Subject::Staff(s)) => {
+                tg::link_staff(&mut tx, s, Some(&chat), now).await?;
+                tg::clear_link_failures(&mut tx, &key).await?;
+                audit::append(
+                    &mut tx,
+                    now,
+                    &format!("staff:{s}"),
+                    "staff.telegram_linked",
+                    &format!("staff:{s}"),
+                    json!({}),
+                )
+                .await?;
+                LinkOutcome::Staff(Box::new(staff::get(&mut tx, s).await?))
+            }
+        };
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// `/stopp`: the chat is unlinked from whoever it belonged to. Returns
+    /// who that was.
+    pub async fn unlink_chat(&self, chat_id: i64, now: DateTime<Utc>) -> Result<ChatOwner> {
+        let chat = chat_id.to_string();
+        let mut tx = self.db.begin().await?;
+        let owner = chat_owner_in(&mut tx, &chat).await?;
+        match &owner {
+            ChatOwner::Participant(p) => {
+                tg::link_participant(&mut tx, p.id, None, now).await?;
+                journal::append(
+                    &mut tx,
+                    p.id,
+                    None,
+                    now,
+                    "participant",
+                    "telegram_unlinked",
+                    json!({}),
+                )
+                .await?;
+            }
+            ChatOwner::Staff(s) => {
+                tg::link_staff(&mut tx, s.id, None, now).await?;
+                audit::append(
+                    &mut tx,
+                    now,
+                    &format!("staff:{}", s.id),
+                    "staff.telegram_unlinked",
+                    &format!("staff:{}", s.id),
+                    json!({}),
+                )
+                .await?;
+            }
+            ChatOwner::Unknown => {}
+        }
+        tx.commit().await?;
+        Ok(owner)
+    }
+
+    pub async fn chat_owner(&self, chat_id: i64) -> Result<ChatOwner> {
+        let mut c = self.db.conn().await?;
+        chat_owner_in(&mut c, &chat_id.to_string()).await
+    }
+
+    /// A message from a chat that is linked to nobody: only that it
+    /// happened is kept (no chat id, no text), as for unknown SMS senders.
+    pub async fn count_unknown_chat(&self, update_id: u32, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at)
+             VALUES ('telegram', $1, NULL, NULL, $2) ON CONFLICT (channel, gateway_id) DO NOTHING",
+        )
+        .bind(format!("update:{update_id}"))
+        .bind(ms(now))
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A tap on an inline button. The token is used and the reply (or the
+    /// attendance) recorded in one transaction, so a replayed or double tap
+    /// records once. `callback_id` is Telegram's id for the tap; `label`
+    /// is what the button said, kept as the inbound text.
+    pub async fn tap(
+        &self,
+        token: &CallbackToken,
+        choice: ButtonChoice,
+        chat_id: i64,
+        callback_id: &str,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TapOutcome> {
+        let chat = chat_id.to_string();
+        let mut tx = self.db.begin().await?;
+        let Some(cb) = tg::get_callback(&mut tx, token).await? else {
+            return Ok(TapOutcome::Unknown);
+        };
+        if cb.chat_id != chat || (cb.kind == "reply") != choice.is_reply() {
+            return Ok(TapOutcome::Unknown);
+        }
+        let out = if cb.kind == "reply" {
+            let Some(p) = tg::participant_by_chat(&mut tx, &chat).await? else {
+                return Ok(TapOutcome::Unknown);
+            };
+            let (owner, appointment) = outbox_target(&mut tx, cb.outbox_id).await?;
+            if owner != Some(p) {
+                return Ok(TapOutcome::Unknown);
+            }
+            let language = participants::get(&mut tx, p).await?.language;
+            if !tg::use_callback(&mut tx, token, choice.as_str(), now).await? {
+                return Ok(TapOutcome::AlreadyUsed { language });
+            }
+            let state = if choice == ButtonChoice::Coming {
+                ReplyState::Coming
+            } else {
+                ReplyState::Cannot
+            };
+            let r = receive_in(
+                &mut tx,
+                ChannelKind::Telegram,
+                &format!("cb:{callback_id}"),
+                p,
+                label,
+                Some(Tapped { appointment, state }),
+                now,
+            )
+            .await?;
+            if r == Received::Duplicate {
+                return Ok(TapOutcome::AlreadyUsed { language });
+            }
+            TapOutcome::Replied { language, state }
+        } else {
+            let (Some(s), Some(a)) = (cb.staff_id, cb.appointment_id) else {
+                return Ok(TapOutcome::Unknown);
+            };
+            if tg::staff_by_chat(&mut tx, &chat).await? != Some(s) {
+                return Ok(TapOutcome::Unknown);
+            }
+            let language = staff::get(&mut tx, s).await?.language;
+            if !tg::use_callback(&mut tx, token, choice.as_str(), now).await? {
+                return Ok(TapOutcome::AlreadyUsed { language });
+            }
+            let attendance = match choice {
+                ButtonChoice::Attended => Attendance::Attended,
+                ButtonChoice::Absent => Attendance::Absent,
+                _ => Attendance::Excused,
+            };
+            let actor = Actor(format!("staff:{s}:telegram"));
+            match record_attendance_in(&mut tx, a, attendance, &actor, now).await {
+                Ok(_) => TapOutcome::Attendance {
+                    language,
+                    attendance,
+                },
+                Err(e @ (Error::Conflict(_) | Error::Invalid(_))) => {
+                    tx.rollback().await?;
+                    return Ok(TapOutcome::Refused {
+                        language,
+                        reason: e.to_string(),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        tx.commit().await?;
+        self.wake();
+        Ok(out)
+    }
+
+    /// Tasks owed to lotsar as Telegram alerts: open, of an alerted kind,
+    /// for a lots whose chat is linked, created after the linking (so
+    /// linking does not bring an avalanche of old tasks).
+    pub async fn staff_alerts_due(&self, limit: i64) -> Result<Vec<StaffAlert>> {
+        let kinds = ALERTED_KINDS
+            .iter()
+            .map(|k| format!("'{}'", k.as_str()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT t.id, t.kind, t.detail, p.id AS pid, p.first_name, p.time_zone,
+                    s.telegram_chat_id, s.language, a.starts_at
+             FROM tasks t
+             JOIN staff s ON s.id = t.assigned_to
+             JOIN participants p ON p.id = t.participant_id
+             LEFT JOIN appointments a ON a.id = t.appointment_id
+             WHERE t.alerted_at IS NULL AND t.done_at IS NULL AND s.active = 1
+               AND s.telegram_chat_id IS NOT NULL AND t.created_at >= s.telegram_linked_at
+               AND t.kind IN ({kinds})
+             ORDER BY t.id LIMIT $1"
+        ));
+        let mut c = self.db.conn().await?;
+        let rows = sqlx::query(sql).bind(limit).fetch_all(&mut *c).await?;
+        rows.iter()
+            .map(|r| {
+                let detail: String = r.try_get("detail")?;
+                Ok(StaffAlert {
+                    task_id: r.try_get("id")?,
+                    kind: parse_col(&r.try_get::<String, _>("kind")?)?,
+                    chat_id: r.try_get("telegram_chat_id")?,
+                    language: parse_col(&r.try_get::<String, _>("language")?)?,
+                    participant_id: ParticipantId::from_db(r.try_get("pid")?),
+                    first_name: r.try_get("first_name")?,
+                    starts_at: r.try_get::<Option<i64>, _>("starts_at")?.map(from_ms),
+                    tz: crate::store::units::parse_tz(&r.try_get::<String, _>("time_zone")?)?,
+                    detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn mark_alerted(&self, task_id: i64, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE tasks SET alerted_at = $1 WHERE id = $2")
+            .bind(ms(now))
+            .bind(task_id)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Appointments that ended (within the last two days) with no
+    /// attendance recorded and no prompt yet, whose lots has Telegram.
+    pub async fn attendance_prompts_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<AttendancePrompt>> {
+        let mut c = self.db.conn().await?;
+        let rows = sqlx::query(
+            "SELECT a.id, a.kind, a.starts_at, p.id AS pid, p.first_name, p.time_zone,
+                    s.id AS sid, s.telegram_chat_id, s.language
+             FROM appointments a
+             JOIN participants p ON p.id = a.participant_id
+             JOIN staff s ON s.id = p.lots_id
+             WHERE a.status = 'scheduled' AND a.attendance = 'unknown'
+               AND a.attendance_prompted_at IS NULL
+               AND a.starts_at >= $1 AND a.starts_at + a.duration_min * 60000 <= $2
+               AND s.active = 1 AND s.telegram_chat_id IS NOT NULL
+               AND a.starts_at + a.duration_min * 60000 >= s.telegram_linked_at
+             ORDER BY a.starts_at, a.id LIMIT $3",
+        )
+        .bind(ms(now - Duration::days(2)))
+        .bind(ms(now))
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AttendancePrompt {
+                    appointment_id: AppointmentId::from_db(r.try_get("id")?),
+                    participant_id: ParticipantId::from_db(r.try_get("pid")?),
+                    staff_id: StaffId::from_db(r.try_get("sid")?),
+                    chat_id: r.try_get("telegram_chat_id")?,
+                    language: parse_col(&r.try_get::<String, _>("language")?)?,
+                    first_name: r.try_get("first_name")?,
+                    kind: parse_col(&r.try_get::<String, _>("kind")?)?,
+                    starts_at: from_ms(r.try_get("starts_at")?),
+                    tz: crate::store::units::parse_tz(&r.try_get::<String, _>("time_zone")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// A token for the three attendance buttons of one prompt.
+    pub async fn attendance_token(
+        &self,
+        p: &AttendancePrompt,
+        now: DateTime<Utc>,
+    ) -> Result<CallbackToken> {
+        let token = new_token();
+        let mut c = self.db.conn().await?;
+        tg::insert_callback(
+            &mut c,
+            &token,
+            "attendance",
+            None,
+            Some(p.appointment_id),
+            Some(p.staff_id),
+            &p.chat_id,
+            now,
+        )
+        .await?;
+        Ok(token)
+    }
+
+    pub async fn mark_attendance_prompted(
+        &self,
+        a: AppointmentId,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE appointments SET attendance_prompted_at = $1 WHERE id = $2")
+            .bind(ms(now))
+            .bind(a.get())
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A reply button's token for one outbox row, stored before the
+    /// message is sent.
+    pub async fn reply_token(
+        &self,
+        outbox: OutboxId,
+        chat_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CallbackToken> {
+        let token = new_token();
+        let mut c = self.db.conn().await?;
+        tg::insert_callback(
+            &mut c,
+            &token,
+            "reply",
+            Some(outbox),
+            None,
+            None,
+            chat_id,
+            now,
+        )
+        .await?;
+        Ok(token)
+    }
+
+    /// Today's appointments (on the lots's unit's calendar) of the
+    /// participants a lots is responsible for, with reply and the latest
+    /// reminder's delivery state.
+    pub async fn today_for_staff(
+        &self,
+        s: StaffId,
+        now: DateTime<Utc>,
+    ) -> Result<(Tz, Vec<TodayRow>)> {
+        let mut c = self.db.conn().await?;
+        let st = staff::get(&mut c, s).await?;
+        let tz = match st.unit_id {
+            Some(u) => crate::store::units::get(&mut c, u).await?.time_zone,
+            None => chrono_tz::Europe::Stockholm,
+        };
+        let day = now.with_timezone(&tz).date_naive();
+        let start = crate::domain::schedule::resolve_local(day.and_time(Default::default()), tz);
+        let end = crate::domain::schedule::resolve_local(
+            (day + Duration::days(1)).and_time(Default::default()),
+            tz,
+        );
+        let rows = sqlx::query(
+            "SELECT a.id, a.participant_id, a.kind, a.starts_at, a.status, a.reply, a.attendance, p.first_name,
+                    (SELECT o.status FROM outbox o WHERE o.appointment_id = a.id AND o.purpose = 'reminder'
+                     ORDER BY CASE WHEN o.status IN ('sent','delivered','failed') THEN 0 ELSE 1 END, o.id DESC
+                     LIMIT 1) AS delivery
+             FROM appointments a JOIN participants p ON p.id = a.participant_id
+             WHERE p.lots_id = $1 AND a.starts_at >= $2 AND a.starts_at < $3
+             ORDER BY a.starts_at, a.id",
+        )
+        .bind(s.get())
+        .bind(ms(start))
+        .bind(ms(end))
+        .fetch_all(&mut *c)
+        .await?;
+        let list = rows
+            .iter()
+            .map(|r| {
+                Ok(TodayRow {
+                    appointment_id: AppointmentId::from_db(r.try_get("id")?),
+                    participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
+                    first_name: r.try_get("first_name")?,
+                    kind: parse_col(&r.try_get::<String, _>("kind")?)?,
+                    starts_at: from_ms(r.try_get("starts_at")?),
+                    cancelled: r.try_get::<String, _>("status")? == "cancelled",
+                    reply: parse_col(&r.try_get::<String, _>("reply")?)?,
+                    attendance: parse_col(&r.try_get::<String, _>("attendance")?)?,
+                    delivery: r.try_get("delivery")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((tz, list))
+    }
+
+    /// Adds a staff member (`paminn staff add`).
+    pub async fn add_staff(
+        &self,
+        unit: Option<UnitId>,
+        name: &str,
+        username: &str,
+        role: Role,
+        language: Language,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Staff> {
+        let mut tx = self.db.begin().await?;
+        if let Some(u) = unit {
+            crate::store::units::get(&mut tx, u).await?;
+        }
+        let s = staff::create(&mut tx, unit, name, username, role, language, now).await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "staff.create",
+            &format!("staff:{}", s.id),
+            json!({ "role": role }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(s)
+    }
+
+    /// Makes a lots responsible for a participant; open tasks follow.
+    pub async fn assign_lots(
+        &self,
+        p: ParticipantId,
+        lots: Option<StaffId>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        participants::get(&mut tx, p).await?;
+        if let Some(s) = lots {
+            let st = staff::get(&mut tx, s).await?;
+            if !st.active {
+                return Err(Error::Conflict(format!("staff member {s} is inactive")));
+            }
+        }
+        staff::assign_lots(&mut tx, p, lots, now).await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: p,
+                    appointment: None,
+                    kind: "lots_assigned",
+                    detail: json!({ "lots_id": lots }),
+                    action: "participant.lots",
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn chat_owner_in(c: &mut crate::store::Conn, chat: &str) -> Result<ChatOwner> {
+    if let Some(s) = tg::staff_by_chat(c, chat).await? {
+        return Ok(ChatOwner::Staff(Box::new(staff::get(c, s).await?)));
+    }
+    if let Some(p) = tg::participant_by_chat(c, chat).await? {
+        return Ok(ChatOwner::Participant(Box::new(
+            participants::get(c, p).await?,
+        )));
+    }
+    Ok(ChatOwner::Unknown)
+}
+
+/// The participant and appointment of the outbox row a reply button was on.
+async fn outbox_target(
+    c: &mut crate::store::Conn,
+    outbox: Option<OutboxId>,
+) -> Result<(Option<ParticipantId>, Option<AppointmentId>)> {
+    let Some(o) = outbox else {
+        return Ok((None, None));
+    };
+    let row = sqlx::query("SELECT participant_id, appointment_id FROM outbox WHERE id = $1")
+        .bind(o.get())
+        .fetch_optional(&mut *c)
+        .await?;
+    let Some(r) = row else {
+        return Ok((None, None));
+    };
+    Ok((
+        Some(ParticipantId::from_db(r.try_get("participant_id")?)),
+        r.try_get::<Option<i64>, _>("appointment_id")?
+            .map(AppointmentId::from_db),
+    ))
+}

@@ -1,0 +1,134 @@
+//! Staff: lotsar, coordinators, assistants and admins. A lots is
+//! responsible for participants (`participants.lots_id`); their tasks and
+//! Telegram alerts follow from that.
+
+use super::{Conn, ms, opt_from_ms, parse_col};
+use crate::domain::{Language, ParticipantId, Role, StaffId, UnitId};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Staff {
+    pub id: StaffId,
+    pub unit_id: Option<UnitId>,
+    pub name: String,
+    pub username: String,
+    pub role: Role,
+    pub language: Language,
+    pub active: bool,
+    pub telegram_linked: bool,
+    pub telegram_linked_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub telegram_chat_id: Option<String>,
+}
+
+const COLS: &str =
+    "id, unit_id, name, username, role, language, active, telegram_chat_id, telegram_linked_at";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Staff> {
+    let chat: Option<String> = r.try_get("telegram_chat_id")?;
+    Ok(Staff {
+        id: StaffId::from_db(r.try_get("id")?),
+        unit_id: r.try_get::<Option<i64>, _>("unit_id")?.map(UnitId::from_db),
+        name: r.try_get("name")?,
+        username: r.try_get("username")?,
+        role: parse_col(&r.try_get::<String, _>("role")?)?,
+        language: parse_col(&r.try_get::<String, _>("language")?)?,
+        active: r.try_get::<i64, _>("active")? != 0,
+        telegram_linked: chat.is_some(),
+        telegram_linked_at: opt_from_ms(r.try_get("telegram_linked_at")?),
+        telegram_chat_id: chat,
+    })
+}
+
+/// A username: 2-40 characters of lowercase letters, digits, `.`, `_`, `-`.
+pub fn parse_username(s: &str) -> Result<String> {
+    let t = s.trim().to_lowercase();
+    let ok = (2..=40).contains(&t.chars().count())
+        && t.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(t)
+    } else {
+        Err(Error::invalid(format!(
+            "'{s}' is not a username: use 2-40 letters a-z, digits, '.', '_' or '-'"
+        )))
+    }
+}
+
+pub async fn create(
+    c: &mut Conn,
+    unit: Option<UnitId>,
+    name: &str,
+    username: &str,
+    role: Role,
+    language: Language,
+    now: DateTime<Utc>,
+) -> Result<Staff> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Error::invalid("a staff name is 1-100 characters"));
+    }
+    let username = parse_username(username)?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO staff (unit_id, name, username, role, language, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(unit.map(UnitId::get))
+    .bind(name)
+    .bind(&username)
+    .bind(role.as_str())
+    .bind(language.as_str())
+    .bind(ms(now))
+    .fetch_one(&mut *c)
+    .await
+    .map_err(|e| {
+        let e = Error::from(e);
+        if e.is_unique_violation() {
+            Error::Conflict(format!("the username '{username}' is taken"))
+        } else {
+            e
+        }
+    })?;
+    get(c, StaffId::from_db(id)).await
+}
+
+pub async fn get(c: &mut Conn, id: StaffId) -> Result<Staff> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM staff WHERE id = $1"));
+    let row = sqlx::query(sql)
+        .bind(id.get())
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("staff member {id}")))?;
+    from_row(&row)
+}
+
+pub async fn list(c: &mut Conn) -> Result<Vec<Staff>> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM staff ORDER BY id"));
+    let rows = sqlx::query(sql).fetch_all(&mut *c).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Makes `lots` responsible for a participant (or nobody, with `None`).
+pub async fn assign_lots(
+    c: &mut Conn,
+    p: ParticipantId,
+    lots: Option<StaffId>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE participants SET lots_id = $1, updated_at = $2 WHERE id = $3")
+        .bind(lots.map(StaffId::get))
+        .bind(ms(now))
+        .bind(p.get())
+        .execute(&mut *c)
+        .await?;
+    // Open tasks follow the participant to the new lots.
+    sqlx::query("UPDATE tasks SET assigned_to = $1 WHERE participant_id = $2 AND done_at IS NULL")
+        .bind(lots.map(StaffId::get))
+        .bind(p.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
