@@ -339,8 +339,15 @@ impl TelegramBot {
 
     async fn on_callback(&self, q: &CallbackQuery, now: DateTime<Utc>) -> Result<()> {
         let msg = q.message.as_ref();
-        let chat = msg.map(|m| m.chat().id.0).unwrap_or(q.from.id.0 as i64);
-        let parsed = q.data.as_deref().and_then(parse_callback_data);
+        // Who tapped is the authority: in a private chat the chat id is the
+        // user id. A tap on a message in any other chat is not ours.
+        let chat = q.from.id.0 as i64;
+        let in_own_chat = msg.is_none_or(|m| m.chat().id.0 == chat);
+        let parsed = q
+            .data
+            .as_deref()
+            .and_then(parse_callback_data)
+            .filter(|_| in_own_chat);
         let outcome = match &parsed {
             Some((token, choice)) => {
                 let label = format!("[{}]", choice.as_str());

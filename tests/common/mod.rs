@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod tg_fake;
+
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Stockholm;
 use paminn::domain::schedule::resolve_local;
