@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod tg_emulator;
 pub mod tg_fake;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
