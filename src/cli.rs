@@ -635,9 +635,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
                 None => None,
             };
-            let s = engine
-                .add_staff(unit, &name, &username, role, lang, &actor, now)
-                .await?;
+            let new = crate::store::staff::NewStaff {
+                unit,
+                name,
+                username,
+                role,
+                language: lang,
+            };
+            let s = engine.add_staff(&new, &actor, now).await?;
             print(json, &s, || {
                 format!("staff {} '{}' ({}, {})", s.id, s.name, s.username, s.role)
             })?;

@@ -96,7 +96,7 @@ both_backends! {
         let polling = tokio::spawn(tg.clone().poll(stop.clone()));
 
         // The lots links their own Telegram with a staff code.
-        let lena = e.add_staff(Some(unit.id), "Lena", "lena", Role::Lots, Language::Sv, &actor(), now).await.unwrap();
+        let lena = e.add_staff(&paminn::store::staff::NewStaff { unit: Some(unit.id), name: "Lena".into(), username: "lena".into(), role: Role::Lots, language: Language::Sv }, &actor(), now).await.unwrap();
         let (code, _) = e.create_link_code(Subject::Staff(lena.id), &actor(), now).await.unwrap();
         emu.send_text(&token, LENA, "Lena", &format!("/start {}", code.as_str())).await;
         emu.wait_for_bot_message(&token, LENA, |m| text(m).starts_with("Hej Lena! Nu får du aviseringar"), WAIT).await;

@@ -10,11 +10,11 @@ use super::{Actor, Change, Engine};
 use crate::domain::link::{self, ButtonChoice, CallbackToken, LinkCode};
 use crate::domain::{
     AppointmentId, AppointmentKind, Attendance, ChannelKind, Language, OutboxId, ParticipantId,
-    ReplyState, Role, StaffId, TaskKind, UnitId,
+    ReplyState, StaffId, TaskKind,
 };
 use crate::error::{Error, Result};
 use crate::store::participants::{self, Participant};
-use crate::store::staff::{self, Staff};
+use crate::store::staff::{self, NewStaff, Staff};
 use crate::store::telegram::{self as tg, Subject};
 use crate::store::{audit, from_ms, journal, ms, parse_col};
 use chrono::{DateTime, Duration, Utc};
@@ -600,26 +600,22 @@ impl Engine {
     /// Adds a staff member (`paminn staff add`).
     pub async fn add_staff(
         &self,
-        unit: Option<UnitId>,
-        name: &str,
-        username: &str,
-        role: Role,
-        language: Language,
+        new: &NewStaff,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Staff> {
         let mut tx = self.db.begin().await?;
-        if let Some(u) = unit {
+        if let Some(u) = new.unit {
             crate::store::units::get(&mut tx, u).await?;
         }
-        let s = staff::create(&mut tx, unit, name, username, role, language, now).await?;
+        let s = staff::create(&mut tx, new, now).await?;
         audit::append(
             &mut tx,
             now,
             actor.as_str(),
             "staff.create",
             &format!("staff:{}", s.id),
-            json!({ "role": role }),
+            json!({ "role": new.role }),
         )
         .await?;
         tx.commit().await?;

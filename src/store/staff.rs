@@ -58,20 +58,24 @@ pub fn parse_username(s: &str) -> Result<String> {
     }
 }
 
-pub async fn create(
-    c: &mut Conn,
-    unit: Option<UnitId>,
-    name: &str,
-    username: &str,
-    role: Role,
-    language: Language,
-    now: DateTime<Utc>,
-) -> Result<Staff> {
-    let name = name.trim();
+/// The fields of a new staff member.
+#[derive(Debug, Clone)]
+pub struct NewStaff {
+    pub unit: Option<UnitId>,
+    pub name: String,
+    pub username: String,
+    pub role: Role,
+    /// Language of their Telegram alerts.
+    pub language: Language,
+}
+
+pub async fn create(c: &mut Conn, new: &NewStaff, now: DateTime<Utc>) -> Result<Staff> {
+    let (unit, role, language) = (new.unit, new.role, new.language);
+    let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(Error::invalid("a staff name is 1-100 characters"));
     }
-    let username = parse_username(username)?;
+    let username = parse_username(&new.username)?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO staff (unit_id, name, username, role, language, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
