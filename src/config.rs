@@ -382,6 +382,38 @@ mod tests {
     }
 
     #[test]
+    fn telegram_is_the_bot_with_a_token_and_webhook_mode_needs_its_secret() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None).unwrap();
+            assert!(!c.telegram_enabled() && c.telegram().is_none());
+            jail.set_env("PAMINN_TELEGRAM_TOKEN", "123:abc");
+            let c = Config::load(None).unwrap();
+            let t = c.telegram().expect("a token turns the bot on");
+            assert_eq!((t.rate_per_sec, t.per_chat_per_sec), (30, 1));
+            assert!(!format!("{t:?}").contains("123:abc"), "the token is not printed");
+            jail.set_env("PAMINN_TELEGRAM_MODE", "webhook");
+            let e = Config::load(None).unwrap_err();
+            assert!(e.contains("telegram_webhook_secret"), "{e}");
+            jail.set_env("PAMINN_TELEGRAM_WEBHOOK_SECRET", "has spaces");
+            assert!(Config::load(None).unwrap_err().contains("A-Z a-z 0-9"));
+            jail.set_env("PAMINN_TELEGRAM_WEBHOOK_SECRET", "ok_secret-1");
+            assert!(Config::load(None).unwrap_err().contains("public_url"));
+            jail.set_env("PAMINN_PUBLIC_URL", "https://paminn.example.se/");
+            let c = Config::load(None).unwrap();
+            assert_eq!(
+                c.telegram_webhook_url().as_deref(),
+                Some("https://paminn.example.se/webhooks/telegram")
+            );
+            jail.set_env("PAMINN_TELEGRAM_MODE", "push");
+            assert!(Config::load(None).unwrap_err().contains("telegram_mode"));
+            jail.set_env("PAMINN_TELEGRAM_MODE", "polling");
+            jail.set_env("PAMINN_TELEGRAM_PROVIDER", "sandbox");
+            assert!(!Config::load(None).unwrap().telegram_enabled());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn sqlite_in_the_data_dir_by_default() {
         let c = Config {
             data_dir: "/var/lib/paminn".into(),

@@ -241,3 +241,40 @@ both_backends! {
         assert_eq!(doc["participant"]["phone"], Value::Null);
     }
 }
+
+both_backends! {
+    async fn staff_lots_and_link_codes_from_the_command_line(t) {
+        let (p, ali) = setup(&t);
+        let lena = p.json(&["staff", "add", "--unit", "Chansen", "--name", "Lena", "--username", "Lena.L", "--role", "lots"]);
+        assert_eq!((lena["username"].as_str(), lena["role"].as_str()), (Some("lena.l"), Some("lots")));
+        let (code, err) = p.fails(&["staff", "add", "--name", "Other", "--username", "lena.l"]);
+        assert_eq!(code, 1);
+        assert!(err.contains("username 'lena.l' is taken"), "{err}");
+        let id = lena["id"].as_i64().unwrap().to_string();
+        let ali_s = ali.to_string();
+        p.ok(&["participant", "lots", &ali_s, &id]);
+        assert_eq!(p.json(&["participant", "show", &ali_s])["participant"]["lots_id"].as_i64(), lena["id"].as_i64());
+        // A link code: shown once, with a deep link when the bot's name is known.
+        let o = Command::new(env!("CARGO_BIN_EXE_paminn"))
+            .args(["participant", "link-code", &ali_s, "--json"])
+            .env("PAMINN_DATABASE_URL", &p.url)
+            .env("PAMINN_DATA_DIR", p.dir.path())
+            .env("PAMINN_TELEGRAM_BOT_USERNAME", "paminn_test_bot")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let code = v["code"].as_str().unwrap();
+        assert_eq!(code.len(), 22);
+        assert_eq!(v["deep_link"], format!("https://t.me/paminn_test_bot?start={code}"));
+        assert_eq!(v["start_command"], format!("/start {code}"));
+        let staff_code = p.json(&["staff", "link-code", &id]);
+        assert_ne!(staff_code["code"], v["code"]);
+        assert!(staff_code["deep_link"].is_null(), "no bot name configured here");
+        let (code, err) = p.fails(&["staff", "link-code", "999"]);
+        assert_eq!(code, 1);
+        assert!(err.contains("staff member 999 not found"), "{err}");
+        let journal = p.ok(&["journal", &ali_s]);
+        assert!(journal.contains("lots_assigned") && journal.contains("telegram_link_code_created"), "{journal}");
+    }
+}
