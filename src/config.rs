@@ -390,7 +390,10 @@ mod tests {
             let c = Config::load(None).unwrap();
             let t = c.telegram().expect("a token turns the bot on");
             assert_eq!((t.rate_per_sec, t.per_chat_per_sec), (30, 1));
-            assert!(!format!("{t:?}").contains("123:abc"), "the token is not printed");
+            assert!(
+                !format!("{t:?}").contains("123:abc"),
+                "the token is not printed"
+            );
             jail.set_env("PAMINN_TELEGRAM_MODE", "webhook");
             let e = Config::load(None).unwrap_err();
             assert!(e.contains("telegram_webhook_secret"), "{e}");

@@ -25,6 +25,7 @@
 //! is repaired by trying again. Reminders and receipts go through the
 //! outbox and the dispatcher.
 
+use crate::channels::telegram::describe;
 use crate::domain::link::{self, ButtonChoice, parse_callback_data};
 use crate::domain::{Attendance, Language, ReplyState, TaskKind};
 use crate::engine::Engine;
@@ -195,7 +196,7 @@ impl TelegramBot {
     /// Sends an answer at once; a failure is logged (without the text).
     async fn say(&self, chat: i64, text: String) {
         if let Err(e) = self.bot.send_message(ChatId(chat), text).await {
-            tracing::warn!(error = %e, "could not answer in a Telegram chat");
+            tracing::warn!(error = %describe(&e), "could not answer in a Telegram chat");
         }
     }
 
@@ -404,7 +405,7 @@ impl TelegramBot {
             .text(popup)
             .await
         {
-            tracing::warn!(error = %e, "could not answer a button tap");
+            tracing::warn!(error = %describe(&e), "could not answer a button tap");
         }
         // Show the choice in the message itself, and take the buttons away.
         if let (Some(note), Some(MaybeInaccessibleMessage::Regular(m))) = (edit, msg) {
@@ -413,7 +414,7 @@ impl TelegramBot {
                 None => note,
             };
             if let Err(e) = self.bot.edit_message_text(m.chat.id, m.id, text).await {
-                tracing::warn!(error = %e, "could not edit the tapped message");
+                tracing::warn!(error = %describe(&e), "could not edit the tapped message");
             }
         }
         Ok(())
@@ -464,11 +465,11 @@ impl TelegramBot {
                 Ok(false)
             }
             SendError::Permanent(_) => {
-                tracing::error!(error = %e, "a staff alert was refused by Telegram");
+                tracing::error!(error = %describe(e), "a staff alert was refused by Telegram");
                 Ok(true)
             }
             _ => {
-                tracing::warn!(error = %e, "staff alerts delayed");
+                tracing::warn!(error = %describe(e), "staff alerts delayed");
                 Ok(true)
             }
         }
@@ -533,7 +534,7 @@ impl TelegramBot {
     /// the shutdown token and the retry rule above.
     pub async fn poll(self: Arc<Self>, shutdown: CancellationToken) {
         if let Err(e) = self.bot.delete_webhook().await {
-            tracing::warn!(error = %e, "could not remove a Telegram webhook before polling");
+            tracing::warn!(error = %describe(&e), "could not remove a Telegram webhook before polling");
         }
         let mut offset: i32 = 0;
         let mut failures = 0u32;
@@ -587,7 +588,7 @@ impl TelegramBot {
                 Err(e) => {
                     failures += 1;
                     let wait = Duration::from_secs(u64::from(failures.min(30)));
-                    tracing::warn!(error = %e, ?wait, "Telegram getUpdates failed");
+                    tracing::warn!(error = %describe(&e), ?wait, "Telegram getUpdates failed");
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = shutdown.cancelled() => break,
@@ -609,7 +610,8 @@ impl TelegramBot {
                 AllowedUpdate::EditedMessage,
                 AllowedUpdate::CallbackQuery,
             ])
-            .await?;
+            .await
+            .map_err(|e| anyhow::anyhow!(describe(&e)))?;
         Ok(())
     }
 }

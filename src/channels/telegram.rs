@@ -60,16 +60,37 @@ pub fn make_bot(cfg: &TelegramConfig) -> Result<Bot, String> {
     Ok(Bot::with_client(cfg.token.clone(), client).set_api_url(url))
 }
 
+/// A teloxide error for logs and `last_error`. reqwest's own message names
+/// the URL, which holds the bot token, and a JSON parse error quotes the
+/// answer, which can hold a message text: neither is repeated.
+pub fn describe(e: &RequestError) -> String {
+    match e {
+        RequestError::Network(n) => {
+            let kind = if n.is_timeout() {
+                "timeout"
+            } else if n.is_connect() {
+                "could not connect"
+            } else {
+                "request failed"
+            };
+            format!("network: {kind}")
+        }
+        RequestError::InvalidJson { .. } => {
+            "the Bot API answered something that is not its JSON".into()
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Maps a teloxide error to what the dispatcher should do about it.
 pub fn classify(e: &RequestError) -> SendError {
     use teloxide::ApiError as A;
     match e {
         RequestError::RetryAfter(s) => SendError::RateLimited(s.duration()),
-        RequestError::Network(e) => SendError::Temporary(format!("network: {e}")),
-        RequestError::Io(e) => SendError::Temporary(format!("io: {e}")),
-        RequestError::InvalidJson { .. } => {
-            SendError::Temporary("the Bot API answered something that is not its JSON".into())
+        RequestError::Network(_) | RequestError::InvalidJson { .. } => {
+            SendError::Temporary(describe(e))
         }
+        RequestError::Io(e) => SendError::Temporary(format!("io: {e}")),
         RequestError::MigrateToChatId(_) => SendError::Permanent(
             "the chat became a supergroup; paminn only talks one to one".into(),
         ),
