@@ -139,7 +139,11 @@ impl Config {
             }
             f = f.merge(Toml::file(path));
         }
-        f = f.merge(Env::prefixed("PAMINN_").ignore(&["config", "test_postgres_url"]));
+        f = f.merge(Env::prefixed("PAMINN_").ignore(&[
+            "config",
+            "test_postgres_url",
+            "require_telegram_emulator",
+        ]));
         let c: Config = f.extract().map_err(|e| format!("configuration: {e}"))?;
         c.validate()?;
         Ok(c)

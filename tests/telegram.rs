@@ -293,6 +293,8 @@ both_backends! {
         assert!(edit["text"].as_str().unwrap().ends_with("Du har svarat: Kommer"), "{edit}");
         assert!(edit["reply_markup"].is_null(), "the buttons are taken away");
         assert_eq!(w.inbound_count().await.0, 1);
+        let receipts = w.rows(p.id).await.into_iter().filter(|r| r.purpose == paminn::domain::Purpose::Receipt).count();
+        assert_eq!(receipts, 0, "the edited message is the confirmation; no extra receipt");
         // The same update again (Telegram redelivers), and a second tap on
         // the other button: nothing more is recorded.
         w.bot.handle(tap, at).await.unwrap();

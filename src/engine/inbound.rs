@@ -189,7 +189,14 @@ async fn handle_tap(
             texts::render(p.language, "receipt-too-late", &[]),
         ));
     }
-    apply(c, p, inbound, a, t.state, None, iv, now).await
+    let mut h = apply(c, p, inbound, a, t.state, None, iv, now).await?;
+    // A tapped "Kommer" is confirmed by the edited message itself; a
+    // receipt is only sent when it asks something (plan-making) or says
+    // what happens next ("förhinder").
+    if t.state == ReplyState::Coming && h.changed.get("plan_question").is_none() {
+        h.receipt = None;
+    }
+    Ok(h)
 }
 
 /// A local time typed as an answer to "when do you need to leave?".
@@ -490,7 +497,7 @@ async fn apply(
         .execute(&mut *c)
         .await?;
     clear_question(c, p.id).await?;
-    let changed =
+    let mut changed =
         json!({ "appointment_id": a, "reply": state, "previous": before.reply, "reason": reason });
     if state == ReplyState::Cannot {
         tasks::create(
@@ -519,6 +526,7 @@ async fn apply(
     );
     let unit = units::get(c, p.unit_id).await?;
     if unit.plan_making && before.starts_at - now > Duration::minutes(30) {
+        changed["plan_question"] = json!(true);
         set_question(
             c,
             p.id,
