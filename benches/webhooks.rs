@@ -160,6 +160,10 @@ async fn run(kind: &str, concurrency: usize) {
             demo: false,
             webhooks,
             telegram: None,
+            transports: vec![
+                ("sms".into(), "sandbox".into()),
+                ("telegram".into(), "sandbox".into()),
+            ],
         },
         stop.clone(),
     ));

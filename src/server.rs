@@ -143,6 +143,14 @@ pub async fn run(
         None => None,
     };
     let chans = channels_with(cfg, &db, bot.as_ref().map(|b| (b, &engine)));
+    let transports = ChannelKind::ALL
+        .iter()
+        .filter_map(|k| {
+            chans
+                .transport_name(*k)
+                .map(|t| (k.as_str().to_string(), t.to_string()))
+        })
+        .collect();
     let dispatcher = Dispatcher::new(engine.clone(), chans, cfg.dispatcher());
     let d_token = shutdown.clone();
     let dispatcher_task = tokio::spawn(async move { dispatcher.run(d_token).await });
@@ -209,6 +217,7 @@ pub async fn run(
             demo,
             webhooks,
             telegram: telegram_hook,
+            transports,
         },
         shutdown.clone(),
     )

@@ -41,6 +41,10 @@ async fn spawn(t: &common::TestDb) -> App {
         demo: false,
         webhooks: Default::default(),
         telegram: None,
+        transports: vec![
+            ("sms".into(), "sandbox".into()),
+            ("telegram".into(), "sandbox".into()),
+        ],
     };
     tokio::spawn(web::serve(listener, state, stop.clone()));
     App {
@@ -85,7 +89,28 @@ both_backends! {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         let mut c = app.engine.db.conn().await.unwrap();
         assert!(paminn::store::participants::list(&mut c, None).await.unwrap().is_empty());
+        drop(c);
         // Health needs no token.
+        let res = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        // Ready: the database answers, all migrations are applied, each channel has a transport.
+        let res = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["database"], "ok");
+        assert_eq!(v["channels"]["sms"], "sandbox");
+        // A migration missing from the database makes it not ready, with the reason.
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
+            .execute(&app.engine.db.pool).await.unwrap();
+        let res = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["database"], "1 migration(s) not applied");
+        // Closing the pool (the database gone) also makes it not ready; alive stays up.
+        app.engine.db.close().await;
+        let res = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.json::<Value>().await.unwrap()["database"], "unreachable");
         let res = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
     }

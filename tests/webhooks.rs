@@ -54,6 +54,10 @@ async fn spawn(t: &common::TestDb) -> App {
             demo: false,
             webhooks,
             telegram: None,
+            transports: vec![
+                ("sms".into(), "sandbox".into()),
+                ("telegram".into(), "sandbox".into()),
+            ],
         },
         stop.clone(),
     ));

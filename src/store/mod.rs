@@ -116,6 +116,20 @@ impl Db {
         Ok(())
     }
 
+    /// Migrations this binary knows that the database has not applied
+    /// successfully (0 when ready). Errors when the database is unreachable.
+    pub async fn pending_migrations(&self) -> Result<i64> {
+        let m = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(m.iter().filter(|x| !applied.contains(&x.version)).count() as i64)
+    }
+
     /// Starts a transaction that will write. On SQLite it takes the write
     /// lock up front (`BEGIN IMMEDIATE`), so a read-then-write transaction
     /// cannot fail with a busy snapshot when another connection committed in

@@ -24,11 +24,14 @@ pub struct AppState {
     pub webhooks: webhooks::WebhookConfig,
     /// Set in Telegram webhook mode.
     pub telegram: Option<telegram::TelegramHook>,
+    /// (channel, transport) as configured, for `/readyz`.
+    pub transports: Vec<(String, String)>,
 }
 
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new()
-        .route("/healthz", get(health))
+        .route("/healthz", get(alive))
+        .route("/readyz", get(ready))
         .nest("/api/v1", api::router())
         .merge(webhooks::router())
         .merge(telegram::router());
@@ -39,14 +42,51 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
-async fn health(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
-    match sqlx::query("SELECT 1").execute(&s.engine.db.pool).await {
-        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+/// The process is up and serving HTTP. Says nothing about the database:
+/// that is `/readyz`.
+async fn alive() -> &'static str {
+    "ok\n"
+}
+
+/// Ready for traffic: the database answers, every migration this binary
+/// knows is applied, and each channel has a transport. 503 with the reason
+/// otherwise (a load balancer stops sending webhooks; the process keeps
+/// trying the database by itself).
+async fn ready(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
+    let transports = &s.transports;
+    let db = s.engine.db.pending_migrations().await;
+    let (status, db_state) = match &db {
+        Ok(0) => (StatusCode::OK, "ok".to_string()),
+        Ok(n) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{n} migration(s) not applied"),
+        ),
         Err(e) => {
-            tracing::error!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "unreachable".to_string())
         }
-    }
+    };
+    let missing: Vec<&str> = crate::domain::ChannelKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .filter(|k| !transports.iter().any(|(kind, _)| kind == k))
+        .collect();
+    let status = if missing.is_empty() {
+        status
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let channels: serde_json::Map<String, serde_json::Value> = transports
+        .iter()
+        .map(|(k, t)| (k.clone(), json!(t)))
+        .collect();
+    (
+        status,
+        axum::Json(
+            json!({ "database": db_state, "channels": channels, "missing_channels": missing }),
+        ),
+    )
+        .into_response()
 }
 
 /// Errors as JSON: `{"error": "..."}` with a 4xx that says what kind.
