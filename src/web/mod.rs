@@ -38,8 +38,15 @@ pub fn router(state: AppState) -> Router {
     if state.demo {
         r = r.merge(demo::router());
     }
-    r.with_state(state)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+    // The request span names the path, never the query: gateways put the
+    // webhook secret in `?secret=`.
+    r.with_state(state).layer(
+        tower_http::trace::TraceLayer::new_for_http().make_span_with(
+            |req: &axum::http::Request<axum::body::Body>| {
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+            },
+        ),
+    )
 }
 
 /// The process is up and serving HTTP. Says nothing about the database:

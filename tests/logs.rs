@@ -1,0 +1,98 @@
+//! Logs carry no personal data: `paminn serve` runs a whole reply cycle
+//! (a reminder sent, an SMS reply through the webhook, its receipt sent, an
+//! SMS from an unknown number) with debug-level JSON logs, and the log is
+//! searched for the phone numbers and texts used, in every form.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use paminn::domain::schedule::QuietHours;
+use paminn::domain::{AppointmentKind, OutboxStatus};
+use paminn::engine::{Actor, Engine};
+use paminn::store::appointments::NewAppointment;
+use paminn::store::{Db, outbox, units};
+use std::process::{Command, Stdio};
+use std::time::{Duration as StdDuration, Instant};
+
+const SECRET: &str = "log-test-secret";
+
+async fn sent(db: &Db) -> i64 {
+    let mut c = db.conn().await.unwrap();
+    outbox::count_by_status(&mut c, OutboxStatus::Sent)
+        .await
+        .unwrap()
+}
+
+async fn wait_sent(db: &Db, n: i64) {
+    let end = Instant::now() + StdDuration::from_secs(60);
+    while sent(db).await < n {
+        assert!(
+            Instant::now() < end,
+            "timed out waiting for {n} sent messages"
+        );
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+}
+
+both_backends! {
+    async fn a_full_reply_cycle_logs_no_phone_number_and_no_message_text(t) {
+        let now = Utc::now();
+        let e = Engine::new(t.db.clone());
+        let u = common::fx::unit(&e, "Chansen", now).await;
+        {
+            let mut c = t.db.conn().await.unwrap();
+            units::set_quiet_hours(&mut c, u.id, QuietHours::none()).await.unwrap();
+        }
+        // fx::participant: Ali, 070-123 45 67, consent to SMS.
+        let p = common::fx::participant(&e, &u, "Ali", "sms", now).await;
+        e.create_appointment(&NewAppointment {
+            participant_id: p.id, series_id: None, kind: AppointmentKind::DrugTest,
+            starts_at: now + Duration::minutes(90), duration_min: 15, location: Some("Storgatan 1".into()),
+            with_whom: Some("Lena".into()), internal_note: Some("känslig anteckning".into()), external_ref: None,
+        }, &Actor("test".into()), now).await.unwrap();
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("paminn.log");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_paminn"))
+            .arg("serve")
+            .env("PAMINN_DATABASE_URL", &t.url)
+            .env("PAMINN_LISTEN", format!("127.0.0.1:{port}"))
+            .env("PAMINN_SMS_WEBHOOK_SECRET", SECRET)
+            .env("PAMINN_LOG_FORMAT", "json")
+            .env("RUST_LOG", "debug")
+            .env_remove("PAMINN_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap();
+
+        wait_sent(&t.db, 1).await; // the reminder
+        let http = reqwest::Client::new();
+        let url = format!("http://127.0.0.1:{port}/webhooks/sms/46elks/inbound?secret={SECRET}");
+        let end = Instant::now() + StdDuration::from_secs(30);
+        loop {
+            let r = http.post(&url).form(&[("id", "log-1"), ("from", "+46701234567"), ("to", "+46766860000"),
+                ("message", "förhinder, sjuk i magen")]).send().await;
+            if r.as_ref().is_ok_and(|r| r.status().is_success()) { break; }
+            assert!(Instant::now() < end, "the webhook did not answer: {r:?}");
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+        let r = http.post(&url).form(&[("id", "log-2"), ("from", "+46709999999"), ("to", "+46766860000"),
+            ("message", "hemlig text från okänd")]).send().await.unwrap();
+        assert!(r.status().is_success());
+        wait_sent(&t.db, 2).await; // the receipt
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.success(), "SIGTERM ends paminn with 0, got {status}");
+
+        let log = std::fs::read_to_string(&log_path).unwrap();
+        assert!(log.lines().count() > 5 && log.contains("\"sent\""), "the run logged its work:\n{log}");
+        for secret in [
+            "701234567", "70 123 45 67", "070-123", "0701234567", "709999999", "6860000",
+            "sjuk i magen", "hemlig text", "Påminnelse", "Hej Ali", "Storgatan", "känslig", SECRET,
+        ] {
+            assert!(!log.contains(secret), "the log contains {secret:?}:\n{log}");
+        }
+    }
+}
