@@ -14,6 +14,7 @@ pub mod import;
 pub mod server;
 pub mod store;
 pub mod telegram;
+pub mod telemetry;
 pub mod texts;
 pub mod web;
 

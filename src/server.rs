@@ -133,6 +133,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let engine = Engine::new(db.clone());
+    // Install the metrics recorder before anything counts.
+    crate::telemetry::handle();
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;

@@ -1,7 +1,8 @@
 //! Logs carry no personal data: `paminn serve` runs a whole reply cycle
 //! (a reminder sent, an SMS reply through the webhook, its receipt sent, an
 //! SMS from an unknown number) with debug-level JSON logs, and the log is
-//! searched for the phone numbers and texts used, in every form.
+//! searched for the phone numbers and texts used, in every form. The same
+//! run's `/metrics` counts what happened and holds none of them either.
 
 mod common;
 
@@ -35,7 +36,7 @@ async fn wait_sent(db: &Db, n: i64) {
 }
 
 both_backends! {
-    async fn a_full_reply_cycle_logs_no_phone_number_and_no_message_text(t) {
+    async fn a_full_reply_cycle_logs_no_personal_data_and_is_counted_in_the_metrics(t) {
         let now = Utc::now();
         let e = Engine::new(t.db.clone());
         let u = common::fx::unit(&e, "Chansen", now).await;
@@ -82,12 +83,31 @@ both_backends! {
             ("message", "hemlig text från okänd")]).send().await.unwrap();
         assert!(r.status().is_success());
         wait_sent(&t.db, 2).await; // the receipt
+        // A forged webhook is rejected and counted.
+        let forged = format!("http://127.0.0.1:{port}/webhooks/sms/46elks/inbound?secret=wrong");
+        let r = http.post(&forged).form(&[("id", "log-3"), ("from", "+46701234567"), ("message", "x")]).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        let metrics = http.get(format!("http://127.0.0.1:{port}/metrics")).send().await.unwrap().text().await.unwrap();
+        let value = |name: &str, labels: &[&str]| -> f64 {
+            metrics.lines()
+                .find(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} {labels:?} in:\n{metrics}"))
+        };
+        assert!(value("paminn_messages_total", &["channel=\"sms\"", "outcome=\"sent\""]) >= 2.0);
+        assert_eq!(value("paminn_inbound_total", &["channel=\"sms\"", "intent=\"cannot\""]), 1.0);
+        assert_eq!(value("paminn_webhook_rejections_total", &["status=\"401\""]), 1.0);
+        assert!(value("paminn_send_seconds_count", &["channel=\"sms\""]) >= 2.0);
+        assert!(value("paminn_lateness_seconds_count", &["channel=\"sms\""]) >= 2.0);
+        assert!(value("paminn_outbox_depth", &["status=\"pending\""]) >= 0.0);
         Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
         let status = child.wait().unwrap();
         assert!(status.success(), "SIGTERM ends paminn with 0, got {status}");
 
         let log = std::fs::read_to_string(&log_path).unwrap();
         assert!(log.lines().count() > 5 && log.contains("\"sent\""), "the run logged its work:\n{log}");
+        let log = format!("{log}\n{metrics}");
         for secret in [
             "701234567", "70 123 45 67", "070-123", "0701234567", "709999999", "6860000",
             "sjuk i magen", "hemlig text", "Påminnelse", "Hej Ali", "Storgatan", "känslig", SECRET,

@@ -276,7 +276,25 @@ impl Dispatcher {
             ask_reply: c.ask_reply,
             language: c.language,
         };
-        match self.channels.send(&msg).await {
+        let channel = c.channel.as_str();
+        let late = (now - c.due_at).num_milliseconds().max(0) as f64 / 1000.0;
+        metrics::histogram!("paminn_lateness_seconds", "channel" => channel).record(late);
+        let started = std::time::Instant::now();
+        let result = self.channels.send(&msg).await;
+        metrics::histogram!("paminn_send_seconds", "channel" => channel)
+            .record(started.elapsed().as_secs_f64());
+        if let Err(e) = &result {
+            let kind = match e {
+                SendError::Permanent(_) => "permanent",
+                SendError::Temporary(_) => "temporary",
+                SendError::RateLimited(_) => "rate_limited",
+                SendError::RecipientOptedOut(_) => "opted_out",
+                SendError::Unreachable(_) => "unreachable",
+            };
+            metrics::counter!("paminn_gateway_errors_total", "channel" => channel, "kind" => kind)
+                .increment(1);
+        }
+        match result {
             Ok(acc) => Outcome::Sent {
                 gateway_id: acc.gateway_id,
                 body: msg.body,
@@ -444,6 +462,18 @@ impl Dispatcher {
         tx.commit().await?;
         if matches!(outcome, Outcome::Failed { .. }) && c.channel == ChannelKind::Telegram {
             self.engine.wake();
+        }
+        let label = match outcome {
+            Outcome::Sent { .. } => "sent",
+            Outcome::Failed { .. } => "failed",
+            Outcome::Suppressed { .. } => "suppressed",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Defer { .. } => "deferred",
+        };
+        metrics::counter!("paminn_messages_total", "channel" => c.channel.as_str(), "outcome" => label)
+            .increment(1);
+        if label == "retry" {
+            metrics::counter!("paminn_retries_total", "channel" => c.channel.as_str()).increment(1);
         }
         match outcome {
             Outcome::Sent { .. } => tracing::info!(outbox_id = %c.id, channel = %c.channel, "sent"),

@@ -116,6 +116,18 @@ pub(crate) async fn receive_in(
         Some(t) => handle_tap(tx, &p, id, text, t, now).await?,
         None => handle(tx, &p, id, channel, text, now).await?,
     };
+    let intent_label = h.intent["intent"]
+        .as_str()
+        .or_else(|| h.intent["intent"]["intent"].as_str())
+        .unwrap_or("other");
+    // A closed set: the parser's intents (and "plan_time", "choice").
+    let intent_label = match intent_label {
+        "coming" | "cannot" | "stop" | "start" | "help" | "my_times" | "my_data" | "language"
+        | "choice" | "plan_time" | "unknown" => intent_label,
+        _ => "other",
+    };
+    metrics::counter!("paminn_inbound_total", "channel" => channel.as_str(), "intent" => intent_label.to_string())
+        .increment(1);
     sqlx::query("UPDATE inbound SET intent = $1 WHERE id = $2")
         .bind(h.intent.to_string())
         .bind(id)

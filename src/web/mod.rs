@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
     let mut r = Router::new()
         .route("/healthz", get(alive))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics_page))
         .nest("/api/v1", api::router())
         .merge(webhooks::router())
         .merge(telegram::router());
@@ -92,6 +93,27 @@ async fn ready(axum::extract::State(s): axum::extract::State<AppState>) -> Respo
         axum::Json(
             json!({ "database": db_state, "channels": channels, "missing_channels": missing }),
         ),
+    )
+        .into_response()
+}
+
+/// Prometheus metrics (see `telemetry`). The outbox depth is read from
+/// the database at scrape time, so every instance reports the shared queue.
+async fn metrics_page(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
+    if let Ok(mut c) = s.engine.db.conn().await {
+        for st in [
+            crate::domain::OutboxStatus::Pending,
+            crate::domain::OutboxStatus::Sending,
+        ] {
+            if let Ok(n) = crate::store::outbox::count_by_status(&mut c, st).await {
+                metrics::gauge!("paminn_outbox_depth", "status" => st.as_str()).set(n as f64);
+            }
+        }
+    }
+    (
+        StatusCode::OK,
+        [("content-type", "text/plain; version=0.0.4")],
+        crate::telemetry::render(),
     )
         .into_response()
 }

@@ -52,6 +52,8 @@ pub fn router() -> Router<AppState> {
 }
 
 pub(crate) fn reject(status: StatusCode, msg: impl Into<String>) -> Response {
+    metrics::counter!("paminn_webhook_rejections_total", "status" => status.as_u16().to_string())
+        .increment(1);
     (status, axum::Json(json!({ "error": msg.into() }))).into_response()
 }
 
