@@ -3,6 +3,8 @@
 //!   restarted: every reminder is sent at least once, and no more are sent
 //!   twice than were in flight when it died.
 //! * two `paminn serve` processes on one database: nothing is sent twice.
+//! * a rolling restart (SIGTERM mid-burst, then a new process): the old one
+//!   exits 0 holding no claim, and every reminder is sent exactly once.
 
 mod common;
 
@@ -160,5 +162,29 @@ both_backends! {
         let owners: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT lease_owner) FROM outbox")
             .fetch_one(&t.db.pool).await.unwrap();
         assert_eq!(owners, 2, "one instance did all the work; the test proved nothing");
+    }
+}
+
+both_backends! {
+    async fn a_rolling_restart_with_sigterm_loses_nothing_and_sends_nothing_twice(t) {
+        seed(&t.db).await;
+        let slow = [("PAMINN_SANDBOX_LATENCY_MS", "10")];
+        let first = serve(&t.url, &slow);
+        wait_for(&t.db, "the first 100 sends", std::time::Duration::from_secs(60), |n| n >= 100).await;
+        Command::new("kill").args(["-TERM", &first.id().to_string()]).status().unwrap();
+        let out = first.wait_with_output().unwrap();
+        assert!(out.status.success(), "SIGTERM ends paminn with 0, got {}", out.status);
+        let sent_before = count(&t.db, OutboxStatus::Sent).await;
+        assert!(sent_before < ROWS, "the burst finished before the stop; nothing was tested");
+        assert_eq!(count(&t.db, OutboxStatus::Sending).await, 0, "a clean stop leaves no claim behind");
+        let mut second = serve(&t.url, &slow);
+        wait_for(&t.db, "all reminders", std::time::Duration::from_secs(120), |n| n == ROWS).await;
+        second.kill().unwrap();
+        second.wait().unwrap();
+        let mut c = t.db.conn().await.unwrap();
+        let deliveries = sandbox::deliveries_per_outbox_row(&mut c).await.unwrap();
+        assert_eq!(deliveries.len() as i64, ROWS, "every reminder reached the phone");
+        let twice: Vec<_> = deliveries.iter().filter(|(_, n)| *n > 1).collect();
+        assert!(twice.is_empty(), "sent more than once: {twice:?}");
     }
 }

@@ -85,6 +85,9 @@ pub struct Dispatcher {
     engine: Engine,
     channels: Arc<Channels>,
     cfg: DispatcherConfig,
+    /// Cancelled when `run` is told to stop: rows of the current batch that
+    /// have not started sending are put back at once instead of sent.
+    stopping: CancellationToken,
 }
 
 /// What happened to one claimed row, for tests and metrics.
@@ -105,6 +108,7 @@ impl Dispatcher {
             engine,
             channels,
             cfg,
+            stopping: CancellationToken::new(),
         }
     }
 
@@ -205,7 +209,11 @@ impl Dispatcher {
         let elapsed = started.elapsed();
         let now = batch_now + chrono::Duration::from_std(elapsed).unwrap_or_default();
         let retry = self.cfg.retry;
-        let outcome = if elapsed > self.cfg.lease.mul_f64(0.8) {
+        let outcome = if self.stopping.is_cancelled() {
+            // Shutting down: not started, so put back for the next
+            // instance (or this one after a restart) with no attempt used.
+            Outcome::Defer { until: now }
+        } else if elapsed > self.cfg.lease.mul_f64(0.8) {
             // The lease is nearly over (a long batch behind a rate limit):
             // sending now could race another instance that takes the row
             // when the lease ends. Put it back instead; no attempt is used.
@@ -497,9 +505,17 @@ impl Dispatcher {
         Ok(true)
     }
 
-    /// Runs until `shutdown` is cancelled. A batch in progress is finished
-    /// before returning, so no claimed row is left behind by a clean stop.
+    /// Runs until `shutdown` is cancelled. The batch in progress is wound
+    /// down before returning: rows being sent finish, the others go back
+    /// unsent, so a clean stop leaves no claimed row behind.
     pub async fn run(&self, shutdown: CancellationToken) {
+        // Sends already under way finish (bounded by the gateways'
+        // timeouts); the rest of the batch is released on the spot.
+        let (stop, stopping) = (shutdown.clone(), self.stopping.clone());
+        let watcher = tokio::spawn(async move {
+            stop.cancelled().await;
+            stopping.cancel();
+        });
         let wake = self.engine.waker();
         let mut db_errors = 0u32;
         while !shutdown.is_cancelled() {
@@ -541,6 +557,7 @@ impl Dispatcher {
                 _ = shutdown.cancelled() => break,
             }
         }
+        watcher.abort();
         tracing::info!("dispatcher stopped");
     }
 }
