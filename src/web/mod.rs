@@ -62,15 +62,25 @@ async fn alive() -> &'static str {
 /// trying the database by itself).
 async fn ready(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
     let transports = &s.transports;
-    let db = s.engine.db.pending_migrations().await;
+    // Bounded: a pool waiting for a dead server must not make the probe
+    // itself time out.
+    let db = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        s.engine.db.pending_migrations(),
+    )
+    .await;
     let (status, db_state) = match &db {
-        Ok(0) => (StatusCode::OK, "ok".to_string()),
-        Ok(n) => (
+        Ok(Ok(0)) => (StatusCode::OK, "ok".to_string()),
+        Ok(Ok(n)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("{n} migration(s) not applied"),
         ),
-        Err(e) => {
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "unreachable".to_string())
+        }
+        Err(_) => {
+            tracing::warn!("readiness: the database did not answer within 2 s");
             (StatusCode::SERVICE_UNAVAILABLE, "unreachable".to_string())
         }
     };
