@@ -421,6 +421,24 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_loads_and_names_every_setting() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/paminn.toml.example");
+        let text = std::fs::read_to_string(&path).unwrap();
+        figment::Jail::expect_with(|_| {
+            Config::load(Some(&path)).unwrap();
+            Ok(())
+        });
+        let keys = serde_json::to_value(Config::default()).unwrap();
+        for key in keys.as_object().unwrap().keys() {
+            assert!(
+                text.lines()
+                    .any(|l| l.trim_start_matches("# ").starts_with(&format!("{key} ="))),
+                "deploy/paminn.toml.example does not mention {key}"
+            );
+        }
+    }
+
+    #[test]
     fn sqlite_in_the_data_dir_by_default() {
         let c = Config {
             data_dir: "/var/lib/paminn".into(),
