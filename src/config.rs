@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where SQLite keeps its file when no database URL is given.
@@ -82,6 +82,39 @@ pub struct Config {
     pub dispatch_poll_ms: u64,
     /// How far ahead recurring series are expanded into appointments.
     pub series_horizon_days: i64,
+}
+
+/// Settings that are secrets: `{:?}` shows whether they are set, never
+/// their value.
+const SECRET_KEYS: &[&str] = &[
+    "sms_webhook_secret",
+    "46elks_password",
+    "twilio_auth_token",
+    "sinch_api_token",
+    "telegram_token",
+    "telegram_webhook_secret",
+];
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut v = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        if let Some(map) = v.as_object_mut() {
+            for key in SECRET_KEYS {
+                if let Some(x) = map.get_mut(*key)
+                    && !x.is_null()
+                {
+                    *x = serde_json::json!("<redacted>");
+                }
+            }
+            // A database URL may carry a password.
+            if let Some(url) = map.get_mut("database_url")
+                && url.as_str().is_some_and(|u| u.contains('@'))
+            {
+                *url = serde_json::json!("<redacted>");
+            }
+        }
+        write!(f, "Config {v}")
+    }
 }
 
 impl Default for Config {
@@ -436,6 +469,26 @@ mod tests {
                 "deploy/paminn.toml.example does not mention {key}"
             );
         }
+    }
+
+    #[test]
+    fn debug_output_names_secrets_but_never_shows_them() {
+        let c = Config {
+            telegram_token: Some("123:tok".into()),
+            twilio_auth_token: Some("twtok".into()),
+            sms_webhook_secret: Some("hooksecret".into()),
+            database_url: Some("postgres://u:pw@db/paminn".into()),
+            ..Config::default()
+        };
+        let d = format!("{c:?}");
+        for secret in ["123:tok", "twtok", "hooksecret", "pw@db"] {
+            assert!(!d.contains(secret), "{d}");
+        }
+        assert!(
+            d.contains("\"telegram_token\":\"<redacted>\"")
+                && d.contains("\"sms_provider\":\"sandbox\""),
+            "{d}"
+        );
     }
 
     #[test]
