@@ -303,7 +303,13 @@ impl TelegramBot {
     }
 
     async fn unknown(&self, update_id: u32, chat: i64, now: DateTime<Utc>) -> Result<()> {
-        self.engine.count_unknown_chat(update_id, now).await?;
+        self.engine
+            .count_unknown_sender(
+                crate::domain::ChannelKind::Telegram,
+                &format!("update:{update_id}"),
+                now,
+            )
+            .await?;
         if self.unknown_answered.check_key(&chat).is_ok() {
             self.say(chat, texts::render(Language::Sv, "tg-unknown-chat", &[]))
                 .await;

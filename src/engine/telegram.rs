@@ -165,10 +165,7 @@ impl Engine {
                     .await?;
             }
             Subject::Staff(s) => {
-                let st = staff::get(&mut tx, s).await?;
-                if !st.active {
-                    return Err(Error::Conflict(format!("staff member {s} is inactive")));
-                }
+                staff::get_active(&mut tx, s).await?;
                 audit::append(
                     &mut tx,
                     now,
@@ -289,14 +286,21 @@ impl Engine {
         chat_owner_in(&mut c, &chat_id.to_string()).await
     }
 
-    /// A message from a chat that is linked to nobody: only that it
-    /// happened is kept (no chat id, no text), as for unknown SMS senders.
-    pub async fn count_unknown_chat(&self, update_id: u32, now: DateTime<Utc>) -> Result<()> {
+    /// A message from a sender who is linked to nobody (an unknown SMS
+    /// number, an unknown Telegram chat): only that it happened is kept,
+    /// with no number, chat id or text. Idempotent on the gateway id.
+    pub async fn count_unknown_sender(
+        &self,
+        channel: ChannelKind,
+        gateway_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at)
-             VALUES ('telegram', $1, NULL, NULL, $2) ON CONFLICT (channel, gateway_id) DO NOTHING",
+             VALUES ($1, $2, NULL, NULL, $3) ON CONFLICT (channel, gateway_id) DO NOTHING",
         )
-        .bind(format!("update:{update_id}"))
+        .bind(channel.as_str())
+        .bind(gateway_id)
         .bind(ms(now))
         .execute(&self.db.pool)
         .await?;
@@ -633,10 +637,7 @@ impl Engine {
         let mut tx = self.db.begin().await?;
         participants::get(&mut tx, p).await?;
         if let Some(s) = lots {
-            let st = staff::get(&mut tx, s).await?;
-            if !st.active {
-                return Err(Error::Conflict(format!("staff member {s} is inactive")));
-            }
+            staff::get_active(&mut tx, s).await?;
         }
         staff::assign_lots(&mut tx, p, lots, now).await?;
         actor

@@ -109,6 +109,15 @@ pub async fn get(c: &mut Conn, id: StaffId) -> Result<Staff> {
     from_row(&row)
 }
 
+/// A staff member who is still active (links and lots assignments need one).
+pub async fn get_active(c: &mut Conn, id: StaffId) -> Result<Staff> {
+    let s = get(c, id).await?;
+    if !s.active {
+        return Err(Error::Conflict(format!("staff member {id} is inactive")));
+    }
+    Ok(s)
+}
+
 pub async fn list(c: &mut Conn) -> Result<Vec<Staff>> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM staff ORDER BY id"));
     let rows = sqlx::query(sql).fetch_all(&mut *c).await?;

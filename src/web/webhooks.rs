@@ -17,7 +17,7 @@
 use super::AppState;
 use crate::domain::{ChannelKind, OutboxStatus, PhoneNumber};
 use crate::error::Result;
-use crate::store::{ms, participants};
+use crate::store::participants;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
@@ -266,14 +266,9 @@ async fn inbound(s: &AppState, p: Provider, f: &BTreeMap<String, String>) -> Han
         }
         None => {
             // Only the fact: no number, no text.
-            sqlx::query(
-                "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at)
-                 VALUES ('sms', $1, NULL, NULL, $2) ON CONFLICT (channel, gateway_id) DO NOTHING",
-            )
-            .bind(&gateway_id)
-            .bind(ms(now))
-            .execute(&s.engine.db.pool)
-            .await?;
+            s.engine
+                .count_unknown_sender(ChannelKind::Sms, &gateway_id, now)
+                .await?;
             tracing::info!(
                 provider = provider_name(p),
                 "inbound SMS from an unknown number"
