@@ -164,6 +164,7 @@ async fn run(kind: &str, concurrency: usize) {
                 ("sms".into(), "sandbox".into()),
                 ("telegram".into(), "sandbox".into()),
             ],
+            ui: Default::default(),
         },
         stop.clone(),
     ));

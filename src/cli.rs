@@ -469,8 +469,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let token = server::shutdown_on_signals();
             println!("paminn demo is running.");
             println!(
-                "  Open http://{}/ to see the sandbox phones and answer as a participant.",
-                cfg.listen
+                "  Open http://{}/ and log in as {} with the password {} (a lots; also: {}).",
+                cfg.listen,
+                crate::demo::DEMO_STAFF[0].0,
+                crate::demo::DEMO_PASSWORD,
+                crate::demo::DEMO_STAFF[1..]
+                    .iter()
+                    .map(|(u, _, r)| format!("{u} ({r})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            println!(
+                "  The sandbox phone (menu: Sandlådetelefon) shows what each participant got; answer as them there."
             );
             println!(
                 "  Data: {} ({})",

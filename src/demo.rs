@@ -2,16 +2,29 @@
 //! the next hour and tomorrow, a weekly test series and a group activity,
 //! all on the sandbox channel. Seeded once per data dir.
 
+use crate::domain::access::Password;
 use crate::domain::recurrence::CronExpr;
-use crate::domain::{AppointmentKind, ChannelKind, ChannelSet, Language, PhoneNumber, Span};
+use crate::domain::{AppointmentKind, ChannelKind, ChannelSet, Language, PhoneNumber, Role, Span};
 use crate::engine::{Actor, Engine};
 use crate::store::appointments::NewAppointment;
 use crate::store::participants::NewParticipant;
 use crate::store::series::{self, SeriesTarget};
+use crate::store::staff::NewStaff;
 use crate::store::{rules, units};
 use chrono::{Duration, Utc};
 
 pub const DEMO_UNIT: &str = "Demo: Chansen";
+
+/// The demo's staff logins, printed by `paminn demo` and shown on its login
+/// page. Demo only: `paminn serve` never creates accounts.
+pub const DEMO_PASSWORD: &str = "paminn-demo";
+/// (username, name, role). Ali and Sara are Anna's caseload; John is Omar's.
+pub const DEMO_STAFF: [(&str, &str, Role); 4] = [
+    ("anna", "Anna Lind", Role::Lots),
+    ("omar", "Omar Said", Role::Lots),
+    ("kim", "Kim Berg", Role::Coordinator),
+    ("admin", "Demo Admin", Role::Admin),
+];
 
 /// Seeds the demo data unless it is there already. Returns whether it
 /// seeded.
@@ -24,6 +37,9 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<bool> {
             return Ok(false);
         }
         let u = units::create(&mut c, DEMO_UNIT, now).await?;
+        drop(c);
+        seed_staff(engine, u.id, &actor).await?;
+        let mut c = engine.db.conn().await?;
         // No quiet hours in the demo, so it shows something at any hour.
         units::set_quiet_hours(&mut c, u.id, crate::domain::schedule::QuietHours::none()).await?;
         let u = units::get(&mut c, u.id).await?;
@@ -57,7 +73,7 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<bool> {
                     channel_pref: ChannelKind::Sms,
                     time_zone: unit.time_zone,
                     discreet: true,
-                    lots_id: None,
+                    lots_id: Some(lots_for(&mut *engine.db.conn().await?, name).await?),
                 },
                 Some(ChannelSet::NONE.with(ChannelKind::Sms, true)),
                 &actor,
@@ -156,4 +172,46 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<bool> {
         )
         .await?;
     Ok(true)
+}
+
+/// The demo's staff, with [`DEMO_PASSWORD`].
+async fn seed_staff(
+    engine: &Engine,
+    unit: crate::domain::UnitId,
+    actor: &Actor,
+) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let password = Password::parse(DEMO_PASSWORD).map_err(anyhow::Error::msg)?;
+    for (username, name, role) in DEMO_STAFF {
+        let s = engine
+            .add_staff(
+                &NewStaff {
+                    unit: Some(unit),
+                    name: name.into(),
+                    username: username.into(),
+                    role,
+                    language: Language::Sv,
+                },
+                actor,
+                now,
+            )
+            .await?;
+        engine
+            .set_password(s.id, &password, None, actor, now)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Anna has Ali and Sara, Omar has John.
+async fn lots_for(
+    c: &mut crate::store::Conn,
+    first_name: &str,
+) -> anyhow::Result<crate::domain::StaffId> {
+    let username = if first_name == "John" { "omar" } else { "anna" };
+    let id: i64 = sqlx::query_scalar("SELECT id FROM staff WHERE username = $1")
+        .bind(username)
+        .fetch_one(&mut *c)
+        .await?;
+    Ok(crate::domain::StaffId::from_db(id))
 }

@@ -220,6 +220,18 @@ pub async fn run(
             webhooks,
             telegram: telegram_hook,
             transports,
+            ui: web::ui::UiConfig {
+                secure_cookies: cfg
+                    .public_url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("https://")),
+                demo_login: demo.then(|| {
+                    (
+                        crate::demo::DEMO_STAFF[0].0.to_string(),
+                        crate::demo::DEMO_PASSWORD.to_string(),
+                    )
+                }),
+            },
         },
         shutdown.clone(),
     )

@@ -45,6 +45,7 @@ async fn spawn(t: &common::TestDb) -> App {
             ("sms".into(), "sandbox".into()),
             ("telegram".into(), "sandbox".into()),
         ],
+        ui: Default::default(),
     };
     tokio::spawn(web::serve(listener, state, stop.clone()));
     App {

@@ -31,7 +31,7 @@ both_backends! {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let stop = CancellationToken::new();
-        tokio::spawn(web::serve(listener, AppState { engine: e.clone(), demo: true, webhooks: Default::default(), telegram: None, transports: vec![("sms".into(), "sandbox".into()), ("telegram".into(), "sandbox".into())] }, stop.clone()));
+        tokio::spawn(web::serve(listener, AppState { engine: e.clone(), demo: true, webhooks: Default::default(), telegram: None, transports: vec![("sms".into(), "sandbox".into()), ("telegram".into(), "sandbox".into())], ui: Default::default(), }, stop.clone()));
         let page = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
         for p in &people {
             assert!(page.contains(&p.first_name), "{} not on the page", p.first_name);

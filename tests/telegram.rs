@@ -634,7 +634,7 @@ both_backends! {
         tokio::spawn(web::serve(listener, AppState {
             engine: w.e.clone(), demo: false, webhooks: Default::default(),
             telegram: Some(TelegramHook { bot, secret: "hook-secret_1".into() }),
-            transports: vec![("sms".into(), "sandbox".into()), ("telegram".into(), "sandbox".into())],
+            transports: vec![("sms".into(), "sandbox".into()), ("telegram".into(), "sandbox".into())], ui: Default::default(),
         }, stop.clone()));
         let http = reqwest::Client::new();
         let url = format!("{base}/webhooks/telegram");

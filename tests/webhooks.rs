@@ -58,6 +58,7 @@ async fn spawn(t: &common::TestDb) -> App {
                 ("sms".into(), "sandbox".into()),
                 ("telegram".into(), "sandbox".into()),
             ],
+            ui: Default::default(),
         },
         stop.clone(),
     ));

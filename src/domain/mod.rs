@@ -3,6 +3,7 @@
 //! language code, a cron expression, an offset like `24h`) is parsed into a
 //! newtype here once, and the rest of the code never re-validates it.
 
+pub mod access;
 pub mod channel_choice;
 pub mod enums;
 pub mod gates;

@@ -5,6 +5,7 @@
 //! dispatcher ([`Engine::wake`]); other processes' writes are picked up by
 //! the dispatcher's short poll of the earliest due time.
 
+pub mod auth;
 pub mod booking;
 pub mod dispatcher;
 pub mod inbound;

@@ -22,6 +22,7 @@ pub mod tasks;
 pub mod telegram;
 pub mod tokens;
 pub mod units;
+pub mod web;
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, TimeZone, Utc};

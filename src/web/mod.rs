@@ -5,6 +5,7 @@
 pub mod api;
 pub mod demo;
 pub mod telegram;
+pub mod ui;
 pub mod webhooks;
 
 use crate::engine::Engine;
@@ -26,19 +27,19 @@ pub struct AppState {
     pub telegram: Option<telegram::TelegramHook>,
     /// (channel, transport) as configured, for `/readyz`.
     pub transports: Vec<(String, String)>,
+    /// The staff web UI's settings.
+    pub ui: ui::UiConfig,
 }
 
 pub fn router(state: AppState) -> Router {
-    let mut r = Router::new()
+    let r = Router::new()
         .route("/healthz", get(alive))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics_page))
         .nest("/api/v1", api::router())
         .merge(webhooks::router())
-        .merge(telegram::router());
-    if state.demo {
-        r = r.merge(demo::router());
-    }
+        .merge(telegram::router())
+        .merge(ui::router());
     // The request span names the path, never the query: gateways put the
     // webhook secret in `?secret=`.
     r.with_state(state).layer(

@@ -9,6 +9,7 @@
 
 pub mod tg_emulator;
 pub mod tg_fake;
+pub mod ui;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Stockholm;

@@ -1,0 +1,559 @@
+//! The staff web UI: server-rendered HTML (askama templates under
+//! `templates/ui/`), plain forms that work without JavaScript, texts from
+//! the same Fluent files as the messages (`locales/*/ui*.ftl`).
+//!
+//! What every page shares lives here:
+//! - [`Me`]: the logged-in staff member, from the session cookie. A page
+//!   asked for without a live session redirects to the login page.
+//! - [`Posted`]: a form posted by [`Me`] with the session's CSRF token
+//!   checked first (403 without it, nothing done).
+//! - [`Ui`]: what the layout needs (language, name, menu, CSRF token) and the
+//!   translation and local-time helpers templates call.
+//! - [`UiError`]: an error as an HTML page with the right status.
+//! - [`case`]: a participant and how much of them [`Me`] may see (403 when
+//!   nothing), with every view of a case record written to the audit log.
+//!
+//! Role rules are `domain::access`; handlers only ask it.
+
+pub mod account;
+pub mod admin;
+pub mod monitoring;
+pub mod participants;
+pub mod sandbox;
+pub mod settings;
+pub mod today;
+
+use super::AppState;
+use crate::domain::access::{self, Action, CaseAccess, Subject, Viewer};
+use crate::domain::{AppointmentId, Language, ParticipantId, Role};
+use crate::engine::Actor;
+use crate::engine::auth::LiveSession;
+use crate::error::Error;
+use crate::store::appointments::{self, Appointment};
+use crate::store::participants::Participant;
+use crate::store::staff::Staff;
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Tz;
+use serde::de::DeserializeOwned;
+
+pub const SESSION_COOKIE: &str = "paminn_session";
+pub const LANG_COOKIE: &str = "paminn_lang";
+
+/// Settings of the web UI that come from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct UiConfig {
+    /// Mark cookies `Secure` (the UI is served over TLS, e.g. `public_url`
+    /// starts with https). Also set per request behind a proxy that sends
+    /// `X-Forwarded-Proto: https`.
+    pub secure_cookies: bool,
+    /// Shown on the login page in `paminn demo`: (username, password).
+    pub demo_login: Option<(String, String)>,
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", axum::routing::get(|| async { Redirect::to("/today") }))
+        .route(
+            "/static/app.css",
+            axum::routing::get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                        (header::CACHE_CONTROL, "max-age=3600"),
+                    ],
+                    include_str!("../../../templates/ui/app.css"),
+                )
+            }),
+        )
+        .merge(account::router())
+        .merge(today::router())
+        .merge(participants::router())
+        .merge(monitoring::router())
+        .merge(settings::router())
+        .merge(admin::router())
+        .merge(sandbox::router())
+}
+
+/// The logged-in staff member.
+#[derive(Debug, Clone)]
+pub struct Me {
+    pub staff: Staff,
+    pub viewer: Viewer,
+    pub csrf: String,
+    pub token_hash: String,
+    pub lang: Language,
+    /// `paminn demo`: the sandbox phone is in the menu.
+    pub demo: bool,
+}
+
+impl Me {
+    pub fn actor(&self) -> Actor {
+        Actor(format!("staff:{}", self.staff.id))
+    }
+
+    pub fn may(&self, a: Action) -> bool {
+        access::may(&self.viewer, a)
+    }
+
+    /// 403 unless the viewer may do `a`.
+    pub fn require(&self, a: Action) -> Result<(), UiError> {
+        if self.may(a) {
+            Ok(())
+        } else {
+            Err(UiError::forbidden(self.lang))
+        }
+    }
+
+    /// What the layout needs, for a page at `path`.
+    pub fn ui(&self, path: &str) -> Ui {
+        Ui {
+            lang: self.lang,
+            csrf: self.csrf.clone(),
+            name: self.staff.name.clone(),
+            role: self.staff.role,
+            path: path.to_string(),
+            nav: nav(self),
+        }
+    }
+}
+
+fn lang_from(jar: &CookieJar) -> Option<Language> {
+    jar.get(LANG_COOKIE).and_then(|c| c.value().parse().ok())
+}
+
+impl FromRequestParts<AppState> for Me {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let lang = lang_from(&jar);
+        let to_login = || {
+            let path = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let next: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
+            if parts.method == axum::http::Method::GET {
+                Redirect::to(&format!("/login?next={next}")).into_response()
+            } else {
+                UiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    Language::Sv,
+                    "Du är inte inloggad längre. Logga in igen. / You are no longer logged in.",
+                )
+                .into_response()
+            }
+        };
+        let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+            return Err(to_login());
+        };
+        let live = s
+            .engine
+            .session(&token, Utc::now())
+            .await
+            .map_err(|e| UiError::from(e).into_response())?;
+        let Some(LiveSession {
+            staff,
+            csrf,
+            token_hash,
+        }) = live
+        else {
+            return Err(to_login());
+        };
+        let viewer = Viewer {
+            id: staff.id,
+            role: staff.role,
+            unit: staff.unit_id,
+        };
+        Ok(Me {
+            lang: lang.unwrap_or(staff.language),
+            staff,
+            viewer,
+            csrf,
+            token_hash,
+            demo: s.demo,
+        })
+    }
+}
+
+/// A form posted by a logged-in staff member, its CSRF token checked.
+/// Fields are read with `serde_html_form`, so repeated keys (checkboxes)
+/// fill a `Vec`.
+pub struct Posted<T> {
+    pub me: Me,
+    pub form: T,
+}
+
+/// Compares in time independent of where the strings differ.
+fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for Posted<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let me = Me::from_request_parts(&mut parts, s).await?;
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), s)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let token = form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "_csrf")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        if !same_token(&token, &me.csrf) {
+            return Err(
+                UiError::new(StatusCode::FORBIDDEN, me.lang, &t(me.lang, "ui-error-csrf"))
+                    .into_response(),
+            );
+        }
+        let form = serde_html_form::from_bytes::<T>(&bytes).map_err(|e| {
+            UiError::new(StatusCode::BAD_REQUEST, me.lang, &e.to_string()).into_response()
+        })?;
+        Ok(Posted { me, form })
+    }
+}
+
+/// One entry of the menu.
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: String,
+}
+
+fn nav(me: &Me) -> Vec<NavItem> {
+    let l = me.lang;
+    let mut items = vec![
+        ("/today", "ui-nav-today", true),
+        ("/participants", "ui-nav-participants", true),
+        ("/calendar", "ui-nav-calendar", true),
+        (
+            "/monitoring",
+            "ui-nav-monitoring",
+            me.may(Action::Monitoring),
+        ),
+        ("/settings", "ui-nav-settings", me.may(Action::Settings)),
+        ("/staff", "ui-nav-staff", me.may(Action::ManageStaff)),
+        ("/audit", "ui-nav-audit", me.may(Action::ReadAudit)),
+        ("/sandbox", "ui-nav-sandbox", me.demo),
+    ];
+    items.retain(|(_, _, show)| *show);
+    items
+        .into_iter()
+        .map(|(href, key, _)| NavItem {
+            href,
+            label: t(l, key),
+        })
+        .collect()
+}
+
+/// A UI text by key.
+pub fn t(lang: Language, key: &str) -> String {
+    crate::texts::render(lang, key, &[])
+}
+
+/// A UI text by key with arguments.
+pub fn ta(lang: Language, key: &str, args: &[(&'static str, String)]) -> String {
+    crate::texts::render(lang, key, args)
+}
+
+/// What the layout (`templates/ui/base.html`) needs; every page struct has
+/// one as `ui`. Templates call its methods for texts and times.
+pub struct Ui {
+    pub lang: Language,
+    pub csrf: String,
+    pub name: String,
+    pub role: Role,
+    pub path: String,
+    pub nav: Vec<NavItem>,
+}
+
+impl Ui {
+    /// A text by key.
+    pub fn t(&self, key: &str) -> String {
+        t(self.lang, key)
+    }
+    /// A text by key with one argument.
+    pub fn t1(&self, key: &str, name: &'static str, value: &dyn std::fmt::Display) -> String {
+        ta(self.lang, key, &[(name, value.to_string())])
+    }
+    /// "tis 10 dec 09:00": local time with the weekday, always.
+    pub fn dt(&self, at: &DateTime<Utc>, tz: &Tz) -> String {
+        local_dt(self.lang, *at, *tz)
+    }
+    /// "tis 10 dec".
+    pub fn date(&self, at: &DateTime<Utc>, tz: &Tz) -> String {
+        local_date(self.lang, *at, *tz)
+    }
+    /// The hidden CSRF field for a form.
+    pub fn csrf_field(&self) -> String {
+        format!(
+            r#"<input type="hidden" name="_csrf" value="{}">"#,
+            self.csrf
+        )
+    }
+    pub fn other_lang(&self) -> &'static str {
+        match self.lang {
+            Language::Sv => "en",
+            Language::En => "sv",
+        }
+    }
+    pub fn lang_code(&self) -> &'static str {
+        self.lang.as_str()
+    }
+    pub fn role_name(&self) -> String {
+        self.t(&format!("ui-role-{}", self.role.as_str()))
+    }
+}
+
+/// "tis 10 dec 09:00" on the wall clock of `tz`.
+pub fn local_dt(lang: Language, at: DateTime<Utc>, tz: Tz) -> String {
+    let l = at.with_timezone(&tz);
+    format!("{} {}", local_date(lang, at, tz), l.format("%H:%M"))
+}
+
+/// "tis 10 dec" on the wall clock of `tz`.
+pub fn local_date(lang: Language, at: DateTime<Utc>, tz: Tz) -> String {
+    let l = at.with_timezone(&tz);
+    format!(
+        "{} {} {}",
+        t(lang, &format!("ui-wd-{}", l.weekday().number_from_monday())),
+        l.day(),
+        t(lang, &format!("ui-mon-{}", l.month()))
+    )
+}
+
+/// An error shown as a page.
+#[derive(Debug)]
+pub struct UiError {
+    pub status: StatusCode,
+    pub lang: Language,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/error.html")]
+struct ErrorPage<'a> {
+    lang: &'a str,
+    title: String,
+    message: &'a str,
+    back: String,
+}
+
+impl UiError {
+    pub fn new(status: StatusCode, lang: Language, message: &str) -> Self {
+        UiError {
+            status,
+            lang,
+            message: message.to_string(),
+        }
+    }
+    pub fn forbidden(lang: Language) -> Self {
+        UiError::new(StatusCode::FORBIDDEN, lang, &t(lang, "ui-error-forbidden"))
+    }
+    pub fn not_found(lang: Language) -> Self {
+        UiError::new(StatusCode::NOT_FOUND, lang, &t(lang, "ui-error-not-found"))
+    }
+    /// An engine error in the viewer's language where it is theirs to fix.
+    pub fn from_engine(e: Error, lang: Language) -> Self {
+        let mut u = UiError::from(e);
+        u.lang = lang;
+        u
+    }
+}
+
+impl From<Error> for UiError {
+    fn from(e: Error) -> Self {
+        let lang = Language::Sv;
+        match e {
+            Error::NotFound(_) => UiError::not_found(lang),
+            Error::Invalid(m) => UiError::new(StatusCode::UNPROCESSABLE_ENTITY, lang, &m),
+            Error::Conflict(m) => UiError::new(StatusCode::CONFLICT, lang, &m),
+            Error::Db(_) | Error::Internal(_) => {
+                tracing::error!(error = %e, "internal error");
+                UiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    lang,
+                    &t(lang, "ui-error-internal"),
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let page = ErrorPage {
+            lang: self.lang.as_str(),
+            title: t(self.lang, "ui-error-title"),
+            message: &self.message,
+            back: t(self.lang, "ui-back"),
+        };
+        match page.render() {
+            Ok(html) => (self.status, Html(html)).into_response(),
+            Err(_) => (self.status, self.message).into_response(),
+        }
+    }
+}
+
+/// Renders a page template, or a 500 page.
+pub fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            UiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Language::Sv,
+                "internal error",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// After a successful POST: back to a page (POST/redirect/GET).
+pub fn see_other(path: &str) -> Response {
+    Redirect::to(path).into_response()
+}
+
+/// Whether to mark cookies `Secure` for this request.
+pub fn secure(s: &AppState, headers: &HeaderMap) -> bool {
+    s.ui.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// A cookie as the UI sets them: HttpOnly, SameSite=Lax, path /, Secure
+/// when served over TLS.
+pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .path("/")
+        .build()
+}
+
+/// A participant and how much of their case `me` may see; 403 when
+/// nothing, 404 when there is no such participant. Viewing the full case
+/// record is written to the audit log (`case.view`).
+pub async fn case(
+    s: &AppState,
+    me: &Me,
+    id: ParticipantId,
+    audit_view: bool,
+) -> Result<(Participant, CaseAccess), UiError> {
+    let mut c = s
+        .engine
+        .db
+        .conn()
+        .await
+        .map_err(|e| UiError::from_engine(e, me.lang))?;
+    let p = crate::store::participants::get(&mut c, id)
+        .await
+        .map_err(|e| UiError::from_engine(e, me.lang))?;
+    let a = access::case_access(
+        &me.viewer,
+        &Subject {
+            id: p.id,
+            unit: p.unit_id,
+            lots: p.lots_id,
+        },
+    );
+    if a == CaseAccess::None {
+        crate::store::audit::append(
+            &mut c,
+            Utc::now(),
+            me.actor().as_str(),
+            "case.denied",
+            &format!("participant:{id}"),
+            serde_json::json!({}),
+        )
+        .await
+        .map_err(|e| UiError::from_engine(e, me.lang))?;
+        return Err(UiError::forbidden(me.lang));
+    }
+    if audit_view {
+        crate::store::audit::append(
+            &mut c,
+            Utc::now(),
+            me.actor().as_str(),
+            if a == CaseAccess::Full {
+                "case.view"
+            } else {
+                "case.view_contact"
+            },
+            &format!("participant:{id}"),
+            serde_json::json!({}),
+        )
+        .await
+        .map_err(|e| UiError::from_engine(e, me.lang))?;
+    }
+    Ok((p, a))
+}
+
+/// An appointment, its participant, and `me`'s access to them (as [`case`],
+/// not audited: the caller's change is).
+pub async fn appointment_case(
+    s: &AppState,
+    me: &Me,
+    id: AppointmentId,
+) -> Result<(Appointment, Participant, CaseAccess), UiError> {
+    let a = {
+        let mut c = s
+            .engine
+            .db
+            .conn()
+            .await
+            .map_err(|e| UiError::from_engine(e, me.lang))?;
+        appointments::get(&mut c, id)
+            .await
+            .map_err(|e| UiError::from_engine(e, me.lang))?
+    };
+    let (p, access) = case(s, me, a.participant_id, false).await?;
+    Ok((a, p, access))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same_token("abc", "abc"));
+        assert!(!same_token("abc", "abd"));
+        assert!(!same_token("abc", "ab"));
+        assert!(!same_token("", "a"));
+    }
+
+    #[test]
+    fn local_times_name_the_weekday() {
+        let at = DateTime::parse_from_rfc3339("2026-12-08T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            local_dt(Language::Sv, at, chrono_tz::Europe::Stockholm),
+            "tis 8 dec 09:00"
+        );
+        assert_eq!(
+            local_dt(Language::En, at, chrono_tz::Europe::Stockholm),
+            "Tue 8 Dec 09:00"
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! Test support for the staff web UI: a running server over a test
+//! database, staff accounts, and a cookie-keeping client that finds the
+//! CSRF token in the last page it read and sends it with every form.
+
+use super::TestDb;
+use chrono::Utc;
+use paminn::domain::access::Password;
+use paminn::domain::{Language, Role, UnitId};
+use paminn::engine::{Actor, Engine};
+use paminn::store::staff::{NewStaff, Staff};
+use paminn::store::units::{self, Unit};
+use paminn::web::{self, AppState};
+use reqwest::StatusCode;
+use tokio_util::sync::CancellationToken;
+
+/// The password every test account gets.
+pub const PASSWORD: &str = "rätt häst batteri";
+
+pub struct UiApp {
+    pub base: String,
+    pub engine: Engine,
+    /// "Enhet A", created by `spawn`.
+    pub unit: Unit,
+    stop: CancellationToken,
+}
+
+impl Drop for UiApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Serves the whole router (UI included) on a free port.
+pub async fn spawn(t: &TestDb, demo: bool) -> UiApp {
+    let engine = Engine::new(t.db.clone());
+    let unit = {
+        let mut c = engine.db.conn().await.unwrap();
+        units::create(&mut c, "Enhet A", Utc::now()).await.unwrap()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let state = AppState {
+        engine: engine.clone(),
+        demo,
+        webhooks: Default::default(),
+        telegram: None,
+        transports: vec![
+            ("sms".into(), "sandbox".into()),
+            ("telegram".into(), "sandbox".into()),
+        ],
+        ui: Default::default(),
+    };
+    tokio::spawn(web::serve(listener, state, stop.clone()));
+    UiApp {
+        base,
+        engine,
+        unit,
+        stop,
+    }
+}
+
+impl UiApp {
+    /// A staff member with [`PASSWORD`].
+    pub async fn staff(&self, username: &str, role: Role, unit: Option<UnitId>) -> Staff {
+        let now = Utc::now();
+        let actor = Actor("test".into());
+        let s = self
+            .engine
+            .add_staff(
+                &NewStaff {
+                    unit,
+                    name: format!("{username} Testsson"),
+                    username: username.into(),
+                    role,
+                    language: Language::Sv,
+                },
+                &actor,
+                now,
+            )
+            .await
+            .unwrap();
+        self.engine
+            .set_password(s.id, &Password::parse(PASSWORD).unwrap(), None, &actor, now)
+            .await
+            .unwrap();
+        s
+    }
+
+    /// A client, not logged in.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
+            csrf: None,
+        }
+    }
+
+    /// A client logged in as `username` (with [`PASSWORD`]).
+    pub async fn login(&self, username: &str) -> Browser {
+        let mut b = self.browser();
+        let res = b
+            .http
+            .post(format!("{}/login", self.base))
+            .form(&[
+                ("username", username),
+                ("password", PASSWORD),
+                ("next", "/account"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "login as {username}");
+        let (status, _) = b.get("/account").await;
+        assert_eq!(status, StatusCode::OK);
+        b
+    }
+
+    /// The audit rows with this action, as (actor, target).
+    pub async fn audit(&self, action: &str) -> Vec<(String, String)> {
+        let mut c = self.engine.db.conn().await.unwrap();
+        sqlx::query_as("SELECT actor, target FROM audit WHERE action = $1 ORDER BY id")
+            .bind(action)
+            .fetch_all(&mut *c)
+            .await
+            .unwrap()
+    }
+}
+
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub base: String,
+    /// The CSRF token from the last page read that had one.
+    pub csrf: Option<String>,
+}
+
+/// The value of the first `name="_csrf"` field in a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let i = html.find(r#"name="_csrf" value=""#)?;
+    let rest = &html[i + r#"name="_csrf" value=""#.len()..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+impl Browser {
+    /// GET a path: (status, body). Remembers the page's CSRF token.
+    pub async fn get(&mut self, path: &str) -> (StatusCode, String) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        if let Some(t) = csrf_in(&body) {
+            self.csrf = Some(t);
+        }
+        (status, body)
+    }
+
+    /// Where a redirect points (the `Location` header).
+    pub async fn get_location(&mut self, path: &str) -> Option<String> {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        res.headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string())
+    }
+
+    /// POST a form with the remembered CSRF token.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf.clone().expect("read a page with a form first");
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("_csrf", &token));
+        self.post_raw(path, &all).await
+    }
+
+    /// POST a form as given (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The `Location` of a response.
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
