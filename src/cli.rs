@@ -285,11 +285,20 @@ pub enum StaffCmd {
         /// admin | coordinator | lots | assistant
         #[arg(long, default_value = "lots")]
         role: Role,
-        /// Language of their Telegram alerts.
+        /// Language of their Telegram alerts and of the web UI.
         #[arg(long, default_value = "sv")]
         lang: Language,
+        /// Read a web UI password from the first line of standard input
+        /// (never from an argument: those show in `ps`).
+        #[arg(long)]
+        password_stdin: bool,
     },
     List,
+    /// Set a staff member's web UI password from the first line of standard
+    /// input; ends their sessions. `echo "$PW" | paminn staff set-password 3`
+    SetPassword {
+        id: StaffId,
+    },
     /// A one-time code (24 hours) and deep link that link the staff
     /// member's own Telegram chat, for alerts and attendance buttons.
     LinkCode {
@@ -637,7 +646,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             username,
             role,
             lang,
+            password_stdin,
         }) => {
+            let password = if password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
             let unit = match unit {
                 Some(u) => {
                     let mut c = db.conn().await?;
@@ -653,9 +668,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 language: lang,
             };
             let s = engine.add_staff(&new, &actor, now).await?;
+            if let Some(p) = &password {
+                engine.set_password(s.id, p, None, &actor, now).await?;
+            }
             print(json, &s, || {
                 format!("staff {} '{}' ({}, {})", s.id, s.name, s.username, s.role)
             })?;
+        }
+        Command::Staff(StaffCmd::SetPassword { id }) => {
+            let p = read_password()?;
+            engine.set_password(id, &p, None, &actor, now).await?;
+            print(
+                json,
+                &serde_json::json!({ "staff_id": id, "password_set": true }),
+                || format!("password set for staff {id}; their sessions are ended"),
+            )?;
         }
         Command::Staff(StaffCmd::List) => {
             let mut c = db.conn().await?;
@@ -1246,4 +1273,12 @@ async fn import_appointments(
         out.join("\n")
     })?;
     Ok(if report.errors.is_empty() { 0 } else { 3 })
+}
+
+/// A password from the first line of standard input.
+fn read_password() -> anyhow::Result<crate::domain::access::Password> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let line = line.trim_end_matches(['\r', '\n']);
+    crate::domain::access::Password::parse(line).map_err(anyhow::Error::msg)
 }

@@ -278,3 +278,37 @@ both_backends! {
         assert!(journal.contains("lots_assigned") && journal.contains("telegram_link_code_created"), "{journal}");
     }
 }
+
+both_backends! {
+    async fn a_staff_password_is_read_from_standard_input_and_checked(t) {
+        let (p, _) = setup(&t);
+        let run_with_stdin = |args: &[&str], input: &str| {
+            use std::io::Write;
+            let mut child = Command::new(env!("CARGO_BIN_EXE_paminn"))
+                .args(args)
+                .env("PAMINN_DATABASE_URL", &p.url)
+                .env("PAMINN_DATA_DIR", p.dir.path())
+                .env_remove("PAMINN_CONFIG")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child.wait_with_output().unwrap()
+        };
+        let o = run_with_stdin(&["staff", "add", "--unit", "Chansen", "--name", "Lena", "--username", "lena", "--password-stdin", "--json"], "ett långt lösenord\n");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let id = serde_json::from_slice::<Value>(&o.stdout).unwrap()["id"].as_i64().unwrap().to_string();
+        let o = run_with_stdin(&["staff", "set-password", &id], "kort\n");
+        assert!(!o.status.success());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("at least 10 characters"));
+        let o = run_with_stdin(&["staff", "set-password", &id], "ett annat långt lösenord\n");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        // The password works for the web login, and only that one.
+        let e = paminn::engine::Engine::new(t.db.clone());
+        let now = chrono::Utc::now();
+        assert!(matches!(e.login("lena", "ett långt lösenord", now).await.unwrap(), paminn::engine::auth::Login::Wrong));
+        assert!(matches!(e.login("lena", "ett annat långt lösenord", now).await.unwrap(), paminn::engine::auth::Login::Ok { .. }));
+    }
+}

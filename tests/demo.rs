@@ -27,24 +27,32 @@ both_backends! {
         }
         assert!(on_phones >= 1, "no reminder on any sandbox phone within a minute");
 
-        // The page lists the phones; the answer box records the answer.
+        // The demo's lots logs in; the sandbox phone lists the phones and
+        // its answer box records the answer.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let stop = CancellationToken::new();
-        tokio::spawn(web::serve(listener, AppState { engine: e.clone(), demo: true, webhooks: Default::default(), telegram: None, transports: vec![("sms".into(), "sandbox".into()), ("telegram".into(), "sandbox".into())], ui: Default::default(), }, stop.clone()));
-        let page = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
+        tokio::spawn(web::serve(listener, AppState { engine: e.clone(), demo: true, webhooks: Default::default(), telegram: None, transports: vec![("sms".into(), "sandbox".into()), ("telegram".into(), "sandbox".into())], ui: Default::default() }, stop.clone()));
+        let mut b = common::ui::Browser {
+            http: reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            base: base.clone(),
+            csrf: None,
+        };
+        assert_eq!(b.get_location("/sandbox").await.as_deref(), Some("/login?next=%2Fsandbox"), "the sandbox is behind the login");
+        let (user, _, _) = paminn::demo::DEMO_STAFF[0];
+        let res = b.post_raw("/login", &[("username", user), ("password", paminn::demo::DEMO_PASSWORD)]).await;
+        assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER, "the printed demo login works");
+        let (_, page) = b.get("/sandbox").await;
         for p in &people {
             assert!(page.contains(&p.first_name), "{} not on the page", p.first_name);
         }
         let ali = &people[0];
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let res = http.post(format!("{base}/sandbox/{}/reply", ali.id))
-            .form(&[("text", "förhinder, sjuk <b>")]).send().await.unwrap();
+        let res = b.post(&format!("/sandbox/{}/reply", ali.id), &[("text", "förhinder, sjuk <b>")]).await;
         assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
         let events = journal::list(&mut c, ali.id).await.unwrap();
         let inbound = events.iter().find(|e| e.kind == "inbound_message").unwrap();
         assert_eq!(inbound.detail["text"], "förhinder, sjuk <b>");
-        let page = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
+        let (_, page) = b.get("/sandbox").await;
         assert!(page.contains("förhinder, sjuk &#60;b&#62;"), "the answer is on the page, escaped");
         assert!(!page.contains("sjuk <b>"), "raw HTML from a participant must not reach the page");
         stop.cancel();

@@ -3,7 +3,6 @@
 //! engine.
 
 pub mod api;
-pub mod demo;
 pub mod telegram;
 pub mod ui;
 pub mod webhooks;

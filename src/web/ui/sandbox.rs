@@ -1,8 +1,194 @@
-//! Placeholder: filled in by the sandbox work.
+//! The sandbox phone (`paminn demo` only): every participant's messages as
+//! a chat, what is planned next, and a box to answer as that participant.
+//! Answers take the same inbound path as a real gateway's webhook. Behind
+//! the staff login like every other page; 404 outside the demo.
 
+use super::{Me, Posted, Ui, UiError, local_dt, render, see_other};
+use crate::domain::{ChannelKind, OutboxStatus, ParticipantId};
+use crate::store::{outbox, participants, sandbox};
 use crate::web::AppState;
-use axum::Router;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use rand::RngCore;
+use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/sandbox", get(page))
+        .route("/sandbox/{id}/messages", get(messages))
+        .route("/sandbox/{id}/reply", post(reply))
+}
+
+struct Bubble {
+    outgoing: bool,
+    body: String,
+    at: String,
+}
+
+struct Phone {
+    id: i64,
+    name: String,
+    number: String,
+    language: String,
+    channel: String,
+    bubbles: Vec<Bubble>,
+    next: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "ui/sandbox.html")]
+struct Page {
+    ui: Ui,
+    phones: Vec<Phone>,
+}
+
+fn demo_only(me: &Me) -> Result<(), UiError> {
+    if me.demo {
+        Ok(())
+    } else {
+        Err(UiError::not_found(me.lang))
+    }
+}
+
+fn err(me: &Me) -> impl Fn(crate::error::Error) -> UiError + '_ {
+    move |e| UiError::from_engine(e, me.lang)
+}
+
+async fn page(State(s): State<AppState>, me: Me) -> Result<Response, UiError> {
+    demo_only(&me)?;
+    let mut c = s.engine.db.conn().await.map_err(err(&me))?;
+    let mut phones = Vec::new();
+    for p in participants::list(&mut c, None).await.map_err(err(&me))? {
+        if p.erased {
+            continue;
+        }
+        let bubbles = sandbox::for_participant(&mut c, p.id)
+            .await
+            .map_err(err(&me))?
+            .into_iter()
+            .map(|m| Bubble {
+                outgoing: m.direction == "out",
+                body: m.body,
+                at: local_dt(me.lang, m.at, p.time_zone),
+            })
+            .collect();
+        let next = outbox::list(&mut c, Some(p.id))
+            .await
+            .map_err(err(&me))?
+            .into_iter()
+            .filter(|r| r.status == OutboxStatus::Pending)
+            .take(3)
+            .map(|r| local_dt(me.lang, r.next_attempt_at, p.time_zone))
+            .collect();
+        phones.push(Phone {
+            id: p.id.get(),
+            name: p.first_name.clone(),
+            number: p
+                .phone
+                .as_ref()
+                .map(|n| n.as_e164().to_string())
+                .unwrap_or_default(),
+            language: p.language.to_string(),
+            channel: p.channel_pref.to_string(),
+            bubbles,
+            next,
+        });
+    }
+    Ok(render(&Page {
+        ui: me.ui("/sandbox"),
+        phones,
+    }))
+}
+
+#[derive(serde::Serialize)]
+struct MessageOut {
+    outgoing: bool,
+    body: String,
+    at: String,
+}
+
+fn parse_id(me: &Me, id: &str) -> Result<ParticipantId, UiError> {
+    id.parse().map_err(|_| UiError::not_found(me.lang))
+}
+
+async fn messages(
+    State(s): State<AppState>,
+    me: Me,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<MessageOut>>, UiError> {
+    demo_only(&me)?;
+    let id = parse_id(&me, &id)?;
+    let mut c = s.engine.db.conn().await.map_err(err(&me))?;
+    let p = participants::get(&mut c, id).await.map_err(err(&me))?;
+    Ok(Json(
+        sandbox::for_participant(&mut c, id)
+            .await
+            .map_err(err(&me))?
+            .into_iter()
+            .map(|m| MessageOut {
+                outgoing: m.direction == "out",
+                body: m.body,
+                at: local_dt(me.lang, m.at, p.time_zone),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    text: String,
+}
+
+async fn reply(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    p: Posted<ReplyForm>,
+) -> Result<Response, UiError> {
+    let me = &p.me;
+    demo_only(me)?;
+    let id = parse_id(me, &id)?;
+    let text = p.form.text.trim();
+    let back = format!("/sandbox#p{id}");
+    if text.is_empty() {
+        return Ok(see_other(&back));
+    }
+    if text.chars().count() > 1000 {
+        return Err(UiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            me.lang,
+            "a reply is at most 1000 characters",
+        ));
+    }
+    let participant = {
+        let mut c = s.engine.db.conn().await.map_err(err(me))?;
+        participants::get(&mut c, id).await.map_err(err(me))?
+    };
+    let mut b = [0u8; 8];
+    rand::rng().fill_bytes(&mut b);
+    let gateway_id = format!("sbx-in-{}", hex::encode(b));
+    let now = Utc::now();
+    {
+        let mut c = s.engine.db.conn().await.map_err(err(me))?;
+        sandbox::insert(
+            &mut c,
+            participant.id,
+            participant.channel_pref,
+            "in",
+            text,
+            None,
+            &gateway_id,
+            now,
+        )
+        .await
+        .map_err(err(me))?;
+    }
+    s.engine
+        .receive(ChannelKind::Sms, &gateway_id, participant.id, text, now)
+        .await
+        .map_err(err(me))?;
+    Ok(see_other(&back).into_response())
 }
