@@ -147,3 +147,19 @@ both_backends! {
         assert_eq!(b.post_raw("/login", &[("username", "lisa"), ("password", PASSWORD)]).await.status(), StatusCode::UNAUTHORIZED);
     }
 }
+
+both_backends! {
+    async fn cookies_are_secure_behind_a_tls_proxy(t) {
+        let app = ui::spawn(&t, false).await;
+        app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
+        let b = app.browser();
+        let res = b.http.post(format!("{}/login", app.base))
+            .header("X-Forwarded-Proto", "https")
+            .form(&[("username", "lisa"), ("password", PASSWORD)])
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let cookies: Vec<String> = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+        let session = cookies.iter().find(|c| c.starts_with("paminn_session=")).unwrap();
+        assert!(session.contains("Secure") && session.contains("HttpOnly"), "{session}");
+    }
+}
