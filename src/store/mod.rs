@@ -21,6 +21,7 @@ pub mod staff;
 pub mod tasks;
 pub mod telegram;
 pub mod tokens;
+pub mod ui_today;
 pub mod units;
 pub mod web;
 

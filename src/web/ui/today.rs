@@ -1,8 +1,626 @@
-//! Placeholder: filled in by the today work.
+//! "Idag" (the start page) and the unit calendar.
+//!
+//! - `GET /today`: today's and tomorrow's appointments the viewer works
+//!   with (a lots: their caseload; a coordinator or assistant: their unit;
+//!   an admin: every unit), each with its reminders' delivery state, the
+//!   reply and attendance buttons; earlier appointments of the last week
+//!   whose attendance is still unrecorded; and the viewer's open tasks.
+//!   An assistant sees times and first names only. Each view is audited
+//!   (`today.view`, naming the participants shown).
+//! - `POST /appointments/{id}/attendance`: attended / absent / excused,
+//!   through [`Engine::record_attendance`](crate::engine::Engine::record_attendance);
+//!   full case access only.
+//! - `POST /tasks/{id}/done`: through
+//!   [`Engine::mark_task_done`](crate::engine::Engine::mark_task_done);
+//!   full case access to the task's participant only.
+//! - `GET /calendar?from=YYYY-MM-DD`: a week of the unit's appointments
+//!   (an admin: every unit's), times, first names and kinds only.
 
+use super::{Me, Posted, Ui, UiError, local_date, local_dt, render, see_other, t, ta};
+use crate::domain::access::{CaseAccess, Subject, case_access};
+use crate::domain::schedule::resolve_local;
+use crate::domain::{
+    AppointmentId, AppointmentKind, Attendance, Language, ReplyState, Role, TaskKind,
+};
+use crate::error::Error;
+use crate::store::ui_today::{self, OpenTask, Scope, Slot};
 use crate::web::AppState;
+use askama::Template;
 use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use serde_json::json;
+
+/// Rows shown at most per list; more is a sign the page is the wrong tool.
+const MAX_ROWS: i64 = 500;
+/// How far back unrecorded attendance is offered.
+const EARLIER_DAYS: i64 = 7;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/today", get(today_page))
+        .route("/calendar", get(calendar_page))
+        .route("/appointments/{id}/attendance", post(record_attendance))
+        .route("/tasks/{id}/done", post(task_done))
+}
+
+fn db_err(lang: Language) -> impl Fn(Error) -> UiError {
+    move |e| UiError::from_engine(e, lang)
+}
+
+/// The viewer's time zone: their unit's, else Stockholm.
+async fn viewer_tz(s: &AppState, me: &Me) -> Result<Tz, UiError> {
+    match me.staff.unit_id {
+        Some(u) => {
+            let mut c = s.engine.db.conn().await.map_err(db_err(me.lang))?;
+            Ok(crate::store::units::get(&mut c, u)
+                .await
+                .map_err(db_err(me.lang))?
+                .time_zone)
+        }
+        None => Ok(chrono_tz::Europe::Stockholm),
+    }
+}
+
+/// Midnight starting `day` in `tz`, as an instant.
+fn midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    resolve_local(day.and_time(Default::default()), tz)
+}
+
+fn access(me: &Me, slot: &Slot) -> CaseAccess {
+    case_access(
+        &me.viewer,
+        &Subject {
+            id: slot.participant_id,
+            unit: slot.unit_id,
+            lots: slot.lots_id,
+        },
+    )
+}
+
+fn kind_label(lang: Language, k: AppointmentKind) -> String {
+    t(lang, &format!("ui-today-kind-{}", k.as_str()))
+}
+
+/// A label and the CSS class of its badge.
+pub struct Badge {
+    pub class: &'static str,
+    pub label: String,
+}
+
+/// One appointment as a card.
+pub struct ApptView {
+    pub id: i64,
+    pub when: String,
+    pub kind: String,
+    pub first_name: String,
+    /// `/participants/{id}`, where the viewer may open the participant.
+    pub link: Option<String>,
+    /// Shown to admins, who see every unit.
+    pub unit: Option<String>,
+    pub cancelled: bool,
+    /// The rest only with full case access.
+    pub full: bool,
+    pub delivery: Option<Badge>,
+    pub reply: Option<Badge>,
+    pub attendance: Option<Badge>,
+    /// Started (or over), not cancelled, full access: the buttons.
+    pub can_record: bool,
+    /// "Närvaro för Ali, tis 8 dec 09:00": the buttons' group label.
+    pub group_label: String,
+}
+
+fn appt_view(me: &Me, row: Option<&ui_today::DayRow>, slot: &Slot, now: DateTime<Utc>) -> ApptView {
+    let l = me.lang;
+    let a = access(me, slot);
+    let full = a == CaseAccess::Full && row.is_some();
+    let when = local_dt(l, slot.starts_at, slot.time_zone);
+    let delivery = row.filter(|_| full).map(|r| match r.delivery {
+        Some(d) => Badge {
+            class: d.as_str(),
+            label: t(l, &format!("ui-today-delivery-{}", d.as_str())),
+        },
+        None => Badge {
+            class: "none",
+            label: t(l, "ui-today-delivery-none"),
+        },
+    });
+    let reply = row.filter(|_| full).map(|r| match r.reply {
+        ReplyState::Coming => Badge {
+            class: "coming",
+            label: t(l, "ui-today-reply-coming"),
+        },
+        ReplyState::Cannot => Badge {
+            class: "cannot",
+            label: match r.reply_reason.as_deref().map(str::trim) {
+                Some(reason) if !reason.is_empty() => ta(
+                    l,
+                    "ui-today-reply-cannot-reason",
+                    &[("reason", reason.to_string())],
+                ),
+                _ => t(l, "ui-today-reply-cannot"),
+            },
+        },
+        ReplyState::None => Badge {
+            class: "pending",
+            label: t(l, "ui-today-reply-none"),
+        },
+    });
+    let attendance = row
+        .filter(|_| full)
+        .and_then(|r| attendance_badge(l, r.attendance));
+    ApptView {
+        id: slot.id.get(),
+        kind: kind_label(l, slot.kind),
+        first_name: slot.first_name.clone(),
+        link: (a != CaseAccess::None).then(|| format!("/participants/{}", slot.participant_id)),
+        unit: (me.staff.role == Role::Admin).then(|| slot.unit_name.clone()),
+        cancelled: slot.cancelled,
+        full,
+        delivery,
+        reply,
+        attendance,
+        can_record: full && !slot.cancelled && slot.starts_at <= now,
+        group_label: ta(
+            l,
+            "ui-today-attendance-label",
+            &[("name", slot.first_name.clone()), ("when", when.clone())],
+        ),
+        when,
+    }
+}
+
+fn attendance_badge(l: Language, a: Attendance) -> Option<Badge> {
+    let class = match a {
+        Attendance::Unknown => return None,
+        Attendance::Attended => "attended",
+        Attendance::Absent => "absent",
+        Attendance::Excused => "excused",
+    };
+    Some(Badge {
+        class,
+        label: t(l, &format!("ui-today-attendance-{class}")),
+    })
+}
+
+/// One open task.
+pub struct TaskView {
+    pub id: i64,
+    pub kind: String,
+    pub first_name: String,
+    pub link: Option<String>,
+    pub created: String,
+    /// The reason, the message, the appointment: what the task is about.
+    pub details: Vec<String>,
+    pub unassigned: bool,
+    pub can_close: bool,
+    pub done_label: String,
+}
+
+fn task_view(me: &Me, o: &OpenTask, tz: Tz) -> Option<TaskView> {
+    let l = me.lang;
+    let a = case_access(
+        &me.viewer,
+        &Subject {
+            id: o.task.participant_id,
+            unit: o.task.unit_id,
+            lots: o.lots_id,
+        },
+    );
+    if a == CaseAccess::None {
+        return None;
+    }
+    let d = &o.task.detail;
+    let s = |k: &str| {
+        d.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let mut details = Vec::new();
+    match o.task.kind {
+        TaskKind::Cannot | TaskKind::LateReply => {
+            if let Some(r) = s("reason") {
+                details.push(ta(l, "ui-today-task-reason", &[("reason", r)]));
+            } else if o.task.kind == TaskKind::LateReply {
+                let key = match s("reply").as_deref() {
+                    Some("coming") => Some("ui-today-reply-coming"),
+                    Some("cannot") => Some("ui-today-reply-cannot"),
+                    _ => None,
+                };
+                details.extend(key.map(|k| t(l, k)));
+            }
+        }
+        TaskKind::NotUnderstood => {
+            if let Some(text) = s("text") {
+                details.push(ta(l, "ui-today-task-text", &[("text", text)]));
+            }
+        }
+        TaskKind::DeliveryFailed => {
+            if let Some(ch) = s("channel") {
+                details.push(ta(l, "ui-today-task-channel", &[("channel", ch)]));
+            }
+        }
+        TaskKind::ConsentExpiring => {
+            if let Some(at) = s("expires_at").and_then(|v| v.parse::<DateTime<Utc>>().ok()) {
+                details.push(ta(
+                    l,
+                    "ui-today-task-expires",
+                    &[("date", local_date(l, at, o.time_zone))],
+                ));
+            }
+        }
+        TaskKind::Gap => {
+            if let Some(days) = d.get("days").and_then(serde_json::Value::as_i64) {
+                details.push(ta(l, "ui-today-task-gap", &[("days", days.to_string())]));
+            }
+        }
+        TaskKind::NoReply => {}
+    }
+    if let Some(at) = o.appointment_starts_at {
+        details.push(ta(
+            l,
+            "ui-today-task-appointment",
+            &[("when", local_dt(l, at, o.time_zone))],
+        ));
+    }
+    Some(TaskView {
+        id: o.task.id,
+        kind: t(l, &format!("ui-today-task-kind-{}", o.task.kind.as_str())),
+        first_name: o.first_name.clone(),
+        link: Some(format!("/participants/{}", o.task.participant_id)),
+        created: ta(
+            l,
+            "ui-today-task-created",
+            &[("when", local_dt(l, o.task.created_at, tz))],
+        ),
+        details,
+        unassigned: o.task.assigned_to.is_none(),
+        can_close: a == CaseAccess::Full,
+        done_label: ta(
+            l,
+            "ui-today-task-done-label",
+            &[("name", o.first_name.clone())],
+        ),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "ui/today.html")]
+struct TodayPage {
+    ui: Ui,
+    today_heading: String,
+    tomorrow_heading: String,
+    today: Vec<ApptView>,
+    tomorrow: Vec<ApptView>,
+    earlier: Vec<ApptView>,
+    /// Assistants: times and first names only, no tasks.
+    contact_only: bool,
+    tasks: Vec<TaskView>,
+    truncated: bool,
+}
+
+async fn today_page(State(s): State<AppState>, me: Me) -> Result<Response, UiError> {
+    let l = me.lang;
+    let now = Utc::now();
+    let tz = viewer_tz(&s, &me).await?;
+    let scope = match (me.staff.role, me.staff.unit_id) {
+        (Role::Admin, _) => Some(Scope::All),
+        (Role::Lots, _) => Some(Scope::Caseload(me.staff.id)),
+        (Role::Coordinator | Role::Assistant, Some(u)) => Some(Scope::Unit(u)),
+        (Role::Coordinator | Role::Assistant, None) => None,
+    };
+    let contact_only = me.staff.role == Role::Assistant;
+    let day = now.with_timezone(&tz).date_naive();
+    let (start, mid, end) = (
+        midnight(day, tz),
+        midnight(day + Duration::days(1), tz),
+        midnight(day + Duration::days(2), tz),
+    );
+    let mut c = s.engine.db.conn().await.map_err(db_err(l))?;
+    let mut rows = Vec::new();
+    let mut earlier = Vec::new();
+    if let Some(scope) = scope {
+        rows = ui_today::day_rows(&mut c, scope, start, end, false, MAX_ROWS)
+            .await
+            .map_err(db_err(l))?;
+        if !contact_only {
+            let from = start - Duration::days(EARLIER_DAYS);
+            earlier = ui_today::day_rows(&mut c, scope, from, start, true, MAX_ROWS)
+                .await
+                .map_err(db_err(l))?;
+        }
+    }
+    let mut tasks = Vec::new();
+    if !contact_only {
+        let unassigned_in = match me.staff.role {
+            Role::Coordinator => me.staff.unit_id,
+            _ => None,
+        };
+        tasks = ui_today::open_tasks(&mut c, me.staff.id, unassigned_in, MAX_ROWS)
+            .await
+            .map_err(db_err(l))?;
+    }
+    let task_views: Vec<TaskView> = tasks.iter().filter_map(|o| task_view(&me, o, tz)).collect();
+    // The page shows parts of these case records (for an assistant: times
+    // only); one audit row names them all.
+    let mut shown: Vec<i64> = rows
+        .iter()
+        .chain(&earlier)
+        .map(|r| r.slot.participant_id.get())
+        .chain(
+            tasks
+                .iter()
+                .filter(|o| task_views.iter().any(|v| v.id == o.task.id))
+                .map(|o| o.task.participant_id.get()),
+        )
+        .collect();
+    shown.sort_unstable();
+    shown.dedup();
+    crate::store::audit::append(
+        &mut c,
+        now,
+        me.actor().as_str(),
+        "today.view",
+        &format!("staff:{}", me.staff.id),
+        json!({ "participants": shown, "contact_only": contact_only }),
+    )
+    .await
+    .map_err(db_err(l))?;
+    drop(c);
+    // An assistant's cards are built from the slot alone: no reply, no
+    // delivery, no attendance.
+    let view = |r: &ui_today::DayRow| appt_view(&me, (!contact_only).then_some(r), &r.slot, now);
+    let (today, tomorrow): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.slot.starts_at < mid);
+    Ok(render(&TodayPage {
+        today_heading: ta(
+            l,
+            "ui-today-heading-today",
+            &[("date", local_date(l, start, tz))],
+        ),
+        tomorrow_heading: ta(
+            l,
+            "ui-today-heading-tomorrow",
+            &[("date", local_date(l, mid, tz))],
+        ),
+        today: today.into_iter().map(view).collect(),
+        tomorrow: tomorrow.into_iter().map(view).collect(),
+        earlier: earlier.iter().map(view).collect(),
+        contact_only,
+        tasks: task_views,
+        truncated: rows.len() as i64 >= MAX_ROWS,
+        ui: me.ui("/today"),
+    }))
+}
+
+fn parse_id<T: std::str::FromStr>(lang: Language, id: &str) -> Result<T, UiError> {
+    id.parse().map_err(|_| UiError::not_found(lang))
+}
+
+#[derive(Deserialize)]
+struct AttendanceForm {
+    attendance: String,
+}
+
+async fn record_attendance(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    p: Posted<AttendanceForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (p.me, p.form);
+    let id: AppointmentId = parse_id(me.lang, &id)?;
+    let (_, _, access) = super::appointment_case(&s, &me, id).await?;
+    if access != CaseAccess::Full {
+        return Err(UiError::forbidden(me.lang));
+    }
+    let attendance = match f.attendance.parse::<Attendance>() {
+        Ok(a) if a != Attendance::Unknown => a,
+        _ => {
+            return Err(UiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                me.lang,
+                &t(me.lang, "ui-today-attendance-invalid"),
+            ));
+        }
+    };
+    match s
+        .engine
+        .record_attendance(id, attendance, &me.actor(), Utc::now())
+        .await
+    {
+        Ok(_) => Ok(see_other("/today")),
+        // Not started yet, or cancelled: say so in words.
+        Err(Error::Conflict(_)) => Err(UiError::new(
+            StatusCode::CONFLICT,
+            me.lang,
+            &t(me.lang, "ui-today-attendance-conflict"),
+        )),
+        Err(e) => Err(UiError::from_engine(e, me.lang)),
+    }
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn task_done(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    p: Posted<Empty>,
+) -> Result<Response, UiError> {
+    let me = p.me;
+    let id: i64 = parse_id(me.lang, &id)?;
+    let task = {
+        let mut c = s.engine.db.conn().await.map_err(db_err(me.lang))?;
+        crate::store::tasks::get(&mut c, id)
+            .await
+            .map_err(db_err(me.lang))?
+    };
+    let (_, access) = super::case(&s, &me, task.participant_id, false).await?;
+    if access != CaseAccess::Full {
+        return Err(UiError::forbidden(me.lang));
+    }
+    match s.engine.mark_task_done(id, &me.actor(), Utc::now()).await {
+        // Done already (a second tap, or a colleague): nothing to do.
+        Ok(_) | Err(Error::Conflict(_)) => Ok(see_other("/today")),
+        Err(e) => Err(UiError::from_engine(e, me.lang)),
+    }
+}
+
+/// One day of the calendar.
+pub struct CalendarDay {
+    pub heading: String,
+    pub date: String,
+    pub items: Vec<ApptView>,
+}
+
+#[derive(Template)]
+#[template(path = "ui/calendar.html")]
+struct CalendarPage {
+    ui: Ui,
+    from: String,
+    prev: String,
+    next: String,
+    days: Vec<CalendarDay>,
+    all_units: bool,
+    truncated: bool,
+}
+
+#[derive(Deserialize)]
+struct CalendarQuery {
+    from: Option<String>,
+}
+
+async fn calendar_page(
+    State(s): State<AppState>,
+    me: Me,
+    Query(q): Query<CalendarQuery>,
+) -> Result<Response, UiError> {
+    let l = me.lang;
+    let scope = match (me.staff.role, me.staff.unit_id) {
+        (Role::Admin, _) => Scope::All,
+        (_, Some(u)) => Scope::Unit(u),
+        (_, None) => return Err(UiError::forbidden(l)),
+    };
+    let tz = viewer_tz(&s, &me).await?;
+    let now = Utc::now();
+    let from = match q.from.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        None => now.with_timezone(&tz).date_naive(),
+        Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+            UiError::new(
+                StatusCode::BAD_REQUEST,
+                l,
+                &t(l, "ui-today-calendar-bad-date"),
+            )
+        })?,
+    };
+    let days: Vec<NaiveDate> = (0..7).map(|i| from + Duration::days(i)).collect();
+    let slots = {
+        let mut c = s.engine.db.conn().await.map_err(db_err(l))?;
+        ui_today::calendar(
+            &mut c,
+            scope,
+            midnight(from, tz),
+            midnight(from + Duration::days(7), tz),
+            MAX_ROWS,
+        )
+        .await
+        .map_err(db_err(l))?
+    };
+    let days = days
+        .into_iter()
+        .map(|d| {
+            let at = midnight(d, tz);
+            CalendarDay {
+                heading: local_date(l, at, tz),
+                date: d.format("%Y-%m-%d").to_string(),
+                items: slots
+                    .iter()
+                    .filter(|x| x.starts_at.with_timezone(&tz).date_naive() == d)
+                    .map(|x| appt_view(&me, None, x, now))
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(render(&CalendarPage {
+        from: from.format("%Y-%m-%d").to_string(),
+        prev: (from - Duration::days(7)).format("%Y-%m-%d").to_string(),
+        next: (from + Duration::days(7)).format("%Y-%m-%d").to_string(),
+        days,
+        all_units: me.staff.role == Role::Admin,
+        truncated: slots.len() as i64 >= MAX_ROWS,
+        ui: me.ui("/calendar"),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    fn keys(ftl: &str) -> BTreeSet<&str> {
+        ftl.lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with(' '))
+            .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim()))
+            .collect()
+    }
+
+    #[test]
+    fn both_languages_have_the_same_today_texts() {
+        let sv = keys(include_str!("../../../locales/sv/ui-today.ftl"));
+        let en = keys(include_str!("../../../locales/en/ui-today.ftl"));
+        assert!(sv.len() > 20);
+        assert_eq!(sv, en);
+        assert!(sv.iter().all(|k| k.starts_with("ui-today-")));
+    }
+
+    #[test]
+    fn every_delivery_reply_kind_and_task_text_exists() {
+        use crate::domain::{AppointmentKind, Language, TaskKind};
+        let mut want: Vec<String> = ["planned", "sent", "delivered", "failed", "none"]
+            .iter()
+            .map(|d| format!("ui-today-delivery-{d}"))
+            .collect();
+        want.extend(
+            [
+                AppointmentKind::Meeting,
+                AppointmentKind::DrugTest,
+                AppointmentKind::GroupActivity,
+                AppointmentKind::Other,
+            ]
+            .iter()
+            .map(|k| format!("ui-today-kind-{}", k.as_str())),
+        );
+        want.extend(
+            [
+                TaskKind::Cannot,
+                TaskKind::NoReply,
+                TaskKind::DeliveryFailed,
+                TaskKind::NotUnderstood,
+                TaskKind::LateReply,
+                TaskKind::ConsentExpiring,
+                TaskKind::Gap,
+            ]
+            .iter()
+            .map(|k| format!("ui-today-task-kind-{}", k.as_str())),
+        );
+        for lang in [Language::Sv, Language::En] {
+            for k in &want {
+                let s = super::t(lang, k);
+                assert!(!s.is_empty() && !s.contains("Unknown"), "{lang} {k}: {s}");
+            }
+        }
+        assert_eq!(
+            super::ta(
+                Language::Sv,
+                "ui-today-reply-cannot-reason",
+                &[("reason", "sjuk".into())]
+            ),
+            "förhinder: sjuk"
+        );
+    }
 }

@@ -1,0 +1,266 @@
+//! Reads for the staff UI's "Idag" page and the unit calendar: a day's
+//! appointments with their reply and reminder delivery state, the same
+//! without anything from the case record (the calendar), and a staff
+//! member's open tasks. Read-only; changes go through the engine.
+
+use super::{Conn, from_ms, ms, opt_from_ms, parse_col};
+use crate::domain::{
+    AppointmentId, AppointmentKind, Attendance, ParticipantId, ReplyState, StaffId, UnitId,
+};
+use crate::error::Result;
+use crate::store::tasks::Task;
+use crate::store::units::parse_tz;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use sqlx::Row;
+
+/// Whose appointments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The participants this staff member is the lots of.
+    Caseload(StaffId),
+    /// One unit.
+    Unit(UnitId),
+    /// Every unit (admins).
+    All,
+}
+
+impl Scope {
+    fn binds(self) -> (Option<i64>, Option<i64>) {
+        match self {
+            Scope::Caseload(s) => (Some(s.get()), None),
+            Scope::Unit(u) => (None, Some(u.get())),
+            Scope::All => (None, None),
+        }
+    }
+}
+
+/// How far an appointment's reminders got, the most telling state of its
+/// reminder and summons rows: failed > delivered > sent > planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Delivery {
+    Planned,
+    Sent,
+    Delivered,
+    Failed,
+}
+
+impl Delivery {
+    fn from_rank(r: i64) -> Option<Delivery> {
+        match r {
+            1 => Some(Delivery::Planned),
+            2 => Some(Delivery::Sent),
+            3 => Some(Delivery::Delivered),
+            4 => Some(Delivery::Failed),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Planned => "planned",
+            Delivery::Sent => "sent",
+            Delivery::Delivered => "delivered",
+            Delivery::Failed => "failed",
+        }
+    }
+}
+
+/// What both lists show of an appointment: when, what, who.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub id: AppointmentId,
+    pub unit_id: UnitId,
+    pub unit_name: String,
+    pub participant_id: ParticipantId,
+    pub first_name: String,
+    pub lots_id: Option<StaffId>,
+    /// The participant's time zone.
+    pub time_zone: Tz,
+    pub kind: AppointmentKind,
+    pub starts_at: DateTime<Utc>,
+    pub cancelled: bool,
+}
+
+/// An appointment on the "Idag" page: the slot plus what the case record
+/// says about it. Only rendered to viewers with full case access.
+#[derive(Debug, Clone)]
+pub struct DayRow {
+    pub slot: Slot,
+    pub reply: ReplyState,
+    pub reply_reason: Option<String>,
+    pub attendance: Attendance,
+    /// `None`: no reminder planned or sent (or all were cancelled).
+    pub delivery: Option<Delivery>,
+}
+
+const SLOT_COLS: &str = "a.id, a.unit_id, u.name AS unit_name, a.participant_id, p.first_name, \
+     p.lots_id, p.time_zone, a.kind, a.starts_at, a.status";
+
+fn slot(r: &sqlx::any::AnyRow) -> Result<Slot> {
+    Ok(Slot {
+        id: AppointmentId::from_db(r.try_get("id")?),
+        unit_id: UnitId::from_db(r.try_get("unit_id")?),
+        unit_name: r.try_get("unit_name")?,
+        participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
+        first_name: r.try_get("first_name")?,
+        lots_id: r
+            .try_get::<Option<i64>, _>("lots_id")?
+            .map(StaffId::from_db),
+        time_zone: parse_tz(&r.try_get::<String, _>("time_zone")?)?,
+        kind: parse_col(&r.try_get::<String, _>("kind")?)?,
+        starts_at: from_ms(r.try_get("starts_at")?),
+        cancelled: r.try_get::<String, _>("status")? == "cancelled",
+    })
+}
+
+/// Appointments starting in `[from, to)`, oldest first, at most `limit`.
+/// With `unrecorded_only`, only scheduled ones without attendance.
+pub async fn day_rows(
+    c: &mut Conn,
+    scope: Scope,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    unrecorded_only: bool,
+    limit: i64,
+) -> Result<Vec<DayRow>> {
+    let (lots, unit) = scope.binds();
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {SLOT_COLS}, a.reply, a.reply_reason, a.attendance,
+                (SELECT CAST(MAX(CASE o.status WHEN 'failed' THEN 4 WHEN 'delivered' THEN 3
+                                 WHEN 'sent' THEN 2 WHEN 'pending' THEN 1 WHEN 'sending' THEN 1
+                                 ELSE 0 END) AS BIGINT)
+                 FROM outbox o
+                 WHERE o.appointment_id = a.id AND o.purpose IN ('reminder','summons')) AS delivery
+         FROM appointments a
+         JOIN participants p ON p.id = a.participant_id
+         JOIN units u ON u.id = a.unit_id
+         WHERE a.starts_at >= $1 AND a.starts_at < $2
+           AND ($3 IS NULL OR p.lots_id = $3)
+           AND ($4 IS NULL OR a.unit_id = $4)
+           AND ($5 = 0 OR (a.status = 'scheduled' AND a.attendance = 'unknown'))
+         ORDER BY a.starts_at, a.id
+         LIMIT $6"
+    ));
+    let rows = sqlx::query(sql)
+        .bind(ms(from))
+        .bind(ms(to))
+        .bind(lots)
+        .bind(unit)
+        .bind(i64::from(unrecorded_only))
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DayRow {
+                slot: slot(r)?,
+                reply: parse_col(&r.try_get::<String, _>("reply")?)?,
+                reply_reason: r.try_get("reply_reason")?,
+                attendance: parse_col(&r.try_get::<String, _>("attendance")?)?,
+                delivery: r
+                    .try_get::<Option<i64>, _>("delivery")?
+                    .and_then(Delivery::from_rank),
+            })
+        })
+        .collect()
+}
+
+/// The calendar: appointments starting in `[from, to)`, oldest first, at
+/// most `limit`. Reads nothing from the case record (no reply, reason,
+/// note, place or attendance).
+pub async fn calendar(
+    c: &mut Conn,
+    scope: Scope,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Slot>> {
+    let (lots, unit) = scope.binds();
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {SLOT_COLS}
+         FROM appointments a
+         JOIN participants p ON p.id = a.participant_id
+         JOIN units u ON u.id = a.unit_id
+         WHERE a.starts_at >= $1 AND a.starts_at < $2
+           AND ($3 IS NULL OR p.lots_id = $3)
+           AND ($4 IS NULL OR a.unit_id = $4)
+         ORDER BY a.starts_at, a.id
+         LIMIT $5"
+    ));
+    let rows = sqlx::query(sql)
+        .bind(ms(from))
+        .bind(ms(to))
+        .bind(lots)
+        .bind(unit)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter().map(slot).collect()
+}
+
+/// An open task with what the list shows beside it.
+#[derive(Debug, Clone)]
+pub struct OpenTask {
+    pub task: Task,
+    pub first_name: String,
+    pub lots_id: Option<StaffId>,
+    pub time_zone: Tz,
+    /// The start of the task's appointment, if it has one.
+    pub appointment_starts_at: Option<DateTime<Utc>>,
+}
+
+/// Open tasks assigned to `staff`, and with `unassigned_in` also the open
+/// tasks of that unit that nobody is assigned to; oldest first.
+pub async fn open_tasks(
+    c: &mut Conn,
+    staff: StaffId,
+    unassigned_in: Option<UnitId>,
+    limit: i64,
+) -> Result<Vec<OpenTask>> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.unit_id, t.participant_id, t.appointment_id, t.kind, t.detail,
+                t.assigned_to, t.created_at, t.done_at, t.done_by,
+                p.first_name, p.lots_id, p.time_zone, a.starts_at AS appointment_starts_at
+         FROM tasks t
+         JOIN participants p ON p.id = t.participant_id
+         LEFT JOIN appointments a ON a.id = t.appointment_id
+         WHERE t.done_at IS NULL
+           AND (t.assigned_to = $1 OR ($2 IS NOT NULL AND t.unit_id = $2 AND t.assigned_to IS NULL))
+         ORDER BY t.created_at, t.id
+         LIMIT $3",
+    )
+    .bind(staff.get())
+    .bind(unassigned_in.map(UnitId::get))
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let detail: String = r.try_get("detail")?;
+            Ok(OpenTask {
+                task: Task {
+                    id: r.try_get("id")?,
+                    unit_id: UnitId::from_db(r.try_get("unit_id")?),
+                    participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
+                    appointment_id: r
+                        .try_get::<Option<i64>, _>("appointment_id")?
+                        .map(AppointmentId::from_db),
+                    kind: parse_col(&r.try_get::<String, _>("kind")?)?,
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                    assigned_to: r
+                        .try_get::<Option<i64>, _>("assigned_to")?
+                        .map(StaffId::from_db),
+                    created_at: from_ms(r.try_get("created_at")?),
+                    done_at: opt_from_ms(r.try_get("done_at")?),
+                    done_by: r.try_get("done_by")?,
+                },
+                first_name: r.try_get("first_name")?,
+                lots_id: r
+                    .try_get::<Option<i64>, _>("lots_id")?
+                    .map(StaffId::from_db),
+                time_zone: parse_tz(&r.try_get::<String, _>("time_zone")?)?,
+                appointment_starts_at: opt_from_ms(r.try_get("appointment_starts_at")?),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,465 @@
+//! The "Idag" page and the unit calendar: who sees which appointments and
+//! how much of them, the reminder delivery state and the reply, attendance
+//! and "Klar" on tasks (with CSRF, access checks and audit rows), and a
+//! calendar with no case notes.
+//!
+//! Times are fixed on the Stockholm wall clock relative to today
+//! (yesterday 13:00, tomorrow 13:00), and the dispatcher and replies run
+//! at explicit instants, so nothing depends on when the tests run.
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Europe::Stockholm;
+use common::fx::{self, Recorder};
+use common::ui::{self, UiApp, location};
+use paminn::domain::schedule::resolve_local;
+use paminn::domain::{
+    AppointmentKind, Attendance, ChannelKind, Language, OutboxStatus, ParticipantId, Purpose, Role,
+    StaffId,
+};
+use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
+use paminn::engine::{Actor, Engine};
+use paminn::store::appointments::{self, Appointment, NewAppointment};
+use paminn::store::outbox;
+use paminn::store::participants::Participant;
+use paminn::store::units::Unit;
+use paminn::store::{journal, tasks};
+use paminn::web::ui::local_dt;
+use reqwest::StatusCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+fn actor() -> Actor {
+    Actor("test".into())
+}
+
+/// `days` from today on the Stockholm wall clock, at `hour`:00.
+fn local(days: i64, hour: u32) -> DateTime<Utc> {
+    let today = Utc::now().with_timezone(&Stockholm).date_naive();
+    resolve_local(
+        (today + Duration::days(days))
+            .and_hms_opt(hour, 0, 0)
+            .unwrap(),
+        Stockholm,
+    )
+}
+
+/// Two days ago: when everything in these tests was booked.
+fn booked() -> DateTime<Utc> {
+    local(-2, 9)
+}
+
+async fn person(app: &UiApp, unit: &Unit, name: &str, lots: Option<StaffId>) -> Participant {
+    let p = fx::participant(&app.engine, unit, name, "sms", booked()).await;
+    if lots.is_some() {
+        app.engine
+            .assign_lots(p.id, lots, &actor(), booked())
+            .await
+            .unwrap();
+    }
+    p
+}
+
+async fn book(
+    e: &Engine,
+    p: ParticipantId,
+    kind: AppointmentKind,
+    at: DateTime<Utc>,
+    note: Option<&str>,
+) -> Appointment {
+    e.create_appointment(
+        &NewAppointment {
+            participant_id: p,
+            series_id: None,
+            kind,
+            starts_at: at,
+            duration_min: 60,
+            location: Some("Storgatan 1".into()),
+            with_whom: None,
+            internal_note: note.map(str::to_string),
+            external_ref: None,
+        },
+        &actor(),
+        booked(),
+    )
+    .await
+    .unwrap()
+}
+
+/// Sends the reminders of appointments tomorrow at 13:00: the one the day
+/// before (today 13:00) and the one two hours before, which asks for a
+/// reply (tomorrow 11:00).
+async fn send_reminders(e: &Engine) {
+    let d = Dispatcher::new(
+        e.clone(),
+        fx::channels(&Arc::new(Recorder::default())),
+        DispatcherConfig {
+            owner: "t".into(),
+            ..Default::default()
+        },
+    );
+    d.run_once(local(0, 13)).await.unwrap();
+    d.run_once(local(1, 11)).await.unwrap();
+}
+
+static GW: AtomicU64 = AtomicU64::new(1);
+
+/// A text from the participant, tomorrow at 11:05.
+async fn say(e: &Engine, p: ParticipantId, text: &str) {
+    let gw = format!("gw-{}", GW.fetch_add(1, Ordering::SeqCst));
+    e.receive(
+        ChannelKind::Sms,
+        &gw,
+        p,
+        text,
+        local(1, 11) + Duration::minutes(5),
+    )
+    .await
+    .unwrap();
+}
+
+/// A gateway's delivery report for every reminder the participant got.
+async fn report(e: &Engine, p: ParticipantId, status: OutboxStatus) {
+    let rows = {
+        let mut c = e.db.conn().await.unwrap();
+        outbox::list(&mut c, Some(p)).await.unwrap()
+    };
+    let mut n = 0;
+    for r in rows.iter().filter(|r| r.purpose == Purpose::Reminder) {
+        let gw = r.gateway_id.as_deref().expect("sent");
+        e.delivery_receipt(r.channel, gw, status, None, local(1, 11))
+            .await
+            .unwrap();
+        n += 1;
+    }
+    assert!(n > 0, "reminders were sent");
+}
+
+async fn appt(e: &Engine, a: &Appointment) -> Appointment {
+    let mut c = e.db.conn().await.unwrap();
+    appointments::get(&mut c, a.id).await.unwrap()
+}
+
+async fn open_tasks(e: &Engine, p: ParticipantId) -> Vec<tasks::Task> {
+    let mut c = e.db.conn().await.unwrap();
+    tasks::list(&mut c, Some(p), true).await.unwrap()
+}
+
+fn when(at: DateTime<Utc>) -> String {
+    local_dt(Language::Sv, at, Stockholm)
+}
+
+/// The HTML of the card of one appointment on the page (empty if none).
+fn card(page: &str, a: &Appointment) -> String {
+    let Some(i) = page.find(&format!(r#"id="a{}""#, a.id)) else {
+        return String::new();
+    };
+    let rest = &page[i..];
+    rest[..rest.find("</article>").unwrap()].to_string()
+}
+
+both_backends! {
+    async fn a_lots_sees_their_own_appointments_with_reply_reason_and_delivery_state(t) {
+        let app = ui::spawn(&t, false).await;
+        let lisa = app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
+        let karl = app.staff("karl", Role::Lots, Some(app.unit.id)).await;
+        let e = &app.engine;
+        let ali = person(&app, &app.unit, "Ali", Some(lisa.id)).await;
+        let bo = person(&app, &app.unit, "Bo", Some(lisa.id)).await;
+        let dan = person(&app, &app.unit, "Dan", Some(lisa.id)).await;
+        let cilla = person(&app, &app.unit, "Cilla", Some(karl.id)).await;
+        let a_ali = book(e, ali.id, AppointmentKind::Meeting, local(1, 13), Some("Hämtas av socialsekreteraren")).await;
+        let a_bo = book(e, bo.id, AppointmentKind::DrugTest, local(1, 13), None).await;
+        let a_cilla = book(e, cilla.id, AppointmentKind::Meeting, local(1, 13), None).await;
+        send_reminders(e).await;
+        // Dan's is booked after the reminders went out: its one reminder
+        // (the day before) is planned.
+        let a_dan = book(e, dan.id, AppointmentKind::Other, local(1, 14), None).await;
+        say(e, ali.id, "förhinder, sjuk").await;
+        // The gateway reports afterwards (a reply to a failed reminder is
+        // not matched to it).
+        report(e, ali.id, OutboxStatus::Failed).await;
+        report(e, bo.id, OutboxStatus::Delivered).await;
+        assert_eq!(appt(e, &a_ali).await.reply_reason.as_deref(), Some("sjuk"));
+
+        let mut b = app.login("lisa").await;
+        let (status, page) = b.get("/today").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("<h1>Idag</h1>"), "{page}");
+        assert!(page.contains("Inga tider idag."), "nothing booked today");
+        let ali_card = card(&page, &a_ali);
+        assert!(ali_card.contains(&when(a_ali.starts_at)), "local time with weekday: {ali_card}");
+        assert!(ali_card.contains("Möte"));
+        assert!(ali_card.contains(&format!(r#"<a href="/participants/{}">Ali</a>"#, ali.id)), "{ali_card}");
+        assert!(ali_card.contains(r#"<span class="badge cannot">förhinder: sjuk</span>"#), "{ali_card}");
+        assert!(ali_card.contains(r#"<span class="badge failed">gick inte fram</span>"#), "{ali_card}");
+        assert!(!ali_card.contains("attendance"), "not started: no attendance buttons");
+        assert!(!page.contains("Hämtas av socialsekreteraren"), "the internal note is not on this page");
+        let bo_card = card(&page, &a_bo);
+        assert!(bo_card.contains("Provtagning") && bo_card.contains(r#"<span class="badge delivered">levererad</span>"#), "{bo_card}");
+        assert!(bo_card.contains("inget svar"), "{bo_card}");
+        let dan_card = card(&page, &a_dan);
+        assert!(dan_card.contains(r#"<span class="badge planned">planerad</span>"#), "{dan_card}");
+        // Another lots's participant is not on the page at all.
+        assert!(card(&page, &a_cilla).is_empty());
+        assert!(!page.contains("Cilla"));
+        // The tasks: "förhinder" with its reason, and the failed delivery.
+        assert!(page.contains("<h2 id=\"h-tasks\">Mina uppgifter</h2>"));
+        assert!(page.contains("<strong>Förhinder</strong>") && page.contains("<p>förhinder: sjuk</p>"), "{page}");
+        assert!(page.contains("<strong>Påminnelsen gick inte fram</strong>"));
+        assert_eq!(app.audit("today.view").await, vec![(format!("staff:{}", lisa.id), format!("staff:{}", lisa.id))]);
+
+        // Dan's reminder was never sent: cancel it, and there is none.
+        {
+            let mut c = e.db.conn().await.unwrap();
+            outbox::cancel_open_for_appointment(&mut c, a_dan.id, "test", booked()).await.unwrap();
+        }
+        let (_, page) = b.get("/today").await;
+        assert!(card(&page, &a_dan).contains("ingen påminnelse"));
+
+        // In English, the same words are English.
+        b.http.get(format!("{}/lang/en?next=/today", b.base)).send().await.unwrap();
+        let (_, page) = b.get("/today").await;
+        let ali_card = card(&page, &a_ali);
+        assert!(ali_card.contains("cannot come: sjuk") && ali_card.contains(">failed<"), "{ali_card}");
+        assert!(page.contains("No appointments today."));
+    }
+}
+
+both_backends! {
+    async fn attendance_is_one_tap_for_the_lots_and_refused_to_others(t) {
+        let app = ui::spawn(&t, false).await;
+        let lisa = app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
+        let karl = app.staff("karl", Role::Lots, Some(app.unit.id)).await;
+        app.staff("anna", Role::Assistant, Some(app.unit.id)).await;
+        let e = &app.engine;
+        let ali = person(&app, &app.unit, "Ali", Some(lisa.id)).await;
+        let cilla = person(&app, &app.unit, "Cilla", Some(karl.id)).await;
+        let yesterday = book(e, ali.id, AppointmentKind::Meeting, local(-1, 13), None).await;
+        let later = book(e, ali.id, AppointmentKind::Meeting, local(1, 13), None).await;
+        let cillas = book(e, cilla.id, AppointmentKind::Meeting, local(-1, 13), None).await;
+
+        let mut b = app.login("lisa").await;
+        let (_, page) = b.get("/today").await;
+        assert!(page.contains("Närvaro att registrera"), "yesterday's unrecorded appointment is offered");
+        let c = card(&page, &yesterday);
+        for v in ["attended", "absent", "excused"] {
+            assert!(c.contains(&format!(r#"name="attendance" value="{v}""#)), "{v}: {c}");
+        }
+        assert!(c.contains(&format!(r#"action="/appointments/{}/attendance""#, yesterday.id)));
+        assert!(c.contains("Närvarade") && c.contains("Uteblev") && c.contains("Giltigt förhinder"));
+        assert!(!card(&page, &later).contains("/attendance"), "not started yet");
+
+        let path = format!("/appointments/{}/attendance", yesterday.id);
+        // Without the CSRF token: refused, nothing recorded.
+        assert_eq!(b.post_raw(&path, &[("attendance", "absent")]).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(appt(e, &yesterday).await.attendance, Attendance::Unknown);
+
+        let res = b.post(&path, &[("attendance", "absent")]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&res), "/today");
+        assert_eq!(appt(e, &yesterday).await.attendance, Attendance::Absent);
+        let me = format!("staff:{}", lisa.id);
+        assert_eq!(app.audit("attendance.record").await, vec![(me.clone(), format!("appointment:{}", yesterday.id))]);
+        let events = {
+            let mut c = e.db.conn().await.unwrap();
+            journal::list(&mut c, ali.id).await.unwrap()
+        };
+        let ev = events.iter().find(|ev| ev.kind == "attendance_recorded").expect("in the case record");
+        assert_eq!((ev.actor.as_str(), ev.appointment_id), (me.as_str(), Some(yesterday.id)));
+        assert_eq!(ev.detail["attendance"], "absent");
+        // Recorded: no longer "to record".
+        let (_, page) = b.get("/today").await;
+        assert!(card(&page, &yesterday).is_empty());
+        // A correction is the same form.
+        assert_eq!(b.post(&path, &[("attendance", "excused")]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(appt(e, &yesterday).await.attendance, Attendance::Excused);
+
+        // Not started: refused in words, nothing recorded.
+        let res = b.post(&format!("/appointments/{}/attendance", later.id), &[("attendance", "attended")]).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert_eq!(appt(e, &later).await.attendance, Attendance::Unknown);
+        // Nonsense is refused.
+        assert_eq!(b.post(&path, &[("attendance", "unknown")]).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Another lots's participant: 403, and the attempt is audited.
+        let res = b.post(&format!("/appointments/{}/attendance", cillas.id), &[("attendance", "attended")]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(appt(e, &cillas).await.attendance, Attendance::Unknown);
+        assert!(app.audit("case.denied").await.contains(&(me.clone(), format!("participant:{}", cilla.id))));
+
+        // An assistant sees the time but may not record.
+        let mut anna = app.login("anna").await;
+        let (_, page) = anna.get("/today").await;
+        assert!(!page.contains("/attendance"), "no buttons for an assistant");
+        let res = anna.post(&format!("/appointments/{}/attendance", cillas.id), &[("attendance", "attended")]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(appt(e, &cillas).await.attendance, Attendance::Unknown);
+        assert_eq!(app.audit("attendance.record").await.len(), 2, "only lisa's two");
+    }
+}
+
+both_backends! {
+    async fn klar_closes_a_task_with_an_audit_row_and_only_for_the_case_owner(t) {
+        let app = ui::spawn(&t, false).await;
+        let lisa = app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
+        let karl = app.staff("karl", Role::Lots, Some(app.unit.id)).await;
+        app.staff("sara", Role::Coordinator, Some(app.unit.id)).await;
+        let e = &app.engine;
+        let ali = person(&app, &app.unit, "Ali", Some(lisa.id)).await;
+        let cilla = person(&app, &app.unit, "Cilla", Some(karl.id)).await;
+        let dora = person(&app, &app.unit, "Dora", None).await;
+        for p in [&ali, &cilla, &dora] {
+            book(e, p.id, AppointmentKind::Meeting, local(1, 13), None).await;
+        }
+        send_reminders(e).await;
+        say(e, ali.id, "förhinder, sjuk").await;
+        say(e, cilla.id, "förhinder, tandläkare").await;
+        say(e, dora.id, "förhinder, jobbintervju").await;
+        let ali_task = open_tasks(e, ali.id).await.remove(0);
+        let cilla_task = open_tasks(e, cilla.id).await.remove(0);
+        let dora_task = open_tasks(e, dora.id).await.remove(0);
+        assert_eq!(dora_task.assigned_to, None);
+
+        let mut b = app.login("lisa").await;
+        let (_, page) = b.get("/today").await;
+        let done = format!("/tasks/{}/done", ali_task.id);
+        assert!(page.contains(&format!(r#"action="{done}""#)), "{page}");
+        assert!(page.contains("<p>förhinder: sjuk</p>") && page.contains("Skapad "));
+        assert!(!page.contains("tandläkare") && !page.contains("jobbintervju"), "only lisa's own tasks");
+
+        // Without the token: nothing.
+        assert_eq!(b.post_raw(&done, &[]).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(open_tasks(e, ali.id).await.len(), 1);
+        // Someone else's task: 403, still open.
+        let res = b.post(&format!("/tasks/{}/done", cilla_task.id), &[]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(open_tasks(e, cilla.id).await.len(), 1);
+        assert!(app.audit("task.done").await.is_empty());
+
+        let res = b.post(&done, &[]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&res), "/today");
+        assert!(open_tasks(e, ali.id).await.is_empty());
+        let closed = {
+            let mut c = e.db.conn().await.unwrap();
+            tasks::get(&mut c, ali_task.id).await.unwrap()
+        };
+        assert_eq!(closed.done_by, Some(format!("staff:{}", lisa.id)));
+        assert_eq!(app.audit("task.done").await, vec![(format!("staff:{}", lisa.id), format!("task:{}", ali_task.id))]);
+        let (_, page) = b.get("/today").await;
+        assert!(page.contains("Inga öppna uppgifter."), "{page}");
+        // A second tap (an old page) changes nothing more.
+        assert_eq!(b.post(&done, &[]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.audit("task.done").await.len(), 1);
+        assert_eq!(b.post("/tasks/999999/done", &[]).await.status(), StatusCode::NOT_FOUND);
+
+        // The coordinator sees the unit's unassigned task too, and closes it.
+        let mut sara = app.login("sara").await;
+        let (_, page) = sara.get("/today").await;
+        assert!(page.contains("jobbintervju") && page.contains("ingen ansvarig lots"), "{page}");
+        let tasks = &page[page.find("h-tasks").unwrap()..];
+        assert!(!tasks.contains("tandläkare"), "karl's task is karl's");
+        let res = sara.post(&format!("/tasks/{}/done", dora_task.id), &[]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert!(open_tasks(e, dora.id).await.is_empty());
+    }
+}
+
+both_backends! {
+    async fn the_calendar_shows_the_units_week_without_notes_or_replies(t) {
+        let app = ui::spawn(&t, false).await;
+        let lisa = app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
+        let karl = app.staff("karl", Role::Lots, Some(app.unit.id)).await;
+        app.staff("nomad", Role::Lots, None).await;
+        app.staff("root", Role::Admin, None).await;
+        let e = &app.engine;
+        let unit_b = fx::unit(e, "Enhet B", booked()).await;
+        let ali = person(&app, &app.unit, "Ali", Some(lisa.id)).await;
+        let cilla = person(&app, &app.unit, "Cilla", Some(karl.id)).await;
+        let eva = person(&app, &unit_b, "Eva", None).await;
+        let a_ali = book(e, ali.id, AppointmentKind::DrugTest, local(1, 13), None).await;
+        let a_cilla = book(e, cilla.id, AppointmentKind::Meeting, local(1, 13), Some("Hämtas av socialsekreteraren")).await;
+        book(e, eva.id, AppointmentKind::Meeting, local(1, 13), None).await;
+        send_reminders(e).await;
+        say(e, cilla.id, "förhinder, tandläkare").await;
+
+        let mut b = app.login("lisa").await;
+        let (status, page) = b.get("/calendar").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("<h1>Kalender</h1>"));
+        assert!(page.contains(&when(a_ali.starts_at)) && page.contains("Provtagning"));
+        assert!(page.contains(&format!(r#"<a href="/participants/{}">Ali</a>"#, ali.id)));
+        assert!(page.contains("Cilla") && page.contains(&when(a_cilla.starts_at)), "the unit's calendar");
+        assert!(!page.contains(&format!("/participants/{}", cilla.id)), "no link to another lots's participant");
+        assert!(!page.contains("Hämtas av socialsekreteraren"), "no internal note");
+        assert!(!page.contains("tandläkare") && !page.contains("förhinder"), "no reply, no reason");
+        assert!(!page.contains("Eva"), "another unit");
+        // Seven day headings, weekday and date, from today.
+        assert_eq!(page.matches(r#"<section class="calendar-day""#).count(), 7);
+        let today = Utc::now().with_timezone(&Stockholm).date_naive();
+        let heading = paminn::web::ui::local_date(Language::Sv, local(1, 13), Stockholm);
+        assert!(page.contains(&format!(r#"<time datetime="{}">{heading}</time>"#, today + Duration::days(1))), "{page}");
+        let next = (today + Duration::days(7)).format("%Y-%m-%d").to_string();
+        let prev = (today - Duration::days(7)).format("%Y-%m-%d").to_string();
+        assert!(page.contains(&format!(r#"href="/calendar?from={next}""#)) && page.contains(&format!(r#"href="/calendar?from={prev}""#)));
+        let (_, same) = b.get(&format!("/calendar?from={}", today.format("%Y-%m-%d"))).await;
+        assert!(same.contains("Cilla"));
+        let (_, later) = b.get(&format!("/calendar?from={next}")).await;
+        assert!(!later.contains("Cilla") && later.contains("Inga tider."));
+        assert_eq!(b.get("/calendar?from=8/12").await.0, StatusCode::BAD_REQUEST);
+
+        // Every unit for an admin, with the unit named.
+        let mut root = app.login("root").await;
+        let (status, page) = root.get("/calendar").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("Eva") && page.contains("Enhet B") && page.contains("Cilla"));
+        assert!(!page.contains("tandläkare"));
+        // A lots without a unit has no unit calendar.
+        let mut nomad = app.login("nomad").await;
+        assert_eq!(nomad.get("/calendar").await.0, StatusCode::FORBIDDEN);
+        // Nobody logged in: to the login page.
+        assert_eq!(app.browser().get_location("/calendar").await.as_deref(), Some("/login?next=%2Fcalendar"));
+    }
+}
+
+both_backends! {
+    async fn an_assistant_sees_times_and_first_names_only_a_coordinator_the_unit(t) {
+        let app = ui::spawn(&t, false).await;
+        let lisa = app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
+        app.staff("anna", Role::Assistant, Some(app.unit.id)).await;
+        app.staff("sara", Role::Coordinator, Some(app.unit.id)).await;
+        app.staff("root", Role::Admin, None).await;
+        let e = &app.engine;
+        let unit_b = fx::unit(e, "Enhet B", booked()).await;
+        let ali = person(&app, &app.unit, "Ali", Some(lisa.id)).await;
+        let eva = person(&app, &unit_b, "Eva", None).await;
+        let a_ali = book(e, ali.id, AppointmentKind::Meeting, local(1, 13), Some("Hämtas av socialsekreteraren")).await;
+        let a_eva = book(e, eva.id, AppointmentKind::Meeting, local(1, 13), None).await;
+        send_reminders(e).await;
+        say(e, ali.id, "förhinder, sjuk").await;
+        report(e, ali.id, OutboxStatus::Failed).await;
+
+        let mut anna = app.login("anna").await;
+        let (status, page) = anna.get("/today").await;
+        assert_eq!(status, StatusCode::OK);
+        let c = card(&page, &a_ali);
+        assert!(c.contains(&when(a_ali.starts_at)) && c.contains("Ali"), "{page}");
+        assert!(c.contains(&format!(r#"href="/participants/{}""#, ali.id)), "for the phone number");
+        for hidden in ["sjuk", "förhinder", "gick inte fram", "Mina uppgifter", "Påminnelse", "Hämtas"] {
+            assert!(!page.contains(hidden), "{hidden} shown to an assistant");
+        }
+        assert!(card(&page, &a_eva).is_empty(), "another unit");
+        assert!(app.audit("today.view").await.len() == 1);
+
+        let mut sara = app.login("sara").await;
+        let (_, page) = sara.get("/today").await;
+        assert!(card(&page, &a_ali).contains("förhinder: sjuk"), "the coordinator sees the unit in full");
+        assert!(card(&page, &a_eva).is_empty());
+
+        let mut root = app.login("root").await;
+        let (_, page) = root.get("/today").await;
+        assert!(card(&page, &a_eva).contains("Enhet B") && card(&page, &a_ali).contains("förhinder: sjuk"));
+    }
+}
