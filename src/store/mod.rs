@@ -21,6 +21,7 @@ pub mod staff;
 pub mod tasks;
 pub mod telegram;
 pub mod tokens;
+pub mod ui_participants;
 pub mod units;
 pub mod web;
 
