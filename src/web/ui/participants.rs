@@ -54,9 +54,16 @@ fn engine_err(lang: Language) -> impl Fn(Error) -> UiError {
     move |e| UiError::from_engine(e, lang)
 }
 
-/// The label of a closed-vocabulary value: `ui-participants-<what>-<value>`.
+/// The label of a closed-vocabulary value: `ui-participants-<what>-<value>`;
+/// a value without one (written by a newer version) as it is stored.
 fn label(lang: Language, what: &str, value: impl Display) -> String {
-    t(lang, &format!("ui-participants-{what}-{value}"))
+    let key = format!("ui-participants-{what}-{value}");
+    let text = t(lang, &key);
+    if text.starts_with("Unknown localization key") {
+        value.to_string()
+    } else {
+        text
+    }
 }
 
 /// One `<option>`.
@@ -416,7 +423,7 @@ mod tests {
     fn all_labels<T: Copy + Display>(what: &str, values: &[T]) {
         for lang in [Language::Sv, Language::En] {
             for v in values {
-                let l = label(lang, what, v);
+                let l = t(lang, &format!("ui-participants-{what}-{v}"));
                 assert!(
                     !l.is_empty() && !l.contains("ui-participants") && !l.contains("Unknown"),
                     "{lang} {what} {v}: {l}"
@@ -451,6 +458,11 @@ mod tests {
             next.ends_with(&format!(" {}", later.with_timezone(&tz).year())),
             "{next}"
         );
+    }
+
+    #[test]
+    fn a_value_without_a_label_reads_as_stored() {
+        assert_eq!(label(Language::Sv, "status", "on_leave"), "on_leave");
     }
 
     #[test]

@@ -219,7 +219,7 @@ async fn build(
         let appts = appointments::for_participant(&mut c, p.id, None)
             .await
             .map_err(engine_err(lang))?;
-        page.timeline = timeline::build(&mut c, &page.ui, &p, &events, &task_list, &appts).await?;
+        page.timeline = timeline::build(&mut c, lang, &p, &events, &task_list, &appts).await?;
     }
     drop(c);
     let mut r = render(&page);

@@ -2,7 +2,7 @@
 //! participant, in words (Fluent keys `ui-participants-ev-*`), at local
 //! time with the weekday, newest first.
 
-use super::super::{Ui, UiError, t, ta};
+use super::super::{UiError, t, ta};
 use super::case::channels_text;
 use super::{day, engine_err, label, when};
 use crate::domain::gates::SuppressReason;
@@ -36,13 +36,12 @@ pub struct Entry {
 /// Builds the timeline, newest first.
 pub async fn build(
     c: &mut Conn,
-    ui: &Ui,
+    lang: Language,
     p: &Participant,
     events: &[Event],
     tasks: &[Task],
     appts: &[Appointment],
 ) -> Result<Vec<Entry>, UiError> {
-    let lang = ui.lang;
     // Staff named in the record: the actors, and the lotsar assigned.
     let mut names: HashMap<i64, String> = HashMap::new();
     let mut ids: Vec<i64> = events
@@ -67,7 +66,6 @@ pub async fn build(
     }
     let appts: HashMap<AppointmentId, &Appointment> = appts.iter().map(|a| (a.id, a)).collect();
     let cx = Cx {
-        ui,
         lang,
         tz: p.time_zone,
         names: &names,
@@ -81,7 +79,6 @@ pub async fn build(
 }
 
 struct Cx<'a> {
-    ui: &'a Ui,
     lang: Language,
     tz: Tz,
     names: &'a HashMap<i64, String>,
@@ -430,19 +427,8 @@ impl Cx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ParticipantId, Role, TaskKind};
+    use crate::domain::{ParticipantId, TaskKind};
     use serde_json::json;
-
-    fn ui(lang: Language) -> Ui {
-        Ui {
-            lang,
-            csrf: String::new(),
-            name: String::new(),
-            role: Role::Lots,
-            path: String::new(),
-            nav: vec![],
-        }
-    }
 
     fn ok(t: &str) {
         assert!(
@@ -556,9 +542,7 @@ mod tests {
         let names = HashMap::from([(3, "Sara Lind".to_string())]);
         let appts = HashMap::new();
         for lang in [Language::Sv, Language::En] {
-            let u = ui(lang);
             let cx = Cx {
-                ui: &u,
                 lang,
                 tz: chrono_tz::Europe::Stockholm,
                 names: &names,
@@ -614,10 +598,8 @@ mod tests {
 
     #[test]
     fn a_reply_shows_its_reason() {
-        let u = ui(Language::Sv);
         let (names, appts) = (HashMap::new(), HashMap::new());
         let cx = Cx {
-            ui: &u,
             lang: Language::Sv,
             tz: chrono_tz::Europe::Stockholm,
             names: &names,
