@@ -231,6 +231,7 @@ pub async fn run(
                         crate::demo::DEMO_PASSWORD.to_string(),
                     )
                 }),
+                telegram_bot_username: cfg.telegram_bot_username.clone(),
             },
         },
         shutdown.clone(),

@@ -107,6 +107,7 @@ pub const RECEIPT_KEYS: &[&str] = &[
     "plan-question",
     "plan-confirm",
     "plan-leave",
+    "notice-new-contact",
 ];
 
 /// The Telegram bot's own texts in a participant's chat (and to unknown
@@ -384,6 +385,7 @@ mod tests {
             ("channels", "sms".to_string()),
             ("consent", "2026-12-01".to_string()),
             ("time", "08:15".to_string()),
+            ("contact", "Sara".to_string()),
         ];
         let gsm_extra = "ÅÄÖåäöÉéÜü";
         for lang in [Language::Sv, Language::En] {

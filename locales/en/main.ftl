@@ -56,6 +56,7 @@ no-consent = none
 plan-question = Good! When do you need to leave home to be there on time? Reply with a time, e.g. 08:15.
 plan-confirm = We will remind you at { $time } to leave home.
 plan-leave = Hi { $name }! Time to leave home now, your appointment is at { $time }.
+notice-new-contact = Hi { $name }! From now on { $contact } is your contact person.
 
 ## Telegram: buttons and the bot's answers in the participant's chat.
 tg-button-coming = Coming ✅

@@ -57,6 +57,7 @@ no-consent = inget
 plan-question = Bra! När behöver du gå hemifrån för att vara där i tid? Svara med en tid, t.ex. 08:15.
 plan-confirm = Vi påminner dig kl. { $time } om att gå hemifrån.
 plan-leave = Hej { $name }! Dags att gå hemifrån nu, din tid är kl. { $time }.
+notice-new-contact = Hej { $name }! Från och med nu är { $contact } din kontaktperson.
 
 ## Telegram: buttons and the bot's answers in the participant's chat.
 tg-button-coming = Kommer ✅

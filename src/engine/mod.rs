@@ -17,6 +17,7 @@ pub mod series;
 pub mod summon;
 pub mod telegram;
 pub mod ui_today;
+pub mod ui_participants;
 
 use crate::domain::{AppointmentId, ParticipantId};
 use crate::error::Result;

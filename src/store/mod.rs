@@ -22,6 +22,7 @@ pub mod tasks;
 pub mod telegram;
 pub mod tokens;
 pub mod ui_today;
+pub mod ui_participants;
 pub mod units;
 pub mod web;
 

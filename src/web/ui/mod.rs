@@ -56,6 +56,10 @@ pub struct UiConfig {
     pub secure_cookies: bool,
     /// Shown on the login page in `paminn demo`: (username, password).
     pub demo_login: Option<(String, String)>,
+    /// The Telegram bot's username: link codes are shown as a
+    /// `https://t.me/<bot>?start=<code>` link and QR code. Without it, the
+    /// code and the `/start` instruction only.
+    pub telegram_bot_username: Option<String>,
 }
 
 pub fn router() -> Router<AppState> {

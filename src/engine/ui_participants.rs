@@ -1,0 +1,263 @@
+//! What the staff UI's participant pages change that the rest of the
+//! engine had no function for: language and discreet flag, reassigning the
+//! responsible lots with a message telling the participant, and a series
+//! that starts on a given date. Each writes the journal and the audit log
+//! in its own transaction, like every other change.
+
+use super::{Actor, Change, Engine};
+use crate::domain::channel_choice::pick_channel;
+use crate::domain::recurrence::CronExpr;
+use crate::domain::{
+    AppointmentKind, ChannelKind, ChannelSet, Language, OutboxId, ParticipantId, Purpose, Role,
+    SeriesId, StaffId,
+};
+use crate::error::{Error, Result};
+use crate::store::outbox::{self, NewMessage};
+use crate::store::series::{self, SeriesTarget};
+use crate::store::{audit, consents, journal, participants, staff, ui_participants};
+use crate::texts;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+/// The text key of the message that tells a participant who their new
+/// contact person is (in `locales/*/main.ftl`, checked with the receipts).
+pub const NEW_CONTACT_KEY: &str = "notice-new-contact";
+
+impl Engine {
+    /// The language a participant's messages are written in.
+    pub async fn set_language(
+        &self,
+        id: ParticipantId,
+        language: Language,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        let p = participants::get(&mut tx, id).await?;
+        if p.language == language {
+            return Ok(());
+        }
+        participants::set_language(&mut tx, id, language, now).await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: id,
+                    appointment: None,
+                    kind: "language_changed",
+                    detail: json!({ "from": p.language, "to": language }),
+                    action: "participant.language",
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Discreet on: messages name no place and no person. Read at send
+    /// time, so it applies to reminders already planned.
+    pub async fn set_discreet(
+        &self,
+        id: ParticipantId,
+        discreet: bool,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        let p = participants::get(&mut tx, id).await?;
+        if p.discreet == discreet {
+            return Ok(());
+        }
+        ui_participants::set_discreet(&mut tx, id, discreet, now).await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: id,
+                    appointment: None,
+                    kind: "discreet_changed",
+                    detail: json!({ "discreet": discreet }),
+                    action: "participant.discreet",
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Makes another lots responsible ([`Engine::assign_lots`]) and tells
+    /// the participant who their new contact person is: a short message
+    /// with the lots's first name only, in the participant's language, on
+    /// their channel, through the outbox and its send-time gate like every
+    /// other message. Returns the message's outbox id; `None` when the lots
+    /// was already responsible (nothing changes, nothing is sent).
+    pub async fn reassign_lots(
+        &self,
+        id: ParticipantId,
+        lots: StaffId,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OutboxId>> {
+        let (p, new_lots) = {
+            let mut c = self.db.conn().await?;
+            let p = participants::get(&mut c, id).await?;
+            let s = staff::get_active(&mut c, lots).await?;
+            (p, s)
+        };
+        if new_lots.role != Role::Lots || new_lots.unit_id != Some(p.unit_id) {
+            return Err(Error::invalid(
+                "the new contact person must be an active lots in the participant's unit",
+            ));
+        }
+        if p.lots_id == Some(lots) {
+            return Ok(None);
+        }
+        self.assign_lots(id, Some(lots), actor, now).await?;
+        if p.erased {
+            return Ok(None);
+        }
+        let mut tx = self.db.begin().await?;
+        let p = participants::get(&mut tx, id).await?;
+        let consent = consents::current(&mut tx, id).await?;
+        let reachable = ChannelSet::NONE
+            .with(ChannelKind::Sms, p.phone.is_some())
+            .with(ChannelKind::Telegram, p.telegram_linked);
+        let channel = pick_channel(
+            p.channel_pref,
+            consent.map(|c| c.channels).unwrap_or_default(),
+            p.opted_out,
+            reachable,
+        );
+        let contact = first_name_of(&new_lots.name);
+        let body = texts::render(
+            p.language,
+            NEW_CONTACT_KEY,
+            &[("name", p.first_name.clone()), ("contact", contact)],
+        );
+        let outbox_id = outbox::insert(
+            &mut tx,
+            &NewMessage {
+                participant_id: id,
+                appointment_id: None,
+                plan_version: 0,
+                purpose: Purpose::Notice,
+                offset_min: 0,
+                channel,
+                ask_reply: false,
+                due_at: now,
+                deadline_at: None,
+                body: Some(body),
+            },
+            now,
+        )
+        .await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: id,
+                    appointment: None,
+                    kind: "contact_notice_queued",
+                    detail: json!({ "outbox_id": outbox_id, "channel": channel, "lots_id": lots }),
+                    action: "participant.contact_notice",
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        self.wake();
+        Ok(outbox_id)
+    }
+
+    /// A participant's series whose first occurrence is not before `start`
+    /// (`Engine::create_series` starts now). It is expanded at once over
+    /// `horizon` like any other, and noted in the case record.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_participant_series(
+        &self,
+        id: ParticipantId,
+        kind: AppointmentKind,
+        cron: &CronExpr,
+        duration_min: i64,
+        location: Option<String>,
+        start: DateTime<Utc>,
+        horizon: Duration,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<SeriesId> {
+        if duration_min <= 0 || duration_min > 24 * 60 {
+            return Err(Error::invalid(
+                "duration must be between 1 minute and 24 hours",
+            ));
+        }
+        let mut tx = self.db.begin().await?;
+        let p = participants::get(&mut tx, id).await?;
+        let sid = series::create(
+            &mut tx,
+            p.unit_id,
+            SeriesTarget::Participant(id),
+            kind,
+            cron,
+            p.time_zone,
+            duration_min,
+            location,
+            now,
+        )
+        .await?;
+        // Expansion starts at `expanded_until`; a later start moves it.
+        series::set_expanded_until(&mut tx, sid, start).await?;
+        journal::append(
+            &mut tx,
+            id,
+            None,
+            now,
+            actor.as_str(),
+            "series_created",
+            json!({ "series_id": sid, "kind": kind, "cron": cron.to_string(), "starts": start.max(now) }),
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "series.create",
+            &format!("series:{sid}"),
+            json!({ "cron": cron.to_string(), "participant": id }),
+        )
+        .await?;
+        tx.commit().await?;
+        self.expand_series(now, horizon).await?;
+        Ok(sid)
+    }
+}
+
+/// "Sara" of "Sara Lind": a message names the new contact by first name.
+fn first_name_of(name: &str) -> String {
+    name.split_whitespace().next().unwrap_or(name).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_first_name_is_used() {
+        assert_eq!(first_name_of("Sara Lind"), "Sara");
+        assert_eq!(first_name_of("  Ali  "), "Ali");
+    }
+
+    #[test]
+    fn the_new_contact_message_is_short_and_names_the_contact() {
+        for lang in [Language::Sv, Language::En] {
+            let t = texts::render(
+                lang,
+                NEW_CONTACT_KEY,
+                &[("name", "Ali".into()), ("contact", "Sara".into())],
+            );
+            assert!(t.contains("Ali") && t.contains("Sara"), "{t}");
+            assert!(t.chars().count() <= 160, "one SMS: {t}");
+        }
+    }
+}

@@ -1,0 +1,750 @@
+//! Booking for one participant: a new appointment, changing or moving one,
+//! cancelling one, and a recurring series with a preview of its next ten
+//! dates. Times are typed and shown on the participant's wall clock; the
+//! DST rule is `domain::schedule::resolve_local`, the series dates come
+//! from `domain::recurrence`. Assistants may book, move and cancel, but
+//! never see or write the internal note.
+
+use super::super::{Me, Posted, Ui, UiError, case, render, see_other, t};
+use super::{Errors, Opt, engine_err, options, parse_id, when};
+use crate::domain::access::CaseAccess;
+use crate::domain::recurrence::CronExpr;
+use crate::domain::schedule::{local, resolve_local};
+use crate::domain::{AppointmentId, AppointmentKind, AppointmentStatus, Language, ParticipantId};
+use crate::store::appointments::{self, Appointment, NewAppointment};
+use crate::store::participants::Participant;
+use crate::web::AppState;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/participants/{id}/appointments/new", get(new_page))
+        .route("/participants/{id}/appointments", post(create))
+        .route("/appointments/{id}/edit", get(edit_page))
+        .route("/appointments/{id}", post(update))
+        .route("/appointments/{id}/cancel", post(cancel))
+        .route("/participants/{id}/series/new", get(series_page))
+        .route("/participants/{id}/series", post(series_post))
+}
+
+/// How far ahead a new series is expanded into appointments at once (the
+/// default of `series_horizon_days`; the server's job keeps extending it).
+const SERIES_HORIZON: Duration = Duration::days(28);
+/// Series dates shown before one is created.
+const PREVIEW: usize = 10;
+
+#[derive(Deserialize, Default)]
+struct ApptForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    time: String,
+    #[serde(default)]
+    duration: String,
+    #[serde(default)]
+    location: String,
+    #[serde(default)]
+    with_whom: String,
+    #[serde(default)]
+    internal_note: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/participant_appointment.html")]
+struct ApptPage {
+    ui: Ui,
+    participant_id: String,
+    name: String,
+    /// `None`: a new appointment.
+    appointment_id: Option<String>,
+    /// The appointment's time now, when changing one.
+    current: Option<String>,
+    action: String,
+    full: bool,
+    /// Assistants move an appointment; they do not change its details.
+    time_only: bool,
+    /// "Local time (Europe/Stockholm)".
+    tz_hint: String,
+    kinds: Vec<Opt>,
+    form: ApptForm,
+    errors: Errors,
+}
+
+impl ApptPage {
+    fn err(&self, field: &str) -> Option<&str> {
+        self.errors.get(field)
+    }
+}
+
+fn with_status(mut r: Response, status: StatusCode) -> Response {
+    *r.status_mut() = status;
+    r
+}
+
+/// A participant whom `me` may book for (full or contact access).
+async fn bookable(
+    s: &AppState,
+    me: &Me,
+    id: &str,
+    audit: bool,
+) -> Result<(Participant, CaseAccess), UiError> {
+    let id: ParticipantId = parse_id(id, me.lang)?;
+    case(s, me, id, audit).await
+}
+
+/// An appointment and its participant, with `me`'s access checked (403 and
+/// `case.denied` when none). `audit`: this shows the case record.
+async fn appointment(
+    s: &AppState,
+    me: &Me,
+    id: &str,
+    audit: bool,
+) -> Result<(Appointment, Participant, CaseAccess), UiError> {
+    let id: AppointmentId = parse_id(id, me.lang)?;
+    let a = {
+        let mut c = s.engine.db.conn().await.map_err(engine_err(me.lang))?;
+        appointments::get(&mut c, id)
+            .await
+            .map_err(engine_err(me.lang))?
+    };
+    let (p, access) = case(s, me, a.participant_id, audit).await?;
+    Ok((a, p, access))
+}
+
+fn tz_hint(lang: Language, tz: Tz) -> String {
+    super::super::ta(
+        lang,
+        "ui-participants-local-time",
+        &[("tz", tz.name().to_string())],
+    )
+}
+
+fn page_for(
+    me: &Me,
+    p: &Participant,
+    access: CaseAccess,
+    existing: Option<&Appointment>,
+    form: ApptForm,
+    errors: Errors,
+) -> ApptPage {
+    let ui = me.ui(&format!("/participants/{}", p.id));
+    let kind = form.kind.parse().ok();
+    let full = access == CaseAccess::Full;
+    ApptPage {
+        participant_id: p.id.to_string(),
+        name: p.first_name.clone(),
+        appointment_id: existing.map(|a| a.id.to_string()),
+        current: existing.map(|a| when(me.lang, a.starts_at, p.time_zone)),
+        action: match existing {
+            Some(a) => format!("/appointments/{}", a.id),
+            None => format!("/participants/{}/appointments", p.id),
+        },
+        full,
+        time_only: existing.is_some() && !full,
+        tz_hint: tz_hint(me.lang, p.time_zone),
+        kinds: options(me.lang, "kind", AppointmentKind::ALL, kind),
+        form,
+        errors,
+        ui,
+    }
+}
+
+async fn new_page(
+    State(s): State<AppState>,
+    me: Me,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let (p, access) = bookable(&s, &me, &id, false).await?;
+    let form = ApptForm {
+        kind: AppointmentKind::Meeting.to_string(),
+        duration: "60".into(),
+        ..ApptForm::default()
+    };
+    Ok(render(&page_for(
+        &me,
+        &p,
+        access,
+        None,
+        form,
+        Errors::default(),
+    )))
+}
+
+/// What a valid form says.
+struct Parsed {
+    kind: AppointmentKind,
+    starts_at: DateTime<Utc>,
+    duration_min: i64,
+    location: Option<String>,
+    with_whom: Option<String>,
+    internal_note: Option<String>,
+}
+
+fn opt(s: &str) -> Option<String> {
+    Some(s.trim().to_string()).filter(|x| !x.is_empty())
+}
+
+/// A local date and time on the participant's wall clock, as an instant
+/// (a time in a DST gap moves forward, a repeated one takes the first).
+fn parse_local(
+    date: &str,
+    time: &str,
+    tz: Tz,
+    lang: Language,
+    errors: &mut Errors,
+) -> Option<DateTime<Utc>> {
+    let d = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+        .map_err(|_| errors.add("date", t(lang, "ui-participants-error-date")))
+        .ok();
+    let tm = parse_time(time)
+        .map_err(|_| errors.add("time", t(lang, "ui-participants-error-time")))
+        .ok();
+    Some(resolve_local(d?.and_time(tm?), tz))
+}
+
+fn parse_time(s: &str) -> Result<NaiveTime, ()> {
+    let s = s.trim();
+    NaiveTime::parse_from_str(s, "%H:%M")
+        .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M:%S"))
+        .or_else(|_| NaiveTime::parse_from_str(s, "%H.%M"))
+        .map_err(|_| ())
+}
+
+fn parse_form(f: &ApptForm, tz: Tz, lang: Language, time_only: bool) -> Result<Parsed, Errors> {
+    let mut errors = Errors::default();
+    let starts_at = parse_local(&f.date, &f.time, tz, lang, &mut errors);
+    let kind = if time_only {
+        Some(AppointmentKind::Meeting)
+    } else {
+        f.kind
+            .parse()
+            .map_err(|_| errors.add("kind", t(lang, "ui-participants-error-kind")))
+            .ok()
+    };
+    let duration = if time_only {
+        Some(60)
+    } else {
+        f.duration
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|d| (1..=24 * 60).contains(d))
+            .or_else(|| {
+                errors.add("duration", t(lang, "ui-participants-error-duration"));
+                None
+            })
+    };
+    let long = |v: &str, max: usize, field: &'static str, errors: &mut Errors| {
+        if v.trim().chars().count() > max {
+            errors.add(field, t(lang, "ui-participants-error-too-long"));
+        }
+    };
+    long(&f.location, 200, "location", &mut errors);
+    long(&f.with_whom, 100, "with_whom", &mut errors);
+    long(&f.internal_note, 2000, "internal_note", &mut errors);
+    match (kind, starts_at, duration) {
+        (Some(kind), Some(starts_at), Some(duration_min)) if errors.is_empty() => Ok(Parsed {
+            kind,
+            starts_at,
+            duration_min,
+            location: opt(&f.location),
+            with_whom: opt(&f.with_whom),
+            internal_note: opt(&f.internal_note),
+        }),
+        _ => Err(errors),
+    }
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<ApptForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (f.me, f.form);
+    let (p, access) = bookable(&s, &me, &id, false).await?;
+    let full = access == CaseAccess::Full;
+    let parsed = match parse_form(&f, p.time_zone, me.lang, false) {
+        Ok(x) => x,
+        Err(errors) => {
+            return Ok(with_status(
+                render(&page_for(&me, &p, access, None, f, errors)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ));
+        }
+    };
+    let new = NewAppointment {
+        participant_id: p.id,
+        series_id: None,
+        kind: parsed.kind,
+        starts_at: parsed.starts_at,
+        duration_min: parsed.duration_min,
+        location: parsed.location,
+        with_whom: parsed.with_whom,
+        // An assistant sees no notes, so writes none.
+        internal_note: parsed.internal_note.filter(|_| full),
+        external_ref: None,
+    };
+    s.engine
+        .create_appointment(&new, &me.actor(), Utc::now())
+        .await
+        .map_err(engine_err(me.lang))?;
+    Ok(see_other(&format!("/participants/{}?saved=1", p.id)))
+}
+
+fn cancelled(lang: Language) -> UiError {
+    UiError::new(
+        StatusCode::CONFLICT,
+        lang,
+        &t(lang, "ui-participants-error-cancelled"),
+    )
+}
+
+async fn edit_page(
+    State(s): State<AppState>,
+    me: Me,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    // The form shows the appointment's details (and, in full, its note).
+    let (a, p, access) = appointment(&s, &me, &id, true).await?;
+    if a.status == AppointmentStatus::Cancelled {
+        return Err(cancelled(me.lang));
+    }
+    let full = access == CaseAccess::Full;
+    let l = local(a.starts_at, p.time_zone);
+    let form = ApptForm {
+        kind: a.kind.to_string(),
+        date: l.format("%Y-%m-%d").to_string(),
+        time: l.format("%H:%M").to_string(),
+        duration: a.duration_min.to_string(),
+        location: if full {
+            a.location.clone().unwrap_or_default()
+        } else {
+            String::new()
+        },
+        with_whom: if full {
+            a.with_whom.clone().unwrap_or_default()
+        } else {
+            String::new()
+        },
+        internal_note: if full {
+            a.internal_note.clone().unwrap_or_default()
+        } else {
+            String::new()
+        },
+    };
+    Ok(render(&page_for(
+        &me,
+        &p,
+        access,
+        Some(&a),
+        form,
+        Errors::default(),
+    )))
+}
+
+/// Saves an appointment: a new time alone is a move
+/// (`Engine::move_appointment`), anything else an update
+/// (`Engine::update_appointment`, which also moves). An assistant can only
+/// move.
+async fn update(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<ApptForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (f.me, f.form);
+    let (a, p, access) = appointment(&s, &me, &id, false).await?;
+    if a.status == AppointmentStatus::Cancelled {
+        return Err(cancelled(me.lang));
+    }
+    let full = access == CaseAccess::Full;
+    let parsed = match parse_form(&f, p.time_zone, me.lang, !full) {
+        Ok(x) => x,
+        Err(errors) => {
+            return Ok(with_status(
+                render(&page_for(&me, &p, access, Some(&a), f, errors)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ));
+        }
+    };
+    let actor = me.actor();
+    let now = Utc::now();
+    let details_same = !full
+        || (parsed.kind == a.kind
+            && parsed.duration_min == a.duration_min
+            && parsed.location == a.location
+            && parsed.with_whom == a.with_whom
+            && parsed.internal_note == a.internal_note);
+    if details_same {
+        s.engine
+            .move_appointment(a.id, parsed.starts_at, &actor, now)
+            .await
+            .map_err(engine_err(me.lang))?;
+    } else {
+        let new = NewAppointment {
+            participant_id: p.id,
+            series_id: a.series_id,
+            kind: parsed.kind,
+            starts_at: parsed.starts_at,
+            duration_min: parsed.duration_min,
+            location: parsed.location,
+            with_whom: parsed.with_whom,
+            internal_note: parsed.internal_note,
+            external_ref: a.external_ref.clone(),
+        };
+        s.engine
+            .update_appointment(a.id, &new, &actor, now)
+            .await
+            .map_err(engine_err(me.lang))?;
+    }
+    Ok(see_other(&format!("/participants/{}?saved=1", p.id)))
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn cancel(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<Empty>,
+) -> Result<Response, UiError> {
+    let me = f.me;
+    let (a, p, _) = appointment(&s, &me, &id, false).await?;
+    s.engine
+        .cancel_appointment(a.id, &me.actor(), Utc::now())
+        .await
+        .map_err(engine_err(me.lang))?;
+    Ok(see_other(&format!("/participants/{}?saved=1", p.id)))
+}
+
+// ------------------------------------------------------------------ series
+
+#[derive(Deserialize, Default)]
+struct SeriesForm {
+    #[serde(default)]
+    kind: String,
+    /// The first day the series may fall on (local date).
+    #[serde(default)]
+    from: String,
+    /// ISO weekdays, 1 = Monday … 7 = Sunday.
+    #[serde(default)]
+    weekday: Vec<String>,
+    #[serde(default)]
+    time: String,
+    /// Instead of weekdays and a time.
+    #[serde(default)]
+    cron: String,
+    #[serde(default)]
+    duration: String,
+    #[serde(default)]
+    location: String,
+    /// Which button: `preview` or `create`.
+    #[serde(default)]
+    action: String,
+}
+
+struct WeekdayBox {
+    value: u32,
+    label: String,
+    checked: bool,
+}
+
+struct Date {
+    when: String,
+    iso: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/participant_series.html")]
+struct SeriesPage {
+    ui: Ui,
+    participant_id: String,
+    name: String,
+    tz_hint: String,
+    kinds: Vec<Opt>,
+    weekdays: Vec<WeekdayBox>,
+    form: SeriesForm,
+    errors: Errors,
+    preview: Option<Vec<Date>>,
+}
+
+impl SeriesPage {
+    fn err(&self, field: &str) -> Option<&str> {
+        self.errors.get(field)
+    }
+}
+
+fn series_page_for(
+    me: &Me,
+    p: &Participant,
+    form: SeriesForm,
+    errors: Errors,
+    preview: Option<Vec<Date>>,
+) -> SeriesPage {
+    let lang = me.lang;
+    let kind = form.kind.parse().ok();
+    SeriesPage {
+        ui: me.ui(&format!("/participants/{}", p.id)),
+        participant_id: p.id.to_string(),
+        name: p.first_name.clone(),
+        tz_hint: tz_hint(lang, p.time_zone),
+        kinds: options(lang, "kind", AppointmentKind::ALL, kind),
+        weekdays: (1..=7)
+            .map(|d| WeekdayBox {
+                value: d,
+                label: t(lang, &format!("ui-participants-weekday-{d}")),
+                checked: form.weekday.iter().any(|w| w.trim() == d.to_string()),
+            })
+            .collect(),
+        form,
+        errors,
+        preview,
+    }
+}
+
+async fn series_page(
+    State(s): State<AppState>,
+    me: Me,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let (p, _) = bookable(&s, &me, &id, false).await?;
+    let form = SeriesForm {
+        kind: AppointmentKind::Meeting.to_string(),
+        from: local(Utc::now(), p.time_zone)
+            .format("%Y-%m-%d")
+            .to_string(),
+        time: "09:00".into(),
+        duration: "60".into(),
+        ..SeriesForm::default()
+    };
+    Ok(render(&series_page_for(
+        &me,
+        &p,
+        form,
+        Errors::default(),
+        None,
+    )))
+}
+
+/// The crontab for weekdays at a time: ISO 7 (Sunday) is crontab 0.
+fn weekly_cron(weekdays: &[u32], time: NaiveTime) -> String {
+    use chrono::Timelike;
+    let days: Vec<String> = weekdays.iter().map(|d| (d % 7).to_string()).collect();
+    format!("{} {} * * {}", time.minute(), time.hour(), days.join(","))
+}
+
+/// The first `n` occurrences at or after `start`, searching at most about
+/// two years ahead, in windows that double (a cron that fires every
+/// minute must not enumerate two years of minutes).
+fn next_dates(cron: &CronExpr, tz: Tz, start: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+    let mut span = Duration::days(1);
+    loop {
+        let v = cron.occurrences(tz, start, start + span);
+        if v.len() >= n || span > Duration::days(800) {
+            return v.into_iter().take(n).collect();
+        }
+        span = span * 2;
+    }
+}
+
+/// The shortest gap between appointments a series may have.
+const MIN_GAP: Duration = Duration::hours(1);
+
+struct SeriesParsed {
+    kind: AppointmentKind,
+    cron: CronExpr,
+    start: DateTime<Utc>,
+    duration_min: i64,
+    location: Option<String>,
+    dates: Vec<DateTime<Utc>>,
+}
+
+fn parse_series(f: &SeriesForm, tz: Tz, lang: Language) -> Result<SeriesParsed, Errors> {
+    let mut errors = Errors::default();
+    let now = Utc::now();
+    let kind = f
+        .kind
+        .parse()
+        .map_err(|_| errors.add("kind", t(lang, "ui-participants-error-kind")))
+        .ok();
+    let start = match f.from.trim() {
+        "" => Some(now),
+        d => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| errors.add("from", t(lang, "ui-participants-error-date")))
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|midnight| resolve_local(midnight, tz).max(now)),
+    };
+    let cron = if !f.cron.trim().is_empty() {
+        f.cron
+            .parse::<CronExpr>()
+            .map_err(|e| {
+                errors.add(
+                    "cron",
+                    format!("{} ({e})", t(lang, "ui-participants-error-cron")),
+                )
+            })
+            .ok()
+    } else {
+        let days: Vec<u32> = f
+            .weekday
+            .iter()
+            .filter_map(|w| w.trim().parse().ok())
+            .filter(|d| (1..=7).contains(d))
+            .collect();
+        if days.is_empty() {
+            errors.add("weekday", t(lang, "ui-participants-error-weekday"));
+        }
+        let time = parse_time(&f.time)
+            .map_err(|_| errors.add("time", t(lang, "ui-participants-error-time")))
+            .ok();
+        match time {
+            Some(tm) if !days.is_empty() => weekly_cron(&days, tm).parse().ok(),
+            _ => None,
+        }
+    };
+    let duration = f
+        .duration
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|d| (1..=24 * 60).contains(d))
+        .or_else(|| {
+            errors.add("duration", t(lang, "ui-participants-error-duration"));
+            None
+        });
+    if f.location.trim().chars().count() > 200 {
+        errors.add("location", t(lang, "ui-participants-error-too-long"));
+    }
+    let (Some(kind), Some(start), Some(cron), Some(duration_min), true) =
+        (kind, start, cron, duration, errors.is_empty())
+    else {
+        return Err(errors);
+    };
+    let dates = next_dates(&cron, tz, start, PREVIEW);
+    if dates.is_empty() {
+        errors.add("cron", t(lang, "ui-participants-error-no-dates"));
+        return Err(errors);
+    }
+    if dates.windows(2).any(|w| w[1] - w[0] < MIN_GAP) {
+        errors.add("cron", t(lang, "ui-participants-error-too-often"));
+        return Err(errors);
+    }
+    Ok(SeriesParsed {
+        kind,
+        cron,
+        start,
+        duration_min,
+        location: opt(&f.location),
+        dates,
+    })
+}
+
+/// "Förhandsgranska" shows the next ten dates; "Skapa" creates the series.
+async fn series_post(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<SeriesForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (f.me, f.form);
+    let (p, _) = bookable(&s, &me, &id, false).await?;
+    let tz = p.time_zone;
+    let parsed = match parse_series(&f, tz, me.lang) {
+        Ok(x) => x,
+        Err(errors) => {
+            return Ok(with_status(
+                render(&series_page_for(&me, &p, f, errors, None)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ));
+        }
+    };
+    if f.action != "create" {
+        let dates = parsed
+            .dates
+            .iter()
+            .map(|d| Date {
+                when: when(me.lang, *d, tz),
+                iso: d.to_rfc3339(),
+            })
+            .collect();
+        return Ok(render(&series_page_for(
+            &me,
+            &p,
+            f,
+            Errors::default(),
+            Some(dates),
+        )));
+    }
+    s.engine
+        .create_participant_series(
+            p.id,
+            parsed.kind,
+            &parsed.cron,
+            parsed.duration_min,
+            parsed.location,
+            parsed.start,
+            SERIES_HORIZON,
+            &me.actor(),
+            Utc::now(),
+        )
+        .await
+        .map_err(engine_err(me.lang))?;
+    Ok(see_other(&format!("/participants/{}?saved=1", p.id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Datelike, Timelike, Weekday};
+    use chrono_tz::Europe::Stockholm;
+
+    #[test]
+    fn weekdays_become_crontab_numbers() {
+        let nine = NaiveTime::from_hms_opt(9, 30, 0).unwrap();
+        assert_eq!(weekly_cron(&[1, 3, 7], nine), "30 9 * * 1,3,0");
+    }
+
+    #[test]
+    fn a_weekly_series_keeps_its_wall_clock_time_across_dst() {
+        let cron: CronExpr = weekly_cron(&[2], NaiveTime::from_hms_opt(9, 0, 0).unwrap())
+            .parse()
+            .unwrap();
+        let start = resolve_local(
+            NaiveDate::from_ymd_opt(2027, 3, 15)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap(),
+            Stockholm,
+        );
+        let dates = next_dates(&cron, Stockholm, start, PREVIEW);
+        assert_eq!(dates.len(), 10);
+        for d in &dates {
+            let l = local(*d, Stockholm);
+            assert_eq!((l.weekday(), l.hour(), l.minute()), (Weekday::Tue, 9, 0));
+        }
+        // 16 and 23 March are winter time (UTC+1), from 30 March summer (UTC+2).
+        assert_eq!(dates[0].hour(), 8);
+        assert_eq!(dates[2].hour(), 7);
+    }
+
+    #[test]
+    fn an_every_minute_cron_is_found_quickly_and_refused() {
+        let f = SeriesForm {
+            kind: "meeting".into(),
+            cron: "* * * * *".into(),
+            duration: "5".into(),
+            ..SeriesForm::default()
+        };
+        let errors = parse_series(&f, Stockholm, Language::Sv).err().unwrap();
+        assert!(errors.get("cron").is_some());
+    }
+}

@@ -1,0 +1,510 @@
+//! The case record page, its settings forms (consent, status, language,
+//! discreet flag, reminder intensity, responsible lots) and the Telegram
+//! link code. An assistant gets the contact view: name, number, channels
+//! and upcoming times, nothing else.
+
+use super::super::{Me, Posted, Ui, UiError, case, render, see_other, t};
+use super::timeline::{self, Entry};
+use super::{Opt, day, engine_err, label, options, parse_id, status_class, when};
+use crate::domain::access::{Action, CaseAccess};
+use crate::domain::link::LinkCode;
+use crate::domain::schedule::resolve_local;
+use crate::domain::{
+    AppointmentStatus, ChannelSet, Intensity, Language, ParticipantId, ParticipantStatus,
+    ReplyState, StaffId,
+};
+use crate::store::participants::Participant;
+use crate::store::telegram::Subject;
+use crate::store::ui_participants as store;
+use crate::store::{appointments, consents, journal, tasks};
+use crate::web::AppState;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/participants/{id}", get(page))
+        .route("/participants/{id}/consent", post(record_consent))
+        .route(
+            "/participants/{id}/consent/withdraw",
+            post(withdraw_consent),
+        )
+        .route("/participants/{id}/status", post(set_status))
+        .route("/participants/{id}/language", post(set_language))
+        .route("/participants/{id}/discreet", post(set_discreet))
+        .route("/participants/{id}/intensity", post(set_intensity))
+        .route("/participants/{id}/lots", post(assign_lots))
+        .route("/participants/{id}/link-code", post(link_code))
+}
+
+/// An upcoming appointment as the page shows it.
+pub struct ApptView {
+    pub id: String,
+    pub when: String,
+    pub iso: String,
+    pub kind: String,
+    pub duration: i64,
+    pub location: Option<String>,
+    pub with_whom: Option<String>,
+    pub note: Option<String>,
+    pub reply: String,
+    pub reply_class: &'static str,
+    pub reason: Option<String>,
+}
+
+pub struct ConsentView {
+    pub channels: String,
+    pub given: String,
+    pub expires: Option<String>,
+    pub withdrawn: Option<String>,
+    pub in_force: bool,
+}
+
+#[derive(Template)]
+#[template(path = "ui/participant.html")]
+struct CasePage {
+    ui: Ui,
+    id: String,
+    name: String,
+    full: bool,
+    status: String,
+    status_class: &'static str,
+    phone: Option<String>,
+    channel: String,
+    telegram_linked: bool,
+    erased: bool,
+    upcoming: Vec<ApptView>,
+    /// "Saved." after a change.
+    notice: Option<String>,
+    // The rest is for `full` only.
+    consent: Option<ConsentView>,
+    consent_error: Option<String>,
+    statuses: Vec<Opt>,
+    languages: Vec<Opt>,
+    intensities: Vec<Opt>,
+    discreet: bool,
+    lots_name: Option<String>,
+    lotsar: Option<Vec<Opt>>,
+    timeline: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+async fn page(
+    State(s): State<AppState>,
+    me: Me,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, UiError> {
+    let id: ParticipantId = parse_id(&id, me.lang)?;
+    let (p, access) = case(&s, &me, id, true).await?;
+    let notice = q.saved.map(|_| t(me.lang, "ui-participants-saved"));
+    build(&s, &me, p, access, notice, None).await
+}
+
+/// The page, for a GET or for a form that needs correcting (422).
+async fn build(
+    s: &AppState,
+    me: &Me,
+    p: Participant,
+    access: CaseAccess,
+    notice: Option<String>,
+    consent_error: Option<String>,
+) -> Result<Response, UiError> {
+    let lang = me.lang;
+    let tz = p.time_zone;
+    let now = Utc::now();
+    let full = access == CaseAccess::Full;
+    let ui = me.ui(&format!("/participants/{}", p.id));
+    let mut c = s.engine.db.conn().await.map_err(engine_err(lang))?;
+    let upcoming = appointments::for_participant(&mut c, p.id, Some(now))
+        .await
+        .map_err(engine_err(lang))?
+        .into_iter()
+        .filter(|a| a.status == AppointmentStatus::Scheduled)
+        .map(|a| ApptView {
+            id: a.id.to_string(),
+            when: when(lang, a.starts_at, tz),
+            iso: a.starts_at.to_rfc3339(),
+            kind: if full {
+                label(lang, "kind", a.kind)
+            } else {
+                String::new()
+            },
+            duration: a.duration_min,
+            location: a.location.filter(|_| full),
+            with_whom: a.with_whom.filter(|_| full),
+            note: a.internal_note.filter(|_| full),
+            reply: label(lang, "reply", a.reply),
+            reply_class: match a.reply {
+                ReplyState::Coming => "coming",
+                ReplyState::Cannot => "cannot",
+                ReplyState::None => "none",
+            },
+            reason: a.reply_reason.filter(|_| full),
+        })
+        .collect();
+    let mut page = CasePage {
+        id: p.id.to_string(),
+        name: p.first_name.clone(),
+        full,
+        status: label(lang, "status", p.status),
+        status_class: status_class(p.status),
+        phone: p.phone.as_ref().map(|x| x.as_e164().to_string()),
+        channel: label(lang, "channel", p.channel_pref),
+        telegram_linked: p.telegram_linked,
+        erased: p.erased,
+        upcoming,
+        notice,
+        consent: None,
+        consent_error,
+        statuses: vec![],
+        languages: vec![],
+        intensities: vec![],
+        discreet: p.discreet,
+        lots_name: None,
+        lotsar: None,
+        timeline: vec![],
+        ui,
+    };
+    if full {
+        let consent = consents::current(&mut c, p.id)
+            .await
+            .map_err(engine_err(lang))?;
+        page.consent = consent.map(|k| ConsentView {
+            channels: channels_text(lang, k.channels),
+            given: day(lang, k.given_at, tz),
+            expires: k.expires_at.map(|e| day(lang, e, tz)),
+            withdrawn: k.withdrawn_at.map(|w| when(lang, w, tz)),
+            in_force: k.withdrawn_at.is_none() && k.expires_at.is_none_or(|e| e > now),
+        });
+        page.statuses = options(lang, "status", ParticipantStatus::ALL, Some(p.status));
+        page.languages = options(lang, "language", Language::ALL, Some(p.language));
+        page.intensities = options(lang, "intensity", Intensity::ALL, Some(p.intensity));
+        if let Some(l) = p.lots_id {
+            page.lots_name = store::staff_name(&mut c, l)
+                .await
+                .map_err(engine_err(lang))?;
+        }
+        if me.may(Action::AssignLots) {
+            let list = store::active_lotsar(&mut c, Some(p.unit_id))
+                .await
+                .map_err(engine_err(lang))?;
+            page.lotsar = Some(
+                list.into_iter()
+                    .map(|o| Opt {
+                        selected: Some(o.id) == p.lots_id,
+                        value: o.id.to_string(),
+                        label: o.name,
+                    })
+                    .collect(),
+            );
+        }
+        let events = journal::list(&mut c, p.id)
+            .await
+            .map_err(engine_err(lang))?;
+        let task_list = tasks::list(&mut c, Some(p.id), false)
+            .await
+            .map_err(engine_err(lang))?;
+        let appts = appointments::for_participant(&mut c, p.id, None)
+            .await
+            .map_err(engine_err(lang))?;
+        page.timeline = timeline::build(&mut c, lang, &p, &events, &task_list, &appts).await?;
+    }
+    drop(c);
+    let mut r = render(&page);
+    if page.consent_error.is_some() {
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(r)
+}
+
+/// "SMS, Telegram".
+pub fn channels_text(lang: Language, set: ChannelSet) -> String {
+    set.iter()
+        .map(|c| label(lang, "channel", c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The participant behind a POST, when `me` may change their whole case
+/// record (lots, coordinator, admin); 403 otherwise.
+async fn full_case(s: &AppState, me: &Me, id: &str) -> Result<Participant, UiError> {
+    let id: ParticipantId = parse_id(id, me.lang)?;
+    let (p, access) = case(s, me, id, false).await?;
+    if access != CaseAccess::Full {
+        return Err(UiError::forbidden(me.lang));
+    }
+    Ok(p)
+}
+
+fn back(p: &Participant) -> Response {
+    see_other(&format!("/participants/{}?saved=1", p.id))
+}
+
+fn invalid(lang: Language, key: &str) -> UiError {
+    UiError::new(StatusCode::UNPROCESSABLE_ENTITY, lang, &t(lang, key))
+}
+
+#[derive(Deserialize)]
+struct ConsentForm {
+    #[serde(default)]
+    channels: Vec<String>,
+    /// The last day it is valid (local date); empty: a year.
+    #[serde(default)]
+    expires: Option<String>,
+}
+
+async fn record_consent(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<ConsentForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (f.me, f.form);
+    let p = full_case(&s, &me, &id).await?;
+    let lang = me.lang;
+    let now = Utc::now();
+    let channels: ChannelSet = f.channels.join(",").parse().unwrap_or_default();
+    let expires = match f
+        .expires
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        None => Ok(None),
+        Some(d) => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+            // Valid through that day on the participant's wall clock.
+            Ok(day) => day
+                .succ_opt()
+                .and_then(|next| next.and_hms_opt(0, 0, 0))
+                .map(|midnight| resolve_local(midnight, p.time_zone))
+                .filter(|e| *e > now)
+                .map(Some)
+                .ok_or("ui-participants-error-expiry"),
+            Err(_) => Err("ui-participants-error-expiry"),
+        },
+    };
+    let error = if channels.is_empty() {
+        Some("ui-participants-error-consent-channels")
+    } else {
+        expires.err()
+    };
+    if let Some(key) = error {
+        let (p, access) = case(&s, &me, p.id, true).await?;
+        return build(&s, &me, p, access, None, Some(t(lang, key))).await;
+    }
+    s.engine
+        .record_consent(p.id, channels, expires.unwrap_or(None), &me.actor(), now)
+        .await
+        .map_err(engine_err(lang))?;
+    Ok(back(&p))
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn withdraw_consent(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<Empty>,
+) -> Result<Response, UiError> {
+    let me = f.me;
+    let p = full_case(&s, &me, &id).await?;
+    s.engine
+        .withdraw_consent(p.id, &me.actor(), Utc::now())
+        .await
+        .map_err(engine_err(me.lang))?;
+    Ok(back(&p))
+}
+
+#[derive(Deserialize)]
+struct ValueForm {
+    #[serde(default)]
+    value: String,
+}
+
+async fn set_status(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<ValueForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (f.me, f.form);
+    let p = full_case(&s, &me, &id).await?;
+    let status: ParticipantStatus = f
+        .value
+        .parse()
+        .map_err(|_| invalid(me.lang, "ui-participants-error-value"))?;
+    s.engine
+        .set_status(p.id, status, &me.actor(), Utc::now())
+        .await
+        .map_err(engine_err(me.lang))?;
+    Ok(back(&p))
+}
+
+async fn set_language(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<ValueForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (f.me, f.form);
+    let p = full_case(&s, &me, &id).await?;
+    let language: Language = f
+        .value
+        .parse()
+        .map_err(|_| invalid(me.lang, "ui-participants-error-value"))?;
+    s.engine
+        .set_language(p.id, language, &me.actor(), Utc::now())
+        .await
+        .map_err(engine_err(me.lang))?;
+    Ok(back(&p))
+}
+
+#[derive(Deserialize)]
+struct DiscreetForm {
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    discreet: Option<String>,
+}
+
+async fn set_discreet(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<DiscreetForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (f.me, f.form);
+    let p = full_case(&s, &me, &id).await?;
+    s.engine
+        .set_discreet(p.id, f.discreet.is_some(), &me.actor(), Utc::now())
+        .await
+        .map_err(engine_err(me.lang))?;
+    Ok(back(&p))
+}
+
+async fn set_intensity(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<ValueForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (f.me, f.form);
+    let p = full_case(&s, &me, &id).await?;
+    let intensity: Intensity = f
+        .value
+        .parse()
+        .map_err(|_| invalid(me.lang, "ui-participants-error-value"))?;
+    s.engine
+        .set_intensity(p.id, intensity, &me.actor(), Utc::now())
+        .await
+        .map_err(engine_err(me.lang))?;
+    Ok(back(&p))
+}
+
+async fn assign_lots(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<ValueForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (f.me, f.form);
+    let p = full_case(&s, &me, &id).await?;
+    me.require(Action::AssignLots)?;
+    let lots: StaffId = f
+        .value
+        .parse()
+        .map_err(|_| invalid(me.lang, "ui-participants-error-lots"))?;
+    s.engine
+        .reassign_lots(p.id, lots, &me.actor(), Utc::now())
+        .await
+        .map_err(|e| match e {
+            crate::error::Error::Invalid(_) | crate::error::Error::NotFound(_) => {
+                invalid(me.lang, "ui-participants-error-lots")
+            }
+            e => UiError::from_engine(e, me.lang),
+        })?;
+    Ok(back(&p))
+}
+
+#[derive(Template)]
+#[template(path = "ui/participant_link.html")]
+struct LinkPage {
+    ui: Ui,
+    id: String,
+    name: String,
+    code: String,
+    start: String,
+    deep_link: Option<String>,
+    qr_svg: Option<String>,
+    expires: String,
+}
+
+/// A QR code as inline SVG (without the XML declaration, which has no
+/// place inside HTML), labelled for screen readers.
+pub fn qr_svg(data: &str, label: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(data.as_bytes()).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .build();
+    let start = svg.find("<svg")?;
+    let label = label
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;");
+    Some(svg[start..].replacen(
+        "<svg ",
+        &format!(r#"<svg role="img" aria-label="{label}" "#),
+        1,
+    ))
+}
+
+/// Creates a one-time Telegram link code and shows it once: as a code, a
+/// `/start` command, and (with the bot's username) a t.me link and its QR
+/// code. Only the code's hash is stored, so this page is the only place it
+/// appears; it is not cached.
+async fn link_code(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<Empty>,
+) -> Result<Response, UiError> {
+    let me = f.me;
+    let p = full_case(&s, &me, &id).await?;
+    let lang = me.lang;
+    let (code, expires): (LinkCode, DateTime<Utc>) = s
+        .engine
+        .create_link_code(Subject::Participant(p.id), &me.actor(), Utc::now())
+        .await
+        .map_err(engine_err(lang))?;
+    let deep_link =
+        s.ui.telegram_bot_username
+            .as_deref()
+            .filter(|b| !b.trim().is_empty())
+            .map(|b| code.deep_link(b));
+    let qr = deep_link
+        .as_deref()
+        .and_then(|l| qr_svg(l, &t(lang, "ui-participants-link-qr")));
+    let ui = me.ui(&format!("/participants/{}", p.id));
+    let page = LinkPage {
+        id: p.id.to_string(),
+        name: p.first_name.clone(),
+        code: code.as_str().to_string(),
+        start: format!("/start {}", code.as_str()),
+        deep_link,
+        qr_svg: qr,
+        expires: when(lang, expires, p.time_zone),
+        ui,
+    };
+    let mut r = render(&page);
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(r.into_response())
+}

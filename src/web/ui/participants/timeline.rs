@@ -1,0 +1,618 @@
+//! The case record as a timeline: every journal event and every task of a
+//! participant, in words (Fluent keys `ui-participants-ev-*`), at local
+//! time with the weekday, newest first.
+
+use super::super::{UiError, t, ta};
+use super::case::channels_text;
+use super::{day, engine_err, label, when};
+use crate::domain::gates::SuppressReason;
+use crate::domain::{AppointmentId, ChannelSet, Language, ParticipantStatus, StaffId};
+use crate::store::appointments::Appointment;
+use crate::store::journal::Event;
+use crate::store::participants::Participant;
+use crate::store::tasks::Task;
+use crate::store::{Conn, ui_participants};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// One line of the timeline.
+pub struct Entry {
+    pub at: DateTime<Utc>,
+    /// Local time with the weekday.
+    pub when: String,
+    /// For `<time datetime>`.
+    pub iso: String,
+    pub text: String,
+    pub details: Vec<String>,
+    /// Who did it, when a person did.
+    pub by: Option<String>,
+    /// A CSS class: `reply`, `task`, `bad` or empty.
+    pub class: &'static str,
+    order: (i64, i64),
+}
+
+/// Builds the timeline, newest first.
+pub async fn build(
+    c: &mut Conn,
+    lang: Language,
+    p: &Participant,
+    events: &[Event],
+    tasks: &[Task],
+    appts: &[Appointment],
+) -> Result<Vec<Entry>, UiError> {
+    // Staff named in the record: the actors, and the lotsar assigned.
+    let mut names: HashMap<i64, String> = HashMap::new();
+    let mut ids: Vec<i64> = events
+        .iter()
+        .filter_map(|e| e.actor.strip_prefix("staff:")?.parse().ok())
+        .collect();
+    ids.extend(
+        events
+            .iter()
+            .filter(|e| e.kind == "lots_assigned")
+            .filter_map(|e| e.detail["lots_id"].as_i64()),
+    );
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids.into_iter().filter(|i| *i > 0) {
+        if let Some(n) = ui_participants::staff_name(c, StaffId::from_db(id))
+            .await
+            .map_err(engine_err(lang))?
+        {
+            names.insert(id, n);
+        }
+    }
+    let appts: HashMap<AppointmentId, &Appointment> = appts.iter().map(|a| (a.id, a)).collect();
+    let cx = Cx {
+        lang,
+        tz: p.time_zone,
+        names: &names,
+        appts: &appts,
+        first_name: &p.first_name,
+    };
+    let mut out: Vec<Entry> = events.iter().map(|e| cx.event(e)).collect();
+    out.extend(tasks.iter().map(|task| cx.task(task)));
+    out.sort_by(|a, b| b.at.cmp(&a.at).then(b.order.cmp(&a.order)));
+    Ok(out)
+}
+
+struct Cx<'a> {
+    lang: Language,
+    tz: Tz,
+    names: &'a HashMap<i64, String>,
+    appts: &'a HashMap<AppointmentId, &'a Appointment>,
+    first_name: &'a str,
+}
+
+fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+fn instant(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|x| DateTime::parse_from_rfc3339(x).ok())
+        .map(|d| d.with_timezone(&Utc))
+}
+
+impl Cx<'_> {
+    fn t(&self, key: &str) -> String {
+        t(self.lang, &format!("ui-participants-ev-{key}"))
+    }
+    fn ta(&self, key: &str, args: &[(&'static str, String)]) -> String {
+        ta(self.lang, &format!("ui-participants-ev-{key}"), args)
+    }
+    fn label(&self, what: &str, v: &Value) -> String {
+        match v.as_str() {
+            Some(x) => label(self.lang, what, x),
+            None => "–".into(),
+        }
+    }
+    fn channels(&self, v: &Value) -> String {
+        let set: ChannelSet = v
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or_default();
+        channels_text(self.lang, set)
+    }
+    fn dt(&self, at: DateTime<Utc>) -> String {
+        when(self.lang, at, self.tz)
+    }
+    /// "möte tis 8 dec 09:00" for an appointment of this participant.
+    fn appt(&self, id: Option<AppointmentId>) -> Option<String> {
+        let a = self.appts.get(&id?)?;
+        Some(self.ta(
+            "about",
+            &[
+                ("kind", label(self.lang, "kind", a.kind)),
+                ("when", self.dt(a.starts_at)),
+            ],
+        ))
+    }
+    fn who(&self, actor: &str) -> Option<String> {
+        match actor {
+            "system" => None,
+            "participant" => Some(self.first_name.to_string()),
+            a => Some(
+                match a.strip_prefix("staff:").and_then(|i| i.parse().ok()) {
+                    Some(id) => self
+                        .names
+                        .get(&id)
+                        .cloned()
+                        .unwrap_or_else(|| a.to_string()),
+                    None => a.to_string(),
+                },
+            ),
+        }
+    }
+    fn suppress_reason(&self, reason: &str) -> String {
+        use SuppressReason::*;
+        let known = [
+            (NoConsent, "no-consent"),
+            (ConsentWithdrawn, "consent-withdrawn"),
+            (ConsentExpired, "consent-expired"),
+            (ChannelNotConsented, "channel-not-consented"),
+            (OptedOut, "opted-out"),
+            (AppointmentCancelled, "appointment-cancelled"),
+            (AppointmentStarted, "appointment-started"),
+            (DeadlinePassed, "deadline-passed"),
+            (SaidCannot, "said-cannot"),
+            (QuietHoursUntilStart, "quiet-hours"),
+        ];
+        if let Some((_, key)) = known.iter().find(|(r, _)| r.to_string() == reason) {
+            return self.t(&format!("why-{key}"));
+        }
+        for st in ParticipantStatus::ALL {
+            if (NotActive { status: *st }).to_string() == reason {
+                return self.ta(
+                    "why-not-active",
+                    &[("status", label(self.lang, "status", st))],
+                );
+            }
+        }
+        reason.to_string()
+    }
+
+    fn event(&self, e: &Event) -> Entry {
+        let d = &e.detail;
+        let mut details = Vec::new();
+        let mut class = "";
+        let about = self.appt(e.appointment_id);
+        let text = match e.kind.as_str() {
+            "participant_created" => self.t("created"),
+            "status_changed" => self.ta(
+                "status",
+                &[
+                    ("from", self.label("status", &d["from"])),
+                    ("to", self.label("status", &d["to"])),
+                ],
+            ),
+            "consent_recorded" => {
+                if let Some(x) = instant(&d["expires_at"]) {
+                    details.push(self.ta("consent-until", &[("date", day(self.lang, x, self.tz))]));
+                }
+                self.ta("consent", &[("channels", self.channels(&d["channels"]))])
+            }
+            "consent_withdrawn" => self.t("consent-withdrawn"),
+            "appointment_created" => {
+                let when = instant(&d["starts_at"])
+                    .map(|x| self.dt(x))
+                    .unwrap_or_default();
+                if d["series_id"].is_i64() {
+                    details.push(self.t("from-series"));
+                }
+                self.ta(
+                    "appt-created",
+                    &[("kind", self.label("kind", &d["kind"])), ("when", when)],
+                )
+            }
+            "appointment_updated" => {
+                details.extend(about.clone());
+                self.t("appt-updated")
+            }
+            "appointment_moved" => {
+                let from = instant(&d["from"]).map(|x| self.dt(x)).unwrap_or_default();
+                let to = instant(&d["to"]).map(|x| self.dt(x)).unwrap_or_default();
+                self.ta("appt-moved", &[("from", from), ("to", to)])
+            }
+            "appointment_cancelled" => {
+                details.extend(about.clone());
+                self.t("appt-cancelled")
+            }
+            "reminders_planned" => {
+                let n = d["due_at"].as_array().map_or(0, Vec::len);
+                self.ta(
+                    if n == 1 { "planned-one" } else { "planned" },
+                    &[
+                        ("n", n.to_string()),
+                        ("channel", self.label("channel", &d["channel"])),
+                    ],
+                )
+            }
+            "message_sent" => {
+                details.extend(about.clone());
+                self.ta(
+                    &format!("sent-{}", d["purpose"].as_str().unwrap_or("notice")),
+                    &[("channel", self.label("channel", &d["channel"]))],
+                )
+            }
+            "message_suppressed" => {
+                class = "bad";
+                details.extend(about.clone());
+                details.push(self.suppress_reason(d["reason"].as_str().unwrap_or_default()));
+                self.ta(
+                    "suppressed",
+                    &[("what", self.label("purpose", &d["purpose"]))],
+                )
+            }
+            "delivery_failed" => {
+                class = "bad";
+                details.extend(about.clone());
+                self.ta(
+                    "failed",
+                    &[
+                        ("what", self.label("purpose", &d["purpose"])),
+                        ("channel", self.label("channel", &d["channel"])),
+                    ],
+                )
+            }
+            "summons_issued" => {
+                if let Some(x) = instant(&d["deadline"]) {
+                    details.push(self.ta("deadline", &[("when", self.dt(x))]));
+                }
+                self.ta(
+                    "summons",
+                    &[("channel", self.label("channel", &d["channel"]))],
+                )
+            }
+            "inbound_message" => {
+                class = "reply";
+                self.reply(d, &about, &mut details)
+            }
+            "attendance_recorded" => {
+                details.extend(about.clone());
+                self.ta(
+                    "attendance",
+                    &[("attendance", self.label("attendance", &d["attendance"]))],
+                )
+            }
+            "intensity_changed" => self.ta(
+                "intensity",
+                &[
+                    ("from", self.label("intensity", &d["from"])),
+                    ("to", self.label("intensity", &d["to"])),
+                ],
+            ),
+            "lots_assigned" => match d["lots_id"].as_i64() {
+                Some(id) => self.ta(
+                    "lots",
+                    &[(
+                        "name",
+                        self.names
+                            .get(&id)
+                            .cloned()
+                            .unwrap_or_else(|| id.to_string()),
+                    )],
+                ),
+                None => self.t("lots-none"),
+            },
+            "contact_notice_queued" => self.ta(
+                "contact-notice",
+                &[("channel", self.label("channel", &d["channel"]))],
+            ),
+            "language_changed" => self.ta(
+                "language",
+                &[
+                    ("from", self.label("language", &d["from"])),
+                    ("to", self.label("language", &d["to"])),
+                ],
+            ),
+            "discreet_changed" => {
+                if d["discreet"].as_bool() == Some(true) {
+                    self.t("discreet-on")
+                } else {
+                    self.t("discreet-off")
+                }
+            }
+            "series_created" => {
+                details.push(s(&d["cron"]));
+                self.ta("series", &[("kind", self.label("kind", &d["kind"]))])
+            }
+            "telegram_link_code_created" => self.t("link-code"),
+            "telegram_linked" => self.t("telegram-linked"),
+            "telegram_unlinked" => self.t("telegram-unlinked"),
+            "telegram_unreachable" => {
+                class = "bad";
+                self.t("telegram-unreachable")
+            }
+            "opted_out_at_gateway" => self.ta(
+                "opted-out-gateway",
+                &[("channel", self.label("channel", &d["channel"]))],
+            ),
+            "fallback_to_sms" => self.t("fallback-sms"),
+            "erased" => self.t("erased"),
+            other => self.ta("other", &[("kind", other.to_string())]),
+        };
+        Entry {
+            at: e.at,
+            when: self.dt(e.at),
+            iso: e.at.to_rfc3339(),
+            text,
+            details,
+            by: self.who(&e.actor),
+            class,
+            order: (0, e.id),
+        }
+    }
+
+    /// A message from the participant: what it was read as, the reason
+    /// they gave, which time it was about, and their own words.
+    fn reply(&self, d: &Value, about: &Option<String>, details: &mut Vec<String>) -> String {
+        let intent = &d["intent"];
+        // A button tap nests the parsed intent one level down.
+        let inner = if intent["intent"].is_object() {
+            &intent["intent"]
+        } else {
+            intent
+        };
+        let name = inner["intent"].as_str().unwrap_or("unknown");
+        let reason = inner["reason"]
+            .as_str()
+            .or_else(|| d["changed"]["reason"].as_str())
+            .filter(|r| !r.trim().is_empty());
+        let channel = ("channel", self.label("channel", &d["channel"]));
+        let text = match name {
+            "coming" => self.ta("reply-coming", &[channel]),
+            "cannot" => self.ta("reply-cannot", &[channel]),
+            "stop" => self.ta("reply-stop", &[channel]),
+            "start" => self.ta("reply-start", &[channel]),
+            "help" => self.ta("reply-help", &[channel]),
+            "my_times" => self.ta("reply-my-times", &[channel]),
+            "my_data" => self.ta("reply-my-data", &[channel]),
+            "language" => self.ta(
+                "reply-language",
+                &[
+                    channel,
+                    ("language", self.label("language", &inner["language"])),
+                ],
+            ),
+            "plan_time" => self.ta("reply-plan", &[channel, ("time", s(&inner["time"]))]),
+            _ => self.ta("reply-other", &[channel]),
+        };
+        if let Some(r) = reason {
+            details.push(self.ta("reason", &[("reason", r.to_string())]));
+        }
+        let about = d["changed"]["appointment_id"]
+            .as_i64()
+            .filter(|i| *i > 0)
+            .and_then(|i| self.appt(Some(AppointmentId::from_db(i))))
+            .or_else(|| about.clone());
+        details.extend(about);
+        if d["changed"]["too_late"].as_bool() == Some(true) {
+            details.push(self.t("too-late"));
+        }
+        if let Some(words) = d["text"].as_str().filter(|w| !w.is_empty()) {
+            details.push(format!("”{words}”"));
+        }
+        text
+    }
+
+    fn task(&self, task: &Task) -> Entry {
+        let mut details: Vec<String> = self.appt(task.appointment_id).into_iter().collect();
+        details.push(match task.done_at {
+            Some(at) => self.ta("task-done", &[("when", self.dt(at))]),
+            None => self.t("task-open"),
+        });
+        Entry {
+            at: task.created_at,
+            when: self.dt(task.created_at),
+            iso: task.created_at.to_rfc3339(),
+            text: self.ta("task", &[("kind", label(self.lang, "task", task.kind))]),
+            details,
+            by: None,
+            class: "task",
+            order: (1, task.id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ParticipantId, TaskKind};
+    use serde_json::json;
+
+    fn ok(t: &str) {
+        assert!(
+            !t.is_empty()
+                && !t.contains("ui-participants")
+                && !t.contains('{')
+                && !t.contains("Unknown"),
+            "{t:?}"
+        );
+    }
+
+    /// Every event the engine writes reads as words in both languages.
+    #[test]
+    fn every_event_kind_has_words_in_both_languages() {
+        let at = "2026-12-08T08:00:00Z";
+        let events = [
+            ("participant_created", json!({})),
+            (
+                "status_changed",
+                json!({ "from": "active", "to": "in_custody" }),
+            ),
+            (
+                "consent_recorded",
+                json!({ "channels": ["sms", "telegram"], "expires_at": at }),
+            ),
+            ("consent_withdrawn", json!({})),
+            (
+                "appointment_created",
+                json!({ "kind": "drug_test", "starts_at": at, "series_id": 1 }),
+            ),
+            ("appointment_updated", json!({ "kind": "meeting" })),
+            ("appointment_moved", json!({ "from": at, "to": at })),
+            ("appointment_cancelled", json!({})),
+            (
+                "reminders_planned",
+                json!({ "channel": "sms", "due_at": [at, at] }),
+            ),
+            (
+                "reminders_planned",
+                json!({ "channel": "sms", "due_at": [at] }),
+            ),
+            (
+                "message_sent",
+                json!({ "purpose": "reminder", "channel": "sms" }),
+            ),
+            (
+                "message_sent",
+                json!({ "purpose": "summons", "channel": "telegram" }),
+            ),
+            (
+                "message_sent",
+                json!({ "purpose": "receipt", "channel": "sms" }),
+            ),
+            (
+                "message_sent",
+                json!({ "purpose": "notice", "channel": "sms" }),
+            ),
+            (
+                "message_suppressed",
+                json!({ "purpose": "reminder", "channel": "sms", "reason": "consent was withdrawn" }),
+            ),
+            (
+                "message_suppressed",
+                json!({ "purpose": "reminder", "channel": "sms", "reason": "participant is paused, not active" }),
+            ),
+            (
+                "delivery_failed",
+                json!({ "purpose": "reminder", "channel": "sms" }),
+            ),
+            (
+                "summons_issued",
+                json!({ "deadline": at, "channel": "sms" }),
+            ),
+            ("attendance_recorded", json!({ "attendance": "absent" })),
+            (
+                "intensity_changed",
+                json!({ "from": "all", "to": "day_before" }),
+            ),
+            ("lots_assigned", json!({ "lots_id": 3 })),
+            ("lots_assigned", json!({ "lots_id": null })),
+            ("contact_notice_queued", json!({ "channel": "sms" })),
+            ("language_changed", json!({ "from": "sv", "to": "en" })),
+            ("discreet_changed", json!({ "discreet": true })),
+            ("discreet_changed", json!({ "discreet": false })),
+            (
+                "series_created",
+                json!({ "kind": "meeting", "cron": "0 9 * * 2" }),
+            ),
+            ("telegram_link_code_created", json!({})),
+            ("telegram_linked", json!({})),
+            ("telegram_unlinked", json!({})),
+            ("telegram_unreachable", json!({})),
+            ("opted_out_at_gateway", json!({ "channel": "sms" })),
+            ("fallback_to_sms", json!({})),
+            ("erased", json!({})),
+            ("something_new", json!({})),
+        ];
+        let intents = [
+            json!({ "intent": "coming" }),
+            json!({ "intent": "cannot", "reason": "sjuk" }),
+            json!({ "via": "button", "intent": { "intent": "cannot" } }),
+            json!({ "intent": "stop" }),
+            json!({ "intent": "start" }),
+            json!({ "intent": "help" }),
+            json!({ "intent": "my_times" }),
+            json!({ "intent": "my_data" }),
+            json!({ "intent": "language", "language": "en" }),
+            json!({ "intent": "plan_time", "time": "08:15" }),
+            json!({ "intent": "unknown" }),
+        ];
+        let names = HashMap::from([(3, "Sara Lind".to_string())]);
+        let appts = HashMap::new();
+        for lang in [Language::Sv, Language::En] {
+            let cx = Cx {
+                lang,
+                tz: chrono_tz::Europe::Stockholm,
+                names: &names,
+                appts: &appts,
+                first_name: "Ali",
+            };
+            let ev = |kind: &str, detail: Value| Event {
+                id: 1,
+                participant_id: ParticipantId::from_db(1),
+                appointment_id: None,
+                at: Utc::now(),
+                actor: "staff:3".into(),
+                kind: kind.into(),
+                detail,
+            };
+            // Each kind has its own words (none falls through to "other").
+            let mut seen: HashMap<String, &str> = HashMap::new();
+            for (kind, detail) in &events {
+                let e = cx.event(&ev(kind, detail.clone()));
+                ok(&e.text);
+                e.details.iter().for_each(|d| ok(d));
+                assert_eq!(e.by.as_deref(), Some("Sara Lind"));
+                let first = *seen.entry(e.text.clone()).or_insert(kind);
+                assert_eq!(first, *kind, "{kind} reads like {first}: {}", e.text);
+            }
+            for intent in &intents {
+                let e = cx.event(&ev(
+                    "inbound_message",
+                    json!({ "channel": "sms", "text": "hej", "intent": intent, "changed": { "too_late": true } }),
+                ));
+                ok(&e.text);
+                e.details.iter().for_each(|d| ok(d));
+            }
+            for kind in TaskKind::ALL {
+                let task = Task {
+                    id: 1,
+                    unit_id: crate::domain::UnitId::from_db(1),
+                    participant_id: ParticipantId::from_db(1),
+                    appointment_id: None,
+                    kind: *kind,
+                    detail: json!({}),
+                    assigned_to: None,
+                    created_at: Utc::now(),
+                    done_at: Some(Utc::now()),
+                    done_by: None,
+                };
+                let e = cx.task(&task);
+                ok(&e.text);
+                e.details.iter().for_each(|d| ok(d));
+            }
+        }
+    }
+
+    #[test]
+    fn a_reply_shows_its_reason() {
+        let (names, appts) = (HashMap::new(), HashMap::new());
+        let cx = Cx {
+            lang: Language::Sv,
+            tz: chrono_tz::Europe::Stockholm,
+            names: &names,
+            appts: &appts,
+            first_name: "Ali",
+        };
+        let mut details = vec![];
+        let text = cx.reply(
+            &json!({ "channel": "sms", "text": "förhinder sjuk", "intent": { "intent": "cannot", "reason": "sjuk" } }),
+            &None,
+            &mut details,
+        );
+        assert_eq!(text, "Svarade FÖRHINDER (SMS)");
+        assert_eq!(details, ["Skäl: sjuk", "”förhinder sjuk”"]);
+    }
+}
