@@ -1,0 +1,149 @@
+//! The staff web UI in a real browser: Debian's headless Chromium, driven
+//! by playwright-core from `tests/browser/flow.mjs`, against the real
+//! router, the real dispatcher and the sandbox channel, on both databases.
+//!
+//! The script plays a lots: logs in, creates a participant and an
+//! appointment, sees the reminder on the sandbox phone, answers "förhinder
+//! sjuk" there as the participant, sees the reply and the task on Today and
+//! in the timeline, and records attendance. This file then checks the
+//! database says the same. With `PAMINN_SCREENSHOTS=<dir>` the script saves
+//! screenshots of the main pages there (`docs/screenshots/` in the README).
+//!
+//! Needs `npm ci` in tests/browser and /usr/bin/chromium (Debian's
+//! `chromium`); without them the test says so and passes, unless
+//! `PAMINN_REQUIRE_BROWSER` is set (CI sets it), then it fails.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::ui::{self, PASSWORD};
+use paminn::domain::schedule::QuietHours;
+use paminn::domain::{
+    AppointmentKind, Attendance, ChannelKind, ChannelSet, Language, PhoneNumber, ReplyState, Role,
+    Span,
+};
+use paminn::engine::Actor;
+use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
+use paminn::store::appointments::NewAppointment;
+use paminn::store::participants::NewParticipant;
+use paminn::store::{appointments, participants, rules, tasks, units};
+use std::path::{Path, PathBuf};
+use tokio_util::sync::CancellationToken;
+
+struct BrowserEnv {
+    dir: PathBuf,
+    chromium: PathBuf,
+}
+
+fn browser_env() -> Option<BrowserEnv> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let chromium = PathBuf::from(
+        std::env::var("PAMINN_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+    );
+    let missing = if !dir.join("node_modules/playwright-core").is_dir() {
+        Some(format!(
+            "playwright-core (run `npm ci` in {})",
+            dir.display()
+        ))
+    } else if !chromium.exists() {
+        Some(format!("{} (apt-get install chromium)", chromium.display()))
+    } else {
+        None
+    };
+    match missing {
+        None => Some(BrowserEnv { dir, chromium }),
+        Some(what) if std::env::var_os("PAMINN_REQUIRE_BROWSER").is_some() => {
+            panic!("browser test: {what} is missing and PAMINN_REQUIRE_BROWSER is set")
+        }
+        Some(what) => {
+            eprintln!("browser test skipped: {what} is missing");
+            None
+        }
+    }
+}
+
+both_backends! {
+    async fn a_lots_works_a_reply_from_login_to_attendance_in_chromium(t) {
+        let Some(env) = browser_env() else { return };
+        let app = ui::spawn(&t, true).await;
+        let now = Utc::now();
+        let lisa = app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
+        {
+            let mut c = app.engine.db.conn().await.unwrap();
+            // Any hour of the day: no quiet hours. Meetings are reminded
+            // 24 h and 2 h before, with a question; an appointment booked
+            // 90 minutes ahead gets its reminder at once.
+            units::set_quiet_hours(&mut c, app.unit.id, QuietHours::none()).await.unwrap();
+            rules::set(&mut c, app.unit.id, AppointmentKind::Meeting, &Span::parse_list("24h,2h").unwrap(), true, None).await.unwrap();
+        }
+        // Lisa also has Sara, whose meeting began half an hour ago and is
+        // waiting for its attendance.
+        let actor = Actor("test".into());
+        let sara = app.engine.add_participant(&NewParticipant {
+            unit_id: app.unit.id,
+            first_name: "Sara".into(),
+            phone: Some(PhoneNumber::parse("070-222 22 22").unwrap()),
+            language: Language::Sv,
+            channel_pref: ChannelKind::Sms,
+            time_zone: app.unit.time_zone,
+            discreet: true,
+            lots_id: Some(lisa.id),
+        }, Some(ChannelSet::NONE.with(ChannelKind::Sms, true)), &actor, now).await.unwrap();
+        let saras = app.engine.create_appointment(&NewAppointment {
+            participant_id: sara.id,
+            series_id: None,
+            kind: AppointmentKind::Meeting,
+            starts_at: now - Duration::minutes(30),
+            duration_min: 20,
+            location: None,
+            with_whom: None,
+            internal_note: None,
+            external_ref: None,
+        }, &actor, now - Duration::days(1)).await.unwrap();
+
+        let stop = CancellationToken::new();
+        let channels = paminn::server::channels(&paminn::config::Config::default(), &t.db);
+        let dispatcher = Dispatcher::new(app.engine.clone(), channels, DispatcherConfig {
+            poll: std::time::Duration::from_millis(200),
+            ..DispatcherConfig::default()
+        });
+        let d_stop = stop.clone();
+        let d_task = tokio::spawn(async move { dispatcher.run(d_stop).await });
+
+        let shots = std::env::var("PAMINN_SCREENSHOTS").ok().map(PathBuf::from);
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tokio::process::Command::new("node")
+            .arg(env.dir.join("flow.mjs"))
+            .env("BASE_URL", &app.base)
+            .env("LOGIN_USER", "lisa")
+            .env("LOGIN_PASSWORD", PASSWORD)
+            .env("CHROMIUM", &env.chromium)
+            .env("SHOTS", shots.as_deref().unwrap_or(tmp.path()))
+            .current_dir(&env.dir)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run node (is Node.js installed?)");
+        stop.cancel();
+        d_task.await.unwrap();
+        let log = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "the browser flow failed:\n{log}\n{}", String::from_utf8_lossy(&out.stderr));
+
+        // What the browser did is what the database holds.
+        let mut c = app.engine.db.conn().await.unwrap();
+        let people = participants::list(&mut c, Some(app.unit.id)).await.unwrap();
+        let ali = people.iter().find(|p| p.first_name == "Ali").expect("Ali was created in the browser");
+        assert_eq!(ali.lots_id, Some(lisa.id), "a lots's new participant is theirs");
+        let alis = appointments::for_participant(&mut c, ali.id, None).await.unwrap();
+        assert_eq!(alis.len(), 1);
+        assert_eq!(alis[0].reply, ReplyState::Cannot);
+        assert_eq!(alis[0].reply_reason.as_deref(), Some("sjuk"));
+        let open = tasks::list(&mut c, Some(ali.id), true).await.unwrap();
+        assert!(open.iter().any(|task| task.participant_id == ali.id), "the förhinder made a task");
+        assert_eq!(appointments::get(&mut c, saras.id).await.unwrap().attendance, Attendance::Attended);
+        for page in ["login", "today", "participant", "sandbox"] {
+            let f = shots.as_deref().unwrap_or(tmp.path()).join(format!("{page}.png"));
+            assert!(std::fs::metadata(&f).is_ok_and(|m| m.len() > 1000), "no screenshot {}", f.display());
+        }
+    }
+}
