@@ -16,8 +16,8 @@ pub mod record;
 pub mod series;
 pub mod summon;
 pub mod telegram;
-pub mod ui_today;
 pub mod ui_participants;
+pub mod ui_today;
 
 use crate::domain::{AppointmentId, ParticipantId};
 use crate::error::Result;

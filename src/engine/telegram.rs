@@ -635,27 +635,38 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let mut tx = self.db.begin().await?;
-        participants::get(&mut tx, p).await?;
-        if let Some(s) = lots {
-            staff::get_active(&mut tx, s).await?;
-        }
-        staff::assign_lots(&mut tx, p, lots, now).await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: p,
-                    appointment: None,
-                    kind: "lots_assigned",
-                    detail: json!({ "lots_id": lots }),
-                    action: "participant.lots",
-                },
-            )
-            .await?;
+        assign_lots_in(&mut tx, p, lots, actor, now).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// [`Engine::assign_lots`] in the caller's transaction.
+pub(crate) async fn assign_lots_in(
+    c: &mut crate::store::Conn,
+    p: ParticipantId,
+    lots: Option<StaffId>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    participants::get(c, p).await?;
+    if let Some(s) = lots {
+        staff::get_active(c, s).await?;
+    }
+    staff::assign_lots(c, p, lots, now).await?;
+    actor
+        .record(
+            c,
+            now,
+            Change {
+                participant: p,
+                appointment: None,
+                kind: "lots_assigned",
+                detail: json!({ "lots_id": lots }),
+                action: "participant.lots",
+            },
+        )
+        .await
 }
 
 async fn chat_owner_in(c: &mut crate::store::Conn, chat: &str) -> Result<ChatOwner> {

@@ -114,11 +114,13 @@ impl Engine {
         if p.lots_id == Some(lots) {
             return Ok(None);
         }
-        self.assign_lots(id, Some(lots), actor, now).await?;
+        // The new lots and the message naming them, in one transaction.
+        let mut tx = self.db.begin().await?;
+        super::telegram::assign_lots_in(&mut tx, id, Some(lots), actor, now).await?;
         if p.erased {
+            tx.commit().await?;
             return Ok(None);
         }
-        let mut tx = self.db.begin().await?;
         let p = participants::get(&mut tx, id).await?;
         let consent = consents::current(&mut tx, id).await?;
         let reachable = ChannelSet::NONE

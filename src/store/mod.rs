@@ -21,8 +21,8 @@ pub mod staff;
 pub mod tasks;
 pub mod telegram;
 pub mod tokens;
-pub mod ui_today;
 pub mod ui_participants;
+pub mod ui_today;
 pub mod units;
 pub mod web;
 
