@@ -16,6 +16,7 @@ pub mod record;
 pub mod series;
 pub mod summon;
 pub mod telegram;
+pub mod ui_settings;
 
 use crate::domain::{AppointmentId, ParticipantId};
 use crate::error::Result;
