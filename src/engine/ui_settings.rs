@@ -27,6 +27,17 @@ pub struct UnitSettings {
     pub gap_alert_days: i64,
 }
 
+/// A reminder rule as the settings page sets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleChange {
+    pub kind: AppointmentKind,
+    /// Before the start, at least one.
+    pub offsets: Vec<Span>,
+    pub ask_reply: bool,
+    /// A reply is expected this long before the start.
+    pub reply_deadline: Option<Span>,
+}
+
 /// Longest retention of message texts the page accepts (ten years).
 pub const MAX_RETENTION_DAYS: i64 = 3650;
 /// Longest gap before a task the page accepts.
@@ -42,13 +53,16 @@ impl Engine {
     pub async fn set_rule(
         &self,
         unit: UnitId,
-        kind: AppointmentKind,
-        offsets: &[Span],
-        ask_reply: bool,
-        reply_deadline: Option<Span>,
+        r: &RuleChange,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Rule> {
+        let RuleChange {
+            kind,
+            ref offsets,
+            ask_reply,
+            reply_deadline,
+        } = *r;
         if offsets.is_empty() {
             return Err(Error::invalid(
                 "a rule needs at least one reminder time, e.g. 24h,2h",

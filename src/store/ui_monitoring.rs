@@ -104,7 +104,11 @@ fn where_clause(f: &MessageFilter) -> (String, Vec<Arg>) {
         push("o.status = ?1", vec![Arg::S(s.as_str().into())], &mut args);
     }
     if let Some(ch) = f.channel {
-        push("o.channel = ?1", vec![Arg::S(ch.as_str().into())], &mut args);
+        push(
+            "o.channel = ?1",
+            vec![Arg::S(ch.as_str().into())],
+            &mut args,
+        );
     }
     match &f.who {
         Some(Who::Id(id)) => push("o.participant_id = ?1", vec![Arg::I(id.get())], &mut args),
@@ -492,7 +496,10 @@ mod tests {
         };
         let (w, args) = where_clause(&f);
         assert_eq!(args.len(), 4);
-        assert!(w.contains("p.unit_id = $1") && w.contains("o.status = $2"), "{w}");
+        assert!(
+            w.contains("p.unit_id = $1") && w.contains("o.status = $2"),
+            "{w}"
+        );
         assert!(w.contains("LIKE $3 OR p.first_name LIKE $4"), "{w}");
     }
 }

@@ -100,7 +100,10 @@ struct Notes {
     form: NewForm,
 }
 
-async fn load(s: &AppState, lang: Language) -> Result<(Vec<Staff>, Vec<Unit>, HashMap<StaffId, i64>), UiError> {
+async fn load(
+    s: &AppState,
+    lang: Language,
+) -> Result<(Vec<Staff>, Vec<Unit>, HashMap<StaffId, i64>), UiError> {
     let mut c = s.engine.db.conn().await.map_err(db(lang))?;
     Ok((
         staff::list(&mut c).await.map_err(db(lang))?,
@@ -138,7 +141,11 @@ async fn staff_response(
         })
         .collect();
     let f = &notes.form;
-    let role_chosen = if f.role.is_empty() { "lots" } else { f.role.as_str() };
+    let role_chosen = if f.role.is_empty() {
+        "lots"
+    } else {
+        f.role.as_str()
+    };
     let roles = Role::ALL
         .iter()
         .map(|r| Opt {
@@ -147,7 +154,11 @@ async fn staff_response(
             selected: r.as_str() == role_chosen,
         })
         .collect();
-    let lang_chosen = if f.language.is_empty() { "sv" } else { f.language.as_str() };
+    let lang_chosen = if f.language.is_empty() {
+        "sv"
+    } else {
+        f.language.as_str()
+    };
     let languages = Language::ALL
         .iter()
         .map(|l| Opt {
@@ -157,7 +168,10 @@ async fn staff_response(
         })
         .collect();
     let unit_chosen = if f.unit.is_empty() {
-        me.staff.unit_id.map(|u| u.get().to_string()).unwrap_or_default()
+        me.staff
+            .unit_id
+            .map(|u| u.get().to_string())
+            .unwrap_or_default()
     } else {
         f.unit.clone()
     };
@@ -253,44 +267,37 @@ async fn create_staff(
     me.require(Action::ManageStaff)?;
     let lang = me.lang;
     let unit_typed = f.unit.clone().unwrap_or_default();
-    let refuse = |key: &str, status: StatusCode| {
-        let notes = Notes {
-            error: Some(t(lang, key)),
-            form: NewForm {
-                name: f.name.clone(),
-                username: f.username.clone(),
-                role: f.role.clone(),
-                unit: unit_typed.clone(),
-                language: f.language.clone(),
-            },
-            ..Default::default()
-        };
-        (notes, status)
+    let refuse = |key: &str| Notes {
+        error: Some(t(lang, key)),
+        form: NewForm {
+            name: f.name.clone(),
+            username: f.username.clone(),
+            role: f.role.clone(),
+            unit: unit_typed.clone(),
+            language: f.language.clone(),
+        },
+        ..Default::default()
     };
     let name = f.name.trim();
     let bad = StatusCode::UNPROCESSABLE_ENTITY;
+    // The text key of the first thing wrong.
     let checked = (|| {
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(refuse("ui-admin-name-rule", bad));
+            return Err("ui-admin-name-rule");
         }
-        let username =
-            staff::parse_username(&f.username).map_err(|_| refuse("ui-admin-username-rule", bad))?;
-        let role: Role = f.role.parse().map_err(|_| refuse("ui-admin-role-bad", bad))?;
-        let language: Language = f
-            .language
-            .parse()
-            .map_err(|_| refuse("ui-admin-role-bad", bad))?;
+        let username = staff::parse_username(&f.username).map_err(|_| "ui-admin-username-rule")?;
+        let role: Role = f.role.parse().map_err(|_| "ui-admin-role-bad")?;
+        let language: Language = f.language.parse().map_err(|_| "ui-admin-role-bad")?;
         let unit = match unit_typed.trim() {
             "" => None,
             u => Some(UnitId::from_db(
-                u.parse::<i64>()
-                    .map_err(|_| refuse("ui-admin-unit-needed", bad))?,
+                u.parse::<i64>().map_err(|_| "ui-admin-unit-needed")?,
             )),
         };
         if unit.is_none() && role != Role::Admin {
-            return Err(refuse("ui-admin-unit-needed", bad));
+            return Err("ui-admin-unit-needed");
         }
-        let password = Password::parse(&f.password).map_err(|_| refuse("ui-password-rule", bad))?;
+        let password = Password::parse(&f.password).map_err(|_| "ui-password-rule")?;
         Ok((
             NewStaff {
                 unit,
@@ -304,18 +311,17 @@ async fn create_staff(
     })();
     let (new, password) = match checked {
         Ok(v) => v,
-        Err((notes, status)) => return staff_response(&s, &me, notes, status).await,
+        Err(key) => return staff_response(&s, &me, refuse(key), bad).await,
     };
     let now = Utc::now();
     let created = match s.engine.add_staff(&new, &me.actor(), now).await {
         Ok(x) => x,
         Err(Error::Conflict(_)) => {
-            let (notes, status) = refuse("ui-admin-username-taken", StatusCode::CONFLICT);
-            return staff_response(&s, &me, notes, status).await;
+            let notes = refuse("ui-admin-username-taken");
+            return staff_response(&s, &me, notes, StatusCode::CONFLICT).await;
         }
         Err(Error::NotFound(_)) => {
-            let (notes, status) = refuse("ui-admin-unit-needed", bad);
-            return staff_response(&s, &me, notes, status).await;
+            return staff_response(&s, &me, refuse("ui-admin-unit-needed"), bad).await;
         }
         Err(e) => return Err(UiError::from_engine(e, lang)),
     };
@@ -409,7 +415,9 @@ async fn set_active(
         .await
         .map_err(db(lang))?;
     let done = if active { "reactivated" } else { "deactivated" };
-    Ok(see_other(&format!("/staff?done={done}&who={id}#staff-{id}")))
+    Ok(see_other(&format!(
+        "/staff?done={done}&who={id}#staff-{id}"
+    )))
 }
 
 /// Action prefixes offered in the audit filter (any other can be typed).
@@ -488,9 +496,7 @@ fn what_is(
     match kind {
         "participant" => (
             ta(lang, "ui-admin-target-participant", &[("id", id.into())]),
-            id.parse::<i64>()
-                .ok()
-                .map(|i| format!("/participants/{i}")),
+            id.parse::<i64>().ok().map(|i| format!("/participants/{i}")),
         ),
         "appointment" => (
             ta(lang, "ui-admin-target-appointment", &[("id", id.into())]),
@@ -529,7 +535,12 @@ async fn audit_page(
     // "staff:3" → "Lisa Lots (lisa)".
     let names: HashMap<String, String> = list
         .iter()
-        .map(|x| (format!("staff:{}", x.id), format!("{} ({})", x.name, x.username)))
+        .map(|x| {
+            (
+                format!("staff:{}", x.id),
+                format!("{} ({})", x.name, x.username),
+            )
+        })
         .collect();
     let typed_actor = q.actor.as_deref().map(str::trim).unwrap_or("").to_string();
     let typed_action = q.action.as_deref().map(str::trim).unwrap_or("").to_string();

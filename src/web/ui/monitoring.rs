@@ -409,8 +409,7 @@ async fn weeks(
         .zip(&mondays)
         .map(|(k, monday): (&PeriodCounts, &NaiveDate)| {
             let messages = k.sent + k.delivered + k.failed;
-            let ratio =
-                |a: i64, b: i64| (b > 0).then(|| a as f64 * 100.0 / b as f64);
+            let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 * 100.0 / b as f64);
             WeekView {
                 label: ta(
                     lang,
@@ -602,7 +601,11 @@ async fn months(
     let mut out = Vec::new();
     // Newest month first.
     for (i, start) in starts.iter().take(MONTHS).enumerate().rev() {
-        let label = format!("{} {}", t(lang, &format!("ui-mon-{}", start.month())), start.year());
+        let label = format!(
+            "{} {}",
+            t(lang, &format!("ui-mon-{}", start.month())),
+            start.year()
+        );
         let of_month: Vec<_> = rows.iter().filter(|r| r.period == i).collect();
         if of_month.is_empty() {
             out.push(MonthView {
@@ -786,7 +789,10 @@ async fn page(
         statuses: status_options(lang, sr.filter.status),
         channels: channel_options(lang, sr.filter.channel),
         errors: sr.errors.clone(),
-        rows: rows.iter().map(|r| row_view(lang, r, &unit_names)).collect(),
+        rows: rows
+            .iter()
+            .map(|r| row_view(lang, r, &unit_names))
+            .collect(),
         show_unit: sc.unit.is_none(),
         total,
         page: sr.page,
@@ -903,7 +909,12 @@ async fn export_csv(
             &t(lang, "ui-error-internal"),
         )
     })?;
-    let name = format!("paminn-{}-{}-{}.csv", t(lang, "ui-monitoring-csv-name"), sr.from, sr.to);
+    let name = format!(
+        "paminn-{}-{}-{}.csv",
+        t(lang, "ui-monitoring-csv-name"),
+        sr.from,
+        sr.to
+    );
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -928,8 +939,19 @@ fn csv_body(
         .from_writer(Vec::from("\u{feff}".as_bytes()));
     w.write_record(
         [
-            "time", "weekday", "participant-id", "first-name", "unit", "kind", "channel",
-            "status", "parts", "encoding", "cost", "currency", "reason",
+            "time",
+            "weekday",
+            "participant-id",
+            "first-name",
+            "unit",
+            "kind",
+            "channel",
+            "status",
+            "parts",
+            "encoding",
+            "cost",
+            "currency",
+            "reason",
         ]
         .map(|k| t(lang, &format!("ui-monitoring-col-{k}"))),
     )?;
@@ -982,7 +1004,10 @@ mod tests {
             Some("ui-monitoring-reason-no-number")
         );
         assert_eq!(
-            reason_key(Failed, Some("gateway rejected the message (HTTP 403): Invalid to number")),
+            reason_key(
+                Failed,
+                Some("gateway rejected the message (HTTP 403): Invalid to number")
+            ),
             Some("ui-monitoring-reason-invalid-number")
         );
         assert_eq!(

@@ -11,7 +11,9 @@ use crate::channels::sms::gsm7::{self, Encoding};
 use crate::domain::access::Action;
 use crate::domain::schedule::{QuietHours, resolve_local};
 use crate::domain::{AppointmentKind, Language, Span};
-use crate::engine::ui_settings::{MAX_GAP_ALERT_DAYS, MAX_RETENTION_DAYS, UnitSettings};
+use crate::engine::ui_settings::{
+    MAX_GAP_ALERT_DAYS, MAX_RETENTION_DAYS, RuleChange, UnitSettings,
+};
 use crate::store::rules;
 use crate::texts::{self, RECEIPT_KEYS, ReminderText, TELEGRAM_KEYS};
 use crate::web::AppState;
@@ -272,10 +274,12 @@ async fn set_rule(
     s.engine
         .set_rule(
             unit.id,
-            kind,
-            &offsets,
-            ask_reply,
-            deadline,
+            &RuleChange {
+                kind,
+                offsets,
+                ask_reply,
+                reply_deadline: deadline,
+            },
             &me.actor(),
             Utc::now(),
         )
