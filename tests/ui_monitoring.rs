@@ -227,6 +227,13 @@ both_backends! {
         msg(&w.app, &w.dan, Msg::sms("sent", Utc::now() - Duration::hours(1))).await;
         let (_, page) = b.get("/monitoring").await;
         assert!(page.contains(r#"<td>Enhet A</td><td data-count="missing">1</td><td data-count="invalid">0</td>"#));
+        // What counts is the latest by time, not the latest row written.
+        msg(&w.app, &w.dan, Msg {
+            error: Some("gateway rejected the number (Twilio 21211): not a valid phone number"),
+            ..Msg::sms("failed", Utc::now() - Duration::days(10))
+        }).await;
+        let (_, page) = b.get("/monitoring").await;
+        assert!(page.contains(r#"<td>Enhet A</td><td data-count="missing">1</td><td data-count="invalid">0</td>"#));
     }
 }
 
@@ -372,5 +379,25 @@ both_backends! {
         // Ali's delivered SMS in unit A (Dan's and Ali's failures have no cost).
         assert!(months.contains(&format!("<tr><th scope=\"row\">{}</th>", month(now))), "the current month");
         assert!(months.contains(&format!("<tr><th scope=\"row\">{}</th><td>1</td><td>1</td><td>0,35 SEK</td></tr>", month(w.delivered_at))), "{months}");
+    }
+}
+
+both_backends! {
+    async fn the_search_pages_by_a_hundred(t) {
+        let w = world(&t).await;
+        let now = Utc::now();
+        for i in 0..100 {
+            msg(&w.app, &w.ali, Msg::sms("sent", now - Duration::minutes(10 + i))).await;
+        }
+        let mut b = w.app.login("cora").await;
+        let (_, page) = b.get("/monitoring?participant=Ali").await;
+        assert!(page.contains("Meddelanden: 102") && page.contains("Sida 1 / 2"));
+        assert_eq!(messages_table(&page).matches("<tr>").count(), 101, "a header and 100 rows");
+        assert!(!messages_table(&page).contains(&sv(w.failed_at)), "the oldest is on page 2");
+        let (_, page) = b.get("/monitoring?participant=Ali&page=2").await;
+        assert!(page.contains("Sida 2 / 2") && page.contains(r#"rel="prev""#) && !page.contains(r#"rel="next""#));
+        let table = messages_table(&page);
+        assert_eq!(table.matches("<tr>").count(), 3, "a header and the two oldest");
+        assert!(table.contains(&sv(w.failed_at)));
     }
 }

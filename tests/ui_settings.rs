@@ -222,7 +222,7 @@ both_backends! {
         assert!(page.contains(r#"<section class="card template" id="tpl-receipt-cannot">"#));
         assert!(page.contains(r#"<section class="card template" id="tpl-summons">"#));
         assert!(page.contains(r#"<div class="sample" lang="en">"#));
-        assert!(page.contains(r#"<span class="badge ok">GSM-7</span> 1 delar"#), "a part count");
+        assert!(page.contains(r#"<span class="badge ok">GSM-7</span> SMS-delar: 1 · Tecken: "#), "a part count");
         assert!(!page.contains(r#"class="warning sensitive""#), "the default texts name nothing sensitive");
         assert!(page.contains(r#"<label for="text">"#));
         // A typed text: an emoji makes it UCS-2, a sensitive word is flagged.
@@ -231,7 +231,7 @@ both_backends! {
         let page = res.text().await.unwrap();
         let result = &page[page.find("check-result").expect("a result")..];
         assert!(result.contains(r#"<span class="badge warn">UCS-2</span>"#), "{result}");
-        assert!(result.contains("<strong>1 delar</strong>"));
+        assert!(result.contains("<strong>SMS-delar: 1</strong>"));
         assert!(result.contains(r#"<p class="warning sensitive" role="alert">Varning: texten nämner något känsligt"#));
         assert!(result.contains("<strong>drog</strong>"));
         assert!(page.contains("Glöm inte drogtestet"), "the text stays in the box");
@@ -240,11 +240,11 @@ both_backends! {
         let res = b.post("/settings/templates/check", &[("text", &long)]).await;
         let page = res.text().await.unwrap();
         let result = &page[page.find("check-result").unwrap()..];
-        assert!(result.contains(r#"<span class="badge ok">GSM-7</span>"#) && result.contains("<strong>2 delar</strong>"), "{result}");
+        assert!(result.contains(r#"<span class="badge ok">GSM-7</span>"#) && result.contains("<strong>SMS-delar: 2</strong>"), "{result}");
         assert!(!result.contains("warning sensitive"));
         // In English.
         b.http.get(format!("{}/lang/en", b.base)).send().await.unwrap();
         let (_, page) = b.get("/settings/templates").await;
-        assert!(page.contains("<strong>Swedish:</strong> Hej Ali!") && page.contains("1 parts"));
+        assert!(page.contains("<strong>Swedish:</strong> Hej Ali!") && page.contains("SMS parts: 1"));
     }
 }

@@ -235,8 +235,10 @@ pub struct NumberIssue {
     pub problem: NumberProblem,
 }
 
-/// Participants (not erased, not discharged) without a working number. An
-/// invalid number stops counting once an SMS to them goes through.
+/// Participants (not erased, not discharged) without a working number:
+/// no number, or their latest SMS (by when it went out or failed) failed
+/// because the gateway called the number invalid. An invalid number stops
+/// counting once an SMS to them goes through.
 pub async fn number_issues(c: &mut Conn, unit: Option<UnitId>) -> Result<Vec<NumberIssue>> {
     let invalid = INVALID_NUMBER_ERRORS
         .iter()
@@ -249,9 +251,11 @@ pub async fn number_issues(c: &mut Conn, unit: Option<UnitId>) -> Result<Vec<Num
          WHERE p.erased_at IS NULL AND p.status <> 'discharged' {}
            AND (p.phone IS NULL OR EXISTS (
                  SELECT 1 FROM outbox o
-                 WHERE o.id = (SELECT MAX(o2.id) FROM outbox o2
+                 WHERE o.id = (SELECT o2.id FROM outbox o2
                                WHERE o2.participant_id = p.id AND o2.channel = 'sms'
-                                 AND o2.status IN ('sent','delivered','failed'))
+                                 AND o2.status IN ('sent','delivered','failed')
+                               ORDER BY COALESCE(o2.sent_at, o2.updated_at) DESC, o2.id DESC
+                               LIMIT 1)
                    AND o.status = 'failed' AND ({invalid})))
          ORDER BY p.unit_id, p.first_name, p.id",
         if unit.is_some() {
