@@ -17,6 +17,7 @@ pub mod series;
 pub mod summon;
 pub mod telegram;
 pub mod ui_participants;
+pub mod ui_settings;
 pub mod ui_today;
 
 use crate::domain::{AppointmentId, ParticipantId};

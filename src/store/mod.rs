@@ -21,6 +21,8 @@ pub mod staff;
 pub mod tasks;
 pub mod telegram;
 pub mod tokens;
+pub mod ui_admin;
+pub mod ui_monitoring;
 pub mod ui_participants;
 pub mod ui_today;
 pub mod units;

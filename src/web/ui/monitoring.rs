@@ -1,8 +1,1034 @@
-//! Placeholder: filled in by the monitoring work.
+//! Monitoring for coordinators (their unit) and admins (every unit, or one
+//! they pick): the message search and its CSV export (who got what kind of
+//! message when, by which channel, with what outcome, parts and cost; never
+//! the text), participants without a working number, delivery and reply
+//! rates per week as a server-drawn SVG chart with a table beside it, and
+//! SMS parts and cost per month.
+//!
+//! Also the unit scope the settings pages share ([`scope`]).
 
+use super::{Me, Ui, UiError, local_date, render, t, ta};
+use crate::domain::access::{self, Action};
+use crate::domain::schedule::resolve_local;
+use crate::domain::{ChannelKind, Language, OutboxStatus, ParticipantId, Purpose, UnitId};
+use crate::engine::dispatcher::{CHAT_GONE, GATEWAY_OPT_OUT, NO_CHAT};
+use crate::store::ui_monitoring::{
+    self as mon, MessageFilter, MessageRow, NumberProblem, PeriodCounts, Who,
+};
+use crate::store::units::{self, Unit};
 use crate::web::AppState;
+use askama::Template;
 use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use std::collections::HashMap;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/monitoring", get(page))
+        .route("/monitoring/messages.csv", get(export_csv))
+        .route("/monitoring/chart.svg", get(chart_svg))
+}
+
+/// Messages per page of the search.
+pub const PAGE_SIZE: i64 = 100;
+/// The most rows one CSV export holds.
+pub const CSV_MAX_ROWS: i64 = 50_000;
+/// Weeks in the chart, the current one included.
+pub const WEEKS: usize = 12;
+/// Months in the SMS cost table, the current one included.
+pub const MONTHS: usize = 12;
+
+/// Which unit a page is about, and which the viewer may pick from.
+pub(super) struct Scope {
+    /// `None`: every unit (admins, on pages that allow it).
+    pub unit: Option<Unit>,
+    /// The units the viewer may pick: every unit for an admin, their own
+    /// for a coordinator.
+    pub units: Vec<Unit>,
+    /// The zone dates are read and shown in: the unit's, else the admin's
+    /// own unit's, else Stockholm.
+    pub tz: Tz,
+}
+
+/// The unit scope from `?unit=`: a coordinator's own unit (another unit is
+/// 403); an admin's pick, else every unit when `all` is allowed, else their
+/// own unit or the first.
+pub(super) async fn scope(
+    s: &AppState,
+    me: &Me,
+    asked: Option<&str>,
+    all: bool,
+) -> Result<Scope, UiError> {
+    let asked = match asked.map(str::trim).filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => Some(
+            a.parse::<i64>()
+                .map(UnitId::from_db)
+                .map_err(|_| UiError::not_found(me.lang))?,
+        ),
+    };
+    if let Some(u) = asked
+        && !access::in_unit(&me.viewer, u)
+    {
+        return Err(UiError::forbidden(me.lang));
+    }
+    let list = {
+        let mut c = s
+            .engine
+            .db
+            .conn()
+            .await
+            .map_err(|e| UiError::from_engine(e, me.lang))?;
+        units::list(&mut c)
+            .await
+            .map_err(|e| UiError::from_engine(e, me.lang))?
+    };
+    let find = |id: UnitId| list.iter().find(|u| u.id == id).cloned();
+    let own = me.viewer.unit.and_then(find);
+    let unit = match asked {
+        Some(u) => Some(find(u).ok_or_else(|| UiError::not_found(me.lang))?),
+        None if me.viewer.role != crate::domain::Role::Admin => {
+            Some(own.clone().ok_or_else(|| UiError::forbidden(me.lang))?)
+        }
+        None if all => None,
+        None => Some(
+            own.clone()
+                .or_else(|| list.first().cloned())
+                .ok_or_else(|| UiError::not_found(me.lang))?,
+        ),
+    };
+    let tz = unit
+        .as_ref()
+        .or(own.as_ref())
+        .map(|u| u.time_zone)
+        .unwrap_or(chrono_tz::Europe::Stockholm);
+    let units = if me.viewer.role == crate::domain::Role::Admin {
+        list
+    } else {
+        own.into_iter().collect()
+    };
+    Ok(Scope { unit, units, tz })
+}
+
+/// A unit in a `<select>`.
+pub(super) struct UnitOption {
+    pub id: i64,
+    pub name: String,
+    pub selected: bool,
+}
+
+pub(super) fn unit_options(sc: &Scope) -> Vec<UnitOption> {
+    sc.units
+        .iter()
+        .map(|u| UnitOption {
+            id: u.id.get(),
+            name: u.name.clone(),
+            selected: sc.unit.as_ref().is_some_and(|x| x.id == u.id),
+        })
+        .collect()
+}
+
+/// An amount in 1/10,000 of a currency: "0,35 SEK" (Swedish decimal comma),
+/// two to four decimals.
+pub(super) fn money(v: i64, currency: Option<&str>, lang: Language) -> String {
+    let mut s = format!("{:.4}", v as f64 / 10_000.0);
+    while s.ends_with('0') && s.len() - s.find('.').unwrap_or(0) > 3 {
+        s.pop();
+    }
+    if lang == Language::Sv {
+        s = s.replace('.', ",");
+    }
+    match currency {
+        Some(c) => format!("{s} {c}"),
+        None => s,
+    }
+}
+
+/// "83 %", or "–" when there is nothing to divide.
+fn percent(part: i64, whole: i64) -> String {
+    if whole == 0 {
+        "–".into()
+    } else {
+        format!("{} %", (part * 100 + whole / 2) / whole)
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct SearchQuery {
+    unit: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    status: Option<String>,
+    channel: Option<String>,
+    participant: Option<String>,
+    page: Option<String>,
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The search as understood, with what could not be.
+struct Search {
+    filter: MessageFilter,
+    from: NaiveDate,
+    to: NaiveDate,
+    page: i64,
+    errors: Vec<String>,
+}
+
+fn midnight(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    resolve_local(d.and_time(NaiveTime::MIN), tz)
+}
+
+fn parse_search(q: &SearchQuery, sc: &Scope, now: DateTime<Utc>, lang: Language) -> Search {
+    let today = now.with_timezone(&sc.tz).date_naive();
+    let mut errors = Vec::new();
+    let mut date = |v: &Option<String>, default: NaiveDate| match given(v) {
+        None => default,
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|_| {
+            errors.push(ta(
+                lang,
+                "ui-monitoring-bad-date",
+                &[("value", s.to_string())],
+            ));
+            default
+        }),
+    };
+    let from = date(&q.from, today - Duration::days(30));
+    let to = date(&q.to, today);
+    if to < from {
+        errors.push(t(lang, "ui-monitoring-bad-range"));
+    }
+    let status = given(&q.status).and_then(|s| {
+        s.parse::<OutboxStatus>()
+            .map_err(|_| errors.push(ta(lang, "ui-monitoring-bad-value", &[("value", s.into())])))
+            .ok()
+    });
+    let channel = given(&q.channel).and_then(|s| {
+        s.parse::<ChannelKind>()
+            .map_err(|_| errors.push(ta(lang, "ui-monitoring-bad-value", &[("value", s.into())])))
+            .ok()
+    });
+    let who = given(&q.participant).map(|p| {
+        let digits = p.trim_start_matches('#');
+        match digits.parse::<i64>() {
+            Ok(id) => Who::Id(ParticipantId::from_db(id)),
+            Err(_) => Who::Name(p.to_string()),
+        }
+    });
+    let page = given(&q.page)
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(1)
+        .max(1);
+    Search {
+        filter: MessageFilter {
+            unit: sc.unit.as_ref().map(|u| u.id),
+            from: Some(midnight(from, sc.tz)),
+            to: Some(midnight(to + Duration::days(1), sc.tz)),
+            status,
+            channel,
+            who,
+        },
+        from,
+        to,
+        page,
+        errors,
+    }
+}
+
+/// The query string of a search (without the page).
+fn query_string(q: &SearchQuery, sr: &Search) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    if let Some(u) = given(&q.unit) {
+        ser.append_pair("unit", u);
+    }
+    ser.append_pair("from", &sr.from.to_string());
+    ser.append_pair("to", &sr.to.to_string());
+    for (k, v) in [
+        ("status", &q.status),
+        ("channel", &q.channel),
+        ("participant", &q.participant),
+    ] {
+        if let Some(v) = given(v) {
+            ser.append_pair(k, v);
+        }
+    }
+    ser.finish()
+}
+
+/// Why a message did not go, as a text key: classified, never the raw
+/// gateway answer.
+fn reason_key(status: OutboxStatus, error: Option<&str>) -> Option<&'static str> {
+    let e = error?;
+    match status {
+        OutboxStatus::Failed => Some(if e == "no phone number" {
+            "ui-monitoring-reason-no-number"
+        } else if mon::is_invalid_number_error(e) {
+            "ui-monitoring-reason-invalid-number"
+        } else if e.starts_with(GATEWAY_OPT_OUT) {
+            "ui-monitoring-reason-opted-out"
+        } else if e.starts_with(CHAT_GONE) || e.starts_with(NO_CHAT) {
+            "ui-monitoring-reason-no-chat"
+        } else if e.contains("gave up after") {
+            "ui-monitoring-reason-gave-up"
+        } else {
+            "ui-monitoring-reason-rejected"
+        }),
+        OutboxStatus::Suppressed => Some(if e.contains("consent") {
+            "ui-monitoring-reason-consent"
+        } else if e.contains("not active") {
+            "ui-monitoring-reason-not-active"
+        } else if e.contains("opted out") {
+            "ui-monitoring-reason-stop"
+        } else if e.contains("cannot come") {
+            "ui-monitoring-reason-said-cannot"
+        } else if e.contains("quiet hours") {
+            "ui-monitoring-reason-quiet"
+        } else {
+            "ui-monitoring-reason-too-late"
+        }),
+        _ => None,
+    }
+}
+
+fn kind_label(lang: Language, r: &MessageRow) -> String {
+    let key = match (r.purpose, r.ask_reply) {
+        (Purpose::Reminder, true) => "ui-monitoring-purpose-reminder-reply",
+        (Purpose::Reminder, false) => "ui-monitoring-purpose-reminder",
+        (Purpose::Summons, _) => "ui-monitoring-purpose-summons",
+        (Purpose::Receipt, _) => "ui-monitoring-purpose-receipt",
+        (Purpose::Notice, _) => "ui-monitoring-purpose-notice",
+    };
+    t(lang, key)
+}
+
+fn channel_label(c: ChannelKind) -> &'static str {
+    match c {
+        ChannelKind::Sms => "SMS",
+        ChannelKind::Telegram => "Telegram",
+    }
+}
+
+fn encoding_label(e: Option<&str>) -> &'static str {
+    match e {
+        Some("gsm7") => "GSM-7",
+        Some("ucs2") => "UCS-2",
+        _ => "",
+    }
+}
+
+/// One message as the table shows it.
+struct RowView {
+    at: String,
+    participant_id: i64,
+    name: String,
+    unit: String,
+    kind: String,
+    channel: &'static str,
+    status: String,
+    status_class: &'static str,
+    parts: String,
+    encoding: &'static str,
+    cost: String,
+    reason: String,
+}
+
+fn row_view(lang: Language, r: &MessageRow, unit_names: &HashMap<UnitId, String>) -> RowView {
+    RowView {
+        at: super::local_dt(lang, r.at, r.time_zone),
+        participant_id: r.participant_id.get(),
+        name: r.first_name.clone(),
+        unit: unit_names.get(&r.unit_id).cloned().unwrap_or_default(),
+        kind: kind_label(lang, r),
+        channel: channel_label(r.channel),
+        status: t(lang, &format!("ui-monitoring-status-{}", r.status.as_str())),
+        status_class: r.status.as_str(),
+        parts: r.parts.map(|p| p.to_string()).unwrap_or_default(),
+        encoding: encoding_label(r.encoding.as_deref()),
+        cost: r
+            .cost
+            .map(|c| money(c, r.currency.as_deref(), lang))
+            .unwrap_or_default(),
+        reason: reason_key(r.status, r.last_error.as_deref())
+            .map(|k| t(lang, k))
+            .unwrap_or_default(),
+    }
+}
+
+pub(super) struct Opt {
+    pub value: &'static str,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// One week of the chart and its table.
+struct WeekView {
+    label: String,
+    monday: String,
+    messages: i64,
+    delivered: i64,
+    sent: i64,
+    failed: i64,
+    delivery_rate: String,
+    asked: i64,
+    replied: i64,
+    reply_rate: String,
+    /// 0-100, when there is something to divide.
+    delivery_pct: Option<f64>,
+    reply_pct: Option<f64>,
+}
+
+/// The last [`WEEKS`] weeks (Monday to Sunday on the scope's wall clock),
+/// oldest first.
+async fn weeks(
+    s: &AppState,
+    sc: &Scope,
+    now: DateTime<Utc>,
+    lang: Language,
+) -> crate::error::Result<Vec<WeekView>> {
+    let today = now.with_timezone(&sc.tz).date_naive();
+    let this_monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    let first = this_monday - Duration::weeks(WEEKS as i64 - 1);
+    let mondays: Vec<NaiveDate> = (0..=WEEKS)
+        .map(|i| first + Duration::weeks(i as i64))
+        .collect();
+    let bounds: Vec<DateTime<Utc>> = mondays.iter().map(|d| midnight(*d, sc.tz)).collect();
+    let counts = {
+        let mut c = s.engine.db.conn().await?;
+        mon::per_period(&mut c, sc.unit.as_ref().map(|u| u.id), &bounds, now).await?
+    };
+    Ok(counts
+        .iter()
+        .zip(&mondays)
+        .map(|(k, monday): (&PeriodCounts, &NaiveDate)| {
+            let messages = k.sent + k.delivered + k.failed;
+            let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 * 100.0 / b as f64);
+            WeekView {
+                label: ta(
+                    lang,
+                    "ui-monitoring-week",
+                    &[("n", monday.iso_week().week().to_string())],
+                ),
+                monday: local_date(lang, midnight(*monday, sc.tz), sc.tz),
+                messages,
+                delivered: k.delivered,
+                sent: k.sent,
+                failed: k.failed,
+                delivery_rate: percent(k.sent + k.delivered, messages),
+                asked: k.asked,
+                replied: k.replied,
+                reply_rate: percent(k.replied, k.asked),
+                delivery_pct: ratio(k.sent + k.delivered, messages),
+                reply_pct: ratio(k.replied, k.asked),
+            }
+        })
+        .collect())
+}
+
+/// A point on the chart.
+struct Dot {
+    x: i64,
+    y: i64,
+    title: String,
+}
+
+struct Tick {
+    pos: i64,
+    label: String,
+}
+
+/// The weekly chart: hand-drawn SVG, two lines (got through, replied).
+#[derive(Template)]
+#[template(path = "ui/monitoring_chart.svg")]
+struct Chart {
+    title: String,
+    desc: String,
+    delivery_label: String,
+    reply_label: String,
+    y_ticks: Vec<Tick>,
+    x_ticks: Vec<Tick>,
+    delivery_lines: Vec<String>,
+    reply_lines: Vec<String>,
+    delivery_dots: Vec<Dot>,
+    reply_dots: Vec<Dot>,
+    left: i64,
+    right: i64,
+    top: i64,
+    bottom: i64,
+}
+
+const LEFT: i64 = 52;
+const RIGHT: i64 = 628;
+const TOP: i64 = 16;
+const BOTTOM: i64 = 196;
+
+/// Polylines through consecutive weeks with a value (a week without one
+/// breaks the line), and a dot per value.
+fn series(
+    xs: &[i64],
+    values: &[Option<f64>],
+    labels: &[String],
+    what: &str,
+) -> (Vec<String>, Vec<Dot>) {
+    let y = |v: f64| BOTTOM - ((BOTTOM - TOP) as f64 * v / 100.0).round() as i64;
+    let mut lines = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut dots = Vec::new();
+    for ((x, v), label) in xs.iter().zip(values).zip(labels) {
+        match v {
+            Some(v) => {
+                current.push(format!("{x},{}", y(*v)));
+                dots.push(Dot {
+                    x: *x,
+                    y: y(*v),
+                    title: format!("{label}: {what} {} %", v.round()),
+                });
+            }
+            None => {
+                if current.len() > 1 {
+                    lines.push(current.join(" "));
+                }
+                current.clear();
+            }
+        }
+    }
+    if current.len() > 1 {
+        lines.push(current.join(" "));
+    }
+    (lines, dots)
+}
+
+fn chart(lang: Language, scope_name: &str, weeks: &[WeekView]) -> Chart {
+    let n = weeks.len().max(2) as i64;
+    let xs: Vec<i64> = (0..weeks.len() as i64)
+        .map(|i| LEFT + 12 + i * (RIGHT - LEFT - 24) / (n - 1))
+        .collect();
+    let labels: Vec<String> = weeks.iter().map(|w| w.label.clone()).collect();
+    let delivery_label = t(lang, "ui-monitoring-chart-delivery");
+    let reply_label = t(lang, "ui-monitoring-chart-reply");
+    let (delivery_lines, delivery_dots) = series(
+        &xs,
+        &weeks.iter().map(|w| w.delivery_pct).collect::<Vec<_>>(),
+        &labels,
+        &delivery_label,
+    );
+    let (reply_lines, reply_dots) = series(
+        &xs,
+        &weeks.iter().map(|w| w.reply_pct).collect::<Vec<_>>(),
+        &labels,
+        &reply_label,
+    );
+    Chart {
+        title: ta(
+            lang,
+            "ui-monitoring-chart-title",
+            &[("scope", scope_name.to_string())],
+        ),
+        desc: t(lang, "ui-monitoring-chart-desc"),
+        delivery_label,
+        reply_label,
+        y_ticks: [0, 25, 50, 75, 100]
+            .into_iter()
+            .map(|p| Tick {
+                pos: BOTTOM - (BOTTOM - TOP) * p / 100,
+                label: format!("{p} %"),
+            })
+            .collect(),
+        x_ticks: xs
+            .iter()
+            .zip(&labels)
+            .map(|(x, l)| Tick {
+                pos: *x,
+                label: l.clone(),
+            })
+            .collect(),
+        delivery_lines,
+        reply_lines,
+        delivery_dots,
+        reply_dots,
+        left: LEFT,
+        right: RIGHT,
+        top: TOP,
+        bottom: BOTTOM,
+    }
+}
+
+fn scope_name(lang: Language, sc: &Scope) -> String {
+    sc.unit
+        .as_ref()
+        .map(|u| u.name.clone())
+        .unwrap_or_else(|| t(lang, "ui-monitoring-all-units"))
+}
+
+/// One month (and currency) of SMS.
+struct MonthView {
+    label: String,
+    messages: i64,
+    parts: i64,
+    cost: String,
+}
+
+async fn months(
+    s: &AppState,
+    sc: &Scope,
+    now: DateTime<Utc>,
+    lang: Language,
+) -> crate::error::Result<Vec<MonthView>> {
+    let today = now.with_timezone(&sc.tz).date_naive();
+    let this_month = today.with_day(1).unwrap_or(today);
+    let first = this_month
+        .checked_sub_months(Months::new(MONTHS as u32 - 1))
+        .unwrap_or(this_month);
+    let starts: Vec<NaiveDate> = (0..=MONTHS)
+        .map(|i| {
+            first
+                .checked_add_months(Months::new(i as u32))
+                .unwrap_or(first)
+        })
+        .collect();
+    let bounds: Vec<DateTime<Utc>> = starts.iter().map(|d| midnight(*d, sc.tz)).collect();
+    let rows = {
+        let mut c = s.engine.db.conn().await?;
+        mon::sms_per_period(&mut c, sc.unit.as_ref().map(|u| u.id), &bounds).await?
+    };
+    let mut out = Vec::new();
+    // Newest month first.
+    for (i, start) in starts.iter().take(MONTHS).enumerate().rev() {
+        let label = format!(
+            "{} {}",
+            t(lang, &format!("ui-mon-{}", start.month())),
+            start.year()
+        );
+        let of_month: Vec<_> = rows.iter().filter(|r| r.period == i).collect();
+        if of_month.is_empty() {
+            out.push(MonthView {
+                label: label.clone(),
+                messages: 0,
+                parts: 0,
+                cost: "–".into(),
+            });
+        }
+        for r in of_month {
+            out.push(MonthView {
+                label: label.clone(),
+                messages: r.messages,
+                parts: r.parts,
+                cost: if r.currency.is_some() || r.cost != 0 {
+                    money(r.cost, r.currency.as_deref(), lang)
+                } else {
+                    "–".into()
+                },
+            });
+        }
+    }
+    Ok(out)
+}
+
+struct ProblemCount {
+    unit: String,
+    missing: usize,
+    invalid: usize,
+}
+
+struct ProblemPerson {
+    id: i64,
+    name: String,
+    unit: String,
+    problem: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/monitoring.html")]
+struct MonitoringPage {
+    ui: Ui,
+    units: Vec<UnitOption>,
+    /// An admin may look at every unit at once.
+    may_pick_all: bool,
+    from: String,
+    to: String,
+    participant: String,
+    statuses: Vec<Opt>,
+    channels: Vec<Opt>,
+    errors: Vec<String>,
+    rows: Vec<RowView>,
+    show_unit: bool,
+    total: i64,
+    page: i64,
+    pages: i64,
+    prev: Option<String>,
+    next: Option<String>,
+    csv_href: String,
+    chart_href: String,
+    problem_counts: Vec<ProblemCount>,
+    problem_people: Vec<ProblemPerson>,
+    /// "Show who (3)".
+    problem_who: String,
+    chart: String,
+    weeks: Vec<WeekView>,
+    months: Vec<MonthView>,
+    scope_name: String,
+}
+
+fn status_options(lang: Language, chosen: Option<OutboxStatus>) -> Vec<Opt> {
+    let mut v = vec![Opt {
+        value: "",
+        label: t(lang, "ui-monitoring-any"),
+        selected: chosen.is_none(),
+    }];
+    v.extend(OutboxStatus::ALL.iter().map(|s| Opt {
+        value: s.as_str(),
+        label: t(lang, &format!("ui-monitoring-status-{}", s.as_str())),
+        selected: chosen == Some(*s),
+    }));
+    v
+}
+
+fn channel_options(lang: Language, chosen: Option<ChannelKind>) -> Vec<Opt> {
+    let mut v = vec![Opt {
+        value: "",
+        label: t(lang, "ui-monitoring-any"),
+        selected: chosen.is_none(),
+    }];
+    v.extend(ChannelKind::ALL.iter().map(|c| Opt {
+        value: c.as_str(),
+        label: channel_label(*c).to_string(),
+        selected: chosen == Some(*c),
+    }));
+    v
+}
+
+async fn page(
+    State(s): State<AppState>,
+    me: Me,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, UiError> {
+    me.require(Action::Monitoring)?;
+    let lang = me.lang;
+    let err = move |e| UiError::from_engine(e, lang);
+    let sc = scope(&s, &me, given(&q.unit), true).await?;
+    let now = Utc::now();
+    let sr = parse_search(&q, &sc, now, lang);
+    let unit_names: HashMap<UnitId, String> =
+        sc.units.iter().map(|u| (u.id, u.name.clone())).collect();
+    let (rows, total) = if sr.errors.is_empty() {
+        let mut c = s.engine.db.conn().await.map_err(err)?;
+        let total = mon::count(&mut c, &sr.filter).await.map_err(err)?;
+        let rows = mon::search(&mut c, &sr.filter, PAGE_SIZE, (sr.page - 1) * PAGE_SIZE)
+            .await
+            .map_err(err)?;
+        (rows, total)
+    } else {
+        (Vec::new(), 0)
+    };
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let qs = query_string(&q, &sr);
+    let link = |p: i64| format!("/monitoring?{qs}&page={p}#messages");
+    let issues = {
+        let mut c = s.engine.db.conn().await.map_err(err)?;
+        mon::number_issues(&mut c, sc.unit.as_ref().map(|u| u.id))
+            .await
+            .map_err(err)?
+    };
+    let scope_units: Vec<&Unit> = match &sc.unit {
+        Some(u) => vec![u],
+        None => sc.units.iter().collect(),
+    };
+    let problem_counts = scope_units
+        .iter()
+        .map(|u| ProblemCount {
+            unit: u.name.clone(),
+            missing: issues
+                .iter()
+                .filter(|i| i.unit_id == u.id && i.problem == NumberProblem::Missing)
+                .count(),
+            invalid: issues
+                .iter()
+                .filter(|i| i.unit_id == u.id && i.problem == NumberProblem::Invalid)
+                .count(),
+        })
+        .collect();
+    let problem_people = issues
+        .iter()
+        .map(|i| ProblemPerson {
+            id: i.participant_id.get(),
+            name: i.first_name.clone(),
+            unit: unit_names.get(&i.unit_id).cloned().unwrap_or_default(),
+            problem: t(
+                lang,
+                match i.problem {
+                    NumberProblem::Missing => "ui-monitoring-number-missing",
+                    NumberProblem::Invalid => "ui-monitoring-number-invalid",
+                },
+            ),
+        })
+        .collect();
+    let weeks = weeks(&s, &sc, now, lang).await.map_err(err)?;
+    let name = scope_name(lang, &sc);
+    let chart_svg = render_chart(&chart(lang, &name, &weeks))?;
+    let months = months(&s, &sc, now, lang).await.map_err(err)?;
+    let unit_q = sc
+        .unit
+        .as_ref()
+        .map(|u| format!("?unit={}", u.id))
+        .unwrap_or_default();
+    let failed = !sr.errors.is_empty();
+    let page = MonitoringPage {
+        ui: me.ui("/monitoring"),
+        units: unit_options(&sc),
+        may_pick_all: me.viewer.role == crate::domain::Role::Admin,
+        from: sr.from.to_string(),
+        to: sr.to.to_string(),
+        participant: given(&q.participant).unwrap_or("").to_string(),
+        statuses: status_options(lang, sr.filter.status),
+        channels: channel_options(lang, sr.filter.channel),
+        errors: sr.errors.clone(),
+        rows: rows
+            .iter()
+            .map(|r| row_view(lang, r, &unit_names))
+            .collect(),
+        show_unit: sc.unit.is_none(),
+        total,
+        page: sr.page,
+        pages,
+        prev: (sr.page > 1).then(|| link(sr.page - 1)),
+        next: (sr.page < pages).then(|| link(sr.page + 1)),
+        csv_href: format!("/monitoring/messages.csv?{qs}"),
+        chart_href: format!("/monitoring/chart.svg{unit_q}"),
+        problem_counts,
+        problem_who: ta(
+            lang,
+            "ui-monitoring-numbers-who",
+            &[("n", issues.len().to_string())],
+        ),
+        problem_people,
+        chart: chart_svg,
+        weeks,
+        months,
+        scope_name: name,
+    };
+    let mut r = render(&page);
+    if failed {
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(r)
+}
+
+fn render_chart(c: &Chart) -> Result<String, UiError> {
+    c.render().map_err(|e| {
+        tracing::error!(error = %e, "chart template failed");
+        UiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Language::Sv,
+            &t(Language::Sv, "ui-error-internal"),
+        )
+    })
+}
+
+#[derive(Deserialize)]
+struct UnitQuery {
+    unit: Option<String>,
+}
+
+/// The weekly chart on its own, as `image/svg+xml`.
+async fn chart_svg(
+    State(s): State<AppState>,
+    me: Me,
+    Query(q): Query<UnitQuery>,
+) -> Result<Response, UiError> {
+    me.require(Action::Monitoring)?;
+    let lang = me.lang;
+    let sc = scope(&s, &me, given(&q.unit), true).await?;
+    let weeks = weeks(&s, &sc, Utc::now(), lang)
+        .await
+        .map_err(|e| UiError::from_engine(e, lang))?;
+    let svg = render_chart(&chart(lang, &scope_name(lang, &sc), &weeks))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
+/// The search as CSV for a spreadsheet: semicolons, UTF-8 with a BOM and
+/// (in Swedish) decimal commas, as Swedish Excel reads it. No message text.
+/// Every export is audited (`monitoring.export`).
+async fn export_csv(
+    State(s): State<AppState>,
+    me: Me,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, UiError> {
+    me.require(Action::Monitoring)?;
+    let lang = me.lang;
+    let err = move |e| UiError::from_engine(e, lang);
+    let sc = scope(&s, &me, given(&q.unit), true).await?;
+    let now = Utc::now();
+    let sr = parse_search(&q, &sc, now, lang);
+    if let Some(e) = sr.errors.first() {
+        return Err(UiError::new(StatusCode::UNPROCESSABLE_ENTITY, lang, e));
+    }
+    let unit_names: HashMap<UnitId, String> =
+        sc.units.iter().map(|u| (u.id, u.name.clone())).collect();
+    let mut c = s.engine.db.conn().await.map_err(err)?;
+    let rows = mon::search(&mut c, &sr.filter, CSV_MAX_ROWS, 0)
+        .await
+        .map_err(err)?;
+    let target = match &sc.unit {
+        Some(u) => format!("unit:{}", u.id),
+        None => "unit:all".to_string(),
+    };
+    crate::store::audit::append(
+        &mut c,
+        now,
+        me.actor().as_str(),
+        "monitoring.export",
+        &target,
+        serde_json::json!({
+            "from": sr.from, "to": sr.to,
+            "status": sr.filter.status, "channel": sr.filter.channel,
+            "participant": given(&q.participant).is_some(),
+            "rows": rows.len(),
+        }),
+    )
+    .await
+    .map_err(err)?;
+    let body = csv_body(lang, &rows, &unit_names).map_err(|e| {
+        tracing::error!(error = %e, "csv export failed");
+        UiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            lang,
+            &t(lang, "ui-error-internal"),
+        )
+    })?;
+    let name = format!(
+        "paminn-{}-{}-{}.csv",
+        t(lang, "ui-monitoring-csv-name"),
+        sr.from,
+        sr.to
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn csv_body(
+    lang: Language,
+    rows: &[MessageRow],
+    unit_names: &HashMap<UnitId, String>,
+) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .from_writer(Vec::from("\u{feff}".as_bytes()));
+    w.write_record(
+        [
+            "time",
+            "weekday",
+            "participant-id",
+            "first-name",
+            "unit",
+            "kind",
+            "channel",
+            "status",
+            "parts",
+            "encoding",
+            "cost",
+            "currency",
+            "reason",
+        ]
+        .map(|k| t(lang, &format!("ui-monitoring-col-{k}"))),
+    )?;
+    for r in rows {
+        let l = r.at.with_timezone(&r.time_zone);
+        w.write_record([
+            l.format("%Y-%m-%d %H:%M").to_string(),
+            t(lang, &format!("ui-wd-{}", l.weekday().number_from_monday())),
+            r.participant_id.to_string(),
+            r.first_name.clone(),
+            unit_names.get(&r.unit_id).cloned().unwrap_or_default(),
+            kind_label(lang, r),
+            r.channel.as_str().to_string(),
+            r.status.as_str().to_string(),
+            r.parts.map(|p| p.to_string()).unwrap_or_default(),
+            r.encoding.clone().unwrap_or_default(),
+            r.cost.map(|c| money(c, None, lang)).unwrap_or_default(),
+            r.currency.clone().unwrap_or_default(),
+            reason_key(r.status, r.last_error.as_deref())
+                .map(|k| t(lang, k))
+                .unwrap_or_default(),
+        ])?;
+    }
+    Ok(w.into_inner()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_in_swedish_and_english() {
+        assert_eq!(money(3500, Some("SEK"), Language::Sv), "0,35 SEK");
+        assert_eq!(money(750, Some("USD"), Language::En), "0.075 USD");
+        assert_eq!(money(123_456, None, Language::En), "12.3456");
+        assert_eq!(money(0, None, Language::Sv), "0,00");
+    }
+
+    #[test]
+    fn percentages_round_and_say_when_there_is_nothing() {
+        assert_eq!(percent(2, 3), "67 %");
+        assert_eq!(percent(0, 0), "–");
+    }
+
+    #[test]
+    fn reasons_are_classified_never_copied() {
+        use OutboxStatus::*;
+        assert_eq!(
+            reason_key(Failed, Some("no phone number")),
+            Some("ui-monitoring-reason-no-number")
+        );
+        assert_eq!(
+            reason_key(
+                Failed,
+                Some("gateway rejected the message (HTTP 403): Invalid to number")
+            ),
+            Some("ui-monitoring-reason-invalid-number")
+        );
+        assert_eq!(
+            reason_key(Suppressed, Some("consent was withdrawn")),
+            Some("ui-monitoring-reason-consent")
+        );
+        assert_eq!(reason_key(Delivered, None), None);
+    }
+
+    #[test]
+    fn a_week_without_figures_breaks_the_line() {
+        let xs = [10, 20, 30, 40];
+        let labels: Vec<String> = (1..=4).map(|i| format!("v{i}")).collect();
+        let (lines, dots) = series(
+            &xs,
+            &[Some(100.0), Some(50.0), None, Some(0.0)],
+            &labels,
+            "x",
+        );
+        assert_eq!(lines, vec![format!("10,{TOP} 20,106")]);
+        assert_eq!(dots.len(), 3);
+        assert_eq!(dots[2].y, BOTTOM);
+    }
 }

@@ -1,0 +1,102 @@
+//! The admin pages of the staff web UI: switching staff accounts on and
+//! off, caseload sizes for the staff list, and reading the audit log.
+
+use super::{Conn, from_ms};
+use crate::domain::StaffId;
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// Sets whether a staff member may log in.
+pub async fn set_active(c: &mut Conn, id: StaffId, active: bool) -> Result<()> {
+    sqlx::query("UPDATE staff SET active = $1 WHERE id = $2")
+        .bind(i64::from(active))
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// How many participants (not erased, not discharged) each lots is
+/// responsible for.
+pub async fn caseloads(c: &mut Conn) -> Result<HashMap<StaffId, i64>> {
+    let rows = sqlx::query(
+        "SELECT lots_id, COUNT(*) AS n FROM participants
+         WHERE lots_id IS NOT NULL AND erased_at IS NULL AND status <> 'discharged'
+         GROUP BY lots_id",
+    )
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((StaffId::from_db(r.try_get("lots_id")?), r.try_get("n")?)))
+        .collect()
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+/// A filter on the audit log: an exact actor (`staff:3`, `system`) and an
+/// action prefix (`case` finds `case.view` and `case.denied`).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// Only rows older than this id (the next page).
+    pub before: Option<i64>,
+}
+
+/// Up to `limit` rows, newest first.
+pub async fn audit_page(c: &mut Conn, f: &AuditFilter, limit: i64) -> Result<Vec<AuditRow>> {
+    let mut clauses = vec!["1 = 1".to_string()];
+    let mut strings = Vec::new();
+    if let Some(a) = &f.actor {
+        strings.push(a.clone());
+        clauses.push(format!("actor = ${}", strings.len()));
+    }
+    if let Some(a) = &f.action {
+        let clean: String = a
+            .chars()
+            .filter(|c| !matches!(c, '%' | '_' | '\\'))
+            .collect();
+        strings.push(format!("{clean}%"));
+        clauses.push(format!("action LIKE ${}", strings.len()));
+    }
+    let n = strings.len();
+    let sql = format!(
+        "SELECT id, at, actor, action, target, detail FROM audit
+         WHERE {} AND id < ${} ORDER BY id DESC LIMIT ${}",
+        clauses.join(" AND "),
+        n + 1,
+        n + 2
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for s in strings {
+        q = q.bind(s);
+    }
+    let rows = q
+        .bind(f.before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(AuditRow {
+                id: r.try_get("id")?,
+                at: from_ms(r.try_get("at")?),
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                target: r.try_get("target")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
+}
