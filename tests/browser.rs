@@ -5,7 +5,10 @@
 //! The script plays a lots: logs in, creates a participant and an
 //! appointment, sees the reminder on the sandbox phone, answers "förhinder
 //! sjuk" there as the participant, sees the reply and the task on Today and
-//! in the timeline, and records attendance. This file then checks the
+//! in the timeline, and records attendance; then a coordinator opens
+//! monitoring and settings, and an admin finds the case view in the audit
+//! log. Every page is checked at 360 px (see `usable` in flow.mjs). This
+//! file then checks the
 //! database says the same. With `PAMINN_SCREENSHOTS=<dir>` the script saves
 //! screenshots of the main pages there (`docs/screenshots/` in the README).
 //!
@@ -68,6 +71,8 @@ both_backends! {
         let app = ui::spawn(&t, true).await;
         let now = Utc::now();
         let lisa = app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
+        app.staff("kim", Role::Coordinator, Some(app.unit.id)).await;
+        app.staff("eva", Role::Admin, None).await;
         {
             let mut c = app.engine.db.conn().await.unwrap();
             // Any hour of the day: no quiet hours. Meetings are reminded
@@ -117,6 +122,8 @@ both_backends! {
             .env("BASE_URL", &app.base)
             .env("LOGIN_USER", "lisa")
             .env("LOGIN_PASSWORD", PASSWORD)
+            .env("COORDINATOR_USER", "kim")
+            .env("ADMIN_USER", "eva")
             .env("CHROMIUM", &env.chromium)
             .env("SHOTS", shots.as_deref().unwrap_or(tmp.path()))
             .current_dir(&env.dir)
@@ -141,7 +148,7 @@ both_backends! {
         let open = tasks::list(&mut c, Some(ali.id), true).await.unwrap();
         assert!(open.iter().any(|task| task.participant_id == ali.id), "the förhinder made a task");
         assert_eq!(appointments::get(&mut c, saras.id).await.unwrap().attendance, Attendance::Attended);
-        for page in ["login", "today", "participant", "sandbox"] {
+        for page in ["login", "today", "participant", "sandbox", "calendar", "participants", "monitoring", "settings", "templates", "audit"] {
             let f = shots.as_deref().unwrap_or(tmp.path()).join(format!("{page}.png"));
             assert!(std::fs::metadata(&f).is_ok_and(|m| m.len() > 1000), "no screenshot {}", f.display());
         }

@@ -9,7 +9,7 @@
 // Exits non-zero with the failing step on error.
 import { chromium } from 'playwright-core';
 
-const { BASE_URL, LOGIN_USER, LOGIN_PASSWORD, CHROMIUM, SHOTS } = process.env;
+const { BASE_URL, LOGIN_USER, LOGIN_PASSWORD, COORDINATOR_USER, ADMIN_USER, CHROMIUM, SHOTS } = process.env;
 let step = 'start';
 const log = (s) => { step = s; console.log(`step: ${s}`); };
 
@@ -49,6 +49,19 @@ function stockholm(minutes) {
     hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
   }).formatToParts(d).map((p) => [p.type, p.value]));
   return { date: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}` };
+}
+
+async function login(user) {
+  await page.goto(`${BASE_URL}/login`);
+  await page.getByLabel('Användarnamn').fill(user);
+  await page.getByLabel('Lösenord').fill(LOGIN_PASSWORD);
+  await page.getByRole('button', { name: 'Logga in' }).click();
+  await page.waitForURL(/\/today$/);
+}
+
+async function logout() {
+  await page.getByRole('button', { name: 'Logga ut' }).click();
+  await page.waitForURL(/\/login$/);
 }
 
 try {
@@ -125,6 +138,28 @@ try {
     await usable(path);
     await shot(name);
   }
+  log('a coordinator sees monitoring and settings');
+  await logout();
+  await login(COORDINATOR_USER);
+  await page.getByRole('link', { name: 'Uppföljning', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: 'Uppföljning' }).waitFor();
+  await page.getByText('Ali').first().waitFor();
+  await usable('/monitoring');
+  await shot('monitoring');
+  await page.getByRole('link', { name: 'Inställningar', exact: true }).click();
+  await usable('/settings');
+  await shot('settings');
+  await page.goto(`${BASE_URL}/settings/templates`);
+  await usable('/settings/templates');
+  await shot('templates');
+
+  log("an admin reads in the audit log who viewed Ali's case record");
+  await logout();
+  await login(ADMIN_USER);
+  await page.getByRole('link', { name: 'Granskningslogg', exact: true }).click();
+  await page.getByText('case.view').first().waitFor();
+  await usable('/audit');
+  await shot('audit');
   console.log('ok');
 } catch (e) {
   console.log(`FAILED at step "${step}": ${e.message}`);
