@@ -12,9 +12,10 @@ CREATE TABLE web_sessions (
 );
 CREATE INDEX web_sessions_staff ON web_sessions(staff_id);
 
--- Failed logins per username (known or not), to slow down guessing.
+-- Failed logins per username (known or not), to slow down guessing. The
+-- name is kept as its SHA-256: a mistyped one is often a password.
 CREATE TABLE login_failures (
-    username        TEXT PRIMARY KEY,
+    username_hash   TEXT PRIMARY KEY,
     failures        BIGINT NOT NULL,
     last_failure_at BIGINT NOT NULL
 );

@@ -137,11 +137,13 @@ impl Engine {
         if username.is_empty() || username.chars().count() > 40 {
             return Ok(Login::Wrong);
         }
+        // Failures are counted by a hash of the name, never the name.
+        let name_key = token_hash(&username);
         let (creds, (failures, last)) = {
             let mut c = self.db.conn().await?;
             (
                 web::credentials(&mut c, &username).await?,
-                web::login_failures(&mut c, &username).await?,
+                web::login_failures(&mut c, &name_key).await?,
             )
         };
         if let Some(until) = login_wait(failures, last, now) {
@@ -161,21 +163,20 @@ impl Engine {
         })
         .await?;
         let mut tx = self.db.begin().await?;
+        let known = creds.as_ref().map(|(id, _, _)| *id);
         let Some((id, _, _)) = creds.filter(|_| ok) else {
-            web::record_login_failure(&mut tx, &username, now).await?;
-            audit::append(
-                &mut tx,
-                now,
-                "web",
-                "login.failed",
-                &format!("username:{username}"),
-                json!({}),
-            )
-            .await?;
+            web::record_login_failure(&mut tx, &name_key, now).await?;
+            // Whose account was tried, when it is one; an unknown name is
+            // not written down (it is often a password typed one field up).
+            let target = match known {
+                Some(id) => format!("staff:{id}"),
+                None => "staff:unknown".to_string(),
+            };
+            audit::append(&mut tx, now, "web", "login.failed", &target, json!({})).await?;
             tx.commit().await?;
             return Ok(Login::Wrong);
         };
-        web::clear_login_failures(&mut tx, &username).await?;
+        web::clear_login_failures(&mut tx, &name_key).await?;
         let token = random_b64(32);
         let csrf = random_b64(24);
         web::create_session(&mut tx, &token_hash(&token), id, &csrf, now).await?;

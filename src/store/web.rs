@@ -95,13 +95,15 @@ pub async fn purge_sessions(c: &mut Conn, before: DateTime<Utc>) -> Result<u64> 
     )
 }
 
-/// (failures, last failure) for a username.
+/// (failures, last failure) for a username's SHA-256 (`engine::auth`
+/// hashes it).
 pub async fn login_failures(c: &mut Conn, username: &str) -> Result<(i64, DateTime<Utc>)> {
-    let row =
-        sqlx::query("SELECT failures, last_failure_at FROM login_failures WHERE username = $1")
-            .bind(username)
-            .fetch_optional(&mut *c)
-            .await?;
+    let row = sqlx::query(
+        "SELECT failures, last_failure_at FROM login_failures WHERE username_hash = $1",
+    )
+    .bind(username)
+    .fetch_optional(&mut *c)
+    .await?;
     Ok(match row {
         Some(r) => (
             r.try_get("failures")?,
@@ -113,8 +115,8 @@ pub async fn login_failures(c: &mut Conn, username: &str) -> Result<(i64, DateTi
 
 pub async fn record_login_failure(c: &mut Conn, username: &str, now: DateTime<Utc>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO login_failures (username, failures, last_failure_at) VALUES ($1, 1, $2)
-         ON CONFLICT (username) DO UPDATE SET failures = login_failures.failures + 1,
+        "INSERT INTO login_failures (username_hash, failures, last_failure_at) VALUES ($1, 1, $2)
+         ON CONFLICT (username_hash) DO UPDATE SET failures = login_failures.failures + 1,
                                               last_failure_at = excluded.last_failure_at",
     )
     .bind(username)
@@ -125,7 +127,7 @@ pub async fn record_login_failure(c: &mut Conn, username: &str, now: DateTime<Ut
 }
 
 pub async fn clear_login_failures(c: &mut Conn, username: &str) -> Result<()> {
-    sqlx::query("DELETE FROM login_failures WHERE username = $1")
+    sqlx::query("DELETE FROM login_failures WHERE username_hash = $1")
         .bind(username)
         .execute(&mut *c)
         .await?;

@@ -30,12 +30,17 @@ impl Drop for UiApp {
     }
 }
 
-/// Serves the whole router (UI included) on a free port.
+/// Serves the whole router (UI included) on a free port, with the unit
+/// "Enhet A" (created unless it exists).
 pub async fn spawn(t: &TestDb, demo: bool) -> UiApp {
     let engine = Engine::new(t.db.clone());
     let unit = {
         let mut c = engine.db.conn().await.unwrap();
-        units::create(&mut c, "Enhet A", Utc::now()).await.unwrap()
+        // A second server on the same database shares the unit.
+        match units::resolve(&mut c, "Enhet A").await {
+            Ok(u) => u,
+            Err(_) => units::create(&mut c, "Enhet A", Utc::now()).await.unwrap(),
+        }
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
