@@ -176,6 +176,10 @@ impl Config {
             "config",
             "test_postgres_url",
             "require_telegram_emulator",
+            // The browser test's switches (tests/browser.rs).
+            "require_browser",
+            "screenshots",
+            "chromium",
         ]));
         let c: Config = f.extract().map_err(|e| format!("configuration: {e}"))?;
         c.validate()?;
