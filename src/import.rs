@@ -356,8 +356,19 @@ pub async fn apply(
         progress();
     }
     report.errors.sort_by_key(|e| e.line);
+    // A large import on PostgreSQL leaves the planner without statistics
+    // until autovacuum catches up, and pages are 5-10x slower meanwhile
+    // (docs/benchmarks.md, "Staff web UI").
+    if engine.db.backend == crate::store::Backend::Postgres && report.created >= ANALYZE_AFTER {
+        sqlx::query("ANALYZE appointments, outbox, journal")
+            .execute(&engine.db.pool)
+            .await?;
+    }
     Ok(report)
 }
+
+/// Created rows after which an import refreshes PostgreSQL's statistics.
+const ANALYZE_AFTER: usize = 1000;
 
 #[cfg(test)]
 mod tests {

@@ -312,3 +312,51 @@ both_backends! {
         assert!(matches!(e.login("lena", "ett annat långt lösenord", now).await.unwrap(), paminn::engine::auth::Login::Ok { .. }));
     }
 }
+
+/// A large import leaves PostgreSQL with fresh statistics (without them
+/// the staff pages are 5-10x slower until autovacuum gets there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "PostgreSQL: set PAMINN_TEST_POSTGRES_URL to run"
+)]
+async fn a_large_import_on_postgresql_refreshes_the_planner_statistics() {
+    let t = common::TestDb::new(common::Kind::Postgres).await;
+    let (p, id) = setup(&t);
+    let reltuples = || async {
+        let v: f32 =
+            sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE relname = 'appointments'")
+                .fetch_one(&t.db.pool)
+                .await
+                .unwrap();
+        v
+    };
+    let mut csv = String::from("Deltagare;Datum;Tid;Typ;Referens\n");
+    for i in 0..1000 {
+        csv.push_str(&format!(
+            "{id};2031-01-{:02};{:02}:{:02};möte;R{i}\n",
+            1 + i % 28,
+            8 + (i / 28) % 10,
+            (i / 280) * 10
+        ));
+    }
+    let file = p.dir.path().join("many.csv");
+    std::fs::write(&file, csv).unwrap();
+    let before = reltuples().await;
+    let o = p.run(&[
+        "import",
+        "appointments",
+        file.to_str().unwrap(),
+        "--unit",
+        "Chansen",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["created"], 1000, "{r}");
+    let after = reltuples().await;
+    assert!(
+        before < 1.0 && after >= 1000.0,
+        "reltuples {before} -> {after}"
+    );
+}
