@@ -427,8 +427,15 @@ pub enum BroadcastCmd {
     /// Plan one private message per current member of a group, in their
     /// language and on their channel.
     Send {
-        #[arg(long)]
-        group: GroupId,
+        #[arg(long, required_unless_present = "unit")]
+        group: Option<GroupId>,
+        /// Instead of a group: a unit's participants, narrowed by --status and --lots.
+        #[arg(long, conflicts_with = "group")]
+        unit: Option<String>,
+        #[arg(long, requires = "unit")]
+        status: Option<ParticipantStatus>,
+        #[arg(long, requires = "unit")]
+        lots: Option<StaffId>,
         /// The Swedish text.
         #[arg(long)]
         sv: String,
@@ -1436,6 +1443,9 @@ async fn broadcast_cmd(
     match cmd {
         BroadcastCmd::Send {
             group,
+            unit,
+            status,
+            lots,
             sv,
             en,
             at,
@@ -1443,17 +1453,31 @@ async fn broadcast_cmd(
             activity,
             key,
         } => {
-            let send_at = match at {
-                Some(at) => {
-                    let mut c = engine.db.conn().await?;
-                    let (unit, _) = crate::store::broadcasts::group(&mut c, group).await?;
-                    let u = units::get(&mut c, unit).await?;
-                    Some(parse_start(&at, u.time_zone).map_err(|e| anyhow!("--at: {e}"))?)
+            let (audience, u) = {
+                let mut c = engine.db.conn().await?;
+                match (group, unit) {
+                    (Some(g), _) => {
+                        let (unit, _) = crate::store::broadcasts::group(&mut c, g).await?;
+                        (Audience::Group(g), units::get(&mut c, unit).await?)
+                    }
+                    (None, Some(unit)) => {
+                        let u = units::resolve(&mut c, &unit).await?;
+                        let a = Audience::Filter {
+                            unit: u.id,
+                            status,
+                            lots,
+                        };
+                        (a, u)
+                    }
+                    (None, None) => bail!("give --group, or --unit with --status / --lots"),
                 }
+            };
+            let send_at = match at {
+                Some(at) => Some(parse_start(&at, u.time_zone).map_err(|e| anyhow!("--at: {e}"))?),
                 None => None,
             };
             let req = BroadcastRequest {
-                audience: Audience::Group(group),
+                audience,
                 text_sv: sv,
                 text_en: en,
                 send_at,

@@ -487,6 +487,16 @@ mod cli {
             assert_eq!(s["recipients"], 1);
             assert_eq!(s["pending"], 1);
             assert_eq!(w.outbox_count().await, 1);
+            // A filter instead of a group: the unit's active participants.
+            let cia = fx::participant(&w.e, &w.unit, "Cia", "sms", now).await;
+            w.e.set_status(cia.id, ParticipantStatus::Paused, &actor(), now).await.unwrap();
+            let f = paminn(url, d, &["broadcast", "send", "--unit", "Chansen", "--status", "active",
+                                     "--sv", "Hej!", "--en", "Hi!"]);
+            assert_eq!(f["recipients"], 2, "Ali and Bo; Cia is paused");
+            let f = paminn(url, d, &["broadcast", "send", "--unit", "Chansen",
+                                     "--sv", "Hej!", "--en", "Hi!"]);
+            assert_eq!(f["recipients"], 2);
+            assert_eq!(f["skipped"]["paused"], 1);
         }
     }
 }
