@@ -106,6 +106,7 @@ impl World {
             .unwrap()
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
         g: GroupId,
