@@ -1494,9 +1494,10 @@ async fn broadcast_cmd(
                     "id": b.id, "created": p.created, "recipients": b.recipients,
                     "skipped": b.skipped, "send_at": b.send_at, "urgent": b.urgent,
                     "activity": b.appointment_id, "key": b.key,
+                    "sensitive_words": p.sensitive_words,
                 }),
                 || {
-                    format!(
+                    let mut out = format!(
                         "broadcast {}{}: {} messages planned for {}, {} members skipped",
                         b.id,
                         if p.created {
@@ -1507,7 +1508,14 @@ async fn broadcast_cmd(
                         b.recipients,
                         fmt_t(b.send_at),
                         skipped
-                    )
+                    );
+                    if !p.sensitive_words.is_empty() {
+                        out.push_str(&format!(
+                            "\nwarning: the text names {}; phones are shared and lock screens are read",
+                            p.sensitive_words.join(", ")
+                        ));
+                    }
+                    out
                 },
             )
         }

@@ -254,6 +254,10 @@ both_backends! {
             send_at: None, urgent: false, activity: None, key: None,
         };
         assert!(w.e.plan_broadcast(&req, &actor(), now).await.is_err());
+        // A sensitive word is a warning for the sender, not a refusal.
+        let p = w.send(g, "Drogtestet flyttas.", "The test moves.", false, None, None, now).await;
+        assert!(p.created);
+        assert_eq!(p.sensitive_words, ["drog", "test"]);
     }
 }
 

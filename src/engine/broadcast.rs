@@ -73,6 +73,10 @@ pub struct BroadcastRequest {
 pub struct Planned {
     pub broadcast: Broadcast,
     pub created: bool,
+    /// Sensitive words in the texts (`texts::sensitive_words_in`): a
+    /// warning for the sender, not a refusal; a message on a shared phone
+    /// should not name the agency, probation, drugs or tests.
+    pub sensitive_words: Vec<&'static str>,
 }
 
 /// One member of a group, as staff see it.
@@ -274,6 +278,10 @@ impl Engine {
             Some(k) => k.to_string(),
             None => fresh_key(),
         };
+        let mut sensitive_words = texts::sensitive_words_in(&req.text_sv);
+        sensitive_words.extend(texts::sensitive_words_in(&req.text_en));
+        sensitive_words.sort_unstable();
+        sensitive_words.dedup();
         let mut tx = self.db.begin().await?;
         let (unit, group, group_name) = match &req.audience {
             Audience::Group(g) => {
@@ -287,6 +295,7 @@ impl Engine {
             return Ok(Planned {
                 broadcast: b,
                 created: false,
+                sensitive_words,
             });
         }
         let forbidden: Vec<&str> = group_name.as_deref().into_iter().collect();
@@ -347,6 +356,7 @@ impl Engine {
             return Ok(Planned {
                 broadcast: b,
                 created: false,
+                sensitive_words,
             });
         };
 
@@ -425,6 +435,7 @@ impl Engine {
         Ok(Planned {
             broadcast: b,
             created: true,
+            sensitive_words,
         })
     }
 
