@@ -438,6 +438,29 @@ both_backends! {
     }
 }
 
+both_backends! {
+    async fn an_urgent_telegram_message_that_falls_back_to_sms_stays_urgent(t) {
+        let now = tuesday(22, 0);
+        let w = world(&t, now).await;
+        let g = w.group("Akut", now).await;
+        let eve = w.telegram_member(g, "Eve", now).await;
+        let p = w.send(g, "Kontoret är stängt imorgon.", "The office is closed tomorrow.", true, None, None, now).await;
+        w.rec.script.lock().unwrap().push_back(paminn::channels::SendError::Unreachable("bot blocked".into()));
+        let r = w.d.run_once(now + Duration::minutes(1)).await.unwrap();
+        assert_eq!(r.failed, 1);
+        // The SMS that replaces it is part of the broadcast, and urgent:
+        // it goes at 22:02, inside the unit's quiet hours.
+        let r = w.d.run_once(now + Duration::minutes(2)).await.unwrap();
+        assert_eq!(r.sent, 1);
+        let sent = w.sent_to(eve.id);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].channel, ChannelKind::Sms);
+        assert_eq!(sent[0].body, "The office is closed tomorrow.");
+        let s = w.e.broadcast_status(p.broadcast.id).await.unwrap();
+        assert_eq!((s.recipients, s.failed, s.sent), (1, 1, 1));
+    }
+}
+
 mod cli {
     use super::*;
     use serde_json::Value;
