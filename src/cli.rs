@@ -427,13 +427,16 @@ pub enum BroadcastCmd {
     /// Plan one private message per current member of a group, in their
     /// language and on their channel.
     Send {
+        /// The group: its current members get it.
         #[arg(long, required_unless_present = "unit")]
         group: Option<GroupId>,
         /// Instead of a group: a unit's participants, narrowed by --status and --lots.
         #[arg(long, conflicts_with = "group")]
         unit: Option<String>,
+        /// With --unit: only participants of this status (active, paused, ...).
         #[arg(long, requires = "unit")]
         status: Option<ParticipantStatus>,
+        /// With --unit: only the participants of this lots (staff id).
         #[arg(long, requires = "unit")]
         lots: Option<StaffId>,
         /// The Swedish text.
