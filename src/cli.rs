@@ -75,6 +75,12 @@ pub enum Command {
     /// Recurring appointments.
     #[command(subcommand)]
     Series(SeriesCmd),
+    /// Activity groups and their members (changing over time).
+    #[command(subcommand)]
+    Group(GroupCmd),
+    /// Messages to a group's members: one private message each.
+    #[command(subcommand)]
+    Broadcast(BroadcastCmd),
     /// Summon a participant now (test on request), with a deadline.
     Summon {
         #[arg(long)]
@@ -386,6 +392,79 @@ pub enum SeriesCmd {
         #[arg(long)]
         location: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCmd {
+    /// A new group in a unit.
+    Add {
+        #[arg(long)]
+        unit: String,
+        name: String,
+    },
+    /// A participant joins the group now.
+    AddMember {
+        group: GroupId,
+        participant: ParticipantId,
+    },
+    /// A participant leaves the group now; their unsent broadcast messages
+    /// for it are cancelled.
+    RemoveMember {
+        group: GroupId,
+        participant: ParticipantId,
+    },
+    /// A unit's groups with their current member counts.
+    List {
+        #[arg(long)]
+        unit: String,
+    },
+    /// A group's current members.
+    Show { group: GroupId },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BroadcastCmd {
+    /// Plan one private message per current member of a group, in their
+    /// language and on their channel.
+    Send {
+        /// The group: its current members get it.
+        #[arg(long, required_unless_present = "unit")]
+        group: Option<GroupId>,
+        /// Instead of a group: a unit's participants, narrowed by --status and --lots.
+        #[arg(long, conflicts_with = "group")]
+        unit: Option<String>,
+        /// With --unit: only participants of this status (active, paused, ...).
+        #[arg(long, requires = "unit")]
+        status: Option<ParticipantStatus>,
+        /// With --unit: only the participants of this lots (staff id).
+        #[arg(long, requires = "unit")]
+        lots: Option<StaffId>,
+        /// The Swedish text.
+        #[arg(long)]
+        sv: String,
+        /// The English text.
+        #[arg(long)]
+        en: String,
+        /// When to send, local time of the unit (e.g. 2026-12-01T09:00); default now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Break the unit's quiet hours (never 23:00-06:00).
+        #[arg(long)]
+        urgent: bool,
+        /// Tie to an activity: members answer KOMMER / FÖRHINDER on their own appointment.
+        #[arg(long)]
+        activity: Option<AppointmentId>,
+        /// Idempotency key: a repeat with the same key creates nothing new.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Progress (sent / delivered / failed / pending of N, skipped by
+    /// reason) and, for an activity, the tally of replies.
+    Status { id: i64 },
+    /// Cancel an activity (the appointment and its group series' other
+    /// members' appointments at the same time); only those who had a
+    /// message about it are told.
+    CancelActivity { appointment: AppointmentId },
 }
 
 #[derive(Subcommand, Debug)]
@@ -761,6 +840,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 )
             })?;
         }
+        Command::Group(cmd) => group_cmd(&engine, cmd, &actor, now, json).await?,
+        Command::Broadcast(cmd) => broadcast_cmd(&engine, cmd, &actor, now, json).await?,
         Command::Summon {
             participant,
             within,
@@ -1281,4 +1362,210 @@ fn read_password() -> anyhow::Result<crate::domain::access::Password> {
     std::io::stdin().read_line(&mut line)?;
     let line = line.trim_end_matches(['\r', '\n']);
     crate::domain::access::Password::parse(line).map_err(anyhow::Error::msg)
+}
+
+async fn group_cmd(
+    engine: &Engine,
+    cmd: GroupCmd,
+    actor: &Actor,
+    now: chrono::DateTime<Utc>,
+    json: bool,
+) -> anyhow::Result<()> {
+    match cmd {
+        GroupCmd::Add { unit, name } => {
+            let u = {
+                let mut c = engine.db.conn().await?;
+                units::resolve(&mut c, &unit).await?
+            };
+            let id = engine.create_group(u.id, &name, actor, now).await?;
+            print(
+                json,
+                &serde_json::json!({ "id": id, "unit_id": u.id }),
+                || format!("group {id} created"),
+            )
+        }
+        GroupCmd::AddMember { group, participant } => {
+            let added = engine
+                .add_group_member(group, participant, actor, now)
+                .await?;
+            print(json, &serde_json::json!({ "added": added }), || {
+                if added {
+                    format!("participant {participant} joined group {group}")
+                } else {
+                    format!("participant {participant} is a member of group {group} already")
+                }
+            })
+        }
+        GroupCmd::RemoveMember { group, participant } => {
+            let removed = engine
+                .remove_group_member(group, participant, actor, now)
+                .await?;
+            if !removed {
+                bail!("participant {participant} is not a member of group {group}");
+            }
+            print(json, &serde_json::json!({ "removed": true }), || {
+                format!("participant {participant} left group {group}")
+            })
+        }
+        GroupCmd::List { unit } => {
+            let mut c = engine.db.conn().await?;
+            let u = units::resolve(&mut c, &unit).await?;
+            let rows = crate::store::broadcasts::list_groups(&mut c, u.id, now).await?;
+            print(json, &rows, || {
+                let mut out = vec!["id\tmembers\tname".to_string()];
+                out.extend(
+                    rows.iter()
+                        .map(|g| format!("{}\t{}\t{}", g.id, g.members, g.name)),
+                );
+                out.join("\n")
+            })
+        }
+        GroupCmd::Show { group } => {
+            let members = engine.group_members(group, now).await?;
+            print(json, &members, || {
+                let mut out = vec!["participant\tstatus\tfirst name".to_string()];
+                out.extend(
+                    members
+                        .iter()
+                        .map(|m| format!("{}\t{}\t{}", m.participant_id, m.status, m.first_name)),
+                );
+                out.join("\n")
+            })
+        }
+    }
+}
+
+async fn broadcast_cmd(
+    engine: &Engine,
+    cmd: BroadcastCmd,
+    actor: &Actor,
+    now: chrono::DateTime<Utc>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use crate::engine::broadcast::{Audience, BroadcastRequest};
+    match cmd {
+        BroadcastCmd::Send {
+            group,
+            unit,
+            status,
+            lots,
+            sv,
+            en,
+            at,
+            urgent,
+            activity,
+            key,
+        } => {
+            let (audience, u) = {
+                let mut c = engine.db.conn().await?;
+                match (group, unit) {
+                    (Some(g), _) => {
+                        let (unit, _) = crate::store::broadcasts::group(&mut c, g).await?;
+                        (Audience::Group(g), units::get(&mut c, unit).await?)
+                    }
+                    (None, Some(unit)) => {
+                        let u = units::resolve(&mut c, &unit).await?;
+                        let a = Audience::Filter {
+                            unit: u.id,
+                            status,
+                            lots,
+                        };
+                        (a, u)
+                    }
+                    (None, None) => bail!("give --group, or --unit with --status / --lots"),
+                }
+            };
+            let send_at = match at {
+                Some(at) => Some(parse_start(&at, u.time_zone).map_err(|e| anyhow!("--at: {e}"))?),
+                None => None,
+            };
+            let req = BroadcastRequest {
+                audience,
+                text_sv: sv,
+                text_en: en,
+                send_at,
+                urgent,
+                activity,
+                key,
+            };
+            let p = engine.plan_broadcast(&req, actor, now).await?;
+            let b = &p.broadcast;
+            let skipped: i64 = b.skipped.values().sum();
+            print(
+                json,
+                &serde_json::json!({
+                    "id": b.id, "created": p.created, "recipients": b.recipients,
+                    "skipped": b.skipped, "send_at": b.send_at, "urgent": b.urgent,
+                    "activity": b.appointment_id, "key": b.key,
+                    "sensitive_words": p.sensitive_words,
+                }),
+                || {
+                    let mut out = format!(
+                        "broadcast {}{}: {} messages planned for {}, {} members skipped",
+                        b.id,
+                        if p.created {
+                            ""
+                        } else {
+                            " (existing, nothing new)"
+                        },
+                        b.recipients,
+                        fmt_t(b.send_at),
+                        skipped
+                    );
+                    if !p.sensitive_words.is_empty() {
+                        out.push_str(&format!(
+                            "\nwarning: the text names {}; phones are shared and lock screens are read",
+                            p.sensitive_words.join(", ")
+                        ));
+                    }
+                    out
+                },
+            )
+        }
+        BroadcastCmd::Status { id } => {
+            let s = engine.broadcast_status(id).await?;
+            print(json, &s, || {
+                let mut out = vec![format!(
+                    "broadcast {}: of {}: sent {}, delivered {}, failed {}, pending {}, suppressed {}, cancelled {}",
+                    s.id,
+                    s.recipients,
+                    s.sent,
+                    s.delivered,
+                    s.failed,
+                    s.pending,
+                    s.suppressed,
+                    s.cancelled
+                )];
+                for (why, n) in &s.skipped {
+                    out.push(format!("skipped ({why}): {n}"));
+                }
+                if let Some(t) = &s.tally {
+                    out.push(format!(
+                        "kommer {}, förhinder {}, no answer {}, not delivered {}",
+                        t.coming,
+                        t.cannot.len(),
+                        t.no_answer,
+                        t.not_delivered
+                    ));
+                    for c in &t.cannot {
+                        out.push(format!(
+                            "  förhinder: participant {} ({})",
+                            c.participant_id,
+                            c.reason.as_deref().unwrap_or("no reason given")
+                        ));
+                    }
+                }
+                out.join("\n")
+            })
+        }
+        BroadcastCmd::CancelActivity { appointment } => {
+            let r = engine.cancel_activity(appointment, actor, now).await?;
+            print(json, &r, || {
+                format!(
+                    "{} appointments cancelled; {} participants are told",
+                    r.appointments_cancelled, r.notified
+                )
+            })
+        }
+    }
 }

@@ -111,3 +111,7 @@ staff-kind-meeting = meeting
 staff-kind-drug_test = test
 staff-kind-group_activity = group
 staff-kind-other = other
+
+# Broadcasts (staff-written texts): the line added when a reply is asked, and the cancellation of an activity.
+broadcast-reply = Reply COMING or CANNOT.
+broadcast-cancelled = Hi { $name }! The appointment { $when } is cancelled. You do not need to come.

@@ -112,3 +112,7 @@ staff-kind-meeting = möte
 staff-kind-drug_test = provtagning
 staff-kind-group_activity = grupp
 staff-kind-other = annat
+
+# Broadcasts (staff-written texts): the line added when a reply is asked, and the cancellation of an activity.
+broadcast-reply = Svara KOMMER eller FÖRHINDER.
+broadcast-cancelled = Hej { $name }! Tiden { $when } är inställd. Du behöver inte komma.

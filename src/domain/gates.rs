@@ -4,7 +4,7 @@
 //! A failing gate suppresses the row (with the reason in the journal);
 //! quiet hours only defer it.
 
-use crate::domain::schedule::{QuietHours, local};
+use crate::domain::schedule::{QuietHours, local, send_window};
 use crate::domain::{AppointmentStatus, ChannelKind, ChannelSet, ParticipantStatus, Purpose};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -37,6 +37,10 @@ pub struct GateInput {
     pub deadline: Option<DateTime<Utc>>,
     pub tz: Tz,
     pub quiet: QuietHours,
+    /// Marked urgent by staff (a broadcast): the unit's quiet hours do
+    /// not hold it back, the night 23:00-06:00 still does
+    /// ([`send_window`]).
+    pub urgent: bool,
 }
 
 /// Why a message was not sent. Written into the journal for the lots.
@@ -129,8 +133,9 @@ pub fn check(g: &GateInput) -> Verdict {
     }
     // Receipts answer a message the participant just sent; they are not
     // held back by quiet hours.
-    if g.purpose != Purpose::Receipt && g.quiet.contains(local(g.now, g.tz).time()) {
-        let next = g.quiet.next_allowed(g.now, g.tz);
+    let quiet = send_window(g.quiet, g.urgent);
+    if g.purpose != Purpose::Receipt && quiet.contains(local(g.now, g.tz).time()) {
+        let next = quiet.next_allowed(g.now, g.tz);
         return match must_be_before {
             Some(d) if next >= d => Verdict::Suppress(QuietHoursUntilStart),
             _ => Verdict::Defer(next),
@@ -173,6 +178,7 @@ mod tests {
             said_cannot: false,
             tz: Stockholm,
             quiet: QuietHours::default(),
+            urgent: false,
         }
     }
 
@@ -280,5 +286,90 @@ mod tests {
         let mut g = ok_input();
         g.consent.as_mut().unwrap().withdrawn_at = Some(g.now + Duration::hours(1));
         assert_eq!(check(&g), Verdict::Send);
+    }
+
+    #[test]
+    fn urgent_breaks_the_units_quiet_hours_but_not_the_night() {
+        let mut g = ok_input();
+        g.purpose = Purpose::Notice;
+        g.appointment = None;
+        // 21:30: inside the unit's 21:00-08:00, outside the night.
+        g.now = sthlm(9, 21, 30);
+        assert!(matches!(check(&g), Verdict::Defer(_)));
+        g.urgent = true;
+        assert_eq!(check(&g), Verdict::Send);
+        // 23:30: the night holds even urgent messages, until 06:00.
+        g.now = sthlm(9, 23, 30);
+        assert_eq!(check(&g), Verdict::Defer(sthlm(10, 6, 0)));
+    }
+
+    mod urgent_window {
+        use super::*;
+        use crate::domain::schedule::{QuietHours, local, send_window};
+        use chrono::Timelike;
+        use chrono_tz::Tz;
+        use proptest::prelude::*;
+
+        fn zone() -> impl Strategy<Value = Tz> {
+            prop_oneof![
+                Just(chrono_tz::Europe::Stockholm),
+                Just(chrono_tz::Europe::Helsinki),
+                Just(chrono_tz::America::New_York),
+                Just(chrono_tz::UTC),
+            ]
+        }
+
+        fn in_night(t: DateTime<Utc>, tz: Tz) -> bool {
+            let h = local(t, tz).time().hour();
+            !(6..23).contains(&h)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(3000))]
+
+            /// Whatever the unit's quiet hours: an urgent message is never
+            /// sent 23:00-06:00 local, and when held back it is held only
+            /// until a moment outside the night.
+            #[test]
+            fn urgent_never_goes_out_at_night(
+                secs in 1_767_225_600i64..1_830_297_600i64,
+                qs in 0u32..1440, qe in 0u32..1440,
+                tz in zone(),
+            ) {
+                let now = DateTime::from_timestamp(secs, 0).unwrap();
+                let mut g = ok_input();
+                g.purpose = Purpose::Notice;
+                g.appointment = None;
+                g.consent.as_mut().unwrap().expires_at = None;
+                g.now = now;
+                g.tz = tz;
+                g.quiet = QuietHours::from_minutes(qs, qe).unwrap();
+                g.urgent = true;
+                match check(&g) {
+                    Verdict::Send => prop_assert!(!in_night(now, tz)),
+                    Verdict::Defer(at) => {
+                        prop_assert!(in_night(now, tz));
+                        prop_assert!(at > now);
+                        prop_assert!(!in_night(at, tz));
+                        prop_assert!(at - now <= chrono::Duration::hours(8));
+                    }
+                    v => prop_assert!(false, "unexpected {v:?}"),
+                }
+            }
+
+            /// Not urgent: exactly the unit's quiet hours hold it back.
+            #[test]
+            fn not_urgent_follows_the_units_quiet_hours(
+                secs in 1_767_225_600i64..1_830_297_600i64,
+                qs in 0u32..1440, qe in 0u32..1440,
+                tz in zone(),
+            ) {
+                let now = DateTime::from_timestamp(secs, 0).unwrap();
+                let q = QuietHours::from_minutes(qs, qe).unwrap();
+                prop_assert_eq!(send_window(q, false), q);
+                let night = send_window(q, true);
+                prop_assert_eq!(night.contains(local(now, tz).time()), in_night(now, tz));
+            }
+        }
     }
 }

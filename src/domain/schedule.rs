@@ -183,6 +183,23 @@ impl Serialize for QuietHours {
     }
 }
 
+/// The night no message marked urgent may break: 23:00-06:00 local.
+pub const URGENT_NIGHT_START_MIN: u32 = 23 * 60;
+pub const URGENT_NIGHT_END_MIN: u32 = 6 * 60;
+
+/// The window a message may not be sent in. Normally the unit's quiet
+/// hours; a message staff marked urgent (a short-notice broadcast:
+/// "Kontoret är stängt idag") may break them, but never the night
+/// 23:00-06:00, whatever the unit's settings.
+pub fn send_window(unit_quiet: QuietHours, urgent: bool) -> QuietHours {
+    if urgent {
+        QuietHours::from_minutes(URGENT_NIGHT_START_MIN, URGENT_NIGHT_END_MIN)
+            .expect("a valid window")
+    } else {
+        unit_quiet
+    }
+}
+
 /// Moves a send time out of quiet hours by the rule above. `None` when no
 /// allowed time before the start exists.
 pub fn avoid_quiet_hours(

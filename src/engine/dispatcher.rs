@@ -241,6 +241,7 @@ impl Dispatcher {
                     .is_some_and(|a| a.reply == crate::domain::ReplyState::Cannot),
                 tz: c.tz,
                 quiet: c.quiet,
+                urgent: c.urgent,
             };
             match gates::check(&gate) {
                 Verdict::Suppress(reason) => Outcome::Suppressed {
@@ -445,6 +446,9 @@ impl Dispatcher {
             };
             if let Some(sms_id) = outbox::insert(&mut tx, &m, now).await? {
                 fell_back = true;
+                if let Some(b) = c.broadcast_id {
+                    outbox::set_broadcast(&mut tx, sms_id, b).await?;
+                }
                 journal::append(&mut tx, c.participant_id, c.appointment_id, now, "system", "fallback_to_sms",
                     json!({ "failed_outbox_id": c.id, "sms_outbox_id": sms_id, "telegram_error": error })).await?;
             }

@@ -355,7 +355,8 @@ async fn asked(c: &mut Conn, p: ParticipantId, now: DateTime<Utc>) -> Result<Vec
     let rows = sqlx::query(
         "SELECT a.id, a.starts_at, a.status, a.reply, MAX(o.sent_at) AS asked_at
          FROM outbox o JOIN appointments a ON a.id = o.appointment_id
-         WHERE o.participant_id = $1 AND o.ask_reply = 1 AND o.purpose = 'reminder'
+         WHERE o.participant_id = $1 AND o.ask_reply = 1
+           AND (o.purpose = 'reminder' OR o.broadcast_id IS NOT NULL)
            AND o.status IN ('sent','delivered') AND a.starts_at > $2
          GROUP BY a.id, a.starts_at, a.status, a.reply",
     )

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod booking;
+pub mod broadcast;
 pub mod dispatcher;
 pub mod inbound;
 pub mod jobs;

@@ -9,6 +9,7 @@
 
 pub mod appointments;
 pub mod audit;
+pub mod broadcasts;
 pub mod consents;
 pub mod journal;
 pub mod outbox;

@@ -120,6 +120,9 @@ pub struct Claimed {
     pub quiet: QuietHours,
     pub consent: Option<ConsentState>,
     pub appointment: Option<ClaimedAppointment>,
+    /// The broadcast the row belongs to, and whether staff marked it urgent.
+    pub broadcast_id: Option<i64>,
+    pub urgent: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -152,12 +155,14 @@ const CLAIMED_CONTEXT: &str = "SELECT o.id, o.claim_token, o.participant_id, o.a
         p.first_name, p.phone, p.telegram_chat_id, p.language, p.status AS p_status, p.time_zone,
         p.discreet, p.opted_out, u.quiet_start_min, u.quiet_end_min,
         a.status AS a_status, a.reply AS a_reply, a.kind AS a_kind, a.starts_at, a.location, a.with_whom,
-        c.channels AS c_channels, c.expires_at AS c_expires, c.withdrawn_at AS c_withdrawn
+        c.channels AS c_channels, c.expires_at AS c_expires, c.withdrawn_at AS c_withdrawn,
+        o.broadcast_id, b.urgent AS b_urgent
     FROM outbox o
     JOIN participants p ON p.id = o.participant_id
     JOIN units u ON u.id = p.unit_id
     LEFT JOIN appointments a ON a.id = o.appointment_id
     LEFT JOIN consents c ON c.id = (SELECT MAX(id) FROM consents WHERE participant_id = o.participant_id)
+    LEFT JOIN broadcasts b ON b.id = o.broadcast_id
     WHERE o.claim_token = $1
     ORDER BY o.next_attempt_at, o.id";
 
@@ -250,6 +255,8 @@ fn claimed_from_row(r: &sqlx::any::AnyRow) -> Result<Claimed> {
         .map_err(Error::Invalid)?,
         consent,
         appointment,
+        broadcast_id: r.try_get("broadcast_id")?,
+        urgent: r.try_get::<Option<i64>, _>("b_urgent")?.unwrap_or(0) != 0,
     })
 }
 
@@ -459,6 +466,17 @@ pub async fn list(c: &mut Conn, participant: Option<ParticipantId>) -> Result<Ve
             })
         })
         .collect()
+}
+
+/// Puts a row into a broadcast (the SMS fallback of a broadcast's
+/// Telegram row stays part of it, urgent or not).
+pub async fn set_broadcast(c: &mut Conn, id: OutboxId, broadcast: i64) -> Result<()> {
+    sqlx::query("UPDATE outbox SET broadcast_id = $1 WHERE id = $2")
+        .bind(broadcast)
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
 }
 
 /// Counts rows by status, for tests, benchmarks and health.

@@ -41,6 +41,8 @@ pub fn router() -> Router<AppState> {
         .route("/appointments/{id}/cancel", post(cancel_appointment))
         .route("/appointments/{id}/attendance", post(record_attendance))
         .route("/participants/{id}/stats", get(stats))
+        .route("/broadcasts", post(create_broadcast))
+        .route("/broadcasts/{id}", get(get_broadcast))
         .route("/tasks", get(list_tasks))
         .route("/tasks/{id}/done", post(task_done))
         .route("/tasks/{id}/reopen", post(task_reopen))
@@ -472,4 +474,90 @@ async fn task_reopen(
     Path(id): Path<String>,
 ) -> Result<Json<crate::store::tasks::Task>> {
     set_task(&s, &actor, &id, false).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BroadcastIn {
+    group: i64,
+    sv: String,
+    en: String,
+    /// RFC 3339, or local time of the unit (2026-12-01T09:00).
+    #[serde(default)]
+    at: Option<String>,
+    #[serde(default)]
+    urgent: bool,
+    /// An appointment id: members answer on their own appointment of it.
+    #[serde(default)]
+    activity: Option<i64>,
+    /// The idempotency key, if not given as an `Idempotency-Key` header.
+    #[serde(default)]
+    key: Option<String>,
+}
+
+/// Plans a broadcast. 201 when created; 200 with the same broadcast when
+/// the key (header `Idempotency-Key` or field `key`) was used before.
+async fn create_broadcast(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    headers: axum::http::HeaderMap,
+    ApiJson(b): ApiJson<BroadcastIn>,
+) -> Result<(StatusCode, Json<crate::engine::broadcast::Planned>)> {
+    use crate::engine::broadcast::{Audience, BroadcastRequest};
+    let header_key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_string)
+                .map_err(|_| Error::invalid("Idempotency-Key must be text"))
+        })
+        .transpose()?;
+    let key = match (header_key, b.key) {
+        (Some(h), Some(k)) if h != k => {
+            return Err(Error::invalid(
+                "the Idempotency-Key header and the key field differ",
+            ));
+        }
+        (h, k) => h.or(k),
+    };
+    let group = crate::domain::GroupId::from_db(b.group);
+    let send_at = match b.at.as_deref() {
+        Some(at) => {
+            let mut c = s.engine.db.conn().await?;
+            let (unit, _) = crate::store::broadcasts::group(&mut c, group).await?;
+            let u = units::get(&mut c, unit).await?;
+            Some(
+                crate::domain::schedule::parse_start(at, u.time_zone)
+                    .map_err(|e| Error::invalid(format!("at: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let req = BroadcastRequest {
+        audience: Audience::Group(group),
+        text_sv: b.sv,
+        text_en: b.en,
+        send_at,
+        urgent: b.urgent,
+        activity: b.activity.map(AppointmentId::from_db),
+        key,
+    };
+    let p = s.engine.plan_broadcast(&req, &actor, Utc::now()).await?;
+    let status = if p.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(p)))
+}
+
+async fn get_broadcast(
+    State(s): State<AppState>,
+    ApiActor(_): ApiActor,
+    Path(id): Path<String>,
+) -> Result<Json<crate::engine::broadcast::BroadcastStatus>> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::invalid(format!("'{id}' is not a broadcast id")))?;
+    Ok(Json(s.engine.broadcast_status(id).await?))
 }

@@ -1,0 +1,188 @@
+//! Broadcast benchmark: plan one broadcast to a group of 10,000 members
+//! (one outbox row each, in one transaction, skipped members counted) on
+//! SQLite, and on PostgreSQL when PAMINN_TEST_POSTGRES_URL is set. Prints
+//! the planning time; asserts nothing about timing. The issue's target is
+//! under 2 s on both databases.
+//!
+//! ```text
+//! PAMINN_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
+//!     cargo bench --bench broadcast
+//! ```
+
+use chrono::Utc;
+use paminn::domain::GroupId;
+use paminn::engine::broadcast::{Audience, BroadcastRequest};
+use paminn::engine::{Actor, Engine};
+use paminn::store::{Db, ms, units};
+use rand::RngCore;
+use std::time::Instant;
+
+const MEMBERS: usize = 10_000;
+const RUNS: usize = 3;
+
+async fn fresh(kind: &str) -> (Db, Option<(String, String)>, Option<tempfile::TempDir>) {
+    if kind == "sqlite" {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/bench.db", dir.path().display()))
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        return (db, None, Some(dir));
+    }
+    let admin_url = std::env::var("PAMINN_TEST_POSTGRES_URL").unwrap();
+    let mut b = [0u8; 6];
+    rand::rng().fill_bytes(&mut b);
+    let name = format!("paminn_bench_{}", hex::encode(b));
+    let admin = Db::connect(&admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin.pool)
+        .await
+        .unwrap();
+    admin.close().await;
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b)
+        .to_string();
+    let db = Db::connect(&format!("{base}/{name}")).await.unwrap();
+    db.migrate().await.unwrap();
+    (db, Some((admin_url, name)), None)
+}
+
+async fn drop_pg(admin_url: &str, name: &str) {
+    let admin = Db::connect(admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin.pool)
+    .await
+    .unwrap();
+    admin.close().await;
+}
+
+/// A unit with one group of MEMBERS participants, seeded with multi-row
+/// SQL (seeding is not what is measured): every fourth speaks English,
+/// every tenth prefers Telegram (linked), every fiftieth is in custody,
+/// every hundredth has no consent.
+async fn seed(e: &Engine) -> GroupId {
+    let now = Utc::now();
+    let t = ms(now);
+    let mut c = e.db.conn().await.unwrap();
+    let u = units::create(&mut c, "Bench", now).await.unwrap();
+    drop(c);
+    let g = e
+        .create_group(u.id, "Alla", &Actor::system(), now)
+        .await
+        .unwrap();
+    let mut tx = e.db.begin().await.unwrap();
+    for chunk in (0..MEMBERS).collect::<Vec<_>>().chunks(500) {
+        let mut sql = String::from(
+            "INSERT INTO participants (unit_id, first_name, phone, language, channel_pref, status,
+                 time_zone, telegram_chat_id, created_at, updated_at) VALUES ",
+        );
+        for (k, i) in chunk.iter().enumerate() {
+            if k > 0 {
+                sql.push(',');
+            }
+            let lang = if i % 4 == 0 { "en" } else { "sv" };
+            let (pref, chat) = if i % 10 == 0 {
+                ("telegram", format!("'{}'", 100_000 + i))
+            } else {
+                ("sms", "NULL".into())
+            };
+            let status = if i % 50 == 7 { "in_custody" } else { "active" };
+            sql.push_str(&format!(
+                "({}, 'P{i}', '+4670{:07}', '{lang}', '{pref}', '{status}', 'Europe/Stockholm', {chat}, {t}, {t})",
+                u.id.get(),
+                i
+            ));
+        }
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO consents (participant_id, channels, given_at, recorded_by)
+         SELECT id, 'sms,telegram', $1, 'bench' FROM participants WHERE unit_id = $2 AND id % 100 <> 3",
+    )
+    .bind(t)
+    .bind(u.id.get())
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO group_members (group_id, participant_id, joined_at)
+         SELECT $1, id, $2 FROM participants WHERE unit_id = $3",
+    )
+    .bind(g.get())
+    .bind(t - 1000)
+    .bind(u.id.get())
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    g
+}
+
+async fn run(kind: &str) {
+    let (db, pg, _dir) = fresh(kind).await;
+    let e = Engine::new(db.clone());
+    let g = seed(&e).await;
+    let mut times = Vec::new();
+    let mut last = None;
+    for run in 0..RUNS {
+        let req = BroadcastRequest {
+            audience: Audience::Group(g),
+            text_sv: "Kontoret är stängt idag. Ring om du behöver något.".into(),
+            text_en: "The office is closed today. Call if you need anything.".into(),
+            send_at: None,
+            urgent: false,
+            activity: None,
+            key: Some(format!("bench-{run}")),
+        };
+        let t0 = Instant::now();
+        let p = e
+            .plan_broadcast(&req, &Actor::system(), Utc::now())
+            .await
+            .unwrap();
+        times.push(t0.elapsed());
+        last = Some((req, p));
+    }
+    let (req, p) = last.unwrap();
+    let t0 = Instant::now();
+    let again = e
+        .plan_broadcast(&req, &Actor::system(), Utc::now())
+        .await
+        .unwrap();
+    let repeat = t0.elapsed();
+    assert!(!again.created);
+    let skipped: i64 = p.broadcast.skipped.values().sum();
+    let fmt: Vec<String> = times
+        .iter()
+        .map(|d| format!("{:.0} ms", d.as_secs_f64() * 1000.0))
+        .collect();
+    times.sort();
+    println!(
+        "{kind}: {MEMBERS} members -> {} rows planned, {skipped} skipped {:?}; \
+         planning: {} (median {:.0} ms); repeat with the same key: {:.1} ms",
+        p.broadcast.recipients,
+        p.broadcast.skipped,
+        fmt.join(", "),
+        times[times.len() / 2].as_secs_f64() * 1000.0,
+        repeat.as_secs_f64() * 1000.0,
+    );
+    db.close().await;
+    if let Some((admin, name)) = pg {
+        drop_pg(&admin, &name).await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    run("sqlite").await;
+    if std::env::var("PAMINN_TEST_POSTGRES_URL").is_ok() {
+        run("postgres").await;
+    } else {
+        println!("postgres: skipped (set PAMINN_TEST_POSTGRES_URL)");
+    }
+}
