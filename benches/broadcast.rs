@@ -13,51 +13,15 @@ use chrono::Utc;
 use paminn::domain::GroupId;
 use paminn::engine::broadcast::{Audience, BroadcastRequest};
 use paminn::engine::{Actor, Engine};
-use paminn::store::{Db, ms, units};
-use rand::RngCore;
+use paminn::store::{ms, units};
 use std::time::Instant;
+
+#[path = "support/db.rs"]
+mod db;
+use db::{drop_pg, fresh};
 
 const MEMBERS: usize = 10_000;
 const RUNS: usize = 3;
-
-async fn fresh(kind: &str) -> (Db, Option<(String, String)>, Option<tempfile::TempDir>) {
-    if kind == "sqlite" {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}/bench.db", dir.path().display()))
-            .await
-            .unwrap();
-        db.migrate().await.unwrap();
-        return (db, None, Some(dir));
-    }
-    let admin_url = std::env::var("PAMINN_TEST_POSTGRES_URL").unwrap();
-    let mut b = [0u8; 6];
-    rand::rng().fill_bytes(&mut b);
-    let name = format!("paminn_bench_{}", hex::encode(b));
-    let admin = Db::connect(&admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin.pool)
-        .await
-        .unwrap();
-    admin.close().await;
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b)
-        .to_string();
-    let db = Db::connect(&format!("{base}/{name}")).await.unwrap();
-    db.migrate().await.unwrap();
-    (db, Some((admin_url, name)), None)
-}
-
-async fn drop_pg(admin_url: &str, name: &str) {
-    let admin = Db::connect(admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&admin.pool)
-    .await
-    .unwrap();
-    admin.close().await;
-}
 
 /// A unit with one group of MEMBERS participants, seeded with multi-row
 /// SQL (seeding is not what is measured): every fourth speaks English,

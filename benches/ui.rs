@@ -20,43 +20,18 @@ use paminn::engine::{Actor, Engine};
 use paminn::store::appointments::NewAppointment;
 use paminn::store::participants::NewParticipant;
 use paminn::store::staff::NewStaff;
-use paminn::store::{Db, units};
+use paminn::store::units;
 use paminn::web::{self, AppState};
-use rand::RngCore;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+#[path = "support/db.rs"]
+mod db;
+use db::{drop_pg, fresh};
 
 const PARTICIPANTS: usize = 500;
 const CASELOAD: usize = 40;
 const PASSWORD: &str = "bench password long enough";
-
-async fn fresh(kind: &str) -> (Db, Option<(String, String)>, Option<tempfile::TempDir>) {
-    if kind == "sqlite" {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}/bench.db", dir.path().display()))
-            .await
-            .unwrap();
-        db.migrate().await.unwrap();
-        return (db, None, Some(dir));
-    }
-    let admin_url = std::env::var("PAMINN_TEST_POSTGRES_URL").unwrap();
-    let mut b = [0u8; 6];
-    rand::rng().fill_bytes(&mut b);
-    let name = format!("paminn_bench_{}", hex::encode(b));
-    let admin = Db::connect(&admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin.pool)
-        .await
-        .unwrap();
-    admin.close().await;
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b)
-        .to_string();
-    let db = Db::connect(&format!("{base}/{name}")).await.unwrap();
-    db.migrate().await.unwrap();
-    (db, Some((admin_url, name)), None)
-}
 
 /// The unit, its staff, and the first caseload participant's id.
 async fn seed(e: &Engine) -> i64 {
@@ -253,17 +228,6 @@ async fn run(kind: &str) {
             drop_pg(&admin, &name).await;
         }
     }
-}
-
-async fn drop_pg(admin_url: &str, name: &str) {
-    let admin = Db::connect(admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&admin.pool)
-    .await
-    .unwrap();
-    admin.close().await;
 }
 
 fn main() {
