@@ -304,6 +304,8 @@ both_backends! {
         assert!(page.contains("Eve: <q>"), "first name with the reason");
         assert!(page.contains("sjuk"));
         assert!(page.contains("Inget svar: <strong>0</strong>"));
+        let views = w.app.audit("broadcast.view").await;
+        assert!(!views.is_empty() && views.iter().all(|(a, t)| a.starts_with("staff:") && t == &to.replace("/broadcasts/", "broadcast:")));
     }
 }
 
@@ -472,5 +474,35 @@ both_backends! {
         assert_eq!(group_count(&w.app).await, 1);
         assert_eq!(w.app.engine.group_members(w.group, Utc::now()).await.unwrap().len(), 2);
         assert!(w.app.audit("group.remove_member").await.is_empty());
+    }
+}
+
+both_backends! {
+    async fn a_broadcast_at_a_later_time_shows_that_local_time_and_urgency(t) {
+        let w = world(&t).await;
+        let mut b = w.app.login("cora").await;
+        let (_, page) = b.get("/broadcasts/new").await;
+        let key = key_in(&page);
+        let (g, unit) = (w.group.get().to_string(), w.app.unit.id.get().to_string());
+        let at = next_noon() + Duration::days(1);
+        let local = at.with_timezone(&chrono_tz::Europe::Stockholm);
+        let date = local.format("%Y-%m-%d").to_string();
+        let form = [
+            ("unit", unit.as_str()), ("group", g.as_str()),
+            ("text_sv", "Ring oss om du behöver byta tid."), ("text_en", "Call us to change a time."),
+            ("when", "later"), ("date", date.as_str()), ("time", "12:00"), ("urgent", "1"),
+            ("key", key.as_str()), ("action", "send"),
+        ];
+        let res = b.post("/broadcasts", &form).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let to = location(&res);
+        let (_, page) = b.get(&to).await;
+        let wd = ["mån", "tis", "ons", "tor", "fre", "lör", "sön"][local.weekday().num_days_from_monday() as usize];
+        assert!(page.contains(&format!("{wd} {} ", local.day())), "local date with weekday");
+        assert!(page.contains("12:00"));
+        assert!(page.contains("brådskande"));
+        // Not before its time.
+        let r = dispatcher(&w.app).run_once(next_noon()).await.unwrap();
+        assert_eq!(r.sent, 0);
     }
 }

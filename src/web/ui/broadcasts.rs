@@ -410,6 +410,17 @@ async fn status_page(
             });
         }
     }
+    // The tally names members and their reasons: every view is audited.
+    crate::store::audit::append(
+        &mut c,
+        Utc::now(),
+        me.actor().as_str(),
+        "broadcast.view",
+        &format!("broadcast:{id}"),
+        serde_json::json!({}),
+    )
+    .await
+    .map_err(db_err(lang))?;
     let skipped = st
         .skipped
         .iter()
