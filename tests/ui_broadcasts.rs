@@ -328,6 +328,7 @@ both_backends! {
             (base("   ", "now", ""), "Den svenska texten är tom."),
             (base("Hej Onsdagsgänget!", "now", ""), "Texten nämner gruppens namn."),
             (base("Hej!", "later", "2020-01-01"), "Tiden har redan varit."),
+            (base("Hej!", "later", "inte ett datum"), "Ange datum och klockslag."),
         ] {
             let f: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let res = b.post("/broadcasts", &f).await;
@@ -336,6 +337,13 @@ both_backends! {
             assert!(page.contains(reason), "{reason}");
             assert!(page.contains("Typed in English"), "what was typed is kept");
         }
+        // An activity that does not exist.
+        let mut form = base("Hej!", "now", "");
+        form.push(("activity", "999999".to_string()));
+        let f: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = b.post("/broadcasts", &f).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().await.unwrap().contains("Aktiviteten finns inte."));
         assert_eq!(broadcast_count(&w.app).await, 0);
         assert!(w.app.audit("broadcast.create").await.is_empty());
     }
@@ -375,6 +383,12 @@ both_backends! {
         let (_, page) = b.get(&to).await;
         assert!(page.contains("Gruppen har inga medlemmar."));
         assert_eq!(w.app.audit("group.remove_member").await.len(), 1);
+        // A participant of another unit cannot be added.
+        let other = fx::participant(&w.app.engine, &w.b, "Dan", "sms", Utc::now()).await;
+        let oid = other.id.get().to_string();
+        let res = b.post(&format!("{to}/members"), &[("participant", oid.as_str())]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(w.app.audit("group.add_member").await.len(), 3);
         // An admin sees the groups of any unit.
         let mut boss = w.app.login("boss").await;
         let (status, page) = boss.get(&format!("/groups?unit={unit}")).await;
