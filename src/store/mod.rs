@@ -23,6 +23,7 @@ pub mod tasks;
 pub mod telegram;
 pub mod tokens;
 pub mod ui_admin;
+pub mod ui_broadcasts;
 pub mod ui_monitoring;
 pub mod ui_participants;
 pub mod ui_today;

@@ -17,6 +17,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod broadcasts;
 pub mod monitoring;
 pub mod participants;
 pub mod sandbox;
@@ -83,6 +84,7 @@ pub fn router() -> Router<AppState> {
         .merge(monitoring::router())
         .merge(settings::router())
         .merge(admin::router())
+        .merge(broadcasts::router())
         .merge(sandbox::router())
 }
 
@@ -248,6 +250,11 @@ fn nav(me: &Me) -> Vec<NavItem> {
             "/monitoring",
             "ui-nav-monitoring",
             me.may(Action::Monitoring),
+        ),
+        (
+            "/broadcasts",
+            "ui-nav-broadcasts",
+            me.may(Action::Broadcast),
         ),
         ("/settings", "ui-nav-settings", me.may(Action::Settings)),
         ("/staff", "ui-nav-staff", me.may(Action::ManageStaff)),

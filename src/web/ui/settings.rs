@@ -390,20 +390,20 @@ async fn set_unit(State(s): State<AppState>, p: Posted<UnitInput>) -> Result<Res
 }
 
 /// How a text travels as SMS, and what it names that it should not.
-struct Check {
-    encoding: &'static str,
-    ucs2: bool,
-    parts: usize,
-    units: usize,
+pub(crate) struct Check {
+    pub(crate) encoding: &'static str,
+    pub(crate) ucs2: bool,
+    pub(crate) parts: usize,
+    pub(crate) units: usize,
     /// Per part: 160/153 (GSM-7) or 70/67 (UCS-2).
-    per_part: usize,
-    sensitive: Vec<&'static str>,
+    pub(crate) per_part: usize,
+    pub(crate) sensitive: Vec<&'static str>,
     /// The text as it would be sent, when typographic characters were
     /// replaced.
-    sanitized: Option<String>,
+    pub(crate) sanitized: Option<String>,
 }
 
-fn check(text: &str) -> Check {
+pub(crate) fn check(text: &str) -> Check {
     let clean = gsm7::sanitize(text);
     let seg = gsm7::segments(&clean);
     let ucs2 = seg.encoding == Encoding::Ucs2;

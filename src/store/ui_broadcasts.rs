@@ -1,0 +1,82 @@
+//! Reads for the broadcast pages of the staff UI: a unit's broadcasts with
+//! their progress, and a broadcast's Swedish text.
+
+use super::{Conn, from_ms, ms};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+/// One broadcast in the list.
+#[derive(Debug, Clone)]
+pub struct ListRow {
+    pub id: i64,
+    pub group_name: Option<String>,
+    pub text_sv: String,
+    pub send_at: DateTime<Utc>,
+    pub recipients: i64,
+    /// Rows sent or delivered.
+    pub gone: i64,
+    pub failed: i64,
+}
+
+/// A unit's broadcasts, newest first (at most `limit`).
+pub async fn list(c: &mut Conn, unit: crate::domain::UnitId, limit: i64) -> Result<Vec<ListRow>> {
+    let rows = sqlx::query(
+        "SELECT b.id, g.name AS group_name, b.text_sv, b.send_at, b.recipients,
+                (SELECT COUNT(*) FROM outbox o WHERE o.broadcast_id = b.id
+                   AND o.status IN ('sent','delivered')) AS gone,
+                (SELECT COUNT(*) FROM outbox o WHERE o.broadcast_id = b.id
+                   AND o.status = 'failed') AS failed
+         FROM broadcasts b LEFT JOIN activity_groups g ON g.id = b.group_id
+         WHERE b.unit_id = $1 ORDER BY b.created_at DESC, b.id DESC LIMIT $2",
+    )
+    .bind(unit.get())
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ListRow {
+                id: r.try_get("id")?,
+                group_name: r.try_get("group_name")?,
+                text_sv: r.try_get("text_sv")?,
+                send_at: from_ms(r.try_get("send_at")?),
+                recipients: r.try_get("recipients")?,
+                gone: r.try_get("gone")?,
+                failed: r.try_get("failed")?,
+            })
+        })
+        .collect()
+}
+
+/// A broadcast's texts (Swedish, English).
+pub async fn texts(c: &mut Conn, id: i64) -> Result<(String, String)> {
+    let r = sqlx::query("SELECT text_sv, text_en FROM broadcasts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("broadcast {id}")))?;
+    Ok((r.try_get("text_sv")?, r.try_get("text_en")?))
+}
+
+/// Upcoming appointments of a group's series (one per series and start):
+/// the activities a broadcast may be tied to.
+pub async fn upcoming_activities(
+    c: &mut Conn,
+    group: crate::domain::GroupId,
+    now: DateTime<Utc>,
+) -> Result<Vec<(i64, DateTime<Utc>)>> {
+    let rows = sqlx::query(
+        "SELECT MIN(a.id) AS id, a.starts_at FROM appointments a
+         JOIN series s ON s.id = a.series_id
+         WHERE s.group_id = $1 AND a.starts_at > $2 AND a.status = 'scheduled'
+         GROUP BY a.series_id, a.starts_at ORDER BY a.starts_at LIMIT 20",
+    )
+    .bind(group.get())
+    .bind(ms(now))
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, from_ms(r.try_get("starts_at")?))))
+        .collect()
+}

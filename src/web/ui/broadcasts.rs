@@ -1,0 +1,749 @@
+//! Groups and broadcasts for coordinators (their own unit) and admins:
+//! compose a broadcast to a group with a preview per language (the text as
+//! the participant gets it, SMS encoding and parts, sensitive words), send
+//! it through [`Engine::plan_broadcast`](crate::engine::Engine::plan_broadcast)
+//! with an idempotency key from the form (a double submit plans one
+//! broadcast), follow its progress and the tally of an activity, list a
+//! unit's broadcasts, and keep the groups' members. Every change goes
+//! through the engine, which writes the audit log.
+
+use super::monitoring::{Scope, UnitOption, scope, unit_options};
+use super::settings::{Check, check};
+use super::{Me, Posted, Ui, UiError, render, see_other, t};
+use crate::domain::access::{self, Action};
+use crate::domain::broadcast::check_text;
+use crate::domain::schedule::resolve_local;
+use crate::domain::{AppointmentId, GroupId, Language, ParticipantId, UnitId};
+use crate::engine::broadcast::{Audience, BroadcastRequest};
+use crate::error::Error;
+use crate::store::{appointments, broadcasts, participants, ui_broadcasts, units};
+use crate::texts;
+use crate::web::AppState;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use rand::RngCore;
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/broadcasts", get(list_page).post(compose_post))
+        .route("/broadcasts/new", get(compose_page))
+        .route("/broadcasts/{id}", get(status_page))
+        .route("/groups", get(groups_page).post(create_group))
+        .route("/groups/{id}", get(group_page))
+        .route("/groups/{id}/members", post(add_member))
+        .route("/groups/{id}/members/{pid}/remove", post(remove_member))
+}
+
+fn db_err(lang: Language) -> impl Fn(Error) -> UiError {
+    move |e| UiError::from_engine(e, lang)
+}
+
+async fn conn(
+    s: &AppState,
+    lang: Language,
+) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, UiError> {
+    s.engine.db.conn().await.map_err(db_err(lang))
+}
+
+/// A group of the viewer's units, or 403 / 404.
+async fn own_group(s: &AppState, me: &Me, id: i64) -> Result<(UnitId, String), UiError> {
+    me.require(Action::Broadcast)?;
+    let mut c = conn(s, me.lang).await?;
+    let (unit, name) = broadcasts::group(&mut c, GroupId::from_db(id))
+        .await
+        .map_err(db_err(me.lang))?;
+    if !access::in_unit(&me.viewer, unit) {
+        return Err(UiError::forbidden(me.lang));
+    }
+    Ok((unit, name))
+}
+
+fn fresh_key() -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    format!("ui-{}", hex::encode(b))
+}
+
+#[derive(Deserialize, Default)]
+struct UnitQuery {
+    unit: Option<String>,
+    group: Option<String>,
+}
+
+// ---------------------------------------------------------------- compose
+
+struct GroupOption {
+    id: i64,
+    name: String,
+    members: i64,
+    selected: bool,
+}
+
+struct ActivityOption {
+    id: i64,
+    label: String,
+    selected: bool,
+}
+
+/// One language's preview.
+struct LangPreview {
+    lang_name: String,
+    text: String,
+    check: Check,
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct ComposeForm {
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    group: String,
+    #[serde(default)]
+    text_sv: String,
+    #[serde(default)]
+    text_en: String,
+    #[serde(default)]
+    when: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    time: String,
+    urgent: Option<String>,
+    #[serde(default)]
+    activity: String,
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    action: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/broadcast_new.html")]
+struct ComposePage {
+    ui: Ui,
+    units: Vec<UnitOption>,
+    unit_id: i64,
+    groups: Vec<GroupOption>,
+    activities: Vec<ActivityOption>,
+    f: ComposeForm,
+    later: bool,
+    urgent: bool,
+    previews: Vec<LangPreview>,
+    error: Option<String>,
+}
+
+async fn compose(
+    s: &AppState,
+    me: &Me,
+    sc: &Scope,
+    f: ComposeForm,
+    previews: Vec<LangPreview>,
+    error: Option<String>,
+) -> Result<Response, UiError> {
+    let lang = me.lang;
+    let unit = sc.unit.as_ref().ok_or_else(|| UiError::not_found(lang))?;
+    let now = Utc::now();
+    let mut c = conn(s, lang).await?;
+    let rows = broadcasts::list_groups(&mut c, unit.id, now)
+        .await
+        .map_err(db_err(lang))?;
+    let mut activities = Vec::new();
+    for g in &rows {
+        for (id, at) in ui_broadcasts::upcoming_activities(&mut c, g.id, now)
+            .await
+            .map_err(db_err(lang))?
+        {
+            activities.push(ActivityOption {
+                id,
+                label: format!("{}: {}", g.name, super::local_dt(lang, at, unit.time_zone)),
+                selected: f.activity == id.to_string(),
+            });
+        }
+    }
+    let groups = rows
+        .into_iter()
+        .map(|g| GroupOption {
+            selected: f.group == g.id.get().to_string(),
+            id: g.id.get(),
+            name: g.name,
+            members: g.members,
+        })
+        .collect();
+    let failed = error.is_some();
+    let mut r = render(&ComposePage {
+        ui: me.ui("/broadcasts/new"),
+        units: unit_options(sc),
+        unit_id: unit.id.get(),
+        groups,
+        activities,
+        later: f.when == "later",
+        urgent: f.urgent.is_some(),
+        f,
+        previews,
+        error,
+    });
+    if failed {
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(r)
+}
+
+async fn compose_page(
+    State(s): State<AppState>,
+    me: Me,
+    Query(q): Query<UnitQuery>,
+) -> Result<Response, UiError> {
+    me.require(Action::Broadcast)?;
+    let sc = scope(&s, &me, q.unit.as_deref(), false).await?;
+    let f = ComposeForm {
+        key: fresh_key(),
+        when: "now".into(),
+        group: q.group.unwrap_or_default(),
+        ..Default::default()
+    };
+    compose(&s, &me, &sc, f, Vec::new(), None).await
+}
+
+/// What a valid form asks for.
+struct Parsed {
+    group: GroupId,
+    text_sv: String,
+    text_en: String,
+    send_at: Option<DateTime<Utc>>,
+    activity: Option<AppointmentId>,
+}
+
+/// Reads the form; the reason in the viewer's language when wrong.
+async fn parse_compose(
+    s: &AppState,
+    me: &Me,
+    unit: UnitId,
+    tz: Tz,
+    f: &ComposeForm,
+    now: DateTime<Utc>,
+) -> Result<Result<Parsed, String>, UiError> {
+    let lang = me.lang;
+    let Ok(gid) = f.group.trim().parse::<i64>() else {
+        return Ok(Err(t(lang, "ui-broadcasts-error-group")));
+    };
+    let (g_unit, g_name) = own_group(s, me, gid).await?;
+    if g_unit != unit {
+        return Err(UiError::forbidden(lang));
+    }
+    let forbidden = [g_name.as_str()];
+    let mut texts_ok = Vec::new();
+    for (text, code) in [(&f.text_sv, "sv"), (&f.text_en, "en")] {
+        match check_text(text, code, &forbidden) {
+            Ok(t) => texts_ok.push(t),
+            Err(_) if text.trim().is_empty() => {
+                return Ok(Err(t(lang, &format!("ui-broadcasts-error-empty-{code}"))));
+            }
+            Err(e) if e.contains("names the group") => {
+                return Ok(Err(t(lang, "ui-broadcasts-error-group-name")));
+            }
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    let send_at = if f.when == "later" {
+        let d = NaiveDate::parse_from_str(f.date.trim(), "%Y-%m-%d");
+        let tm = NaiveTime::parse_from_str(f.time.trim(), "%H:%M");
+        let (Ok(d), Ok(tm)) = (d, tm) else {
+            return Ok(Err(t(lang, "ui-broadcasts-error-when")));
+        };
+        let at = resolve_local(d.and_time(tm), tz);
+        if at < now {
+            return Ok(Err(t(lang, "ui-broadcasts-error-past")));
+        }
+        Some(at)
+    } else {
+        None
+    };
+    let activity = match f.activity.trim() {
+        "" => None,
+        a => match a.parse::<i64>() {
+            Ok(id) => Some(AppointmentId::from_db(id)),
+            Err(_) => return Ok(Err(t(lang, "ui-broadcasts-error-activity"))),
+        },
+    };
+    let mut it = texts_ok.into_iter();
+    Ok(Ok(Parsed {
+        group: GroupId::from_db(gid),
+        text_sv: it.next().unwrap_or_default(),
+        text_en: it.next().unwrap_or_default(),
+        send_at,
+        activity,
+    }))
+}
+
+fn previews(p: &Parsed, ui_lang: Language) -> Vec<LangPreview> {
+    [(Language::Sv, &p.text_sv), (Language::En, &p.text_en)]
+        .into_iter()
+        .map(|(l, text)| {
+            let mut body = text.clone();
+            if p.activity.is_some() {
+                body.push('\n');
+                body.push_str(&texts::render(l, "broadcast-reply", &[]));
+            }
+            LangPreview {
+                lang_name: t(ui_lang, &format!("ui-broadcasts-lang-{}", l.as_str())),
+                check: check(&body),
+                text: body,
+            }
+        })
+        .collect()
+}
+
+async fn compose_post(
+    State(s): State<AppState>,
+    p: Posted<ComposeForm>,
+) -> Result<Response, UiError> {
+    let (me, mut f) = (p.me, p.form);
+    me.require(Action::Broadcast)?;
+    let lang = me.lang;
+    let sc = scope(&s, &me, Some(&f.unit), false).await?;
+    let unit = sc.unit.clone().ok_or_else(|| UiError::not_found(lang))?;
+    if f.key.trim().is_empty() {
+        f.key = fresh_key();
+    }
+    let now = Utc::now();
+    let parsed = match parse_compose(&s, &me, unit.id, unit.time_zone, &f, now).await? {
+        Ok(p) => p,
+        Err(e) => return compose(&s, &me, &sc, f, Vec::new(), Some(e)).await,
+    };
+    if f.action != "send" {
+        let pv = previews(&parsed, lang);
+        return compose(&s, &me, &sc, f, pv, None).await;
+    }
+    let req = BroadcastRequest {
+        audience: Audience::Group(parsed.group),
+        text_sv: parsed.text_sv,
+        text_en: parsed.text_en,
+        send_at: parsed.send_at,
+        urgent: f.urgent.is_some(),
+        activity: parsed.activity,
+        key: Some(f.key.clone()),
+    };
+    match s.engine.plan_broadcast(&req, &me.actor(), now).await {
+        Ok(planned) => Ok(see_other(&format!("/broadcasts/{}", planned.broadcast.id))),
+        Err(Error::Invalid(m)) | Err(Error::Conflict(m)) => {
+            compose(&s, &me, &sc, f, Vec::new(), Some(m)).await
+        }
+        Err(Error::NotFound(_)) => {
+            let m = t(lang, "ui-broadcasts-error-activity");
+            compose(&s, &me, &sc, f, Vec::new(), Some(m)).await
+        }
+        Err(e) => Err(UiError::from_engine(e, lang)),
+    }
+}
+
+// ---------------------------------------------------------------- status
+
+struct Cannot {
+    first_name: String,
+    reason: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "ui/broadcast.html")]
+struct StatusPage {
+    ui: Ui,
+    id: i64,
+    group: Option<(i64, String)>,
+    send_at: String,
+    urgent: bool,
+    activity_at: Option<String>,
+    text_sv: String,
+    text_en: String,
+    st: crate::engine::broadcast::BroadcastStatus,
+    skipped: Vec<(String, i64)>,
+    cannot: Vec<Cannot>,
+}
+
+async fn status_page(
+    State(s): State<AppState>,
+    me: Me,
+    Path(id): Path<i64>,
+) -> Result<Response, UiError> {
+    me.require(Action::Broadcast)?;
+    let lang = me.lang;
+    let mut c = conn(&s, lang).await?;
+    let b = broadcasts::get(&mut c, id).await.map_err(db_err(lang))?;
+    if !access::in_unit(&me.viewer, b.unit_id) {
+        return Err(UiError::forbidden(lang));
+    }
+    let unit = units::get(&mut c, b.unit_id).await.map_err(db_err(lang))?;
+    let tz = unit.time_zone;
+    let st = s.engine.broadcast_status(id).await.map_err(db_err(lang))?;
+    let group = match b.group_id {
+        Some(g) => {
+            let (_, name) = broadcasts::group(&mut c, g).await.map_err(db_err(lang))?;
+            Some((g.get(), name))
+        }
+        None => None,
+    };
+    let activity_at = match b.appointment_id {
+        Some(a) => {
+            let a = appointments::get(&mut c, a).await.map_err(db_err(lang))?;
+            Some(super::local_dt(lang, a.starts_at, tz))
+        }
+        None => None,
+    };
+    let (text_sv, text_en) = ui_broadcasts::texts(&mut c, id)
+        .await
+        .map_err(db_err(lang))?;
+    let mut cannot = Vec::new();
+    if let Some(tl) = &st.tally {
+        for x in &tl.cannot {
+            let p = participants::get(&mut c, x.participant_id)
+                .await
+                .map_err(db_err(lang))?;
+            cannot.push(Cannot {
+                first_name: p.first_name,
+                reason: x.reason.clone(),
+            });
+        }
+    }
+    // The tally names members and their reasons: every view is audited.
+    crate::store::audit::append(
+        &mut c,
+        Utc::now(),
+        me.actor().as_str(),
+        "broadcast.view",
+        &format!("broadcast:{id}"),
+        serde_json::json!({}),
+    )
+    .await
+    .map_err(db_err(lang))?;
+    let skipped = st
+        .skipped
+        .iter()
+        .map(|(k, n)| (skip_label(lang, k), *n))
+        .collect();
+    Ok(render(&StatusPage {
+        ui: me.ui("/broadcasts"),
+        id,
+        group,
+        send_at: super::local_dt(lang, b.send_at, tz),
+        urgent: b.urgent,
+        activity_at,
+        text_sv,
+        text_en,
+        st,
+        skipped,
+        cannot,
+    }))
+}
+
+/// A skip reason in words, the code itself when unknown.
+fn skip_label(lang: Language, code: &str) -> String {
+    const KNOWN: [&str; 7] = [
+        "erased",
+        "no_consent",
+        "paused",
+        "in_custody",
+        "discharged",
+        "opted_out",
+        "unreachable",
+    ];
+    if KNOWN.contains(&code) {
+        t(lang, &format!("ui-broadcasts-skip-{code}"))
+    } else {
+        code.to_string()
+    }
+}
+
+// ---------------------------------------------------------------- list
+
+struct ListItem {
+    id: i64,
+    at: String,
+    group: String,
+    words: String,
+    recipients: i64,
+    gone: i64,
+    failed: i64,
+}
+
+#[derive(Template)]
+#[template(path = "ui/broadcasts.html")]
+struct ListPage {
+    ui: Ui,
+    units: Vec<UnitOption>,
+    unit_id: i64,
+    unit_name: String,
+    items: Vec<ListItem>,
+}
+
+/// The first words of a text, at most about 60 characters.
+fn first_words(text: &str) -> String {
+    let mut out = String::new();
+    for w in text.split_whitespace() {
+        if out.chars().count() + w.chars().count() > 60 {
+            out.push('…');
+            return out;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+async fn list_page(
+    State(s): State<AppState>,
+    me: Me,
+    Query(q): Query<UnitQuery>,
+) -> Result<Response, UiError> {
+    me.require(Action::Broadcast)?;
+    let lang = me.lang;
+    let sc = scope(&s, &me, q.unit.as_deref(), false).await?;
+    let unit = sc.unit.clone().ok_or_else(|| UiError::not_found(lang))?;
+    let mut c = conn(&s, lang).await?;
+    let rows = ui_broadcasts::list(&mut c, unit.id, 200)
+        .await
+        .map_err(db_err(lang))?;
+    let items = rows
+        .into_iter()
+        .map(|r| ListItem {
+            id: r.id,
+            at: super::local_dt(lang, r.send_at, unit.time_zone),
+            group: r.group_name.unwrap_or_default(),
+            words: first_words(&r.text_sv),
+            recipients: r.recipients,
+            gone: r.gone,
+            failed: r.failed,
+        })
+        .collect();
+    Ok(render(&ListPage {
+        ui: me.ui("/broadcasts"),
+        units: unit_options(&sc),
+        unit_id: unit.id.get(),
+        unit_name: unit.name.clone(),
+        items,
+    }))
+}
+
+// ---------------------------------------------------------------- groups
+
+#[derive(Template)]
+#[template(path = "ui/groups.html")]
+struct GroupsPage {
+    ui: Ui,
+    units: Vec<UnitOption>,
+    unit_id: i64,
+    unit_name: String,
+    groups: Vec<GroupOption>,
+    name: String,
+    error: Option<String>,
+}
+
+async fn groups_list(
+    s: &AppState,
+    me: &Me,
+    sc: &Scope,
+    name: String,
+    error: Option<String>,
+) -> Result<Response, UiError> {
+    let lang = me.lang;
+    let unit = sc.unit.clone().ok_or_else(|| UiError::not_found(lang))?;
+    let mut c = conn(s, lang).await?;
+    let groups = broadcasts::list_groups(&mut c, unit.id, Utc::now())
+        .await
+        .map_err(db_err(lang))?
+        .into_iter()
+        .map(|g| GroupOption {
+            id: g.id.get(),
+            name: g.name,
+            members: g.members,
+            selected: false,
+        })
+        .collect();
+    let failed = error.is_some();
+    let mut r = render(&GroupsPage {
+        ui: me.ui("/groups"),
+        units: unit_options(sc),
+        unit_id: unit.id.get(),
+        unit_name: unit.name.clone(),
+        groups,
+        name,
+        error,
+    });
+    if failed {
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(r)
+}
+
+async fn groups_page(
+    State(s): State<AppState>,
+    me: Me,
+    Query(q): Query<UnitQuery>,
+) -> Result<Response, UiError> {
+    me.require(Action::Broadcast)?;
+    let sc = scope(&s, &me, q.unit.as_deref(), false).await?;
+    groups_list(&s, &me, &sc, String::new(), None).await
+}
+
+#[derive(Deserialize)]
+struct GroupForm {
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn create_group(
+    State(s): State<AppState>,
+    p: Posted<GroupForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (p.me, p.form);
+    me.require(Action::Broadcast)?;
+    let sc = scope(&s, &me, Some(&f.unit), false).await?;
+    let unit = sc.unit.clone().ok_or_else(|| UiError::not_found(me.lang))?;
+    match s
+        .engine
+        .create_group(unit.id, &f.name, &me.actor(), Utc::now())
+        .await
+    {
+        Ok(id) => Ok(see_other(&format!("/groups/{id}"))),
+        Err(Error::Invalid(_)) => {
+            let e = t(me.lang, "ui-broadcasts-group-name-invalid");
+            groups_list(&s, &me, &sc, f.name, Some(e)).await
+        }
+        Err(Error::Conflict(_)) => {
+            let e = t(me.lang, "ui-broadcasts-group-name-taken");
+            groups_list(&s, &me, &sc, f.name, Some(e)).await
+        }
+        Err(e) => Err(UiError::from_engine(e, me.lang)),
+    }
+}
+
+struct MemberRow {
+    id: i64,
+    first_name: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/group.html")]
+struct GroupPage {
+    ui: Ui,
+    id: i64,
+    name: String,
+    unit_id: i64,
+    members: Vec<MemberRow>,
+    candidates: Vec<MemberRow>,
+}
+
+async fn group_page(
+    State(s): State<AppState>,
+    me: Me,
+    Path(id): Path<i64>,
+) -> Result<Response, UiError> {
+    let (unit, name) = own_group(&s, &me, id).await?;
+    let lang = me.lang;
+    let members: Vec<MemberRow> = s
+        .engine
+        .group_members(GroupId::from_db(id), Utc::now())
+        .await
+        .map_err(db_err(lang))?
+        .into_iter()
+        .map(|m| MemberRow {
+            id: m.participant_id.get(),
+            first_name: m.first_name,
+        })
+        .collect();
+    let mut c = conn(&s, lang).await?;
+    let candidates = participants::list(&mut c, Some(unit))
+        .await
+        .map_err(db_err(lang))?
+        .into_iter()
+        .filter(|p| !p.erased && !members.iter().any(|m| m.id == p.id.get()))
+        .map(|p| MemberRow {
+            id: p.id.get(),
+            first_name: p.first_name,
+        })
+        .collect();
+    Ok(render(&GroupPage {
+        ui: me.ui("/groups"),
+        id,
+        name,
+        unit_id: unit.get(),
+        members,
+        candidates,
+    }))
+}
+
+#[derive(Deserialize)]
+struct MemberForm {
+    #[serde(default)]
+    participant: String,
+}
+
+async fn add_member(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    p: Posted<MemberForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (p.me, p.form);
+    let (unit, _) = own_group(&s, &me, id).await?;
+    let pid = f
+        .participant
+        .trim()
+        .parse::<i64>()
+        .map(ParticipantId::from_db)
+        .map_err(|_| UiError::not_found(me.lang))?;
+    let mut c = conn(&s, me.lang).await?;
+    let part = participants::get(&mut c, pid)
+        .await
+        .map_err(db_err(me.lang))?;
+    drop(c);
+    if part.unit_id != unit {
+        return Err(UiError::forbidden(me.lang));
+    }
+    s.engine
+        .add_group_member(GroupId::from_db(id), pid, &me.actor(), Utc::now())
+        .await
+        .map_err(db_err(me.lang))?;
+    Ok(see_other(&format!("/groups/{id}")))
+}
+
+async fn remove_member(
+    State(s): State<AppState>,
+    Path((id, pid)): Path<(i64, i64)>,
+    p: Posted<std::collections::HashMap<String, String>>,
+) -> Result<Response, UiError> {
+    let me = p.me;
+    own_group(&s, &me, id).await?;
+    s.engine
+        .remove_group_member(
+            GroupId::from_db(id),
+            ParticipantId::from_db(pid),
+            &me.actor(),
+            Utc::now(),
+        )
+        .await
+        .map_err(db_err(me.lang))?;
+    Ok(see_other(&format!("/groups/{id}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_words_stop_before_sixty_characters() {
+        assert_eq!(first_words("Hej  alla\nses"), "Hej alla ses");
+        let long = "ord ".repeat(30);
+        let w = first_words(&long);
+        assert!(w.ends_with('…'));
+        assert!(w.chars().count() <= 61);
+    }
+}
