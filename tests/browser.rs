@@ -6,7 +6,9 @@
 //! appointment, sees the reminder on the sandbox phone, answers "förhinder
 //! sjuk" there as the participant, sees the reply and the task on Today and
 //! in the timeline, and records attendance; then a coordinator opens
-//! monitoring and settings, and an admin finds the case view in the audit
+//! monitoring and settings and sends a broadcast tied to a group activity
+//! (two members answer on the sandbox phone; the tally shows it), and an
+//! admin finds the case view in the audit
 //! log. Every page is checked at 360 px (see `usable` in flow.mjs). This
 //! file then checks the
 //! database says the same. With `PAMINN_SCREENSHOTS=<dir>` the script saves
@@ -20,6 +22,7 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::ui::{self, PASSWORD};
+use paminn::domain::recurrence::CronExpr;
 use paminn::domain::schedule::QuietHours;
 use paminn::domain::{
     AppointmentKind, Attendance, ChannelKind, ChannelSet, Language, PhoneNumber, ReplyState, Role,
@@ -29,6 +32,7 @@ use paminn::engine::Actor;
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
 use paminn::store::appointments::NewAppointment;
 use paminn::store::participants::NewParticipant;
+use paminn::store::series::SeriesTarget;
 use paminn::store::{appointments, participants, rules, tasks, units};
 use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
@@ -106,6 +110,26 @@ both_backends! {
             external_ref: None,
         }, &actor, now - Duration::days(1)).await.unwrap();
 
+        // A group, Sara and Bo (English), with a group activity every day
+        // at 13:00, for the coordinator's broadcast.
+        let bo = app.engine.add_participant(&NewParticipant {
+            unit_id: app.unit.id,
+            first_name: "Bo".into(),
+            phone: Some(PhoneNumber::parse("070-333 33 33").unwrap()),
+            language: Language::En,
+            channel_pref: ChannelKind::Sms,
+            time_zone: app.unit.time_zone,
+            discreet: true,
+            lots_id: Some(lisa.id),
+        }, Some(ChannelSet::NONE.with(ChannelKind::Sms, true)), &actor, now).await.unwrap();
+        let group = app.engine.create_group(app.unit.id, "Budgetkurs", &actor, now).await.unwrap();
+        for p in [sara.id, bo.id] {
+            app.engine.add_group_member(group, p, &actor, now).await.unwrap();
+        }
+        let daily: CronExpr = "0 13 * * *".parse().unwrap();
+        app.engine.create_series(app.unit.id, SeriesTarget::Group(group), AppointmentKind::GroupActivity,
+            &daily, app.unit.time_zone, 60, None, Duration::days(7), &actor, now).await.unwrap();
+
         let stop = CancellationToken::new();
         let channels = paminn::server::channels(&paminn::config::Config::default(), &t.db);
         let dispatcher = Dispatcher::new(app.engine.clone(), channels, DispatcherConfig {
@@ -148,7 +172,13 @@ both_backends! {
         let open = tasks::list(&mut c, Some(ali.id), true).await.unwrap();
         assert!(open.iter().any(|task| task.participant_id == ali.id), "the förhinder made a task");
         assert_eq!(appointments::get(&mut c, saras.id).await.unwrap().attendance, Attendance::Attended);
-        for page in ["login", "today", "participant", "sandbox", "calendar", "participants", "monitoring", "settings", "templates", "audit"] {
+        // The coordinator's broadcast: one for the group, each answer on
+        // the member's own activity.
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM broadcasts").fetch_one(&mut *c).await.unwrap();
+        assert_eq!(n, 1);
+        let bos = appointments::for_participant(&mut c, bo.id, None).await.unwrap();
+        assert!(bos.iter().any(|a| a.reply == ReplyState::Cannot && a.reply_reason.as_deref() == Some("sick")), "Bo's own activity holds his answer");
+        for page in ["login", "today", "participant", "sandbox", "calendar", "participants", "monitoring", "settings", "templates", "broadcast", "audit"] {
             let f = shots.as_deref().unwrap_or(tmp.path()).join(format!("{page}.png"));
             assert!(std::fs::metadata(&f).is_ok_and(|m| m.len() > 1000), "no screenshot {}", f.display());
         }

@@ -153,6 +153,37 @@ try {
   await usable('/settings/templates');
   await shot('templates');
 
+  log('the coordinator sends a broadcast tied to the group activity');
+  await page.getByRole('link', { name: 'Utskick', exact: true }).click();
+  await page.goto(`${BASE_URL}/broadcasts/new`);
+  await usable('/broadcasts/new');
+  await page.getByLabel('Svensk text').fill('Gruppträffen flyttas till 14:00.');
+  await page.getByLabel('Engelsk text').fill('The group meeting moves to 14:00.');
+  await page.getByLabel('Gäller aktivitet').selectOption({ index: 1 });
+  await page.getByRole('button', { name: 'Förhandsgranska' }).click();
+  await page.getByText('Så här ser meddelandet ut').waitFor();
+  await page.getByRole('button', { name: 'Skicka' }).click();
+  await page.waitForURL(/\/broadcasts\/\d+$/);
+  const statusUrl = page.url();
+
+  log('two members answer on the sandbox phone');
+  await page.getByRole('link', { name: 'Sandlådetelefon' }).click();
+  for (const [name, reply, label] of [['Sara', 'kommer', 'Svara som Sara'], ['Bo', 'förhinder, sick', 'Svara som Bo']]) {
+    const card = page.locator('section.phone', { hasText: name });
+    await card.locator('.b.out', { hasText: '14:00' }).first().waitFor();
+    await card.getByLabel(label).fill(reply);
+    await card.getByRole('button', { name: 'Skicka' }).click();
+    await page.locator('section.phone', { hasText: name }).locator('.b.in', { hasText: reply }).waitFor();
+  }
+
+  log('the tally: one coming, one cannot with the reason');
+  await page.goto(statusUrl);
+  await page.getByText('Kommer: 1').waitFor();
+  await page.getByText('Förhinder: 1').waitFor();
+  await page.getByText('sick').first().waitFor();
+  await usable('the broadcast status');
+  await shot('broadcast');
+
   log("an admin reads in the audit log who viewed Ali's case record");
   await logout();
   await login(ADMIN_USER);
