@@ -110,8 +110,11 @@ pub struct Channels {
     by_kind: HashMap<ChannelKind, Limited>,
 }
 
+/// `n` per second, evenly spaced: no burst, so no one-second window ever
+/// holds more than `n` (a full bucket at start would let 2n through in the
+/// first second, which a gateway counting per second answers with 429).
 fn quota(n: u32) -> Option<Quota> {
-    NonZeroU32::new(n).map(Quota::per_second)
+    NonZeroU32::new(n).map(|n| Quota::per_second(n).allow_burst(NonZeroU32::MIN))
 }
 
 impl Channels {
@@ -159,5 +162,18 @@ impl Channels {
             k.until_key_ready(&msg.to).await;
         }
         l.transport.send(msg).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_have_no_burst_so_no_second_holds_more_than_the_limit() {
+        let q = quota(30).unwrap();
+        assert_eq!(q.burst_size().get(), 1);
+        assert_eq!(q.replenish_interval(), std::time::Duration::from_secs(1) / 30);
+        assert!(quota(0).is_none(), "0 means unlimited");
     }
 }
