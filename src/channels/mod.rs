@@ -173,7 +173,10 @@ mod tests {
     fn limits_have_no_burst_so_no_second_holds_more_than_the_limit() {
         let q = quota(30).unwrap();
         assert_eq!(q.burst_size().get(), 1);
-        assert_eq!(q.replenish_interval(), std::time::Duration::from_secs(1) / 30);
+        assert_eq!(
+            q.replenish_interval(),
+            std::time::Duration::from_secs(1) / 30
+        );
         assert!(quota(0).is_none(), "0 means unlimited");
     }
 }
