@@ -10,7 +10,7 @@ use crate::domain::recurrence::CronExpr;
 use crate::domain::schedule::{QuietHours, parse_start};
 use crate::domain::{
     AppointmentId, AppointmentKind, Attendance, ChannelKind, ChannelSet, GroupId, Intensity,
-    Language, ParticipantId, ParticipantStatus, PhoneNumber, Role, Span, StaffId,
+    Language, ParticipantId, ParticipantStatus, Phase, PhoneNumber, Role, Span, StaffId,
 };
 use crate::engine::{Actor, Engine};
 use crate::error::Error;
@@ -253,6 +253,15 @@ pub enum ParticipantCmd {
         id: ParticipantId,
         intensity: Intensity,
     },
+    /// The programme phase (a label of the unit's, e.g. Praktik), used to
+    /// narrow broadcasts; `--none` to clear it. Never part of a message.
+    Phase {
+        id: ParticipantId,
+        #[arg(required_unless_present = "none")]
+        phase: Option<Phase>,
+        #[arg(long, conflicts_with = "phase")]
+        none: bool,
+    },
     /// Everything stored about a participant, as JSON.
     Export {
         id: ParticipantId,
@@ -430,7 +439,7 @@ pub enum BroadcastCmd {
         /// The group: its current members get it.
         #[arg(long, required_unless_present = "unit")]
         group: Option<GroupId>,
-        /// Instead of a group: a unit's participants, narrowed by --status and --lots.
+        /// Instead of a group: a unit's participants, narrowed by --status, --lots and --phase.
         #[arg(long, conflicts_with = "group")]
         unit: Option<String>,
         /// With --unit: only participants of this status (active, paused, ...).
@@ -439,6 +448,10 @@ pub enum BroadcastCmd {
         /// With --unit: only the participants of this lots (staff id).
         #[arg(long, requires = "unit")]
         lots: Option<StaffId>,
+        /// With --unit: only participants in this programme phase (as set on
+        /// their record, e.g. Praktik).
+        #[arg(long, requires = "unit")]
+        phase: Option<Phase>,
         /// The Swedish text.
         #[arg(long)]
         sv: String,
@@ -1186,6 +1199,17 @@ async fn participant(
                 || format!("participant {id}: reminders {intensity}"),
             )?;
         }
+        ParticipantCmd::Phase { id, phase, none: _ } => {
+            engine.set_phase(id, phase.clone(), actor, now).await?;
+            print(
+                json,
+                &serde_json::json!({ "id": id, "phase": phase }),
+                || match &phase {
+                    Some(x) => format!("participant {id}: phase {x}"),
+                    None => format!("participant {id}: no phase"),
+                },
+            )?;
+        }
         ParticipantCmd::Export { id } => {
             let doc = engine.export(id, actor, now).await?;
             println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -1449,6 +1473,7 @@ async fn broadcast_cmd(
             unit,
             status,
             lots,
+            phase,
             sv,
             en,
             at,
@@ -1469,10 +1494,13 @@ async fn broadcast_cmd(
                             unit: u.id,
                             status,
                             lots,
+                            phase,
                         };
                         (a, u)
                     }
-                    (None, None) => bail!("give --group, or --unit with --status / --lots"),
+                    (None, None) => {
+                        bail!("give --group, or --unit with --status / --lots / --phase")
+                    }
                 }
             };
             let send_at = match at {

@@ -56,13 +56,14 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<bool> {
         .await?;
         u
     };
+    // Programme phases are the unit's own words; a broadcast can go to one.
     let people = [
-        ("Ali", "070-111 11 11", Language::Sv),
-        ("Sara", "070-222 22 22", Language::Sv),
-        ("John", "+358 40 123 4567", Language::En),
+        ("Ali", "070-111 11 11", Language::Sv, "Praktik"),
+        ("Sara", "070-222 22 22", Language::Sv, "Kartläggning"),
+        ("John", "+358 40 123 4567", Language::En, "Praktik"),
     ];
     let mut ids = Vec::new();
-    for (name, phone, lang) in people {
+    for (name, phone, lang, phase) in people {
         let p = engine
             .add_participant(
                 &NewParticipant {
@@ -80,6 +81,8 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<bool> {
                 now,
             )
             .await?;
+        let phase = phase.parse().map_err(anyhow::Error::msg)?;
+        engine.set_phase(p.id, Some(phase), &actor, now).await?;
         ids.push(p.id);
     }
     let at = |p, start, kind, loc: &str| NewAppointment {

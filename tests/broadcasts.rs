@@ -379,6 +379,61 @@ both_backends! {
 }
 
 both_backends! {
+    async fn a_filter_narrows_by_status_lots_and_programme_phase(t) {
+        let now = sthlm(2026, 12, 7, 10, 0);
+        let w = world(&t, now).await;
+        let (ali, bo, cia, dan) = (
+            fx::participant(&w.e, &w.unit, "Ali", "sms", now).await,
+            fx::participant(&w.e, &w.unit, "Bo", "sms", now).await,
+            fx::participant(&w.e, &w.unit, "Cia", "sms", now).await,
+            fx::participant(&w.e, &w.unit, "Dan", "sms", now).await,
+        );
+        for (p, phase) in [(&ali, "Praktik"), (&bo, " Praktik  "), (&cia, "Kartläggning")] {
+            w.e.set_phase(p.id, Some(phase.parse().unwrap()), &actor(), now).await.unwrap();
+        }
+        w.e.set_status(bo.id, ParticipantStatus::Paused, &actor(), now).await.unwrap();
+        let req = |status, phase: Option<&str>, key: &str| BroadcastRequest {
+            audience: Audience::Filter {
+                unit: w.unit.id,
+                status,
+                lots: None,
+                phase: phase.map(|x| x.parse().unwrap()),
+            },
+            text_sv: "Hej!".into(),
+            text_en: "Hi!".into(),
+            send_at: None,
+            urgent: false,
+            activity: None,
+            key: Some(key.into()),
+        };
+        // Phase Praktik: Ali gets it, Bo (same phase, typed with spaces) is
+        // paused and counted; Cia and Dan are not in the audience at all.
+        let p = w.e.plan_broadcast(&req(None, Some("praktik "), "f-0"), &actor(), now).await;
+        let err = p.unwrap_err().to_string();
+        assert!(err.contains("phases in use: Kartläggning, Praktik"), "{err}");
+        let p = w.e.plan_broadcast(&req(None, Some("Praktik"), "f-1"), &actor(), now).await.unwrap();
+        assert_eq!(p.broadcast.recipients, 1);
+        assert_eq!(p.broadcast.skipped.get("paused"), Some(&1));
+        assert_eq!(p.broadcast.skipped.values().sum::<i64>(), 1);
+        assert_eq!(p.broadcast.filter.as_ref().unwrap()["phase"], "Praktik");
+        w.d.run_once(now).await.unwrap();
+        assert_eq!(w.sent_to(ali.id).len(), 1);
+        for other in [bo.id, cia.id, dan.id] {
+            assert!(w.sent_to(other).is_empty());
+        }
+        // Status and phase together; no phase: the whole unit.
+        let p = w.e.plan_broadcast(&req(Some(ParticipantStatus::Active), None, "f-2"), &actor(), now).await.unwrap();
+        assert_eq!(p.broadcast.recipients, 3, "Ali, Cia and Dan");
+        // Cleared phases are no longer offered.
+        w.e.set_phase(cia.id, None, &actor(), now).await.unwrap();
+        let mut c = w.e.db.conn().await.unwrap();
+        let phases = participants::phases_in_unit(&mut c, w.unit.id).await.unwrap();
+        assert_eq!(phases.iter().map(|x| x.as_str()).collect::<Vec<_>>(), ["Praktik"]);
+        assert_eq!(audit::count(&mut c, "participant.phase").await.unwrap(), 4, "three set, one cleared");
+    }
+}
+
+both_backends! {
     async fn the_same_request_twice_creates_it_once(t) {
         let now = tuesday(10, 0);
         let w = world(&t, now).await;
@@ -525,6 +580,26 @@ mod cli {
                                      "--sv", "Hej!", "--en", "Hi!"]);
             assert_eq!(f["recipients"], 2);
             assert_eq!(f["skipped"]["paused"], 1);
+            // A programme phase, set from the command line and used as a filter.
+            let set = paminn(url, d, &["participant", "phase", &bo.id.to_string(), "Praktik"]);
+            assert_eq!(set["phase"], "Praktik");
+            let f = paminn(url, d, &["broadcast", "send", "--unit", "Chansen", "--phase", "Praktik",
+                                     "--sv", "Hej!", "--en", "Hi!"]);
+            assert_eq!(f["recipients"], 1, "Bo only");
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_paminn"))
+                .args(["broadcast", "send", "--unit", "Chansen", "--phase", "Praktk", "--sv", "Hej!", "--en", "Hi!"])
+                .env("PAMINN_DATABASE_URL", url)
+                .env("PAMINN_DATA_DIR", d)
+                .env_remove("PAMINN_CONFIG")
+                .current_dir(d)
+                .output()
+                .unwrap();
+            assert!(!out.status.success());
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("phases in use: Praktik"), "{err}");
+            paminn(url, d, &["participant", "phase", &bo.id.to_string(), "--none"]);
+            let mut c = w.e.db.conn().await.unwrap();
+            assert!(participants::get(&mut c, bo.id).await.unwrap().phase.is_none());
         }
     }
 }
@@ -587,6 +662,31 @@ mod api {
                 .send().await.unwrap().json().await.unwrap();
             assert_eq!(s["recipients"], 2);
             assert_eq!(s["pending"], 2);
+            // A filter instead of a group: the unit (by name) and a phase.
+            let mut c = w.e.db.conn().await.unwrap();
+            let ali = participants::list(&mut c, Some(w.unit.id)).await.unwrap().into_iter()
+                .find(|p| p.first_name == "Ali").unwrap();
+            drop(c);
+            w.e.set_phase(ali.id, Some("Efterstöd".parse().unwrap()), &actor(), now).await.unwrap();
+            let f = json!({ "unit": "Chansen", "phase": "Efterstöd", "status": "active", "sv": "Hej!", "en": "Hi!" });
+            let r = http.post(format!("{base}/broadcasts")).bearer_auth(&token).json(&f).send().await.unwrap();
+            assert_eq!(r.status(), 201);
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["broadcast"]["recipients"], 1);
+            assert_eq!(v["broadcast"]["filter"]["phase"], "Efterstöd");
+            // A group with a filter, neither, or a phase that is no phase:
+            // 422 with the reason (the API's answer to a well-formed but
+            // unusable request).
+            for (bad, reason) in [
+                (json!({ "group": g.get(), "phase": "Efterstöd", "sv": "Hej!", "en": "Hi!" }), "a group takes no filter"),
+                (json!({ "sv": "Hej!", "en": "Hi!" }), "give group, or unit"),
+                (json!({ "unit": "Chansen", "phase": "", "sv": "Hej!", "en": "Hi!" }), "programme phase"),
+            ] {
+                let r = http.post(format!("{base}/broadcasts")).bearer_auth(&token).json(&bad).send().await.unwrap();
+                assert_eq!(r.status(), 422, "{bad}");
+                let text = r.text().await.unwrap();
+                assert!(text.contains(reason), "{bad}: {text}");
+            }
             // Without a token: 401.
             let r = http.get(format!("{base}/broadcasts/{id}")).send().await.unwrap();
             assert_eq!(r.status(), 401);

@@ -419,6 +419,7 @@ both_backends! {
         let posts = [
             "/broadcasts".to_string(), "/groups".to_string(),
             format!("/groups/{gid}/members"), format!("/groups/{gid}/members/{pid}/remove"),
+            format!("/broadcasts/{bid}/cancel-activity"),
         ];
         let unit = w.app.unit.id.get().to_string();
         let gs = gid.to_string();
@@ -426,7 +427,7 @@ both_backends! {
         let form = [
             ("unit", unit.as_str()), ("group", gs.as_str()), ("name", "Smygruppen"),
             ("participant", ps.as_str()), ("text_sv", "Hej"), ("text_en", "Hi"),
-            ("when", "now"), ("key", "k-forbidden"), ("action", "send"),
+            ("when", "now"), ("key", "k-forbidden"), ("action", "send"), ("confirm", "1"),
         ];
         for who in ["lisa", "asta"] {
             let mut b = w.app.login(who).await;
@@ -518,5 +519,161 @@ both_backends! {
         // Not before its time.
         let r = dispatcher(&w.app).run_once(next_noon()).await.unwrap();
         assert_eq!(r.sent, 0);
+    }
+}
+
+both_backends! {
+    async fn a_broadcast_to_a_filter_reaches_only_the_chosen_programme_phase(t) {
+        let w = world(&t).await;
+        let now = Utc::now();
+        let cia = fx::participant(&w.app.engine, &w.app.unit, "Cia", "sms", now).await;
+        for (p, phase) in [(w.ali.id, "Praktik"), (w.eve.id, "Kartläggning"), (cia.id, "Praktik")] {
+            w.app.engine.set_phase(p, Some(phase.parse().unwrap()), &actor(), now).await.unwrap();
+        }
+        w.app.engine.set_status(cia.id, paminn::domain::ParticipantStatus::InCustody, &actor(), now).await.unwrap();
+        let mut b = w.app.login("cora").await;
+        let (_, page) = b.get("/broadcasts/new").await;
+        assert!(page.contains("<legend>Till vem</legend>"));
+        assert!(page.contains(r#"<option value="Kartläggning">Kartläggning</option>"#), "phases in use offered");
+        assert!(page.contains(r#"<option value="Praktik">Praktik</option>"#));
+        assert!(page.contains(r#"<option value="in_custody">frihetsberövad</option>"#), "statuses offered");
+        assert!(page.contains(">lisa Testsson</option>"), "the unit's lotsar offered");
+        let key = key_in(&page);
+        let unit = w.app.unit.id.get().to_string();
+        let form = |phase: &'static str, lots: &'static str, key: &str| {
+            vec![
+                ("unit", unit.clone()), ("audience", "filter".to_string()), ("status", String::new()),
+                ("lots", lots.to_string()), ("phase", phase.to_string()),
+                ("text_sv", "Hej! Praktikträffen är flyttad till 14:00.".to_string()),
+                ("text_en", "Hi! The meeting has moved to 14:00.".to_string()),
+                ("when", "now".to_string()), ("key", key.to_string()), ("action", "send".to_string()),
+            ]
+        };
+        let f = form("Praktik", "", &key);
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = b.post("/broadcasts", &f).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let to = location(&res);
+        let (_, page) = b.get(&to).await;
+        assert!(page.contains("Enhetens deltagare: Programfas Praktik"), "the audience in words");
+        assert!(page.contains("1 mottagare"), "Ali; Cia is in custody");
+        assert!(page.contains("frihetsberövad: 1") || page.contains("Frihetsberövad: 1"), "Cia counted");
+        let mut c = w.app.engine.db.conn().await.unwrap();
+        let to_whom: Vec<i64> = sqlx::query_scalar("SELECT participant_id FROM outbox WHERE broadcast_id IS NOT NULL")
+            .fetch_all(&mut *c).await.unwrap();
+        drop(c);
+        assert_eq!(to_whom, vec![w.ali.id.get()]);
+        // A lots that is not one of the unit's: 422 with the reason, nothing planned.
+        let f = form("", "999999", "k-bad-lots");
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = b.post("/broadcasts", &f).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Urvalet går inte att använda"), "{page}");
+        assert!(page.contains("Praktikträffen är flyttad"), "what was typed is kept");
+        // A phase nobody has: refused with the phases in use.
+        let f = form("Efterstöd", "", "k-bad-phase");
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = b.post("/broadcasts", &f).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().await.unwrap().contains("Kartläggning, Praktik"));
+        assert_eq!(broadcast_count(&w.app).await, 1);
+    }
+}
+
+both_backends! {
+    async fn the_activity_is_cancelled_from_the_status_page_once_confirmed(t) {
+        let w = world(&t).await;
+        let act = activity(&w).await;
+        let now = Utc::now();
+        let planned = w.app.engine.plan_broadcast(
+            &paminn::engine::broadcast::BroadcastRequest {
+                audience: paminn::engine::broadcast::Audience::Group(w.group),
+                text_sv: "Träff som vanligt.".into(), text_en: "We meet as usual.".into(),
+                send_at: None, urgent: false, activity: Some(act), key: None,
+            },
+            &actor(), now,
+        ).await.unwrap();
+        let id = planned.broadcast.id;
+        // Ali's message goes out; Eve's is still queued when it is cancelled.
+        let mut c = w.app.engine.db.conn().await.unwrap();
+        sqlx::query("UPDATE outbox SET status = 'cancelled' WHERE broadcast_id = $1 AND participant_id = $2")
+            .bind(id).bind(w.eve.id.get()).execute(&mut *c).await.unwrap();
+        drop(c);
+        let r = dispatcher(&w.app).run_once(next_noon()).await.unwrap();
+        assert_eq!(r.sent, 1);
+        let to = format!("/broadcasts/{id}");
+        let mut b = w.app.login("cora").await;
+        let (_, page) = b.get(&to).await;
+        assert!(page.contains(&format!(r#"action="{to}/cancel-activity""#)), "the cancel form");
+        // Not ticked: nothing happens, the reason is shown.
+        let res = b.post(&format!("{to}/cancel-activity"), &[]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().await.unwrap().contains("Kryssa i rutan"));
+        let mut c = w.app.engine.db.conn().await.unwrap();
+        assert_eq!(appointments::get(&mut c, act).await.unwrap().status, paminn::domain::AppointmentStatus::Scheduled);
+        drop(c);
+        // Ticked: both appointments cancelled, only Ali (who had the message) is told.
+        let res = b.post(&format!("{to}/cancel-activity"), &[("confirm", "1")]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let back = location(&res);
+        assert_eq!(back, format!("{to}?cancelled=2&notified=1"));
+        let (_, page) = b.get(&back).await;
+        assert!(page.contains("Aktiviteten är inställd: 2 tider, 1 deltagare får besked."), "{page}");
+        assert!(page.contains(r#"<span class="badge warn">inställd</span>"#));
+        assert!(!page.contains("cancel-activity\""), "no second cancel form");
+        let mut c = w.app.engine.db.conn().await.unwrap();
+        let starts = appointments::get(&mut c, act).await.unwrap().starts_at;
+        for p in [w.ali.id, w.eve.id] {
+            let appts = appointments::for_participant(&mut c, p, None).await.unwrap();
+            let a = appts.iter().find(|a| a.starts_at == starts).unwrap();
+            assert_eq!(a.status, paminn::domain::AppointmentStatus::Cancelled);
+        }
+        let rows = outbox::list(&mut c, None).await.unwrap();
+        drop(c);
+        let notices: Vec<_> = rows.iter()
+            .filter(|m| m.status == paminn::domain::OutboxStatus::Pending && m.purpose == paminn::domain::Purpose::Notice)
+            .map(|m| m.participant_id).collect();
+        assert_eq!(notices, vec![w.ali.id], "the cancellation goes to Ali only");
+        let audit = w.app.audit("appointment.cancel").await;
+        assert_eq!(audit.len(), 2);
+        assert!(audit.iter().all(|(a, _)| a.starts_with("staff:")));
+        // Again: too late, nothing more.
+        let res = b.post(&format!("{to}/cancel-activity"), &[("confirm", "1")]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(w.app.audit("appointment.cancel").await.len(), 2);
+    }
+}
+
+both_backends! {
+    async fn the_case_record_tells_phase_and_group_events_in_words(t) {
+        let w = world(&t).await;
+        let mut b = w.app.login("boss").await;
+        let pid = w.ali.id.get();
+        let res = b.post(&format!("/participants/{pid}/phase"), &[("value", "  Praktik ")]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let res = b.post(&format!("/participants/{pid}/phase"), &[("value", "Praktik\nFas 2")]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().await.unwrap().contains("1–40 tecken på en rad"));
+        let now = Utc::now();
+        let planned = w.app.engine.plan_broadcast(
+            &paminn::engine::broadcast::BroadcastRequest {
+                audience: paminn::engine::broadcast::Audience::Group(w.group),
+                text_sv: "Hej".into(), text_en: "Hi".into(), send_at: Some(next_noon()), urgent: false,
+                activity: None, key: None,
+            },
+            &actor(), now,
+        ).await.unwrap();
+        w.app.engine.remove_group_member(w.group, w.ali.id, &actor(), now).await.unwrap();
+        let (status, page) = b.get(&format!("/participants/{pid}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains(r#"name="value" value="Praktik""#), "the phase in its field");
+        assert!(page.contains("Programfas ändrad: ingen → Praktik"));
+        assert!(page.contains("Med i gruppen Onsdagsgänget"));
+        assert!(page.contains(&format!("Gruppmeddelande köat (utskick {})", planned.broadcast.id)));
+        assert!(page.contains("Inte längre med i gruppen Onsdagsgänget"));
+        assert!(page.contains("1 gruppmeddelande som inte gått ut stoppades"));
+        assert!(!page.contains("Händelse: "), "no event without words");
+        assert_eq!(w.app.audit("participant.phase").await.len(), 1);
     }
 }

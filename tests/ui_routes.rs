@@ -55,6 +55,7 @@ const POSTS: &[&str] = &[
     "/participants/1/language",
     "/participants/1/discreet",
     "/participants/1/intensity",
+    "/participants/1/phase",
     "/participants/1/lots",
     "/participants/1/link-code",
     "/settings/rules/meeting",
@@ -65,6 +66,7 @@ const POSTS: &[&str] = &[
     "/staff/1/active",
     "/sandbox/1/reply",
     "/broadcasts",
+    "/broadcasts/1/cancel-activity",
     "/groups",
 ];
 

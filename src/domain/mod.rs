@@ -11,6 +11,7 @@ pub mod gates;
 pub mod ids;
 pub mod link;
 pub mod matching;
+pub mod phase;
 pub mod phone;
 pub mod recurrence;
 pub mod reply;
@@ -20,5 +21,6 @@ pub mod span;
 
 pub use enums::*;
 pub use ids::*;
+pub use phase::Phase;
 pub use phone::PhoneNumber;
 pub use span::Span;

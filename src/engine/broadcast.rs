@@ -27,7 +27,7 @@ use crate::domain::broadcast::{check_text, skip_reason};
 use crate::domain::channel_choice::pick_channel;
 use crate::domain::{
     AppointmentId, AppointmentStatus, GroupId, Language, OutboxStatus, ParticipantId,
-    ParticipantStatus, Purpose, ReplyState, StaffId, UnitId,
+    ParticipantStatus, Phase, Purpose, ReplyState, StaffId, UnitId,
 };
 use crate::error::{Error, Result};
 use crate::store::broadcasts::{self, Broadcast, PlannedRow};
@@ -44,11 +44,13 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Clone)]
 pub enum Audience {
     Group(GroupId),
-    /// A unit's participants, narrowed by status and responsible lots.
+    /// A unit's participants, narrowed by status, responsible lots and
+    /// programme phase (each `None`: any).
     Filter {
         unit: UnitId,
         status: Option<ParticipantStatus>,
         lots: Option<StaffId>,
+        phase: Option<Phase>,
     },
 }
 
@@ -327,10 +329,31 @@ impl Engine {
             None => (None, None, HashMap::new()),
         };
 
-        let filter = match &req.audience {
-            Audience::Filter { status, lots, .. } => {
-                Some(json!({ "status": status, "lots": lots.map(|l| l.get()) }))
+        // A phase nobody in the unit has is a typo, not an empty audience.
+        if let Audience::Filter {
+            phase: Some(phase), ..
+        } = &req.audience
+        {
+            let in_use = participants::phases_in_unit(&mut tx, unit).await?;
+            if !in_use.contains(phase) {
+                let known: Vec<&str> = in_use.iter().map(Phase::as_str).collect();
+                return Err(Error::invalid(format!(
+                    "no participant of this unit is in the phase '{phase}'; phases in use: {}",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
             }
+        }
+        let filter = match &req.audience {
+            Audience::Filter {
+                status,
+                lots,
+                phase,
+                ..
+            } => Some(json!({ "status": status, "lots": lots.map(|l| l.get()), "phase": phase })),
             Audience::Group(_) => None,
         };
         let new = broadcasts::NewBroadcast {
@@ -362,8 +385,20 @@ impl Engine {
 
         let candidates = match &req.audience {
             Audience::Group(g) => broadcasts::group_candidates(&mut tx, *g, now).await?,
-            Audience::Filter { status, lots, .. } => {
-                broadcasts::filter_candidates(&mut tx, unit, *status, lots.map(|l| l.get())).await?
+            Audience::Filter {
+                status,
+                lots,
+                phase,
+                ..
+            } => {
+                broadcasts::filter_candidates(
+                    &mut tx,
+                    unit,
+                    *status,
+                    lots.map(|l| l.get()),
+                    phase.as_ref(),
+                )
+                .await?
             }
         };
         let reply_line = |lang: Language| texts::render(lang, "broadcast-reply", &[]);

@@ -23,8 +23,10 @@ pub mod ui_today;
 
 use crate::domain::{AppointmentId, ParticipantId};
 use crate::error::Result;
+use crate::store::participants::{self, Participant};
 use crate::store::{Conn, Db, audit, journal};
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -119,5 +121,57 @@ impl Actor {
             serde_json::json!({}),
         )
         .await
+    }
+}
+
+/// One field of a participant that a person sets: the journal kind, the
+/// audit action, how to read the current value, and the new value.
+pub(crate) struct Field<T, F> {
+    pub kind: &'static str,
+    pub action: &'static str,
+    pub current: F,
+    pub to: T,
+}
+
+impl Engine {
+    /// Sets one field of a participant the way every such change goes: in
+    /// one transaction, the participant is read, nothing happens when the
+    /// value is already the new one (a resubmitted form writes no journal
+    /// line), else `write` runs and the change (from, to) goes into the
+    /// journal and the audit log. Returns whether anything changed.
+    pub(crate) async fn change_participant<T, F>(
+        &self,
+        id: ParticipantId,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        field: Field<T, F>,
+        write: impl AsyncFnOnce(&mut Conn) -> Result<()>,
+    ) -> Result<bool>
+    where
+        T: PartialEq + Serialize,
+        F: FnOnce(&Participant) -> T,
+    {
+        let mut tx = self.db.begin().await?;
+        let p = participants::get(&mut tx, id).await?;
+        let from = (field.current)(&p);
+        if from == field.to {
+            return Ok(false);
+        }
+        write(&mut tx).await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: id,
+                    appointment: None,
+                    kind: field.kind,
+                    detail: serde_json::json!({ "from": from, "to": field.to }),
+                    action: field.action,
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

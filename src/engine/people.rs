@@ -1,7 +1,7 @@
 //! Participants and their consent and status, with every change in the
 //! journal and the audit log.
 
-use super::{Actor, Change, Engine};
+use super::{Actor, Change, Engine, Field};
 use crate::domain::{ChannelSet, ParticipantId, ParticipantStatus};
 use crate::error::{Error, Result};
 use crate::store::consents::{self, DEFAULT_VALIDITY};
@@ -128,27 +128,20 @@ impl Engine {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let mut tx = self.db.begin().await?;
-        let p = participants::get(&mut tx, id).await?;
-        if p.status == status {
-            return Ok(());
-        }
-        participants::set_status(&mut tx, id, status, now).await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: id,
-                    appointment: None,
-                    kind: journal::kind::STATUS_CHANGED,
-                    detail: json!({ "from": p.status, "to": status }),
-                    action: "participant.status",
-                },
-            )
+        let field = Field {
+            kind: journal::kind::STATUS_CHANGED,
+            action: "participant.status",
+            current: |p: &Participant| p.status,
+            to: status,
+        };
+        let changed = self
+            .change_participant(id, actor, now, field, async |c| {
+                participants::set_status(c, id, status, now).await
+            })
             .await?;
-        tx.commit().await?;
-        self.wake();
+        if changed {
+            self.wake();
+        }
         Ok(())
     }
 }

@@ -2,11 +2,12 @@
 //! show-up and reply rates, reminder intensity, the participant's data as
 //! one export, and erasure.
 
-use super::{Actor, Change, Engine, planner};
+use super::{Actor, Change, Engine, Field, planner};
 use crate::domain::{
     AppointmentId, AppointmentStatus, Attendance, Intensity, ParticipantId, ParticipantStatus,
 };
 use crate::error::{Error, Result};
+use crate::store::participants::Participant;
 use crate::store::{Conn, appointments, audit, journal, ms, outbox, participants, tasks};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -92,40 +93,36 @@ impl Engine {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let mut tx = self.db.begin().await?;
-        let p = participants::get(&mut tx, id).await?;
-        if p.intensity == i {
-            return Ok(());
-        }
-        participants::set_intensity(&mut tx, id, i, now).await?;
-        for a in appointments::for_participant(&mut tx, id, Some(now)).await? {
-            if a.status != AppointmentStatus::Scheduled {
-                continue;
-            }
-            outbox::cancel_open_for_appointment(&mut tx, a.id, "reminder intensity changed", now)
-                .await?;
-            sqlx::query("UPDATE appointments SET plan_version = plan_version + 1 WHERE id = $1")
-                .bind(a.id.get())
-                .execute(&mut *tx)
-                .await?;
-            let a = appointments::get(&mut tx, a.id).await?;
-            planner::plan_future_only(&mut tx, &a, now).await?;
-        }
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: id,
-                    appointment: None,
-                    kind: "intensity_changed",
-                    detail: json!({ "from": p.intensity, "to": i }),
-                    action: "participant.intensity",
-                },
-            )
+        let field = Field {
+            kind: "intensity_changed",
+            action: "participant.intensity",
+            current: |p: &Participant| p.intensity,
+            to: i,
+        };
+        let changed = self
+            .change_participant(id, actor, now, field, async |c| {
+                participants::set_intensity(c, id, i, now).await?;
+                for a in appointments::for_participant(c, id, Some(now)).await? {
+                    if a.status != AppointmentStatus::Scheduled {
+                        continue;
+                    }
+                    outbox::cancel_open_for_appointment(c, a.id, "reminder intensity changed", now)
+                        .await?;
+                    sqlx::query(
+                        "UPDATE appointments SET plan_version = plan_version + 1 WHERE id = $1",
+                    )
+                    .bind(a.id.get())
+                    .execute(&mut *c)
+                    .await?;
+                    let a = appointments::get(c, a.id).await?;
+                    planner::plan_future_only(c, &a, now).await?;
+                }
+                Ok(())
+            })
             .await?;
-        tx.commit().await?;
-        self.wake();
+        if changed {
+            self.wake();
+        }
         Ok(())
     }
 
@@ -209,7 +206,7 @@ impl Engine {
         }
         sqlx::query(
             "UPDATE participants SET first_name = '-', phone = NULL, telegram_chat_id = NULL,
-                    erased_at = $2, updated_at = $2 WHERE id = $1",
+                    phase = NULL, erased_at = $2, updated_at = $2 WHERE id = $1",
         )
         .bind(id.get())
         .bind(ms(now))

@@ -4,15 +4,16 @@
 //! that starts on a given date. Each writes the journal and the audit log
 //! in its own transaction, like every other change.
 
-use super::{Actor, Change, Engine};
+use super::{Actor, Change, Engine, Field};
 use crate::domain::channel_choice::pick_channel;
 use crate::domain::recurrence::CronExpr;
 use crate::domain::{
-    AppointmentKind, ChannelKind, ChannelSet, Language, OutboxId, ParticipantId, Purpose, Role,
-    SeriesId, StaffId,
+    AppointmentKind, ChannelKind, ChannelSet, Language, OutboxId, ParticipantId, Phase, Purpose,
+    Role, SeriesId, StaffId,
 };
 use crate::error::{Error, Result};
 use crate::store::outbox::{self, NewMessage};
+use crate::store::participants::Participant;
 use crate::store::series::{self, SeriesTarget};
 use crate::store::{audit, consents, journal, participants, staff, ui_participants};
 use crate::texts;
@@ -32,26 +33,16 @@ impl Engine {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let mut tx = self.db.begin().await?;
-        let p = participants::get(&mut tx, id).await?;
-        if p.language == language {
-            return Ok(());
-        }
-        participants::set_language(&mut tx, id, language, now).await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: id,
-                    appointment: None,
-                    kind: "language_changed",
-                    detail: json!({ "from": p.language, "to": language }),
-                    action: "participant.language",
-                },
-            )
-            .await?;
-        tx.commit().await?;
+        let field = Field {
+            kind: "language_changed",
+            action: "participant.language",
+            current: |p: &Participant| p.language,
+            to: language,
+        };
+        self.change_participant(id, actor, now, field, async |c| {
+            participants::set_language(c, id, language, now).await
+        })
+        .await?;
         Ok(())
     }
 
@@ -64,26 +55,38 @@ impl Engine {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let mut tx = self.db.begin().await?;
-        let p = participants::get(&mut tx, id).await?;
-        if p.discreet == discreet {
-            return Ok(());
-        }
-        ui_participants::set_discreet(&mut tx, id, discreet, now).await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: id,
-                    appointment: None,
-                    kind: "discreet_changed",
-                    detail: json!({ "discreet": discreet }),
-                    action: "participant.discreet",
-                },
-            )
-            .await?;
-        tx.commit().await?;
+        let field = Field {
+            kind: "discreet_changed",
+            action: "participant.discreet",
+            current: |p: &Participant| p.discreet,
+            to: discreet,
+        };
+        self.change_participant(id, actor, now, field, async |c| {
+            ui_participants::set_discreet(c, id, discreet, now).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The programme phase (`None`: none). A label for filtering
+    /// broadcasts; it changes no reminder and is never in a message.
+    pub async fn set_phase(
+        &self,
+        id: ParticipantId,
+        phase: Option<Phase>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let field = Field {
+            kind: "phase_changed",
+            action: "participant.phase",
+            current: |p: &Participant| p.phase.clone(),
+            to: phase.clone(),
+        };
+        self.change_participant(id, actor, now, field, async |c| {
+            participants::set_phase(c, id, phase.as_ref(), now).await
+        })
+        .await?;
         Ok(())
     }
 

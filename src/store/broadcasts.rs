@@ -8,7 +8,7 @@ use super::{Conn, from_ms, ms, opt_from_ms, parse_col};
 use crate::domain::gates::ConsentState;
 use crate::domain::{
     AppointmentId, ChannelKind, ChannelSet, GroupId, Language, OutboxStatus, ParticipantId,
-    ParticipantStatus, ReplyState, SeriesId, UnitId,
+    ParticipantStatus, Phase, ReplyState, SeriesId, UnitId,
 };
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -218,22 +218,25 @@ pub async fn group_candidates(
     rows.iter().map(candidate).collect()
 }
 
-/// A unit's participants matching a filter (status, lots).
+/// A unit's participants matching a filter (status, lots, phase).
 pub async fn filter_candidates(
     c: &mut Conn,
     unit: UnitId,
     status: Option<ParticipantStatus>,
     lots: Option<i64>,
+    phase: Option<&Phase>,
 ) -> Result<Vec<Candidate>> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {CANDIDATE_COLS} FROM participants p {CONSENT_JOIN}
          WHERE p.unit_id = $1 AND ($2 IS NULL OR p.status = $2) AND ($3 IS NULL OR p.lots_id = $3)
+           AND ($4 IS NULL OR p.phase = $4)
          ORDER BY p.id"
     ));
     let rows = sqlx::query(sql)
         .bind(unit.get())
         .bind(status.map(|s| s.as_str()))
         .bind(lots)
+        .bind(phase.map(Phase::as_str))
         .fetch_all(&mut *c)
         .await?;
     rows.iter().map(candidate).collect()

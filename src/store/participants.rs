@@ -4,8 +4,8 @@
 use super::units::{parse_tz, ser_tz};
 use super::{Conn, from_ms, ms, parse_col};
 use crate::domain::{
-    ChannelKind, ChannelSet, Intensity, Language, ParticipantId, ParticipantStatus, PhoneNumber,
-    StaffId, UnitId,
+    ChannelKind, ChannelSet, Intensity, Language, ParticipantId, ParticipantStatus, Phase,
+    PhoneNumber, StaffId, UnitId,
 };
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -31,6 +31,8 @@ pub struct Participant {
     pub telegram_linked: bool,
     /// Reminders taper: all, the day before only, none.
     pub intensity: Intensity,
+    /// The programme phase, if the unit uses phases (a broadcast filter).
+    pub phase: Option<Phase>,
     /// Set when personal data was erased; the row stays for counts.
     pub erased: bool,
     pub created_at: DateTime<Utc>,
@@ -61,7 +63,7 @@ pub struct NewParticipant {
 }
 
 const COLS: &str = "id, unit_id, first_name, phone, language, channel_pref, status, lots_id, \
-                    time_zone, discreet, opted_out, telegram_chat_id, intensity, erased_at, created_at";
+                    time_zone, discreet, opted_out, telegram_chat_id, intensity, phase, erased_at, created_at";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Participant> {
     let opted: String = r.try_get("opted_out")?;
@@ -85,6 +87,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Participant> {
             .try_get::<Option<String>, _>("telegram_chat_id")?
             .is_some(),
         intensity: parse_col(&r.try_get::<String, _>("intensity")?)?,
+        phase: r.try_get::<Option<String>, _>("phase")?.map(Phase::from_db),
         erased: r.try_get::<Option<i64>, _>("erased_at")?.is_some(),
         created_at: from_ms(r.try_get("created_at")?),
     })
@@ -174,6 +177,34 @@ pub async fn set_language(
         .execute(&mut *c)
         .await?;
     Ok(())
+}
+
+pub async fn set_phase(
+    c: &mut Conn,
+    id: ParticipantId,
+    phase: Option<&Phase>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE participants SET phase = $1, updated_at = $2 WHERE id = $3")
+        .bind(phase.map(Phase::as_str))
+        .bind(ms(now))
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// The phases in use in a unit, sorted: what the UI offers to pick from,
+/// so staff reuse one spelling.
+pub async fn phases_in_unit(c: &mut Conn, unit: UnitId) -> Result<Vec<Phase>> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT phase FROM participants
+         WHERE unit_id = $1 AND phase IS NOT NULL AND erased_at IS NULL ORDER BY phase",
+    )
+    .bind(unit.get())
+    .fetch_all(&mut *c)
+    .await?;
+    Ok(rows.into_iter().map(Phase::from_db).collect())
 }
 
 pub async fn set_intensity(

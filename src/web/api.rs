@@ -4,7 +4,8 @@
 
 use super::AppState;
 use crate::domain::{
-    AppointmentId, AppointmentKind, ChannelKind, ChannelSet, Language, ParticipantId, PhoneNumber,
+    AppointmentId, AppointmentKind, ChannelKind, ChannelSet, Language, ParticipantId,
+    ParticipantStatus, Phase, PhoneNumber, StaffId,
 };
 use crate::engine::Actor;
 use crate::engine::booking::Upsert;
@@ -479,7 +480,19 @@ async fn task_reopen(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BroadcastIn {
-    group: i64,
+    /// The group: its current members get it.
+    #[serde(default)]
+    group: Option<i64>,
+    /// Instead of a group: a unit (name or id), narrowed by the fields
+    /// below (each left out: any).
+    #[serde(default)]
+    unit: Option<String>,
+    #[serde(default)]
+    status: Option<ParticipantStatus>,
+    #[serde(default)]
+    lots: Option<i64>,
+    #[serde(default)]
+    phase: Option<Phase>,
     sv: String,
     en: String,
     /// RFC 3339, or local time of the unit (2026-12-01T09:00).
@@ -520,21 +533,48 @@ async fn create_broadcast(
         }
         (h, k) => h.or(k),
     };
-    let group = crate::domain::GroupId::from_db(b.group);
-    let send_at = match b.at.as_deref() {
-        Some(at) => {
-            let mut c = s.engine.db.conn().await?;
+    let filtered = b.status.is_some() || b.lots.is_some() || b.phase.is_some();
+    let mut c = s.engine.db.conn().await?;
+    let (audience, tz) = match (b.group, b.unit) {
+        (Some(g), None) if !filtered => {
+            let group = crate::domain::GroupId::from_db(g);
             let (unit, _) = crate::store::broadcasts::group(&mut c, group).await?;
-            let u = units::get(&mut c, unit).await?;
-            Some(
-                crate::domain::schedule::parse_start(at, u.time_zone)
-                    .map_err(|e| Error::invalid(format!("at: {e}")))?,
+            (
+                Audience::Group(group),
+                units::get(&mut c, unit).await?.time_zone,
             )
         }
+        (None, Some(u)) => {
+            let u = units::resolve(&mut c, &u).await?;
+            let a = Audience::Filter {
+                unit: u.id,
+                status: b.status,
+                lots: b.lots.map(StaffId::from_db),
+                phase: b.phase,
+            };
+            (a, u.time_zone)
+        }
+        (Some(_), _) => {
+            return Err(Error::invalid(
+                "give either group, or unit with status / lots / phase; a group takes no filter",
+            ));
+        }
+        (None, None) => {
+            return Err(Error::invalid(
+                "missing field: give group, or unit with status / lots / phase",
+            ));
+        }
+    };
+    drop(c);
+    let send_at = match b.at.as_deref() {
+        Some(at) => Some(
+            crate::domain::schedule::parse_start(at, tz)
+                .map_err(|e| Error::invalid(format!("at: {e}")))?,
+        ),
         None => None,
     };
     let req = BroadcastRequest {
-        audience: Audience::Group(group),
+        audience,
         text_sv: b.sv,
         text_en: b.en,
         send_at,

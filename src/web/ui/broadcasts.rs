@@ -8,15 +8,20 @@
 //! through the engine, which writes the audit log.
 
 use super::monitoring::{Scope, UnitOption, scope, unit_options};
+use super::participants::{Opt, label};
 use super::settings::{Check, check};
-use super::{Me, Posted, Ui, UiError, render, see_other, t};
+use super::{Me, Posted, Ui, UiError, render, see_other, t, ta};
 use crate::domain::access::{self, Action};
 use crate::domain::broadcast::check_text;
 use crate::domain::schedule::resolve_local;
-use crate::domain::{AppointmentId, GroupId, Language, ParticipantId, UnitId};
+use crate::domain::{
+    AppointmentId, AppointmentStatus, GroupId, Language, ParticipantId, ParticipantStatus, Phase,
+    StaffId, UnitId,
+};
 use crate::engine::broadcast::{Audience, BroadcastRequest};
 use crate::error::Error;
-use crate::store::{appointments, broadcasts, participants, ui_broadcasts, units};
+use crate::store::broadcasts::Broadcast;
+use crate::store::{appointments, broadcasts, participants, ui_broadcasts, ui_participants, units};
 use crate::texts;
 use crate::web::AppState;
 use askama::Template;
@@ -35,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/broadcasts", get(list_page).post(compose_post))
         .route("/broadcasts/new", get(compose_page))
         .route("/broadcasts/{id}", get(status_page))
+        .route("/broadcasts/{id}/cancel-activity", post(cancel_activity))
         .route("/groups", get(groups_page).post(create_group))
         .route("/groups/{id}", get(group_page))
         .route("/groups/{id}/members", post(add_member))
@@ -103,8 +109,18 @@ struct LangPreview {
 struct ComposeForm {
     #[serde(default)]
     unit: String,
+    /// `group` or `filter`.
+    #[serde(default)]
+    audience: String,
     #[serde(default)]
     group: String,
+    /// The filter: each empty for any.
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    lots: String,
+    #[serde(default)]
+    phase: String,
     #[serde(default)]
     text_sv: String,
     #[serde(default)]
@@ -131,6 +147,12 @@ struct ComposePage {
     units: Vec<UnitOption>,
     unit_id: i64,
     groups: Vec<GroupOption>,
+    /// The filter's choices, "any" first.
+    statuses: Vec<Opt>,
+    lotsar: Vec<Opt>,
+    phases: Vec<Opt>,
+    /// The filter is chosen (else a group).
+    by_filter: bool,
     activities: Vec<ActivityOption>,
     f: ComposeForm,
     later: bool,
@@ -167,7 +189,7 @@ async fn compose(
             });
         }
     }
-    let groups = rows
+    let groups: Vec<GroupOption> = rows
         .into_iter()
         .map(|g| GroupOption {
             selected: f.group == g.id.get().to_string(),
@@ -176,12 +198,64 @@ async fn compose(
             members: g.members,
         })
         .collect();
+    let any = |label_key: &str| Opt {
+        value: String::new(),
+        label: t(lang, label_key),
+        selected: false,
+    };
+    let opts = |first: Opt, chosen: &str, items: Vec<(String, String)>| {
+        std::iter::once(Opt {
+            selected: chosen.is_empty(),
+            ..first
+        })
+        .chain(items.into_iter().map(|(value, label)| Opt {
+            selected: value == chosen,
+            value,
+            label,
+        }))
+        .collect::<Vec<_>>()
+    };
+    let statuses = opts(
+        any("ui-broadcasts-filter-any"),
+        &f.status,
+        ParticipantStatus::ALL
+            .iter()
+            .map(|st| (st.as_str().to_string(), label(lang, "status", st)))
+            .collect(),
+    );
+    let lotsar = ui_participants::active_lotsar(&mut c, Some(unit.id))
+        .await
+        .map_err(db_err(lang))?;
+    let lotsar = opts(
+        any("ui-broadcasts-filter-any"),
+        &f.lots,
+        lotsar
+            .into_iter()
+            .map(|l| (l.id.get().to_string(), l.name))
+            .collect(),
+    );
+    let phases = participants::phases_in_unit(&mut c, unit.id)
+        .await
+        .map_err(db_err(lang))?;
+    let phases = opts(
+        any("ui-broadcasts-filter-any"),
+        &f.phase,
+        phases
+            .into_iter()
+            .map(|x| (x.as_str().to_string(), x.as_str().to_string()))
+            .collect(),
+    );
+    let by_filter = f.audience == "filter" || groups.is_empty();
     let failed = error.is_some();
     let mut r = render(&ComposePage {
         ui: me.ui("/broadcasts/new"),
         units: unit_options(sc),
         unit_id: unit.id.get(),
         groups,
+        statuses,
+        lotsar,
+        phases,
+        by_filter,
         activities,
         later: f.when == "later",
         urgent: f.urgent.is_some(),
@@ -213,7 +287,7 @@ async fn compose_page(
 
 /// What a valid form asks for.
 struct Parsed {
-    group: GroupId,
+    audience: Audience,
     text_sv: String,
     text_en: String,
     send_at: Option<DateTime<Utc>>,
@@ -230,14 +304,22 @@ async fn parse_compose(
     now: DateTime<Utc>,
 ) -> Result<Result<Parsed, String>, UiError> {
     let lang = me.lang;
-    let Ok(gid) = f.group.trim().parse::<i64>() else {
-        return Ok(Err(t(lang, "ui-broadcasts-error-group")));
+    let (audience, g_name) = if f.audience == "filter" {
+        match parse_filter(s, lang, unit, f).await? {
+            Ok(a) => (a, None),
+            Err(e) => return Ok(Err(e)),
+        }
+    } else {
+        let Ok(gid) = f.group.trim().parse::<i64>() else {
+            return Ok(Err(t(lang, "ui-broadcasts-error-group")));
+        };
+        let (g_unit, g_name) = own_group(s, me, gid).await?;
+        if g_unit != unit {
+            return Err(UiError::forbidden(lang));
+        }
+        (Audience::Group(GroupId::from_db(gid)), Some(g_name))
     };
-    let (g_unit, g_name) = own_group(s, me, gid).await?;
-    if g_unit != unit {
-        return Err(UiError::forbidden(lang));
-    }
-    let forbidden = [g_name.as_str()];
+    let forbidden: Vec<&str> = g_name.as_deref().into_iter().collect();
     let mut texts_ok = Vec::new();
     for (text, code) in [(&f.text_sv, "sv"), (&f.text_en, "en")] {
         match check_text(text, code, &forbidden) {
@@ -274,11 +356,55 @@ async fn parse_compose(
     };
     let mut it = texts_ok.into_iter();
     Ok(Ok(Parsed {
-        group: GroupId::from_db(gid),
+        audience,
         text_sv: it.next().unwrap_or_default(),
         text_en: it.next().unwrap_or_default(),
         send_at,
         activity,
+    }))
+}
+
+/// The filter audience: the unit's participants, narrowed by status, lots
+/// (one of the unit's) and phase (one in use in the unit).
+async fn parse_filter(
+    s: &AppState,
+    lang: Language,
+    unit: UnitId,
+    f: &ComposeForm,
+) -> Result<Result<Audience, String>, UiError> {
+    let bad = || Ok(Err(t(lang, "ui-broadcasts-error-filter")));
+    let status = match f.status.trim() {
+        "" => None,
+        x => match x.parse::<ParticipantStatus>() {
+            Ok(st) => Some(st),
+            Err(_) => return bad(),
+        },
+    };
+    let mut c = conn(s, lang).await?;
+    let lots = match f.lots.trim() {
+        "" => None,
+        x => {
+            let known = ui_participants::active_lotsar(&mut c, Some(unit))
+                .await
+                .map_err(db_err(lang))?;
+            match known.into_iter().find(|l| l.id.get().to_string() == x) {
+                Some(l) => Some(l.id),
+                None => return bad(),
+            }
+        }
+    };
+    let phase = match f.phase.trim() {
+        "" => None,
+        x => match x.parse::<Phase>() {
+            Ok(ph) => Some(ph),
+            Err(_) => return bad(),
+        },
+    };
+    Ok(Ok(Audience::Filter {
+        unit,
+        status,
+        lots,
+        phase,
     }))
 }
 
@@ -322,7 +448,7 @@ async fn compose_post(
         return compose(&s, &me, &sc, f, pv, None).await;
     }
     let req = BroadcastRequest {
-        audience: Audience::Group(parsed.group),
+        audience: parsed.audience,
         text_sv: parsed.text_sv,
         text_en: parsed.text_en,
         send_at: parsed.send_at,
@@ -356,9 +482,19 @@ struct StatusPage {
     ui: Ui,
     id: i64,
     group: Option<(i64, String)>,
+    /// A filter broadcast's audience in words.
+    filter: Option<String>,
     send_at: String,
     urgent: bool,
     activity_at: Option<String>,
+    /// The activity is cancelled.
+    activity_cancelled: bool,
+    /// The activity can still be cancelled from here (not cancelled, not
+    /// begun).
+    can_cancel: bool,
+    /// After a cancellation: what happened, in words.
+    notice: Option<String>,
+    error: Option<String>,
     text_sv: String,
     text_en: String,
     st: crate::engine::broadcast::BroadcastStatus,
@@ -366,18 +502,52 @@ struct StatusPage {
     cannot: Vec<Cannot>,
 }
 
+#[derive(Deserialize, Default)]
+struct StatusQuery {
+    /// Set after a cancellation: appointments cancelled, people told.
+    cancelled: Option<i64>,
+    notified: Option<i64>,
+}
+
 async fn status_page(
     State(s): State<AppState>,
     me: Me,
     Path(id): Path<i64>,
+    Query(q): Query<StatusQuery>,
 ) -> Result<Response, UiError> {
     me.require(Action::Broadcast)?;
-    let lang = me.lang;
-    let mut c = conn(&s, lang).await?;
-    let b = broadcasts::get(&mut c, id).await.map_err(db_err(lang))?;
+    let notice = match (q.cancelled, q.notified) {
+        (Some(c), Some(n)) => Some(ta(
+            me.lang,
+            "ui-broadcasts-activity-cancelled-notice",
+            &[("cancelled", c.to_string()), ("notified", n.to_string())],
+        )),
+        _ => None,
+    };
+    status(&s, &me, id, notice, None).await
+}
+
+/// A broadcast the viewer may see: the broadcast, 403 outside their unit.
+async fn own_broadcast(s: &AppState, me: &Me, id: i64) -> Result<Broadcast, UiError> {
+    let mut c = conn(s, me.lang).await?;
+    let b = broadcasts::get(&mut c, id).await.map_err(db_err(me.lang))?;
     if !access::in_unit(&me.viewer, b.unit_id) {
-        return Err(UiError::forbidden(lang));
+        return Err(UiError::forbidden(me.lang));
     }
+    Ok(b)
+}
+
+/// The status page: progress, tally, texts, and the activity's cancel form.
+async fn status(
+    s: &AppState,
+    me: &Me,
+    id: i64,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<Response, UiError> {
+    let lang = me.lang;
+    let b = own_broadcast(s, me, id).await?;
+    let mut c = conn(s, lang).await?;
     let unit = units::get(&mut c, b.unit_id).await.map_err(db_err(lang))?;
     let tz = unit.time_zone;
     let st = s.engine.broadcast_status(id).await.map_err(db_err(lang))?;
@@ -388,11 +558,21 @@ async fn status_page(
         }
         None => None,
     };
-    let activity_at = match b.appointment_id {
+    let now = Utc::now();
+    let (activity_at, activity_cancelled, can_cancel) = match b.appointment_id {
         Some(a) => {
             let a = appointments::get(&mut c, a).await.map_err(db_err(lang))?;
-            Some(super::local_dt(lang, a.starts_at, tz))
+            let cancelled = a.status == AppointmentStatus::Cancelled;
+            (
+                Some(super::local_dt(lang, a.starts_at, tz)),
+                cancelled,
+                !cancelled && a.starts_at > now,
+            )
         }
+        None => (None, false, false),
+    };
+    let filter = match &b.filter {
+        Some(f) => Some(filter_words(&mut c, lang, f).await?),
         None => None,
     };
     let (text_sv, text_en) = ui_broadcasts::texts(&mut c, id)
@@ -413,7 +593,7 @@ async fn status_page(
     // The tally names members and their reasons: every view is audited.
     crate::store::audit::append(
         &mut c,
-        Utc::now(),
+        now,
         me.actor().as_str(),
         "broadcast.view",
         &format!("broadcast:{id}"),
@@ -426,19 +606,109 @@ async fn status_page(
         .iter()
         .map(|(k, n)| (skip_label(lang, k), *n))
         .collect();
-    Ok(render(&StatusPage {
+    let failed = error.is_some();
+    let mut r = render(&StatusPage {
         ui: me.ui("/broadcasts"),
         id,
         group,
+        filter,
         send_at: super::local_dt(lang, b.send_at, tz),
         urgent: b.urgent,
         activity_at,
+        activity_cancelled,
+        can_cancel,
+        notice,
+        error,
         text_sv,
         text_en,
         st,
         skipped,
         cannot,
-    }))
+    });
+    if failed {
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(r)
+}
+
+/// A filter broadcast's audience in words: "status aktiv, lots Anna,
+/// programfas Praktik" (what was stored when it was planned).
+async fn filter_words(
+    c: &mut crate::store::Conn,
+    lang: Language,
+    f: &serde_json::Value,
+) -> Result<String, UiError> {
+    let mut parts = Vec::new();
+    if let Some(st) = f["status"].as_str() {
+        parts.push(format!(
+            "{} {}",
+            t(lang, "ui-broadcasts-filter-status"),
+            label(lang, "status", st)
+        ));
+    }
+    if let Some(l) = f["lots"].as_i64() {
+        let name = ui_participants::staff_name(c, StaffId::from_db(l))
+            .await
+            .map_err(db_err(lang))?
+            .unwrap_or_else(|| format!("#{l}"));
+        parts.push(format!("{} {name}", t(lang, "ui-broadcasts-filter-lots")));
+    }
+    if let Some(ph) = f["phase"].as_str() {
+        parts.push(format!("{} {ph}", t(lang, "ui-broadcasts-filter-phase")));
+    }
+    if parts.is_empty() {
+        parts.push(t(lang, "ui-broadcasts-filter-any"));
+    }
+    Ok(ta(
+        lang,
+        "ui-broadcasts-audience-filtered",
+        &[("filter", parts.join(", "))],
+    ))
+}
+
+#[derive(Deserialize, Default)]
+struct CancelActivityForm {
+    confirm: Option<String>,
+}
+
+/// Cancels the broadcast's activity for every member (`Engine::
+/// cancel_activity`): only after the box is ticked, since it sends a
+/// message to everyone who was told about it.
+async fn cancel_activity(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    p: Posted<CancelActivityForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (p.me, p.form);
+    me.require(Action::Broadcast)?;
+    let lang = me.lang;
+    let b = own_broadcast(&s, &me, id).await?;
+    let Some(activity) = b.appointment_id else {
+        return Err(UiError::not_found(lang));
+    };
+    if f.confirm.is_none() {
+        let e = t(lang, "ui-broadcasts-cancel-activity-confirm-missing");
+        return status(&s, &me, id, None, Some(e)).await;
+    }
+    let mut c = conn(&s, lang).await?;
+    let a = appointments::get(&mut c, activity)
+        .await
+        .map_err(db_err(lang))?;
+    drop(c);
+    let now = Utc::now();
+    if a.status == AppointmentStatus::Cancelled || a.starts_at <= now {
+        let e = t(lang, "ui-broadcasts-cancel-activity-too-late");
+        return status(&s, &me, id, None, Some(e)).await;
+    }
+    let r = s
+        .engine
+        .cancel_activity(activity, &me.actor(), now)
+        .await
+        .map_err(|e| UiError::from_engine(e, lang))?;
+    Ok(see_other(&format!(
+        "/broadcasts/{id}?cancelled={}&notified={}",
+        r.appointments_cancelled, r.notified
+    )))
 }
 
 /// A skip reason in words, the code itself when unknown.

@@ -56,7 +56,7 @@ fn engine_err(lang: Language) -> impl Fn(Error) -> UiError {
 
 /// The label of a closed-vocabulary value: `ui-participants-<what>-<value>`;
 /// a value without one (written by a newer version) as it is stored.
-fn label(lang: Language, what: &str, value: impl Display) -> String {
+pub(crate) fn label(lang: Language, what: &str, value: impl Display) -> String {
     let key = format!("ui-participants-{what}-{value}");
     let text = t(lang, &key);
     if text.starts_with("Unknown localization key") {

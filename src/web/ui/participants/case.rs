@@ -10,10 +10,10 @@ use crate::domain::access::{Action, CaseAccess};
 use crate::domain::link::LinkCode;
 use crate::domain::schedule::resolve_local;
 use crate::domain::{
-    AppointmentStatus, ChannelSet, Intensity, Language, ParticipantId, ParticipantStatus,
+    AppointmentStatus, ChannelSet, Intensity, Language, ParticipantId, ParticipantStatus, Phase,
     ReplyState, StaffId,
 };
-use crate::store::participants::Participant;
+use crate::store::participants::{self, Participant};
 use crate::store::telegram::Subject;
 use crate::store::ui_participants as store;
 use crate::store::{appointments, consents, journal, tasks};
@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/participants/{id}/language", post(set_language))
         .route("/participants/{id}/discreet", post(set_discreet))
         .route("/participants/{id}/intensity", post(set_intensity))
+        .route("/participants/{id}/phase", post(set_phase))
         .route("/participants/{id}/lots", post(assign_lots))
         .route("/participants/{id}/link-code", post(link_code))
 }
@@ -88,6 +89,9 @@ struct CasePage {
     statuses: Vec<Opt>,
     languages: Vec<Opt>,
     intensities: Vec<Opt>,
+    /// The programme phase, and the unit's phases in use to pick from.
+    phase: String,
+    phases: Vec<String>,
     discreet: bool,
     lots_name: Option<String>,
     lotsar: Option<Vec<Opt>>,
@@ -171,6 +175,12 @@ async fn build(
         statuses: vec![],
         languages: vec![],
         intensities: vec![],
+        phase: p
+            .phase
+            .as_ref()
+            .map(|x| x.as_str().to_string())
+            .unwrap_or_default(),
+        phases: vec![],
         discreet: p.discreet,
         lots_name: None,
         lotsar: None,
@@ -191,6 +201,12 @@ async fn build(
         page.statuses = options(lang, "status", ParticipantStatus::ALL, Some(p.status));
         page.languages = options(lang, "language", Language::ALL, Some(p.language));
         page.intensities = options(lang, "intensity", Intensity::ALL, Some(p.intensity));
+        page.phases = participants::phases_in_unit(&mut c, p.unit_id)
+            .await
+            .map_err(engine_err(lang))?
+            .into_iter()
+            .map(|x| x.as_str().to_string())
+            .collect();
         if let Some(l) = p.lots_id {
             page.lots_name = store::staff_name(&mut c, l)
                 .await
@@ -403,6 +419,28 @@ async fn set_intensity(
         .map_err(|_| invalid(me.lang, "ui-participants-error-value"))?;
     s.engine
         .set_intensity(p.id, intensity, &me.actor(), Utc::now())
+        .await
+        .map_err(engine_err(me.lang))?;
+    Ok(back(&p))
+}
+
+/// The programme phase: a label of the unit's; empty clears it.
+async fn set_phase(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<ValueForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (f.me, f.form);
+    let p = full_case(&s, &me, &id).await?;
+    let phase: Option<Phase> = match f.value.trim() {
+        "" => None,
+        x => Some(
+            x.parse()
+                .map_err(|_| invalid(me.lang, "ui-participants-error-phase"))?,
+        ),
+    };
+    s.engine
+        .set_phase(p.id, phase, &me.actor(), Utc::now())
         .await
         .map_err(engine_err(me.lang))?;
     Ok(back(&p))

@@ -6,12 +6,12 @@ use super::super::{UiError, t, ta};
 use super::case::channels_text;
 use super::{day, engine_err, label, when};
 use crate::domain::gates::SuppressReason;
-use crate::domain::{AppointmentId, ChannelSet, Language, ParticipantStatus, StaffId};
+use crate::domain::{AppointmentId, ChannelSet, GroupId, Language, ParticipantStatus, StaffId};
 use crate::store::appointments::Appointment;
 use crate::store::journal::Event;
 use crate::store::participants::Participant;
 use crate::store::tasks::Task;
-use crate::store::{Conn, ui_participants};
+use crate::store::{Conn, broadcasts, ui_participants};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
@@ -64,11 +64,22 @@ pub async fn build(
             names.insert(id, n);
         }
     }
+    // Groups named in the record (joined, left).
+    let mut groups: HashMap<i64, String> = HashMap::new();
+    for e in events.iter().filter(|e| e.kind.starts_with("group_")) {
+        if let Some(g) = e.detail["group_id"].as_i64()
+            && !groups.contains_key(&g)
+            && let Ok((_, name)) = broadcasts::group(c, GroupId::from_db(g)).await
+        {
+            groups.insert(g, name);
+        }
+    }
     let appts: HashMap<AppointmentId, &Appointment> = appts.iter().map(|a| (a.id, a)).collect();
     let cx = Cx {
         lang,
         tz: p.time_zone,
         names: &names,
+        groups: &groups,
         appts: &appts,
         first_name: &p.first_name,
     };
@@ -82,6 +93,7 @@ struct Cx<'a> {
     lang: Language,
     tz: Tz,
     names: &'a HashMap<i64, String>,
+    groups: &'a HashMap<i64, String>,
     appts: &'a HashMap<AppointmentId, &'a Appointment>,
     first_name: &'a str,
 }
@@ -136,6 +148,14 @@ impl Cx<'_> {
                 ("when", self.dt(a.starts_at)),
             ],
         ))
+    }
+    /// A group's name; its number when the group is gone.
+    fn group(&self, id: &Value) -> String {
+        let id = id.as_i64().unwrap_or_default();
+        self.groups
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("#{id}"))
     }
     fn who(&self, actor: &str) -> Option<String> {
         match actor {
@@ -316,7 +336,8 @@ impl Cx<'_> {
                 ],
             ),
             "discreet_changed" => {
-                if d["discreet"].as_bool() == Some(true) {
+                // `to` since the shared setter; `discreet` in older rows.
+                if d["to"].as_bool().or(d["discreet"].as_bool()) == Some(true) {
                     self.t("discreet-on")
                 } else {
                     self.t("discreet-off")
@@ -339,6 +360,31 @@ impl Cx<'_> {
             ),
             "fallback_to_sms" => self.t("fallback-sms"),
             "erased" => self.t("erased"),
+            "phase_changed" => {
+                let phase = |v: &Value| match v.as_str() {
+                    Some(x) => x.to_string(),
+                    None => self.t("phase-none"),
+                };
+                self.ta(
+                    "phase",
+                    &[("from", phase(&d["from"])), ("to", phase(&d["to"]))],
+                )
+            }
+            "group_joined" => self.ta("group-joined", &[("group", self.group(&d["group_id"]))]),
+            "group_left" => {
+                match d["broadcast_messages_cancelled"].as_i64() {
+                    Some(1) => details.push(self.t("group-left-cancelled-one")),
+                    Some(n) if n > 1 => {
+                        details.push(self.ta("group-left-cancelled", &[("n", n.to_string())]))
+                    }
+                    _ => {}
+                }
+                self.ta("group-left", &[("group", self.group(&d["group_id"]))])
+            }
+            "broadcast_queued" => {
+                details.extend(about.clone());
+                self.ta("broadcast", &[("id", d["broadcast_id"].to_string())])
+            }
             other => self.ta("other", &[("kind", other.to_string())]),
         };
         Entry {
@@ -524,6 +570,22 @@ mod tests {
             ("opted_out_at_gateway", json!({ "channel": "sms" })),
             ("fallback_to_sms", json!({})),
             ("erased", json!({})),
+            ("discreet_changed", json!({ "from": false, "to": true })),
+            ("phase_changed", json!({ "from": null, "to": "Praktik" })),
+            ("phase_changed", json!({ "from": "Praktik", "to": null })),
+            ("group_joined", json!({ "group_id": 7 })),
+            (
+                "group_left",
+                json!({ "group_id": 7, "broadcast_messages_cancelled": 1 }),
+            ),
+            (
+                "group_left",
+                json!({ "group_id": 8, "broadcast_messages_cancelled": 3 }),
+            ),
+            (
+                "broadcast_queued",
+                json!({ "broadcast_id": 4, "outbox_id": 9 }),
+            ),
             ("something_new", json!({})),
         ];
         let intents = [
@@ -540,12 +602,14 @@ mod tests {
             json!({ "intent": "unknown" }),
         ];
         let names = HashMap::from([(3, "Sara Lind".to_string())]);
+        let groups = HashMap::from([(7, "Budgetkurs".to_string())]);
         let appts = HashMap::new();
         for lang in [Language::Sv, Language::En] {
             let cx = Cx {
                 lang,
                 tz: chrono_tz::Europe::Stockholm,
                 names: &names,
+                groups: &groups,
                 appts: &appts,
                 first_name: "Ali",
             };
@@ -598,11 +662,12 @@ mod tests {
 
     #[test]
     fn a_reply_shows_its_reason() {
-        let (names, appts) = (HashMap::new(), HashMap::new());
+        let (names, groups, appts) = (HashMap::new(), HashMap::new(), HashMap::new());
         let cx = Cx {
             lang: Language::Sv,
             tz: chrono_tz::Europe::Stockholm,
             names: &names,
+            groups: &groups,
             appts: &appts,
             first_name: "Ali",
         };
