@@ -503,6 +503,9 @@ both_backends! {
         w.rec.script.lock().unwrap().push_back(paminn::channels::SendError::Unreachable("bot blocked".into()));
         let r = w.d.run_once(now + Duration::minutes(1)).await.unwrap();
         assert_eq!(r.failed, 1);
+        // Progress counts members, not rows: Eve's message is on its way.
+        let s = w.e.broadcast_status(p.broadcast.id).await.unwrap();
+        assert_eq!((s.recipients, s.failed, s.pending, s.sent), (1, 0, 1, 0));
         // The SMS that replaces it is part of the broadcast, and urgent:
         // it goes at 22:02, inside the unit's quiet hours.
         let r = w.d.run_once(now + Duration::minutes(2)).await.unwrap();
@@ -512,7 +515,10 @@ both_backends! {
         assert_eq!(sent[0].channel, ChannelKind::Sms);
         assert_eq!(sent[0].body, "The office is closed tomorrow.");
         let s = w.e.broadcast_status(p.broadcast.id).await.unwrap();
-        assert_eq!((s.recipients, s.failed, s.sent), (1, 1, 1));
+        assert_eq!((s.recipients, s.failed, s.pending, s.sent), (1, 0, 0, 1), "one member, one message that went out");
+        let mut c = w.e.db.conn().await.unwrap();
+        let listed = paminn::store::ui_broadcasts::list(&mut c, w.unit.id, 10).await.unwrap();
+        assert_eq!((listed[0].gone, listed[0].failed), (1, 0), "the list page agrees");
     }
 }
 

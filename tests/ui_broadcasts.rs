@@ -557,6 +557,8 @@ both_backends! {
         let (_, page) = b.get(&to).await;
         assert!(page.contains("Enhetens deltagare: Programfas Praktik"), "the audience in words");
         assert!(page.contains("1 mottagare"), "Ali; Cia is in custody");
+        let (_, list) = b.get("/broadcasts").await;
+        assert!(list.contains("Urval ur enheten"), "the list says it went to a selection");
         assert!(page.contains("frihetsberövad: 1") || page.contains("Frihetsberövad: 1"), "Cia counted");
         let mut c = w.app.engine.db.conn().await.unwrap();
         let to_whom: Vec<i64> = sqlx::query_scalar("SELECT participant_id FROM outbox WHERE broadcast_id IS NOT NULL")

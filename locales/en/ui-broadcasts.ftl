@@ -99,3 +99,4 @@ ui-broadcasts-cancel-activity-confirm-missing = Tick the box to confirm that the
 ui-broadcasts-cancel-activity-too-late = The activity is already cancelled or has begun.
 ui-broadcasts-activity-cancelled-badge = cancelled
 ui-broadcasts-activity-cancelled-notice = The activity is cancelled: { $cancelled } appointments, { $notified } participants are told.
+ui-broadcasts-list-filter = Selection from the unit

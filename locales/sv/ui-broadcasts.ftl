@@ -99,3 +99,4 @@ ui-broadcasts-cancel-activity-confirm-missing = Kryssa i rutan för att bekräft
 ui-broadcasts-cancel-activity-too-late = Aktiviteten är redan inställd eller har börjat.
 ui-broadcasts-activity-cancelled-badge = inställd
 ui-broadcasts-activity-cancelled-notice = Aktiviteten är inställd: { $cancelled } tider, { $notified } deltagare får besked.
+ui-broadcasts-list-filter = Urval ur enheten

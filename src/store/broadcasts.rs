@@ -343,18 +343,41 @@ pub async fn cancel_open_for_member(
     .rows_affected())
 }
 
-/// Rows of a broadcast by status.
+/// A broadcast's recipients by the state of their message: each member
+/// counts once, by the furthest of their rows (a Telegram message that
+/// failed and the SMS that replaced it count as the SMS), so the counts
+/// add up to the recipients.
 pub async fn progress(c: &mut Conn, id: i64) -> Result<BTreeMap<OutboxStatus, i64>> {
+    // The ranks, furthest first; kept in step with `RANKED` below.
     let rows = sqlx::query(
-        "SELECT status, COUNT(*) AS n FROM outbox WHERE broadcast_id = $1 GROUP BY status",
+        "SELECT best, COUNT(*) AS n FROM (
+             SELECT participant_id, MAX(CASE status
+                 WHEN 'delivered' THEN 6 WHEN 'sent' THEN 5 WHEN 'sending' THEN 4
+                 WHEN 'pending' THEN 3 WHEN 'failed' THEN 2 WHEN 'suppressed' THEN 1
+                 ELSE 0 END) AS best
+             FROM outbox WHERE broadcast_id = $1 GROUP BY participant_id) AS per_member
+         GROUP BY best",
     )
     .bind(id)
     .fetch_all(&mut *c)
     .await?;
+    const RANKED: [OutboxStatus; 7] = [
+        OutboxStatus::Cancelled,
+        OutboxStatus::Suppressed,
+        OutboxStatus::Failed,
+        OutboxStatus::Pending,
+        OutboxStatus::Sending,
+        OutboxStatus::Sent,
+        OutboxStatus::Delivered,
+    ];
     let mut out = BTreeMap::new();
     for r in rows {
-        let s: OutboxStatus = parse_col(&r.try_get::<String, _>("status")?)?;
-        out.insert(s, r.try_get::<i64, _>("n")?);
+        let rank: i64 = r.try_get("best")?;
+        let status = RANKED
+            .get(usize::try_from(rank).unwrap_or(0))
+            .copied()
+            .unwrap_or(OutboxStatus::Cancelled);
+        *out.entry(status).or_insert(0) += r.try_get::<i64, _>("n")?;
     }
     Ok(out)
 }

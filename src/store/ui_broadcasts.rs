@@ -14,8 +14,10 @@ pub struct ListRow {
     pub text_sv: String,
     pub send_at: DateTime<Utc>,
     pub recipients: i64,
-    /// Rows sent or delivered.
+    /// Members whose message went out (sent or delivered).
     pub gone: i64,
+    /// Members whose message failed and was not replaced (by an SMS in
+    /// place of Telegram) by one that is under way or went out.
     pub failed: i64,
 }
 
@@ -23,10 +25,13 @@ pub struct ListRow {
 pub async fn list(c: &mut Conn, unit: crate::domain::UnitId, limit: i64) -> Result<Vec<ListRow>> {
     let rows = sqlx::query(
         "SELECT b.id, g.name AS group_name, b.text_sv, b.send_at, b.recipients,
-                (SELECT COUNT(*) FROM outbox o WHERE o.broadcast_id = b.id
+                (SELECT COUNT(DISTINCT o.participant_id) FROM outbox o WHERE o.broadcast_id = b.id
                    AND o.status IN ('sent','delivered')) AS gone,
-                (SELECT COUNT(*) FROM outbox o WHERE o.broadcast_id = b.id
-                   AND o.status = 'failed') AS failed
+                (SELECT COUNT(DISTINCT o.participant_id) FROM outbox o WHERE o.broadcast_id = b.id
+                   AND o.status = 'failed'
+                   AND NOT EXISTS (SELECT 1 FROM outbox o2 WHERE o2.broadcast_id = b.id
+                                     AND o2.participant_id = o.participant_id
+                                     AND o2.status IN ('pending','sending','sent','delivered'))) AS failed
          FROM broadcasts b LEFT JOIN activity_groups g ON g.id = b.group_id
          WHERE b.unit_id = $1 ORDER BY b.created_at DESC, b.id DESC LIMIT $2",
     )

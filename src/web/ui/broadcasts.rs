@@ -785,7 +785,9 @@ async fn list_page(
         .map(|r| ListItem {
             id: r.id,
             at: super::local_dt(lang, r.send_at, unit.time_zone),
-            group: r.group_name.unwrap_or_default(),
+            group: r
+                .group_name
+                .unwrap_or_else(|| t(lang, "ui-broadcasts-list-filter")),
             words: first_words(&r.text_sv),
             recipients: r.recipients,
             gone: r.gone,
