@@ -679,3 +679,70 @@ both_backends! {
         assert_eq!(w.app.audit("participant.phase").await.len(), 1);
     }
 }
+
+both_backends! {
+    async fn a_new_group_gets_a_weekly_activity_from_its_page_and_a_broadcast_can_be_tied_to_it(t) {
+        let w = world(&t).await;
+        let mut b = w.app.login("cora").await;
+        let unit = w.app.unit.id.get().to_string();
+        let res = b.post("/groups", &[("unit", unit.as_str()), ("name", "Budgetkurs")]).await;
+        let group = location(&res);
+        for p in [w.ali.id, w.eve.id] {
+            let pid = p.get().to_string();
+            let res = b.post(&format!("{group}/members"), &[("participant", pid.as_str())]).await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        }
+        let (_, page) = b.get(&group).await;
+        assert!(page.contains("Gruppen har inga kommande aktiviteter."));
+        assert!(page.contains(&format!(r#"href="{group}/activity/new""#)));
+        let (status, page) = b.get(&format!("{group}/activity/new")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("<h1>Ny återkommande aktivitet: Budgetkurs</h1>"));
+        assert!(page.contains(&format!(r#"action="{group}/activity""#)));
+        let form = |kind: &'static str, action: &'static str| {
+            [
+                ("kind", kind), ("from", ""), ("weekday", "4"), ("time", "13:00"),
+                ("duration", "90"), ("location", "Lokalen"), ("action", action),
+            ]
+        };
+        // Preview: the next ten Thursdays at 13:00 local time; nothing made.
+        let res = b.post(&format!("{group}/activity"), &form("group_activity", "preview")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let page = res.text().await.unwrap();
+        assert_eq!(page.matches("<li><time datetime=").count(), 10);
+        assert!(page.matches("tor ").count() >= 10, "Thursdays");
+        assert!(w.app.audit("series.create").await.is_empty());
+        // A group's activity is a group activity, nothing else.
+        let res = b.post(&format!("{group}/activity"), &form("meeting", "create")).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(w.app.audit("series.create").await.is_empty());
+        // Create: each member gets their own appointments of it.
+        let res = b.post(&format!("{group}/activity"), &form("group_activity", "create")).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&res), group);
+        let made = w.app.audit("series.create").await;
+        assert_eq!(made.len(), 1);
+        assert!(made[0].0.starts_with("staff:"));
+        let mut c = w.app.engine.db.conn().await.unwrap();
+        let mut firsts = Vec::new();
+        for p in [w.ali.id, w.eve.id] {
+            let appts = appointments::for_participant(&mut c, p, None).await.unwrap();
+            let acts: Vec<_> = appts.iter().filter(|a| a.kind == AppointmentKind::GroupActivity).collect();
+            assert!(!acts.is_empty(), "{p} has the activity");
+            for a in &acts {
+                let local = a.starts_at.with_timezone(&chrono_tz::Europe::Stockholm);
+                assert_eq!((local.weekday(), local.format("%H:%M").to_string()), (chrono::Weekday::Thu, "13:00".to_string()));
+                assert_eq!(a.duration_min, 90);
+            }
+            firsts.push(acts[0].starts_at);
+        }
+        drop(c);
+        assert_eq!(firsts[0], firsts[1], "the same activity for both");
+        let (_, page) = b.get(&group).await;
+        assert!(!page.contains("Gruppen har inga kommande aktiviteter."));
+        assert!(page.contains("13:00"), "the next dates are listed");
+        // The compose page offers it for a broadcast.
+        let (_, page) = b.get("/broadcasts/new").await;
+        assert!(page.contains("Budgetkurs: tor "), "the activity is offered");
+    }
+}

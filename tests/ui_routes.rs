@@ -14,7 +14,7 @@ use paminn::domain::Role;
 use reqwest::StatusCode;
 
 /// (method, path) of every UI route, with ids that exist in the fixture
-/// (participant 1, appointment 1, staff 1, task 1).
+/// (participant 1, appointment 1, staff 1, task 1, group 1, broadcast 1).
 const GETS: &[&str] = &[
     "/today",
     "/calendar",
@@ -36,7 +36,10 @@ const GETS: &[&str] = &[
     "/sandbox/1/messages",
     "/broadcasts",
     "/broadcasts/new",
+    "/broadcasts/1",
     "/groups",
+    "/groups/1",
+    "/groups/1/activity/new",
 ];
 
 const POSTS: &[&str] = &[
@@ -68,6 +71,7 @@ const POSTS: &[&str] = &[
     "/broadcasts",
     "/broadcasts/1/cancel-activity",
     "/groups",
+    "/groups/1/activity",
 ];
 
 async fn fixture(t: &common::TestDb) -> ui::UiApp {
@@ -88,6 +92,32 @@ async fn fixture(t: &common::TestDb) -> ui::UiApp {
                 with_whom: None,
                 internal_note: None,
                 external_ref: None,
+            },
+            &actor,
+            now,
+        )
+        .await
+        .unwrap();
+    // Group 1 with Ali, and broadcast 1 to it.
+    let g = app
+        .engine
+        .create_group(app.unit.id, "Gruppen", &actor, now)
+        .await
+        .unwrap();
+    app.engine
+        .add_group_member(g, ali.id, &actor, now)
+        .await
+        .unwrap();
+    app.engine
+        .plan_broadcast(
+            &paminn::engine::broadcast::BroadcastRequest {
+                audience: paminn::engine::broadcast::Audience::Group(g),
+                text_sv: "Hej".into(),
+                text_en: "Hi".into(),
+                send_at: None,
+                urgent: false,
+                activity: None,
+                key: None,
             },
             &actor,
             now,

@@ -100,3 +100,7 @@ ui-broadcasts-cancel-activity-too-late = The activity is already cancelled or ha
 ui-broadcasts-activity-cancelled-badge = cancelled
 ui-broadcasts-activity-cancelled-notice = The activity is cancelled: { $cancelled } appointments, { $notified } participants are told.
 ui-broadcasts-list-filter = Selection from the unit
+ui-broadcasts-activities = Group activities
+ui-broadcasts-no-activities = The group has no upcoming activities.
+ui-broadcasts-activity-new = New recurring activity
+ui-broadcasts-back-to-group = Back to the group

@@ -100,3 +100,7 @@ ui-broadcasts-cancel-activity-too-late = Aktiviteten är redan inställd eller h
 ui-broadcasts-activity-cancelled-badge = inställd
 ui-broadcasts-activity-cancelled-notice = Aktiviteten är inställd: { $cancelled } tider, { $notified } deltagare får besked.
 ui-broadcasts-list-filter = Urval ur enheten
+ui-broadcasts-activities = Gruppaktiviteter
+ui-broadcasts-no-activities = Gruppen har inga kommande aktiviteter.
+ui-broadcasts-activity-new = Ny återkommande aktivitet
+ui-broadcasts-back-to-group = Tillbaka till gruppen

@@ -8,6 +8,9 @@
 //! through the engine, which writes the audit log.
 
 use super::monitoring::{Scope, UnitOption, scope, unit_options};
+use super::participants::appointments::{
+    SERIES_HORIZON, SeriesForm, SeriesOwner, SeriesStep, new_series_page, series_step,
+};
 use super::participants::{Opt, label};
 use super::settings::{Check, check};
 use super::{Me, Posted, Ui, UiError, render, see_other, t, ta};
@@ -15,8 +18,8 @@ use crate::domain::access::{self, Action};
 use crate::domain::broadcast::check_text;
 use crate::domain::schedule::resolve_local;
 use crate::domain::{
-    AppointmentId, AppointmentStatus, GroupId, Language, ParticipantId, ParticipantStatus, Phase,
-    StaffId, UnitId,
+    AppointmentId, AppointmentKind, AppointmentStatus, GroupId, Language, ParticipantId,
+    ParticipantStatus, Phase, StaffId, UnitId,
 };
 use crate::engine::broadcast::{Audience, BroadcastRequest};
 use crate::error::Error;
@@ -44,6 +47,8 @@ pub fn router() -> Router<AppState> {
         .route("/groups", get(groups_page).post(create_group))
         .route("/groups/{id}", get(group_page))
         .route("/groups/{id}/members", post(add_member))
+        .route("/groups/{id}/activity/new", get(activity_page))
+        .route("/groups/{id}/activity", post(activity_post))
         .route("/groups/{id}/members/{pid}/remove", post(remove_member))
 }
 
@@ -912,6 +917,8 @@ struct GroupPage {
     unit_id: i64,
     members: Vec<MemberRow>,
     candidates: Vec<MemberRow>,
+    /// The next occurrences of the group's activities, local time.
+    activities: Vec<String>,
 }
 
 async fn group_page(
@@ -943,6 +950,17 @@ async fn group_page(
             first_name: p.first_name,
         })
         .collect();
+    let tz = units::get(&mut c, unit)
+        .await
+        .map_err(db_err(lang))?
+        .time_zone;
+    let activities = ui_broadcasts::upcoming_activities(&mut c, GroupId::from_db(id), Utc::now())
+        .await
+        .map_err(db_err(lang))?
+        .into_iter()
+        .take(5)
+        .map(|(_, at)| super::local_dt(lang, at, tz))
+        .collect();
     Ok(render(&GroupPage {
         ui: me.ui("/groups"),
         id,
@@ -950,7 +968,69 @@ async fn group_page(
         unit_id: unit.get(),
         members,
         candidates,
+        activities,
     }))
+}
+
+/// The series form for a group's recurring activity.
+async fn activity_owner(s: &AppState, me: &Me, id: i64) -> Result<SeriesOwner, UiError> {
+    let (unit, name) = own_group(s, me, id).await?;
+    let mut c = conn(s, me.lang).await?;
+    let tz = units::get(&mut c, unit)
+        .await
+        .map_err(db_err(me.lang))?
+        .time_zone;
+    Ok(SeriesOwner {
+        title: format!("{}: {name}", t(me.lang, "ui-broadcasts-activity-new")),
+        action: format!("/groups/{id}/activity"),
+        back: format!("/groups/{id}"),
+        back_label: t(me.lang, "ui-broadcasts-back-to-group"),
+        tz,
+        kinds: &[AppointmentKind::GroupActivity],
+    })
+}
+
+async fn activity_page(
+    State(s): State<AppState>,
+    me: Me,
+    Path(id): Path<i64>,
+) -> Result<Response, UiError> {
+    let owner = activity_owner(&s, &me, id).await?;
+    Ok(new_series_page(
+        &me,
+        &owner,
+        AppointmentKind::GroupActivity,
+        90,
+    ))
+}
+
+/// "Förhandsgranska" shows the next ten dates; "Skapa" makes the series,
+/// and each current member gets their own appointments of it.
+async fn activity_post(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    f: Posted<SeriesForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (f.me, f.form);
+    let owner = activity_owner(&s, &me, id).await?;
+    let parsed = match series_step(&me, &owner, f) {
+        SeriesStep::Page(r) => return Ok(r),
+        SeriesStep::Create(parsed) => parsed,
+    };
+    s.engine
+        .create_group_activity(
+            GroupId::from_db(id),
+            &parsed.cron,
+            parsed.duration_min,
+            parsed.location,
+            parsed.start,
+            SERIES_HORIZON,
+            &me.actor(),
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| UiError::from_engine(e, me.lang))?;
+    Ok(see_other(&format!("/groups/{id}")))
 }
 
 #[derive(Deserialize)]

@@ -9,7 +9,7 @@
 //! participant asks [`super::case`] first, so another lots's participant is
 //! 403 (audited as `case.denied`) for every route, GET or POST.
 
-mod appointments;
+pub(crate) mod appointments;
 mod case;
 mod timeline;
 

@@ -37,7 +37,7 @@ pub fn router() -> Router<AppState> {
 
 /// How far ahead a new series is expanded into appointments at once (the
 /// default of `series_horizon_days`; the server's job keeps extending it).
-const SERIES_HORIZON: Duration = Duration::days(28);
+pub(crate) const SERIES_HORIZON: Duration = Duration::days(28);
 /// Series dates shown before one is created.
 const PREVIEW: usize = 10;
 
@@ -429,7 +429,7 @@ async fn cancel(
 // ------------------------------------------------------------------ series
 
 #[derive(Deserialize, Default)]
-struct SeriesForm {
+pub(crate) struct SeriesForm {
     #[serde(default)]
     kind: String,
     /// The first day the series may fall on (local date).
@@ -463,12 +463,44 @@ struct Date {
     iso: String,
 }
 
+/// Whose series the form makes: a participant's, or a group's activity.
+pub(crate) struct SeriesOwner {
+    /// The page's heading.
+    pub title: String,
+    /// Where the form posts; the page to go back to, and its link text.
+    pub action: String,
+    pub back: String,
+    pub back_label: String,
+    pub tz: Tz,
+    /// The kinds offered (a group's is always a group activity).
+    pub kinds: &'static [AppointmentKind],
+}
+
+impl SeriesOwner {
+    fn participant(lang: Language, p: &Participant) -> Self {
+        SeriesOwner {
+            title: format!(
+                "{}: {}",
+                t(lang, "ui-participants-series-title"),
+                p.first_name
+            ),
+            action: format!("/participants/{}/series", p.id),
+            back: format!("/participants/{}", p.id),
+            back_label: t(lang, "ui-participants-back-to-participant"),
+            tz: p.time_zone,
+            kinds: AppointmentKind::ALL,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "ui/participant_series.html")]
 struct SeriesPage {
     ui: Ui,
-    participant_id: String,
-    name: String,
+    title: String,
+    action: String,
+    back: String,
+    back_label: String,
     tz_hint: String,
     kinds: Vec<Opt>,
     weekdays: Vec<WeekdayBox>,
@@ -485,7 +517,7 @@ impl SeriesPage {
 
 fn series_page_for(
     me: &Me,
-    p: &Participant,
+    owner: &SeriesOwner,
     form: SeriesForm,
     errors: Errors,
     preview: Option<Vec<Date>>,
@@ -493,11 +525,13 @@ fn series_page_for(
     let lang = me.lang;
     let kind = form.kind.parse().ok();
     SeriesPage {
-        ui: me.ui(&format!("/participants/{}", p.id)),
-        participant_id: p.id.to_string(),
-        name: p.first_name.clone(),
-        tz_hint: tz_hint(lang, p.time_zone),
-        kinds: options(lang, "kind", AppointmentKind::ALL, kind),
+        ui: me.ui(&owner.back),
+        title: owner.title.clone(),
+        action: owner.action.clone(),
+        back: owner.back.clone(),
+        back_label: owner.back_label.clone(),
+        tz_hint: tz_hint(lang, owner.tz),
+        kinds: options(lang, "kind", owner.kinds, kind),
         weekdays: (1..=7)
             .map(|d| WeekdayBox {
                 value: d,
@@ -517,22 +551,25 @@ async fn series_page(
     Path(id): Path<String>,
 ) -> Result<Response, UiError> {
     let (p, _) = bookable(&s, &me, &id, false).await?;
+    let owner = SeriesOwner::participant(me.lang, &p);
+    Ok(new_series_page(&me, &owner, AppointmentKind::Meeting, 60))
+}
+
+/// The empty series form: from today, 09:00.
+pub(crate) fn new_series_page(
+    me: &Me,
+    owner: &SeriesOwner,
+    kind: AppointmentKind,
+    duration: i64,
+) -> Response {
     let form = SeriesForm {
-        kind: AppointmentKind::Meeting.to_string(),
-        from: local(Utc::now(), p.time_zone)
-            .format("%Y-%m-%d")
-            .to_string(),
+        kind: kind.to_string(),
+        from: local(Utc::now(), owner.tz).format("%Y-%m-%d").to_string(),
         time: "09:00".into(),
-        duration: "60".into(),
+        duration: duration.to_string(),
         ..SeriesForm::default()
     };
-    Ok(render(&series_page_for(
-        &me,
-        &p,
-        form,
-        Errors::default(),
-        None,
-    )))
+    render(&series_page_for(me, owner, form, Errors::default(), None))
 }
 
 /// The crontab for weekdays at a time: ISO 7 (Sunday) is crontab 0.
@@ -559,23 +596,32 @@ fn next_dates(cron: &CronExpr, tz: Tz, start: DateTime<Utc>, n: usize) -> Vec<Da
 /// The shortest gap between appointments a series may have.
 const MIN_GAP: Duration = Duration::hours(1);
 
-struct SeriesParsed {
-    kind: AppointmentKind,
-    cron: CronExpr,
-    start: DateTime<Utc>,
-    duration_min: i64,
-    location: Option<String>,
+pub(crate) struct SeriesParsed {
+    pub kind: AppointmentKind,
+    pub cron: CronExpr,
+    pub start: DateTime<Utc>,
+    pub duration_min: i64,
+    pub location: Option<String>,
     dates: Vec<DateTime<Utc>>,
 }
 
-fn parse_series(f: &SeriesForm, tz: Tz, lang: Language) -> Result<SeriesParsed, Errors> {
+fn parse_series(
+    f: &SeriesForm,
+    tz: Tz,
+    kinds: &[AppointmentKind],
+    lang: Language,
+) -> Result<SeriesParsed, Errors> {
     let mut errors = Errors::default();
     let now = Utc::now();
     let kind = f
         .kind
         .parse()
-        .map_err(|_| errors.add("kind", t(lang, "ui-participants-error-kind")))
-        .ok();
+        .ok()
+        .filter(|k| kinds.contains(k))
+        .or_else(|| {
+            errors.add("kind", t(lang, "ui-participants-error-kind"));
+            None
+        });
     let start = match f.from.trim() {
         "" => Some(now),
         d => NaiveDate::parse_from_str(d, "%Y-%m-%d")
@@ -649,20 +695,21 @@ fn parse_series(f: &SeriesForm, tz: Tz, lang: Language) -> Result<SeriesParsed, 
     })
 }
 
+/// What a posted series form leads to: a page (the form with its errors,
+/// or the preview of the next ten dates), or a series to create.
+pub(crate) enum SeriesStep {
+    Page(Response),
+    Create(Box<SeriesParsed>),
+}
+
 /// "Förhandsgranska" shows the next ten dates; "Skapa" creates the series.
-async fn series_post(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    f: Posted<SeriesForm>,
-) -> Result<Response, UiError> {
-    let (me, f) = (f.me, f.form);
-    let (p, _) = bookable(&s, &me, &id, false).await?;
-    let tz = p.time_zone;
-    let parsed = match parse_series(&f, tz, me.lang) {
+pub(crate) fn series_step(me: &Me, owner: &SeriesOwner, f: SeriesForm) -> SeriesStep {
+    let tz = owner.tz;
+    let parsed = match parse_series(&f, tz, owner.kinds, me.lang) {
         Ok(x) => x,
         Err(errors) => {
-            return Ok(with_status(
-                render(&series_page_for(&me, &p, f, errors, None)),
+            return SeriesStep::Page(with_status(
+                render(&series_page_for(me, owner, f, errors, None)),
                 StatusCode::UNPROCESSABLE_ENTITY,
             ));
         }
@@ -676,14 +723,29 @@ async fn series_post(
                 iso: d.to_rfc3339(),
             })
             .collect();
-        return Ok(render(&series_page_for(
-            &me,
-            &p,
+        return SeriesStep::Page(render(&series_page_for(
+            me,
+            owner,
             f,
             Errors::default(),
             Some(dates),
         )));
     }
+    SeriesStep::Create(Box::new(parsed))
+}
+
+async fn series_post(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<SeriesForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (f.me, f.form);
+    let (p, _) = bookable(&s, &me, &id, false).await?;
+    let owner = SeriesOwner::participant(me.lang, &p);
+    let parsed = match series_step(&me, &owner, f) {
+        SeriesStep::Page(r) => return Ok(r),
+        SeriesStep::Create(parsed) => parsed,
+    };
     s.engine
         .create_participant_series(
             p.id,
@@ -744,7 +806,9 @@ mod tests {
             duration: "5".into(),
             ..SeriesForm::default()
         };
-        let errors = parse_series(&f, Stockholm, Language::Sv).err().unwrap();
+        let errors = parse_series(&f, Stockholm, AppointmentKind::ALL, Language::Sv)
+            .err()
+            .unwrap();
         assert!(errors.get("cron").is_some());
     }
 }
