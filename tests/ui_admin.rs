@@ -197,7 +197,10 @@ both_backends! {
             assert_eq!(res.status(), StatusCode::FORBIDDEN, "{who}");
             let res = b.post(&format!("/staff/{}/password", w.boss.id), &[("password", NEW_PASSWORD)]).await;
             assert_eq!(res.status(), StatusCode::FORBIDDEN, "{who}");
+            let res = b.post(&format!("/staff/{}/role", w.lisa.id), &[("role", "admin"), ("unit", "")]).await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{who}");
         }
+        assert!(w.app.audit("staff.role").await.is_empty());
         assert_eq!(staff_count(&w.app).await, before);
         assert!(is_active(&w.app, "boss").await);
         assert_eq!(w.app.audit("staff.password").await.len(), 4, "only the fixtures' passwords");
@@ -216,6 +219,9 @@ both_backends! {
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
         let res = b.post_raw(&format!("/staff/{}/password", w.lisa.id), &[("password", NEW_PASSWORD)]).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let res = b.post_raw(&format!("/staff/{}/role", w.lisa.id), &[("role", "admin"), ("unit", "")]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(w.app.audit("staff.role").await.is_empty());
         assert_eq!(staff_count(&w.app).await, before);
         assert!(is_active(&w.app, "lisa").await);
         assert_eq!(w.app.audit("staff.password").await.len(), 4, "only the fixtures' passwords");
@@ -278,5 +284,49 @@ both_backends! {
         assert_eq!(older.matches("><code>test.bulk</code></td>").count(), 10);
         assert!(older.contains("row:0<") && !older.contains("rel=\"next\""));
         assert!(older.contains("systemet"), "the system as an actor");
+    }
+}
+
+both_backends! {
+    async fn an_admin_changes_a_role_or_unit_and_access_follows_at_once(t) {
+        let w = world(&t).await;
+        let now = Utc::now();
+        let b_unit = common::fx::unit(&w.app.engine, "Enhet B", now).await;
+        let ali = common::fx::participant(&w.app.engine, &w.app.unit, "Ali", "sms", now).await;
+        let actor = paminn::engine::Actor("test".into());
+        w.app.engine.assign_lots(ali.id, Some(w.lisa.id), &actor, now).await.unwrap();
+        let mut lisa = w.app.login("lisa").await;
+        assert_eq!(lisa.get("/broadcasts").await.0, StatusCode::FORBIDDEN, "a lots sends no broadcasts");
+        let mut b = w.app.login("boss").await;
+        let (_, page) = b.get("/staff").await;
+        assert!(page.contains(&format!(r#"action="/staff/{}/role""#, w.lisa.id)), "a role form per account");
+        assert!(!page.contains(&format!(r#"action="/staff/{}/role""#, w.boss.id)), "but not for oneself");
+        let (id, unit_a, unit_b) = (w.lisa.id, w.app.unit.id.to_string(), b_unit.id.to_string());
+        // Lisa still has Ali: she keeps her role and unit until he has another lots.
+        let res = b.post(&format!("/staff/{id}/role"), &[("role", "coordinator"), ("unit", unit_a.as_str())]).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert!(res.text().await.unwrap().contains("lisa Testsson är lots för 1 deltagare"));
+        w.app.engine.assign_lots(ali.id, None, &actor, now).await.unwrap();
+        // Every role but admin needs a unit.
+        let res = b.post(&format!("/staff/{id}/role"), &[("role", "coordinator"), ("unit", "")]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().await.unwrap().contains("Alla utom administratörer behöver en enhet."));
+        let res = b.post(&format!("/staff/{id}/role"), &[("role", "boss"), ("unit", unit_a.as_str())]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(w.app.audit("staff.role").await.is_empty());
+        // Coordinator of unit B: her open session gets broadcasts at once, for unit B.
+        let res = b.post(&format!("/staff/{id}/role"), &[("role", "coordinator"), ("unit", unit_b.as_str())]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let (_, page) = b.get(&location(&res)).await;
+        assert!(page.contains("lisa Testsson har fått ny roll eller enhet."));
+        assert_eq!(lisa.get("/broadcasts").await.0, StatusCode::OK);
+        assert_eq!(lisa.get(&format!("/broadcasts/new?unit={unit_a}")).await.0, StatusCode::FORBIDDEN, "not unit A any more");
+        let rows = w.app.audit("staff.role").await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].1, format!("staff:{id}"));
+        // An admin cannot change their own role.
+        let res = b.post(&format!("/staff/{}/role", w.boss.id), &[("role", "lots"), ("unit", unit_a.as_str())]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(w.app.audit("staff.role").await.len(), 1);
     }
 }

@@ -67,6 +67,7 @@ const POSTS: &[&str] = &[
     "/staff",
     "/staff/1/password",
     "/staff/1/active",
+    "/staff/1/role",
     "/sandbox/1/reply",
     "/broadcasts",
     "/broadcasts/1/cancel-activity",

@@ -2,7 +2,7 @@
 //! off, caseload sizes for the staff list, and reading the audit log.
 
 use super::{Conn, from_ms};
-use crate::domain::StaffId;
+use crate::domain::{Role, StaffId, UnitId};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -12,6 +12,16 @@ use std::collections::HashMap;
 pub async fn set_active(c: &mut Conn, id: StaffId, active: bool) -> Result<()> {
     sqlx::query("UPDATE staff SET active = $1 WHERE id = $2")
         .bind(i64::from(active))
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_role(c: &mut Conn, id: StaffId, role: Role, unit: Option<UnitId>) -> Result<()> {
+    sqlx::query("UPDATE staff SET role = $1, unit_id = $2 WHERE id = $3")
+        .bind(role.as_str())
+        .bind(unit.map(UnitId::get))
         .bind(id.get())
         .execute(&mut *c)
         .await?;

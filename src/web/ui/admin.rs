@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff", get(staff_page).post(create_staff))
         .route("/staff/{id}/password", post(set_password))
         .route("/staff/{id}/active", post(set_active))
+        .route("/staff/{id}/role", post(set_role))
         .route("/audit", get(audit_page))
 }
 
@@ -42,6 +43,9 @@ struct StaffView {
     name: String,
     username: String,
     role: String,
+    /// The role's and unit's form values (0: no unit).
+    role_value: &'static str,
+    unit_value: i64,
     unit: String,
     language: String,
     active: bool,
@@ -132,6 +136,8 @@ async fn staff_response(
             name: x.name.clone(),
             username: x.username.clone(),
             role: t(lang, &format!("ui-role-{}", x.role.as_str())),
+            role_value: x.role.as_str(),
+            unit_value: x.unit_id.map(UnitId::get).unwrap_or(0),
             unit: unit_name(x.unit_id),
             language: t(lang, &format!("ui-admin-lang-{}", x.language.as_str())),
             active: x.active,
@@ -226,6 +232,7 @@ async fn staff_page(
             "password" => Some("ui-admin-done-password"),
             "deactivated" => Some("ui-admin-done-deactivated"),
             "reactivated" => Some("ui-admin-done-reactivated"),
+            "role" => Some("ui-admin-done-role"),
             _ => None,
         };
         notes.message = key.map(|k| ta(lang, k, &[("name", w.name.clone())]));
@@ -374,6 +381,72 @@ async fn set_password(
     Ok(see_other(&format!(
         "/staff?done=password&who={id}#staff-{id}"
     )))
+}
+
+#[derive(Deserialize)]
+struct RoleInput {
+    role: String,
+    #[serde(default)]
+    unit: String,
+}
+
+/// Another role or unit for a staff member (not the admin's own: an admin
+/// cannot take away their own access).
+async fn set_role(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    p: Posted<RoleInput>,
+) -> Result<Response, UiError> {
+    let (me, f) = (p.me, p.form);
+    me.require(Action::ManageStaff)?;
+    let lang = me.lang;
+    let who = target(&s, lang, id).await?;
+    let refuse = |key: &str, args: &[(&'static str, String)]| Notes {
+        error: Some(ta(lang, key, args)),
+        error_for: Some(id),
+        ..Default::default()
+    };
+    if who.id == me.staff.id {
+        let notes = refuse("ui-admin-not-yourself-role", &[]);
+        return staff_response(&s, &me, notes, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let role: Option<Role> = f.role.parse().ok();
+    let unit = match f.unit.trim() {
+        "" => Ok(None),
+        u => u.parse::<UnitId>().map(Some),
+    };
+    let (Some(role), Ok(unit)) = (role, unit) else {
+        let notes = refuse("ui-admin-role-invalid", &[]);
+        return staff_response(&s, &me, notes, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    match s
+        .engine
+        .set_staff_role(who.id, role, unit, &me.actor(), Utc::now())
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!("/staff?done=role&who={id}#staff-{id}"))),
+        Err(Error::Invalid(_)) => {
+            let notes = refuse("ui-admin-unit-needed", &[]);
+            staff_response(&s, &me, notes, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(Error::Conflict(_)) => {
+            let n = {
+                let mut c = s.engine.db.conn().await.map_err(db(lang))?;
+                ui_admin::caseloads(&mut c)
+                    .await
+                    .map_err(db(lang))?
+                    .get(&who.id)
+                    .copied()
+                    .unwrap_or(0)
+            };
+            let notes = refuse(
+                "ui-admin-role-caseload",
+                &[("name", who.name.clone()), ("n", n.to_string())],
+            );
+            staff_response(&s, &me, notes, StatusCode::CONFLICT).await
+        }
+        Err(e) => Err(UiError::from_engine(e, lang)),
+    }
 }
 
 #[derive(Deserialize)]
