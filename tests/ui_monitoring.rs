@@ -212,6 +212,11 @@ both_backends! {
         let (status, page) = b.get("/monitoring?from=igår").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(page.contains("igår") && page.contains("är inget datum. Skriv t.ex. 2026-12-01."));
+        // Every search that listed messages is in the audit log, by whom
+        // and for which unit (the refused one listed nothing).
+        let views = w.app.audit("monitoring.view").await;
+        assert_eq!(views.len(), 6, "{views:?}");
+        assert!(views.iter().all(|(a, t)| a.starts_with("staff:") && t == &format!("unit:{}", w.app.unit.id)));
     }
 }
 
@@ -254,6 +259,7 @@ both_backends! {
             assert_eq!(status, StatusCode::FORBIDDEN, "another unit: {path}");
         }
         assert!(w.app.audit("monitoring.export").await.is_empty());
+        assert!(w.app.audit("monitoring.view").await.is_empty(), "a refused view lists nothing");
         // Without a session: to the login page.
         assert_eq!(w.app.browser().get_location("/monitoring").await.as_deref(), Some("/login?next=%2Fmonitoring"));
     }

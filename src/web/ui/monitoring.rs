@@ -723,6 +723,26 @@ async fn page(
         let rows = mon::search(&mut c, &sr.filter, PAGE_SIZE, (sr.page - 1) * PAGE_SIZE)
             .await
             .map_err(err)?;
+        // The list names participants (first name, number issues) and
+        // what was sent to them: every view is audited, like the CSV.
+        let target = match &sc.unit {
+            Some(u) => format!("unit:{}", u.id),
+            None => "unit:all".to_string(),
+        };
+        crate::store::audit::append(
+            &mut c,
+            now,
+            me.actor().as_str(),
+            "monitoring.view",
+            &target,
+            serde_json::json!({
+                "from": sr.from, "to": sr.to,
+                "participant": given(&q.participant).is_some(),
+                "page": sr.page,
+            }),
+        )
+        .await
+        .map_err(err)?;
         (rows, total)
     } else {
         (Vec::new(), 0)
