@@ -11,21 +11,35 @@
 //! * STOPP / START, HJÄLP, MINA TIDER, MINA UPPGIFTER, SPRÅK: answered at
 //!   once.
 //! * Anything not understood goes to a person as a task, never into a bin.
+//!
+//! The shape of the transaction, for round trips (each statement is one,
+//! and a reply is on the hot path of the gateway webhook): one read of
+//! everything every reply needs ([`Context`]: the participant, looked up by
+//! id or by phone number, the unit's plan-making setting, the question the
+//! bot is waiting on, the latest message that asked for a reply); the
+//! route and the intent decided from it and the text ([`route`]); then the
+//! inbound row, written once with its intent (its unique key makes a
+//! redelivered message a duplicate before anything else is written); then
+//! only the reads and writes the route needs, the journal event and the
+//! receipt. A "kommer" is eight statements including BEGIN and COMMIT
+//! (it was fifteen, plus a phone lookup on a connection of its own).
 
 use super::Engine;
 use crate::domain::matching::{Asked, Match, match_reply};
 use crate::domain::reply::{self, Intent};
 use crate::domain::{
-    AppointmentId, AppointmentStatus, ChannelKind, ParticipantId, Purpose, ReplyState, TaskKind,
+    AppointmentId, AppointmentStatus, ChannelKind, ParticipantId, PhoneNumber, Purpose, ReplyState,
+    TaskKind,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::outbox::{self, NewMessage};
 use crate::store::participants::{self, Participant};
-use crate::store::{Conn, appointments, consents, from_ms, journal, ms, parse_col, tasks, units};
+use crate::store::{Conn, Tx, appointments, consents, from_ms, journal, ms, parse_col, tasks};
 use crate::texts;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde_json::{Value, json};
 use sqlx::Row;
+use std::sync::LazyLock;
 
 /// Whether an inbound message was new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,17 +48,15 @@ pub enum Received {
     Duplicate,
 }
 
-/// What handling a message did, for the journal.
+/// What handling a message did, for the journal, and the receipt to send.
 struct Handled {
-    intent: Value,
     changed: Value,
     receipt: Option<String>,
 }
 
 impl Handled {
-    fn new(intent: Value, changed: Value, receipt: String) -> Self {
+    fn new(changed: Value, receipt: String) -> Self {
         Handled {
-            intent,
             changed,
             receipt: Some(receipt),
         }
@@ -75,6 +87,35 @@ impl Engine {
     ) -> Result<Received> {
         let mut tx = self.db.begin().await?;
         let r = receive_in(&mut tx, channel, gateway_id, participant, text, None, now).await?;
+        self.finish(tx, r).await
+    }
+
+    /// [`Engine::receive`] for a message that names its sender by phone
+    /// number (an SMS gateway's webhook). The number is looked up in the
+    /// same transaction and the same read as the rest of what a reply
+    /// needs, the way `participants::by_phone` does: not erased, an active
+    /// participant first, then the newest. `None` when nobody has the
+    /// number; then nothing was written.
+    pub async fn receive_from_number(
+        &self,
+        channel: ChannelKind,
+        gateway_id: &str,
+        phone: &PhoneNumber,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Received>> {
+        let mut tx = self.db.begin().await?;
+        let Some(ctx) = Context::read(&mut tx, Sender::Phone(phone)).await? else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let r = record(&mut tx, channel, gateway_id, ctx, text, None, now).await?;
+        self.finish(tx, r).await.map(Some)
+    }
+
+    /// A duplicate wrote nothing (its reads are dropped); anything else is
+    /// committed, and may have queued a receipt for the dispatcher.
+    async fn finish(&self, tx: Tx, r: Received) -> Result<Received> {
         if r == Received::Duplicate {
             tx.rollback().await?;
         } else {
@@ -96,29 +137,225 @@ pub(crate) async fn receive_in(
     tapped: Option<Tapped>,
     now: DateTime<Utc>,
 ) -> Result<Received> {
+    let ctx = Context::read(tx, Sender::Id(participant))
+        .await?
+        .ok_or_else(|| Error::not_found(format!("participant {participant}")))?;
+    record(tx, channel, gateway_id, ctx, text, tapped, now).await
+}
+
+/// Who sent a message, as the channel knows them.
+#[derive(Clone, Copy)]
+enum Sender<'a> {
+    Id(ParticipantId),
+    Phone(&'a PhoneNumber),
+}
+
+/// What every reply needs before it writes anything, read in one query
+/// (it used to be five: the participant, the pending question, the latest
+/// asked message, the unit, and the phone lookup before the transaction).
+struct Context {
+    p: Participant,
+    /// The unit asks "when do you need to leave?" after a "kommer".
+    plan_making: bool,
+    /// The row in `pending_questions`, expired or not: only an unexpired
+    /// one is answered, but any one is deleted when the question is
+    /// cleared, and without a row there is nothing to delete.
+    question: Option<Question>,
+    /// The latest message to the participant that asked for a reply.
+    latest_ask: Option<LatestAsk>,
+}
+
+struct Question {
+    kind: String,
+    payload: Value,
+    expires_at: i64,
+}
+
+struct LatestAsk {
+    outbox_id: i64,
+    purpose: Purpose,
+    deadline_at: Option<i64>,
+}
+
+/// The context query; `tail` picks the participant. The participant's
+/// columns keep their names, so `participants::from_row` reads the row.
+/// The latest asked message is found by the same subquery as before
+/// (`outbox_asked` index) and joined by its id.
+fn context_sql(tail: &str) -> String {
+    let cols = participants::COLS
+        .split(',')
+        .map(|c| format!("p.{0} AS {0}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {cols}, u.plan_making,
+                q.kind AS q_kind, q.payload AS q_payload, q.expires_at AS q_expires_at,
+                s.id AS s_id, s.purpose AS s_purpose, s.deadline_at AS s_deadline_at
+         FROM participants p
+         JOIN units u ON u.id = p.unit_id
+         LEFT JOIN pending_questions q ON q.participant_id = p.id
+         LEFT JOIN outbox s ON s.id = (
+             SELECT o.id FROM outbox o
+             WHERE o.participant_id = p.id AND o.ask_reply = 1 AND o.status IN ('sent','delivered')
+             ORDER BY o.sent_at DESC, o.id DESC LIMIT 1)
+         {tail}"
+    )
+}
+
+static CONTEXT_BY_ID: LazyLock<String> = LazyLock::new(|| context_sql("WHERE p.id = $1"));
+/// The same choice as `participants::by_phone`.
+static CONTEXT_BY_PHONE: LazyLock<String> = LazyLock::new(|| {
+    context_sql(
+        "WHERE p.phone = $1 AND p.erased_at IS NULL
+         ORDER BY CASE WHEN p.status = 'active' THEN 0 ELSE 1 END, p.id DESC LIMIT 1",
+    )
+});
+
+impl Context {
+    async fn read(c: &mut Conn, who: Sender<'_>) -> Result<Option<Context>> {
+        let row = match who {
+            Sender::Id(id) => {
+                sqlx::query(sqlx::AssertSqlSafe(CONTEXT_BY_ID.as_str()))
+                    .bind(id.get())
+                    .fetch_optional(&mut *c)
+                    .await?
+            }
+            Sender::Phone(phone) => {
+                sqlx::query(sqlx::AssertSqlSafe(CONTEXT_BY_PHONE.as_str()))
+                    .bind(phone.as_e164())
+                    .fetch_optional(&mut *c)
+                    .await?
+            }
+        };
+        let Some(r) = row else { return Ok(None) };
+        let question = match r.try_get::<Option<String>, _>("q_kind")? {
+            Some(kind) => Some(Question {
+                kind,
+                payload: serde_json::from_str(&r.try_get::<String, _>("q_payload")?)
+                    .unwrap_or(Value::Null),
+                expires_at: r.try_get("q_expires_at")?,
+            }),
+            None => None,
+        };
+        let latest_ask = match r.try_get::<Option<i64>, _>("s_id")? {
+            Some(outbox_id) => Some(LatestAsk {
+                outbox_id,
+                purpose: parse_col(&r.try_get::<String, _>("s_purpose")?)?,
+                deadline_at: r.try_get("s_deadline_at")?,
+            }),
+            None => None,
+        };
+        Ok(Some(Context {
+            p: participants::from_row(&r)?,
+            plan_making: r.try_get::<i64, _>("plan_making")? != 0,
+            question,
+            latest_ask,
+        }))
+    }
+
+    /// The question the bot is waiting on, if it has not expired.
+    fn open_question(&self, now: DateTime<Utc>) -> Option<&Question> {
+        self.question.as_ref().filter(|q| q.expires_at > ms(now))
+    }
+
+    /// The latest open summons (test on request) that asked for a reply
+    /// and was sent after every reminder: then a "kommer" answers the
+    /// summons.
+    fn open_summons(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.latest_ask
+            .as_ref()
+            .filter(|s| s.purpose == Purpose::Summons && s.deadline_at.is_some_and(|d| d > ms(now)))
+            .map(|s| s.outbox_id)
+    }
+}
+
+/// What a message is, decided from the text and the context before
+/// anything is written.
+enum Route {
+    /// A button reply (Telegram): no parsing, no matching.
+    Tap(Tapped),
+    /// A time answering "when do you need to leave?".
+    PlanTime { payload: Value, at: NaiveTime },
+    /// A number answering "svara 1 eller 2".
+    Choice { payload: Value, n: u8 },
+    /// Anything else, as the parser read it.
+    Typed(Intent),
+}
+
+/// The route, and the intent as it is stored with the inbound row and in
+/// the journal.
+fn route(ctx: &Context, text: &str, tapped: Option<Tapped>, now: DateTime<Utc>) -> (Route, Value) {
+    if let Some(t) = tapped {
+        let intent = match t.state {
+            ReplyState::Cannot => Intent::Cannot { reason: None },
+            _ => Intent::Coming,
+        };
+        let iv = json!({ "via": "button", "intent": serde_json::to_value(&intent).unwrap_or(Value::Null) });
+        return (Route::Tap(t), iv);
+    }
+    let intent = reply::parse(text, ctx.p.language);
+    // An answer to a question the bot asked comes first.
+    if let Some(q) = ctx.open_question(now) {
+        if q.kind == "plan"
+            && let Some(at) = parse_clock(text)
+        {
+            let iv = json!({ "intent": "plan_time", "time": at.format("%H:%M").to_string() });
+            let payload = q.payload.clone();
+            return (Route::PlanTime { payload, at }, iv);
+        }
+        if q.kind == "choice"
+            && let Intent::Choice { n } = intent
+        {
+            let payload = q.payload.clone();
+            return (
+                Route::Choice { payload, n },
+                json!({ "intent": "choice", "n": n }),
+            );
+        }
+    }
+    let iv = serde_json::to_value(&intent).unwrap_or(Value::Null);
+    (Route::Typed(intent), iv)
+}
+
+/// Stores, handles, journals and answers one message whose context was
+/// read in this transaction.
+async fn record(
+    tx: &mut Conn,
+    channel: ChannelKind,
+    gateway_id: &str,
+    ctx: Context,
+    text: &str,
+    tapped: Option<Tapped>,
+    now: DateTime<Utc>,
+) -> Result<Received> {
+    let (route, intent) = route(&ctx, text, tapped, now);
+    // The intent is known before anything is written, so the row goes in
+    // whole (no UPDATE afterwards). A gateway's retry stops here.
     let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at, intent)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (channel, gateway_id) DO NOTHING RETURNING id",
     )
     .bind(channel.as_str())
     .bind(gateway_id)
-    .bind(participant.get())
+    .bind(ctx.p.id.get())
     .bind(text)
     .bind(ms(now))
+    .bind(intent.to_string())
     .fetch_optional(&mut *tx)
     .await?;
     let Some(id) = id else {
         return Ok(Received::Duplicate);
     };
-    let p = participants::get(tx, participant).await?;
-    let h = match tapped {
-        Some(t) => handle_tap(tx, &p, id, text, t, now).await?,
-        None => handle(tx, &p, id, channel, text, now).await?,
+    let h = match route {
+        Route::Tap(t) => handle_tap(tx, &ctx, id, text, t, now).await?,
+        Route::PlanTime { payload, at } => plan_answer(tx, &ctx, &payload, at, now).await?,
+        Route::Choice { payload, n } => choice_answer(tx, &ctx, id, text, &payload, n, now).await?,
+        Route::Typed(parsed) => handle(tx, &ctx, id, channel, text, parsed, now).await?,
     };
-    let intent_label = h.intent["intent"]
+    let intent_label = intent["intent"]
         .as_str()
-        .or_else(|| h.intent["intent"]["intent"].as_str())
+        .or_else(|| intent["intent"]["intent"].as_str())
         .unwrap_or("other");
     // A closed set: the parser's intents (and "plan_time", "choice").
     let intent_label = match intent_label {
@@ -128,18 +365,14 @@ pub(crate) async fn receive_in(
     };
     metrics::counter!("paminn_inbound_total", "channel" => channel.as_str(), "intent" => intent_label.to_string())
         .increment(1);
-    sqlx::query("UPDATE inbound SET intent = $1 WHERE id = $2")
-        .bind(h.intent.to_string())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let p = &ctx.p;
     let appointment = h
         .changed
         .get("appointment_id")
         .and_then(Value::as_i64)
         .map(AppointmentId::from_db);
     journal::append(tx, p.id, appointment, now, "participant", journal::kind::INBOUND_MESSAGE,
-        json!({ "inbound_id": id, "channel": channel, "text": text, "intent": h.intent, "changed": h.changed }))
+        json!({ "inbound_id": id, "channel": channel, "text": text, "intent": intent, "changed": h.changed }))
     .await?;
     if let Some(body) = h.receipt {
         outbox::insert(
@@ -163,25 +396,48 @@ pub(crate) async fn receive_in(
     Ok(Received::New(id))
 }
 
+/// The appointment a reply is applied to, as read before the update.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    id: AppointmentId,
+    starts_at: DateTime<Utc>,
+    reply: ReplyState,
+}
+
+impl From<&appointments::Appointment> for Target {
+    fn from(a: &appointments::Appointment) -> Self {
+        Target {
+            id: a.id,
+            starts_at: a.starts_at,
+            reply: a.reply,
+        }
+    }
+}
+
+impl From<&Asked> for Target {
+    fn from(a: &Asked) -> Self {
+        Target {
+            id: a.appointment,
+            starts_at: a.starts_at,
+            reply: a.reply,
+        }
+    }
+}
+
 /// A button reply: it names its appointment, so nothing is guessed. A tap
 /// on a reminder for a cancelled or started appointment is too late, as a
 /// typed reply would be.
 async fn handle_tap(
     c: &mut Conn,
-    p: &Participant,
+    ctx: &Context,
     inbound: i64,
     text: &str,
     t: Tapped,
     now: DateTime<Utc>,
 ) -> Result<Handled> {
-    let intent = match t.state {
-        ReplyState::Cannot => Intent::Cannot { reason: None },
-        _ => Intent::Coming,
-    };
-    let iv =
-        json!({ "via": "button", "intent": serde_json::to_value(&intent).unwrap_or(Value::Null) });
+    let p = &ctx.p;
     let Some(a) = t.appointment else {
-        return answer(c, p, inbound, text, t.state, None, iv, now).await;
+        return answer(c, ctx, inbound, text, t.state, None, now).await;
     };
     let appt = appointments::get(c, a).await?;
     if appt.status == AppointmentStatus::Cancelled || appt.starts_at <= now {
@@ -196,12 +452,11 @@ async fn handle_tap(
         )
         .await?;
         return Ok(Handled::new(
-            iv,
             json!({ "appointment_id": a, "too_late": true }),
             texts::render(p.language, "receipt-too-late", &[]),
         ));
     }
-    let mut h = apply(c, p, inbound, a, t.state, None, iv, now).await?;
+    let mut h = apply(c, ctx, inbound, Target::from(&appt), t.state, None, now).await?;
     // A tapped "Kommer" is confirmed by the edited message itself; a
     // receipt is only sent when it asks something (plan-making) or says
     // what happens next ("förhinder").
@@ -224,46 +479,34 @@ fn parse_clock(text: &str) -> Option<NaiveTime> {
         .find_map(|f| NaiveTime::parse_from_str(t, f).ok())
 }
 
+/// A typed message that answers no pending question.
 async fn handle(
     c: &mut Conn,
-    p: &Participant,
+    ctx: &Context,
     inbound: i64,
     channel: ChannelKind,
     text: &str,
+    intent: Intent,
     now: DateTime<Utc>,
 ) -> Result<Handled> {
-    let intent = reply::parse(text, p.language);
-    // An answer to a question the bot asked comes first.
-    if let Some((kind, payload)) = pending_question(c, p.id, now).await? {
-        if kind == "plan"
-            && let Some(at) = parse_clock(text)
-        {
-            return plan_answer(c, p, &payload, at, now).await;
-        }
-        if kind == "choice"
-            && let Intent::Choice { n } = intent
-        {
-            return choice_answer(c, p, inbound, text, &payload, n, now).await;
-        }
-    }
-    let iv = serde_json::to_value(&intent).unwrap_or(Value::Null);
+    let p = &ctx.p;
     let lang = p.language;
     let say = |key: &str| texts::render(lang, key, &[]);
     Ok(match intent {
-        Intent::Coming => answer(c, p, inbound, text, ReplyState::Coming, None, iv, now).await?,
+        Intent::Coming => answer(c, ctx, inbound, text, ReplyState::Coming, None, now).await?,
         Intent::Cannot { reason } => {
-            answer(c, p, inbound, text, ReplyState::Cannot, reason, iv, now).await?
+            answer(c, ctx, inbound, text, ReplyState::Cannot, reason, now).await?
         }
         Intent::Stop => {
             participants::set_opted_out(c, p.id, p.opted_out.with(channel, true), now).await?;
-            clear_question(c, p.id).await?;
-            Handled::new(iv, json!({ "opted_out": channel }), say("receipt-stop"))
+            clear_question(c, ctx).await?;
+            Handled::new(json!({ "opted_out": channel }), say("receipt-stop"))
         }
         Intent::Start => {
             participants::set_opted_out(c, p.id, p.opted_out.with(channel, false), now).await?;
-            Handled::new(iv, json!({ "opted_in": channel }), say("receipt-start"))
+            Handled::new(json!({ "opted_in": channel }), say("receipt-start"))
         }
-        Intent::Help => Handled::new(iv, json!({}), say("receipt-help")),
+        Intent::Help => Handled::new(json!({}), say("receipt-help")),
         Intent::MyTimes => {
             let list: Vec<String> = appointments::for_participant(c, p.id, Some(now))
                 .await?
@@ -277,7 +520,7 @@ async fn handle(
             } else {
                 texts::render(lang, "receipt-my-times", &[("list", list.join(", "))])
             };
-            Handled::new(iv, json!({}), r)
+            Handled::new(json!({}), r)
         }
         Intent::MyData => {
             let consent = consents::current(c, p.id).await?;
@@ -306,18 +549,17 @@ async fn handle(
                     ("consent", since),
                 ],
             );
-            Handled::new(iv, json!({}), r)
+            Handled::new(json!({}), r)
         }
         Intent::Language { language } => {
             participants::set_language(c, p.id, language, now).await?;
             Handled::new(
-                iv,
                 json!({ "language": language }),
                 texts::render(language, "receipt-language", &[]),
             )
         }
         Intent::Choice { .. } | Intent::Unknown => {
-            not_understood(c, p, inbound, text, iv, "not understood", now).await?
+            not_understood(c, p, inbound, text, "not understood", now).await?
         }
     })
 }
@@ -329,7 +571,6 @@ async fn not_understood(
     p: &Participant,
     inbound: i64,
     text: &str,
-    intent: Value,
     why: &str,
     now: DateTime<Utc>,
 ) -> Result<Handled> {
@@ -344,13 +585,14 @@ async fn not_understood(
     )
     .await?;
     Ok(Handled::new(
-        intent,
         json!({ "task": "not_understood" }),
         texts::render(p.language, "receipt-not-understood", &[]),
     ))
 }
 
-/// The appointments the participant was asked about recently.
+/// The appointments the participant was asked about recently, with what
+/// applying a reply needs of them (start, current reply), so the matched
+/// one is not read again.
 async fn asked(c: &mut Conn, p: ParticipantId, now: DateTime<Utc>) -> Result<Vec<Asked>> {
     let rows = sqlx::query(
         "SELECT a.id, a.starts_at, a.status, a.reply, MAX(o.sent_at) AS asked_at
@@ -378,38 +620,19 @@ async fn asked(c: &mut Conn, p: ParticipantId, now: DateTime<Utc>) -> Result<Vec
         .collect()
 }
 
-/// The latest open summons (test on request) that asked for a reply and
-/// was sent after every reminder: then a "kommer" answers the summons.
-async fn open_summons(c: &mut Conn, p: ParticipantId, now: DateTime<Utc>) -> Result<Option<i64>> {
-    let row = sqlx::query(
-        "SELECT id, purpose, deadline_at FROM outbox
-         WHERE participant_id = $1 AND ask_reply = 1 AND status IN ('sent','delivered')
-         ORDER BY sent_at DESC, id DESC LIMIT 1",
-    )
-    .bind(p.get())
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let purpose: Purpose = parse_col(&r.try_get::<String, _>("purpose")?)?;
-    let deadline: Option<i64> = r.try_get("deadline_at")?;
-    Ok(
-        (purpose == Purpose::Summons && deadline.is_some_and(|d| d > ms(now)))
-            .then_some(r.try_get("id")?),
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
+/// "kommer" / "förhinder" typed (or tapped on a summons): to the open
+/// summons if there is one, else to the appointment it matches.
 async fn answer(
     c: &mut Conn,
-    p: &Participant,
+    ctx: &Context,
     inbound: i64,
     text: &str,
     state: ReplyState,
     reason: Option<String>,
-    intent: Value,
     now: DateTime<Utc>,
 ) -> Result<Handled> {
-    if let Some(summons) = open_summons(c, p.id, now).await? {
+    let p = &ctx.p;
+    if let Some(summons) = ctx.open_summons(now) {
         if state == ReplyState::Cannot {
             tasks::create(
                 c,
@@ -428,16 +651,26 @@ async fn answer(
             "receipt-cannot"
         };
         return Ok(Handled::new(
-            intent,
             json!({ "summons_outbox_id": summons, "reply": state }),
             texts::render(p.language, key, &[]),
         ));
     }
-    match match_reply(&asked(c, p.id, now).await?, now) {
-        Match::Apply(a) => apply(c, p, inbound, a, state, reason, intent, now).await,
+    let asked = asked(c, p.id, now).await?;
+    // The matched appointments are among `asked`, which has what is needed.
+    let of = |a: AppointmentId| {
+        asked.iter().find(|x| x.appointment == a).ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!(
+                "matched appointment {a} is not among the asked"
+            ))
+        })
+    };
+    match match_reply(&asked, now) {
+        Match::Apply(a) => {
+            let target = Target::from(of(a)?);
+            apply(c, ctx, inbound, target, state, reason, now).await
+        }
         Match::AskWhich(a, b) => {
-            let first = appointments::get(c, a).await?;
-            let second = appointments::get(c, b).await?;
+            let (first, second) = (of(a)?, of(b)?);
             let payload = json!({ "options": [a, b], "reply": state, "reason": reason });
             set_question(c, p.id, "choice", &payload, now, now + CHOICE_TTL).await?;
             let r = texts::render(
@@ -454,7 +687,7 @@ async fn answer(
                     ),
                 ],
             );
-            Ok(Handled::new(intent, json!({ "asked_which": [a, b] }), r))
+            Ok(Handled::new(json!({ "asked_which": [a, b] }), r))
         }
         Match::TooLate(a) => {
             tasks::create(
@@ -468,40 +701,28 @@ async fn answer(
             )
             .await?;
             Ok(Handled::new(
-                intent,
                 json!({ "appointment_id": a, "too_late": true }),
                 texts::render(p.language, "receipt-too-late", &[]),
             ))
         }
         Match::Nothing => {
-            not_understood(
-                c,
-                p,
-                inbound,
-                text,
-                intent,
-                "no appointment was asked about",
-                now,
-            )
-            .await
+            not_understood(c, p, inbound, text, "no appointment was asked about", now).await
         }
     }
 }
 
 /// Records a reply on an appointment, with its receipt and, for
 /// "förhinder", a task for the lots.
-#[allow(clippy::too_many_arguments)]
 async fn apply(
     c: &mut Conn,
-    p: &Participant,
+    ctx: &Context,
     inbound: i64,
-    a: AppointmentId,
+    before: Target,
     state: ReplyState,
     reason: Option<String>,
-    intent: Value,
     now: DateTime<Utc>,
 ) -> Result<Handled> {
-    let before = appointments::get(c, a).await?;
+    let (p, a) = (&ctx.p, before.id);
     sqlx::query("UPDATE appointments SET reply = $1, reply_reason = $2, reply_at = $3, updated_at = $3 WHERE id = $4")
         .bind(state.as_str())
         .bind(reason.clone())
@@ -509,7 +730,7 @@ async fn apply(
         .bind(a.get())
         .execute(&mut *c)
         .await?;
-    clear_question(c, p.id).await?;
+    clear_question(c, ctx).await?;
     let mut changed =
         json!({ "appointment_id": a, "reply": state, "previous": before.reply, "reason": reason });
     if state == ReplyState::Cannot {
@@ -524,7 +745,6 @@ async fn apply(
         )
         .await?;
         return Ok(Handled::new(
-            intent,
             changed,
             texts::render(p.language, "receipt-cannot", &[]),
         ));
@@ -537,8 +757,7 @@ async fn apply(
             texts::when(p.language, before.starts_at, now, p.time_zone),
         )],
     );
-    let unit = units::get(c, p.unit_id).await?;
-    if unit.plan_making && before.starts_at - now > Duration::minutes(30) {
+    if ctx.plan_making && before.starts_at - now > Duration::minutes(30) {
         changed["plan_question"] = json!(true);
         set_question(
             c,
@@ -552,13 +771,12 @@ async fn apply(
         receipt.push(' ');
         receipt.push_str(&texts::render(p.language, "plan-question", &[]));
     }
-    Ok(Handled::new(intent, changed, receipt))
+    Ok(Handled::new(changed, receipt))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn choice_answer(
     c: &mut Conn,
-    p: &Participant,
+    ctx: &Context,
     inbound: i64,
     text: &str,
     payload: &Value,
@@ -569,9 +787,8 @@ async fn choice_answer(
         .as_array()
         .map(|v| v.iter().filter_map(Value::as_i64).collect())
         .unwrap_or_default();
-    let intent = json!({ "intent": "choice", "n": n });
     let Some(&chosen) = options.get(usize::from(n).wrapping_sub(1)) else {
-        return not_understood(c, p, inbound, text, intent, "choice out of range", now).await;
+        return not_understood(c, &ctx.p, inbound, text, "choice out of range", now).await;
     };
     let state: ReplyState = payload["reply"]
         .as_str()
@@ -579,26 +796,18 @@ async fn choice_answer(
         .parse()
         .unwrap_or(ReplyState::None);
     let reason = payload["reason"].as_str().map(str::to_string);
-    apply(
-        c,
-        p,
-        inbound,
-        AppointmentId::from_db(chosen),
-        state,
-        reason,
-        intent,
-        now,
-    )
-    .await
+    let before = appointments::get(c, AppointmentId::from_db(chosen)).await?;
+    apply(c, ctx, inbound, Target::from(&before), state, reason, now).await
 }
 
 async fn plan_answer(
     c: &mut Conn,
-    p: &Participant,
+    ctx: &Context,
     payload: &Value,
     at: NaiveTime,
     now: DateTime<Utc>,
 ) -> Result<Handled> {
+    let p = &ctx.p;
     let a = appointments::get(
         c,
         AppointmentId::from_db(payload["appointment"].as_i64().unwrap_or(0)),
@@ -606,12 +815,10 @@ async fn plan_answer(
     .await?;
     let day = a.starts_at.with_timezone(&p.time_zone).date_naive();
     let leave = crate::domain::schedule::resolve_local(day.and_time(at), p.time_zone);
-    let intent = json!({ "intent": "plan_time", "time": at.format("%H:%M").to_string() });
-    clear_question(c, p.id).await?;
+    clear_question(c, ctx).await?;
     if leave <= now || leave >= a.starts_at {
         let text = at.format("%H:%M").to_string();
         return Ok(Handled {
-            intent,
             changed: json!({ "ignored": text }),
             receipt: None,
         });
@@ -646,30 +853,9 @@ async fn plan_answer(
     .await?;
     let hhmm = at.format("%H:%M").to_string();
     Ok(Handled::new(
-        intent,
         json!({ "appointment_id": a.id, "leave_reminder": leave }),
         texts::render(p.language, "plan-confirm", &[("time", hhmm)]),
     ))
-}
-
-async fn pending_question(
-    c: &mut Conn,
-    p: ParticipantId,
-    now: DateTime<Utc>,
-) -> Result<Option<(String, Value)>> {
-    let row = sqlx::query(
-        "SELECT kind, payload FROM pending_questions WHERE participant_id = $1 AND expires_at > $2",
-    )
-    .bind(p.get())
-    .bind(ms(now))
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let payload: String = r.try_get("payload")?;
-    Ok(Some((
-        r.try_get("kind")?,
-        serde_json::from_str(&payload).unwrap_or(Value::Null),
-    )))
 }
 
 async fn set_question(
@@ -695,9 +881,15 @@ async fn set_question(
     Ok(())
 }
 
-async fn clear_question(c: &mut Conn, p: ParticipantId) -> Result<()> {
+/// Deletes the participant's pending question, expired or not; a
+/// statement only when the context read found one (most replies answer
+/// no question, and the DELETE would find nothing).
+async fn clear_question(c: &mut Conn, ctx: &Context) -> Result<()> {
+    if ctx.question.is_none() {
+        return Ok(());
+    }
     sqlx::query("DELETE FROM pending_questions WHERE participant_id = $1")
-        .bind(p.get())
+        .bind(ctx.p.id.get())
         .execute(&mut *c)
         .await?;
     Ok(())
