@@ -441,3 +441,45 @@ both_backends! {
         assert_eq!(tasks[0].detail["reason"], "jobbar");
     }
 }
+
+both_backends! {
+    async fn the_inbound_row_keeps_the_journals_intent_and_an_expired_question_is_cleared_not_answered(t) {
+        // The intent is decided before the inbound row is written (one
+        // INSERT, no UPDATE), and the pending question is read once with
+        // everything else: pin both against the journal.
+        let now = sthlm(2026, 12, 7, 9, 0);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        {
+            let mut c = w.e.db.conn().await.unwrap();
+            rules::set(&mut c, w.unit.id, AppointmentKind::Meeting, &[Span::minutes(3 * 1440).unwrap()], true, None).await.unwrap();
+        }
+        let tue = w.book(p.id, sthlm(2026, 12, 8, 9, 0), now).await;
+        let thu = w.book(p.id, sthlm(2026, 12, 10, 13, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 7, 13, 0)).await.unwrap();
+        let t1 = sthlm(2026, 12, 7, 14, 0);
+        w.say(p.id, "kan inte", t1).await; // asks which: a question for 24 h
+        let questions = async || -> i64 {
+            sqlx::query_scalar("SELECT COUNT(*) FROM pending_questions").fetch_one(&w.e.db.pool).await.unwrap()
+        };
+        assert_eq!(questions().await, 1);
+        // 25 h later the question has expired: "2" is not an answer to it.
+        let t2 = t1 + Duration::hours(25);
+        w.say(p.id, "2", t2).await;
+        assert_eq!(w.appt(&thu).await.reply, ReplyState::None);
+        let tasks = w.tasks(p.id).await;
+        assert_eq!((tasks[0].kind, tasks[0].detail["why"].as_str()), (TaskKind::NotUnderstood, Some("not understood")));
+        assert_eq!(questions().await, 1, "an unanswered expired question stays until a reply clears it");
+        // Tuesday has started: "ja" is about Thursday, and clears the expired question.
+        w.say(p.id, "ja", t2 + Duration::minutes(1)).await;
+        assert_eq!((w.appt(&tue).await.reply, w.appt(&thu).await.reply), (ReplyState::None, ReplyState::Coming));
+        assert_eq!(questions().await, 0);
+        let stored: Vec<serde_json::Value> = w.e.export(p.id, &actor(), t2).await.unwrap()["inbound"]
+            .as_array().unwrap().iter().map(|i| i["intent"].clone()).collect();
+        let journalled: Vec<serde_json::Value> = w.journal(p.id).await.into_iter()
+            .filter(|e| e.kind == "inbound_message").map(|e| e.detail["intent"].clone()).collect();
+        assert_eq!(stored, journalled);
+        let names: Vec<&str> = stored.iter().map(|i| i["intent"].as_str().unwrap()).collect();
+        assert_eq!(names, ["cannot", "choice", "coming"]);
+    }
+}

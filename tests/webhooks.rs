@@ -10,7 +10,9 @@ use chrono::{Duration, Utc};
 use common::fx::{self, Recorder};
 use common::sthlm;
 use paminn::channels::{Accepted, Channels, OutgoingMessage, SendError, Transport};
-use paminn::domain::{AppointmentKind, ChannelKind, OutboxStatus, ReplyState, TaskKind};
+use paminn::domain::{
+    AppointmentKind, ChannelKind, OutboxStatus, ParticipantStatus, ReplyState, TaskKind,
+};
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
 use paminn::engine::{Actor, Engine};
 use paminn::store::appointments::{self, NewAppointment};
@@ -354,5 +356,39 @@ both_backends! {
         assert_eq!((cost[0].messages, cost[0].parts, cost[0].cost, cost[0].currency.as_deref()), (1, 1, 3500, Some("SEK")));
         let none = reports::sms_cost(&mut c, u.id, sthlm(2026, 11, 1, 0, 0), sthlm(2026, 12, 1, 0, 0)).await.unwrap();
         assert!(none.is_empty());
+    }
+}
+
+both_backends! {
+    async fn a_shared_number_reaches_the_active_participant_first_then_the_newest(t) {
+        // The webhook finds the sender by number in the reply's own read
+        // (`Engine::receive_from_number`); the choice must stay that of
+        // `participants::by_phone`: not erased, active first, then newest.
+        let app = spawn(&t).await;
+        let now = Utc::now();
+        let u = fx::unit(&app.e, "Chansen", now).await;
+        let ali = fx::participant(&app.e, &u, "Ali", "sms", now).await;
+        let bea = fx::participant(&app.e, &u, "Bea", "sms", now).await;
+        let actor = Actor("test".into());
+        async fn reached(app: &App, n: u32) -> i64 {
+            let id = format!("elks-shared-{n}");
+            let form = [("id", id.as_str()), ("from", "+46701234567"), ("message", "hjälp")];
+            assert_eq!(app.elks("inbound", &form, SECRET).await, StatusCode::OK);
+            let pid: Option<i64> = sqlx::query_scalar("SELECT participant_id FROM inbound WHERE gateway_id = $1")
+                .bind(format!("46elks:{id}"))
+                .fetch_one(&app.e.db.pool).await.unwrap();
+            pid.unwrap()
+        }
+        assert_eq!(reached(&app, 1).await, bea.id.get(), "both active: the newest");
+        app.e.set_status(bea.id, ParticipantStatus::Discharged, &actor, now).await.unwrap();
+        assert_eq!(reached(&app, 2).await, ali.id.get(), "the active one before a newer discharged one");
+        app.e.set_status(ali.id, ParticipantStatus::Discharged, &actor, now).await.unwrap();
+        assert_eq!(reached(&app, 3).await, bea.id.get(), "neither active: the newest");
+        app.e.erase(bea.id, &actor, now).await.unwrap();
+        assert_eq!(reached(&app, 4).await, ali.id.get(), "an erased participant has no number");
+        let mut c = app.e.db.conn().await.unwrap();
+        let helped = journal::list(&mut c, ali.id).await.unwrap().into_iter()
+            .filter(|e| e.kind == "inbound_message" && e.detail["intent"]["intent"] == "help").count();
+        assert_eq!(helped, 2);
     }
 }
