@@ -14,15 +14,16 @@
 //!
 //! The shape of the transaction, for round trips (each statement is one,
 //! and a reply is on the hot path of the gateway webhook): one read of
-//! everything every reply needs ([`Context`]: the participant, looked up by
-//! id or by phone number, the unit's plan-making setting, the question the
-//! bot is waiting on, the latest message that asked for a reply); the
-//! route and the intent decided from it and the text ([`route`]); then the
-//! inbound row, written once with its intent (its unique key makes a
-//! redelivered message a duplicate before anything else is written); then
-//! only the reads and writes the route needs, the journal event and the
-//! receipt. A "kommer" is eight statements including BEGIN and COMMIT
-//! (it was fifteen, plus a phone lookup on a connection of its own).
+//! everything a reply needs ([`Context`]: the participant, looked up by id
+//! or by phone number, the unit's plan-making setting, the question the
+//! bot is waiting on, the latest message that asked for a reply, and the
+//! appointments asked about); the route and the intent decided from it and
+//! the text ([`route`]); then the inbound row, written once with its intent
+//! (its unique key makes a redelivered message a duplicate before anything
+//! else is written); then only the reads and writes the route needs, the
+//! journal event and the receipt. A "kommer" is seven statements including
+//! BEGIN and COMMIT (it was fifteen, plus a phone lookup on a connection of
+//! its own).
 
 use super::Engine;
 use crate::domain::matching::{Asked, Match, match_reply};
@@ -105,7 +106,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Option<Received>> {
         let mut tx = self.db.begin().await?;
-        let Some(ctx) = Context::read(&mut tx, Sender::Phone(phone)).await? else {
+        let Some(ctx) = Context::read(&mut tx, Sender::Phone(phone), now).await? else {
             tx.rollback().await?;
             return Ok(None);
         };
@@ -137,7 +138,7 @@ pub(crate) async fn receive_in(
     tapped: Option<Tapped>,
     now: DateTime<Utc>,
 ) -> Result<Received> {
-    let ctx = Context::read(tx, Sender::Id(participant))
+    let ctx = Context::read(tx, Sender::Id(participant), now)
         .await?
         .ok_or_else(|| Error::not_found(format!("participant {participant}")))?;
     record(tx, channel, gateway_id, ctx, text, tapped, now).await
@@ -151,8 +152,9 @@ enum Sender<'a> {
 }
 
 /// What every reply needs before it writes anything, read in one query
-/// (it used to be five: the participant, the pending question, the latest
-/// asked message, the unit, and the phone lookup before the transaction).
+/// (it used to be six: the phone lookup before the transaction, the
+/// participant, the pending question, the latest asked message, the asked
+/// appointments, the unit; and the matched appointment again).
 struct Context {
     p: Participant,
     /// The unit asks "when do you need to leave?" after a "kommer".
@@ -163,6 +165,11 @@ struct Context {
     question: Option<Question>,
     /// The latest message to the participant that asked for a reply.
     latest_ask: Option<LatestAsk>,
+    /// The appointments the participant was asked about in the last week
+    /// (what `domain::matching` chooses from), with what applying a reply
+    /// needs of them (start, current reply), so the matched one is not
+    /// read again.
+    asked: Vec<Asked>,
 }
 
 struct Question {
@@ -177,57 +184,78 @@ struct LatestAsk {
     deadline_at: Option<i64>,
 }
 
-/// The context query; `tail` picks the participant. The participant's
-/// columns keep their names, so `participants::from_row` reads the row.
-/// The latest asked message is found by the same subquery as before
-/// (`outbox_asked` index) and joined by its id.
-fn context_sql(tail: &str) -> String {
+/// The context query. `me` picks the participant (`pick` is by id or by
+/// phone number); the rest is one row per asked appointment, each carrying
+/// the participant, the unit's setting, the pending question and the
+/// latest asked message (one row with NULL `a_*` columns when nothing was
+/// asked). The participant's columns keep their names, so
+/// `participants::from_row` reads any of the rows. Both subqueries on
+/// `outbox` are those of the separate queries they replace (the
+/// `outbox_asked` index).
+fn context_sql(pick: &str) -> String {
     let cols = participants::COLS
         .split(',')
         .map(|c| format!("p.{0} AS {0}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "SELECT {cols}, u.plan_making,
+        "WITH me AS ({pick})
+         SELECT {cols}, u.plan_making,
                 q.kind AS q_kind, q.payload AS q_payload, q.expires_at AS q_expires_at,
-                s.id AS s_id, s.purpose AS s_purpose, s.deadline_at AS s_deadline_at
-         FROM participants p
+                s.id AS s_id, s.purpose AS s_purpose, s.deadline_at AS s_deadline_at,
+                a.id AS a_id, a.starts_at AS a_starts_at, a.status AS a_status,
+                a.reply AS a_reply, a.asked_at AS a_asked_at
+         FROM me
+         JOIN participants p ON p.id = me.id
          JOIN units u ON u.id = p.unit_id
          LEFT JOIN pending_questions q ON q.participant_id = p.id
          LEFT JOIN outbox s ON s.id = (
              SELECT o.id FROM outbox o
-             WHERE o.participant_id = p.id AND o.ask_reply = 1 AND o.status IN ('sent','delivered')
+             WHERE o.participant_id = me.id AND o.ask_reply = 1 AND o.status IN ('sent','delivered')
              ORDER BY o.sent_at DESC, o.id DESC LIMIT 1)
-         {tail}"
+         LEFT JOIN (
+             SELECT a.id, a.starts_at, a.status, a.reply, MAX(o.sent_at) AS asked_at
+             FROM outbox o JOIN appointments a ON a.id = o.appointment_id
+             WHERE o.participant_id = (SELECT id FROM me) AND o.ask_reply = 1
+               AND (o.purpose = 'reminder' OR o.broadcast_id IS NOT NULL)
+               AND o.status IN ('sent','delivered') AND a.starts_at > $2
+             GROUP BY a.id, a.starts_at, a.status, a.reply) a ON 1 = 1
+         ORDER BY a.id"
     )
 }
 
-static CONTEXT_BY_ID: LazyLock<String> = LazyLock::new(|| context_sql("WHERE p.id = $1"));
+static CONTEXT_BY_ID: LazyLock<String> =
+    LazyLock::new(|| context_sql("SELECT id FROM participants WHERE id = $1"));
 /// The same choice as `participants::by_phone`.
 static CONTEXT_BY_PHONE: LazyLock<String> = LazyLock::new(|| {
     context_sql(
-        "WHERE p.phone = $1 AND p.erased_at IS NULL
-         ORDER BY CASE WHEN p.status = 'active' THEN 0 ELSE 1 END, p.id DESC LIMIT 1",
+        "SELECT id FROM participants WHERE phone = $1 AND erased_at IS NULL
+         ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, id DESC LIMIT 1",
     )
 });
 
 impl Context {
-    async fn read(c: &mut Conn, who: Sender<'_>) -> Result<Option<Context>> {
-        let row = match who {
+    async fn read(c: &mut Conn, who: Sender<'_>, now: DateTime<Utc>) -> Result<Option<Context>> {
+        let since = ms(now - Duration::days(7));
+        let rows = match who {
             Sender::Id(id) => {
                 sqlx::query(sqlx::AssertSqlSafe(CONTEXT_BY_ID.as_str()))
                     .bind(id.get())
-                    .fetch_optional(&mut *c)
+                    .bind(since)
+                    .fetch_all(&mut *c)
                     .await?
             }
             Sender::Phone(phone) => {
                 sqlx::query(sqlx::AssertSqlSafe(CONTEXT_BY_PHONE.as_str()))
                     .bind(phone.as_e164())
-                    .fetch_optional(&mut *c)
+                    .bind(since)
+                    .fetch_all(&mut *c)
                     .await?
             }
         };
-        let Some(r) = row else { return Ok(None) };
+        let Some(r) = rows.first() else {
+            return Ok(None);
+        };
         let question = match r.try_get::<Option<String>, _>("q_kind")? {
             Some(kind) => Some(Question {
                 kind,
@@ -245,11 +273,26 @@ impl Context {
             }),
             None => None,
         };
+        let mut asked = Vec::new();
+        for r in &rows {
+            let Some(id) = r.try_get::<Option<i64>, _>("a_id")? else {
+                continue;
+            };
+            asked.push(Asked {
+                appointment: AppointmentId::from_db(id),
+                starts_at: from_ms(r.try_get("a_starts_at")?),
+                cancelled: parse_col::<AppointmentStatus>(&r.try_get::<String, _>("a_status")?)?
+                    == AppointmentStatus::Cancelled,
+                reply: parse_col(&r.try_get::<String, _>("a_reply")?)?,
+                asked_at: from_ms(r.try_get::<Option<i64>, _>("a_asked_at")?.unwrap_or(0)),
+            });
+        }
         Ok(Some(Context {
-            p: participants::from_row(&r)?,
+            p: participants::from_row(r)?,
             plan_making: r.try_get::<i64, _>("plan_making")? != 0,
             question,
             latest_ask,
+            asked,
         }))
     }
 
@@ -590,36 +633,6 @@ async fn not_understood(
     ))
 }
 
-/// The appointments the participant was asked about recently, with what
-/// applying a reply needs of them (start, current reply), so the matched
-/// one is not read again.
-async fn asked(c: &mut Conn, p: ParticipantId, now: DateTime<Utc>) -> Result<Vec<Asked>> {
-    let rows = sqlx::query(
-        "SELECT a.id, a.starts_at, a.status, a.reply, MAX(o.sent_at) AS asked_at
-         FROM outbox o JOIN appointments a ON a.id = o.appointment_id
-         WHERE o.participant_id = $1 AND o.ask_reply = 1
-           AND (o.purpose = 'reminder' OR o.broadcast_id IS NOT NULL)
-           AND o.status IN ('sent','delivered') AND a.starts_at > $2
-         GROUP BY a.id, a.starts_at, a.status, a.reply",
-    )
-    .bind(p.get())
-    .bind(ms(now - Duration::days(7)))
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Asked {
-                appointment: AppointmentId::from_db(r.try_get("id")?),
-                starts_at: from_ms(r.try_get("starts_at")?),
-                cancelled: parse_col::<AppointmentStatus>(&r.try_get::<String, _>("status")?)?
-                    == AppointmentStatus::Cancelled,
-                reply: parse_col(&r.try_get::<String, _>("reply")?)?,
-                asked_at: from_ms(r.try_get::<Option<i64>, _>("asked_at")?.unwrap_or(0)),
-            })
-        })
-        .collect()
-}
-
 /// "kommer" / "förhinder" typed (or tapped on a summons): to the open
 /// summons if there is one, else to the appointment it matches.
 async fn answer(
@@ -655,7 +668,7 @@ async fn answer(
             texts::render(p.language, key, &[]),
         ));
     }
-    let asked = asked(c, p.id, now).await?;
+    let asked = &ctx.asked;
     // The matched appointments are among `asked`, which has what is needed.
     let of = |a: AppointmentId| {
         asked.iter().find(|x| x.appointment == a).ok_or_else(|| {
@@ -664,7 +677,7 @@ async fn answer(
             ))
         })
     };
-    match match_reply(&asked, now) {
+    match match_reply(asked, now) {
         Match::Apply(a) => {
             let target = Target::from(of(a)?);
             apply(c, ctx, inbound, target, state, reason, now).await
