@@ -35,7 +35,9 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::store::outbox::{self, NewMessage};
 use crate::store::participants::{self, Participant};
-use crate::store::{Conn, Tx, appointments, consents, from_ms, journal, ms, parse_col, tasks};
+use crate::store::{
+    Backend, Conn, Tx, appointments, backend_of, consents, from_ms, journal, ms, parse_col, tasks,
+};
 use crate::texts;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde_json::{Value, json};
@@ -49,10 +51,17 @@ pub enum Received {
     Duplicate,
 }
 
-/// What handling a message did, for the journal, and the receipt to send.
+/// What handling a message decided: what changed (for the journal), the
+/// receipt to send, and the two writes most replies end with, the reply on
+/// an appointment and a task for a person. Those are written together with
+/// the journal event and the receipt ([`write_outcome`]); anything else a
+/// route writes (the pending question, opt-outs, the language, a plan
+/// reminder) it writes itself.
 struct Handled {
     changed: Value,
     receipt: Option<String>,
+    reply: Option<SetReply>,
+    task: Option<NewTask>,
 }
 
 impl Handled {
@@ -60,8 +69,31 @@ impl Handled {
         Handled {
             changed,
             receipt: Some(receipt),
+            reply: None,
+            task: None,
         }
     }
+
+    fn with_task(mut self, task: NewTask) -> Self {
+        self.task = Some(task);
+        self
+    }
+}
+
+/// A reply to record on an appointment (a later reply overrides).
+struct SetReply {
+    appointment: AppointmentId,
+    state: ReplyState,
+    reason: Option<String>,
+}
+
+/// A task for the participant's lots, made unless one with the same key
+/// exists (as `tasks::create`).
+struct NewTask {
+    appointment: Option<AppointmentId>,
+    kind: TaskKind,
+    key: String,
+    detail: Value,
 }
 
 /// How long a "svara 1 eller 2" question stays open.
@@ -408,35 +440,115 @@ async fn record(
     };
     metrics::counter!("paminn_inbound_total", "channel" => channel.as_str(), "intent" => intent_label.to_string())
         .increment(1);
-    let p = &ctx.p;
+    let event = json!({ "inbound_id": id, "channel": channel, "text": text, "intent": intent, "changed": h.changed });
+    write_outcome(tx, &ctx.p, channel, &h, &event, now).await?;
+    Ok(Received::New(id))
+}
+
+/// The writes a reply ends with: its reply on an appointment and its task
+/// (when the route decided them), the journal event, and the receipt (when
+/// there is one). On PostgreSQL they are one statement, data-modifying
+/// CTEs that run to completion whether or not the last part inserts
+/// anything, so the round trips per reply do not grow with the writes; a
+/// part with nothing to do matches no row (an id or key bound as NULL).
+/// Each part is the statement of the store function the SQLite path calls:
+/// the reply's UPDATE, `tasks::create`, `journal::append`, `outbox::insert`
+/// (keep them in step). SQLite runs in process, where a statement costs no
+/// round trip, so it runs those functions in turn.
+async fn write_outcome(
+    c: &mut Conn,
+    p: &Participant,
+    channel: ChannelKind,
+    h: &Handled,
+    event: &Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let appointment = h
         .changed
         .get("appointment_id")
         .and_then(Value::as_i64)
         .map(AppointmentId::from_db);
-    journal::append(tx, p.id, appointment, now, "participant", journal::kind::INBOUND_MESSAGE,
-        json!({ "inbound_id": id, "channel": channel, "text": text, "intent": intent, "changed": h.changed }))
-    .await?;
-    if let Some(body) = h.receipt {
-        outbox::insert(
-            tx,
-            &NewMessage {
-                participant_id: p.id,
-                appointment_id: None,
-                plan_version: 0,
-                purpose: Purpose::Receipt,
-                offset_min: 0,
-                channel,
-                ask_reply: false,
-                due_at: now,
-                deadline_at: None,
-                body: Some(body),
-            },
+    if backend_of(c) == Backend::Postgres {
+        let (set, task) = (h.reply.as_ref(), h.task.as_ref());
+        sqlx::query(
+            "WITH reply AS (
+                 UPDATE appointments SET reply = $1, reply_reason = $2, reply_at = $3, updated_at = $3
+                 WHERE id = $4
+             ), task AS (
+                 INSERT INTO tasks (unit_id, participant_id, appointment_id, kind, detail, assigned_to, dedupe_key, created_at)
+                 SELECT p.unit_id, p.id, $5, $6, $7, p.lots_id, $8, $3 FROM participants p
+                 WHERE p.id = $9 AND $8 IS NOT NULL
+                 ON CONFLICT (dedupe_key) DO NOTHING
+             ), event AS (
+                 INSERT INTO journal (participant_id, appointment_id, at, actor, kind, detail)
+                 VALUES ($9, $10, $3, $11, $12, $13)
+             )
+             INSERT INTO outbox (participant_id, appointment_id, plan_version, purpose, offset_min, channel,
+                                 ask_reply, due_at, deadline_at, next_attempt_at, body, created_at, updated_at)
+             SELECT $9, NULL, 0, $14, 0, $15, 0, $3, NULL, $3, $16, $3, $3 WHERE $16 IS NOT NULL
+             ON CONFLICT (appointment_id, plan_version, offset_min, channel) DO NOTHING",
+        )
+        .bind(set.map(|r| r.state.as_str()))
+        .bind(set.and_then(|r| r.reason.clone()))
+        .bind(ms(now))
+        .bind(set.map(|r| r.appointment.get()))
+        .bind(task.and_then(|t| t.appointment.map(AppointmentId::get)))
+        .bind(task.map(|t| t.kind.as_str()))
+        .bind(task.map(|t| t.detail.to_string()))
+        .bind(task.map(|t| t.key.clone()))
+        .bind(p.id.get())
+        .bind(appointment.map(AppointmentId::get))
+        .bind("participant")
+        .bind(journal::kind::INBOUND_MESSAGE)
+        .bind(event.to_string())
+        .bind(Purpose::Receipt.as_str())
+        .bind(channel.as_str())
+        .bind(h.receipt.clone())
+        .execute(&mut *c)
+        .await?;
+        return Ok(());
+    }
+    if let Some(r) = &h.reply {
+        appointments::set_reply(c, r.appointment, r.state, r.reason.as_deref(), now).await?;
+    }
+    if let Some(t) = &h.task {
+        tasks::create(
+            c,
+            p.id,
+            t.appointment,
+            t.kind,
+            &t.key,
+            t.detail.clone(),
             now,
         )
         .await?;
     }
-    Ok(Received::New(id))
+    journal::append(
+        c,
+        p.id,
+        appointment,
+        now,
+        "participant",
+        journal::kind::INBOUND_MESSAGE,
+        event.clone(),
+    )
+    .await?;
+    if let Some(body) = &h.receipt {
+        let m = NewMessage {
+            participant_id: p.id,
+            appointment_id: None,
+            plan_version: 0,
+            purpose: Purpose::Receipt,
+            offset_min: 0,
+            channel,
+            ask_reply: false,
+            due_at: now,
+            deadline_at: None,
+            body: Some(body.clone()),
+        };
+        outbox::insert(c, &m, now).await?;
+    }
+    Ok(())
 }
 
 /// The appointment a reply is applied to, as read before the update.
@@ -484,20 +596,16 @@ async fn handle_tap(
     };
     let appt = appointments::get(c, a).await?;
     if appt.status == AppointmentStatus::Cancelled || appt.starts_at <= now {
-        tasks::create(
-            c,
-            p.id,
-            Some(a),
-            TaskKind::LateReply,
-            &format!("late_reply:i{inbound}"),
-            json!({ "reply": t.state, "reason": null }),
-            now,
-        )
-        .await?;
         return Ok(Handled::new(
             json!({ "appointment_id": a, "too_late": true }),
             texts::render(p.language, "receipt-too-late", &[]),
-        ));
+        )
+        .with_task(NewTask {
+            appointment: Some(a),
+            kind: TaskKind::LateReply,
+            key: format!("late_reply:i{inbound}"),
+            detail: json!({ "reply": t.state, "reason": null }),
+        }));
     }
     let mut h = apply(c, ctx, inbound, Target::from(&appt), t.state, None, now).await?;
     // A tapped "Kommer" is confirmed by the edited message itself; a
@@ -602,35 +710,24 @@ async fn handle(
             )
         }
         Intent::Choice { .. } | Intent::Unknown => {
-            not_understood(c, p, inbound, text, "not understood", now).await?
+            not_understood(p, inbound, text, "not understood")
         }
     })
 }
 
 /// Forwards a text to the lots as a task; the participant is told a person
 /// will read it.
-async fn not_understood(
-    c: &mut Conn,
-    p: &Participant,
-    inbound: i64,
-    text: &str,
-    why: &str,
-    now: DateTime<Utc>,
-) -> Result<Handled> {
-    tasks::create(
-        c,
-        p.id,
-        None,
-        TaskKind::NotUnderstood,
-        &format!("not_understood:i{inbound}"),
-        json!({ "text": text, "why": why }),
-        now,
-    )
-    .await?;
-    Ok(Handled::new(
+fn not_understood(p: &Participant, inbound: i64, text: &str, why: &str) -> Handled {
+    Handled::new(
         json!({ "task": "not_understood" }),
         texts::render(p.language, "receipt-not-understood", &[]),
-    ))
+    )
+    .with_task(NewTask {
+        appointment: None,
+        kind: TaskKind::NotUnderstood,
+        key: format!("not_understood:i{inbound}"),
+        detail: json!({ "text": text, "why": why }),
+    })
 }
 
 /// "kommer" / "förhinder" typed (or tapped on a summons): to the open
@@ -646,27 +743,24 @@ async fn answer(
 ) -> Result<Handled> {
     let p = &ctx.p;
     if let Some(summons) = ctx.open_summons(now) {
-        if state == ReplyState::Cannot {
-            tasks::create(
-                c,
-                p.id,
-                None,
-                TaskKind::Cannot,
-                &format!("cannot:i{inbound}"),
-                json!({ "summons_outbox_id": summons, "reason": reason }),
-                now,
-            )
-            .await?;
-        }
         let key = if state == ReplyState::Coming {
             "receipt-coming-now"
         } else {
             "receipt-cannot"
         };
-        return Ok(Handled::new(
+        let mut h = Handled::new(
             json!({ "summons_outbox_id": summons, "reply": state }),
             texts::render(p.language, key, &[]),
-        ));
+        );
+        if state == ReplyState::Cannot {
+            h = h.with_task(NewTask {
+                appointment: None,
+                kind: TaskKind::Cannot,
+                key: format!("cannot:i{inbound}"),
+                detail: json!({ "summons_outbox_id": summons, "reason": reason }),
+            });
+        }
+        return Ok(h);
     }
     let asked = &ctx.asked;
     // The matched appointments are among `asked`, which has what is needed.
@@ -702,30 +796,28 @@ async fn answer(
             );
             Ok(Handled::new(json!({ "asked_which": [a, b] }), r))
         }
-        Match::TooLate(a) => {
-            tasks::create(
-                c,
-                p.id,
-                Some(a),
-                TaskKind::LateReply,
-                &format!("late_reply:i{inbound}"),
-                json!({ "reply": state, "reason": reason }),
-                now,
-            )
-            .await?;
-            Ok(Handled::new(
-                json!({ "appointment_id": a, "too_late": true }),
-                texts::render(p.language, "receipt-too-late", &[]),
-            ))
-        }
-        Match::Nothing => {
-            not_understood(c, p, inbound, text, "no appointment was asked about", now).await
-        }
+        Match::TooLate(a) => Ok(Handled::new(
+            json!({ "appointment_id": a, "too_late": true }),
+            texts::render(p.language, "receipt-too-late", &[]),
+        )
+        .with_task(NewTask {
+            appointment: Some(a),
+            kind: TaskKind::LateReply,
+            key: format!("late_reply:i{inbound}"),
+            detail: json!({ "reply": state, "reason": reason }),
+        })),
+        Match::Nothing => Ok(not_understood(
+            p,
+            inbound,
+            text,
+            "no appointment was asked about",
+        )),
     }
 }
 
-/// Records a reply on an appointment, with its receipt and, for
-/// "förhinder", a task for the lots.
+/// A reply on an appointment, with its receipt and, for "förhinder", a
+/// task for the lots (both written by [`write_outcome`]); clears the
+/// pending question, and with plan-making asks when to leave.
 async fn apply(
     c: &mut Conn,
     ctx: &Context,
@@ -736,31 +828,24 @@ async fn apply(
     now: DateTime<Utc>,
 ) -> Result<Handled> {
     let (p, a) = (&ctx.p, before.id);
-    sqlx::query("UPDATE appointments SET reply = $1, reply_reason = $2, reply_at = $3, updated_at = $3 WHERE id = $4")
-        .bind(state.as_str())
-        .bind(reason.clone())
-        .bind(ms(now))
-        .bind(a.get())
-        .execute(&mut *c)
-        .await?;
     clear_question(c, ctx).await?;
     let mut changed =
         json!({ "appointment_id": a, "reply": state, "previous": before.reply, "reason": reason });
+    let set = SetReply {
+        appointment: a,
+        state,
+        reason: reason.clone(),
+    };
     if state == ReplyState::Cannot {
-        tasks::create(
-            c,
-            p.id,
-            Some(a),
-            TaskKind::Cannot,
-            &format!("cannot:i{inbound}"),
-            json!({ "reason": reason, "starts_at": before.starts_at }),
-            now,
-        )
-        .await?;
-        return Ok(Handled::new(
-            changed,
-            texts::render(p.language, "receipt-cannot", &[]),
-        ));
+        let mut h = Handled::new(changed, texts::render(p.language, "receipt-cannot", &[]))
+            .with_task(NewTask {
+                appointment: Some(a),
+                kind: TaskKind::Cannot,
+                key: format!("cannot:i{inbound}"),
+                detail: json!({ "reason": reason, "starts_at": before.starts_at }),
+            });
+        h.reply = Some(set);
+        return Ok(h);
     }
     let mut receipt = texts::render(
         p.language,
@@ -784,7 +869,9 @@ async fn apply(
         receipt.push(' ');
         receipt.push_str(&texts::render(p.language, "plan-question", &[]));
     }
-    Ok(Handled::new(changed, receipt))
+    let mut h = Handled::new(changed, receipt);
+    h.reply = Some(set);
+    Ok(h)
 }
 
 async fn choice_answer(
@@ -801,7 +888,7 @@ async fn choice_answer(
         .map(|v| v.iter().filter_map(Value::as_i64).collect())
         .unwrap_or_default();
     let Some(&chosen) = options.get(usize::from(n).wrapping_sub(1)) else {
-        return not_understood(c, &ctx.p, inbound, text, "choice out of range", now).await;
+        return Ok(not_understood(&ctx.p, inbound, text, "choice out of range"));
     };
     let state: ReplyState = payload["reply"]
         .as_str()
@@ -834,6 +921,8 @@ async fn plan_answer(
         return Ok(Handled {
             changed: json!({ "ignored": text }),
             receipt: None,
+            reply: None,
+            task: None,
         });
     }
     let time = a
