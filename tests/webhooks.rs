@@ -392,3 +392,41 @@ both_backends! {
         assert_eq!(helped, 2);
     }
 }
+
+both_backends! {
+    async fn a_reply_delivered_many_times_at_once_is_recorded_once(t) {
+        // Gateways retry, sometimes before the first delivery has been
+        // answered. However the deliveries interleave, the inbound row's
+        // unique key lets one through: one row, one journal event, one
+        // task, one receipt.
+        let app = spawn(&t).await;
+        let (p, a, _) = reminded(&app).await;
+        let form = [("id", "elks-dup"), ("from", "+46701234567"), ("message", "förhinder, sjuk")];
+        let sends = (0..8).map(|_| app.elks("inbound", &form, SECRET));
+        for status in futures::future::join_all(sends).await {
+            assert_eq!(status, StatusCode::OK);
+        }
+        assert_eq!(inbound_count(&app).await, 1);
+        let mut c = app.e.db.conn().await.unwrap();
+        let events = journal::list(&mut c, p).await.unwrap().into_iter().filter(|e| e.kind == "inbound_message").count();
+        assert_eq!(events, 1);
+        let cannot = tasks::list(&mut c, Some(p), false).await.unwrap();
+        assert_eq!((cannot.len(), cannot[0].kind, cannot[0].appointment_id), (1, TaskKind::Cannot, Some(a)));
+        let receipts = outbox::list(&mut c, Some(p)).await.unwrap().into_iter()
+            .filter(|r| r.purpose == paminn::domain::Purpose::Receipt).count();
+        assert_eq!(receipts, 1);
+        assert_eq!(appointments::get(&mut c, a).await.unwrap().reply, ReplyState::Cannot);
+        // A route that writes more than the reply's own rows (STOPP: the
+        // opt-out, in a transaction with them) is recorded once as well.
+        let form = [("id", "elks-dup-stop"), ("from", "+46701234567"), ("message", "STOPP")];
+        let sends = (0..8).map(|_| app.elks("inbound", &form, SECRET));
+        for status in futures::future::join_all(sends).await {
+            assert_eq!(status, StatusCode::OK);
+        }
+        assert_eq!(inbound_count(&app).await, 2);
+        let receipts = outbox::list(&mut c, Some(p)).await.unwrap().into_iter()
+            .filter(|r| r.purpose == paminn::domain::Purpose::Receipt).count();
+        assert_eq!(receipts, 2);
+        assert!(participants::get(&mut c, p).await.unwrap().opted_out.contains(ChannelKind::Sms));
+    }
+}
