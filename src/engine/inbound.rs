@@ -12,36 +12,45 @@
 //!   once.
 //! * Anything not understood goes to a person as a task, never into a bin.
 //!
-//! The shape of the transaction, for round trips (each statement is one,
-//! and a reply is on the hot path of the gateway webhook): one read of
-//! everything a reply needs ([`Context`]: the participant, looked up by id
-//! or by phone number, the unit's plan-making setting, the question the
-//! bot is waiting on, the latest message that asked for a reply, and the
-//! appointments asked about); the route and the intent decided from it and
-//! the text ([`route`]); then the inbound row, written once with its intent
-//! (its unique key makes a redelivered message a duplicate before anything
-//! else is written); then only the reads and writes the route needs, the
-//! journal event and the receipt. A "kommer" is seven statements including
-//! BEGIN and COMMIT (it was fifteen, plus a phone lookup on a connection of
-//! its own).
+//! The shape, for round trips (a reply is on the hot path of the gateway
+//! webhook, and on PostgreSQL every statement is one): read, decide, write.
+//! * Read: one query for everything a reply needs ([`Context`]: the
+//!   participant, by id or by phone number, the unit's plan-making
+//!   setting, the pending question, the latest message that asked for a
+//!   reply, the appointments asked about).
+//! * Decide ([`decide`]): the route and intent from the text and the
+//!   context, then what the route changes, as a [`Handled`]; only reads
+//!   here (MINA TIDER, a tapped or chosen appointment).
+//! * Write ([`write`]): the inbound row, whose unique key makes a
+//!   redelivered message a duplicate that writes nothing, with the reply
+//!   on the appointment, the task, the journal event and the receipt. On
+//!   PostgreSQL that is one statement; what only some routes write (the
+//!   pending question, an opt-out, the language, a plan reminder) goes
+//!   before it in the same transaction. SQLite, in process, writes the
+//!   same rows one statement at a time.
+//!
+//! On PostgreSQL a typed "kommer" through the webhook is therefore two
+//! statements, the read and the write (which commits by itself, as one
+//! statement): it was a phone lookup on a connection of its own and then
+//! fifteen statements including BEGIN and COMMIT.
 
 use super::Engine;
 use crate::domain::matching::{Asked, Match, match_reply};
 use crate::domain::reply::{self, Intent};
 use crate::domain::{
-    AppointmentId, AppointmentStatus, ChannelKind, ParticipantId, PhoneNumber, Purpose, ReplyState,
-    TaskKind,
+    AppointmentId, AppointmentStatus, ChannelKind, ChannelSet, Language, ParticipantId,
+    PhoneNumber, Purpose, ReplyState, TaskKind,
 };
 use crate::error::{Error, Result};
 use crate::store::outbox::{self, NewMessage};
 use crate::store::participants::{self, Participant};
 use crate::store::{
-    Backend, Conn, Tx, appointments, backend_of, consents, from_ms, journal, ms, parse_col, tasks,
+    Backend, Conn, appointments, backend_of, consents, from_ms, journal, ms, parse_col, tasks,
 };
 use crate::texts;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde_json::{Value, json};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 use std::sync::LazyLock;
 
 /// Whether an inbound message was new.
@@ -51,26 +60,37 @@ pub enum Received {
     Duplicate,
 }
 
-/// What handling a message decided: what changed (for the journal), the
-/// receipt to send, and the two writes most replies end with, the reply on
-/// an appointment and a task for a person. Those are written together with
-/// the journal event and the receipt ([`write_outcome`]); anything else a
-/// route writes (the pending question, opt-outs, the language, a plan
-/// reminder) it writes itself.
+/// What handling a message decided, before anything is written: the
+/// intent and what changed (for the inbound row and the journal), the
+/// receipt, and every write the route makes.
 struct Handled {
+    intent: Value,
     changed: Value,
     receipt: Option<String>,
+    /// The reply on an appointment (a later reply overrides).
     reply: Option<SetReply>,
+    /// A task for the participant's lots.
     task: Option<NewTask>,
+    /// What only some routes write; with any of these, the writes need a
+    /// transaction of their own on PostgreSQL (see [`Handled::alone`]).
+    question: Option<QuestionWrite>,
+    opted_out: Option<ChannelSet>,
+    language: Option<Language>,
+    notice: Option<NewMessage>,
 }
 
 impl Handled {
     fn new(changed: Value, receipt: String) -> Self {
         Handled {
+            intent: Value::Null,
             changed,
             receipt: Some(receipt),
             reply: None,
             task: None,
+            question: None,
+            opted_out: None,
+            language: None,
+            notice: None,
         }
     }
 
@@ -78,22 +98,41 @@ impl Handled {
         self.task = Some(task);
         self
     }
+
+    /// Whether the inbound row's statement is every write: then, on
+    /// PostgreSQL, it needs no transaction around it.
+    fn alone(&self) -> bool {
+        self.question.is_none()
+            && self.opted_out.is_none()
+            && self.language.is_none()
+            && self.notice.is_none()
+    }
 }
 
-/// A reply to record on an appointment (a later reply overrides).
 struct SetReply {
     appointment: AppointmentId,
     state: ReplyState,
     reason: Option<String>,
 }
 
-/// A task for the participant's lots, made unless one with the same key
-/// exists (as `tasks::create`).
+/// A task, made unless one with the same key exists (as `tasks::create`);
+/// the key is `{key}:i{inbound id}`, so one message makes one task.
 struct NewTask {
     appointment: Option<AppointmentId>,
     kind: TaskKind,
-    key: String,
+    key: &'static str,
     detail: Value,
+}
+
+enum QuestionWrite {
+    /// Deleted, expired or not (only decided when there is a row).
+    Clear,
+    /// Asked, replacing any earlier question.
+    Ask {
+        kind: &'static str,
+        payload: Value,
+        expires: DateTime<Utc>,
+    },
 }
 
 /// How long a "svara 1 eller 2" question stays open.
@@ -118,17 +157,17 @@ impl Engine {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<Received> {
-        let mut tx = self.db.begin().await?;
-        let r = receive_in(&mut tx, channel, gateway_id, participant, text, None, now).await?;
-        self.finish(tx, r).await
+        self.receive_from(Sender::Id(participant), channel, gateway_id, text, now)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("participant {participant}")))
     }
 
     /// [`Engine::receive`] for a message that names its sender by phone
     /// number (an SMS gateway's webhook). The number is looked up in the
-    /// same transaction and the same read as the rest of what a reply
-    /// needs, the way `participants::by_phone` does: not erased, an active
-    /// participant first, then the newest. `None` when nobody has the
-    /// number; then nothing was written.
+    /// same read as the rest of what a reply needs, the way
+    /// `participants::by_phone` does: not erased, an active participant
+    /// first, then the newest. `None` when nobody has the number; then
+    /// nothing was written.
     pub async fn receive_from_number(
         &self,
         channel: ChannelKind,
@@ -137,30 +176,71 @@ impl Engine {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Received>> {
-        let mut tx = self.db.begin().await?;
-        let Some(ctx) = Context::read(&mut tx, Sender::Phone(phone), now).await? else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        let r = record(&mut tx, channel, gateway_id, ctx, text, None, now).await?;
-        self.finish(tx, r).await.map(Some)
+        self.receive_from(Sender::Phone(phone), channel, gateway_id, text, now)
+            .await
     }
 
-    /// A duplicate wrote nothing (its reads are dropped); anything else is
-    /// committed, and may have queued a receipt for the dispatcher.
-    async fn finish(&self, tx: Tx, r: Received) -> Result<Received> {
-        if r == Received::Duplicate {
-            tx.rollback().await?;
-        } else {
-            tx.commit().await?;
+    async fn receive_from(
+        &self,
+        who: Sender<'_>,
+        channel: ChannelKind,
+        gateway_id: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Received>> {
+        let r = match self.db.backend {
+            // Every write transaction on SQLite takes the write lock first
+            // (`Db::begin`); statements cost no round trip in process.
+            Backend::Sqlite => {
+                let mut tx = self.db.begin().await?;
+                let Some(ctx) = Context::read(&mut tx, who, now).await? else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                let h = decide(&mut tx, &ctx, channel, text, None, now).await?;
+                let r = write(&mut tx, &ctx, channel, gateway_id, text, &h, now).await?;
+                finish(tx, r).await?
+            }
+            // The read and the decision need no transaction (each
+            // statement sees what is committed, as it would inside one at
+            // READ COMMITTED); the write is one statement, atomic and
+            // committed by itself, unless the route writes more.
+            Backend::Postgres => {
+                let mut c = self.db.conn().await?;
+                let Some(ctx) = Context::read(&mut c, who, now).await? else {
+                    return Ok(None);
+                };
+                let h = decide(&mut c, &ctx, channel, text, None, now).await?;
+                if h.alone() {
+                    write(&mut c, &ctx, channel, gateway_id, text, &h, now).await?
+                } else {
+                    let mut tx = c.begin().await?;
+                    let r = write(&mut tx, &ctx, channel, gateway_id, text, &h, now).await?;
+                    finish(tx, r).await?
+                }
+            }
+        };
+        if r != Received::Duplicate {
             self.wake();
         }
-        Ok(r)
+        Ok(Some(r))
     }
 }
 
+/// A duplicate's writes (what went before its inbound row) are undone;
+/// anything else is committed.
+async fn finish(tx: sqlx::Transaction<'_, sqlx::Any>, r: Received) -> Result<Received> {
+    if r == Received::Duplicate {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
+    Ok(r)
+}
+
 /// [`Engine::receive`] in the caller's transaction; with `tapped`, the
-/// reply came from a button and needs no parsing or matching.
+/// reply came from a button and needs no parsing or matching. A duplicate
+/// may have written (before its inbound row): the caller rolls back.
 pub(crate) async fn receive_in(
     tx: &mut Conn,
     channel: ChannelKind,
@@ -173,7 +253,8 @@ pub(crate) async fn receive_in(
     let ctx = Context::read(tx, Sender::Id(participant), now)
         .await?
         .ok_or_else(|| Error::not_found(format!("participant {participant}")))?;
-    record(tx, channel, gateway_id, ctx, text, tapped, now).await
+    let h = decide(tx, &ctx, channel, text, tapped, now).await?;
+    write(tx, &ctx, channel, gateway_id, text, &h, now).await
 }
 
 /// Who sent a message, as the channel knows them.
@@ -202,6 +283,11 @@ struct Context {
     /// needs of them (start, current reply), so the matched one is not
     /// read again.
     asked: Vec<Asked>,
+    /// PostgreSQL: the id the inbound row will get, taken from its
+    /// sequence by the read, so the write can name it in the task's key
+    /// and the journal event within the same statement (a duplicate leaves
+    /// a gap, as a rollback does).
+    inbound_id: Option<i64>,
 }
 
 struct Question {
@@ -223,21 +309,23 @@ struct LatestAsk {
 /// asked). The participant's columns keep their names, so
 /// `participants::from_row` reads any of the rows. Both subqueries on
 /// `outbox` are those of the separate queries they replace (the
-/// `outbox_asked` index).
-fn context_sql(pick: &str) -> String {
+/// `outbox_asked` index). `reserve` is the inbound id (see
+/// [`Context::inbound_id`]).
+fn context_sql(pick: &str, reserve: &str) -> String {
     let cols = participants::COLS
         .split(',')
         .map(|c| format!("p.{0} AS {0}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "WITH me AS ({pick})
-         SELECT {cols}, u.plan_making,
+        "WITH me AS ({pick}), reserved AS (SELECT {reserve} AS inbound_id)
+         SELECT {cols}, u.plan_making, reserved.inbound_id,
                 q.kind AS q_kind, q.payload AS q_payload, q.expires_at AS q_expires_at,
                 s.id AS s_id, s.purpose AS s_purpose, s.deadline_at AS s_deadline_at,
                 a.id AS a_id, a.starts_at AS a_starts_at, a.status AS a_status,
                 a.reply AS a_reply, a.asked_at AS a_asked_at
          FROM me
+         CROSS JOIN reserved
          JOIN participants p ON p.id = me.id
          JOIN units u ON u.id = p.unit_id
          LEFT JOIN pending_questions q ON q.participant_id = p.id
@@ -256,29 +344,35 @@ fn context_sql(pick: &str) -> String {
     )
 }
 
-static CONTEXT_BY_ID: LazyLock<String> =
-    LazyLock::new(|| context_sql("SELECT id FROM participants WHERE id = $1"));
+const PICK_BY_ID: &str = "SELECT id FROM participants WHERE id = $1";
 /// The same choice as `participants::by_phone`.
-static CONTEXT_BY_PHONE: LazyLock<String> = LazyLock::new(|| {
-    context_sql(
-        "SELECT id FROM participants WHERE phone = $1 AND erased_at IS NULL
-         ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, id DESC LIMIT 1",
-    )
+const PICK_BY_PHONE: &str = "SELECT id FROM participants WHERE phone = $1 AND erased_at IS NULL
+         ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, id DESC LIMIT 1";
+const RESERVE_PG: &str = "nextval(pg_get_serial_sequence('inbound', 'id'))";
+
+static CONTEXT_SQL: LazyLock<[String; 4]> = LazyLock::new(|| {
+    [
+        context_sql(PICK_BY_ID, "NULL"),
+        context_sql(PICK_BY_PHONE, "NULL"),
+        context_sql(PICK_BY_ID, RESERVE_PG),
+        context_sql(PICK_BY_PHONE, RESERVE_PG),
+    ]
 });
 
 impl Context {
     async fn read(c: &mut Conn, who: Sender<'_>, now: DateTime<Utc>) -> Result<Option<Context>> {
+        let pg = usize::from(backend_of(c) == Backend::Postgres);
         let since = ms(now - Duration::days(7));
         let rows = match who {
             Sender::Id(id) => {
-                sqlx::query(sqlx::AssertSqlSafe(CONTEXT_BY_ID.as_str()))
+                sqlx::query(sqlx::AssertSqlSafe(CONTEXT_SQL[2 * pg].as_str()))
                     .bind(id.get())
                     .bind(since)
                     .fetch_all(&mut *c)
                     .await?
             }
             Sender::Phone(phone) => {
-                sqlx::query(sqlx::AssertSqlSafe(CONTEXT_BY_PHONE.as_str()))
+                sqlx::query(sqlx::AssertSqlSafe(CONTEXT_SQL[2 * pg + 1].as_str()))
                     .bind(phone.as_e164())
                     .bind(since)
                     .fetch_all(&mut *c)
@@ -325,12 +419,18 @@ impl Context {
             question,
             latest_ask,
             asked,
+            inbound_id: r.try_get("inbound_id")?,
         }))
     }
 
     /// The question the bot is waiting on, if it has not expired.
     fn open_question(&self, now: DateTime<Utc>) -> Option<&Question> {
         self.question.as_ref().filter(|q| q.expires_at > ms(now))
+    }
+
+    /// Clearing the pending question: a write only when there is a row.
+    fn clear_question(&self) -> Option<QuestionWrite> {
+        self.question.as_ref().map(|_| QuestionWrite::Clear)
     }
 
     /// The latest open summons (test on request) that asked for a reply
@@ -344,8 +444,7 @@ impl Context {
     }
 }
 
-/// What a message is, decided from the text and the context before
-/// anything is written.
+/// What a message is, decided from the text and the context.
 enum Route {
     /// A button reply (Telegram): no parsing, no matching.
     Tap(Tapped),
@@ -392,45 +491,73 @@ fn route(ctx: &Context, text: &str, tapped: Option<Tapped>, now: DateTime<Utc>) 
     (Route::Typed(intent), iv)
 }
 
-/// Stores, handles, journals and answers one message whose context was
-/// read in this transaction.
-async fn record(
-    tx: &mut Conn,
+/// Everything a message changes, decided with reads only.
+async fn decide(
+    c: &mut Conn,
+    ctx: &Context,
     channel: ChannelKind,
-    gateway_id: &str,
-    ctx: Context,
     text: &str,
     tapped: Option<Tapped>,
     now: DateTime<Utc>,
+) -> Result<Handled> {
+    let (route, intent) = route(ctx, text, tapped, now);
+    let mut h = match route {
+        Route::Tap(t) => handle_tap(c, ctx, text, t, now).await?,
+        Route::PlanTime { payload, at } => plan_answer(c, ctx, &payload, at, now).await?,
+        Route::Choice { payload, n } => choice_answer(c, ctx, text, &payload, n, now).await?,
+        Route::Typed(parsed) => handle(c, ctx, channel, text, parsed, now).await?,
+    };
+    h.intent = intent;
+    Ok(h)
+}
+
+/// Writes what [`decide`] decided. The inbound row's unique key makes a
+/// message the gateway delivers again a duplicate: then nothing of the
+/// reply's own is written, and what went before (the route's other
+/// writes) is undone by the caller's rollback.
+async fn write(
+    c: &mut Conn,
+    ctx: &Context,
+    channel: ChannelKind,
+    gateway_id: &str,
+    text: &str,
+    h: &Handled,
+    now: DateTime<Utc>,
 ) -> Result<Received> {
-    let (route, intent) = route(&ctx, text, tapped, now);
-    // The intent is known before anything is written, so the row goes in
-    // whole (no UPDATE afterwards). A gateway's retry stops here.
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at, intent)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (channel, gateway_id) DO NOTHING RETURNING id",
-    )
-    .bind(channel.as_str())
-    .bind(gateway_id)
-    .bind(ctx.p.id.get())
-    .bind(text)
-    .bind(ms(now))
-    .bind(intent.to_string())
-    .fetch_optional(&mut *tx)
-    .await?;
+    let p = &ctx.p;
+    match &h.question {
+        Some(QuestionWrite::Clear) => {
+            sqlx::query("DELETE FROM pending_questions WHERE participant_id = $1")
+                .bind(p.id.get())
+                .execute(&mut *c)
+                .await?;
+        }
+        Some(QuestionWrite::Ask {
+            kind,
+            payload,
+            expires,
+        }) => set_question(c, p.id, kind, payload, now, *expires).await?,
+        None => {}
+    }
+    if let Some(set) = h.opted_out {
+        participants::set_opted_out(c, p.id, set, now).await?;
+    }
+    if let Some(l) = h.language {
+        participants::set_language(c, p.id, l, now).await?;
+    }
+    if let Some(m) = &h.notice {
+        outbox::insert(c, m, now).await?;
+    }
+    let id = match ctx.inbound_id {
+        Some(id) => write_pg(c, ctx, channel, gateway_id, text, h, id, now).await?,
+        None => write_in_turn(c, ctx, channel, gateway_id, text, h, now).await?,
+    };
     let Some(id) = id else {
         return Ok(Received::Duplicate);
     };
-    let h = match route {
-        Route::Tap(t) => handle_tap(tx, &ctx, id, text, t, now).await?,
-        Route::PlanTime { payload, at } => plan_answer(tx, &ctx, &payload, at, now).await?,
-        Route::Choice { payload, n } => choice_answer(tx, &ctx, id, text, &payload, n, now).await?,
-        Route::Typed(parsed) => handle(tx, &ctx, id, channel, text, parsed, now).await?,
-    };
-    let intent_label = intent["intent"]
+    let intent_label = h.intent["intent"]
         .as_str()
-        .or_else(|| intent["intent"]["intent"].as_str())
+        .or_else(|| h.intent["intent"]["intent"].as_str())
         .unwrap_or("other");
     // A closed set: the parser's intents (and "plan_time", "choice").
     let intent_label = match intent_label {
@@ -440,97 +567,131 @@ async fn record(
     };
     metrics::counter!("paminn_inbound_total", "channel" => channel.as_str(), "intent" => intent_label.to_string())
         .increment(1);
-    let event = json!({ "inbound_id": id, "channel": channel, "text": text, "intent": intent, "changed": h.changed });
-    write_outcome(tx, &ctx.p, channel, &h, &event, now).await?;
     Ok(Received::New(id))
 }
 
-/// The writes a reply ends with: its reply on an appointment and its task
-/// (when the route decided them), the journal event, and the receipt (when
-/// there is one). On PostgreSQL they are one statement, data-modifying
-/// CTEs that run to completion whether or not the last part inserts
-/// anything, so the round trips per reply do not grow with the writes; a
-/// part with nothing to do matches no row (an id or key bound as NULL).
-/// Each part is the statement of the store function the SQLite path calls:
-/// the reply's UPDATE, `tasks::create`, `journal::append`, `outbox::insert`
-/// (keep them in step). SQLite runs in process, where a statement costs no
-/// round trip, so it runs those functions in turn.
-async fn write_outcome(
-    c: &mut Conn,
-    p: &Participant,
-    channel: ChannelKind,
-    h: &Handled,
-    event: &Value,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let appointment = h
-        .changed
+/// The journal event of a reply.
+fn event(id: i64, channel: ChannelKind, text: &str, h: &Handled) -> Value {
+    json!({ "inbound_id": id, "channel": channel, "text": text, "intent": h.intent, "changed": h.changed })
+}
+
+/// The appointment the journal event is about.
+fn event_appointment(h: &Handled) -> Option<AppointmentId> {
+    h.changed
         .get("appointment_id")
         .and_then(Value::as_i64)
-        .map(AppointmentId::from_db);
-    if backend_of(c) == Backend::Postgres {
-        let (set, task) = (h.reply.as_ref(), h.task.as_ref());
-        sqlx::query(
-            "WITH reply AS (
-                 UPDATE appointments SET reply = $1, reply_reason = $2, reply_at = $3, updated_at = $3
-                 WHERE id = $4
-             ), task AS (
-                 INSERT INTO tasks (unit_id, participant_id, appointment_id, kind, detail, assigned_to, dedupe_key, created_at)
-                 SELECT p.unit_id, p.id, $5, $6, $7, p.lots_id, $8, $3 FROM participants p
-                 WHERE p.id = $9 AND $8 IS NOT NULL
-                 ON CONFLICT (dedupe_key) DO NOTHING
-             ), event AS (
-                 INSERT INTO journal (participant_id, appointment_id, at, actor, kind, detail)
-                 VALUES ($9, $10, $3, $11, $12, $13)
-             )
+        .map(AppointmentId::from_db)
+}
+
+/// PostgreSQL: the inbound row, the reply on the appointment, the task,
+/// the journal event and the receipt in one statement. Data-modifying CTEs
+/// run to completion whether the final SELECT reads them or not; every
+/// part but the first writes only if the inbound row went in (`FROM
+/// inbound_row` or `EXISTS`), so a duplicate writes nothing and returns no
+/// row; a part the route does not need matches no row (its id or key bound
+/// as NULL). Each part is the statement of the store function the SQLite
+/// path calls ([`write_in_turn`]); keep them in step.
+#[allow(clippy::too_many_arguments)]
+async fn write_pg(
+    c: &mut Conn,
+    ctx: &Context,
+    channel: ChannelKind,
+    gateway_id: &str,
+    text: &str,
+    h: &Handled,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let (set, task) = (h.reply.as_ref(), h.task.as_ref());
+    Ok(sqlx::query_scalar(
+        "WITH inbound_row AS (
+             INSERT INTO inbound (id, channel, gateway_id, participant_id, body, received_at, intent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (channel, gateway_id) DO NOTHING RETURNING id
+         ), reply AS (
+             UPDATE appointments SET reply = $8, reply_reason = $9, reply_at = $6, updated_at = $6
+             WHERE id = $10 AND EXISTS (SELECT 1 FROM inbound_row)
+         ), task AS (
+             INSERT INTO tasks (unit_id, participant_id, appointment_id, kind, detail, assigned_to, dedupe_key, created_at)
+             SELECT p.unit_id, p.id, $11, $12, $13, p.lots_id, $14, $6 FROM participants p, inbound_row
+             WHERE p.id = $4 AND $14 IS NOT NULL
+             ON CONFLICT (dedupe_key) DO NOTHING
+         ), event AS (
+             INSERT INTO journal (participant_id, appointment_id, at, actor, kind, detail)
+             SELECT $4, $15, $6, $16, $17, $18 FROM inbound_row
+         ), receipt AS (
              INSERT INTO outbox (participant_id, appointment_id, plan_version, purpose, offset_min, channel,
                                  ask_reply, due_at, deadline_at, next_attempt_at, body, created_at, updated_at)
-             SELECT $9, NULL, 0, $14, 0, $15, 0, $3, NULL, $3, $16, $3, $3 WHERE $16 IS NOT NULL
-             ON CONFLICT (appointment_id, plan_version, offset_min, channel) DO NOTHING",
-        )
-        .bind(set.map(|r| r.state.as_str()))
-        .bind(set.and_then(|r| r.reason.clone()))
-        .bind(ms(now))
-        .bind(set.map(|r| r.appointment.get()))
-        .bind(task.and_then(|t| t.appointment.map(AppointmentId::get)))
-        .bind(task.map(|t| t.kind.as_str()))
-        .bind(task.map(|t| t.detail.to_string()))
-        .bind(task.map(|t| t.key.clone()))
-        .bind(p.id.get())
-        .bind(appointment.map(AppointmentId::get))
-        .bind("participant")
-        .bind(journal::kind::INBOUND_MESSAGE)
-        .bind(event.to_string())
-        .bind(Purpose::Receipt.as_str())
-        .bind(channel.as_str())
-        .bind(h.receipt.clone())
-        .execute(&mut *c)
-        .await?;
-        return Ok(());
-    }
+             SELECT $4, NULL, 0, $19, 0, $2, 0, $6, NULL, $6, $20, $6, $6 FROM inbound_row
+             WHERE $20 IS NOT NULL
+             ON CONFLICT (appointment_id, plan_version, offset_min, channel) DO NOTHING
+         )
+         SELECT id FROM inbound_row",
+    )
+    .bind(id)
+    .bind(channel.as_str())
+    .bind(gateway_id)
+    .bind(ctx.p.id.get())
+    .bind(text)
+    .bind(ms(now))
+    .bind(h.intent.to_string())
+    .bind(set.map(|r| r.state.as_str()))
+    .bind(set.and_then(|r| r.reason.clone()))
+    .bind(set.map(|r| r.appointment.get()))
+    .bind(task.and_then(|t| t.appointment.map(AppointmentId::get)))
+    .bind(task.map(|t| t.kind.as_str()))
+    .bind(task.map(|t| t.detail.to_string()))
+    .bind(task.map(|t| format!("{}:i{id}", t.key)))
+    .bind(event_appointment(h).map(AppointmentId::get))
+    .bind("participant")
+    .bind(journal::kind::INBOUND_MESSAGE)
+    .bind(event(id, channel, text, h).to_string())
+    .bind(Purpose::Receipt.as_str())
+    .bind(h.receipt.clone())
+    .fetch_optional(&mut *c)
+    .await?)
+}
+
+/// SQLite: the same rows as [`write_pg`], through the store functions.
+async fn write_in_turn(
+    c: &mut Conn,
+    ctx: &Context,
+    channel: ChannelKind,
+    gateway_id: &str,
+    text: &str,
+    h: &Handled,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let p = &ctx.p;
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at, intent)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (channel, gateway_id) DO NOTHING RETURNING id",
+    )
+    .bind(channel.as_str())
+    .bind(gateway_id)
+    .bind(p.id.get())
+    .bind(text)
+    .bind(ms(now))
+    .bind(h.intent.to_string())
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some(id) = id else { return Ok(None) };
     if let Some(r) = &h.reply {
         appointments::set_reply(c, r.appointment, r.state, r.reason.as_deref(), now).await?;
     }
     if let Some(t) = &h.task {
-        tasks::create(
-            c,
-            p.id,
-            t.appointment,
-            t.kind,
-            &t.key,
-            t.detail.clone(),
-            now,
-        )
-        .await?;
+        let key = format!("{}:i{id}", t.key);
+        tasks::create(c, p.id, t.appointment, t.kind, &key, t.detail.clone(), now).await?;
     }
     journal::append(
         c,
         p.id,
-        appointment,
+        event_appointment(h),
         now,
         "participant",
         journal::kind::INBOUND_MESSAGE,
-        event.clone(),
+        event(id, channel, text, h),
     )
     .await?;
     if let Some(body) = &h.receipt {
@@ -548,7 +709,7 @@ async fn write_outcome(
         };
         outbox::insert(c, &m, now).await?;
     }
-    Ok(())
+    Ok(Some(id))
 }
 
 /// The appointment a reply is applied to, as read before the update.
@@ -585,14 +746,13 @@ impl From<&Asked> for Target {
 async fn handle_tap(
     c: &mut Conn,
     ctx: &Context,
-    inbound: i64,
     text: &str,
     t: Tapped,
     now: DateTime<Utc>,
 ) -> Result<Handled> {
     let p = &ctx.p;
     let Some(a) = t.appointment else {
-        return answer(c, ctx, inbound, text, t.state, None, now).await;
+        return answer(ctx, text, t.state, None, now);
     };
     let appt = appointments::get(c, a).await?;
     if appt.status == AppointmentStatus::Cancelled || appt.starts_at <= now {
@@ -603,11 +763,11 @@ async fn handle_tap(
         .with_task(NewTask {
             appointment: Some(a),
             kind: TaskKind::LateReply,
-            key: format!("late_reply:i{inbound}"),
+            key: "late_reply",
             detail: json!({ "reply": t.state, "reason": null }),
         }));
     }
-    let mut h = apply(c, ctx, inbound, Target::from(&appt), t.state, None, now).await?;
+    let mut h = apply(ctx, Target::from(&appt), t.state, None, now);
     // A tapped "Kommer" is confirmed by the edited message itself; a
     // receipt is only sent when it asks something (plan-making) or says
     // what happens next ("förhinder").
@@ -634,7 +794,6 @@ fn parse_clock(text: &str) -> Option<NaiveTime> {
 async fn handle(
     c: &mut Conn,
     ctx: &Context,
-    inbound: i64,
     channel: ChannelKind,
     text: &str,
     intent: Intent,
@@ -644,18 +803,18 @@ async fn handle(
     let lang = p.language;
     let say = |key: &str| texts::render(lang, key, &[]);
     Ok(match intent {
-        Intent::Coming => answer(c, ctx, inbound, text, ReplyState::Coming, None, now).await?,
-        Intent::Cannot { reason } => {
-            answer(c, ctx, inbound, text, ReplyState::Cannot, reason, now).await?
-        }
+        Intent::Coming => answer(ctx, text, ReplyState::Coming, None, now)?,
+        Intent::Cannot { reason } => answer(ctx, text, ReplyState::Cannot, reason, now)?,
         Intent::Stop => {
-            participants::set_opted_out(c, p.id, p.opted_out.with(channel, true), now).await?;
-            clear_question(c, ctx).await?;
-            Handled::new(json!({ "opted_out": channel }), say("receipt-stop"))
+            let mut h = Handled::new(json!({ "opted_out": channel }), say("receipt-stop"));
+            h.opted_out = Some(p.opted_out.with(channel, true));
+            h.question = ctx.clear_question();
+            h
         }
         Intent::Start => {
-            participants::set_opted_out(c, p.id, p.opted_out.with(channel, false), now).await?;
-            Handled::new(json!({ "opted_in": channel }), say("receipt-start"))
+            let mut h = Handled::new(json!({ "opted_in": channel }), say("receipt-start"));
+            h.opted_out = Some(p.opted_out.with(channel, false));
+            h
         }
         Intent::Help => Handled::new(json!({}), say("receipt-help")),
         Intent::MyTimes => {
@@ -703,21 +862,20 @@ async fn handle(
             Handled::new(json!({}), r)
         }
         Intent::Language { language } => {
-            participants::set_language(c, p.id, language, now).await?;
-            Handled::new(
+            let mut h = Handled::new(
                 json!({ "language": language }),
                 texts::render(language, "receipt-language", &[]),
-            )
+            );
+            h.language = Some(language);
+            h
         }
-        Intent::Choice { .. } | Intent::Unknown => {
-            not_understood(p, inbound, text, "not understood")
-        }
+        Intent::Choice { .. } | Intent::Unknown => not_understood(p, text, "not understood"),
     })
 }
 
 /// Forwards a text to the lots as a task; the participant is told a person
 /// will read it.
-fn not_understood(p: &Participant, inbound: i64, text: &str, why: &str) -> Handled {
+fn not_understood(p: &Participant, text: &str, why: &str) -> Handled {
     Handled::new(
         json!({ "task": "not_understood" }),
         texts::render(p.language, "receipt-not-understood", &[]),
@@ -725,17 +883,16 @@ fn not_understood(p: &Participant, inbound: i64, text: &str, why: &str) -> Handl
     .with_task(NewTask {
         appointment: None,
         kind: TaskKind::NotUnderstood,
-        key: format!("not_understood:i{inbound}"),
+        key: "not_understood",
         detail: json!({ "text": text, "why": why }),
     })
 }
 
 /// "kommer" / "förhinder" typed (or tapped on a summons): to the open
-/// summons if there is one, else to the appointment it matches.
-async fn answer(
-    c: &mut Conn,
+/// summons if there is one, else to the appointment it matches among those
+/// asked about.
+fn answer(
     ctx: &Context,
-    inbound: i64,
     text: &str,
     state: ReplyState,
     reason: Option<String>,
@@ -748,22 +905,22 @@ async fn answer(
         } else {
             "receipt-cannot"
         };
-        let mut h = Handled::new(
+        let h = Handled::new(
             json!({ "summons_outbox_id": summons, "reply": state }),
             texts::render(p.language, key, &[]),
         );
-        if state == ReplyState::Cannot {
-            h = h.with_task(NewTask {
-                appointment: None,
-                kind: TaskKind::Cannot,
-                key: format!("cannot:i{inbound}"),
-                detail: json!({ "summons_outbox_id": summons, "reason": reason }),
-            });
+        if state != ReplyState::Cannot {
+            return Ok(h);
         }
-        return Ok(h);
+        return Ok(h.with_task(NewTask {
+            appointment: None,
+            kind: TaskKind::Cannot,
+            key: "cannot",
+            detail: json!({ "summons_outbox_id": summons, "reason": reason }),
+        }));
     }
+    // The matched appointments are among the asked, with what is needed.
     let asked = &ctx.asked;
-    // The matched appointments are among `asked`, which has what is needed.
     let of = |a: AppointmentId| {
         asked.iter().find(|x| x.appointment == a).ok_or_else(|| {
             Error::Internal(anyhow::anyhow!(
@@ -772,29 +929,29 @@ async fn answer(
         })
     };
     match match_reply(asked, now) {
-        Match::Apply(a) => {
-            let target = Target::from(of(a)?);
-            apply(c, ctx, inbound, target, state, reason, now).await
-        }
+        Match::Apply(a) => Ok(apply(ctx, Target::from(of(a)?), state, reason, now)),
         Match::AskWhich(a, b) => {
-            let (first, second) = (of(a)?, of(b)?);
-            let payload = json!({ "options": [a, b], "reply": state, "reason": reason });
-            set_question(c, p.id, "choice", &payload, now, now + CHOICE_TTL).await?;
             let r = texts::render(
                 p.language,
                 "receipt-which",
                 &[
                     (
                         "first",
-                        texts::when(p.language, first.starts_at, now, p.time_zone),
+                        texts::when(p.language, of(a)?.starts_at, now, p.time_zone),
                     ),
                     (
                         "second",
-                        texts::when(p.language, second.starts_at, now, p.time_zone),
+                        texts::when(p.language, of(b)?.starts_at, now, p.time_zone),
                     ),
                 ],
             );
-            Ok(Handled::new(json!({ "asked_which": [a, b] }), r))
+            let mut h = Handled::new(json!({ "asked_which": [a, b] }), r);
+            h.question = Some(QuestionWrite::Ask {
+                kind: "choice",
+                payload: json!({ "options": [a, b], "reply": state, "reason": reason }),
+                expires: now + CHOICE_TTL,
+            });
+            Ok(h)
         }
         Match::TooLate(a) => Ok(Handled::new(
             json!({ "appointment_id": a, "too_late": true }),
@@ -803,81 +960,73 @@ async fn answer(
         .with_task(NewTask {
             appointment: Some(a),
             kind: TaskKind::LateReply,
-            key: format!("late_reply:i{inbound}"),
+            key: "late_reply",
             detail: json!({ "reply": state, "reason": reason }),
         })),
-        Match::Nothing => Ok(not_understood(
-            p,
-            inbound,
-            text,
-            "no appointment was asked about",
-        )),
+        Match::Nothing => Ok(not_understood(p, text, "no appointment was asked about")),
     }
 }
 
 /// A reply on an appointment, with its receipt and, for "förhinder", a
-/// task for the lots (both written by [`write_outcome`]); clears the
-/// pending question, and with plan-making asks when to leave.
-async fn apply(
-    c: &mut Conn,
+/// task for the lots; clears the pending question, or with plan-making
+/// asks when to leave.
+fn apply(
     ctx: &Context,
-    inbound: i64,
     before: Target,
     state: ReplyState,
     reason: Option<String>,
     now: DateTime<Utc>,
-) -> Result<Handled> {
+) -> Handled {
     let (p, a) = (&ctx.p, before.id);
-    clear_question(c, ctx).await?;
-    let mut changed =
+    let changed =
         json!({ "appointment_id": a, "reply": state, "previous": before.reply, "reason": reason });
     let set = SetReply {
         appointment: a,
         state,
         reason: reason.clone(),
     };
-    if state == ReplyState::Cannot {
-        let mut h = Handled::new(changed, texts::render(p.language, "receipt-cannot", &[]))
-            .with_task(NewTask {
-                appointment: Some(a),
-                kind: TaskKind::Cannot,
-                key: format!("cannot:i{inbound}"),
-                detail: json!({ "reason": reason, "starts_at": before.starts_at }),
-            });
-        h.reply = Some(set);
-        return Ok(h);
-    }
-    let mut receipt = texts::render(
-        p.language,
-        "receipt-coming",
-        &[(
-            "when",
-            texts::when(p.language, before.starts_at, now, p.time_zone),
-        )],
-    );
-    if ctx.plan_making && before.starts_at - now > Duration::minutes(30) {
-        changed["plan_question"] = json!(true);
-        set_question(
-            c,
-            p.id,
-            "plan",
-            &json!({ "appointment": a }),
-            now,
-            before.starts_at,
-        )
-        .await?;
-        receipt.push(' ');
-        receipt.push_str(&texts::render(p.language, "plan-question", &[]));
-    }
-    let mut h = Handled::new(changed, receipt);
+    let mut h = if state == ReplyState::Cannot {
+        Handled::new(changed, texts::render(p.language, "receipt-cannot", &[])).with_task(NewTask {
+            appointment: Some(a),
+            kind: TaskKind::Cannot,
+            key: "cannot",
+            detail: json!({ "reason": reason, "starts_at": before.starts_at }),
+        })
+    } else {
+        let receipt = texts::render(
+            p.language,
+            "receipt-coming",
+            &[(
+                "when",
+                texts::when(p.language, before.starts_at, now, p.time_zone),
+            )],
+        );
+        Handled::new(changed, receipt)
+    };
     h.reply = Some(set);
-    Ok(h)
+    h.question = ctx.clear_question();
+    if state != ReplyState::Cannot
+        && ctx.plan_making
+        && before.starts_at - now > Duration::minutes(30)
+    {
+        h.changed["plan_question"] = json!(true);
+        // Replaces any earlier question, as clearing it first would.
+        h.question = Some(QuestionWrite::Ask {
+            kind: "plan",
+            payload: json!({ "appointment": a }),
+            expires: before.starts_at,
+        });
+        if let Some(r) = h.receipt.as_mut() {
+            r.push(' ');
+            r.push_str(&texts::render(p.language, "plan-question", &[]));
+        }
+    }
+    h
 }
 
 async fn choice_answer(
     c: &mut Conn,
     ctx: &Context,
-    inbound: i64,
     text: &str,
     payload: &Value,
     n: u8,
@@ -888,7 +1037,7 @@ async fn choice_answer(
         .map(|v| v.iter().filter_map(Value::as_i64).collect())
         .unwrap_or_default();
     let Some(&chosen) = options.get(usize::from(n).wrapping_sub(1)) else {
-        return Ok(not_understood(&ctx.p, inbound, text, "choice out of range"));
+        return Ok(not_understood(&ctx.p, text, "choice out of range"));
     };
     let state: ReplyState = payload["reply"]
         .as_str()
@@ -897,7 +1046,7 @@ async fn choice_answer(
         .unwrap_or(ReplyState::None);
     let reason = payload["reason"].as_str().map(str::to_string);
     let before = appointments::get(c, AppointmentId::from_db(chosen)).await?;
-    apply(c, ctx, inbound, Target::from(&before), state, reason, now).await
+    Ok(apply(ctx, Target::from(&before), state, reason, now))
 }
 
 async fn plan_answer(
@@ -915,15 +1064,12 @@ async fn plan_answer(
     .await?;
     let day = a.starts_at.with_timezone(&p.time_zone).date_naive();
     let leave = crate::domain::schedule::resolve_local(day.and_time(at), p.time_zone);
-    clear_question(c, ctx).await?;
     if leave <= now || leave >= a.starts_at {
         let text = at.format("%H:%M").to_string();
-        return Ok(Handled {
-            changed: json!({ "ignored": text }),
-            receipt: None,
-            reply: None,
-            task: None,
-        });
+        let mut h = Handled::new(json!({ "ignored": text }), String::new());
+        h.receipt = None;
+        h.question = ctx.clear_question();
+        return Ok(h);
     }
     let time = a
         .starts_at
@@ -935,29 +1081,25 @@ async fn plan_answer(
         "plan-leave",
         &[("name", p.first_name.clone()), ("time", time)],
     );
-    let channel = p.channel_pref;
-    outbox::insert(
-        c,
-        &NewMessage {
-            participant_id: p.id,
-            appointment_id: None,
-            plan_version: 0,
-            purpose: Purpose::Notice,
-            offset_min: 0,
-            channel,
-            ask_reply: false,
-            due_at: leave,
-            deadline_at: Some(a.starts_at),
-            body: Some(body),
-        },
-        now,
-    )
-    .await?;
     let hhmm = at.format("%H:%M").to_string();
-    Ok(Handled::new(
+    let mut h = Handled::new(
         json!({ "appointment_id": a.id, "leave_reminder": leave }),
         texts::render(p.language, "plan-confirm", &[("time", hhmm)]),
-    ))
+    );
+    h.question = ctx.clear_question();
+    h.notice = Some(NewMessage {
+        participant_id: p.id,
+        appointment_id: None,
+        plan_version: 0,
+        purpose: Purpose::Notice,
+        offset_min: 0,
+        channel: p.channel_pref,
+        ask_reply: false,
+        due_at: leave,
+        deadline_at: Some(a.starts_at),
+        body: Some(body),
+    });
+    Ok(h)
 }
 
 async fn set_question(
@@ -980,20 +1122,6 @@ async fn set_question(
     .bind(ms(expires))
     .execute(&mut *c)
     .await?;
-    Ok(())
-}
-
-/// Deletes the participant's pending question, expired or not; a
-/// statement only when the context read found one (most replies answer
-/// no question, and the DELETE would find nothing).
-async fn clear_question(c: &mut Conn, ctx: &Context) -> Result<()> {
-    if ctx.question.is_none() {
-        return Ok(());
-    }
-    sqlx::query("DELETE FROM pending_questions WHERE participant_id = $1")
-        .bind(ctx.p.id.get())
-        .execute(&mut *c)
-        .await?;
     Ok(())
 }
 
