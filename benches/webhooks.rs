@@ -308,9 +308,19 @@ fn main() {
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let pg = std::env::var("PAMINN_TEST_POSTGRES_URL").is_ok();
-    for concurrency in [16, 64] {
-        rt.block_on(run("sqlite", concurrency));
-        if pg {
+    // Knobs for profiling one configuration: PAMINN_BENCH_BACKENDS=sqlite
+    // or postgres, PAMINN_BENCH_CONNECTIONS=16 (default: both, 16 and 64).
+    let backends = std::env::var("PAMINN_BENCH_BACKENDS").unwrap_or_default();
+    let wanted = |b: &str| backends.is_empty() || backends.contains(b);
+    let connections: Vec<usize> = match std::env::var("PAMINN_BENCH_CONNECTIONS") {
+        Ok(v) => v.split(',').filter_map(|c| c.trim().parse().ok()).collect(),
+        Err(_) => vec![16, 64],
+    };
+    for concurrency in connections {
+        if wanted("sqlite") {
+            rt.block_on(run("sqlite", concurrency));
+        }
+        if pg && wanted("postgres") {
             rt.block_on(run("postgres", concurrency));
         }
     }

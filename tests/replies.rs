@@ -441,3 +441,111 @@ both_backends! {
         assert_eq!(tasks[0].detail["reason"], "jobbar");
     }
 }
+
+both_backends! {
+    async fn the_inbound_row_keeps_the_journals_intent_and_an_expired_question_is_cleared_not_answered(t) {
+        // The intent is decided before the inbound row is written (one
+        // INSERT, no UPDATE), and the pending question is read once with
+        // everything else: pin both against the journal.
+        let now = sthlm(2026, 12, 7, 9, 0);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        {
+            let mut c = w.e.db.conn().await.unwrap();
+            rules::set(&mut c, w.unit.id, AppointmentKind::Meeting, &[Span::minutes(3 * 1440).unwrap()], true, None).await.unwrap();
+        }
+        let tue = w.book(p.id, sthlm(2026, 12, 8, 9, 0), now).await;
+        let thu = w.book(p.id, sthlm(2026, 12, 10, 13, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 7, 13, 0)).await.unwrap();
+        let t1 = sthlm(2026, 12, 7, 14, 0);
+        w.say(p.id, "kan inte", t1).await; // asks which: a question for 24 h
+        let questions = async || -> i64 {
+            sqlx::query_scalar("SELECT COUNT(*) FROM pending_questions").fetch_one(&w.e.db.pool).await.unwrap()
+        };
+        assert_eq!(questions().await, 1);
+        // 25 h later the question has expired: "2" is not an answer to it.
+        let t2 = t1 + Duration::hours(25);
+        w.say(p.id, "2", t2).await;
+        assert_eq!(w.appt(&thu).await.reply, ReplyState::None);
+        let tasks = w.tasks(p.id).await;
+        assert_eq!((tasks[0].kind, tasks[0].detail["why"].as_str()), (TaskKind::NotUnderstood, Some("not understood")));
+        assert_eq!(questions().await, 1, "an unanswered expired question stays until a reply clears it");
+        // Tuesday has started: "ja" is about Thursday, and clears the expired question.
+        w.say(p.id, "ja", t2 + Duration::minutes(1)).await;
+        assert_eq!((w.appt(&tue).await.reply, w.appt(&thu).await.reply), (ReplyState::None, ReplyState::Coming));
+        assert_eq!(questions().await, 0);
+        let stored: Vec<serde_json::Value> = w.e.export(p.id, &actor(), t2).await.unwrap()["inbound"]
+            .as_array().unwrap().iter().map(|i| i["intent"].clone()).collect();
+        let journalled: Vec<serde_json::Value> = w.journal(p.id).await.into_iter()
+            .filter(|e| e.kind == "inbound_message").map(|e| e.detail["intent"].clone()).collect();
+        assert_eq!(stored, journalled);
+        let names: Vec<&str> = stored.iter().map(|i| i["intent"].as_str().unwrap()).collect();
+        assert_eq!(names, ["cannot", "choice", "coming"]);
+    }
+}
+
+both_backends! {
+    async fn a_replys_last_writes_are_the_same_rows_on_both_backends(t) {
+        // On PostgreSQL the reply on the appointment, the task, the journal
+        // event and the receipt are one statement; on SQLite the store
+        // functions in turn. Pin every column they write.
+        let now = sthlm(2026, 12, 9, 9, 0);
+        let w = world(&t, now).await;
+        let lena = w.e.add_staff(&paminn::store::staff::NewStaff {
+            unit: Some(w.unit.id), name: "Lena".into(), username: "lena".into(),
+            role: paminn::domain::Role::Lots, language: paminn::domain::Language::Sv,
+        }, &actor(), now).await.unwrap();
+        let p = w.e.add_participant(&participants::NewParticipant {
+            unit_id: w.unit.id, first_name: "Ali".into(),
+            phone: Some(paminn::domain::PhoneNumber::parse("070-123 45 67").unwrap()),
+            language: paminn::domain::Language::Sv, channel_pref: ChannelKind::Sms,
+            time_zone: chrono_tz::Europe::Stockholm, discreet: true, lots_id: Some(lena.id),
+        }, Some("sms".parse().unwrap()), &actor(), now).await.unwrap();
+        let a = w.book(p.id, sthlm(2026, 12, 10, 11, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 9, 11, 0)).await.unwrap();
+        let t1 = sthlm(2026, 12, 9, 11, 5);
+        let Received::New(i1) = w.say(p.id, "förhinder, sjuk", t1).await else { panic!("new") };
+        let Received::New(i2) = w.say(p.id, "vem är detta?", t1 + Duration::minutes(1)).await else { panic!("new") };
+        let ms = |t: DateTime<Utc>| t.timestamp_millis();
+        let pool = &w.e.db.pool;
+        let appt: (String, Option<String>, Option<i64>, i64) =
+            sqlx::query_as("SELECT reply, reply_reason, reply_at, updated_at FROM appointments WHERE id = $1")
+                .bind(a.id.get()).fetch_one(pool).await.unwrap();
+        assert_eq!(appt, ("cannot".into(), Some("sjuk".into()), Some(ms(t1)), ms(t1)));
+        type TaskRow = (i64, i64, Option<i64>, String, String, Option<i64>, String, i64, Option<i64>);
+        let tasks: Vec<TaskRow> = sqlx::query_as(
+            "SELECT unit_id, participant_id, appointment_id, kind, detail, assigned_to, dedupe_key, created_at, done_at
+             FROM tasks WHERE participant_id = $1 ORDER BY id")
+            .bind(p.id.get()).fetch_all(pool).await.unwrap();
+        let detail = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+        assert_eq!(tasks.len(), 2);
+        let (u, pid, ta, kind, d, assigned, key, created, done) = tasks[0].clone();
+        assert_eq!((u, pid, ta, kind.as_str(), assigned, key, created, done),
+            (w.unit.id.get(), p.id.get(), Some(a.id.get()), "cannot", Some(lena.id.get()), format!("cannot:i{i1}"), ms(t1), None));
+        assert_eq!(detail(&d), serde_json::json!({ "reason": "sjuk", "starts_at": sthlm(2026, 12, 10, 11, 0) }));
+        let (_, _, ta, kind, d, assigned, key, created, _) = tasks[1].clone();
+        assert_eq!((ta, kind.as_str(), assigned, key, created),
+            (None, "not_understood", Some(lena.id.get()), format!("not_understood:i{i2}"), ms(t1 + Duration::minutes(1))));
+        assert_eq!(detail(&d), serde_json::json!({ "text": "vem är detta?", "why": "not understood" }));
+        type EventRow = (Option<i64>, i64, String, String, String);
+        let events: Vec<EventRow> = sqlx::query_as(
+            "SELECT appointment_id, at, actor, kind, detail FROM journal WHERE participant_id = $1 AND kind = 'inbound_message' ORDER BY id")
+            .bind(p.id.get()).fetch_all(pool).await.unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!((events[0].0, events[0].1, events[0].2.as_str()), (Some(a.id.get()), ms(t1), "participant"));
+        assert_eq!(detail(&events[0].4)["inbound_id"], i1);
+        assert_eq!(detail(&events[0].4)["changed"]["reply"], "cannot");
+        assert_eq!((events[1].0, detail(&events[1].4)["changed"]["task"].as_str()), (None, Some("not_understood")));
+        type ReceiptRow = (Option<i64>, i64, i64, String, i64, i64, Option<i64>, i64, String, i64, i64, i64);
+        let receipts: Vec<ReceiptRow> = sqlx::query_as(
+            "SELECT appointment_id, plan_version, offset_min, channel, ask_reply, due_at, deadline_at, next_attempt_at,
+                    status, attempts, created_at, updated_at
+             FROM outbox WHERE participant_id = $1 AND purpose = 'receipt' ORDER BY id")
+            .bind(p.id.get()).fetch_all(pool).await.unwrap();
+        let t2 = ms(t1 + Duration::minutes(1));
+        assert_eq!(receipts, [
+            (None, 0, 0, "sms".into(), 0, ms(t1), None, ms(t1), "pending".into(), 0, ms(t1), ms(t1)),
+            (None, 0, 0, "sms".into(), 0, t2, None, t2, "pending".into(), 0, t2, t2),
+        ]);
+    }
+}

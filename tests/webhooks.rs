@@ -10,7 +10,9 @@ use chrono::{Duration, Utc};
 use common::fx::{self, Recorder};
 use common::sthlm;
 use paminn::channels::{Accepted, Channels, OutgoingMessage, SendError, Transport};
-use paminn::domain::{AppointmentKind, ChannelKind, OutboxStatus, ReplyState, TaskKind};
+use paminn::domain::{
+    AppointmentKind, ChannelKind, OutboxStatus, ParticipantStatus, ReplyState, TaskKind,
+};
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
 use paminn::engine::{Actor, Engine};
 use paminn::store::appointments::{self, NewAppointment};
@@ -354,5 +356,77 @@ both_backends! {
         assert_eq!((cost[0].messages, cost[0].parts, cost[0].cost, cost[0].currency.as_deref()), (1, 1, 3500, Some("SEK")));
         let none = reports::sms_cost(&mut c, u.id, sthlm(2026, 11, 1, 0, 0), sthlm(2026, 12, 1, 0, 0)).await.unwrap();
         assert!(none.is_empty());
+    }
+}
+
+both_backends! {
+    async fn a_shared_number_reaches_the_active_participant_first_then_the_newest(t) {
+        // The webhook finds the sender by number in the reply's own read
+        // (`Engine::receive_from_number`); the choice must stay that of
+        // `participants::by_phone`: not erased, active first, then newest.
+        let app = spawn(&t).await;
+        let now = Utc::now();
+        let u = fx::unit(&app.e, "Chansen", now).await;
+        let ali = fx::participant(&app.e, &u, "Ali", "sms", now).await;
+        let bea = fx::participant(&app.e, &u, "Bea", "sms", now).await;
+        let actor = Actor("test".into());
+        async fn reached(app: &App, n: u32) -> i64 {
+            let id = format!("elks-shared-{n}");
+            let form = [("id", id.as_str()), ("from", "+46701234567"), ("message", "hjälp")];
+            assert_eq!(app.elks("inbound", &form, SECRET).await, StatusCode::OK);
+            let pid: Option<i64> = sqlx::query_scalar("SELECT participant_id FROM inbound WHERE gateway_id = $1")
+                .bind(format!("46elks:{id}"))
+                .fetch_one(&app.e.db.pool).await.unwrap();
+            pid.unwrap()
+        }
+        assert_eq!(reached(&app, 1).await, bea.id.get(), "both active: the newest");
+        app.e.set_status(bea.id, ParticipantStatus::Discharged, &actor, now).await.unwrap();
+        assert_eq!(reached(&app, 2).await, ali.id.get(), "the active one before a newer discharged one");
+        app.e.set_status(ali.id, ParticipantStatus::Discharged, &actor, now).await.unwrap();
+        assert_eq!(reached(&app, 3).await, bea.id.get(), "neither active: the newest");
+        app.e.erase(bea.id, &actor, now).await.unwrap();
+        assert_eq!(reached(&app, 4).await, ali.id.get(), "an erased participant has no number");
+        let mut c = app.e.db.conn().await.unwrap();
+        let helped = journal::list(&mut c, ali.id).await.unwrap().into_iter()
+            .filter(|e| e.kind == "inbound_message" && e.detail["intent"]["intent"] == "help").count();
+        assert_eq!(helped, 2);
+    }
+}
+
+both_backends! {
+    async fn a_reply_delivered_many_times_at_once_is_recorded_once(t) {
+        // Gateways retry, sometimes before the first delivery has been
+        // answered. However the deliveries interleave, the inbound row's
+        // unique key lets one through: one row, one journal event, one
+        // task, one receipt.
+        let app = spawn(&t).await;
+        let (p, a, _) = reminded(&app).await;
+        let form = [("id", "elks-dup"), ("from", "+46701234567"), ("message", "förhinder, sjuk")];
+        let sends = (0..8).map(|_| app.elks("inbound", &form, SECRET));
+        for status in futures::future::join_all(sends).await {
+            assert_eq!(status, StatusCode::OK);
+        }
+        assert_eq!(inbound_count(&app).await, 1);
+        let mut c = app.e.db.conn().await.unwrap();
+        let events = journal::list(&mut c, p).await.unwrap().into_iter().filter(|e| e.kind == "inbound_message").count();
+        assert_eq!(events, 1);
+        let cannot = tasks::list(&mut c, Some(p), false).await.unwrap();
+        assert_eq!((cannot.len(), cannot[0].kind, cannot[0].appointment_id), (1, TaskKind::Cannot, Some(a)));
+        let receipts = outbox::list(&mut c, Some(p)).await.unwrap().into_iter()
+            .filter(|r| r.purpose == paminn::domain::Purpose::Receipt).count();
+        assert_eq!(receipts, 1);
+        assert_eq!(appointments::get(&mut c, a).await.unwrap().reply, ReplyState::Cannot);
+        // A route that writes more than the reply's own rows (STOPP: the
+        // opt-out, in a transaction with them) is recorded once as well.
+        let form = [("id", "elks-dup-stop"), ("from", "+46701234567"), ("message", "STOPP")];
+        let sends = (0..8).map(|_| app.elks("inbound", &form, SECRET));
+        for status in futures::future::join_all(sends).await {
+            assert_eq!(status, StatusCode::OK);
+        }
+        assert_eq!(inbound_count(&app).await, 2);
+        let receipts = outbox::list(&mut c, Some(p)).await.unwrap().into_iter()
+            .filter(|r| r.purpose == paminn::domain::Purpose::Receipt).count();
+        assert_eq!(receipts, 2);
+        assert!(participants::get(&mut c, p).await.unwrap().opted_out.contains(ChannelKind::Sms));
     }
 }

@@ -11,21 +11,47 @@
 //! * STOPP / START, HJÄLP, MINA TIDER, MINA UPPGIFTER, SPRÅK: answered at
 //!   once.
 //! * Anything not understood goes to a person as a task, never into a bin.
+//!
+//! The shape, for round trips (a reply is on the hot path of the gateway
+//! webhook, and on PostgreSQL every statement is one): read, decide, write.
+//! * Read: one query for everything a reply needs ([`Context`]: the
+//!   participant, by id or by phone number, the unit's plan-making
+//!   setting, the pending question, the latest message that asked for a
+//!   reply, the appointments asked about).
+//! * Decide ([`decide`]): the route and intent from the text and the
+//!   context, then what the route changes, as a [`Handled`]; only reads
+//!   here (MINA TIDER, a tapped or chosen appointment).
+//! * Write ([`write`]): the inbound row, whose unique key makes a
+//!   redelivered message a duplicate that writes nothing, with the reply
+//!   on the appointment, the task, the journal event and the receipt. On
+//!   PostgreSQL that is one statement; what only some routes write (the
+//!   pending question, an opt-out, the language, a plan reminder) goes
+//!   before it in the same transaction. SQLite, in process, writes the
+//!   same rows one statement at a time.
+//!
+//! On PostgreSQL a typed "kommer" through the webhook is therefore two
+//! statements, the read and the write (which commits by itself, as one
+//! statement): it was a phone lookup on a connection of its own and then
+//! fifteen statements including BEGIN and COMMIT.
 
 use super::Engine;
 use crate::domain::matching::{Asked, Match, match_reply};
 use crate::domain::reply::{self, Intent};
 use crate::domain::{
-    AppointmentId, AppointmentStatus, ChannelKind, ParticipantId, Purpose, ReplyState, TaskKind,
+    AppointmentId, AppointmentStatus, ChannelKind, ChannelSet, Language, ParticipantId,
+    PhoneNumber, Purpose, ReplyState, TaskKind,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::outbox::{self, NewMessage};
 use crate::store::participants::{self, Participant};
-use crate::store::{Conn, appointments, consents, from_ms, journal, ms, parse_col, tasks, units};
+use crate::store::{
+    Backend, Conn, appointments, backend_of, consents, from_ms, journal, ms, parse_col, tasks,
+};
 use crate::texts;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde_json::{Value, json};
-use sqlx::Row;
+use sqlx::{Connection, Row};
+use std::sync::LazyLock;
 
 /// Whether an inbound message was new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,21 +60,79 @@ pub enum Received {
     Duplicate,
 }
 
-/// What handling a message did, for the journal.
+/// What handling a message decided, before anything is written: the
+/// intent and what changed (for the inbound row and the journal), the
+/// receipt, and every write the route makes.
 struct Handled {
     intent: Value,
     changed: Value,
     receipt: Option<String>,
+    /// The reply on an appointment (a later reply overrides).
+    reply: Option<SetReply>,
+    /// A task for the participant's lots.
+    task: Option<NewTask>,
+    /// What only some routes write; with any of these, the writes need a
+    /// transaction of their own on PostgreSQL (see [`Handled::alone`]).
+    question: Option<QuestionWrite>,
+    opted_out: Option<ChannelSet>,
+    language: Option<Language>,
+    notice: Option<NewMessage>,
 }
 
 impl Handled {
-    fn new(intent: Value, changed: Value, receipt: String) -> Self {
+    fn new(changed: Value, receipt: String) -> Self {
         Handled {
-            intent,
+            intent: Value::Null,
             changed,
             receipt: Some(receipt),
+            reply: None,
+            task: None,
+            question: None,
+            opted_out: None,
+            language: None,
+            notice: None,
         }
     }
+
+    fn with_task(mut self, task: NewTask) -> Self {
+        self.task = Some(task);
+        self
+    }
+
+    /// Whether the inbound row's statement is every write: then, on
+    /// PostgreSQL, it needs no transaction around it.
+    fn alone(&self) -> bool {
+        self.question.is_none()
+            && self.opted_out.is_none()
+            && self.language.is_none()
+            && self.notice.is_none()
+    }
+}
+
+struct SetReply {
+    appointment: AppointmentId,
+    state: ReplyState,
+    reason: Option<String>,
+}
+
+/// A task, made unless one with the same key exists (as `tasks::create`);
+/// the key is `{key}:i{inbound id}`, so one message makes one task.
+struct NewTask {
+    appointment: Option<AppointmentId>,
+    kind: TaskKind,
+    key: &'static str,
+    detail: Value,
+}
+
+enum QuestionWrite {
+    /// Deleted, expired or not (only decided when there is a row).
+    Clear,
+    /// Asked, replacing any earlier question.
+    Ask {
+        kind: &'static str,
+        payload: Value,
+        expires: DateTime<Utc>,
+    },
 }
 
 /// How long a "svara 1 eller 2" question stays open.
@@ -73,20 +157,90 @@ impl Engine {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<Received> {
-        let mut tx = self.db.begin().await?;
-        let r = receive_in(&mut tx, channel, gateway_id, participant, text, None, now).await?;
-        if r == Received::Duplicate {
-            tx.rollback().await?;
-        } else {
-            tx.commit().await?;
+        self.receive_from(Sender::Id(participant), channel, gateway_id, text, now)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("participant {participant}")))
+    }
+
+    /// [`Engine::receive`] for a message that names its sender by phone
+    /// number (an SMS gateway's webhook). The number is looked up in the
+    /// same read as the rest of what a reply needs, the way
+    /// `participants::by_phone` does: not erased, an active participant
+    /// first, then the newest. `None` when nobody has the number; then
+    /// nothing was written.
+    pub async fn receive_from_number(
+        &self,
+        channel: ChannelKind,
+        gateway_id: &str,
+        phone: &PhoneNumber,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Received>> {
+        self.receive_from(Sender::Phone(phone), channel, gateway_id, text, now)
+            .await
+    }
+
+    async fn receive_from(
+        &self,
+        who: Sender<'_>,
+        channel: ChannelKind,
+        gateway_id: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Received>> {
+        let r = match self.db.backend {
+            // Every write transaction on SQLite takes the write lock first
+            // (`Db::begin`); statements cost no round trip in process.
+            Backend::Sqlite => {
+                let mut tx = self.db.begin().await?;
+                let Some(ctx) = Context::read(&mut tx, who, now).await? else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                let h = decide(&mut tx, &ctx, channel, text, None, now).await?;
+                let r = write(&mut tx, &ctx, channel, gateway_id, text, &h, now).await?;
+                finish(tx, r).await?
+            }
+            // The read and the decision need no transaction (each
+            // statement sees what is committed, as it would inside one at
+            // READ COMMITTED); the write is one statement, atomic and
+            // committed by itself, unless the route writes more.
+            Backend::Postgres => {
+                let mut c = self.db.conn().await?;
+                let Some(ctx) = Context::read(&mut c, who, now).await? else {
+                    return Ok(None);
+                };
+                let h = decide(&mut c, &ctx, channel, text, None, now).await?;
+                if h.alone() {
+                    write(&mut c, &ctx, channel, gateway_id, text, &h, now).await?
+                } else {
+                    let mut tx = c.begin().await?;
+                    let r = write(&mut tx, &ctx, channel, gateway_id, text, &h, now).await?;
+                    finish(tx, r).await?
+                }
+            }
+        };
+        if r != Received::Duplicate {
             self.wake();
         }
-        Ok(r)
+        Ok(Some(r))
     }
 }
 
+/// A duplicate's writes (what went before its inbound row) are undone;
+/// anything else is committed.
+async fn finish(tx: sqlx::Transaction<'_, sqlx::Any>, r: Received) -> Result<Received> {
+    if r == Received::Duplicate {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
+    Ok(r)
+}
+
 /// [`Engine::receive`] in the caller's transaction; with `tapped`, the
-/// reply came from a button and needs no parsing or matching.
+/// reply came from a button and needs no parsing or matching. A duplicate
+/// may have written (before its inbound row): the caller rolls back.
 pub(crate) async fn receive_in(
     tx: &mut Conn,
     channel: ChannelKind,
@@ -96,25 +250,310 @@ pub(crate) async fn receive_in(
     tapped: Option<Tapped>,
     now: DateTime<Utc>,
 ) -> Result<Received> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (channel, gateway_id) DO NOTHING RETURNING id",
+    let ctx = Context::read(tx, Sender::Id(participant), now)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("participant {participant}")))?;
+    let h = decide(tx, &ctx, channel, text, tapped, now).await?;
+    write(tx, &ctx, channel, gateway_id, text, &h, now).await
+}
+
+/// Who sent a message, as the channel knows them.
+#[derive(Clone, Copy)]
+enum Sender<'a> {
+    Id(ParticipantId),
+    Phone(&'a PhoneNumber),
+}
+
+/// What every reply needs before it writes anything, read in one query
+/// (it used to be six: the phone lookup before the transaction, the
+/// participant, the pending question, the latest asked message, the asked
+/// appointments, the unit; and the matched appointment again).
+struct Context {
+    p: Participant,
+    /// The unit asks "when do you need to leave?" after a "kommer".
+    plan_making: bool,
+    /// The row in `pending_questions`, expired or not: only an unexpired
+    /// one is answered, but any one is deleted when the question is
+    /// cleared, and without a row there is nothing to delete.
+    question: Option<Question>,
+    /// The latest message to the participant that asked for a reply.
+    latest_ask: Option<LatestAsk>,
+    /// The appointments the participant was asked about in the last week
+    /// (what `domain::matching` chooses from), with what applying a reply
+    /// needs of them (start, current reply), so the matched one is not
+    /// read again.
+    asked: Vec<Asked>,
+    /// PostgreSQL: the id the inbound row will get, taken from its
+    /// sequence by the read, so the write can name it in the task's key
+    /// and the journal event within the same statement (a duplicate leaves
+    /// a gap, as a rollback does).
+    inbound_id: Option<i64>,
+}
+
+struct Question {
+    kind: String,
+    payload: Value,
+    expires_at: i64,
+}
+
+struct LatestAsk {
+    outbox_id: i64,
+    purpose: Purpose,
+    deadline_at: Option<i64>,
+}
+
+/// The context query. `me` picks the participant (`pick` is by id or by
+/// phone number); the rest is one row per asked appointment, each carrying
+/// the participant, the unit's setting, the pending question and the
+/// latest asked message (one row with NULL `a_*` columns when nothing was
+/// asked). The participant's columns keep their names, so
+/// `participants::from_row` reads any of the rows. Both subqueries on
+/// `outbox` are those of the separate queries they replace (the
+/// `outbox_asked` index). `reserve` is the inbound id (see
+/// [`Context::inbound_id`]).
+fn context_sql(pick: &str, reserve: &str) -> String {
+    let cols = participants::COLS
+        .split(',')
+        .map(|c| format!("p.{0} AS {0}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH me AS ({pick}), reserved AS (SELECT {reserve} AS inbound_id)
+         SELECT {cols}, u.plan_making, reserved.inbound_id,
+                q.kind AS q_kind, q.payload AS q_payload, q.expires_at AS q_expires_at,
+                s.id AS s_id, s.purpose AS s_purpose, s.deadline_at AS s_deadline_at,
+                a.id AS a_id, a.starts_at AS a_starts_at, a.status AS a_status,
+                a.reply AS a_reply, a.asked_at AS a_asked_at
+         FROM me
+         CROSS JOIN reserved
+         JOIN participants p ON p.id = me.id
+         JOIN units u ON u.id = p.unit_id
+         LEFT JOIN pending_questions q ON q.participant_id = p.id
+         LEFT JOIN outbox s ON s.id = (
+             SELECT o.id FROM outbox o
+             WHERE o.participant_id = me.id AND o.ask_reply = 1 AND o.status IN ('sent','delivered')
+             ORDER BY o.sent_at DESC, o.id DESC LIMIT 1)
+         LEFT JOIN (
+             SELECT a.id, a.starts_at, a.status, a.reply, MAX(o.sent_at) AS asked_at
+             FROM outbox o JOIN appointments a ON a.id = o.appointment_id
+             WHERE o.participant_id = (SELECT id FROM me) AND o.ask_reply = 1
+               AND (o.purpose = 'reminder' OR o.broadcast_id IS NOT NULL)
+               AND o.status IN ('sent','delivered') AND a.starts_at > $2
+             GROUP BY a.id, a.starts_at, a.status, a.reply) a ON 1 = 1
+         ORDER BY a.id"
     )
-    .bind(channel.as_str())
-    .bind(gateway_id)
-    .bind(participant.get())
-    .bind(text)
-    .bind(ms(now))
-    .fetch_optional(&mut *tx)
-    .await?;
+}
+
+const PICK_BY_ID: &str = "SELECT id FROM participants WHERE id = $1";
+/// The same choice as `participants::by_phone`.
+const PICK_BY_PHONE: &str = "SELECT id FROM participants WHERE phone = $1 AND erased_at IS NULL
+         ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, id DESC LIMIT 1";
+const RESERVE_PG: &str = "nextval(pg_get_serial_sequence('inbound', 'id'))";
+
+static CONTEXT_SQL: LazyLock<[String; 4]> = LazyLock::new(|| {
+    [
+        context_sql(PICK_BY_ID, "NULL"),
+        context_sql(PICK_BY_PHONE, "NULL"),
+        context_sql(PICK_BY_ID, RESERVE_PG),
+        context_sql(PICK_BY_PHONE, RESERVE_PG),
+    ]
+});
+
+impl Context {
+    async fn read(c: &mut Conn, who: Sender<'_>, now: DateTime<Utc>) -> Result<Option<Context>> {
+        let pg = usize::from(backend_of(c) == Backend::Postgres);
+        let since = ms(now - Duration::days(7));
+        let rows = match who {
+            Sender::Id(id) => {
+                sqlx::query(sqlx::AssertSqlSafe(CONTEXT_SQL[2 * pg].as_str()))
+                    .bind(id.get())
+                    .bind(since)
+                    .fetch_all(&mut *c)
+                    .await?
+            }
+            Sender::Phone(phone) => {
+                sqlx::query(sqlx::AssertSqlSafe(CONTEXT_SQL[2 * pg + 1].as_str()))
+                    .bind(phone.as_e164())
+                    .bind(since)
+                    .fetch_all(&mut *c)
+                    .await?
+            }
+        };
+        let Some(r) = rows.first() else {
+            return Ok(None);
+        };
+        let question = match r.try_get::<Option<String>, _>("q_kind")? {
+            Some(kind) => Some(Question {
+                kind,
+                payload: serde_json::from_str(&r.try_get::<String, _>("q_payload")?)
+                    .unwrap_or(Value::Null),
+                expires_at: r.try_get("q_expires_at")?,
+            }),
+            None => None,
+        };
+        let latest_ask = match r.try_get::<Option<i64>, _>("s_id")? {
+            Some(outbox_id) => Some(LatestAsk {
+                outbox_id,
+                purpose: parse_col(&r.try_get::<String, _>("s_purpose")?)?,
+                deadline_at: r.try_get("s_deadline_at")?,
+            }),
+            None => None,
+        };
+        let mut asked = Vec::new();
+        for r in &rows {
+            let Some(id) = r.try_get::<Option<i64>, _>("a_id")? else {
+                continue;
+            };
+            asked.push(Asked {
+                appointment: AppointmentId::from_db(id),
+                starts_at: from_ms(r.try_get("a_starts_at")?),
+                cancelled: parse_col::<AppointmentStatus>(&r.try_get::<String, _>("a_status")?)?
+                    == AppointmentStatus::Cancelled,
+                reply: parse_col(&r.try_get::<String, _>("a_reply")?)?,
+                asked_at: from_ms(r.try_get::<Option<i64>, _>("a_asked_at")?.unwrap_or(0)),
+            });
+        }
+        Ok(Some(Context {
+            p: participants::from_row(r)?,
+            plan_making: r.try_get::<i64, _>("plan_making")? != 0,
+            question,
+            latest_ask,
+            asked,
+            inbound_id: r.try_get("inbound_id")?,
+        }))
+    }
+
+    /// The question the bot is waiting on, if it has not expired.
+    fn open_question(&self, now: DateTime<Utc>) -> Option<&Question> {
+        self.question.as_ref().filter(|q| q.expires_at > ms(now))
+    }
+
+    /// Clearing the pending question: a write only when there is a row.
+    fn clear_question(&self) -> Option<QuestionWrite> {
+        self.question.as_ref().map(|_| QuestionWrite::Clear)
+    }
+
+    /// The latest open summons (test on request) that asked for a reply
+    /// and was sent after every reminder: then a "kommer" answers the
+    /// summons.
+    fn open_summons(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.latest_ask
+            .as_ref()
+            .filter(|s| s.purpose == Purpose::Summons && s.deadline_at.is_some_and(|d| d > ms(now)))
+            .map(|s| s.outbox_id)
+    }
+}
+
+/// What a message is, decided from the text and the context.
+enum Route {
+    /// A button reply (Telegram): no parsing, no matching.
+    Tap(Tapped),
+    /// A time answering "when do you need to leave?".
+    PlanTime { payload: Value, at: NaiveTime },
+    /// A number answering "svara 1 eller 2".
+    Choice { payload: Value, n: u8 },
+    /// Anything else, as the parser read it.
+    Typed(Intent),
+}
+
+/// The route, and the intent as it is stored with the inbound row and in
+/// the journal.
+fn route(ctx: &Context, text: &str, tapped: Option<Tapped>, now: DateTime<Utc>) -> (Route, Value) {
+    if let Some(t) = tapped {
+        let intent = match t.state {
+            ReplyState::Cannot => Intent::Cannot { reason: None },
+            _ => Intent::Coming,
+        };
+        let iv = json!({ "via": "button", "intent": serde_json::to_value(&intent).unwrap_or(Value::Null) });
+        return (Route::Tap(t), iv);
+    }
+    let intent = reply::parse(text, ctx.p.language);
+    // An answer to a question the bot asked comes first.
+    if let Some(q) = ctx.open_question(now) {
+        if q.kind == "plan"
+            && let Some(at) = parse_clock(text)
+        {
+            let iv = json!({ "intent": "plan_time", "time": at.format("%H:%M").to_string() });
+            let payload = q.payload.clone();
+            return (Route::PlanTime { payload, at }, iv);
+        }
+        if q.kind == "choice"
+            && let Intent::Choice { n } = intent
+        {
+            let payload = q.payload.clone();
+            return (
+                Route::Choice { payload, n },
+                json!({ "intent": "choice", "n": n }),
+            );
+        }
+    }
+    let iv = serde_json::to_value(&intent).unwrap_or(Value::Null);
+    (Route::Typed(intent), iv)
+}
+
+/// Everything a message changes, decided with reads only.
+async fn decide(
+    c: &mut Conn,
+    ctx: &Context,
+    channel: ChannelKind,
+    text: &str,
+    tapped: Option<Tapped>,
+    now: DateTime<Utc>,
+) -> Result<Handled> {
+    let (route, intent) = route(ctx, text, tapped, now);
+    let mut h = match route {
+        Route::Tap(t) => handle_tap(c, ctx, text, t, now).await?,
+        Route::PlanTime { payload, at } => plan_answer(c, ctx, &payload, at, now).await?,
+        Route::Choice { payload, n } => choice_answer(c, ctx, text, &payload, n, now).await?,
+        Route::Typed(parsed) => handle(c, ctx, channel, text, parsed, now).await?,
+    };
+    h.intent = intent;
+    Ok(h)
+}
+
+/// Writes what [`decide`] decided. The inbound row's unique key makes a
+/// message the gateway delivers again a duplicate: then nothing of the
+/// reply's own is written, and what went before (the route's other
+/// writes) is undone by the caller's rollback.
+async fn write(
+    c: &mut Conn,
+    ctx: &Context,
+    channel: ChannelKind,
+    gateway_id: &str,
+    text: &str,
+    h: &Handled,
+    now: DateTime<Utc>,
+) -> Result<Received> {
+    let p = &ctx.p;
+    match &h.question {
+        Some(QuestionWrite::Clear) => {
+            sqlx::query("DELETE FROM pending_questions WHERE participant_id = $1")
+                .bind(p.id.get())
+                .execute(&mut *c)
+                .await?;
+        }
+        Some(QuestionWrite::Ask {
+            kind,
+            payload,
+            expires,
+        }) => set_question(c, p.id, kind, payload, now, *expires).await?,
+        None => {}
+    }
+    if let Some(set) = h.opted_out {
+        participants::set_opted_out(c, p.id, set, now).await?;
+    }
+    if let Some(l) = h.language {
+        participants::set_language(c, p.id, l, now).await?;
+    }
+    if let Some(m) = &h.notice {
+        outbox::insert(c, m, now).await?;
+    }
+    let id = match ctx.inbound_id {
+        Some(id) => write_pg(c, ctx, channel, gateway_id, text, h, id, now).await?,
+        None => write_in_turn(c, ctx, channel, gateway_id, text, h, now).await?,
+    };
     let Some(id) = id else {
         return Ok(Received::Duplicate);
-    };
-    let p = participants::get(tx, participant).await?;
-    let h = match tapped {
-        Some(t) => handle_tap(tx, &p, id, text, t, now).await?,
-        None => handle(tx, &p, id, channel, text, now).await?,
     };
     let intent_label = h.intent["intent"]
         .as_str()
@@ -128,39 +567,177 @@ pub(crate) async fn receive_in(
     };
     metrics::counter!("paminn_inbound_total", "channel" => channel.as_str(), "intent" => intent_label.to_string())
         .increment(1);
-    sqlx::query("UPDATE inbound SET intent = $1 WHERE id = $2")
-        .bind(h.intent.to_string())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let appointment = h
-        .changed
+    Ok(Received::New(id))
+}
+
+/// The journal event of a reply.
+fn event(id: i64, channel: ChannelKind, text: &str, h: &Handled) -> Value {
+    json!({ "inbound_id": id, "channel": channel, "text": text, "intent": h.intent, "changed": h.changed })
+}
+
+/// The appointment the journal event is about.
+fn event_appointment(h: &Handled) -> Option<AppointmentId> {
+    h.changed
         .get("appointment_id")
         .and_then(Value::as_i64)
-        .map(AppointmentId::from_db);
-    journal::append(tx, p.id, appointment, now, "participant", journal::kind::INBOUND_MESSAGE,
-        json!({ "inbound_id": id, "channel": channel, "text": text, "intent": h.intent, "changed": h.changed }))
+        .map(AppointmentId::from_db)
+}
+
+/// PostgreSQL: the inbound row, the reply on the appointment, the task,
+/// the journal event and the receipt in one statement. Data-modifying CTEs
+/// run to completion whether the final SELECT reads them or not; every
+/// part but the first writes only if the inbound row went in (`FROM
+/// inbound_row` or `EXISTS`), so a duplicate writes nothing and returns no
+/// row; a part the route does not need matches no row (its id or key bound
+/// as NULL). Each part is the statement of the store function the SQLite
+/// path calls ([`write_in_turn`]); keep them in step.
+#[allow(clippy::too_many_arguments)]
+async fn write_pg(
+    c: &mut Conn,
+    ctx: &Context,
+    channel: ChannelKind,
+    gateway_id: &str,
+    text: &str,
+    h: &Handled,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let (set, task) = (h.reply.as_ref(), h.task.as_ref());
+    Ok(sqlx::query_scalar(
+        "WITH inbound_row AS (
+             INSERT INTO inbound (id, channel, gateway_id, participant_id, body, received_at, intent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (channel, gateway_id) DO NOTHING RETURNING id
+         ), reply AS (
+             UPDATE appointments SET reply = $8, reply_reason = $9, reply_at = $6, updated_at = $6
+             WHERE id = $10 AND EXISTS (SELECT 1 FROM inbound_row)
+         ), task AS (
+             INSERT INTO tasks (unit_id, participant_id, appointment_id, kind, detail, assigned_to, dedupe_key, created_at)
+             SELECT p.unit_id, p.id, $11, $12, $13, p.lots_id, $14, $6 FROM participants p, inbound_row
+             WHERE p.id = $4 AND $14 IS NOT NULL
+             ON CONFLICT (dedupe_key) DO NOTHING
+         ), event AS (
+             INSERT INTO journal (participant_id, appointment_id, at, actor, kind, detail)
+             SELECT $4, $15, $6, $16, $17, $18 FROM inbound_row
+         ), receipt AS (
+             INSERT INTO outbox (participant_id, appointment_id, plan_version, purpose, offset_min, channel,
+                                 ask_reply, due_at, deadline_at, next_attempt_at, body, created_at, updated_at)
+             SELECT $4, NULL, 0, $19, 0, $2, 0, $6, NULL, $6, $20, $6, $6 FROM inbound_row
+             WHERE $20 IS NOT NULL
+             ON CONFLICT (appointment_id, plan_version, offset_min, channel) DO NOTHING
+         )
+         SELECT id FROM inbound_row",
+    )
+    .bind(id)
+    .bind(channel.as_str())
+    .bind(gateway_id)
+    .bind(ctx.p.id.get())
+    .bind(text)
+    .bind(ms(now))
+    .bind(h.intent.to_string())
+    .bind(set.map(|r| r.state.as_str()))
+    .bind(set.and_then(|r| r.reason.clone()))
+    .bind(set.map(|r| r.appointment.get()))
+    .bind(task.and_then(|t| t.appointment.map(AppointmentId::get)))
+    .bind(task.map(|t| t.kind.as_str()))
+    .bind(task.map(|t| t.detail.to_string()))
+    .bind(task.map(|t| format!("{}:i{id}", t.key)))
+    .bind(event_appointment(h).map(AppointmentId::get))
+    .bind("participant")
+    .bind(journal::kind::INBOUND_MESSAGE)
+    .bind(event(id, channel, text, h).to_string())
+    .bind(Purpose::Receipt.as_str())
+    .bind(h.receipt.clone())
+    .fetch_optional(&mut *c)
+    .await?)
+}
+
+/// SQLite: the same rows as [`write_pg`], through the store functions.
+async fn write_in_turn(
+    c: &mut Conn,
+    ctx: &Context,
+    channel: ChannelKind,
+    gateway_id: &str,
+    text: &str,
+    h: &Handled,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let p = &ctx.p;
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at, intent)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (channel, gateway_id) DO NOTHING RETURNING id",
+    )
+    .bind(channel.as_str())
+    .bind(gateway_id)
+    .bind(p.id.get())
+    .bind(text)
+    .bind(ms(now))
+    .bind(h.intent.to_string())
+    .fetch_optional(&mut *c)
     .await?;
-    if let Some(body) = h.receipt {
-        outbox::insert(
-            tx,
-            &NewMessage {
-                participant_id: p.id,
-                appointment_id: None,
-                plan_version: 0,
-                purpose: Purpose::Receipt,
-                offset_min: 0,
-                channel,
-                ask_reply: false,
-                due_at: now,
-                deadline_at: None,
-                body: Some(body),
-            },
-            now,
-        )
-        .await?;
+    let Some(id) = id else { return Ok(None) };
+    if let Some(r) = &h.reply {
+        appointments::set_reply(c, r.appointment, r.state, r.reason.as_deref(), now).await?;
     }
-    Ok(Received::New(id))
+    if let Some(t) = &h.task {
+        let key = format!("{}:i{id}", t.key);
+        tasks::create(c, p.id, t.appointment, t.kind, &key, t.detail.clone(), now).await?;
+    }
+    journal::append(
+        c,
+        p.id,
+        event_appointment(h),
+        now,
+        "participant",
+        journal::kind::INBOUND_MESSAGE,
+        event(id, channel, text, h),
+    )
+    .await?;
+    if let Some(body) = &h.receipt {
+        let m = NewMessage {
+            participant_id: p.id,
+            appointment_id: None,
+            plan_version: 0,
+            purpose: Purpose::Receipt,
+            offset_min: 0,
+            channel,
+            ask_reply: false,
+            due_at: now,
+            deadline_at: None,
+            body: Some(body.clone()),
+        };
+        outbox::insert(c, &m, now).await?;
+    }
+    Ok(Some(id))
+}
+
+/// The appointment a reply is applied to, as read before the update.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    id: AppointmentId,
+    starts_at: DateTime<Utc>,
+    reply: ReplyState,
+}
+
+impl From<&appointments::Appointment> for Target {
+    fn from(a: &appointments::Appointment) -> Self {
+        Target {
+            id: a.id,
+            starts_at: a.starts_at,
+            reply: a.reply,
+        }
+    }
+}
+
+impl From<&Asked> for Target {
+    fn from(a: &Asked) -> Self {
+        Target {
+            id: a.appointment,
+            starts_at: a.starts_at,
+            reply: a.reply,
+        }
+    }
 }
 
 /// A button reply: it names its appointment, so nothing is guessed. A tap
@@ -168,40 +745,29 @@ pub(crate) async fn receive_in(
 /// typed reply would be.
 async fn handle_tap(
     c: &mut Conn,
-    p: &Participant,
-    inbound: i64,
+    ctx: &Context,
     text: &str,
     t: Tapped,
     now: DateTime<Utc>,
 ) -> Result<Handled> {
-    let intent = match t.state {
-        ReplyState::Cannot => Intent::Cannot { reason: None },
-        _ => Intent::Coming,
-    };
-    let iv =
-        json!({ "via": "button", "intent": serde_json::to_value(&intent).unwrap_or(Value::Null) });
+    let p = &ctx.p;
     let Some(a) = t.appointment else {
-        return answer(c, p, inbound, text, t.state, None, iv, now).await;
+        return answer(ctx, text, t.state, None, now);
     };
     let appt = appointments::get(c, a).await?;
     if appt.status == AppointmentStatus::Cancelled || appt.starts_at <= now {
-        tasks::create(
-            c,
-            p.id,
-            Some(a),
-            TaskKind::LateReply,
-            &format!("late_reply:i{inbound}"),
-            json!({ "reply": t.state, "reason": null }),
-            now,
-        )
-        .await?;
         return Ok(Handled::new(
-            iv,
             json!({ "appointment_id": a, "too_late": true }),
             texts::render(p.language, "receipt-too-late", &[]),
-        ));
+        )
+        .with_task(NewTask {
+            appointment: Some(a),
+            kind: TaskKind::LateReply,
+            key: "late_reply",
+            detail: json!({ "reply": t.state, "reason": null }),
+        }));
     }
-    let mut h = apply(c, p, inbound, a, t.state, None, iv, now).await?;
+    let mut h = apply(ctx, Target::from(&appt), t.state, None, now);
     // A tapped "Kommer" is confirmed by the edited message itself; a
     // receipt is only sent when it asks something (plan-making) or says
     // what happens next ("förhinder").
@@ -224,46 +790,33 @@ fn parse_clock(text: &str) -> Option<NaiveTime> {
         .find_map(|f| NaiveTime::parse_from_str(t, f).ok())
 }
 
+/// A typed message that answers no pending question.
 async fn handle(
     c: &mut Conn,
-    p: &Participant,
-    inbound: i64,
+    ctx: &Context,
     channel: ChannelKind,
     text: &str,
+    intent: Intent,
     now: DateTime<Utc>,
 ) -> Result<Handled> {
-    let intent = reply::parse(text, p.language);
-    // An answer to a question the bot asked comes first.
-    if let Some((kind, payload)) = pending_question(c, p.id, now).await? {
-        if kind == "plan"
-            && let Some(at) = parse_clock(text)
-        {
-            return plan_answer(c, p, &payload, at, now).await;
-        }
-        if kind == "choice"
-            && let Intent::Choice { n } = intent
-        {
-            return choice_answer(c, p, inbound, text, &payload, n, now).await;
-        }
-    }
-    let iv = serde_json::to_value(&intent).unwrap_or(Value::Null);
+    let p = &ctx.p;
     let lang = p.language;
     let say = |key: &str| texts::render(lang, key, &[]);
     Ok(match intent {
-        Intent::Coming => answer(c, p, inbound, text, ReplyState::Coming, None, iv, now).await?,
-        Intent::Cannot { reason } => {
-            answer(c, p, inbound, text, ReplyState::Cannot, reason, iv, now).await?
-        }
+        Intent::Coming => answer(ctx, text, ReplyState::Coming, None, now)?,
+        Intent::Cannot { reason } => answer(ctx, text, ReplyState::Cannot, reason, now)?,
         Intent::Stop => {
-            participants::set_opted_out(c, p.id, p.opted_out.with(channel, true), now).await?;
-            clear_question(c, p.id).await?;
-            Handled::new(iv, json!({ "opted_out": channel }), say("receipt-stop"))
+            let mut h = Handled::new(json!({ "opted_out": channel }), say("receipt-stop"));
+            h.opted_out = Some(p.opted_out.with(channel, true));
+            h.question = ctx.clear_question();
+            h
         }
         Intent::Start => {
-            participants::set_opted_out(c, p.id, p.opted_out.with(channel, false), now).await?;
-            Handled::new(iv, json!({ "opted_in": channel }), say("receipt-start"))
+            let mut h = Handled::new(json!({ "opted_in": channel }), say("receipt-start"));
+            h.opted_out = Some(p.opted_out.with(channel, false));
+            h
         }
-        Intent::Help => Handled::new(iv, json!({}), say("receipt-help")),
+        Intent::Help => Handled::new(json!({}), say("receipt-help")),
         Intent::MyTimes => {
             let list: Vec<String> = appointments::for_participant(c, p.id, Some(now))
                 .await?
@@ -277,7 +830,7 @@ async fn handle(
             } else {
                 texts::render(lang, "receipt-my-times", &[("list", list.join(", "))])
             };
-            Handled::new(iv, json!({}), r)
+            Handled::new(json!({}), r)
         }
         Intent::MyData => {
             let consent = consents::current(c, p.id).await?;
@@ -306,260 +859,174 @@ async fn handle(
                     ("consent", since),
                 ],
             );
-            Handled::new(iv, json!({}), r)
+            Handled::new(json!({}), r)
         }
         Intent::Language { language } => {
-            participants::set_language(c, p.id, language, now).await?;
-            Handled::new(
-                iv,
+            let mut h = Handled::new(
                 json!({ "language": language }),
                 texts::render(language, "receipt-language", &[]),
-            )
+            );
+            h.language = Some(language);
+            h
         }
-        Intent::Choice { .. } | Intent::Unknown => {
-            not_understood(c, p, inbound, text, iv, "not understood", now).await?
-        }
+        Intent::Choice { .. } | Intent::Unknown => not_understood(p, text, "not understood"),
     })
 }
 
 /// Forwards a text to the lots as a task; the participant is told a person
 /// will read it.
-async fn not_understood(
-    c: &mut Conn,
-    p: &Participant,
-    inbound: i64,
-    text: &str,
-    intent: Value,
-    why: &str,
-    now: DateTime<Utc>,
-) -> Result<Handled> {
-    tasks::create(
-        c,
-        p.id,
-        None,
-        TaskKind::NotUnderstood,
-        &format!("not_understood:i{inbound}"),
-        json!({ "text": text, "why": why }),
-        now,
-    )
-    .await?;
-    Ok(Handled::new(
-        intent,
+fn not_understood(p: &Participant, text: &str, why: &str) -> Handled {
+    Handled::new(
         json!({ "task": "not_understood" }),
         texts::render(p.language, "receipt-not-understood", &[]),
-    ))
+    )
+    .with_task(NewTask {
+        appointment: None,
+        kind: TaskKind::NotUnderstood,
+        key: "not_understood",
+        detail: json!({ "text": text, "why": why }),
+    })
 }
 
-/// The appointments the participant was asked about recently.
-async fn asked(c: &mut Conn, p: ParticipantId, now: DateTime<Utc>) -> Result<Vec<Asked>> {
-    let rows = sqlx::query(
-        "SELECT a.id, a.starts_at, a.status, a.reply, MAX(o.sent_at) AS asked_at
-         FROM outbox o JOIN appointments a ON a.id = o.appointment_id
-         WHERE o.participant_id = $1 AND o.ask_reply = 1
-           AND (o.purpose = 'reminder' OR o.broadcast_id IS NOT NULL)
-           AND o.status IN ('sent','delivered') AND a.starts_at > $2
-         GROUP BY a.id, a.starts_at, a.status, a.reply",
-    )
-    .bind(p.get())
-    .bind(ms(now - Duration::days(7)))
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Asked {
-                appointment: AppointmentId::from_db(r.try_get("id")?),
-                starts_at: from_ms(r.try_get("starts_at")?),
-                cancelled: parse_col::<AppointmentStatus>(&r.try_get::<String, _>("status")?)?
-                    == AppointmentStatus::Cancelled,
-                reply: parse_col(&r.try_get::<String, _>("reply")?)?,
-                asked_at: from_ms(r.try_get::<Option<i64>, _>("asked_at")?.unwrap_or(0)),
-            })
-        })
-        .collect()
-}
-
-/// The latest open summons (test on request) that asked for a reply and
-/// was sent after every reminder: then a "kommer" answers the summons.
-async fn open_summons(c: &mut Conn, p: ParticipantId, now: DateTime<Utc>) -> Result<Option<i64>> {
-    let row = sqlx::query(
-        "SELECT id, purpose, deadline_at FROM outbox
-         WHERE participant_id = $1 AND ask_reply = 1 AND status IN ('sent','delivered')
-         ORDER BY sent_at DESC, id DESC LIMIT 1",
-    )
-    .bind(p.get())
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let purpose: Purpose = parse_col(&r.try_get::<String, _>("purpose")?)?;
-    let deadline: Option<i64> = r.try_get("deadline_at")?;
-    Ok(
-        (purpose == Purpose::Summons && deadline.is_some_and(|d| d > ms(now)))
-            .then_some(r.try_get("id")?),
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn answer(
-    c: &mut Conn,
-    p: &Participant,
-    inbound: i64,
+/// "kommer" / "förhinder" typed (or tapped on a summons): to the open
+/// summons if there is one, else to the appointment it matches among those
+/// asked about.
+fn answer(
+    ctx: &Context,
     text: &str,
     state: ReplyState,
     reason: Option<String>,
-    intent: Value,
     now: DateTime<Utc>,
 ) -> Result<Handled> {
-    if let Some(summons) = open_summons(c, p.id, now).await? {
-        if state == ReplyState::Cannot {
-            tasks::create(
-                c,
-                p.id,
-                None,
-                TaskKind::Cannot,
-                &format!("cannot:i{inbound}"),
-                json!({ "summons_outbox_id": summons, "reason": reason }),
-                now,
-            )
-            .await?;
-        }
+    let p = &ctx.p;
+    if let Some(summons) = ctx.open_summons(now) {
         let key = if state == ReplyState::Coming {
             "receipt-coming-now"
         } else {
             "receipt-cannot"
         };
-        return Ok(Handled::new(
-            intent,
+        let h = Handled::new(
             json!({ "summons_outbox_id": summons, "reply": state }),
             texts::render(p.language, key, &[]),
-        ));
+        );
+        if state != ReplyState::Cannot {
+            return Ok(h);
+        }
+        return Ok(h.with_task(NewTask {
+            appointment: None,
+            kind: TaskKind::Cannot,
+            key: "cannot",
+            detail: json!({ "summons_outbox_id": summons, "reason": reason }),
+        }));
     }
-    match match_reply(&asked(c, p.id, now).await?, now) {
-        Match::Apply(a) => apply(c, p, inbound, a, state, reason, intent, now).await,
+    // The matched appointments are among the asked, with what is needed.
+    let asked = &ctx.asked;
+    let of = |a: AppointmentId| {
+        asked.iter().find(|x| x.appointment == a).ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!(
+                "matched appointment {a} is not among the asked"
+            ))
+        })
+    };
+    match match_reply(asked, now) {
+        Match::Apply(a) => Ok(apply(ctx, Target::from(of(a)?), state, reason, now)),
         Match::AskWhich(a, b) => {
-            let first = appointments::get(c, a).await?;
-            let second = appointments::get(c, b).await?;
-            let payload = json!({ "options": [a, b], "reply": state, "reason": reason });
-            set_question(c, p.id, "choice", &payload, now, now + CHOICE_TTL).await?;
             let r = texts::render(
                 p.language,
                 "receipt-which",
                 &[
                     (
                         "first",
-                        texts::when(p.language, first.starts_at, now, p.time_zone),
+                        texts::when(p.language, of(a)?.starts_at, now, p.time_zone),
                     ),
                     (
                         "second",
-                        texts::when(p.language, second.starts_at, now, p.time_zone),
+                        texts::when(p.language, of(b)?.starts_at, now, p.time_zone),
                     ),
                 ],
             );
-            Ok(Handled::new(intent, json!({ "asked_which": [a, b] }), r))
+            let mut h = Handled::new(json!({ "asked_which": [a, b] }), r);
+            h.question = Some(QuestionWrite::Ask {
+                kind: "choice",
+                payload: json!({ "options": [a, b], "reply": state, "reason": reason }),
+                expires: now + CHOICE_TTL,
+            });
+            Ok(h)
         }
-        Match::TooLate(a) => {
-            tasks::create(
-                c,
-                p.id,
-                Some(a),
-                TaskKind::LateReply,
-                &format!("late_reply:i{inbound}"),
-                json!({ "reply": state, "reason": reason }),
-                now,
-            )
-            .await?;
-            Ok(Handled::new(
-                intent,
-                json!({ "appointment_id": a, "too_late": true }),
-                texts::render(p.language, "receipt-too-late", &[]),
-            ))
-        }
-        Match::Nothing => {
-            not_understood(
-                c,
-                p,
-                inbound,
-                text,
-                intent,
-                "no appointment was asked about",
-                now,
-            )
-            .await
-        }
+        Match::TooLate(a) => Ok(Handled::new(
+            json!({ "appointment_id": a, "too_late": true }),
+            texts::render(p.language, "receipt-too-late", &[]),
+        )
+        .with_task(NewTask {
+            appointment: Some(a),
+            kind: TaskKind::LateReply,
+            key: "late_reply",
+            detail: json!({ "reply": state, "reason": reason }),
+        })),
+        Match::Nothing => Ok(not_understood(p, text, "no appointment was asked about")),
     }
 }
 
-/// Records a reply on an appointment, with its receipt and, for
-/// "förhinder", a task for the lots.
-#[allow(clippy::too_many_arguments)]
-async fn apply(
-    c: &mut Conn,
-    p: &Participant,
-    inbound: i64,
-    a: AppointmentId,
+/// A reply on an appointment, with its receipt and, for "förhinder", a
+/// task for the lots; clears the pending question, or with plan-making
+/// asks when to leave.
+fn apply(
+    ctx: &Context,
+    before: Target,
     state: ReplyState,
     reason: Option<String>,
-    intent: Value,
     now: DateTime<Utc>,
-) -> Result<Handled> {
-    let before = appointments::get(c, a).await?;
-    sqlx::query("UPDATE appointments SET reply = $1, reply_reason = $2, reply_at = $3, updated_at = $3 WHERE id = $4")
-        .bind(state.as_str())
-        .bind(reason.clone())
-        .bind(ms(now))
-        .bind(a.get())
-        .execute(&mut *c)
-        .await?;
-    clear_question(c, p.id).await?;
-    let mut changed =
+) -> Handled {
+    let (p, a) = (&ctx.p, before.id);
+    let changed =
         json!({ "appointment_id": a, "reply": state, "previous": before.reply, "reason": reason });
-    if state == ReplyState::Cannot {
-        tasks::create(
-            c,
-            p.id,
-            Some(a),
-            TaskKind::Cannot,
-            &format!("cannot:i{inbound}"),
-            json!({ "reason": reason, "starts_at": before.starts_at }),
-            now,
-        )
-        .await?;
-        return Ok(Handled::new(
-            intent,
-            changed,
-            texts::render(p.language, "receipt-cannot", &[]),
-        ));
+    let set = SetReply {
+        appointment: a,
+        state,
+        reason: reason.clone(),
+    };
+    let mut h = if state == ReplyState::Cannot {
+        Handled::new(changed, texts::render(p.language, "receipt-cannot", &[])).with_task(NewTask {
+            appointment: Some(a),
+            kind: TaskKind::Cannot,
+            key: "cannot",
+            detail: json!({ "reason": reason, "starts_at": before.starts_at }),
+        })
+    } else {
+        let receipt = texts::render(
+            p.language,
+            "receipt-coming",
+            &[(
+                "when",
+                texts::when(p.language, before.starts_at, now, p.time_zone),
+            )],
+        );
+        Handled::new(changed, receipt)
+    };
+    h.reply = Some(set);
+    h.question = ctx.clear_question();
+    if state != ReplyState::Cannot
+        && ctx.plan_making
+        && before.starts_at - now > Duration::minutes(30)
+    {
+        h.changed["plan_question"] = json!(true);
+        // Replaces any earlier question, as clearing it first would.
+        h.question = Some(QuestionWrite::Ask {
+            kind: "plan",
+            payload: json!({ "appointment": a }),
+            expires: before.starts_at,
+        });
+        if let Some(r) = h.receipt.as_mut() {
+            r.push(' ');
+            r.push_str(&texts::render(p.language, "plan-question", &[]));
+        }
     }
-    let mut receipt = texts::render(
-        p.language,
-        "receipt-coming",
-        &[(
-            "when",
-            texts::when(p.language, before.starts_at, now, p.time_zone),
-        )],
-    );
-    let unit = units::get(c, p.unit_id).await?;
-    if unit.plan_making && before.starts_at - now > Duration::minutes(30) {
-        changed["plan_question"] = json!(true);
-        set_question(
-            c,
-            p.id,
-            "plan",
-            &json!({ "appointment": a }),
-            now,
-            before.starts_at,
-        )
-        .await?;
-        receipt.push(' ');
-        receipt.push_str(&texts::render(p.language, "plan-question", &[]));
-    }
-    Ok(Handled::new(intent, changed, receipt))
+    h
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn choice_answer(
     c: &mut Conn,
-    p: &Participant,
-    inbound: i64,
+    ctx: &Context,
     text: &str,
     payload: &Value,
     n: u8,
@@ -569,9 +1036,8 @@ async fn choice_answer(
         .as_array()
         .map(|v| v.iter().filter_map(Value::as_i64).collect())
         .unwrap_or_default();
-    let intent = json!({ "intent": "choice", "n": n });
     let Some(&chosen) = options.get(usize::from(n).wrapping_sub(1)) else {
-        return not_understood(c, p, inbound, text, intent, "choice out of range", now).await;
+        return Ok(not_understood(&ctx.p, text, "choice out of range"));
     };
     let state: ReplyState = payload["reply"]
         .as_str()
@@ -579,26 +1045,18 @@ async fn choice_answer(
         .parse()
         .unwrap_or(ReplyState::None);
     let reason = payload["reason"].as_str().map(str::to_string);
-    apply(
-        c,
-        p,
-        inbound,
-        AppointmentId::from_db(chosen),
-        state,
-        reason,
-        intent,
-        now,
-    )
-    .await
+    let before = appointments::get(c, AppointmentId::from_db(chosen)).await?;
+    Ok(apply(ctx, Target::from(&before), state, reason, now))
 }
 
 async fn plan_answer(
     c: &mut Conn,
-    p: &Participant,
+    ctx: &Context,
     payload: &Value,
     at: NaiveTime,
     now: DateTime<Utc>,
 ) -> Result<Handled> {
+    let p = &ctx.p;
     let a = appointments::get(
         c,
         AppointmentId::from_db(payload["appointment"].as_i64().unwrap_or(0)),
@@ -606,15 +1064,12 @@ async fn plan_answer(
     .await?;
     let day = a.starts_at.with_timezone(&p.time_zone).date_naive();
     let leave = crate::domain::schedule::resolve_local(day.and_time(at), p.time_zone);
-    let intent = json!({ "intent": "plan_time", "time": at.format("%H:%M").to_string() });
-    clear_question(c, p.id).await?;
     if leave <= now || leave >= a.starts_at {
         let text = at.format("%H:%M").to_string();
-        return Ok(Handled {
-            intent,
-            changed: json!({ "ignored": text }),
-            receipt: None,
-        });
+        let mut h = Handled::new(json!({ "ignored": text }), String::new());
+        h.receipt = None;
+        h.question = ctx.clear_question();
+        return Ok(h);
     }
     let time = a
         .starts_at
@@ -626,50 +1081,25 @@ async fn plan_answer(
         "plan-leave",
         &[("name", p.first_name.clone()), ("time", time)],
     );
-    let channel = p.channel_pref;
-    outbox::insert(
-        c,
-        &NewMessage {
-            participant_id: p.id,
-            appointment_id: None,
-            plan_version: 0,
-            purpose: Purpose::Notice,
-            offset_min: 0,
-            channel,
-            ask_reply: false,
-            due_at: leave,
-            deadline_at: Some(a.starts_at),
-            body: Some(body),
-        },
-        now,
-    )
-    .await?;
     let hhmm = at.format("%H:%M").to_string();
-    Ok(Handled::new(
-        intent,
+    let mut h = Handled::new(
         json!({ "appointment_id": a.id, "leave_reminder": leave }),
         texts::render(p.language, "plan-confirm", &[("time", hhmm)]),
-    ))
-}
-
-async fn pending_question(
-    c: &mut Conn,
-    p: ParticipantId,
-    now: DateTime<Utc>,
-) -> Result<Option<(String, Value)>> {
-    let row = sqlx::query(
-        "SELECT kind, payload FROM pending_questions WHERE participant_id = $1 AND expires_at > $2",
-    )
-    .bind(p.get())
-    .bind(ms(now))
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let payload: String = r.try_get("payload")?;
-    Ok(Some((
-        r.try_get("kind")?,
-        serde_json::from_str(&payload).unwrap_or(Value::Null),
-    )))
+    );
+    h.question = ctx.clear_question();
+    h.notice = Some(NewMessage {
+        participant_id: p.id,
+        appointment_id: None,
+        plan_version: 0,
+        purpose: Purpose::Notice,
+        offset_min: 0,
+        channel: p.channel_pref,
+        ask_reply: false,
+        due_at: leave,
+        deadline_at: Some(a.starts_at),
+        body: Some(body),
+    });
+    Ok(h)
 }
 
 async fn set_question(
@@ -692,14 +1122,6 @@ async fn set_question(
     .bind(ms(expires))
     .execute(&mut *c)
     .await?;
-    Ok(())
-}
-
-async fn clear_question(c: &mut Conn, p: ParticipantId) -> Result<()> {
-    sqlx::query("DELETE FROM pending_questions WHERE participant_id = $1")
-        .bind(p.get())
-        .execute(&mut *c)
-        .await?;
     Ok(())
 }
 

@@ -140,6 +140,26 @@ pub async fn by_external_ref(
     row.as_ref().map(from_row).transpose()
 }
 
+/// Records a participant's reply (a later one overrides the earlier).
+pub async fn set_reply(
+    c: &mut Conn,
+    id: AppointmentId,
+    reply: ReplyState,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE appointments SET reply = $1, reply_reason = $2, reply_at = $3, updated_at = $3 WHERE id = $4",
+    )
+    .bind(reply.as_str())
+    .bind(reason)
+    .bind(ms(now))
+    .bind(id.get())
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
 /// A participant's appointments, oldest first; `from` limits to those that
 /// start at or after it.
 pub async fn for_participant(

@@ -160,6 +160,16 @@ impl Db {
 /// A connection, inside or outside a transaction.
 pub type Conn = AnyConnection;
 
+/// The backend behind a connection, for the few statements written per
+/// dialect by code that has a connection rather than the [`Db`].
+pub fn backend_of(c: &Conn) -> Backend {
+    if c.backend_name() == "PostgreSQL" {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
+
 /// An instant as stored: Unix milliseconds.
 pub fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()

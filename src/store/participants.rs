@@ -62,10 +62,10 @@ pub struct NewParticipant {
     pub lots_id: Option<StaffId>,
 }
 
-const COLS: &str = "id, unit_id, first_name, phone, language, channel_pref, status, lots_id, \
+pub(crate) const COLS: &str = "id, unit_id, first_name, phone, language, channel_pref, status, lots_id, \
                     time_zone, discreet, opted_out, telegram_chat_id, intensity, phase, erased_at, created_at";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Participant> {
+pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Participant> {
     let opted: String = r.try_get("opted_out")?;
     Ok(Participant {
         id: ParticipantId::from_db(r.try_get("id")?),

@@ -17,7 +17,6 @@
 use super::AppState;
 use crate::domain::{ChannelKind, OutboxStatus, PhoneNumber};
 use crate::error::Result;
-use crate::store::participants;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
@@ -251,29 +250,26 @@ async fn inbound(s: &AppState, p: Provider, f: &BTreeMap<String, String>) -> Han
     } else {
         from.clone()
     };
-    let participant = match PhoneNumber::parse(&from) {
+    // The number is looked up inside the reply's transaction, in the same
+    // read as the rest of what the reply needs (one pool checkout, one
+    // statement fewer than a separate `participants::by_phone`).
+    let received = match PhoneNumber::parse(&from) {
         Ok(phone) => {
-            let mut c = s.engine.db.conn().await?;
-            participants::by_phone(&mut c, &phone).await?
+            s.engine
+                .receive_from_number(ChannelKind::Sms, &gateway_id, &phone, text, now)
+                .await?
         }
         Err(_) => None,
     };
-    match participant {
-        Some(pid) => {
-            s.engine
-                .receive(ChannelKind::Sms, &gateway_id, pid, text, now)
-                .await?;
-        }
-        None => {
-            // Only the fact: no number, no text.
-            s.engine
-                .count_unknown_sender(ChannelKind::Sms, &gateway_id, now)
-                .await?;
-            tracing::info!(
-                provider = provider_name(p),
-                "inbound SMS from an unknown number"
-            );
-        }
+    if received.is_none() {
+        // Only the fact: no number, no text.
+        s.engine
+            .count_unknown_sender(ChannelKind::Sms, &gateway_id, now)
+            .await?;
+        tracing::info!(
+            provider = provider_name(p),
+            "inbound SMS from an unknown number"
+        );
     }
     Ok(Ok(()))
 }
