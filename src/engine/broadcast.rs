@@ -25,18 +25,16 @@
 use super::{Actor, Change, Engine};
 use crate::domain::broadcast::{check_text, skip_reason};
 use crate::domain::channel_choice::pick_channel;
-use crate::domain::recurrence::CronExpr;
 use crate::domain::{
-    AppointmentId, AppointmentKind, AppointmentStatus, GroupId, Language, OutboxStatus,
-    ParticipantId, ParticipantStatus, Phase, Purpose, ReplyState, SeriesId, StaffId, UnitId,
+    AppointmentId, AppointmentStatus, GroupId, Language, OutboxStatus, ParticipantId,
+    ParticipantStatus, Phase, Purpose, ReplyState, StaffId, UnitId,
 };
 use crate::error::{Error, Result};
 use crate::store::broadcasts::{self, Broadcast, PlannedRow};
 use crate::store::outbox::{self, NewMessage};
-use crate::store::series::SeriesTarget;
-use crate::store::{Conn, appointments, audit, consents, ms, participants, series, units};
+use crate::store::{Conn, appointments, audit, consents, ms, participants, series};
 use crate::texts;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::Serialize;
 use serde_json::json;
@@ -141,57 +139,6 @@ fn fresh_key() -> String {
 }
 
 impl Engine {
-    /// A recurring group activity from `start` on: a series whose
-    /// occurrences become an appointment for every current member, each
-    /// reminded by the unit's rules and answering for themselves.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn create_group_activity(
-        &self,
-        group: GroupId,
-        cron: &CronExpr,
-        duration_min: i64,
-        location: Option<String>,
-        start: DateTime<Utc>,
-        horizon: Duration,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<SeriesId> {
-        if duration_min <= 0 || duration_min > 24 * 60 {
-            return Err(Error::invalid(
-                "duration must be between 1 minute and 24 hours",
-            ));
-        }
-        let mut tx = self.db.begin().await?;
-        let (unit, _) = broadcasts::group(&mut tx, group).await?;
-        let tz = units::get(&mut tx, unit).await?.time_zone;
-        let sid = series::create(
-            &mut tx,
-            unit,
-            SeriesTarget::Group(group),
-            AppointmentKind::GroupActivity,
-            cron,
-            tz,
-            duration_min,
-            location,
-            now,
-        )
-        .await?;
-        // Expansion starts at `expanded_until`; a later start moves it.
-        series::set_expanded_until(&mut tx, sid, start).await?;
-        audit::append(
-            &mut tx,
-            now,
-            actor.as_str(),
-            "series.create",
-            &format!("series:{sid}"),
-            json!({ "cron": cron.to_string(), "group": group }),
-        )
-        .await?;
-        tx.commit().await?;
-        self.expand_series(now, horizon).await?;
-        Ok(sid)
-    }
-
     pub async fn create_group(
         &self,
         unit: UnitId,

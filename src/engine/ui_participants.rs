@@ -15,7 +15,9 @@ use crate::error::{Error, Result};
 use crate::store::outbox::{self, NewMessage};
 use crate::store::participants::Participant;
 use crate::store::series::{self, SeriesTarget};
-use crate::store::{audit, consents, journal, participants, staff, ui_participants};
+use crate::store::{
+    audit, broadcasts, consents, journal, participants, staff, ui_participants, units,
+};
 use crate::texts;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
@@ -176,13 +178,15 @@ impl Engine {
         Ok(outbox_id)
     }
 
-    /// A participant's series whose first occurrence is not before `start`
-    /// (`Engine::create_series` starts now). It is expanded at once over
-    /// `horizon` like any other, and noted in the case record.
+    /// A series whose first occurrence is not before `start`
+    /// (`Engine::create_series` starts now): a participant's own, or a
+    /// group's activity whose occurrences become an appointment for every
+    /// current member. It is expanded at once over `horizon` like any
+    /// other; a participant's is noted in their case record.
     #[allow(clippy::too_many_arguments)]
-    pub async fn create_participant_series(
+    pub async fn create_series_from(
         &self,
-        id: ParticipantId,
+        target: SeriesTarget,
         kind: AppointmentKind,
         cron: &CronExpr,
         duration_min: i64,
@@ -198,14 +202,26 @@ impl Engine {
             ));
         }
         let mut tx = self.db.begin().await?;
-        let p = participants::get(&mut tx, id).await?;
+        let cron_text = cron.to_string();
+        let (unit, tz, audited) = match target {
+            SeriesTarget::Participant(id) => {
+                let p = participants::get(&mut tx, id).await?;
+                let audited = json!({ "cron": cron_text, "participant": id });
+                (p.unit_id, p.time_zone, audited)
+            }
+            SeriesTarget::Group(g) => {
+                let (unit, _) = broadcasts::group(&mut tx, g).await?;
+                let tz = units::get(&mut tx, unit).await?.time_zone;
+                (unit, tz, json!({ "cron": cron_text, "group": g }))
+            }
+        };
         let sid = series::create(
             &mut tx,
-            p.unit_id,
-            SeriesTarget::Participant(id),
+            unit,
+            target,
             kind,
             cron,
-            p.time_zone,
+            tz,
             duration_min,
             location,
             now,
@@ -213,23 +229,25 @@ impl Engine {
         .await?;
         // Expansion starts at `expanded_until`; a later start moves it.
         series::set_expanded_until(&mut tx, sid, start).await?;
-        journal::append(
-            &mut tx,
-            id,
-            None,
-            now,
-            actor.as_str(),
-            "series_created",
-            json!({ "series_id": sid, "kind": kind, "cron": cron.to_string(), "starts": start.max(now) }),
-        )
-        .await?;
+        if let SeriesTarget::Participant(id) = target {
+            journal::append(
+                &mut tx,
+                id,
+                None,
+                now,
+                actor.as_str(),
+                "series_created",
+                json!({ "series_id": sid, "kind": kind, "cron": cron_text, "starts": start.max(now) }),
+            )
+            .await?;
+        }
         audit::append(
             &mut tx,
             now,
             actor.as_str(),
             "series.create",
             &format!("series:{sid}"),
-            json!({ "cron": cron.to_string(), "participant": id }),
+            audited,
         )
         .await?;
         tx.commit().await?;

@@ -8,9 +8,7 @@
 //! through the engine, which writes the audit log.
 
 use super::monitoring::{Scope, UnitOption, scope, unit_options};
-use super::participants::appointments::{
-    SERIES_HORIZON, SeriesForm, SeriesOwner, SeriesStep, new_series_page, series_step,
-};
+use super::participants::appointments::{SeriesForm, SeriesOwner, new_series_page, series_submit};
 use super::participants::{Opt, label};
 use super::settings::{Check, check};
 use super::{Me, Posted, Ui, UiError, render, see_other, t, ta};
@@ -24,6 +22,7 @@ use crate::domain::{
 use crate::engine::broadcast::{Audience, BroadcastRequest};
 use crate::error::Error;
 use crate::store::broadcasts::Broadcast;
+use crate::store::series::SeriesTarget;
 use crate::store::{appointments, broadcasts, participants, ui_broadcasts, ui_participants, units};
 use crate::texts;
 use crate::web::AppState;
@@ -987,6 +986,7 @@ async fn activity_owner(s: &AppState, me: &Me, id: i64) -> Result<SeriesOwner, U
         back_label: t(me.lang, "ui-broadcasts-back-to-group"),
         tz,
         kinds: &[AppointmentKind::GroupActivity],
+        target: SeriesTarget::Group(GroupId::from_db(id)),
     })
 }
 
@@ -1013,23 +1013,9 @@ async fn activity_post(
 ) -> Result<Response, UiError> {
     let (me, f) = (f.me, f.form);
     let owner = activity_owner(&s, &me, id).await?;
-    let parsed = match series_step(&me, &owner, f) {
-        SeriesStep::Page(r) => return Ok(r),
-        SeriesStep::Create(parsed) => parsed,
-    };
-    s.engine
-        .create_group_activity(
-            GroupId::from_db(id),
-            &parsed.cron,
-            parsed.duration_min,
-            parsed.location,
-            parsed.start,
-            SERIES_HORIZON,
-            &me.actor(),
-            Utc::now(),
-        )
-        .await
-        .map_err(|e| UiError::from_engine(e, me.lang))?;
+    if let Some(page) = series_submit(&s, &me, &owner, f).await? {
+        return Ok(page);
+    }
     Ok(see_other(&format!("/groups/{id}")))
 }
 

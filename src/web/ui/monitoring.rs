@@ -704,6 +704,14 @@ fn channel_options(lang: Language, chosen: Option<ChannelKind>) -> Vec<Opt> {
     v
 }
 
+/// The audit target of a monitoring view or export: the unit, or all.
+fn audit_target(sc: &Scope) -> String {
+    match &sc.unit {
+        Some(u) => format!("unit:{}", u.id),
+        None => "unit:all".to_string(),
+    }
+}
+
 async fn page(
     State(s): State<AppState>,
     me: Me,
@@ -725,16 +733,12 @@ async fn page(
             .map_err(err)?;
         // The list names participants (first name, number issues) and
         // what was sent to them: every view is audited, like the CSV.
-        let target = match &sc.unit {
-            Some(u) => format!("unit:{}", u.id),
-            None => "unit:all".to_string(),
-        };
         crate::store::audit::append(
             &mut c,
             now,
             me.actor().as_str(),
             "monitoring.view",
-            &target,
+            &audit_target(&sc),
             serde_json::json!({
                 "from": sr.from, "to": sr.to,
                 "participant": given(&q.participant).is_some(),
@@ -902,16 +906,12 @@ async fn export_csv(
     let rows = mon::search(&mut c, &sr.filter, CSV_MAX_ROWS, 0)
         .await
         .map_err(err)?;
-    let target = match &sc.unit {
-        Some(u) => format!("unit:{}", u.id),
-        None => "unit:all".to_string(),
-    };
     crate::store::audit::append(
         &mut c,
         now,
         me.actor().as_str(),
         "monitoring.export",
-        &target,
+        &audit_target(&sc),
         serde_json::json!({
             "from": sr.from, "to": sr.to,
             "status": sr.filter.status, "channel": sr.filter.channel,

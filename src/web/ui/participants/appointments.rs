@@ -13,6 +13,7 @@ use crate::domain::schedule::{local, resolve_local};
 use crate::domain::{AppointmentId, AppointmentKind, AppointmentStatus, Language, ParticipantId};
 use crate::store::appointments::{self, Appointment, NewAppointment};
 use crate::store::participants::Participant;
+use crate::store::series::SeriesTarget;
 use crate::web::AppState;
 use askama::Template;
 use axum::Router;
@@ -37,7 +38,7 @@ pub fn router() -> Router<AppState> {
 
 /// How far ahead a new series is expanded into appointments at once (the
 /// default of `series_horizon_days`; the server's job keeps extending it).
-pub(crate) const SERIES_HORIZON: Duration = Duration::days(28);
+const SERIES_HORIZON: Duration = Duration::days(28);
 /// Series dates shown before one is created.
 const PREVIEW: usize = 10;
 
@@ -474,6 +475,8 @@ pub(crate) struct SeriesOwner {
     pub tz: Tz,
     /// The kinds offered (a group's is always a group activity).
     pub kinds: &'static [AppointmentKind],
+    /// Whose appointments the series makes.
+    pub target: SeriesTarget,
 }
 
 impl SeriesOwner {
@@ -489,6 +492,7 @@ impl SeriesOwner {
             back_label: t(lang, "ui-participants-back-to-participant"),
             tz: p.time_zone,
             kinds: AppointmentKind::ALL,
+            target: SeriesTarget::Participant(p.id),
         }
     }
 }
@@ -596,12 +600,12 @@ fn next_dates(cron: &CronExpr, tz: Tz, start: DateTime<Utc>, n: usize) -> Vec<Da
 /// The shortest gap between appointments a series may have.
 const MIN_GAP: Duration = Duration::hours(1);
 
-pub(crate) struct SeriesParsed {
-    pub kind: AppointmentKind,
-    pub cron: CronExpr,
-    pub start: DateTime<Utc>,
-    pub duration_min: i64,
-    pub location: Option<String>,
+struct SeriesParsed {
+    kind: AppointmentKind,
+    cron: CronExpr,
+    start: DateTime<Utc>,
+    duration_min: i64,
+    location: Option<String>,
     dates: Vec<DateTime<Utc>>,
 }
 
@@ -695,23 +699,23 @@ fn parse_series(
     })
 }
 
-/// What a posted series form leads to: a page (the form with its errors,
-/// or the preview of the next ten dates), or a series to create.
-pub(crate) enum SeriesStep {
-    Page(Response),
-    Create(Box<SeriesParsed>),
-}
-
-/// "Förhandsgranska" shows the next ten dates; "Skapa" creates the series.
-pub(crate) fn series_step(me: &Me, owner: &SeriesOwner, f: SeriesForm) -> SeriesStep {
+/// "Förhandsgranska" shows the next ten dates; "Skapa" creates the series
+/// (`Engine::create_series_from`). Returns the page to show: the form with
+/// its errors, or the preview; `None` when the series was made.
+pub(crate) async fn series_submit(
+    s: &AppState,
+    me: &Me,
+    owner: &SeriesOwner,
+    f: SeriesForm,
+) -> Result<Option<Response>, UiError> {
     let tz = owner.tz;
     let parsed = match parse_series(&f, tz, owner.kinds, me.lang) {
         Ok(x) => x,
         Err(errors) => {
-            return SeriesStep::Page(with_status(
+            return Ok(Some(with_status(
                 render(&series_page_for(me, owner, f, errors, None)),
                 StatusCode::UNPROCESSABLE_ENTITY,
-            ));
+            )));
         }
     };
     if f.action != "create" {
@@ -723,32 +727,17 @@ pub(crate) fn series_step(me: &Me, owner: &SeriesOwner, f: SeriesForm) -> Series
                 iso: d.to_rfc3339(),
             })
             .collect();
-        return SeriesStep::Page(render(&series_page_for(
+        return Ok(Some(render(&series_page_for(
             me,
             owner,
             f,
             Errors::default(),
             Some(dates),
-        )));
+        ))));
     }
-    SeriesStep::Create(Box::new(parsed))
-}
-
-async fn series_post(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    f: Posted<SeriesForm>,
-) -> Result<Response, UiError> {
-    let (me, f) = (f.me, f.form);
-    let (p, _) = bookable(&s, &me, &id, false).await?;
-    let owner = SeriesOwner::participant(me.lang, &p);
-    let parsed = match series_step(&me, &owner, f) {
-        SeriesStep::Page(r) => return Ok(r),
-        SeriesStep::Create(parsed) => parsed,
-    };
     s.engine
-        .create_participant_series(
-            p.id,
+        .create_series_from(
+            owner.target,
             parsed.kind,
             &parsed.cron,
             parsed.duration_min,
@@ -760,6 +749,20 @@ async fn series_post(
         )
         .await
         .map_err(engine_err(me.lang))?;
+    Ok(None)
+}
+
+async fn series_post(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<SeriesForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (f.me, f.form);
+    let (p, _) = bookable(&s, &me, &id, false).await?;
+    let owner = SeriesOwner::participant(me.lang, &p);
+    if let Some(page) = series_submit(&s, &me, &owner, f).await? {
+        return Ok(page);
+    }
     Ok(see_other(&format!("/participants/{}?saved=1", p.id)))
 }
 

@@ -349,6 +349,14 @@ struct ValueForm {
     value: String,
 }
 
+/// A form's value of a closed vocabulary (status, language, intensity), or
+/// 422.
+fn value<T: std::str::FromStr>(lang: Language, f: &ValueForm) -> Result<T, UiError> {
+    f.value
+        .parse()
+        .map_err(|_| invalid(lang, "ui-participants-error-value"))
+}
+
 async fn set_status(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -356,10 +364,7 @@ async fn set_status(
 ) -> Result<Response, UiError> {
     let (me, f) = (f.me, f.form);
     let p = full_case(&s, &me, &id).await?;
-    let status: ParticipantStatus = f
-        .value
-        .parse()
-        .map_err(|_| invalid(me.lang, "ui-participants-error-value"))?;
+    let status: ParticipantStatus = value(me.lang, &f)?;
     s.engine
         .set_status(p.id, status, &me.actor(), Utc::now())
         .await
@@ -374,10 +379,7 @@ async fn set_language(
 ) -> Result<Response, UiError> {
     let (me, f) = (f.me, f.form);
     let p = full_case(&s, &me, &id).await?;
-    let language: Language = f
-        .value
-        .parse()
-        .map_err(|_| invalid(me.lang, "ui-participants-error-value"))?;
+    let language: Language = value(me.lang, &f)?;
     s.engine
         .set_language(p.id, language, &me.actor(), Utc::now())
         .await
@@ -413,10 +415,7 @@ async fn set_intensity(
 ) -> Result<Response, UiError> {
     let (me, f) = (f.me, f.form);
     let p = full_case(&s, &me, &id).await?;
-    let intensity: Intensity = f
-        .value
-        .parse()
-        .map_err(|_| invalid(me.lang, "ui-participants-error-value"))?;
+    let intensity: Intensity = value(me.lang, &f)?;
     s.engine
         .set_intensity(p.id, intensity, &me.actor(), Utc::now())
         .await
