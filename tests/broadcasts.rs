@@ -335,6 +335,55 @@ both_backends! {
 }
 
 both_backends! {
+    async fn a_text_that_already_asks_gets_no_second_question(t) {
+        let now = tuesday(10, 0);
+        let w = world(&t, now).await;
+        let g = w.group("Torsdagsträffen", now).await;
+        let ali = w.member(g, "Ali", "sms", now).await;
+        let eve = w.telegram_member(g, "Eve", now).await;
+        let activity = w.activity(g, ali.id, now).await;
+        w.send(
+            g,
+            "Träffen flyttas till 15:00. Svara KOMMER eller FÖRHINDER.",
+            "The meeting moves to 15:00. Reply COMING or CANNOT.",
+            false,
+            Some(activity),
+            None,
+            now,
+        )
+        .await;
+        w.d.run_once(now + Duration::minutes(1)).await.unwrap();
+        let ali_body = &w.sent_to(ali.id)[0].body;
+        assert_eq!(ali_body, "Träffen flyttas till 15:00. Svara KOMMER eller FÖRHINDER.");
+        assert_eq!(ali_body.matches("FÖRHINDER").count(), 1);
+        let eve_body = &w.sent_to(eve.id)[0].body;
+        assert_eq!(eve_body.matches("COMING").count(), 1, "{eve_body}");
+        assert!(w.sent_to(ali.id)[0].ask_reply, "it still asks for a reply");
+    }
+}
+
+both_backends! {
+    async fn a_text_over_the_limit_is_refused_with_its_length(t) {
+        let now = tuesday(10, 0);
+        let w = world(&t, now).await;
+        let g = w.group("Torsdagsträffen", now).await;
+        w.member(g, "Ali", "sms", now).await;
+        let req = BroadcastRequest {
+            audience: Audience::Group(g),
+            text_sv: "a".repeat(700),
+            text_en: "Short".into(),
+            send_at: None,
+            urgent: false,
+            activity: None,
+            key: None,
+        };
+        let e = w.e.plan_broadcast(&req, &actor(), now).await.unwrap_err().to_string();
+        assert!(e.contains("Swedish") && e.contains("700") && e.contains("612"), "{e}");
+        assert_eq!(w.outbox_count().await, 0);
+    }
+}
+
+both_backends! {
     async fn cancelling_the_activity_tells_only_those_who_had_a_message(t) {
         let now = tuesday(10, 0);
         let w = world(&t, now).await;

@@ -194,6 +194,9 @@ both_backends! {
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("<h1>Nytt utskick</h1>"));
         assert!(page.contains("Onsdagsgänget (2)"));
+        assert_eq!(page.matches(r#"maxlength="612""#).count(), 2, "the textareas take what the server takes");
+        assert!(page.contains(r#"<script src="/static/counter.js" defer></script>"#), "the live counter");
+        assert!(page.contains(r#"data-template="%chars av %max tecken · %parts sms""#));
         let key = key_in(&page);
         let g = w.group.get().to_string();
         let unit = w.app.unit.id.get().to_string();
@@ -287,6 +290,17 @@ both_backends! {
         ];
         let page = b.post("/broadcasts", &form).await.text().await.unwrap();
         assert!(page.contains("Svara KOMMER eller FÖRHINDER."), "the reply line is previewed");
+        assert!(
+            page.contains("Läggs till automatiskt för deltagare med en tid på aktiviteten: <q>Svara KOMMER eller FÖRHINDER.</q>"),
+            "shown as the added line, apart from the coordinator's text"
+        );
+        // A text that already asks gets no second question, in the preview too.
+        let mut asks = form;
+        asks[2] = ("text_sv", "Träff som vanligt. Svara kommer eller förhinder.");
+        let page = b.post("/broadcasts", &asks).await.text().await.unwrap();
+        assert!(!page.contains("<q>Svara KOMMER eller FÖRHINDER.</q>"), "no added line when the text asks");
+        assert_eq!(page.matches("Läggs till automatiskt").count(), 1, "only for the English text");
+        assert!(page.contains("<q>Reply COMING or CANNOT.</q>"), "the English text did not ask");
         let mut send = form;
         send[7] = ("action", "send");
         let res = b.post("/broadcasts", &send).await;
@@ -304,6 +318,8 @@ both_backends! {
         assert!(page.contains("Eve: <q>"), "first name with the reason");
         assert!(page.contains("sjuk"));
         assert!(page.contains("Inget svar: <strong>0</strong>"));
+        assert!(page.contains("<q>Svara KOMMER eller FÖRHINDER.</q>"), "the added line on the status page");
+        assert!(page.contains("<q>Reply COMING or CANNOT.</q>"));
         let views = w.app.audit("broadcast.view").await;
         assert!(!views.is_empty() && views.iter().all(|(a, t)| a.starts_with("staff:") && t == &to.replace("/broadcasts/", "broadcast:")));
     }
@@ -329,6 +345,10 @@ both_backends! {
             (base("Hej Onsdagsgänget!", "now", ""), "Texten nämner gruppens namn."),
             (base("Hej!", "later", "2020-01-01"), "Tiden har redan varit."),
             (base("Hej!", "later", "inte ett datum"), "Ange datum och klockslag."),
+            (
+                base("a".repeat(700).leak(), "now", ""),
+                "Svensk text är 700 tecken. Högst 612 tecken får plats i fyra sms",
+            ),
         ] {
             let f: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let res = b.post("/broadcasts", &f).await;

@@ -23,7 +23,7 @@
 //!   message about it.
 
 use super::{Actor, Change, Engine};
-use crate::domain::broadcast::{check_text, skip_reason};
+use crate::domain::broadcast::{asks_for_reply, check_text, skip_reason};
 use crate::domain::channel_choice::pick_channel;
 use crate::domain::{
     AppointmentId, AppointmentStatus, GroupId, Language, OutboxStatus, ParticipantId,
@@ -301,8 +301,11 @@ impl Engine {
             });
         }
         let forbidden: Vec<&str> = group_name.as_deref().into_iter().collect();
-        let text_sv = check_text(&req.text_sv, "Swedish", &forbidden).map_err(Error::Invalid)?;
-        let text_en = check_text(&req.text_en, "English", &forbidden).map_err(Error::Invalid)?;
+        let checked = |text: &str, which: &str| {
+            check_text(text, &forbidden).map_err(|e| Error::Invalid(format!("{which}: {e}")))
+        };
+        let text_sv = checked(&req.text_sv, "the Swedish text")?;
+        let text_en = checked(&req.text_en, "the English text")?;
         let send_at = req.send_at.unwrap_or(now).max(now);
 
         // The activity: every participant's own appointment of it.
@@ -401,7 +404,6 @@ impl Engine {
                 .await?
             }
         };
-        let reply_line = |lang: Language| texts::render(lang, "broadcast-reply", &[]);
         let mut skipped: BTreeMap<String, i64> = BTreeMap::new();
         let mut rows = Vec::with_capacity(candidates.len());
         for m in &candidates {
@@ -418,14 +420,11 @@ impl Engine {
                 m.reachable,
             );
             let own_appointment = own.get(&m.id).copied();
-            let mut body = match m.language {
-                Language::Sv => text_sv.clone(),
-                Language::En => text_en.clone(),
+            let text = match m.language {
+                Language::Sv => &text_sv,
+                Language::En => &text_en,
             };
-            if own_appointment.is_some() {
-                body.push('\n');
-                body.push_str(&reply_line(m.language));
-            }
+            let body = with_reply_line(text, m.language, own_appointment.is_some());
             rows.push(PlannedRow {
                 participant_id: m.id,
                 appointment_id: own_appointment,
@@ -630,4 +629,20 @@ async fn queue_cancellation(
         now,
     )
     .await
+}
+
+/// The text a member gets: the coordinator's own, and, when the member has
+/// an appointment of the activity, the line that asks for a reply, unless
+/// the text already asks (never the question twice). The compose page's
+/// preview shows the same line, marked as added.
+pub fn reply_line(text: &str, lang: Language, asks: bool) -> Option<String> {
+    (asks && !asks_for_reply(text)).then(|| texts::render(lang, "broadcast-reply", &[]))
+}
+
+/// [`reply_line`] appended on a line of its own.
+pub fn with_reply_line(text: &str, lang: Language, asks: bool) -> String {
+    match reply_line(text, lang, asks) {
+        Some(line) => format!("{text}\n{line}"),
+        None => text.to_string(),
+    }
 }

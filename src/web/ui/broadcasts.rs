@@ -13,18 +13,17 @@ use super::participants::{Opt, label};
 use super::settings::{Check, check};
 use super::{Me, Posted, Ui, UiError, render, see_other, t, ta};
 use crate::domain::access::{self, Action};
-use crate::domain::broadcast::check_text;
+use crate::domain::broadcast::{MAX_TEXT_CHARS, TextError, check_text};
 use crate::domain::schedule::resolve_local;
 use crate::domain::{
     AppointmentId, AppointmentKind, AppointmentStatus, GroupId, Language, ParticipantId,
     ParticipantStatus, Phase, StaffId, UnitId,
 };
-use crate::engine::broadcast::{Audience, BroadcastRequest};
+use crate::engine::broadcast::{Audience, BroadcastRequest, reply_line, with_reply_line};
 use crate::error::Error;
 use crate::store::broadcasts::Broadcast;
 use crate::store::series::SeriesTarget;
 use crate::store::{appointments, broadcasts, participants, ui_broadcasts, ui_participants, units};
-use crate::texts;
 use crate::web::AppState;
 use askama::Template;
 use axum::Router;
@@ -105,7 +104,12 @@ struct ActivityOption {
 /// One language's preview.
 struct LangPreview {
     lang_name: String,
+    /// The coordinator's own text.
     text: String,
+    /// The line added to it for members with an appointment of the
+    /// activity, shown apart so nobody mistakes it for their own words.
+    auto_line: Option<String>,
+    /// Length and parts of what is sent: the text with the added line.
     check: Check,
 }
 
@@ -163,6 +167,10 @@ struct ComposePage {
     urgent: bool,
     previews: Vec<LangPreview>,
     error: Option<String>,
+    /// The one limit of a text, in the textarea and in the server's check.
+    max_chars: usize,
+    text_limit: String,
+    counter_template: String,
 }
 
 async fn compose(
@@ -266,6 +274,13 @@ async fn compose(
         f,
         previews,
         error,
+        max_chars: MAX_TEXT_CHARS,
+        text_limit: ta(
+            lang,
+            "ui-broadcasts-text-limit",
+            &[("max", MAX_TEXT_CHARS.to_string())],
+        ),
+        counter_template: t(lang, "ui-broadcasts-counter"),
     });
     if failed {
         *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
@@ -326,16 +341,28 @@ async fn parse_compose(
     let forbidden: Vec<&str> = g_name.as_deref().into_iter().collect();
     let mut texts_ok = Vec::new();
     for (text, code) in [(&f.text_sv, "sv"), (&f.text_en, "en")] {
-        match check_text(text, code, &forbidden) {
-            Ok(t) => texts_ok.push(t),
-            Err(_) if text.trim().is_empty() => {
-                return Ok(Err(t(lang, &format!("ui-broadcasts-error-empty-{code}"))));
+        let which = t(lang, &format!("ui-broadcasts-text-{code}"));
+        let e = match check_text(text, &forbidden) {
+            Ok(t) => {
+                texts_ok.push(t);
+                continue;
             }
-            Err(e) if e.contains("names the group") => {
-                return Ok(Err(t(lang, "ui-broadcasts-error-group-name")));
+            Err(TextError::Empty) => t(lang, &format!("ui-broadcasts-error-empty-{code}")),
+            Err(TextError::NamesGroup) => t(lang, "ui-broadcasts-error-group-name"),
+            Err(TextError::TooLong { chars }) => ta(
+                lang,
+                "ui-broadcasts-error-too-long",
+                &[
+                    ("text", which),
+                    ("chars", chars.to_string()),
+                    ("max", MAX_TEXT_CHARS.to_string()),
+                ],
+            ),
+            Err(TextError::ControlChars) => {
+                ta(lang, "ui-broadcasts-error-control", &[("text", which)])
             }
-            Err(e) => return Ok(Err(e)),
-        }
+        };
+        return Ok(Err(e));
     }
     let send_at = if f.when == "later" {
         let d = NaiveDate::parse_from_str(f.date.trim(), "%Y-%m-%d");
@@ -416,15 +443,12 @@ fn previews(p: &Parsed, ui_lang: Language) -> Vec<LangPreview> {
     [(Language::Sv, &p.text_sv), (Language::En, &p.text_en)]
         .into_iter()
         .map(|(l, text)| {
-            let mut body = text.clone();
-            if p.activity.is_some() {
-                body.push('\n');
-                body.push_str(&texts::render(l, "broadcast-reply", &[]));
-            }
+            let asks = p.activity.is_some();
             LangPreview {
                 lang_name: t(ui_lang, &format!("ui-broadcasts-lang-{}", l.as_str())),
-                check: check(&body),
-                text: body,
+                check: check(&with_reply_line(text, l, asks)),
+                auto_line: reply_line(text, l, asks),
+                text: text.clone(),
             }
         })
         .collect()
@@ -501,6 +525,9 @@ struct StatusPage {
     error: Option<String>,
     text_sv: String,
     text_en: String,
+    /// The reply line added to each text, when the broadcast asked.
+    auto_sv: Option<String>,
+    auto_en: Option<String>,
     st: crate::engine::broadcast::BroadcastStatus,
     skipped: Vec<(String, i64)>,
     cannot: Vec<Cannot>,
@@ -623,6 +650,8 @@ async fn status(
         can_cancel,
         notice,
         error,
+        auto_sv: reply_line(&text_sv, Language::Sv, b.appointment_id.is_some()),
+        auto_en: reply_line(&text_en, Language::En, b.appointment_id.is_some()),
         text_sv,
         text_en,
         st,

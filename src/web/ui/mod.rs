@@ -78,6 +78,18 @@ pub fn router() -> Router<AppState> {
                 )
             }),
         )
+        .route(
+            "/static/counter.js",
+            axum::routing::get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                        (header::CACHE_CONTROL, "max-age=3600"),
+                    ],
+                    include_str!("../../../templates/ui/counter.js"),
+                )
+            }),
+        )
         .merge(account::router())
         .merge(today::router())
         .merge(participants::router())
