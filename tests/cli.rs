@@ -210,7 +210,16 @@ both_backends! {
         assert_eq!(v, serde_json::json!({"intent": "cannot", "reason": "sjuk"}));
         let v: Value = serde_json::from_str(&p.ok(&["parse-reply", "--lang", "en", "I'll be there"])).unwrap();
         assert_eq!(v["intent"], "coming");
-        // A participant with nothing booked gives a gap task.
+        // A participant just added has nothing booked yet: no alert.
+        let r = p.json(&["maintenance"]);
+        assert_eq!(r["jobs"]["gap_tasks"], 0);
+        // One in the programme for longer than the unit's gap window with
+        // nothing booked gives a gap task.
+        sqlx::query("UPDATE participants SET created_at = created_at - 8 * 86400000 WHERE id = $1")
+            .bind(id)
+            .execute(&t.db.pool)
+            .await
+            .unwrap();
         let r = p.json(&["maintenance"]);
         assert_eq!(r["jobs"]["gap_tasks"], 1);
         let tasks = p.json(&["tasks", "--participant", &id_s]);

@@ -270,7 +270,8 @@ both_backends! {
         let now = sthlm(2026, 12, 9, 9, 0);
         let w = world(&t, now).await;
         let ali = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
-        let bea = fx::participant(&w.e, &w.unit, "Bea", "sms", now).await;
+        // Bea has been in the programme for longer than the gap window.
+        let bea = fx::participant(&w.e, &w.unit, "Bea", "sms", now - Duration::days(8)).await;
         {
             let mut c = w.e.db.conn().await.unwrap();
             rules::set(&mut c, w.unit.id, AppointmentKind::Meeting, &Span::parse_list("24h").unwrap(), true,

@@ -16,7 +16,7 @@ use common::ui::{self, UiApp, location};
 use paminn::domain::schedule::resolve_local;
 use paminn::domain::{
     AppointmentKind, Attendance, ChannelKind, Language, OutboxStatus, ParticipantId, Purpose, Role,
-    StaffId,
+    StaffId, TaskKind,
 };
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
 use paminn::engine::{Actor, Engine};
@@ -355,15 +355,83 @@ both_backends! {
         assert_eq!(app.audit("task.done").await.len(), 1);
         assert_eq!(b.post("/tasks/999999/done", &[]).await.status(), StatusCode::NOT_FOUND);
 
-        // The coordinator sees the unit's unassigned task too, and closes it.
+        // The coordinator sees the unit's open work, whoever has it: the
+        // unassigned task and karl's; and closes one.
         let mut sara = app.login("sara").await;
         let (_, page) = sara.get("/today").await;
         assert!(page.contains("jobbintervju") && page.contains("ingen ansvarig lots"), "{page}");
         let tasks = &page[page.find("h-tasks").unwrap()..];
-        assert!(!tasks.contains("tandläkare"), "karl's task is karl's");
+        assert!(tasks.contains("tandläkare"), "karl's task is part of the unit's work");
         let res = sara.post(&format!("/tasks/{}/done", dora_task.id), &[]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert!(open_tasks(e, dora.id).await.is_empty());
+    }
+}
+
+both_backends! {
+    async fn open_work_is_listed_most_urgent_first_and_an_outcome_closes_silence(t) {
+        let app = ui::spawn(&t, false).await;
+        let lisa = app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
+        app.staff("sara", Role::Coordinator, Some(app.unit.id)).await;
+        let e = &app.engine;
+        let ali = person(&app, &app.unit, "Ali", Some(lisa.id)).await;
+        let bo = person(&app, &app.unit, "Bo", Some(lisa.id)).await;
+        let past = book(e, ali.id, AppointmentKind::Meeting, local(-1, 13), None).await;
+        let coming = book(e, bo.id, AppointmentKind::Meeting, local(1, 13), None).await;
+        // Made in the worst order: paperwork first, the förhinder last.
+        let mut c = e.db.conn().await.unwrap();
+        let made = booked();
+        for (i, (p, a, kind, key)) in [
+            (ali.id, None, TaskKind::Gap, "t-gap"),
+            (ali.id, None, TaskKind::ConsentExpiring, "t-consent"),
+            (ali.id, Some(past.id), TaskKind::NoReply, "t-noreply"),
+            (bo.id, Some(coming.id), TaskKind::Cannot, "t-cannot"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            tasks::create(&mut c, p, a, kind, key, serde_json::json!({}), made + Duration::minutes(i as i64))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        drop(c);
+        for who in ["lisa", "sara"] {
+            let mut b = app.login(who).await;
+            let (_, page) = b.get("/today").await;
+            let tasks = &page[page.find("h-tasks").unwrap()..];
+            let at = |needle: &str| tasks.find(needle).unwrap_or_else(|| panic!("{who}: {needle} in {tasks}"));
+            let order = [at(">Förhinder<"), at(">Inget svar<"), at(">Samtycket går snart ut<"), at(">Inget inbokat<")];
+            assert!(order.windows(2).all(|w| w[0] < w[1]), "{who}: most urgent first: {order:?}");
+        }
+        // Attendance answers "did they come": the silence task closes with it.
+        e.record_attendance(past.id, Attendance::Attended, &actor(), local(0, 9)).await.unwrap();
+        let open: Vec<TaskKind> = open_tasks(e, ali.id).await.iter().map(|t| t.kind).collect();
+        assert!(!open.contains(&TaskKind::NoReply), "{open:?}");
+        assert!(open.contains(&TaskKind::Gap), "other tasks stay open");
+        let closed = {
+            let mut c = e.db.conn().await.unwrap();
+            tasks::list(&mut c, Some(ali.id), false).await.unwrap().into_iter().find(|t| t.kind == TaskKind::NoReply).unwrap()
+        };
+        assert_eq!(closed.done_by.as_deref(), Some("test"));
+    }
+}
+
+both_backends! {
+    async fn a_new_participant_gets_the_gap_window_before_an_empty_calendar_alert(t) {
+        let app = ui::spawn(&t, false).await;
+        let e = &app.engine;
+        let days = app.unit.gap_alert_days;
+        assert!(days > 0, "the unit alerts on gaps");
+        let now = local(0, 10);
+        let p = fx::participant(e, &app.unit, "Nyss", "sms", now).await;
+        let gaps = || async { open_tasks(e, p.id).await.iter().filter(|t| t.kind == TaskKind::Gap).count() };
+        e.run_jobs(now + Duration::minutes(1)).await.unwrap();
+        assert_eq!(gaps().await, 0, "a minute old: nothing booked yet is no alert");
+        e.run_jobs(now + Duration::days(days) - Duration::minutes(1)).await.unwrap();
+        assert_eq!(gaps().await, 0);
+        e.run_jobs(now + Duration::days(days)).await.unwrap();
+        assert_eq!(gaps().await, 1, "after the window, an empty calendar is news");
     }
 }
 

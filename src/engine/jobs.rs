@@ -110,10 +110,12 @@ impl Engine {
     }
 
     /// An active participant with nothing booked in the unit's gap window:
-    /// a task, at most one per participant and week.
+    /// a task, at most one per participant and week; not before the
+    /// participant has been in the programme for that window
+    /// ([`gap_alert_due`](crate::domain::urgency::gap_alert_due)).
     async fn gap_tasks(&self, now: DateTime<Utc>) -> Result<usize> {
         let rows = sqlx::query(
-            "SELECT p.id, u.gap_alert_days FROM participants p JOIN units u ON u.id = p.unit_id
+            "SELECT p.id, p.created_at, u.gap_alert_days FROM participants p JOIN units u ON u.id = p.unit_id
              WHERE p.status = 'active' AND p.erased_at IS NULL AND u.gap_alert_days > 0
                AND NOT EXISTS (SELECT 1 FROM appointments a WHERE a.participant_id = p.id
                    AND a.status = 'scheduled' AND a.starts_at > $1
@@ -128,6 +130,10 @@ impl Engine {
         for r in rows {
             let p: i64 = r.try_get("id")?;
             let days: i64 = r.try_get("gap_alert_days")?;
+            let created = from_ms(r.try_get("created_at")?);
+            if !crate::domain::urgency::gap_alert_due(created, days, now) {
+                continue;
+            }
             if tasks::create(
                 &mut c,
                 crate::domain::ParticipantId::from_db(p),

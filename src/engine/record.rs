@@ -5,6 +5,7 @@
 use super::{Actor, Change, Engine, Field, planner};
 use crate::domain::{
     AppointmentId, AppointmentStatus, Attendance, Intensity, ParticipantId, ParticipantStatus,
+    TaskKind,
 };
 use crate::error::{Error, Result};
 use crate::store::participants::Participant;
@@ -274,6 +275,9 @@ pub(crate) async fn record_attendance_in(
             .bind(id.get())
             .execute(&mut *c)
             .await?;
+    // Whether they came is known now: silence before it needs nobody.
+    let closed =
+        tasks::close_answered(&mut *c, id, &[TaskKind::NoReply], actor.as_str(), now).await?;
     actor
         .record(
             &mut *c,
@@ -282,7 +286,7 @@ pub(crate) async fn record_attendance_in(
                 participant: old.participant_id,
                 appointment: Some(id),
                 kind: "attendance_recorded",
-                detail: json!({ "attendance": a, "previous": old.attendance }),
+                detail: json!({ "attendance": a, "previous": old.attendance, "closed_tasks": closed }),
                 action: "attendance.record",
             },
         )

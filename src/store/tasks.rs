@@ -100,6 +100,33 @@ pub async fn get(c: &mut Conn, id: i64) -> Result<Task> {
     from_row(&row)
 }
 
+/// Closes the open tasks of these kinds about one appointment, as done by
+/// `by`: an outcome that answers them (attendance recorded answers "no
+/// reply"). Returns how many were closed.
+pub async fn close_answered(
+    c: &mut Conn,
+    appointment: AppointmentId,
+    kinds: &[TaskKind],
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut n = 0;
+    for k in kinds {
+        n += sqlx::query(
+            "UPDATE tasks SET done_at = $1, done_by = $2
+             WHERE appointment_id = $3 AND kind = $4 AND done_at IS NULL",
+        )
+        .bind(ms(now))
+        .bind(by)
+        .bind(appointment.get())
+        .bind(k.as_str())
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+    }
+    Ok(n)
+}
+
 /// Marks a task done (by whom) or, with `done = false`, open again.
 pub async fn set_done(
     c: &mut Conn,

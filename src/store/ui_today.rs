@@ -209,14 +209,22 @@ pub struct OpenTask {
     pub appointment_starts_at: Option<DateTime<Utc>>,
 }
 
-/// Open tasks assigned to `staff`, and with `unassigned_in` also the open
-/// tasks of that unit that nobody is assigned to; oldest first.
-pub async fn open_tasks(
-    c: &mut Conn,
-    staff: StaffId,
-    unassigned_in: Option<UnitId>,
-    limit: i64,
-) -> Result<Vec<OpenTask>> {
+/// Whose open tasks a Today page lists.
+#[derive(Debug, Clone, Copy)]
+pub enum TaskScope {
+    /// A lots: the tasks assigned to them.
+    Mine(StaffId),
+    /// A coordinator: every open task of the unit, whoever has it.
+    Unit(UnitId),
+}
+
+/// Open tasks in `scope`, most urgent first
+/// ([`urgency::sort_key`](crate::domain::urgency::sort_key)).
+pub async fn open_tasks(c: &mut Conn, scope: TaskScope, limit: i64) -> Result<Vec<OpenTask>> {
+    let (staff, unit) = match scope {
+        TaskScope::Mine(s) => (Some(s.get()), None),
+        TaskScope::Unit(u) => (None, Some(u.get())),
+    };
     let rows = sqlx::query(
         "SELECT t.id, t.unit_id, t.participant_id, t.appointment_id, t.kind, t.detail,
                 t.assigned_to, t.created_at, t.done_at, t.done_by,
@@ -224,17 +232,17 @@ pub async fn open_tasks(
          FROM tasks t
          JOIN participants p ON p.id = t.participant_id
          LEFT JOIN appointments a ON a.id = t.appointment_id
-         WHERE t.done_at IS NULL
-           AND (t.assigned_to = $1 OR ($2 IS NOT NULL AND t.unit_id = $2 AND t.assigned_to IS NULL))
+         WHERE t.done_at IS NULL AND (t.assigned_to = $1 OR t.unit_id = $2)
          ORDER BY t.created_at, t.id
          LIMIT $3",
     )
-    .bind(staff.get())
-    .bind(unassigned_in.map(UnitId::get))
+    .bind(staff)
+    .bind(unit)
     .bind(limit)
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
+    let mut tasks = rows
+        .iter()
         .map(|r| {
             let detail: String = r.try_get("detail")?;
             Ok(OpenTask {
@@ -262,5 +270,9 @@ pub async fn open_tasks(
                 appointment_starts_at: opt_from_ms(r.try_get("appointment_starts_at")?),
             })
         })
-        .collect()
+        .collect::<Result<Vec<OpenTask>>>()?;
+    tasks.sort_by_key(|o| {
+        crate::domain::urgency::sort_key(o.task.kind, o.appointment_starts_at, o.task.created_at)
+    });
+    Ok(tasks)
 }

@@ -23,7 +23,7 @@ use crate::domain::{
     AppointmentId, AppointmentKind, Attendance, Language, ReplyState, Role, TaskKind,
 };
 use crate::error::Error;
-use crate::store::ui_today::{self, OpenTask, Scope, Slot};
+use crate::store::ui_today::{self, OpenTask, Scope, Slot, TaskScope};
 use crate::web::AppState;
 use askama::Template;
 use axum::Router;
@@ -339,11 +339,13 @@ async fn today_page(State(s): State<AppState>, me: Me) -> Result<Response, UiErr
     }
     let mut tasks = Vec::new();
     if !contact_only {
-        let unassigned_in = match me.staff.role {
-            Role::Coordinator => me.staff.unit_id,
-            _ => None,
+        // A coordinator runs the unit: every open task of it, whoever has
+        // it; everyone else the tasks assigned to them.
+        let task_scope = match (me.staff.role, me.staff.unit_id) {
+            (Role::Coordinator, Some(u)) => TaskScope::Unit(u),
+            _ => TaskScope::Mine(me.staff.id),
         };
-        tasks = ui_today::open_tasks(&mut c, me.staff.id, unassigned_in, MAX_ROWS)
+        tasks = ui_today::open_tasks(&mut c, task_scope, MAX_ROWS)
             .await
             .map_err(db_err(l))?;
     }
