@@ -747,7 +747,7 @@ both_backends! {
 both_backends! {
     async fn a_late_reply_shows_on_today_and_in_the_timeline_in_both_languages(t) {
         use chrono_tz::Europe::Stockholm;
-        use paminn::domain::{Language, Role};
+        use paminn::domain::Role;
         let app = common::ui::spawn(&t, false).await;
         // Tomorrow 13:00 on the Stockholm wall clock, so /today lists it.
         let today = Utc::now().with_timezone(&Stockholm).date_naive();
@@ -773,11 +773,8 @@ both_backends! {
         assert!(today_page.contains("Kommer sent"), "the task: {today_page}");
         let (_, case) = b.get(&format!("/participants/{}", p.id)).await;
         assert!(case.contains("Svarade KOMMER, 10 MIN SENT"), "{case}");
-        // In English, for a member of staff who reads English.
-        let mut c = app.engine.db.conn().await.unwrap();
-        sqlx::query("UPDATE staff SET language = $1 WHERE id = $2").bind(Language::En.as_str()).bind(lisa.id.get())
-            .execute(&mut *c).await.unwrap();
-        drop(c);
+        // In English, with the language switch.
+        b.get("/lang/en").await;
         let (_, today_page) = b.get("/today").await;
         assert!(today_page.contains("coming, 10 min late"), "{today_page}");
         let (_, case) = b.get(&format!("/participants/{}", p.id)).await;
