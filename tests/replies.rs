@@ -557,7 +557,7 @@ both_backends! {
 impl World {
     /// A text from the participants' phone number, as an SMS gateway's
     /// webhook delivers it (every fixture participant has 070-123 45 67).
-    async fn from_number(&self, text: &str, now: DateTime<Utc>) -> Received {
+    async fn text_from_number(&self, text: &str, now: DateTime<Utc>) -> Received {
         let gw = format!("gw-{}", GW.fetch_add(1, Ordering::SeqCst));
         let phone = paminn::domain::PhoneNumber::parse("070-123 45 67").unwrap();
         self.e
@@ -657,14 +657,14 @@ both_backends! {
         let twin2 = fx::participant(&w.e, &other_unit, "Twin2", "sms", now).await;
         let a1 = w.book(twin1.id, sthlm(2026, 12, 10, 11, 0), now).await;
         w.d.run_once(sthlm(2026, 12, 9, 11, 0)).await.unwrap();
-        w.from_number("kommer", sthlm(2026, 12, 9, 11, 5)).await;
+        w.text_from_number("kommer", sthlm(2026, 12, 9, 11, 5)).await;
         assert_eq!(w.appt(&a1).await.reply, ReplyState::Coming);
         assert_eq!(w.inbound_events(twin1.id).await.len(), 1);
         assert!(w.inbound_events(twin2.id).await.is_empty());
         // Now Twin2 is asked later: the next reply is Twin2's.
         let a2 = w.book(twin2.id, sthlm(2026, 12, 11, 11, 0), now).await;
         w.d.run_once(sthlm(2026, 12, 10, 11, 0)).await.unwrap();
-        w.from_number("förhinder, sjuk", sthlm(2026, 12, 10, 11, 5)).await;
+        w.text_from_number("förhinder, sjuk", sthlm(2026, 12, 10, 11, 5)).await;
         let after = w.appt(&a2).await;
         assert_eq!((after.reply, after.reply_reason.as_deref()), (ReplyState::Cannot, Some("sjuk")));
         assert_eq!(w.appt(&a1).await.reply, ReplyState::Coming);
@@ -681,7 +681,7 @@ both_backends! {
         let twin2 = fx::participant(&w.e, &w.unit, "Twin2", "sms", now).await;
         let a1 = w.book(twin1.id, sthlm(2026, 12, 10, 11, 0), now).await;
         let a2 = w.book(twin2.id, sthlm(2026, 12, 10, 13, 0), now).await;
-        w.from_number("kommer", sthlm(2026, 12, 8, 10, 0)).await;
+        w.text_from_number("kommer", sthlm(2026, 12, 8, 10, 0)).await;
         assert_eq!((w.appt(&a1).await.reply, w.appt(&a2).await.reply), (ReplyState::None, ReplyState::None));
         let tasks: Vec<_> = [w.tasks(twin1.id).await, w.tasks(twin2.id).await].concat();
         assert_eq!(tasks.len(), 1, "{tasks:?}");
@@ -705,7 +705,7 @@ both_backends! {
         // STOPP comes before any reminder: nobody was asked on the number,
         // and it still stops both.
         let t1 = sthlm(2026, 12, 8, 10, 0);
-        w.from_number("STOPP", t1).await;
+        w.text_from_number("STOPP", t1).await;
         let mut c = w.e.db.conn().await.unwrap();
         for p in [twin1.id, twin2.id] {
             let opted = participants::get(&mut c, p).await.unwrap().opted_out;
