@@ -103,6 +103,15 @@ pub enum Command {
     #[command(subcommand)]
     Token(TokenCmd),
     /// Show how a reply would be understood, as JSON.
+    ///
+    /// Intents: coming, late (coming late, with "minutes" when given:
+    /// "kommer 10 min sent"), cannot (with "reason"), stop, start, help,
+    /// my_times, my_data, language, choice, unknown (a person reads it).
+    /// STOPP counts only alone or with words about the messages ("stopp
+    /// tack", "sluta skicka sms", "vill inte ha fler sms"); with a word about
+    /// the meeting ("avsluta mötet", "stop by later") or a question it is
+    /// unknown. A "kommer" naming a weekday or a clock time is unknown here,
+    /// where no appointment is known to check it against.
     ParseReply {
         #[arg(long, default_value = "sv")]
         lang: Language,

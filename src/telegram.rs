@@ -111,6 +111,13 @@ pub fn alert_text(a: &StaffAlert, now: DateTime<Utc>) -> String {
             args.push(("text", s(&a.detail["text"])));
             "staff-alert-not-understood"
         }
+        TaskKind::ComingLate => match a.detail["minutes"].as_i64() {
+            Some(min) => {
+                args.push(("min", min.to_string()));
+                "staff-alert-coming-late-min"
+            }
+            None => "staff-alert-coming-late",
+        },
         _ => {
             let reply = a.detail["reply"].as_str().unwrap_or("none");
             args.push((

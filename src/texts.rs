@@ -93,6 +93,8 @@ pub fn render(lang: Language, key: &str, args_in: &[(&'static str, String)]) -> 
 pub const RECEIPT_KEYS: &[&str] = &[
     "receipt-coming",
     "receipt-coming-now",
+    "receipt-coming-late",
+    "receipt-coming-late-min",
     "receipt-cannot",
     "receipt-which",
     "receipt-too-late",
@@ -141,6 +143,8 @@ pub const STAFF_KEYS: &[&str] = &[
     "staff-alert-delivery-failed",
     "staff-alert-not-understood",
     "staff-alert-late-reply",
+    "staff-alert-coming-late",
+    "staff-alert-coming-late-min",
     "staff-today-none",
     "staff-today-head",
     "staff-today-cancelled",
@@ -377,6 +381,7 @@ mod tests {
     fn every_receipt_exists_in_both_languages_is_gsm7_and_discreet() {
         let args = [
             ("when", "tisdag 10 december kl. 09:00".to_string()),
+            ("min", "10".to_string()),
             ("first", "a".to_string()),
             ("second", "b".to_string()),
             ("list", "x".to_string()),
@@ -421,6 +426,7 @@ mod tests {
             ("reply", "kommer".to_string()),
             ("choice", "Kommer".to_string()),
             ("time", "10:00".to_string()),
+            ("min", "10".to_string()),
         ];
         for lang in [Language::Sv, Language::En] {
             for key in TELEGRAM_KEYS.iter().chain(STAFF_KEYS) {

@@ -550,3 +550,235 @@ both_backends! {
         ]);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Issue 14: coming late, shared phones.
+// ---------------------------------------------------------------------------
+
+impl World {
+    /// A text from the participants' phone number, as an SMS gateway's
+    /// webhook delivers it (every fixture participant has 070-123 45 67).
+    async fn text_from_number(&self, text: &str, now: DateTime<Utc>) -> Received {
+        let gw = format!("gw-{}", GW.fetch_add(1, Ordering::SeqCst));
+        let phone = paminn::domain::PhoneNumber::parse("070-123 45 67").unwrap();
+        self.e
+            .receive_from_number(ChannelKind::Sms, &gw, &phone, text, now)
+            .await
+            .unwrap()
+            .expect("somebody has the number")
+    }
+
+    async fn inbound_events(&self, p: ParticipantId) -> Vec<journal::Event> {
+        self.journal(p)
+            .await
+            .into_iter()
+            .filter(|e| e.kind == "inbound_message")
+            .collect()
+    }
+}
+
+both_backends! {
+    async fn a_late_reply_is_coming_with_its_minutes_a_receipt_that_says_so_and_a_task_for_the_lots(t) {
+        let now = sthlm(2026, 12, 9, 9, 0);
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        let a = w.book(p.id, sthlm(2026, 12, 10, 11, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 9, 11, 0)).await.unwrap();
+        let t1 = sthlm(2026, 12, 9, 11, 5);
+        w.say(p.id, "Jag kommer 10 min sent", t1).await;
+        let after = w.appt(&a).await;
+        assert_eq!((after.reply, after.reply_late, after.reply_late_min), (ReplyState::Coming, true, Some(10)));
+        assert_eq!(w.receipt(p.id).await,
+            "Tack! Vi har noterat att du kommer imorgon torsdag 10 december kl. 11:00, ungefär 10 minuter sent.");
+        let tasks = w.tasks(p.id).await;
+        assert_eq!(tasks.len(), 1);
+        assert_eq!((tasks[0].kind, tasks[0].appointment_id), (TaskKind::ComingLate, Some(a.id)));
+        assert_eq!(tasks[0].detail["minutes"], 10);
+        let ev = w.inbound_events(p.id).await;
+        assert_eq!(ev[0].detail["intent"], serde_json::json!({ "intent": "late", "minutes": 10 }));
+        assert_eq!((ev[0].detail["changed"]["late"].as_bool(), ev[0].detail["changed"]["late_min"].as_i64()), (Some(true), Some(10)));
+        // Without minutes, and then a plain "kommer" clears the lateness.
+        w.say(p.id, "kommer lite sent", t1 + Duration::minutes(1)).await;
+        let after = w.appt(&a).await;
+        assert_eq!((after.reply, after.reply_late, after.reply_late_min), (ReplyState::Coming, true, None));
+        assert_eq!(w.receipt(p.id).await,
+            "Tack! Vi har noterat att du kommer imorgon torsdag 10 december kl. 11:00 men blir lite sen.");
+        w.say(p.id, "kommer", t1 + Duration::minutes(2)).await;
+        let after = w.appt(&a).await;
+        assert_eq!((after.reply, after.reply_late, after.reply_late_min), (ReplyState::Coming, false, None));
+        // The columns as written (one statement on PostgreSQL).
+        let row: (String, i64, Option<i64>) = sqlx::query_as(
+            "SELECT reply, reply_late, reply_late_min FROM appointments WHERE id = $1")
+            .bind(a.id.get()).fetch_one(&w.e.db.pool).await.unwrap();
+        assert_eq!(row, ("coming".into(), 0, None));
+        // In English too.
+        w.say(p.id, "LANGUAGE EN", t1 + Duration::minutes(3)).await;
+        w.say(p.id, "yes but 15 minutes late", t1 + Duration::minutes(4)).await;
+        assert_eq!(w.receipt(p.id).await,
+            "Thank you! We have noted that you are coming tomorrow, Thursday 10 December at 11:00, about 15 minutes late.");
+    }
+}
+
+both_backends! {
+    async fn a_kommer_that_names_another_day_goes_to_a_person_and_one_for_the_asked_day_counts(t) {
+        let now = sthlm(2026, 12, 9, 9, 0); // Wednesday
+        let w = world(&t, now).await;
+        let p = fx::participant(&w.e, &w.unit, "Ali", "sms", now).await;
+        let a = w.book(p.id, sthlm(2026, 12, 10, 11, 0), now).await; // Thursday
+        w.d.run_once(sthlm(2026, 12, 9, 11, 0)).await.unwrap();
+        let t1 = sthlm(2026, 12, 9, 11, 5);
+        w.say(p.id, "kommer på fredag", t1).await;
+        assert_eq!(w.appt(&a).await.reply, ReplyState::None);
+        let tasks = w.tasks(p.id).await;
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].kind, TaskKind::NotUnderstood);
+        assert_eq!(tasks[0].detail["text"], "kommer på fredag");
+        w.say(p.id, "kommer i dag istället", t1 + Duration::minutes(1)).await;
+        assert_eq!(w.appt(&a).await.reply, ReplyState::None);
+        // The asked day, by weekday or as "imorgon", and its time, is a yes.
+        w.say(p.id, "kommer på torsdag kl 11", t1 + Duration::minutes(2)).await;
+        assert_eq!(w.appt(&a).await.reply, ReplyState::Coming);
+        w.say(p.id, "förhinder", t1 + Duration::minutes(3)).await;
+        w.say(p.id, "kmr imorgon", t1 + Duration::minutes(4)).await;
+        assert_eq!(w.appt(&a).await.reply, ReplyState::Coming);
+        w.say(p.id, "förhinder", t1 + Duration::minutes(5)).await;
+        w.say(p.id, "kommer kl 14", t1 + Duration::minutes(6)).await;
+        assert_eq!(w.appt(&a).await.reply, ReplyState::Cannot);
+    }
+}
+
+both_backends! {
+    async fn a_reply_from_a_shared_number_lands_with_the_participant_last_asked_in_any_unit(t) {
+        let now = sthlm(2026, 12, 8, 9, 0);
+        let w = world(&t, now).await;
+        let other_unit = fx::unit(&w.e, "Krami", now).await;
+        // Twin1 has an appointment and is asked; Twin2, in another unit and
+        // added later (the newest with the number), is not.
+        let twin1 = fx::participant(&w.e, &w.unit, "Twin1", "sms", now).await;
+        let twin2 = fx::participant(&w.e, &other_unit, "Twin2", "sms", now).await;
+        let a1 = w.book(twin1.id, sthlm(2026, 12, 10, 11, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 9, 11, 0)).await.unwrap();
+        w.text_from_number("kommer", sthlm(2026, 12, 9, 11, 5)).await;
+        assert_eq!(w.appt(&a1).await.reply, ReplyState::Coming);
+        assert_eq!(w.inbound_events(twin1.id).await.len(), 1);
+        assert!(w.inbound_events(twin2.id).await.is_empty());
+        // Now Twin2 is asked later: the next reply is Twin2's.
+        let a2 = w.book(twin2.id, sthlm(2026, 12, 11, 11, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 10, 11, 0)).await.unwrap();
+        w.text_from_number("förhinder, sjuk", sthlm(2026, 12, 10, 11, 5)).await;
+        let after = w.appt(&a2).await;
+        assert_eq!((after.reply, after.reply_reason.as_deref()), (ReplyState::Cannot, Some("sjuk")));
+        assert_eq!(w.appt(&a1).await.reply, ReplyState::Coming);
+        assert_eq!(w.inbound_events(twin2.id).await.len(), 1);
+        assert_eq!(w.inbound_events(twin1.id).await.len(), 1);
+    }
+}
+
+both_backends! {
+    async fn a_shared_number_nobody_was_asked_on_goes_to_a_person_not_a_guess(t) {
+        let now = sthlm(2026, 12, 8, 9, 0);
+        let w = world(&t, now).await;
+        let twin1 = fx::participant(&w.e, &w.unit, "Twin1", "sms", now).await;
+        let twin2 = fx::participant(&w.e, &w.unit, "Twin2", "sms", now).await;
+        let a1 = w.book(twin1.id, sthlm(2026, 12, 10, 11, 0), now).await;
+        let a2 = w.book(twin2.id, sthlm(2026, 12, 10, 13, 0), now).await;
+        w.text_from_number("kommer", sthlm(2026, 12, 8, 10, 0)).await;
+        assert_eq!((w.appt(&a1).await.reply, w.appt(&a2).await.reply), (ReplyState::None, ReplyState::None));
+        let tasks: Vec<_> = [w.tasks(twin1.id).await, w.tasks(twin2.id).await].concat();
+        assert_eq!(tasks.len(), 1, "{tasks:?}");
+        assert_eq!(tasks[0].kind, TaskKind::NotUnderstood);
+        assert_eq!(tasks[0].detail["why"], "shared number");
+        let ev: Vec<_> = [w.inbound_events(twin1.id).await, w.inbound_events(twin2.id).await].concat();
+        assert_eq!(ev[0].detail["changed"]["shared_phone"], true);
+        assert!(w.receipt(tasks[0].participant_id).await.contains("kontaktperson läser det"), "the participant is told a person reads it");
+    }
+}
+
+both_backends! {
+    async fn stopp_from_a_shared_number_stops_every_participant_with_it_and_no_reminder_goes_there(t) {
+        let now = sthlm(2026, 12, 8, 9, 0);
+        let w = world(&t, now).await;
+        let other_unit = fx::unit(&w.e, "Krami", now).await;
+        let twin1 = fx::participant(&w.e, &w.unit, "Twin1", "sms", now).await;
+        let twin2 = fx::participant(&w.e, &other_unit, "Twin2", "sms", now).await;
+        w.book(twin1.id, sthlm(2026, 12, 10, 11, 0), now).await;
+        w.book(twin2.id, sthlm(2026, 12, 10, 13, 0), now).await;
+        // STOPP comes before any reminder: nobody was asked on the number,
+        // and it still stops both.
+        let t1 = sthlm(2026, 12, 8, 10, 0);
+        w.text_from_number("STOPP", t1).await;
+        let mut c = w.e.db.conn().await.unwrap();
+        for p in [twin1.id, twin2.id] {
+            let opted = participants::get(&mut c, p).await.unwrap().opted_out;
+            assert!(opted.contains(ChannelKind::Sms), "{p} still gets SMS");
+        }
+        drop(c);
+        // Each case record says so: one STOPP reply, one entry for the other.
+        let events: Vec<(ParticipantId, String)> = {
+            let mut v = Vec::new();
+            for p in [twin1.id, twin2.id] {
+                for e in w.journal(p).await {
+                    if e.kind == "inbound_message" || e.kind == "opted_out_shared_phone" {
+                        v.push((p, e.kind));
+                    }
+                }
+            }
+            v
+        };
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(events.iter().any(|(_, k)| k == "opted_out_shared_phone"));
+        assert_ne!(events[0].0, events[1].0);
+        let stop_event = w.journal(events.iter().find(|(_, k)| k == "inbound_message").unwrap().0).await
+            .into_iter().rfind(|e| e.kind == "inbound_message").unwrap();
+        assert_eq!(stop_event.detail["changed"]["opted_out_sharing"], 2);
+        // The STOPP receipt goes out; no reminder goes to the phone after it.
+        let rep = w.d.run_once(t1).await.unwrap();
+        assert_eq!(rep.sent, 1);
+        let sent_before = w.rec.sent.lock().unwrap().len();
+        let rep = w.d.run_once(sthlm(2026, 12, 10, 12, 0)).await.unwrap();
+        assert_eq!((rep.sent, rep.suppressed), (0, 4), "both twins' 24h and 2h reminders");
+        assert_eq!(w.rec.sent.lock().unwrap().len(), sent_before);
+        for p in [twin1.id, twin2.id] {
+            assert!(w.rows(p).await.iter().filter(|r| r.purpose == Purpose::Reminder)
+                .all(|r| r.status == OutboxStatus::Suppressed));
+        }
+    }
+}
+
+both_backends! {
+    async fn a_late_reply_shows_on_today_and_in_the_timeline_in_both_languages(t) {
+        use chrono_tz::Europe::Stockholm;
+        use paminn::domain::Role;
+        let app = common::ui::spawn(&t, false).await;
+        // Tomorrow 13:00 on the Stockholm wall clock, so /today lists it.
+        let today = Utc::now().with_timezone(&Stockholm).date_naive();
+        let at = |days: i64, h: u32| paminn::domain::schedule::resolve_local(
+            (today + Duration::days(days)).and_hms_opt(h, 0, 0).unwrap(), Stockholm);
+        let booked = at(-2, 9);
+        let lisa = app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
+        let p = fx::participant(&app.engine, &app.unit, "Ali", "sms", booked).await;
+        app.engine.assign_lots(p.id, Some(lisa.id), &actor(), booked).await.unwrap();
+        let a = NewAppointment {
+            participant_id: p.id, series_id: None, kind: AppointmentKind::Meeting,
+            starts_at: at(1, 13), duration_min: 60, location: None, with_whom: None,
+            internal_note: None, external_ref: None,
+        };
+        app.engine.create_appointment(&a, &actor(), booked).await.unwrap();
+        let rec = Arc::new(Recorder::default());
+        let d = Dispatcher::new(app.engine.clone(), fx::channels(&rec), DispatcherConfig { owner: "t".into(), ..Default::default() });
+        d.run_once(at(0, 13)).await.unwrap();
+        app.engine.receive(ChannelKind::Sms, "gw-late-1", p.id, "kommer 10 min sent", at(0, 13) + Duration::minutes(5)).await.unwrap();
+        let mut b = app.login("lisa").await;
+        let (_, today_page) = b.get("/today").await;
+        assert!(today_page.contains("kommer, 10 min sent"), "{today_page}");
+        assert!(today_page.contains("Kommer sent"), "the task: {today_page}");
+        let (_, case) = b.get(&format!("/participants/{}", p.id)).await;
+        assert!(case.contains("Svarade KOMMER, 10 MIN SENT"), "{case}");
+        // In English, with the language switch.
+        b.get("/lang/en").await;
+        let (_, today_page) = b.get("/today").await;
+        assert!(today_page.contains("coming, 10 min late"), "{today_page}");
+        let (_, case) = b.get(&format!("/participants/{}", p.id)).await;
+        assert!(case.contains("Replied COMING, 10 MIN LATE"), "{case}");
+    }
+}

@@ -41,6 +41,8 @@ within-minutes = { $n } minutes
 ## Answers to the participant's own messages. Short, warm, one action.
 receipt-coming = Thank you! We have noted that you are coming { $when }.
 receipt-coming-now = Thank you! We have noted that you are coming.
+receipt-coming-late = Thank you! We have noted that you are coming { $when } but will be a little late.
+receipt-coming-late-min = Thank you! We have noted that you are coming { $when }, about { $min } minutes late.
 receipt-cannot = Thank you for letting us know. Your contact person will get in touch about a new time.
 receipt-which = Is it about { $first } (reply 1) or { $second } (reply 2)?
 receipt-too-late = Thank you for your reply. The appointment has already started, so your contact person will get in touch.
@@ -87,6 +89,8 @@ staff-alert-no-reply = No reply: { $name } (#{ $id }) has not answered for { $wh
 staff-alert-delivery-failed = Not delivered: the message to { $name } (#{ $id }) by { $channel } failed.
 staff-alert-not-understood = Not understood, from { $name } (#{ $id }): { $text }
 staff-alert-late-reply = Late reply: { $name } (#{ $id }) answered { $reply } after the start { $when }.
+staff-alert-coming-late = Coming late: { $name } (#{ $id }), { $when }.
+staff-alert-coming-late-min = Coming { $min } min late: { $name } (#{ $id }), { $when }.
 staff-today-none = No appointments today for your participants.
 staff-today-head = Today:
 staff-today-cancelled = cancelled

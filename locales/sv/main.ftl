@@ -42,6 +42,8 @@ within-minutes = { $n } minuter
 ## Answers to the participant's own messages. Short, warm, one action.
 receipt-coming = Tack! Vi har noterat att du kommer { $when }.
 receipt-coming-now = Tack! Vi har noterat att du kommer.
+receipt-coming-late = Tack! Vi har noterat att du kommer { $when } men blir lite sen.
+receipt-coming-late-min = Tack! Vi har noterat att du kommer { $when }, ungefär { $min } minuter sent.
 receipt-cannot = Tack för att du hör av dig. Din kontaktperson hör av sig om en ny tid.
 receipt-which = Gäller det { $first } (svara 1) eller { $second } (svara 2)?
 receipt-too-late = Tack för ditt svar. Tiden har redan börjat, så din kontaktperson hör av sig.
@@ -88,6 +90,8 @@ staff-alert-no-reply = Inget svar: { $name } (#{ $id }) har inte svarat inför {
 staff-alert-delivery-failed = Gick inte fram: meddelandet till { $name } (#{ $id }) via { $channel } misslyckades.
 staff-alert-not-understood = Ej förstått, från { $name } (#{ $id }): { $text }
 staff-alert-late-reply = Sent svar: { $name } (#{ $id }) svarade { $reply } efter starten { $when }.
+staff-alert-coming-late = Kommer sent: { $name } (#{ $id }), { $when }.
+staff-alert-coming-late-min = Kommer { $min } min sent: { $name } (#{ $id }), { $when }.
 staff-today-none = Inga tider idag för dina deltagare.
 staff-today-head = Idag:
 staff-today-cancelled = inställd

@@ -128,6 +128,7 @@ string_enum!(
         LateReply => "late_reply",
         ConsentExpiring => "consent_expiring",
         Gap => "gap",
+        ComingLate => "coming_late",
     }
 );
 

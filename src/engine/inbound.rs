@@ -4,13 +4,23 @@
 //! journal event: the text, the intent, and what it changed.
 //!
 //! What a reply does:
-//! * KOMMER / FÖRHINDER: matched to an appointment (`domain::matching`);
-//!   the reply state changes (a later reply overrides, both stay in the
-//!   journal), the participant gets a receipt, "förhinder" gives the lots a
-//!   task. Nothing else is decided.
+//! * KOMMER / FÖRHINDER / KOMMER SENT: matched to an appointment
+//!   (`domain::matching`); the reply state changes (a later reply
+//!   overrides, both stay in the journal; "kommer sent" is a "kommer" with
+//!   the lateness, in minutes when given), the participant gets a receipt,
+//!   "förhinder" and "kommer sent" give the lots a task. A "kommer" that
+//!   names another day or time than the matched appointment's is read as
+//!   not understood (`reply::About`). Nothing else is decided.
 //! * STOPP / START, HJÄLP, MINA TIDER, MINA UPPGIFTER, SPRÅK: answered at
-//!   once.
+//!   once. STOPP by SMS stops SMS to the number for every participant who
+//!   has it, with a journal entry in each case record.
 //! * Anything not understood goes to a person as a task, never into a bin.
+//!
+//! Shared phones: a text from a number several participants have belongs
+//! to the one the latest message asking for a reply on that number went
+//! to, in any unit. When that does not decide it (nobody was asked, or two
+//! at the same instant), only STOPP, START and HJÄLP are answered; anything
+//! else goes to a person.
 //!
 //! The shape, for round trips (a reply is on the hot path of the gateway
 //! webhook, and on PostgreSQL every statement is one): read, decide, write.
@@ -75,6 +85,9 @@ struct Handled {
     /// transaction of their own on PostgreSQL (see [`Handled::alone`]).
     question: Option<QuestionWrite>,
     opted_out: Option<ChannelSet>,
+    /// STOPP from a shared number: the other participants with it, and
+    /// their channels opted out afterwards.
+    sharing_opted_out: Vec<(ParticipantId, ChannelSet)>,
     language: Option<Language>,
     notice: Option<NewMessage>,
 }
@@ -89,6 +102,7 @@ impl Handled {
             task: None,
             question: None,
             opted_out: None,
+            sharing_opted_out: Vec::new(),
             language: None,
             notice: None,
         }
@@ -104,6 +118,7 @@ impl Handled {
     fn alone(&self) -> bool {
         self.question.is_none()
             && self.opted_out.is_none()
+            && self.sharing_opted_out.is_empty()
             && self.language.is_none()
             && self.notice.is_none()
     }
@@ -113,7 +128,12 @@ struct SetReply {
     appointment: AppointmentId,
     state: ReplyState,
     reason: Option<String>,
+    /// "kommer sent": late, by so many minutes when given.
+    late: Late,
 }
+
+/// A "coming" that is late (`Some`), with the minutes when given.
+type Late = Option<Option<u16>>;
 
 /// A task, made unless one with the same key exists (as `tasks::create`);
 /// the key is `{key}:i{inbound id}`, so one message makes one task.
@@ -164,10 +184,12 @@ impl Engine {
 
     /// [`Engine::receive`] for a message that names its sender by phone
     /// number (an SMS gateway's webhook). The number is looked up in the
-    /// same read as the rest of what a reply needs, the way
-    /// `participants::by_phone` does: not erased, an active participant
-    /// first, then the newest. `None` when nobody has the number; then
-    /// nothing was written.
+    /// same read as the rest of what a reply needs: of the participants
+    /// (not erased, in any unit) who have it, the one the latest message
+    /// asking for a reply by SMS went to; without one, an active
+    /// participant first, then the newest, and the message is for a person
+    /// unless it is STOPP, START or HJÄLP (see the module doc). `None` when
+    /// nobody has the number; then nothing was written.
     pub async fn receive_from_number(
         &self,
         channel: ChannelKind,
@@ -288,6 +310,9 @@ struct Context {
     /// and the journal event within the same statement (a duplicate leaves
     /// a gap, as a rollback does).
     inbound_id: Option<i64>,
+    /// A text from a number several participants have, and no message
+    /// asking for a reply on it tells which of them sent it.
+    shared_unsure: bool,
 }
 
 struct Question {
@@ -318,8 +343,8 @@ fn context_sql(pick: &str, reserve: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "WITH me AS ({pick}), reserved AS (SELECT {reserve} AS inbound_id)
-         SELECT {cols}, u.plan_making, reserved.inbound_id,
+        "WITH {pick}, reserved AS (SELECT {reserve} AS inbound_id)
+         SELECT {cols}, u.plan_making, reserved.inbound_id, me.sharers AS me_sharers, me.tied AS me_tied,
                 q.kind AS q_kind, q.payload AS q_payload, q.expires_at AS q_expires_at,
                 s.id AS s_id, s.purpose AS s_purpose, s.deadline_at AS s_deadline_at,
                 a.id AS a_id, a.starts_at AS a_starts_at, a.status AS a_status,
@@ -344,10 +369,27 @@ fn context_sql(pick: &str, reserve: &str) -> String {
     )
 }
 
-const PICK_BY_ID: &str = "SELECT id FROM participants WHERE id = $1";
-/// The same choice as `participants::by_phone`.
-const PICK_BY_PHONE: &str = "SELECT id FROM participants WHERE phone = $1 AND erased_at IS NULL
-         ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, id DESC LIMIT 1";
+/// `me`: the participant, with how many share the number (`sharers`) and
+/// how many of those were asked at the same latest instant (`tied`).
+const PICK_BY_ID: &str = "me AS (SELECT id, CAST(1 AS BIGINT) AS sharers, CAST(1 AS BIGINT) AS tied
+         FROM participants WHERE id = $1)";
+/// A shared number: the participant the latest message asking for a reply
+/// by SMS went to, in any unit; then, as `participants::by_phone`, an
+/// active participant first, then the newest. `tied` is 0 when none of
+/// them was asked, more than 1 when several were asked at that instant.
+const PICK_BY_PHONE: &str = "cand AS (
+             SELECT p.id, p.status,
+                    (SELECT MAX(o.sent_at) FROM outbox o
+                     WHERE o.participant_id = p.id AND o.ask_reply = 1 AND o.channel = 'sms'
+                       AND o.status IN ('sent','delivered')) AS asked_at
+             FROM participants p WHERE p.phone = $1 AND p.erased_at IS NULL),
+         me AS (
+             SELECT c.id, (SELECT COUNT(*) FROM cand) AS sharers,
+                    (SELECT COUNT(*) FROM cand x WHERE x.asked_at = c.asked_at) AS tied
+             FROM cand c
+             ORDER BY COALESCE(c.asked_at, -1) DESC,
+                      CASE WHEN c.status = 'active' THEN 0 ELSE 1 END, c.id DESC
+             LIMIT 1)";
 const RESERVE_PG: &str = "nextval(pg_get_serial_sequence('inbound', 'id'))";
 
 static CONTEXT_SQL: LazyLock<[String; 4]> = LazyLock::new(|| {
@@ -420,6 +462,8 @@ impl Context {
             latest_ask,
             asked,
             inbound_id: r.try_get("inbound_id")?,
+            shared_unsure: r.try_get::<i64, _>("me_sharers")? > 1
+                && r.try_get::<i64, _>("me_tied")? != 1,
         }))
     }
 
@@ -431,6 +475,27 @@ impl Context {
     /// Clearing the pending question: a write only when there is a row.
     fn clear_question(&self) -> Option<QuestionWrite> {
         self.question.as_ref().map(|_| QuestionWrite::Clear)
+    }
+
+    /// The appointment a typed reply would be about, on the participant's
+    /// wall clock, so the parser can tell "kommer på fredag" for a Friday
+    /// appointment from one for a Tuesday. `None` when a summons is open or
+    /// the reply matches no single appointment.
+    fn about(&self, now: DateTime<Utc>) -> Option<reply::About> {
+        if self.open_summons(now).is_some() {
+            return None;
+        }
+        let Match::Apply(a) = match_reply(&self.asked, now) else {
+            return None;
+        };
+        let starts = self.asked.iter().find(|x| x.appointment == a)?.starts_at;
+        let tz = self.p.time_zone;
+        let local = starts.with_timezone(&tz);
+        Some(reply::About {
+            today: now.with_timezone(&tz).date_naive(),
+            day: local.date_naive(),
+            time: local.time(),
+        })
     }
 
     /// The latest open summons (test on request) that asked for a reply
@@ -467,7 +532,7 @@ fn route(ctx: &Context, text: &str, tapped: Option<Tapped>, now: DateTime<Utc>) 
         let iv = json!({ "via": "button", "intent": serde_json::to_value(&intent).unwrap_or(Value::Null) });
         return (Route::Tap(t), iv);
     }
-    let intent = reply::parse(text, ctx.p.language);
+    let intent = reply::parse_about(text, ctx.p.language, ctx.about(now).as_ref());
     // An answer to a question the bot asked comes first.
     if let Some(q) = ctx.open_question(now) {
         if q.kind == "plan"
@@ -501,6 +566,18 @@ async fn decide(
     now: DateTime<Utc>,
 ) -> Result<Handled> {
     let (route, intent) = route(ctx, text, tapped, now);
+    // A shared number and no telling who wrote: only what is about the
+    // number itself is answered.
+    let about_the_number = matches!(
+        route,
+        Route::Typed(Intent::Stop | Intent::Start | Intent::Help)
+    );
+    if ctx.shared_unsure && tapped.is_none() && !about_the_number {
+        let mut h = not_understood(&ctx.p, text, "shared number");
+        h.changed["shared_phone"] = json!(true);
+        h.intent = intent;
+        return Ok(h);
+    }
     let mut h = match route {
         Route::Tap(t) => handle_tap(c, ctx, text, t, now).await?,
         Route::PlanTime { payload, at } => plan_answer(c, ctx, &payload, at, now).await?,
@@ -542,6 +619,19 @@ async fn write(
     if let Some(set) = h.opted_out {
         participants::set_opted_out(c, p.id, set, now).await?;
     }
+    for (other, set) in &h.sharing_opted_out {
+        participants::set_opted_out(c, *other, *set, now).await?;
+        journal::append(
+            c,
+            *other,
+            None,
+            now,
+            "system",
+            OPTED_OUT_SHARED_PHONE,
+            json!({ "channel": ChannelKind::Sms }),
+        )
+        .await?;
+    }
     if let Some(l) = h.language {
         participants::set_language(c, p.id, l, now).await?;
     }
@@ -561,8 +651,8 @@ async fn write(
         .unwrap_or("other");
     // A closed set: the parser's intents (and "plan_time", "choice").
     let intent_label = match intent_label {
-        "coming" | "cannot" | "stop" | "start" | "help" | "my_times" | "my_data" | "language"
-        | "choice" | "plan_time" | "unknown" => intent_label,
+        "coming" | "late" | "cannot" | "stop" | "start" | "help" | "my_times" | "my_data"
+        | "language" | "choice" | "plan_time" | "unknown" => intent_label,
         _ => "other",
     };
     metrics::counter!("paminn_inbound_total", "channel" => channel.as_str(), "intent" => intent_label.to_string())
@@ -609,7 +699,8 @@ async fn write_pg(
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (channel, gateway_id) DO NOTHING RETURNING id
          ), reply AS (
-             UPDATE appointments SET reply = $8, reply_reason = $9, reply_at = $6, updated_at = $6
+             UPDATE appointments SET reply = $8, reply_reason = $9, reply_at = $6, updated_at = $6,
+                 reply_late = $21, reply_late_min = $22
              WHERE id = $10 AND EXISTS (SELECT 1 FROM inbound_row)
          ), task AS (
              INSERT INTO tasks (unit_id, participant_id, appointment_id, kind, detail, assigned_to, dedupe_key, created_at)
@@ -648,6 +739,8 @@ async fn write_pg(
     .bind(event(id, channel, text, h).to_string())
     .bind(Purpose::Receipt.as_str())
     .bind(h.receipt.clone())
+    .bind(set.map_or(0, |r| i64::from(r.late.is_some())))
+    .bind(set.and_then(|r| r.late.flatten()).map(i64::from))
     .fetch_optional(&mut *c)
     .await?)
 }
@@ -678,7 +771,8 @@ async fn write_in_turn(
     .await?;
     let Some(id) = id else { return Ok(None) };
     if let Some(r) = &h.reply {
-        appointments::set_reply(c, r.appointment, r.state, r.reason.as_deref(), now).await?;
+        let late = r.late.map(|m| m.map(i64::from));
+        appointments::set_reply(c, r.appointment, r.state, r.reason.as_deref(), late, now).await?;
     }
     if let Some(t) = &h.task {
         let key = format!("{}:i{id}", t.key);
@@ -752,7 +846,7 @@ async fn handle_tap(
 ) -> Result<Handled> {
     let p = &ctx.p;
     let Some(a) = t.appointment else {
-        return answer(ctx, text, t.state, None, now);
+        return answer(ctx, text, t.state, None, None, now);
     };
     let appt = appointments::get(c, a).await?;
     if appt.status == AppointmentStatus::Cancelled || appt.starts_at <= now {
@@ -767,7 +861,7 @@ async fn handle_tap(
             detail: json!({ "reply": t.state, "reason": null }),
         }));
     }
-    let mut h = apply(ctx, Target::from(&appt), t.state, None, now);
+    let mut h = apply(ctx, Target::from(&appt), t.state, None, None, now);
     // A tapped "Kommer" is confirmed by the edited message itself; a
     // receipt is only sent when it asks something (plan-making) or says
     // what happens next ("förhinder").
@@ -803,11 +897,24 @@ async fn handle(
     let lang = p.language;
     let say = |key: &str| texts::render(lang, key, &[]);
     Ok(match intent {
-        Intent::Coming => answer(ctx, text, ReplyState::Coming, None, now)?,
-        Intent::Cannot { reason } => answer(ctx, text, ReplyState::Cannot, reason, now)?,
+        Intent::Coming => answer(ctx, text, ReplyState::Coming, None, None, now)?,
+        Intent::Late { minutes } => {
+            answer(ctx, text, ReplyState::Coming, None, Some(minutes), now)?
+        }
+        Intent::Cannot { reason } => answer(ctx, text, ReplyState::Cannot, reason, None, now)?,
         Intent::Stop => {
-            let mut h = Handled::new(json!({ "opted_out": channel }), say("receipt-stop"));
+            let sharing = if channel == ChannelKind::Sms {
+                sharing_the_number(c, p, channel).await?
+            } else {
+                Vec::new()
+            };
+            let mut changed = json!({ "opted_out": channel });
+            if !sharing.is_empty() {
+                changed["opted_out_sharing"] = json!(sharing.len() + 1);
+            }
+            let mut h = Handled::new(changed, say("receipt-stop"));
             h.opted_out = Some(p.opted_out.with(channel, true));
+            h.sharing_opted_out = sharing;
             h.question = ctx.clear_question();
             h
         }
@@ -873,6 +980,41 @@ async fn handle(
     })
 }
 
+/// The other participants (not erased, in any unit) who have this
+/// participant's number and still get messages on `channel`, with their
+/// channels after a STOPP: the number's holder asked for no more messages.
+async fn sharing_the_number(
+    c: &mut Conn,
+    p: &Participant,
+    channel: ChannelKind,
+) -> Result<Vec<(ParticipantId, ChannelSet)>> {
+    let Some(phone) = &p.phone else {
+        return Ok(Vec::new());
+    };
+    let rows = sqlx::query(
+        "SELECT id, opted_out FROM participants WHERE phone = $1 AND erased_at IS NULL AND id <> $2 ORDER BY id",
+    )
+    .bind(phone.as_e164())
+    .bind(p.id.get())
+    .fetch_all(&mut *c)
+    .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let set: ChannelSet = parse_col(&r.try_get::<String, _>("opted_out")?)?;
+        if !set.contains(channel) {
+            out.push((
+                ParticipantId::from_db(r.try_get("id")?),
+                set.with(channel, true),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The journal kind in the case record of each participant who shares a
+/// number that sent STOPP.
+const OPTED_OUT_SHARED_PHONE: &str = "opted_out_shared_phone";
+
 /// Forwards a text to the lots as a task; the participant is told a person
 /// will read it.
 fn not_understood(p: &Participant, text: &str, why: &str) -> Handled {
@@ -896,6 +1038,7 @@ fn answer(
     text: &str,
     state: ReplyState,
     reason: Option<String>,
+    late: Late,
     now: DateTime<Utc>,
 ) -> Result<Handled> {
     let p = &ctx.p;
@@ -909,6 +1052,14 @@ fn answer(
             json!({ "summons_outbox_id": summons, "reply": state }),
             texts::render(p.language, key, &[]),
         );
+        if let Some(minutes) = late {
+            return Ok(h.with_task(NewTask {
+                appointment: None,
+                kind: TaskKind::ComingLate,
+                key: "coming_late",
+                detail: json!({ "summons_outbox_id": summons, "minutes": minutes }),
+            }));
+        }
         if state != ReplyState::Cannot {
             return Ok(h);
         }
@@ -929,7 +1080,7 @@ fn answer(
         })
     };
     match match_reply(asked, now) {
-        Match::Apply(a) => Ok(apply(ctx, Target::from(of(a)?), state, reason, now)),
+        Match::Apply(a) => Ok(apply(ctx, Target::from(of(a)?), state, reason, late, now)),
         Match::AskWhich(a, b) => {
             let r = texts::render(
                 p.language,
@@ -948,7 +1099,7 @@ fn answer(
             let mut h = Handled::new(json!({ "asked_which": [a, b] }), r);
             h.question = Some(QuestionWrite::Ask {
                 kind: "choice",
-                payload: json!({ "options": [a, b], "reply": state, "reason": reason }),
+                payload: json!({ "options": [a, b], "reply": state, "reason": reason, "late": late }),
                 expires: now + CHOICE_TTL,
             });
             Ok(h)
@@ -961,29 +1112,35 @@ fn answer(
             appointment: Some(a),
             kind: TaskKind::LateReply,
             key: "late_reply",
-            detail: json!({ "reply": state, "reason": reason }),
+            detail: json!({ "reply": state, "reason": reason, "late": late }),
         })),
         Match::Nothing => Ok(not_understood(p, text, "no appointment was asked about")),
     }
 }
 
-/// A reply on an appointment, with its receipt and, for "förhinder", a
-/// task for the lots; clears the pending question, or with plan-making
-/// asks when to leave.
+/// A reply on an appointment, with its receipt and, for "förhinder" and
+/// "kommer sent", a task for the lots; clears the pending question, or with
+/// plan-making asks when to leave.
 fn apply(
     ctx: &Context,
     before: Target,
     state: ReplyState,
     reason: Option<String>,
+    late: Late,
     now: DateTime<Utc>,
 ) -> Handled {
     let (p, a) = (&ctx.p, before.id);
-    let changed =
+    let mut changed =
         json!({ "appointment_id": a, "reply": state, "previous": before.reply, "reason": reason });
+    if let Some(minutes) = late {
+        changed["late"] = json!(true);
+        changed["late_min"] = json!(minutes);
+    }
     let set = SetReply {
         appointment: a,
         state,
         reason: reason.clone(),
+        late,
     };
     let mut h = if state == ReplyState::Cannot {
         Handled::new(changed, texts::render(p.language, "receipt-cannot", &[])).with_task(NewTask {
@@ -991,6 +1148,23 @@ fn apply(
             kind: TaskKind::Cannot,
             key: "cannot",
             detail: json!({ "reason": reason, "starts_at": before.starts_at }),
+        })
+    } else if let Some(minutes) = late {
+        // Coming, late: the receipt says so, and the lots is told.
+        let when = texts::when(p.language, before.starts_at, now, p.time_zone);
+        let receipt = match minutes {
+            Some(min) => texts::render(
+                p.language,
+                "receipt-coming-late-min",
+                &[("when", when), ("min", min.to_string())],
+            ),
+            None => texts::render(p.language, "receipt-coming-late", &[("when", when)]),
+        };
+        Handled::new(changed, receipt).with_task(NewTask {
+            appointment: Some(a),
+            kind: TaskKind::ComingLate,
+            key: "coming_late",
+            detail: json!({ "minutes": minutes, "starts_at": before.starts_at }),
         })
     } else {
         let receipt = texts::render(
@@ -1045,8 +1219,10 @@ async fn choice_answer(
         .parse()
         .unwrap_or(ReplyState::None);
     let reason = payload["reason"].as_str().map(str::to_string);
+    // `null`: not late; a number or `null` inside: late, minutes if given.
+    let late: Late = serde_json::from_value(payload["late"].clone()).unwrap_or(None);
     let before = appointments::get(c, AppointmentId::from_db(chosen)).await?;
-    Ok(apply(ctx, Target::from(&before), state, reason, now))
+    Ok(apply(ctx, Target::from(&before), state, reason, late, now))
 }
 
 async fn plan_answer(

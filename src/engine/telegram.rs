@@ -112,8 +112,9 @@ pub struct TodayRow {
 }
 
 /// Task kinds a lots is alerted about on Telegram.
-pub const ALERTED_KINDS: [TaskKind; 5] = [
+pub const ALERTED_KINDS: [TaskKind; 6] = [
     TaskKind::Cannot,
+    TaskKind::ComingLate,
     TaskKind::NoReply,
     TaskKind::DeliveryFailed,
     TaskKind::NotUnderstood,

@@ -29,6 +29,11 @@ pub struct Appointment {
     pub reply: ReplyState,
     pub reply_reason: Option<String>,
     pub reply_at: Option<DateTime<Utc>>,
+    /// With a "coming" reply: the participant said they will be late
+    /// ("kommer lite sent"), by `reply_late_min` minutes when they said how
+    /// many (migration 0008).
+    pub reply_late: bool,
+    pub reply_late_min: Option<i64>,
     pub attendance: Attendance,
     pub external_ref: Option<String>,
     pub plan_version: i64,
@@ -50,7 +55,7 @@ pub struct NewAppointment {
 
 pub(crate) const COLS: &str = "id, unit_id, participant_id, series_id, kind, starts_at, duration_min, \
      location, with_whom, internal_note, status, reply, reply_reason, reply_at, attendance, \
-     external_ref, plan_version";
+     external_ref, plan_version, reply_late, reply_late_min";
 
 pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Appointment> {
     Ok(Appointment {
@@ -70,6 +75,8 @@ pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Appointment> {
         reply: parse_col(&r.try_get::<String, _>("reply")?)?,
         reply_reason: r.try_get("reply_reason")?,
         reply_at: opt_from_ms(r.try_get("reply_at")?),
+        reply_late: r.try_get::<i64, _>("reply_late")? != 0,
+        reply_late_min: r.try_get("reply_late_min")?,
         attendance: parse_col(&r.try_get::<String, _>("attendance")?)?,
         external_ref: r.try_get("external_ref")?,
         plan_version: r.try_get("plan_version")?,
@@ -140,21 +147,26 @@ pub async fn by_external_ref(
     row.as_ref().map(from_row).transpose()
 }
 
-/// Records a participant's reply (a later one overrides the earlier).
+/// Records a participant's reply (a later one overrides the earlier, its
+/// lateness too). `late`: "coming, late", with the minutes when given.
 pub async fn set_reply(
     c: &mut Conn,
     id: AppointmentId,
     reply: ReplyState,
     reason: Option<&str>,
+    late: Option<Option<i64>>,
     now: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE appointments SET reply = $1, reply_reason = $2, reply_at = $3, updated_at = $3 WHERE id = $4",
+        "UPDATE appointments SET reply = $1, reply_reason = $2, reply_at = $3, updated_at = $3,
+             reply_late = $5, reply_late_min = $6 WHERE id = $4",
     )
     .bind(reply.as_str())
     .bind(reason)
     .bind(ms(now))
     .bind(id.get())
+    .bind(i64::from(late.is_some()))
+    .bind(late.flatten())
     .execute(&mut *c)
     .await?;
     Ok(())

@@ -88,6 +88,9 @@ pub struct DayRow {
     pub slot: Slot,
     pub reply: ReplyState,
     pub reply_reason: Option<String>,
+    /// "coming, late", and by how many minutes when given.
+    pub reply_late: bool,
+    pub reply_late_min: Option<i64>,
     pub attendance: Attendance,
     /// `None`: no reminder planned or sent (or all were cancelled).
     pub delivery: Option<Delivery>,
@@ -125,7 +128,7 @@ pub async fn day_rows(
 ) -> Result<Vec<DayRow>> {
     let (lots, unit) = scope.binds();
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {SLOT_COLS}, a.reply, a.reply_reason, a.attendance,
+        "SELECT {SLOT_COLS}, a.reply, a.reply_reason, a.reply_late, a.reply_late_min, a.attendance,
                 (SELECT CAST(MAX(CASE o.status WHEN 'failed' THEN 4 WHEN 'delivered' THEN 3
                                  WHEN 'sent' THEN 2 WHEN 'pending' THEN 1 WHEN 'sending' THEN 1
                                  ELSE 0 END) AS BIGINT)
@@ -156,6 +159,8 @@ pub async fn day_rows(
                 slot: slot(r)?,
                 reply: parse_col(&r.try_get::<String, _>("reply")?)?,
                 reply_reason: r.try_get("reply_reason")?,
+                reply_late: r.try_get::<i64, _>("reply_late")? != 0,
+                reply_late_min: r.try_get("reply_late_min")?,
                 attendance: parse_col(&r.try_get::<String, _>("attendance")?)?,
                 delivery: r
                     .try_get::<Option<i64>, _>("delivery")?

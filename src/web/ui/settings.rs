@@ -486,6 +486,7 @@ fn samples_for(key: &str, lang: Language, now: DateTime<Utc>, tz: Tz) -> String 
                 ("consent", "2026-12-01".to_string()),
                 ("time", "08:15".to_string()),
                 ("contact", "Lisa".to_string()),
+                ("min", "10".to_string()),
                 (
                     "choice",
                     texts::render(lang, "tg-choice-coming", &[]).to_string(),

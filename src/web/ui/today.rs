@@ -131,6 +131,14 @@ fn appt_view(me: &Me, row: Option<&ui_today::DayRow>, slot: &Slot, now: DateTime
         },
     });
     let reply = row.filter(|_| full).map(|r| match r.reply {
+        // "kommer lite sent": coming, late, by so many minutes.
+        ReplyState::Coming if r.reply_late => Badge {
+            class: "late",
+            label: match r.reply_late_min {
+                Some(min) => ta(l, "ui-today-reply-late-min", &[("min", min.to_string())]),
+                None => t(l, "ui-today-reply-late"),
+            },
+        },
         ReplyState::Coming => Badge {
             class: "coming",
             label: t(l, "ui-today-reply-coming"),
@@ -260,6 +268,13 @@ fn task_view(me: &Me, o: &OpenTask, tz: Tz) -> Option<TaskView> {
             if let Some(days) = d.get("days").and_then(serde_json::Value::as_i64) {
                 details.push(ta(l, "ui-today-task-gap", &[("days", days.to_string())]));
             }
+        }
+        TaskKind::ComingLate => {
+            let key = match d.get("minutes").and_then(serde_json::Value::as_i64) {
+                Some(min) => ta(l, "ui-today-reply-late-min", &[("min", min.to_string())]),
+                None => t(l, "ui-today-reply-late"),
+            };
+            details.push(key);
         }
         TaskKind::NoReply => {}
     }

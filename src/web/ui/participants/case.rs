@@ -3,7 +3,7 @@
 //! link code. An assistant gets the contact view: name, number, channels
 //! and upcoming times, nothing else.
 
-use super::super::{Me, Posted, Ui, UiError, case, render, see_other, t};
+use super::super::{Me, Posted, Ui, UiError, case, render, see_other, t, ta};
 use super::timeline::{self, Entry};
 use super::{Opt, day, engine_err, label, options, parse_id, status_class, when};
 use crate::domain::access::{Action, CaseAccess};
@@ -149,8 +149,18 @@ async fn build(
             location: a.location.filter(|_| full),
             with_whom: a.with_whom.filter(|_| full),
             note: a.internal_note.filter(|_| full),
-            reply: label(lang, "reply", a.reply),
+            // "kommer lite sent": coming, late, by so many minutes.
+            reply: match (a.reply, a.reply_late, a.reply_late_min) {
+                (ReplyState::Coming, true, Some(min)) => ta(
+                    lang,
+                    "ui-participants-reply-late-min",
+                    &[("min", min.to_string())],
+                ),
+                (ReplyState::Coming, true, None) => t(lang, "ui-participants-reply-late"),
+                _ => label(lang, "reply", a.reply),
+            },
             reply_class: match a.reply {
+                ReplyState::Coming if a.reply_late => "late",
                 ReplyState::Coming => "coming",
                 ReplyState::Cannot => "cannot",
                 ReplyState::None => "none",

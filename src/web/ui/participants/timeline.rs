@@ -358,6 +358,13 @@ impl Cx<'_> {
                 "opted-out-gateway",
                 &[("channel", self.label("channel", &d["channel"]))],
             ),
+            "opted_out_shared_phone" => {
+                class = "reply";
+                self.ta(
+                    "opted-out-shared-phone",
+                    &[("channel", self.label("channel", &d["channel"]))],
+                )
+            }
             "fallback_to_sms" => self.t("fallback-sms"),
             "erased" => self.t("erased"),
             "phase_changed" => {
@@ -417,6 +424,10 @@ impl Cx<'_> {
         let channel = ("channel", self.label("channel", &d["channel"]));
         let text = match name {
             "coming" => self.ta("reply-coming", &[channel]),
+            "late" => match inner["minutes"].as_i64() {
+                Some(min) => self.ta("reply-late-min", &[channel, ("min", min.to_string())]),
+                None => self.ta("reply-late", &[channel]),
+            },
             "cannot" => self.ta("reply-cannot", &[channel]),
             "stop" => self.ta("reply-stop", &[channel]),
             "start" => self.ta("reply-start", &[channel]),
@@ -444,6 +455,15 @@ impl Cx<'_> {
         details.extend(about);
         if d["changed"]["too_late"].as_bool() == Some(true) {
             details.push(self.t("too-late"));
+        }
+        if d["changed"]["shared_phone"].as_bool() == Some(true) {
+            details.push(self.t("shared-phone"));
+        }
+        if let Some(n) = d["changed"]["opted_out_sharing"]
+            .as_i64()
+            .filter(|n| *n > 0)
+        {
+            details.push(self.ta("stop-sharing", &[("n", n.to_string())]));
         }
         if let Some(words) = d["text"].as_str().filter(|w| !w.is_empty()) {
             details.push(format!("”{words}”"));
@@ -568,6 +588,7 @@ mod tests {
             ("telegram_unlinked", json!({})),
             ("telegram_unreachable", json!({})),
             ("opted_out_at_gateway", json!({ "channel": "sms" })),
+            ("opted_out_shared_phone", json!({ "channel": "sms" })),
             ("fallback_to_sms", json!({})),
             ("erased", json!({})),
             ("discreet_changed", json!({ "from": false, "to": true })),
@@ -590,6 +611,8 @@ mod tests {
         ];
         let intents = [
             json!({ "intent": "coming" }),
+            json!({ "intent": "late" }),
+            json!({ "intent": "late", "minutes": 10 }),
             json!({ "intent": "cannot", "reason": "sjuk" }),
             json!({ "via": "button", "intent": { "intent": "cannot" } }),
             json!({ "intent": "stop" }),
