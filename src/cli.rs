@@ -561,7 +561,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         server::init_logging(&cfg.log_format);
     }
     let db = server::open_db(&cfg).await?;
-    let engine = Engine::new(db.clone());
+    let engine = Engine::new(db.clone()).with_series_min_gap(cfg.series_min_gap());
     let actor = Actor::cli();
     let now = Utc::now();
     match cli.command {
@@ -841,9 +841,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 )
                 .await?;
             let next: Vec<String> = cron
-                .occurrences(tz, now, now + chrono::Duration::days(70))
+                .next(tz, now, 10)
                 .into_iter()
-                .take(10)
                 .map(|t| t.with_timezone(&tz).format("%a %Y-%m-%d %H:%M").to_string())
                 .collect();
             print(json, &serde_json::json!({ "id": id, "next": next }), || {

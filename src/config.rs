@@ -82,6 +82,9 @@ pub struct Config {
     pub dispatch_poll_ms: u64,
     /// How far ahead recurring series are expanded into appointments.
     pub series_horizon_days: i64,
+    /// The shortest time a recurring series may leave between two
+    /// appointments; a cron that comes more often is refused.
+    pub series_min_interval_minutes: i64,
 }
 
 /// Settings that are secrets: `{:?}` shows whether they are set, never
@@ -155,6 +158,7 @@ impl Default for Config {
             dispatch_backoff_cap_secs: 3600,
             dispatch_poll_ms: 1000,
             series_horizon_days: 28,
+            series_min_interval_minutes: 60,
         }
     }
 }
@@ -365,6 +369,9 @@ impl Config {
         {
             return Err("dispatch_batch_size and dispatch_max_attempts must be >= 1, dispatch_lease_secs >= 5".into());
         }
+        if self.series_min_interval_minutes < 1 {
+            return Err("series_min_interval_minutes must be at least 1".into());
+        }
         Ok(())
     }
 
@@ -390,6 +397,11 @@ impl Config {
                 _ => url,
             },
         )
+    }
+
+    /// The shortest gap a recurring series may have.
+    pub fn series_min_gap(&self) -> chrono::Duration {
+        chrono::Duration::minutes(self.series_min_interval_minutes)
     }
 
     /// The database URL in force.
