@@ -1095,7 +1095,7 @@ async fn participant(
                 phone: a
                     .phone
                     .as_deref()
-                    .map(PhoneNumber::parse)
+                    .map(PhoneNumber::parse_mobile)
                     .transpose()
                     .map_err(|e| anyhow!("--phone: {e}"))?,
                 language: a.lang,

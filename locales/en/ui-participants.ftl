@@ -29,8 +29,8 @@ ui-participants-discreet = Discreet mode
 ui-participants-discreet-hint = Messages name neither place nor person. On by default.
 ui-participants-no-lotsar = There is no active navigator to choose. Add staff first.
 ui-participants-create = Add participant
-ui-participants-error-first-name = Write a first name, 1–50 characters.
-ui-participants-error-phone = This number cannot be used. Write e.g. 070-123 45 67 or +46 70 123 45 67.
+ui-participants-error-first-name = Write a first name, 1–50 characters, without line breaks or hidden characters.
+ui-participants-error-phone = This number cannot be used. Write a mobile number, e.g. 070-123 45 67 or +46 70 123 45 67.
 ui-participants-error-consent = Choose SMS, Telegram or none.
 ui-participants-error-lots = Choose an active navigator in the unit.
 

@@ -29,8 +29,8 @@ ui-participants-discreet = Diskret läge
 ui-participants-discreet-hint = Meddelandena nämner varken plats eller person. På som standard.
 ui-participants-no-lotsar = Det finns ingen aktiv lots att välja. Lägg till personal först.
 ui-participants-create = Lägg till deltagare
-ui-participants-error-first-name = Skriv ett förnamn, 1–50 tecken.
-ui-participants-error-phone = Numret går inte att använda. Skriv t.ex. 070-123 45 67 eller +46 70 123 45 67.
+ui-participants-error-first-name = Skriv ett förnamn, 1–50 tecken, utan radbrytningar eller dolda tecken.
+ui-participants-error-phone = Numret går inte att använda. Skriv ett mobilnummer, t.ex. 070-123 45 67 eller +46 70 123 45 67.
 ui-participants-error-consent = Välj SMS, Telegram eller inget.
 ui-participants-error-lots = Välj en aktiv lots i enheten.
 

@@ -167,7 +167,7 @@ async fn create_participant(
         phone: b
             .phone
             .as_deref()
-            .map(PhoneNumber::parse)
+            .map(PhoneNumber::parse_mobile)
             .transpose()
             .map_err(|e| Error::invalid(format!("phone: {e}")))?,
         language: b
