@@ -33,6 +33,8 @@ impl Drop for App {
     }
 }
 
+const SECRET: &str = "s3cret-for-tests";
+
 async fn spawn(t: &common::TestDb) -> App {
     let engine = Engine::new(t.db.clone());
     let token = {
@@ -48,7 +50,10 @@ async fn spawn(t: &common::TestDb) -> App {
     let state = AppState {
         engine: engine.clone(),
         demo: false,
-        webhooks: Default::default(),
+        webhooks: paminn::web::webhooks::WebhookConfig {
+            secret: Some(SECRET.into()),
+            ..Default::default()
+        },
         telegram: None,
         transports: vec![
             ("sms".into(), "sandbox".into()),
@@ -352,5 +357,96 @@ both_backends! {
         let strict = e.clone().with_series_min_gap(Duration::hours(2));
         assert!(strict.create_series(u.id, SeriesTarget::Participant(p.id), AppointmentKind::Meeting, &hourly,
             p.time_zone, 15, None, Duration::days(7), &Actor("test".into()), now).await.is_err());
+    }
+}
+
+async fn inbound_rows(e: &Engine) -> Vec<(String, Option<String>)> {
+    sqlx::query_as::<_, (String, Option<String>)>(
+        "SELECT gateway_id, body FROM inbound ORDER BY id",
+    )
+    .fetch_all(&e.db.pool)
+    .await
+    .unwrap()
+}
+
+both_backends! {
+    async fn a_nul_in_an_sms_is_dropped_from_the_text_and_refused_in_ids(t) {
+        let app = spawn(&t).await;
+        app.participant().await;
+        let hook = |provider: &str, kind: &str| format!("{}/webhooks/sms/{provider}/{kind}?secret={SECRET}", app.base);
+        let post_form = |url: String, body: &'static str| {
+            app.http.post(url).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        };
+        // The text: the NUL goes, the reply is kept (was a 500 on PostgreSQL,
+        // which the gateway retried for ever).
+        let res = post_form(hook("46elks", "inbound"), "id=e1&from=%2B46701234567&message=Kom%00mer").await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        let res = app.http.post(hook("sinch", "inbound"))
+            .body(r#"{"id": "s1", "from": "46701234567", "body": "ja\u0000"}"#).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        // Ids, numbers and statuses: 400 naming the field, nothing stored.
+        for (provider, kind, body, field) in [
+            ("46elks", "inbound", "id=e%002&from=%2B46701234567&message=ja", "'id'"),
+            ("46elks", "inbound", "id=e3&from=%2B4670123%004567&message=ja", "'from'"),
+            ("46elks", "status", "id=e%004&status=delivered", "'id'"),
+            ("46elks", "status", "id=e4&status=deliv%00ered", "'status'"),
+        ] {
+            let res = post_form(hook(provider, kind), body).await.unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+            let v: Value = res.json().await.unwrap();
+            assert!(error(&v).contains(field) && error(&v).contains("NUL"), "{body}: {v}");
+        }
+        let res = app.http.post(hook("sinch", "status"))
+            .body(r#"{"batch_id": "b\u0000", "status": "Delivered"}"#).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let rows = inbound_rows(&app.engine).await;
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[0], ("46elks:e1".to_string(), Some("Kommer".to_string())));
+        assert_eq!(rows[1], ("sinch:s1".to_string(), Some("ja".to_string())));
+    }
+}
+
+both_backends! {
+    async fn a_nul_in_a_telegram_or_sandbox_text_is_dropped(t) {
+        let e = Engine::new(t.db.clone());
+        let now = Utc::now();
+        let u = fx::unit(&e, "BAS", now).await;
+        let p = fx::participant(&e, &u, "Ali", "telegram", now).await;
+        // What the bot hands the engine for a typed message.
+        e.receive(paminn::domain::ChannelKind::Telegram, "42:7", p.id, "förhinder\0 sjuk", now).await.unwrap();
+        let rows = inbound_rows(&e).await;
+        assert_eq!(rows, [("42:7".to_string(), Some("förhinder sjuk".to_string()))]);
+        let err = e.receive(paminn::domain::ChannelKind::Telegram, "42:\08", p.id, "ja", now).await.unwrap_err();
+        assert!(err.to_string().contains("NUL"), "{err}");
+        assert_eq!(inbound_rows(&e).await.len(), 1);
+    }
+}
+
+both_backends! {
+    async fn a_nul_in_a_staff_form_is_a_400_naming_the_field(t) {
+        use common::ui::spawn as ui_spawn;
+        let app = ui_spawn(&t, false).await;
+        app.staff("lisa", paminn::domain::Role::Lots, Some(app.unit.id)).await;
+        let mut lisa = app.login("lisa").await;
+        lisa.get("/participants/new").await;
+        let res = lisa.post("/participants", &[("first_name", "Ali\0"), ("phone", "0701234567"),
+            ("language", "sv"), ("channel", "sms"), ("consent", "sms")]).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("first_name") && page.contains("NUL"), "{page}");
+        // A bidi override or a landline in the same form: 422 by the field.
+        for (name, phone, says) in [("Ali\u{202E}", "0701234567", "förnamn"), ("Ali", "08-123 456 78", "landline")] {
+            let res = lisa.post("/participants", &[("first_name", name), ("phone", phone),
+                ("language", "sv"), ("channel", "sms"), ("consent", "sms")]).await;
+            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name:?} {phone}");
+            let page = res.text().await.unwrap();
+            assert!(page.contains(says), "{says}: {page}");
+        }
+        let mut c = app.engine.db.conn().await.unwrap();
+        assert!(participants::list(&mut c, None).await.unwrap().is_empty());
+        drop(c);
+        // Login with a NUL is a wrong login, not a 500.
+        let res = app.browser().post_raw("/login", &[("username", "li\0sa"), ("password", "x")]).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
 }
