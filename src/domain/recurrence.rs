@@ -479,7 +479,7 @@ mod tests {
             fn a_number_out_of_range_names_the_range(field in 0usize..5, extra in 1u32..100) {
                 let (name, lo, hi) = FIELDS[field];
                 let bad = if lo > 0 && extra % 2 == 0 { 0 } else { hi + extra };
-                let mut parts = vec!["0", "9", "*", "*", "*"];
+                let mut parts = ["0", "9", "*", "*", "*"];
                 let n = bad.to_string();
                 parts[field] = &n;
                 let e = parts.join(" ").parse::<CronExpr>().unwrap_err();
