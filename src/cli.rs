@@ -570,7 +570,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         server::init_logging(&cfg.log_format);
     }
     let db = server::open_db(&cfg).await?;
-    let engine = Engine::new(db.clone());
+    let engine = Engine::new(db.clone()).with_series_min_gap(cfg.series_min_gap());
     let actor = Actor::cli();
     let now = Utc::now();
     match cli.command {
@@ -850,9 +850,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 )
                 .await?;
             let next: Vec<String> = cron
-                .occurrences(tz, now, now + chrono::Duration::days(70))
+                .next(tz, now, 10)
                 .into_iter()
-                .take(10)
                 .map(|t| t.with_timezone(&tz).format("%a %Y-%m-%d %H:%M").to_string())
                 .collect();
             print(json, &serde_json::json!({ "id": id, "next": next }), || {
@@ -1105,7 +1104,7 @@ async fn participant(
                 phone: a
                     .phone
                     .as_deref()
-                    .map(PhoneNumber::parse)
+                    .map(PhoneNumber::parse_mobile)
                     .transpose()
                     .map_err(|e| anyhow!("--phone: {e}"))?,
                 language: a.lang,

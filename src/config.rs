@@ -82,6 +82,9 @@ pub struct Config {
     pub dispatch_poll_ms: u64,
     /// How far ahead recurring series are expanded into appointments.
     pub series_horizon_days: i64,
+    /// The shortest time a recurring series may leave between two
+    /// appointments; a cron that comes more often is refused.
+    pub series_min_interval_minutes: i64,
 }
 
 /// Settings that are secrets: `{:?}` shows whether they are set, never
@@ -155,13 +158,46 @@ impl Default for Config {
             dispatch_backoff_cap_secs: 3600,
             dispatch_poll_ms: 1000,
             series_horizon_days: 28,
+            series_min_interval_minutes: 60,
         }
+    }
+}
+
+/// The `PAMINN_*` environment with every value kept as the text it is.
+///
+/// figment's `Env` parses values (`+46766861004` becomes a number, `true` a
+/// bool), which a text setting then refuses; figment has no switch for
+/// that, so this provider takes `Env`'s names (prefix, ignore list,
+/// lowercasing) and hands on the values unparsed. Numbers are read from
+/// text by `extract_lossy`, so this covers every key at once, new ones too.
+struct RawEnv(Env);
+
+impl figment::Provider for RawEnv {
+    fn metadata(&self) -> figment::Metadata {
+        self.0.metadata()
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        let mut dict = figment::value::Dict::new();
+        for (key, value) in self.0.iter() {
+            dict.insert(key.as_str().to_string(), figment::value::Value::from(value));
+        }
+        Ok(figment::Profile::Default.collect(dict))
     }
 }
 
 impl Config {
     /// Loads defaults ← file ← environment.
     pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        let c = Self::read(file)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// defaults ← file ← environment, before `validate`.
+    fn read(file: Option<&Path>) -> Result<Config, String> {
         let mut f = Figment::from(Serialized::defaults(Config::default()));
         let file = file
             .map(Path::to_path_buf)
@@ -172,7 +208,7 @@ impl Config {
             }
             f = f.merge(Toml::file(path));
         }
-        f = f.merge(Env::prefixed("PAMINN_").ignore(&[
+        f = f.merge(RawEnv(Env::prefixed("PAMINN_").ignore(&[
             "config",
             "test_postgres_url",
             "require_telegram_emulator",
@@ -180,9 +216,12 @@ impl Config {
             "require_browser",
             "screenshots",
             "chromium",
-        ]));
-        let c: Config = f.extract().map_err(|e| format!("configuration: {e}"))?;
-        c.validate()?;
+        ])));
+        // Lossy: a number setting given as text ("75" from the environment)
+        // is read as a number; text settings stay exactly as given.
+        let c: Config = f
+            .extract_lossy()
+            .map_err(|e| format!("configuration: {e}"))?;
         Ok(c)
     }
 
@@ -330,6 +369,9 @@ impl Config {
         {
             return Err("dispatch_batch_size and dispatch_max_attempts must be >= 1, dispatch_lease_secs >= 5".into());
         }
+        if self.series_min_interval_minutes < 1 {
+            return Err("series_min_interval_minutes must be at least 1".into());
+        }
         Ok(())
     }
 
@@ -355,6 +397,11 @@ impl Config {
                 _ => url,
             },
         )
+    }
+
+    /// The shortest gap a recurring series may have.
+    pub fn series_min_gap(&self) -> chrono::Duration {
+        chrono::Duration::minutes(self.series_min_interval_minutes)
     }
 
     /// The database URL in force.
@@ -401,6 +448,96 @@ mod tests {
             assert_eq!(c.listen.port(), 9000);
             assert_eq!(c.dispatch_batch_size, 75);
             assert_eq!(c.database_url(), "postgres://db/paminn");
+            Ok(())
+        });
+    }
+
+    /// The keys that take text, found from the struct itself (every key
+    /// that accepts `abc` from the environment), so new keys are covered.
+    fn text_keys(jail: &mut figment::Jail) -> Vec<String> {
+        let keys = serde_json::to_value(Config::default()).unwrap();
+        let mut text = Vec::new();
+        for key in keys.as_object().unwrap().keys() {
+            let var = format!("PAMINN_{}", key.to_uppercase());
+            jail.set_env(&var, "abc");
+            if let Ok(c) = Config::read(None) {
+                let v = serde_json::to_value(&c).unwrap();
+                if v[key] == "abc" {
+                    text.push(key.clone());
+                }
+            }
+            // The jail restores the whole environment when it ends.
+            jail.clear_env();
+        }
+        text
+    }
+
+    #[test]
+    fn every_text_setting_takes_digits_and_booleans_from_the_environment_as_written() {
+        figment::Jail::expect_with(|jail| {
+            let keys = text_keys(jail);
+            for must in [
+                "sms_from",
+                "sms_webhook_secret",
+                "46elks_username",
+                "46elks_password",
+                "twilio_auth_token",
+                "sinch_api_token",
+                "telegram_token",
+                "telegram_webhook_secret",
+                "database_url",
+                "data_dir",
+            ] {
+                assert!(keys.iter().any(|k| k == must), "{must} in {keys:?}");
+            }
+            for value in [
+                "+46766861004",
+                "123456",
+                "12345678",
+                "0046766861004",
+                "007",
+                "true",
+                "false",
+                "-1",
+                "1.5",
+                "1e3",
+                "[1, 2]",
+                "{a=1}",
+                "\"quoted\"",
+            ] {
+                for key in &keys {
+                    jail.set_env(format!("PAMINN_{}", key.to_uppercase()), value);
+                }
+                let c = Config::read(None).unwrap_or_else(|e| panic!("{value}: {e}"));
+                let v = serde_json::to_value(&c).unwrap();
+                for key in &keys {
+                    assert_eq!(v[key], value, "{key} = {value}");
+                }
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_sms_deployment_as_the_readme_shows_it_starts() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PAMINN_SMS_PROVIDER", "46elks");
+            jail.set_env("PAMINN_SMS_FROM", "+46766861004");
+            jail.set_env("PAMINN_46ELKS_USERNAME", "u1234");
+            jail.set_env("PAMINN_46ELKS_PASSWORD", "12345678");
+            jail.set_env("PAMINN_SMS_WEBHOOK_SECRET", "123456");
+            jail.set_env("PAMINN_TELEGRAM_TOKEN", "123456");
+            jail.set_env("PAMINN_SMS_RATE_PER_SEC", "5");
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.sms_from.as_deref(), Some("+46766861004"));
+            assert_eq!(c.elks46_password.as_deref(), Some("12345678"));
+            assert_eq!(c.sms_webhook_secret.as_deref(), Some("123456"));
+            assert_eq!(c.telegram_token.as_deref(), Some("123456"));
+            assert_eq!(c.sms_rate_per_sec, 5);
+            assert!(!c.sms_sender_is_alphanumeric());
+            jail.set_env("PAMINN_SMS_RATE_PER_SEC", "many");
+            let e = Config::load(None).unwrap_err();
+            assert!(e.contains("SMS_RATE_PER_SEC"), "{e}");
             Ok(())
         });
     }

@@ -69,7 +69,7 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<bool> {
                 &NewParticipant {
                     unit_id: unit.id,
                     first_name: name.into(),
-                    phone: Some(PhoneNumber::parse(phone).map_err(anyhow::Error::msg)?),
+                    phone: Some(PhoneNumber::parse_mobile(phone).map_err(anyhow::Error::msg)?),
                     language: lang,
                     channel_pref: ChannelKind::Sms,
                     time_zone: unit.time_zone,

@@ -167,10 +167,10 @@ both_backends! {
         let v: Value = res.json().await.unwrap();
         assert!(!v["error"].as_str().unwrap().is_empty());
         let cases = [
-            (json!({"unit": "Krami", "first_name": "Ali", "phone": "12345"}), StatusCode::UNPROCESSABLE_ENTITY, "phone"),
-            (json!({"unit": "Nope", "first_name": "Ali"}), StatusCode::NOT_FOUND, "unit 'Nope'"),
-            (json!({"unit": "Krami", "first_name": ""}), StatusCode::UNPROCESSABLE_ENTITY, "first name"),
-            (json!({"unit": "Krami", "first_name": "Ali", "language": "fr"}), StatusCode::UNPROCESSABLE_ENTITY, "language"),
+            (json!({"unit": "Krami", "first_name": "Ali", "phone": "12345", "consent": []}), StatusCode::UNPROCESSABLE_ENTITY, "phone"),
+            (json!({"unit": "Nope", "first_name": "Ali", "consent": []}), StatusCode::NOT_FOUND, "unit 'Nope'"),
+            (json!({"unit": "Krami", "first_name": "", "consent": []}), StatusCode::UNPROCESSABLE_ENTITY, "first name"),
+            (json!({"unit": "Krami", "first_name": "Ali", "language": "fr", "consent": []}), StatusCode::UNPROCESSABLE_ENTITY, "language"),
             (json!({"unit": "Krami", "first_name": "Ali", "colour": "red"}), StatusCode::UNPROCESSABLE_ENTITY, "colour"),
             (json!({"first_name": "Ali"}), StatusCode::UNPROCESSABLE_ENTITY, "unit"),
         ];

@@ -22,6 +22,7 @@ ui-error-forbidden = You do not have access to this page.
 ui-error-not-found = There is nothing here.
 ui-error-internal = Something went wrong on our side. Try again in a while.
 ui-error-csrf = The form has expired. Reload the page and try again.
+ui-error-nul = The field “{ $field }” contains an invisible NUL character (U+0000). Remove it and try again.
 ui-login-title = Log in
 ui-login-username = Username
 ui-login-password = Password

@@ -22,6 +22,7 @@ ui-error-forbidden = Du har inte behörighet till den här sidan.
 ui-error-not-found = Det finns inget här.
 ui-error-internal = Något gick fel hos oss. Försök igen om en stund.
 ui-error-csrf = Formuläret har gått ut. Ladda om sidan och försök igen.
+ui-error-nul = Fältet ”{ $field }” innehåller ett osynligt NUL-tecken (U+0000). Ta bort det och försök igen.
 ui-login-title = Logga in
 ui-login-username = Användarnamn
 ui-login-password = Lösenord

@@ -11,6 +11,7 @@ pub mod gates;
 pub mod ids;
 pub mod link;
 pub mod matching;
+pub mod name;
 pub mod phase;
 pub mod phone;
 pub mod recurrence;
@@ -22,6 +23,7 @@ pub mod urgency;
 
 pub use enums::*;
 pub use ids::*;
+pub use name::Name;
 pub use phase::Phase;
 pub use phone::PhoneNumber;
 pub use span::Span;

@@ -134,7 +134,8 @@ impl Engine {
     /// and audited; after three, each try waits (see `login_wait`).
     pub async fn login(&self, username: &str, password: &str, now: DateTime<Utc>) -> Result<Login> {
         let username = username.trim().to_lowercase();
-        if username.is_empty() || username.chars().count() > 40 {
+        // No username holds a NUL (and PostgreSQL could not look one up).
+        if username.is_empty() || username.chars().count() > 40 || username.contains('\0') {
             return Ok(Login::Wrong);
         }
         // Failures are counted by a hash of the name, never the name.

@@ -31,6 +31,12 @@ fn clean(s: &Option<String>, what: &str, max: usize) -> Result<Option<String>> {
 }
 
 fn normalise(a: &NewAppointment) -> Result<NewAppointment> {
+    // Checked here, so create, upsert and update (API PATCH) all check it.
+    if a.duration_min <= 0 || a.duration_min > 24 * 60 {
+        return Err(Error::invalid(
+            "duration must be between 1 minute and 24 hours",
+        ));
+    }
     Ok(NewAppointment {
         location: clean(&a.location, "location", 200)?,
         with_whom: clean(&a.with_whom, "with whom", 100)?,

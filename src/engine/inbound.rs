@@ -210,6 +210,19 @@ impl Engine {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Received>> {
+        // A NUL (U+0000) cannot be stored in PostgreSQL text and means
+        // nothing in a reply: dropped from the text; an id with one is
+        // refused (webhooks refuse it before this, naming the field).
+        if gateway_id.contains('\0') {
+            return Err(Error::invalid("the message id contains a NUL character"));
+        }
+        let without_nul;
+        let text = if text.contains('\0') {
+            without_nul = text.replace('\0', "");
+            without_nul.as_str()
+        } else {
+            text
+        };
         let r = match self.db.backend {
             // Every write transaction on SQLite takes the write lock first
             // (`Db::begin`); statements cost no round trip in process.

@@ -35,6 +35,9 @@ use tokio::sync::Notify;
 pub struct Engine {
     pub db: Db,
     wake: Arc<Notify>,
+    /// The shortest time a series may leave between two appointments
+    /// (`series_min_interval_minutes`).
+    series_min_gap: chrono::Duration,
 }
 
 impl Engine {
@@ -42,7 +45,18 @@ impl Engine {
         Engine {
             db,
             wake: Arc::new(Notify::new()),
+            series_min_gap: chrono::Duration::minutes(60),
         }
+    }
+
+    /// Sets the shortest gap a series may have (default 60 minutes).
+    pub fn with_series_min_gap(mut self, gap: chrono::Duration) -> Self {
+        self.series_min_gap = gap;
+        self
+    }
+
+    pub fn series_min_gap(&self) -> chrono::Duration {
+        self.series_min_gap
     }
 
     /// Tells the dispatcher that new work may be due.

@@ -30,6 +30,8 @@ impl Engine {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<SeriesId> {
+        cron.check_gap(self.series_min_gap())
+            .map_err(crate::error::Error::Invalid)?;
         let id = {
             let mut tx = self.db.begin().await?;
             let id = series::create(

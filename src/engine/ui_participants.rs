@@ -201,6 +201,8 @@ impl Engine {
                 "duration must be between 1 minute and 24 hours",
             ));
         }
+        cron.check_gap(self.series_min_gap())
+            .map_err(Error::Invalid)?;
         let mut tx = self.db.begin().await?;
         let cron_text = cron.to_string();
         let (unit, tz, audited) = match target {

@@ -40,14 +40,12 @@ pub struct Participant {
 
 /// A first name as used in the greeting: trimmed, 1-50 characters, no
 /// control characters.
+/// A first name: 1-50 characters, no control or bidi characters
+/// (`domain::Name`).
 pub fn parse_first_name(s: &str) -> Result<String> {
-    let t = s.trim();
-    if t.is_empty() || t.chars().count() > 50 || t.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "a first name must be 1-50 characters without line breaks",
-        ));
-    }
-    Ok(t.to_string())
+    crate::domain::Name::parse(s, "first name", 50)
+        .map(crate::domain::Name::into_string)
+        .map_err(|e| Error::invalid(e.to_string()))
 }
 
 #[derive(Debug, Clone)]

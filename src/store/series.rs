@@ -87,7 +87,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Series> {
             .try_get::<Option<i64>, _>("group_id")?
             .map(GroupId::from_db),
         kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-        cron: cron.parse().map_err(Error::Invalid)?,
+        cron: CronExpr::from_db(&cron).map_err(Error::Invalid)?,
         time_zone: parse_tz(&r.try_get::<String, _>("time_zone")?)?,
         duration_min: r.try_get("duration_min")?,
         location: r.try_get("location")?,

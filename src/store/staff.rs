@@ -71,10 +71,10 @@ pub struct NewStaff {
 
 pub async fn create(c: &mut Conn, new: &NewStaff, now: DateTime<Utc>) -> Result<Staff> {
     let (unit, role, language) = (new.unit, new.role, new.language);
-    let name = new.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Error::invalid("a staff name is 1-100 characters"));
-    }
+    // 1-100 characters, no control or bidi characters (`domain::Name`).
+    let name = crate::domain::Name::parse(&new.name, "a staff name", 100)
+        .map_err(|e| Error::invalid(e.to_string()))?;
+    let name = name.as_str();
     let username = parse_username(&new.username)?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO staff (unit_id, name, username, role, language, created_at)

@@ -47,6 +47,64 @@ pub fn router() -> Router<AppState> {
         .route("/tasks", get(list_tasks))
         .route("/tasks/{id}/done", post(task_done))
         .route("/tasks/{id}/reopen", post(task_reopen))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// An unknown route under `/api`: a JSON 404 like every other API error.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": format!("no such API route: {}", uri.path()) })),
+    )
+        .into_response()
+}
+
+async fn method_not_allowed(method: axum::http::Method) -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({ "error": format!("{method} is not allowed here") })),
+    )
+        .into_response()
+}
+
+/// The first NUL character (U+0000) in a JSON value, by the path of the
+/// field that holds it (`location`, `consent[1]`). PostgreSQL cannot store
+/// one in text, and no field needs one, so the request is refused naming
+/// the field.
+fn nul_field(v: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => Some(path.to_string()),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| nul_field(x, &format!("{path}[{i}]"))),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(p)
+            } else {
+                nul_field(x, &p)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// A 400 naming the field with a NUL character.
+pub fn nul_refused(field: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({
+            "error": format!("{field} contains a NUL character (U+0000), which is not allowed")
+        })),
+    )
+        .into_response()
 }
 
 /// The caller, authenticated by a bearer token.
@@ -95,18 +153,94 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
     type Rejection = Response;
 
     async fn from_request(req: axum::extract::Request, s: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, s).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
+        // Read as JSON first, so a NUL anywhere is refused naming its field
+        // before any handler sees it.
+        let v = match Json::<serde_json::Value>::from_request(req, s).await {
+            Ok(Json(v)) => v,
             Err(rej) => {
                 let status = match &rej {
                     JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
                     JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     _ => StatusCode::BAD_REQUEST,
                 };
-                Err((status, Json(json!({ "error": rej.body_text() }))).into_response())
+                return Err((status, Json(json!({ "error": rej.body_text() }))).into_response());
             }
+        };
+        if let Some(field) = nul_field(&v, "") {
+            let field = if field.is_empty() {
+                "the body".to_string()
+            } else {
+                format!("field '{field}'")
+            };
+            return Err(nul_refused(&field));
+        }
+        // With the path of the field at fault ("duration_min: ...").
+        serde_path_to_error::deserialize(&v).map(ApiJson).map_err(|e| {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({
+                    "error": format!("Failed to deserialize the JSON body into the target type: {e}")
+                })),
+            )
+                .into_response()
+        })
+    }
+}
+
+/// `Query<T>` whose rejection is our JSON error with the reason
+/// (`?all=maybe` → 400 naming `all`), and which refuses a NUL.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        if let Some((k, _)) = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(nul_refused(&format!("query parameter '{k}'")));
+        }
+        match Query::<T>::from_request_parts(parts, s).await {
+            Ok(Query(v)) => Ok(ApiQuery(v)),
+            Err(rej) => Err((
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": rej.body_text() })),
+            )
+                .into_response()),
         }
     }
+}
+
+/// For a field where `null` means "clear it" and leaving it out means
+/// "keep it": absent → `None` (with `#[serde(default)]`), `null` →
+/// `Some(None)`, a value → `Some(Some(v))`. (serde_with's `double_option`
+/// does the same; one function is not worth a crate.)
+/// `duration_min`: any JSON number is read, and one that is not whole
+/// minutes from 1 to 24 hours is refused with that reason (2^63 included,
+/// which would not even fit an i64).
+fn duration<'de, D>(d: D) -> std::result::Result<Option<i64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let n = Option::<serde_json::Number>::deserialize(d)?;
+    match n {
+        None => Ok(None),
+        Some(n) => match n.as_i64() {
+            Some(m) if (1..=24 * 60).contains(&m) => Ok(Some(m)),
+            _ => Err(serde::de::Error::custom(format!(
+                "{n} is not a duration: give whole minutes from 1 to 1440 (24 hours)"
+            ))),
+        },
+    }
+}
+
+fn present<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 fn pid(s: &str) -> Result<ParticipantId> {
@@ -124,7 +258,7 @@ struct UnitQuery {
 async fn list_participants(
     State(s): State<AppState>,
     ApiActor(_): ApiActor,
-    Query(q): Query<UnitQuery>,
+    ApiQuery(q): ApiQuery<UnitQuery>,
 ) -> Result<Json<Vec<Participant>>> {
     let mut c = s.engine.db.conn().await?;
     let unit = match q.unit {
@@ -144,7 +278,8 @@ struct ParticipantIn {
     language: Option<String>,
     #[serde(default)]
     channel: Option<String>,
-    #[serde(default)]
+    /// Required: the channels the participant consented to (`[]` when
+    /// none is recorded yet; nothing is sent until one is).
     consent: Vec<String>,
     #[serde(default)]
     time_zone: Option<String>,
@@ -167,7 +302,7 @@ async fn create_participant(
         phone: b
             .phone
             .as_deref()
-            .map(PhoneNumber::parse)
+            .map(PhoneNumber::parse_mobile)
             .transpose()
             .map_err(|e| Error::invalid(format!("phone: {e}")))?,
         language: b
@@ -257,7 +392,7 @@ struct AppointmentIn {
     #[serde(default)]
     kind: Option<String>,
     start: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration")]
     duration_min: Option<i64>,
     #[serde(default)]
     location: Option<String>,
@@ -322,14 +457,16 @@ struct AppointmentPatch {
     start: Option<String>,
     #[serde(default)]
     kind: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration")]
     duration_min: Option<i64>,
-    #[serde(default)]
-    location: Option<String>,
-    #[serde(default)]
-    with_whom: Option<String>,
-    #[serde(default)]
-    internal_note: Option<String>,
+    /// `null` clears it; left out keeps it (also `with_whom`,
+    /// `internal_note`).
+    #[serde(default, deserialize_with = "present")]
+    location: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    with_whom: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    internal_note: Option<Option<String>>,
 }
 
 async fn update_appointment(
@@ -361,9 +498,9 @@ async fn update_appointment(
             .map_err(Error::Invalid)?,
         starts_at: starts_at.unwrap_or(old.starts_at),
         duration_min: b.duration_min.unwrap_or(old.duration_min),
-        location: b.location.or(old.location.clone()),
-        with_whom: b.with_whom.or(old.with_whom.clone()),
-        internal_note: b.internal_note.or(old.internal_note.clone()),
+        location: b.location.unwrap_or(old.location.clone()),
+        with_whom: b.with_whom.unwrap_or(old.with_whom.clone()),
+        internal_note: b.internal_note.unwrap_or(old.internal_note.clone()),
         external_ref: old.external_ref.clone(),
     };
     let (a, _) = s.engine.update_appointment(id, &new, &actor, now).await?;
@@ -430,7 +567,7 @@ struct TaskQuery {
 async fn list_tasks(
     State(s): State<AppState>,
     ApiActor(_): ApiActor,
-    Query(q): Query<TaskQuery>,
+    ApiQuery(q): ApiQuery<TaskQuery>,
 ) -> Result<Json<Vec<crate::store::tasks::Task>>> {
     let p = q.participant.as_deref().map(pid).transpose()?;
     let mut c = s.engine.db.conn().await?;

@@ -36,6 +36,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics_page))
         .nest("/api/v1", api::router())
+        .route("/api", axum::routing::any(api::not_found))
+        .route("/api/{*rest}", axum::routing::any(api::not_found))
         .merge(webhooks::router())
         .merge(telegram::router())
         .merge(ui::router());

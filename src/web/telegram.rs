@@ -38,14 +38,9 @@ async fn update(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> R
     if !given.is_some_and(|g| same(g, &hook.secret)) {
         return reject(StatusCode::UNAUTHORIZED, "not authenticated");
     }
-    let u: teloxide::types::Update = match serde_json::from_slice(&body) {
+    let u = match crate::channels::telegram::parse_update(&body) {
         Ok(u) => u,
-        Err(e) => {
-            return reject(
-                StatusCode::BAD_REQUEST,
-                format!("not a Telegram update: {e}"),
-            );
-        }
+        Err(e) => return reject(StatusCode::BAD_REQUEST, e),
     };
     match hook.bot.handle(u, chrono::Utc::now()).await {
         Ok(()) => StatusCode::OK.into_response(),

@@ -6,8 +6,10 @@
 //!   shared secret as the HTTP Basic password or `?secret=`; Twilio by its
 //!   `X-Twilio-Signature` (HMAC-SHA1 over the public URL and the sorted
 //!   form parameters). Anything else gets 401 and nothing is stored.
-//! * Bodies over 64 KB get 413; invalid UTF-8 and missing fields get 400
-//!   naming the problem.
+//! * Bodies over 64 KB get 413; invalid UTF-8, missing fields and a NUL
+//!   character outside the message text get 400 naming the problem (the
+//!   parsing is `channels::sms::webhook`, pure and fuzzed; a NUL in the
+//!   text is dropped).
 //! * Idempotent on the provider's message id (gateways retry): inbound via
 //!   the inbound table's unique key, statuses because they only move
 //!   forward.
@@ -15,6 +17,7 @@
 //!   happened (no number, no text) and counted for the admin.
 
 use super::AppState;
+use crate::channels::sms::webhook::{self as parse, Event, Kind, Provider};
 use crate::domain::{ChannelKind, OutboxStatus, PhoneNumber};
 use crate::error::Result;
 use axum::Router;
@@ -26,8 +29,7 @@ use axum::routing::post;
 use base64::Engine as _;
 use chrono::Utc;
 use hmac::{Hmac, Mac};
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use serde_json::json;
 
 /// Webhook bodies are small; anything bigger is refused.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -54,13 +56,6 @@ pub(crate) fn reject(status: StatusCode, msg: impl Into<String>) -> Response {
     metrics::counter!("paminn_webhook_rejections_total", "status" => status.as_u16().to_string())
         .increment(1);
     (status, axum::Json(json!({ "error": msg.into() }))).into_response()
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Provider {
-    Elks46,
-    Twilio,
-    Sinch,
 }
 
 /// Constant-time comparison for secrets.
@@ -112,20 +107,17 @@ async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let provider = match provider.as_str() {
-        "46elks" => Provider::Elks46,
-        "twilio" => Provider::Twilio,
-        "sinch" => Provider::Sinch,
-        other => {
-            return reject(
-                StatusCode::NOT_FOUND,
-                format!("unknown SMS provider '{other}'"),
-            );
-        }
+    let Some(provider) = Provider::from_path(&provider) else {
+        return reject(
+            StatusCode::NOT_FOUND,
+            format!("unknown SMS provider '{provider}'"),
+        );
     };
-    if kind != "inbound" && kind != "status" {
-        return reject(StatusCode::NOT_FOUND, "use /inbound or /status");
-    }
+    let kind = match kind.as_str() {
+        "inbound" => Kind::Inbound,
+        "status" => Kind::Status,
+        _ => return reject(StatusCode::NOT_FOUND, "use /inbound or /status"),
+    };
     let cfg = &s.webhooks;
     // 46elks and Sinch authenticate without the body: do that first.
     let shared_secret_ok = || match &cfg.secret {
@@ -135,79 +127,54 @@ async fn webhook(
         None => false,
     };
     if provider != Provider::Twilio && !shared_secret_ok() {
-        tracing::warn!(provider = %provider_name(provider), "webhook refused: not authenticated");
+        tracing::warn!(provider = %provider.name(), "webhook refused: not authenticated");
         return reject(StatusCode::UNAUTHORIZED, "not authenticated");
     }
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return reject(StatusCode::BAD_REQUEST, "body is not valid UTF-8");
-    };
-    let form: Vec<(String, String)> = if provider == Provider::Sinch {
-        Vec::new()
-    } else {
-        form_urlencoded::parse(text.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    };
     // Twilio signs the URL and the parameters.
     let authentic = match provider {
         Provider::Elks46 | Provider::Sinch => true,
-        Provider::Twilio => match (
-            &cfg.twilio_auth_token,
-            &cfg.public_url,
-            headers.get("x-twilio-signature"),
-        ) {
-            (Some(token), Some(base), Some(sig)) => {
-                let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-                let url = format!("{}{}", base.trim_end_matches('/'), path_and_query);
-                sig.to_str()
-                    .is_ok_and(|sig| same(sig, &twilio_signature(token, &url, &form)))
+        Provider::Twilio => {
+            let form = match parse::form(&body) {
+                Ok(f) => f,
+                Err(e) => return reject(StatusCode::BAD_REQUEST, e.to_string()),
+            };
+            match (
+                &cfg.twilio_auth_token,
+                &cfg.public_url,
+                headers.get("x-twilio-signature"),
+            ) {
+                (Some(token), Some(base), Some(sig)) => {
+                    let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+                    let url = format!("{}{}", base.trim_end_matches('/'), path_and_query);
+                    sig.to_str()
+                        .is_ok_and(|sig| same(sig, &twilio_signature(token, &url, &form)))
+                }
+                _ => false,
             }
-            _ => false,
-        },
+        }
     };
     if !authentic {
-        tracing::warn!(provider = %provider_name(provider), "webhook refused: not authenticated");
+        tracing::warn!(provider = %provider.name(), "webhook refused: not authenticated");
         return reject(StatusCode::UNAUTHORIZED, "not authenticated");
     }
-    let fields: BTreeMap<String, String> = if provider == Provider::Sinch {
-        match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(m)) => m
-                .into_iter()
-                .filter_map(|(k, v)| match v {
-                    Value::String(s) => Some((k, s)),
-                    Value::Number(n) => Some((k, n.to_string())),
-                    Value::Array(a) if k == "to" => a
-                        .first()
-                        .and_then(Value::as_str)
-                        .map(|s| (k, s.to_string())),
-                    _ => None,
-                })
-                .collect(),
-            _ => return reject(StatusCode::BAD_REQUEST, "body is not a JSON object"),
-        }
-    } else {
-        form.into_iter().collect()
+    // Invalid UTF-8, a missing field or a NUL outside the text: 400 naming it.
+    let event = match parse::parse(provider, kind, &body) {
+        Ok(e) => e,
+        Err(e) => return reject(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    let result = if kind == "inbound" {
-        inbound(&s, provider, &fields).await
-    } else {
-        status(&s, provider, &fields).await
+    let result = match event {
+        Event::Inbound {
+            gateway_id,
+            from,
+            text,
+        } => inbound(&s, provider, &gateway_id, &from, &text).await,
+        Event::Status { id, status, error } => {
+            status_report(&s, provider, &id, &status, error).await
+        }
     };
     match result {
-        Ok(Ok(())) => ok_response(provider),
-        Ok(Err(missing)) => reject(
-            StatusCode::BAD_REQUEST,
-            format!("missing field '{missing}'"),
-        ),
+        Ok(()) => ok_response(provider),
         Err(e) => e.into_response(),
-    }
-}
-
-fn provider_name(p: Provider) -> &'static str {
-    match p {
-        Provider::Elks46 => "46elks",
-        Provider::Twilio => "twilio",
-        Provider::Sinch => "sinch",
     }
 }
 
@@ -224,39 +191,21 @@ fn ok_response(p: Provider) -> Response {
     }
 }
 
-/// `Ok(Err(field))` when a required field is missing.
-type Handled = Result<std::result::Result<(), &'static str>>;
-
-async fn inbound(s: &AppState, p: Provider, f: &BTreeMap<String, String>) -> Handled {
-    let (id_key, from_key, text_key) = match p {
-        Provider::Elks46 => ("id", "from", "message"),
-        Provider::Twilio => ("MessageSid", "From", "Body"),
-        Provider::Sinch => ("id", "from", "body"),
-    };
-    let Some(id) = f.get(id_key) else {
-        return Ok(Err(id_key));
-    };
-    let Some(from) = f.get(from_key) else {
-        return Ok(Err(from_key));
-    };
-    let Some(text) = f.get(text_key) else {
-        return Ok(Err(text_key));
-    };
-    let gateway_id = format!("{}:{id}", provider_name(p));
+async fn inbound(
+    s: &AppState,
+    p: Provider,
+    gateway_id: &str,
+    from: &str,
+    text: &str,
+) -> Result<()> {
     let now = Utc::now();
-    // Sinch sends numbers without the leading +.
-    let from = if p == Provider::Sinch && !from.starts_with('+') {
-        format!("+{from}")
-    } else {
-        from.clone()
-    };
     // The number is looked up inside the reply's transaction, in the same
     // read as the rest of what the reply needs (one pool checkout, one
     // statement fewer than a separate `participants::by_phone`).
-    let received = match PhoneNumber::parse(&from) {
+    let received = match PhoneNumber::parse(from) {
         Ok(phone) => {
             s.engine
-                .receive_from_number(ChannelKind::Sms, &gateway_id, &phone, text, now)
+                .receive_from_number(ChannelKind::Sms, gateway_id, &phone, text, now)
                 .await?
         }
         Err(_) => None,
@@ -264,14 +213,11 @@ async fn inbound(s: &AppState, p: Provider, f: &BTreeMap<String, String>) -> Han
     if received.is_none() {
         // Only the fact: no number, no text.
         s.engine
-            .count_unknown_sender(ChannelKind::Sms, &gateway_id, now)
+            .count_unknown_sender(ChannelKind::Sms, gateway_id, now)
             .await?;
-        tracing::info!(
-            provider = provider_name(p),
-            "inbound SMS from an unknown number"
-        );
+        tracing::info!(provider = p.name(), "inbound SMS from an unknown number");
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// Maps a provider's delivery status to ours; `None` for interim states.
@@ -288,25 +234,19 @@ pub fn map_status(p: &str, status: &str) -> Option<OutboxStatus> {
     }
 }
 
-async fn status(s: &AppState, p: Provider, f: &BTreeMap<String, String>) -> Handled {
-    let (id_key, status_key) = match p {
-        Provider::Elks46 => ("id", "status"),
-        Provider::Twilio => ("MessageSid", "MessageStatus"),
-        Provider::Sinch => ("batch_id", "status"),
-    };
-    let Some(id) = f.get(id_key) else {
-        return Ok(Err(id_key));
-    };
-    let Some(st) = f.get(status_key) else {
-        return Ok(Err(status_key));
-    };
-    if let Some(new) = map_status(provider_name(p), st) {
-        let error = f.get("ErrorCode").or_else(|| f.get("code")).cloned();
+async fn status_report(
+    s: &AppState,
+    p: Provider,
+    id: &str,
+    status: &str,
+    error: Option<String>,
+) -> Result<()> {
+    if let Some(new) = map_status(p.name(), status) {
         s.engine
             .delivery_receipt(ChannelKind::Sms, id, new, error, Utc::now())
             .await?;
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 #[cfg(test)]

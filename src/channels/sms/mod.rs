@@ -7,6 +7,7 @@ pub mod elks46;
 pub mod gsm7;
 pub mod sinch;
 pub mod twilio;
+pub mod webhook;
 
 use crate::channels::SendError;
 use crate::domain::OutboxId;

@@ -289,7 +289,7 @@ async fn create_staff(
     let bad = StatusCode::UNPROCESSABLE_ENTITY;
     // The text key of the first thing wrong.
     let checked = (|| {
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        if crate::domain::Name::parse(name, "name", 100).is_err() {
             return Err("ui-admin-name-rule");
         }
         let username = staff::parse_username(&f.username).map_err(|_| "ui-admin-username-rule")?;

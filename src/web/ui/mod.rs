@@ -239,6 +239,15 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Posted<T> {
                     .into_response(),
             );
         }
+        // A NUL (U+0000) in any field: no form needs one and PostgreSQL
+        // cannot store it, so the form is refused naming the field.
+        if let Some((k, _)) =
+            form_urlencoded::parse(&bytes).find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            let field = k.replace('\0', "");
+            let msg = ta(me.lang, "ui-error-nul", &[("field", field)]);
+            return Err(UiError::new(StatusCode::BAD_REQUEST, me.lang, &msg).into_response());
+        }
         let form = serde_html_form::from_bytes::<T>(&bytes).map_err(|e| {
             UiError::new(StatusCode::BAD_REQUEST, me.lang, &e.to_string()).into_response()
         })?;

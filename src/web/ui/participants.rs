@@ -360,8 +360,13 @@ async fn create(State(s): State<AppState>, p: Posted<NewForm>) -> Result<Respons
         .ok();
     let phone = match f.phone.trim() {
         "" => None,
-        typed => PhoneNumber::parse(typed)
-            .map_err(|_| errors.add("phone", t(lang, "ui-participants-error-phone")))
+        typed => PhoneNumber::parse_mobile(typed)
+            .map_err(|e| {
+                errors.add(
+                    "phone",
+                    format!("{} ({e})", t(lang, "ui-participants-error-phone")),
+                )
+            })
             .ok(),
     };
     let language: Language = f.language.parse().unwrap_or(Language::Sv);

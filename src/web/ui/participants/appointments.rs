@@ -583,22 +583,11 @@ fn weekly_cron(weekdays: &[u32], time: NaiveTime) -> String {
     format!("{} {} * * {}", time.minute(), time.hour(), days.join(","))
 }
 
-/// The first `n` occurrences at or after `start`, searching at most about
-/// two years ahead, in windows that double (a cron that fires every
-/// minute must not enumerate two years of minutes).
+/// The first `n` occurrences at or after `start`, however far ahead
+/// (`CronExpr::next`): the preview is not bound to the expansion horizon.
 fn next_dates(cron: &CronExpr, tz: Tz, start: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
-    let mut span = Duration::days(1);
-    loop {
-        let v = cron.occurrences(tz, start, start + span);
-        if v.len() >= n || span > Duration::days(800) {
-            return v.into_iter().take(n).collect();
-        }
-        span = span * 2;
-    }
+    cron.next(tz, start, n)
 }
-
-/// The shortest gap between appointments a series may have.
-const MIN_GAP: Duration = Duration::hours(1);
 
 struct SeriesParsed {
     kind: AppointmentKind,
@@ -614,6 +603,7 @@ fn parse_series(
     tz: Tz,
     kinds: &[AppointmentKind],
     lang: Language,
+    min_gap: Duration,
 ) -> Result<SeriesParsed, Errors> {
     let mut errors = Errors::default();
     let now = Utc::now();
@@ -685,8 +675,11 @@ fn parse_series(
         errors.add("cron", t(lang, "ui-participants-error-no-dates"));
         return Err(errors);
     }
-    if dates.windows(2).any(|w| w[1] - w[0] < MIN_GAP) {
-        errors.add("cron", t(lang, "ui-participants-error-too-often"));
+    if let Err(e) = cron.check_gap(min_gap) {
+        errors.add(
+            "cron",
+            format!("{} ({e})", t(lang, "ui-participants-error-too-often")),
+        );
         return Err(errors);
     }
     Ok(SeriesParsed {
@@ -709,7 +702,7 @@ pub(crate) async fn series_submit(
     f: SeriesForm,
 ) -> Result<Option<Response>, UiError> {
     let tz = owner.tz;
-    let parsed = match parse_series(&f, tz, owner.kinds, me.lang) {
+    let parsed = match parse_series(&f, tz, owner.kinds, me.lang, s.engine.series_min_gap()) {
         Ok(x) => x,
         Err(errors) => {
             return Ok(Some(with_status(
@@ -809,9 +802,15 @@ mod tests {
             duration: "5".into(),
             ..SeriesForm::default()
         };
-        let errors = parse_series(&f, Stockholm, AppointmentKind::ALL, Language::Sv)
-            .err()
-            .unwrap();
+        let errors = parse_series(
+            &f,
+            Stockholm,
+            AppointmentKind::ALL,
+            Language::Sv,
+            Duration::hours(1),
+        )
+        .err()
+        .unwrap();
         assert!(errors.get("cron").is_some());
     }
 }
