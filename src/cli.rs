@@ -561,7 +561,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         server::init_logging(&cfg.log_format);
     }
     let db = server::open_db(&cfg).await?;
-    let engine = Engine::new(db.clone());
+    let engine = Engine::new(db.clone()).with_window(cfg.appointment_window());
     let actor = Actor::cli();
     let now = Utc::now();
     match cli.command {

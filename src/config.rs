@@ -82,6 +82,10 @@ pub struct Config {
     pub dispatch_poll_ms: u64,
     /// How far ahead recurring series are expanded into appointments.
     pub series_horizon_days: i64,
+    /// Appointment times may be this many years back from now ...
+    pub appointment_years_back: u32,
+    /// ... and this many years ahead; anything else is refused as a typo.
+    pub appointment_years_ahead: u32,
 }
 
 /// Settings that are secrets: `{:?}` shows whether they are set, never
@@ -155,6 +159,8 @@ impl Default for Config {
             dispatch_backoff_cap_secs: 3600,
             dispatch_poll_ms: 1000,
             series_horizon_days: 28,
+            appointment_years_back: 1,
+            appointment_years_ahead: 5,
         }
     }
 }
@@ -184,6 +190,14 @@ impl Config {
         let c: Config = f.extract().map_err(|e| format!("configuration: {e}"))?;
         c.validate()?;
         Ok(c)
+    }
+
+    /// The window of accepted appointment times.
+    pub fn appointment_window(&self) -> crate::domain::window::Window {
+        crate::domain::window::Window {
+            years_back: self.appointment_years_back,
+            years_ahead: self.appointment_years_ahead,
+        }
     }
 
     /// Whether Telegram goes through the real bot (else the sandbox).

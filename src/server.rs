@@ -132,7 +132,7 @@ pub async fn run(
     demo: bool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let engine = Engine::new(db.clone());
+    let engine = Engine::new(db.clone()).with_window(cfg.appointment_window());
     // Install the metrics recorder before anything counts.
     crate::telemetry::handle();
     let listener = tokio::net::TcpListener::bind(cfg.listen)

@@ -41,6 +41,14 @@ fn normalise(a: &NewAppointment) -> Result<NewAppointment> {
 }
 
 impl Engine {
+    /// Refuses a time outside the window of sane appointment times
+    /// (`domain::window`): every way in books through here.
+    pub fn check_window(&self, start: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
+        self.window
+            .check(start, now)
+            .map_err(|e| Error::invalid(e.to_string()))
+    }
+
     /// Books an appointment and plans its reminders.
     pub async fn create_appointment(
         &self,
@@ -49,6 +57,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Appointment> {
         let new = normalise(new)?;
+        self.check_window(new.starts_at, now)?;
         let mut tx = self.db.begin().await?;
         let p = participants::get(&mut tx, new.participant_id).await?;
         let id = appointments::insert(&mut tx, p.unit_id, &new, now)
@@ -162,6 +171,9 @@ impl Engine {
         if !details_changed && !moved && !revived {
             return Ok((old, Upsert::Unchanged));
         }
+        if moved {
+            self.check_window(new.starts_at, now)?;
+        }
         let mut tx = self.db.begin().await?;
         if details_changed {
             appointments::update_details(&mut tx, old.id, new, now).await?;
@@ -261,6 +273,7 @@ impl Engine {
         if old.starts_at == to {
             return Ok(old);
         }
+        self.check_window(to, now)?;
         self.replan(&mut tx, id, Some((old.starts_at, to)), actor, now)
             .await?;
         audit::append(

@@ -35,6 +35,8 @@ use tokio::sync::Notify;
 pub struct Engine {
     pub db: Db,
     wake: Arc<Notify>,
+    /// Accepted appointment times (`appointment_years_back` / `_ahead`).
+    pub window: crate::domain::window::Window,
 }
 
 impl Engine {
@@ -42,7 +44,14 @@ impl Engine {
         Engine {
             db,
             wake: Arc::new(Notify::new()),
+            window: Default::default(),
         }
+    }
+
+    /// The same engine with another window of accepted appointment times.
+    pub fn with_window(mut self, window: crate::domain::window::Window) -> Self {
+        self.window = window;
+        self
     }
 
     /// Tells the dispatcher that new work may be due.
