@@ -30,7 +30,7 @@ fn clean(s: &Option<String>, what: &str, max: usize) -> Result<Option<String>> {
     }
 }
 
-fn normalise(a: &NewAppointment) -> Result<NewAppointment> {
+pub(crate) fn normalise(a: &NewAppointment) -> Result<NewAppointment> {
     Ok(NewAppointment {
         location: clean(&a.location, "location", 200)?,
         with_whom: clean(&a.with_whom, "with whom", 100)?,
@@ -38,6 +38,18 @@ fn normalise(a: &NewAppointment) -> Result<NewAppointment> {
         external_ref: clean(&a.external_ref, "external ref", 200)?,
         ..a.clone()
     })
+}
+
+/// Whether writing `new` over `old` would change anything (details, time,
+/// or reviving a cancelled appointment). `new` is normalised.
+pub(crate) fn changes_anything(old: &Appointment, new: &NewAppointment) -> bool {
+    old.kind != new.kind
+        || old.duration_min != new.duration_min
+        || old.location != new.location
+        || old.with_whom != new.with_whom
+        || old.internal_note != new.internal_note
+        || old.starts_at != new.starts_at
+        || old.status == AppointmentStatus::Cancelled
 }
 
 impl Engine {
@@ -168,7 +180,8 @@ impl Engine {
             || old.internal_note != new.internal_note;
         let moved = old.starts_at != new.starts_at;
         let revived = old.status == AppointmentStatus::Cancelled;
-        if !details_changed && !moved && !revived {
+        if !changes_anything(&old, new) {
+            debug_assert!(!details_changed && !moved && !revived);
             return Ok((old, Upsert::Unchanged));
         }
         if moved {
