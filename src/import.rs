@@ -197,6 +197,7 @@ fn read_date(s: &str) -> Result<NaiveDate, Option<String>> {
         .ok_or_else(|| Some(format!("'{s}' is not a date in the calendar")))
 }
 
+#[cfg(test)]
 fn parse_date(s: &str) -> Option<NaiveDate> {
     read_date(s).ok()
 }
@@ -228,6 +229,7 @@ fn read_time(s: &str) -> Result<NaiveTime, Option<String>> {
         .ok_or(None)
 }
 
+#[cfg(test)]
 fn parse_time(s: &str) -> Option<NaiveTime> {
     read_time(s).ok()
 }
