@@ -740,6 +740,13 @@ async fn apply_chunk(
             internal_note: row.note,
             external_ref: row.external_ref,
         };
+        if !(1..=24 * 60).contains(&new.duration_min) {
+            report.errors.push(LineError {
+                line: row.line,
+                reason: "duration must be between 1 minute and 24 hours".into(),
+            });
+            continue;
+        }
         match normalise(&new) {
             Ok(new) => ready.push((row.line, new)),
             Err(e) => report.errors.push(line_error(row.line, e)?),
@@ -782,12 +789,11 @@ async fn apply_chunk(
             // A row the database refused (a reference taken meanwhile by a
             // concurrent import, a participant deleted meanwhile...): the
             // chunk was rolled back; redo it row by row so only that row
-            // fails.
-            Err(Error::Db(e)) => {
+            // fails (and an outage fails the import there, as before).
+            Err(e) => {
                 tracing::warn!(error = %e, rows = fresh.len(), "import chunk refused; retrying row by row");
                 one_by_one.extend(fresh);
             }
-            Err(e) => return Err(e),
         }
     }
     for (line, new) in one_by_one {

@@ -235,3 +235,23 @@ both_backends! {
         assert!(r.errors[0].reason.contains("belongs to another participant"), "{:?}", r.errors);
     }
 }
+
+both_backends! {
+    async fn a_row_the_batch_cannot_take_fails_alone(t) {
+        let (engine, unit, a, _) = setup(&t).await;
+        let id = a.id;
+        // A 25-hour duration parses as a span but no appointment takes it;
+        // a reference already booked by another participant; the rows
+        // around them in the same chunk are kept.
+        let csv = format!(
+            "Deltagare;Start;Längd;Referens\n\
+             {id};2026-12-10 09:00;60;R1\n\
+             {id};2026-12-11 09:00;1500;R2\n\
+             {id};2026-12-12 09:00;60;R3\n"
+        );
+        let r = import_csv(&engine, &unit, csv.as_bytes()).await;
+        assert_eq!(r.created, 2, "{:?}", r.errors);
+        assert_eq!(lines(&r), [3]);
+        assert!(r.errors[0].reason.contains("24 hours"), "{:?}", r.errors);
+    }
+}

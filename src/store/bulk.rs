@@ -25,28 +25,12 @@ pub enum V {
 /// PostgreSQL's (65,535).
 const MAX_PARAMS: usize = 30_000;
 
-fn placeholders(rows: usize, width: usize) -> String {
-    let mut s = String::with_capacity(rows * width * 6);
-    for r in 0..rows {
-        if r > 0 {
-            s.push_str(", ");
-        }
-        s.push('(');
-        for c in 0..width {
-            if c > 0 {
-                s.push_str(", ");
-            }
-            s.push('$');
-            s.push_str(&(r * width + c + 1).to_string());
-        }
-        s.push(')');
-    }
-    s
-}
-
 /// `{head} VALUES (...), (...) {tail}` over `values` (rows of `width`
 /// values, flattened), in as few statements as the parameter limits allow.
-/// Returns the rows of a `RETURNING` tail.
+/// Integers are written into the statement as literals (they are typed
+/// `i64`s, never text, so nothing can be injected): binding costs time per
+/// parameter, most on PostgreSQL (see docs/benchmarks.md, "Broadcasts").
+/// Text is always bound. Returns the rows of a `RETURNING` tail.
 async fn insert_many(
     c: &mut Conn,
     head: &str,
@@ -58,15 +42,34 @@ async fn insert_many(
     let per = (MAX_PARAMS / width).max(1) * width;
     let mut out = Vec::new();
     for part in values.chunks(per) {
-        let sql = format!(
-            "{head} VALUES {} {tail}",
-            placeholders(part.len() / width, width)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut sql = String::with_capacity(head.len() + part.len() * 8);
+        sql.push_str(head);
+        sql.push_str(" VALUES ");
+        let mut n = 0;
+        for (i, v) in part.iter().enumerate() {
+            let col = i % width;
+            if col == 0 {
+                sql.push_str(if i == 0 { "(" } else { "), (" });
+            } else {
+                sql.push_str(", ");
+            }
+            match v {
+                V::I(x) | V::NI(Some(x)) => sql.push_str(&x.to_string()),
+                V::NI(None) => sql.push_str("NULL"),
+                V::S(_) | V::NS(_) => {
+                    n += 1;
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+            }
+        }
+        sql.push_str(") ");
+        sql.push_str(tail);
+        // Each statement's text is new (the literals): not worth caching.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
         for v in part {
             q = match v {
-                V::I(x) => q.bind(*x),
-                V::NI(x) => q.bind(*x),
+                V::I(_) | V::NI(_) => q,
                 V::S(x) => q.bind(x.clone()),
                 V::NS(x) => q.bind(x.clone()),
             };
