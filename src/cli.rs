@@ -1367,7 +1367,7 @@ async fn import_appointments(
             b.set_message(format!("{} rows", p.rows));
         } else if p.rows >= next_line {
             next_line = p.rows + PROGRESS_EVERY;
-            let pct = if size > 0 { p.bytes * 100 / size } else { 0 };
+            let pct = (p.bytes * 100).checked_div(size).unwrap_or(0);
             eprintln!(
                 "import: {} rows ({pct}% of the file) in {:.1} s",
                 p.rows,

@@ -843,16 +843,14 @@ async fn insert_fresh(
         if a.status != AppointmentStatus::Scheduled || a.starts_at <= now || p.erased {
             continue;
         }
-        if !rules_of.contains_key(&a.kind) {
-            let r = rules::get(&mut tx, unit, a.kind).await?;
-            rules_of.insert(a.kind, r);
+        if let std::collections::hash_map::Entry::Vacant(e) = rules_of.entry(a.kind) {
+            e.insert(rules::get(&mut tx, unit, a.kind).await?);
         }
         let Some(Some(rule)) = rules_of.get(&a.kind) else {
             continue;
         };
-        if !consent_of.contains_key(&p.id) {
-            let c = consents::current(&mut tx, p.id).await?;
-            consent_of.insert(p.id, c);
+        if let std::collections::hash_map::Entry::Vacant(e) = consent_of.entry(p.id) {
+            e.insert(consents::current(&mut tx, p.id).await?);
         }
         let consent = consent_of.get(&p.id).and_then(Option::as_ref);
         let (channel, msgs) = planner::messages(a, p, rule, &u, consent, now, true);
