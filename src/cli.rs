@@ -570,7 +570,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         server::init_logging(&cfg.log_format);
     }
     let db = server::open_db(&cfg).await?;
-    let engine = Engine::new(db.clone()).with_series_min_gap(cfg.series_min_gap());
+    let engine = Engine::new(db.clone())
+        .with_series_min_gap(cfg.series_min_gap())
+        .with_window(cfg.appointment_window());
     let actor = Actor::cli();
     let now = Utc::now();
     match cli.command {
@@ -1336,7 +1338,8 @@ async fn import_appointments(
     actor: &Actor,
     json: bool,
 ) -> anyhow::Result<i32> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let f = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let unit = {
         let mut c = engine.db.conn().await?;
         match unit {
@@ -1351,20 +1354,35 @@ async fn import_appointments(
             }
         }
     };
-    let parsed = import::parse(&bytes)?;
-    let bar = if std::io::stderr().is_terminal() && !json {
-        let b = indicatif::ProgressBar::new(parsed.rows.len() as u64);
+    // Streamed: the file is never read whole (see `import`).
+    let rdr = import::reader(f)?;
+    // Progress on stderr: a bar on a terminal, else a plain line every
+    // PROGRESS_EVERY rows for long imports (logs, CI, cron).
+    const PROGRESS_EVERY: u64 = 10_000;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(size);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {msg} ({per_sec}, {eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        Some(b)
-    } else {
-        None
-    };
-    let report = import::apply(engine, unit.id, parsed, actor, Utc::now(), || {
+        b
+    });
+    let started = std::time::Instant::now();
+    let mut next_line = PROGRESS_EVERY;
+    let report = import::import(engine, unit.id, rdr, actor, Utc::now(), |p| {
         if let Some(b) = &bar {
-            b.inc(1);
+            b.set_position(p.bytes);
+            b.set_message(format!("{} rows", p.rows));
+        } else if p.rows >= next_line {
+            next_line = p.rows + PROGRESS_EVERY;
+            let pct = (p.bytes * 100).checked_div(size).unwrap_or(0);
+            eprintln!(
+                "import: {} rows ({pct}% of the file) in {:.1} s",
+                p.rows,
+                started.elapsed().as_secs_f64()
+            );
         }
     })
     .await?;

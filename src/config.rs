@@ -85,6 +85,10 @@ pub struct Config {
     /// The shortest time a recurring series may leave between two
     /// appointments; a cron that comes more often is refused.
     pub series_min_interval_minutes: i64,
+    /// Appointment times may be this many years back from now ...
+    pub appointment_years_back: u32,
+    /// ... and this many years ahead; anything else is refused as a typo.
+    pub appointment_years_ahead: u32,
 }
 
 /// Settings that are secrets: `{:?}` shows whether they are set, never
@@ -159,6 +163,8 @@ impl Default for Config {
             dispatch_poll_ms: 1000,
             series_horizon_days: 28,
             series_min_interval_minutes: 60,
+            appointment_years_back: 1,
+            appointment_years_ahead: 5,
         }
     }
 }
@@ -223,6 +229,14 @@ impl Config {
             .extract_lossy()
             .map_err(|e| format!("configuration: {e}"))?;
         Ok(c)
+    }
+
+    /// The window of accepted appointment times.
+    pub fn appointment_window(&self) -> crate::domain::window::Window {
+        crate::domain::window::Window {
+            years_back: self.appointment_years_back,
+            years_ahead: self.appointment_years_ahead,
+        }
     }
 
     /// Whether Telegram goes through the real bot (else the sandbox).

@@ -132,7 +132,9 @@ pub async fn run(
     demo: bool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let engine = Engine::new(db.clone()).with_series_min_gap(cfg.series_min_gap());
+    let engine = Engine::new(db.clone())
+        .with_series_min_gap(cfg.series_min_gap())
+        .with_window(cfg.appointment_window());
     // Install the metrics recorder before anything counts.
     crate::telemetry::handle();
     let listener = tokio::net::TcpListener::bind(cfg.listen)

@@ -222,3 +222,33 @@ both_backends! {
         assert_eq!(v["weeks_12"]["weeks"], 12);
     }
 }
+
+both_backends! {
+    async fn appointment_times_outside_the_window_are_refused_with_the_window(t) {
+        let app = spawn(&t).await;
+        let (_, p) = app.call(reqwest::Method::POST, "/api/v1/participants", Some(json!({
+            "unit": "Krami", "first_name": "Ali", "phone": "070-123 45 67", "consent": ["sms"]
+        }))).await;
+        let pid = p["id"].as_i64().unwrap();
+        for start in ["9999-12-31T09:00", "0000-01-01T09:00", "1900-01-01T09:00"] {
+            let (s, v) = app.call(reqwest::Method::POST, "/api/v1/appointments",
+                Some(json!({"participant_id": pid, "start": start}))).await;
+            assert!(s.is_client_error(), "{start}: {s} {v}");
+            let e = v["error"].as_str().unwrap();
+            assert!(e.contains("appointment times must be between") && e.contains("5 years ahead"), "{e}");
+        }
+        let mut c = app.engine.db.conn().await.unwrap();
+        let booked = paminn::store::appointments::for_participant(&mut c, paminn::domain::ParticipantId::from_db(pid), None).await.unwrap();
+        assert!(booked.is_empty(), "nothing stored, no reminders planned");
+        drop(c);
+        let start = (Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%dT09:00").to_string();
+        let (s, a) = app.call(reqwest::Method::POST, "/api/v1/appointments",
+            Some(json!({"participant_id": pid, "start": start}))).await;
+        assert_eq!(s, StatusCode::CREATED, "{a}");
+        let aid = a["appointment"]["id"].as_i64().unwrap();
+        let (s, v) = app.call(reqwest::Method::PATCH, &format!("/api/v1/appointments/{aid}"),
+            Some(json!({"start": "9999-12-31T09:00"}))).await;
+        assert!(s.is_client_error(), "{s} {v}");
+        assert!(v["error"].as_str().unwrap().contains("too far ahead"), "{v}");
+    }
+}

@@ -369,3 +369,37 @@ async fn a_large_import_on_postgresql_refreshes_the_planner_statistics() {
         "reltuples {before} -> {after}"
     );
 }
+
+both_backends! {
+    async fn times_outside_the_window_are_refused_and_long_imports_show_progress(t) {
+        let (p, id) = setup(&t);
+        let id = id.to_string();
+        let (code, err) = p.fails(&["appointment", "add", "--participant", &id, "--at", "9999-12-31T09:00"]);
+        assert_eq!(code, 1);
+        assert!(err.contains("too far ahead") && err.contains("5 years ahead"), "{err}");
+        // The operator's setting widens the window.
+        let o = Command::new(env!("CARGO_BIN_EXE_paminn"))
+            .args(["appointment", "add", "--participant", &id, "--at", "2060-01-01T09:00", "--json"])
+            .env("PAMINN_DATABASE_URL", &p.url)
+            .env("PAMINN_DATA_DIR", p.dir.path())
+            .env("PAMINN_APPOINTMENT_YEARS_AHEAD", "40")
+            .env_remove("PAMINN_CONFIG")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        // A long import (not on a terminal) says how far it has come on
+        // stderr, and stdout stays the JSON report.
+        let mut csv = String::from("Deltagare;Start;Referens\n");
+        for i in 0..10_500 {
+            csv.push_str(&format!("{id};2027-{:02}-{:02} {:02}:{:02};P{i}\n", 1 + i % 12, 1 + i % 28, 8 + i % 10, i % 60));
+        }
+        let file = p.dir.path().join("lang.csv");
+        std::fs::write(&file, csv).unwrap();
+        let o = p.run(&["import", "appointments", file.to_str().unwrap(), "--json"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r["created"], 10_500, "{r}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("import: 10000 rows"), "{err}");
+    }
+}

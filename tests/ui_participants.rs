@@ -738,3 +738,28 @@ both_backends! {
         assert_eq!(f.app.audit("appointment.create").await.len(), 1, "the fixture's one");
     }
 }
+
+both_backends! {
+    async fn a_date_outside_the_window_is_a_form_error_with_the_window(t) {
+        let f = setup(&t).await;
+        let mut lisa = f.app.login("lisa").await;
+        let path = format!("/participants/{}/appointments", f.ali.id);
+        for date in ["9999-12-31", "1900-01-01", "0026-12-10"] {
+            let res = lisa.post(&path, &[("kind", "meeting"), ("date", date), ("time", "09:00"), ("duration", "60")]).await;
+            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
+            let page = res.text().await.unwrap();
+            assert!(page.contains("Välj ett datum mellan"), "{date}");
+            assert!(page.contains(&format!(r#"value="{date}""#)), "what was typed stays");
+        }
+        let mut c = f.app.engine.db.conn().await.unwrap();
+        assert!(appointments::for_participant(&mut c, f.ali.id, None).await.unwrap().is_empty());
+        drop(c);
+        // Moving a booked one out of the window: the same form error.
+        let a = book(&f.app, f.ali.id, local_at(3, 10, 0)).await;
+        let res = lisa.post(&format!("/appointments/{}", a.id), &[("kind", "meeting"), ("date", "2099-01-01"),
+            ("time", "10:00"), ("duration", &a.duration_min.to_string())]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().await.unwrap().contains("Välj ett datum mellan"));
+        assert_eq!(get_appointment(&f.app, a.id).await.starts_at, a.starts_at);
+    }
+}

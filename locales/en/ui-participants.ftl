@@ -101,6 +101,7 @@ ui-participants-local-time = The participant's local time ({ $tz }).
 ui-participants-duration = Length in minutes
 ui-participants-error-kind = Choose a kind of appointment.
 ui-participants-error-date = Write a date like 2026-12-10.
+ui-participants-error-date-window = Choose a date between { $from } and { $to }. A date outside that is most likely a typo.
 ui-participants-error-time = Write a time like 09:00.
 ui-participants-error-duration = The length is 1–1440 minutes.
 ui-participants-error-too-long = The text is too long.

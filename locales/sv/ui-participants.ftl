@@ -101,6 +101,7 @@ ui-participants-local-time = Lokal tid för deltagaren ({ $tz }).
 ui-participants-duration = Längd i minuter
 ui-participants-error-kind = Välj en typ av tid.
 ui-participants-error-date = Skriv ett datum som 2026-12-10.
+ui-participants-error-date-window = Välj ett datum mellan { $from } och { $to }. Ett datum utanför det är troligen ett skrivfel.
 ui-participants-error-time = Skriv ett klockslag som 09:00.
 ui-participants-error-duration = Längden är 1–1440 minuter.
 ui-participants-error-too-long = Texten är för lång.

@@ -20,6 +20,7 @@ pub mod retry;
 pub mod schedule;
 pub mod span;
 pub mod urgency;
+pub mod window;
 
 pub use enums::*;
 pub use ids::*;

@@ -30,7 +30,7 @@ fn clean(s: &Option<String>, what: &str, max: usize) -> Result<Option<String>> {
     }
 }
 
-fn normalise(a: &NewAppointment) -> Result<NewAppointment> {
+pub(crate) fn normalise(a: &NewAppointment) -> Result<NewAppointment> {
     // Checked here, so create, upsert and update (API PATCH) all check it.
     if a.duration_min <= 0 || a.duration_min > 24 * 60 {
         return Err(Error::invalid(
@@ -46,7 +46,27 @@ fn normalise(a: &NewAppointment) -> Result<NewAppointment> {
     })
 }
 
+/// Whether writing `new` over `old` would change anything (details, time,
+/// or reviving a cancelled appointment). `new` is normalised.
+pub(crate) fn changes_anything(old: &Appointment, new: &NewAppointment) -> bool {
+    old.kind != new.kind
+        || old.duration_min != new.duration_min
+        || old.location != new.location
+        || old.with_whom != new.with_whom
+        || old.internal_note != new.internal_note
+        || old.starts_at != new.starts_at
+        || old.status == AppointmentStatus::Cancelled
+}
+
 impl Engine {
+    /// Refuses a time outside the window of sane appointment times
+    /// (`domain::window`): every way in books through here.
+    pub fn check_window(&self, start: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
+        self.window
+            .check(start, now)
+            .map_err(|e| Error::invalid(e.to_string()))
+    }
+
     /// Books an appointment and plans its reminders.
     pub async fn create_appointment(
         &self,
@@ -55,6 +75,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Appointment> {
         let new = normalise(new)?;
+        self.check_window(new.starts_at, now)?;
         let mut tx = self.db.begin().await?;
         let p = participants::get(&mut tx, new.participant_id).await?;
         let id = appointments::insert(&mut tx, p.unit_id, &new, now)
@@ -165,8 +186,12 @@ impl Engine {
             || old.internal_note != new.internal_note;
         let moved = old.starts_at != new.starts_at;
         let revived = old.status == AppointmentStatus::Cancelled;
-        if !details_changed && !moved && !revived {
+        if !changes_anything(&old, new) {
+            debug_assert!(!details_changed && !moved && !revived);
             return Ok((old, Upsert::Unchanged));
+        }
+        if moved {
+            self.check_window(new.starts_at, now)?;
         }
         let mut tx = self.db.begin().await?;
         if details_changed {
@@ -267,6 +292,7 @@ impl Engine {
         if old.starts_at == to {
             return Ok(old);
         }
+        self.check_window(to, now)?;
         self.replan(&mut tx, id, Some((old.starts_at, to)), actor, now)
             .await?;
         audit::append(

@@ -38,6 +38,8 @@ pub struct Engine {
     /// The shortest time a series may leave between two appointments
     /// (`series_min_interval_minutes`).
     series_min_gap: chrono::Duration,
+    /// Accepted appointment times (`appointment_years_back` / `_ahead`).
+    pub window: crate::domain::window::Window,
 }
 
 impl Engine {
@@ -46,6 +48,7 @@ impl Engine {
             db,
             wake: Arc::new(Notify::new()),
             series_min_gap: chrono::Duration::minutes(60),
+            window: Default::default(),
         }
     }
 
@@ -57,6 +60,12 @@ impl Engine {
 
     pub fn series_min_gap(&self) -> chrono::Duration {
         self.series_min_gap
+    }
+
+    /// The same engine with another window of accepted appointment times.
+    pub fn with_window(mut self, window: crate::domain::window::Window) -> Self {
+        self.window = window;
+        self
     }
 
     /// Tells the dispatcher that new work may be due.

@@ -10,7 +10,11 @@ use crate::domain::schedule::{plan_reminders, taper};
 use crate::domain::{AppointmentStatus, ChannelKind, ChannelSet, Purpose};
 use crate::error::Result;
 use crate::store::appointments::Appointment;
+use crate::store::consents::Consent;
 use crate::store::outbox::{self, NewMessage};
+use crate::store::participants::Participant;
+use crate::store::rules::Rule;
+use crate::store::units::Unit;
 use crate::store::{Conn, consents, journal, participants, rules, units};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -19,6 +23,50 @@ use serde_json::json;
 /// Returns how many rows were inserted.
 pub async fn plan_appointment(c: &mut Conn, a: &Appointment, now: DateTime<Utc>) -> Result<usize> {
     plan(c, a, now, true).await
+}
+
+/// The reminder rows of one scheduled, future appointment of a participant
+/// who is not erased, and the channel they go by: the decision of
+/// [`plan_appointment`] without the reads and writes around it (the CSV
+/// import plans many appointments with one read of each participant, rule
+/// and consent, and one multi-row insert).
+pub(crate) fn messages(
+    a: &Appointment,
+    p: &Participant,
+    rule: &Rule,
+    unit: &Unit,
+    consent: Option<&Consent>,
+    now: DateTime<Utc>,
+    catch_up: bool,
+) -> (ChannelKind, Vec<NewMessage>) {
+    let reachable = ChannelSet::NONE
+        .with(ChannelKind::Sms, p.phone.is_some())
+        .with(ChannelKind::Telegram, p.telegram_linked);
+    let channel = pick_channel(
+        p.channel_pref,
+        consent.map(|c| c.channels).unwrap_or_default(),
+        p.opted_out,
+        reachable,
+    );
+    let offsets = taper(p.intensity, &rule.offsets);
+    let plan = plan_reminders(a.starts_at, p.time_zone, &offsets, unit.quiet_hours, now);
+    let rows = plan
+        .iter()
+        .filter(|r| catch_up || !r.immediate)
+        .map(|r| NewMessage {
+            participant_id: p.id,
+            appointment_id: Some(a.id),
+            plan_version: a.plan_version,
+            purpose: Purpose::Reminder,
+            offset_min: i64::from(r.offset.as_minutes()),
+            channel,
+            ask_reply: rule.ask_reply,
+            due_at: r.due,
+            deadline_at: None,
+            body: None,
+        })
+        .collect();
+    (channel, rows)
 }
 
 /// Plans without the "send at once" catch-up for reminders whose time has
@@ -41,35 +89,13 @@ async fn plan(c: &mut Conn, a: &Appointment, now: DateTime<Utc>, catch_up: bool)
     };
     let unit = units::get(c, a.unit_id).await?;
     let consent = consents::current(c, p.id).await?;
-    let reachable = ChannelSet::NONE
-        .with(ChannelKind::Sms, p.phone.is_some())
-        .with(ChannelKind::Telegram, p.telegram_linked);
-    let channel = pick_channel(
-        p.channel_pref,
-        consent.map(|c| c.channels).unwrap_or_default(),
-        p.opted_out,
-        reachable,
-    );
-    let offsets = taper(p.intensity, &rule.offsets);
-    let plan = plan_reminders(a.starts_at, p.time_zone, &offsets, unit.quiet_hours, now);
+    let (channel, messages) = messages(a, &p, &rule, &unit, consent.as_ref(), now, catch_up);
     let mut inserted = 0;
     let mut times = Vec::new();
-    for r in plan.iter().filter(|r| catch_up || !r.immediate) {
-        let m = NewMessage {
-            participant_id: p.id,
-            appointment_id: Some(a.id),
-            plan_version: a.plan_version,
-            purpose: Purpose::Reminder,
-            offset_min: i64::from(r.offset.as_minutes()),
-            channel,
-            ask_reply: rule.ask_reply,
-            due_at: r.due,
-            deadline_at: None,
-            body: None,
-        };
-        if outbox::insert(c, &m, now).await?.is_some() {
+    for m in &messages {
+        if outbox::insert(c, m, now).await?.is_some() {
             inserted += 1;
-            times.push(r.due);
+            times.push(m.due_at);
         }
     }
     if inserted > 0 {

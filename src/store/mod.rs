@@ -10,6 +10,7 @@
 pub mod appointments;
 pub mod audit;
 pub mod broadcasts;
+pub mod bulk;
 pub mod consents;
 pub mod journal;
 pub mod outbox;

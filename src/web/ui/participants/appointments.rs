@@ -5,7 +5,7 @@
 //! from `domain::recurrence`. Assistants may book, move and cancel, but
 //! never see or write the internal note.
 
-use super::super::{Me, Posted, Ui, UiError, case, render, see_other, t};
+use super::super::{Me, Posted, Ui, UiError, case, render, see_other, t, ta};
 use super::{Errors, Opt, engine_err, options, parse_id, when};
 use crate::domain::access::CaseAccess;
 use crate::domain::recurrence::CronExpr;
@@ -266,6 +266,35 @@ fn parse_form(f: &ApptForm, tz: Tz, lang: Language, time_only: bool) -> Result<P
     }
 }
 
+/// A new time outside the window of accepted appointment times
+/// (`domain::window`) is a form error on the date field, with the window.
+fn within_window(
+    engine: &crate::engine::Engine,
+    parsed: Parsed,
+    unchanged: Option<DateTime<Utc>>,
+    tz: Tz,
+    lang: Language,
+) -> Result<Parsed, Errors> {
+    let now = Utc::now();
+    if unchanged == Some(parsed.starts_at) || engine.window.check(parsed.starts_at, now).is_ok() {
+        return Ok(parsed);
+    }
+    let (from, to) = engine.window.bounds(now);
+    let mut errors = Errors::default();
+    errors.add(
+        "date",
+        ta(
+            lang,
+            "ui-participants-error-date-window",
+            &[
+                ("from", local(from, tz).format("%Y-%m-%d").to_string()),
+                ("to", local(to, tz).format("%Y-%m-%d").to_string()),
+            ],
+        ),
+    );
+    Err(errors)
+}
+
 async fn create(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -274,7 +303,9 @@ async fn create(
     let (me, f) = (f.me, f.form);
     let (p, access) = bookable(&s, &me, &id, false).await?;
     let full = access == CaseAccess::Full;
-    let parsed = match parse_form(&f, p.time_zone, me.lang, false) {
+    let parsed = match parse_form(&f, p.time_zone, me.lang, false)
+        .and_then(|x| within_window(&s.engine, x, None, p.time_zone, me.lang))
+    {
         Ok(x) => x,
         Err(errors) => {
             return Ok(with_status(
@@ -368,7 +399,9 @@ async fn update(
         return Err(cancelled(me.lang));
     }
     let full = access == CaseAccess::Full;
-    let parsed = match parse_form(&f, p.time_zone, me.lang, !full) {
+    let parsed = match parse_form(&f, p.time_zone, me.lang, !full)
+        .and_then(|x| within_window(&s.engine, x, Some(a.starts_at), p.time_zone, me.lang))
+    {
         Ok(x) => x,
         Err(errors) => {
             return Ok(with_status(
