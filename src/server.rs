@@ -213,6 +213,7 @@ pub async fn run(
     }
 
     let webhooks = web::webhooks::WebhookConfig {
+        provider: web::webhooks::SmsProvider::from_setting(&cfg.sms_provider),
         secret: cfg.sms_webhook_secret.clone(),
         twilio_auth_token: cfg.twilio_auth_token.clone(),
         public_url: cfg.public_url.clone(),
@@ -237,6 +238,7 @@ pub async fn run(
                     )
                 }),
                 telegram_bot_username: cfg.telegram_bot_username.clone(),
+                trusted_proxies: cfg.trusted_proxies.clone(),
             },
         },
         shutdown.clone(),

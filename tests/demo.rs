@@ -40,7 +40,7 @@ both_backends! {
         };
         assert_eq!(b.get_location("/sandbox").await.as_deref(), Some("/login?next=%2Fsandbox"), "the sandbox is behind the login");
         let (user, _, _) = paminn::demo::DEMO_STAFF[0];
-        let res = b.post_raw("/login", &[("username", user), ("password", paminn::demo::DEMO_PASSWORD)]).await;
+        let res = b.post_login(&[("username", user), ("password", paminn::demo::DEMO_PASSWORD)]).await;
         assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER, "the printed demo login works");
         let (_, page) = b.get("/sandbox").await;
         for p in &people {

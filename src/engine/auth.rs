@@ -1,10 +1,20 @@
 //! Staff login for the web UI: argon2 password hashes, sessions behind a
 //! random cookie token (stored as its SHA-256), a CSRF token per session,
-//! and the slow-down after failed logins (`domain::access::login_wait`).
+//! and the limits on password checks (login and password change):
+//!
+//! * Memory: an Argon2id check takes 19 MiB. At most [`checks_at_once`]
+//!   run at a time and [`CHECKS_WAITING`] more may wait; any further
+//!   attempt is turned away at once as [`Login::Busy`] (503), before the
+//!   database is touched.
+//! * Guessing: an attempt is counted first, then decided on
+//!   (`domain::throttle`: per username and client, per client, global),
+//!   in one transaction that holds the counted rows, so parallel attempts
+//!   cannot all read the same old count.
 
 use super::{Actor, Engine};
 use crate::domain::StaffId;
-use crate::domain::access::{Password, SESSION_MAX, login_wait, session_alive};
+use crate::domain::access::{Password, SESSION_MAX, session_alive};
+use crate::domain::throttle::{Limit, after_check, refused_until};
 use crate::error::{Error, Result};
 use crate::store::staff::{self, Staff};
 use crate::store::{audit, web};
@@ -15,6 +25,8 @@ use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The outcome of a login attempt.
 #[derive(Debug)]
@@ -25,6 +37,17 @@ pub enum Login {
     Wrong,
     /// Too many failures: no password is checked until then.
     Wait(DateTime<Utc>),
+    /// Too many password checks under way: try again in a few seconds.
+    Busy,
+}
+
+/// The outcome of checking the current password (for a change).
+#[derive(Debug, PartialEq, Eq)]
+pub enum PasswordCheck {
+    Right,
+    Wrong,
+    Wait(DateTime<Utc>),
+    Busy,
 }
 
 /// A live session and its staff member.
@@ -37,6 +60,11 @@ pub struct LiveSession {
 
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A random URL-safe token (the login form's CSRF token).
+pub fn random_token() -> String {
+    random_b64(24)
 }
 
 fn random_b64(n: usize) -> String {
@@ -77,10 +105,59 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
+/// How many Argon2 checks run at once: one per core, at most 4.
+pub fn checks_at_once() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 4)
+}
+
+/// How many more password checks may wait for a turn; beyond that an
+/// attempt is turned away (`Busy`).
+pub const CHECKS_WAITING: usize = 16;
+
+/// Admission (running + waiting) and the running turns. Process-wide: the
+/// memory bound is the process's.
+static ADMIT: std::sync::LazyLock<Arc<Semaphore>> =
+    std::sync::LazyLock::new(|| Arc::new(Semaphore::new(checks_at_once() + CHECKS_WAITING)));
+static RUN: std::sync::LazyLock<Arc<Semaphore>> =
+    std::sync::LazyLock::new(|| Arc::new(Semaphore::new(checks_at_once())));
+
+/// A place in the queue for a password check, or `None` when it is full.
+fn admit() -> Option<OwnedSemaphorePermit> {
+    ADMIT.clone().try_acquire_owned().ok()
+}
+
+/// Runs an Argon2 computation in its turn. The permits move into the
+/// blocking task, so a dropped request still frees its turn only when the
+/// computation has ended.
+async fn blocking<T: Send + 'static>(
+    admitted: Option<OwnedSemaphorePermit>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    let run = RUN
+        .clone()
+        .acquire_owned()
         .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("password task: {e}")))
+        .map_err(|e| Error::Internal(anyhow::anyhow!("password turn: {e}")))?;
+    tokio::task::spawn_blocking(move || {
+        let _turn = (admitted, run);
+        f()
+    })
+    .await
+    .map_err(|e| Error::Internal(anyhow::anyhow!("password task: {e}")))
+}
+
+/// The three limit rows of an attempt, in the order they are locked.
+fn limit_keys(username: &str, client: &str) -> [(Limit, String); 3] {
+    [
+        (Limit::Global, "global".to_string()),
+        (Limit::Client, token_hash(&format!("client\n{client}"))),
+        (
+            Limit::UserClient,
+            token_hash(&format!("user\n{username}\n{client}")),
+        ),
+    ]
 }
 
 impl Engine {
@@ -95,7 +172,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let p = password.clone();
-        let phc = blocking(move || hash_password(&p)).await??;
+        let phc = blocking(None, move || hash_password(&p)).await??;
         let mut tx = self.db.begin().await?;
         staff::get(&mut tx, id).await?;
         web::set_password_hash(&mut tx, id, &phc, now).await?;
@@ -113,48 +190,134 @@ impl Engine {
         Ok(())
     }
 
-    /// Checks a password (for a change of password).
-    pub async fn check_password(&self, id: StaffId, candidate: &str) -> Result<bool> {
+    /// Counts an attempt against its limits and decides: `Some(until)`
+    /// when refused, else the check is recorded and may run.
+    async fn count_attempt(
+        &self,
+        keys: &[(Limit, String); 3],
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let mut tx = self.db.begin().await?;
+        let mut rows = Vec::with_capacity(keys.len());
+        for (_, key) in keys {
+            rows.push(web::throttle_count(&mut tx, key, now).await?);
+        }
+        let refused = keys
+            .iter()
+            .zip(&rows)
+            .filter_map(|((limit, _), c)| refused_until(*limit, c, now))
+            .max();
+        if refused.is_none() {
+            for ((limit, key), c) in keys.iter().zip(&rows) {
+                let (checks, window_start) = after_check(*limit, c, now);
+                web::throttle_checked(&mut tx, key, checks, window_start, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(refused)
+    }
+
+    /// After a right password: the username's row is cleared, the client
+    /// and global budgets get the check back; old rows are purged.
+    async fn clear_limits(
+        c: &mut crate::store::Conn,
+        keys: &[(Limit, String); 3],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for (limit, key) in keys {
+            match limit {
+                Limit::UserClient => web::throttle_clear(c, key).await?,
+                Limit::Global | Limit::Client => web::throttle_refund(c, key).await?,
+            }
+        }
+        web::throttle_purge(c, now - Duration::days(1)).await?;
+        Ok(())
+    }
+
+    /// Checks a staff member's current password (for a change of
+    /// password), under the same limits as a login (counted by username
+    /// and `client`); a wrong one is audited (`password.failed`).
+    pub async fn check_password(
+        &self,
+        who: &Staff,
+        candidate: &str,
+        client: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PasswordCheck> {
+        let Some(admitted) = admit() else {
+            return Ok(PasswordCheck::Busy);
+        };
+        let keys = limit_keys(&who.username.to_lowercase(), client);
+        if let Some(until) = self.count_attempt(&keys, now).await? {
+            return Ok(PasswordCheck::Wait(until));
+        }
         let phc = {
             let mut c = self.db.conn().await?;
-            web::password_hash(&mut c, id).await?
+            web::password_hash(&mut c, who.id).await?
         };
         let candidate = candidate.to_string();
-        blocking(move || match phc {
+        let ok = blocking(Some(admitted), move || match phc {
             Some(h) => verify_password(&h, &candidate),
             None => {
                 verify_password(dummy_hash(), &candidate);
                 false
             }
         })
-        .await
+        .await?;
+        let mut tx = self.db.begin().await?;
+        if ok {
+            Self::clear_limits(&mut tx, &keys, now).await?;
+        } else {
+            audit::append(
+                &mut tx,
+                now,
+                &format!("staff:{}", who.id),
+                "password.failed",
+                &format!("staff:{}", who.id),
+                json!({}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(if ok {
+            PasswordCheck::Right
+        } else {
+            PasswordCheck::Wrong
+        })
     }
 
-    /// A login attempt. Failures are counted per username (known or not)
-    /// and audited; after three, each try waits (see `login_wait`).
-    pub async fn login(&self, username: &str, password: &str, now: DateTime<Utc>) -> Result<Login> {
+    /// A login attempt from `client` (its address, or any stable name for
+    /// the caller). Counted first against the limits in
+    /// `domain::throttle`; failures are audited.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Login> {
         let username = username.trim().to_lowercase();
         if username.is_empty() || username.chars().count() > 40 {
             return Ok(Login::Wrong);
         }
-        // Failures are counted by a hash of the name, never the name.
-        let name_key = token_hash(&username);
-        let (creds, (failures, last)) = {
-            let mut c = self.db.conn().await?;
-            (
-                web::credentials(&mut c, &username).await?,
-                web::login_failures(&mut c, &name_key).await?,
-            )
+        let Some(admitted) = admit() else {
+            return Ok(Login::Busy);
         };
-        if let Some(until) = login_wait(failures, last, now) {
+        // Names and addresses are counted by a hash, never in the clear.
+        let keys = limit_keys(&username, client);
+        if let Some(until) = self.count_attempt(&keys, now).await? {
             return Ok(Login::Wait(until));
         }
+        let creds = {
+            let mut c = self.db.conn().await?;
+            web::credentials(&mut c, &username).await?
+        };
         let phc = match &creds {
             Some((_, Some(h), true)) => Some(h.clone()),
             _ => None,
         };
         let candidate = password.to_string();
-        let ok = blocking(move || match phc {
+        let ok = blocking(Some(admitted), move || match phc {
             Some(h) => verify_password(&h, &candidate),
             None => {
                 verify_password(dummy_hash(), &candidate);
@@ -165,7 +328,6 @@ impl Engine {
         let mut tx = self.db.begin().await?;
         let known = creds.as_ref().map(|(id, _, _)| *id);
         let Some((id, _, _)) = creds.filter(|_| ok) else {
-            web::record_login_failure(&mut tx, &name_key, now).await?;
             // Whose account was tried, when it is one; an unknown name is
             // not written down (it is often a password typed one field up).
             let target = match known {
@@ -176,7 +338,7 @@ impl Engine {
             tx.commit().await?;
             return Ok(Login::Wrong);
         };
-        web::clear_login_failures(&mut tx, &name_key).await?;
+        Self::clear_limits(&mut tx, &keys, now).await?;
         let token = random_b64(32);
         let csrf = random_b64(24);
         web::create_session(&mut tx, &token_hash(&token), id, &csrf, now).await?;
