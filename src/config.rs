@@ -538,7 +538,7 @@ mod tests {
             jail.set_env("PAMINN_SMS_PROVIDER", "46elks");
             jail.set_env("PAMINN_46ELKS_USERNAME", "u");
             jail.set_env("PAMINN_46ELKS_PASSWORD", "p");
-            jail.set_env("PAMINN_SMS_FROM", "+46766860000");
+            jail.set_env("PAMINN_SMS_FROM", "Paminn");
             jail.set_env("PAMINN_SMS_WEBHOOK_SECRET", "s3cret-for-tests");
             let e = Config::load(None).unwrap_err();
             assert!(
