@@ -82,7 +82,8 @@ both_backends! {
             .env("PAMINN_46ELKS_API_URL", elks.uri())
             .env("PAMINN_46ELKS_USERNAME", "u-paminn")
             .env("PAMINN_46ELKS_PASSWORD", ELKS_PASSWORD)
-            .env("PAMINN_SMS_FROM", "+46766861004")
+            // Quoted: figment reads a bare +4676... from the environment as a number.
+            .env("PAMINN_SMS_FROM", "\"+46766861004\"")
             .env("PAMINN_DATABASE_URL", &t.url)
             .env("PAMINN_LISTEN", format!("127.0.0.1:{port}"))
             .env("PAMINN_SMS_WEBHOOK_SECRET", SECRET)
