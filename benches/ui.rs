@@ -152,10 +152,26 @@ async fn login(base: &str, user: &str) -> (reqwest::Client, f64) {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // The login form's CSRF token (cookie + hidden field).
+    let page = http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let key = r#"name="_csrf" value=""#;
+    let rest = &page[page.find(key).expect("a login token") + key.len()..];
+    let token = rest[..rest.find('"').unwrap()].to_string();
     let t = Instant::now();
     let res = http
         .post(format!("{base}/login"))
-        .form(&[("username", user), ("password", PASSWORD)])
+        .form(&[
+            ("username", user),
+            ("password", PASSWORD),
+            ("_csrf", &token),
+        ])
         .send()
         .await
         .unwrap();

@@ -34,7 +34,7 @@ use db::{drop_pg, fresh};
 
 const PARTICIPANTS: usize = 500;
 const REQUESTS: usize = 10_000;
-const SECRET: &str = "bench-secret";
+const SECRET: &str = "bench-secret-bench-secret-bench-secret";
 
 /// Participants with one appointment each, reminded (so a reply has an
 /// open question to answer).
@@ -112,6 +112,7 @@ async fn run(kind: &str, concurrency: usize) {
     );
     let stop = CancellationToken::new();
     let webhooks = WebhookConfig {
+        provider: Some(paminn::web::webhooks::SmsProvider::Elks46),
         secret: Some(SECRET.into()),
         ..Default::default()
     };

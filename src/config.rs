@@ -27,11 +27,15 @@ pub struct Config {
     pub sms_from: Option<String>,
     /// Messages per second to the SMS gateway.
     pub sms_rate_per_sec: u32,
-    /// Shared secret 46elks and Sinch callbacks must carry (Basic password
-    /// or `?secret=`).
+    /// Shared secret 46elks and Sinch callbacks must carry (Basic password,
+    /// preferred, or `?secret=`); at least 32 characters.
     pub sms_webhook_secret: Option<String>,
     /// The public base URL gateways call back (delivery reports, inbound).
     pub public_url: Option<String>,
+    /// Addresses of reverse proxies in front of paminn whose
+    /// `X-Forwarded-For` header names the client (login limits per client
+    /// address). Empty: the TCP peer is the client and the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     #[serde(rename = "46elks_username")]
     pub elks46_username: Option<String>,
     #[serde(rename = "46elks_password")]
@@ -136,6 +140,7 @@ impl Default for Config {
             sms_rate_per_sec: 10,
             sms_webhook_secret: None,
             public_url: None,
+            trusted_proxies: Vec::new(),
             elks46_username: None,
             elks46_password: None,
             elks46_api_url: "https://api.46elks.com".into(),
@@ -351,6 +356,16 @@ impl Config {
                 what.to_uppercase()
             )),
         };
+        if let Some(secret) = &self.sms_webhook_secret {
+            let n = secret.chars().count();
+            if n < crate::web::webhooks::MIN_SECRET_LEN {
+                return Err(format!(
+                    "sms_webhook_secret is {n} characters; it must be at least {} \
+                     (e.g. `openssl rand -hex 32`)",
+                    crate::web::webhooks::MIN_SECRET_LEN
+                ));
+            }
+        }
         match self.sms_provider.as_str() {
             "sandbox" => {}
             "46elks" => {
@@ -398,13 +413,26 @@ impl Config {
     }
 
     /// The URL a gateway should send delivery reports to, with the secret
-    /// when the provider authenticates by it.
+    /// when the provider authenticates by it: as Basic auth credentials in
+    /// the URL for 46elks (kept out of proxy logs' query strings), as
+    /// `?secret=` for Sinch.
     pub fn sms_status_callback(&self) -> Option<String> {
         let base = self.public_url.as_deref()?.trim_end_matches('/');
         let url = format!("{base}/webhooks/sms/{}/status", self.sms_provider);
         Some(
             match (&self.sms_webhook_secret, self.sms_provider.as_str()) {
-                (Some(s), "46elks" | "sinch") => {
+                (Some(s), "46elks") => {
+                    let with_credentials = url::Url::parse(&url).ok().and_then(|mut u| {
+                        u.set_username("paminn").ok()?;
+                        u.set_password(Some(s)).ok()?;
+                        Some(u.to_string())
+                    });
+                    with_credentials.unwrap_or_else(|| {
+                        let enc: String = form_urlencoded::byte_serialize(s.as_bytes()).collect();
+                        format!("{url}?secret={enc}")
+                    })
+                }
+                (Some(s), "sinch") => {
                     let enc: String = form_urlencoded::byte_serialize(s.as_bytes()).collect();
                     format!("{url}?secret={enc}")
                 }
@@ -653,5 +681,36 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(c.database_url(), "sqlite:///var/lib/paminn/paminn.db");
+    }
+
+    #[test]
+    fn a_short_webhook_secret_is_refused_at_start() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PAMINN_SMS_PROVIDER", "46elks");
+            jail.set_env("PAMINN_46ELKS_USERNAME", "u");
+            jail.set_env("PAMINN_46ELKS_PASSWORD", "p");
+            jail.set_env("PAMINN_SMS_FROM", "Paminn");
+            jail.set_env("PAMINN_SMS_WEBHOOK_SECRET", "s3cret-for-tests");
+            let e = Config::load(None).unwrap_err();
+            assert!(
+                e.contains("sms_webhook_secret") && e.contains("at least 32"),
+                "{e}"
+            );
+            jail.set_env("PAMINN_SMS_WEBHOOK_SECRET", " ");
+            assert!(Config::load(None).unwrap_err().contains("at least 32"));
+            jail.set_env("PAMINN_SMS_WEBHOOK_SECRET", "x".repeat(32));
+            jail.set_env("PAMINN_PUBLIC_URL", "https://paminn.example.se");
+            let c = Config::load(None).unwrap();
+            // 46elks is told to call back with Basic auth, not a query secret.
+            let cb = c.sms_status_callback().unwrap();
+            assert_eq!(
+                cb,
+                format!(
+                    "https://paminn:{}@paminn.example.se/webhooks/sms/46elks/status",
+                    "x".repeat(32)
+                )
+            );
+            Ok(())
+        });
     }
 }

@@ -17,11 +17,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Connects and migrates.
+/// Connects and migrates. A missing data directory is created 0700 (it
+/// holds the SQLite file, which holds personal data).
 pub async fn open_db(cfg: &Config) -> anyhow::Result<Db> {
     let url = cfg.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&cfg.data_dir)
+        let mut d = std::fs::DirBuilder::new();
+        d.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut d, 0o700);
+        d.create(&cfg.data_dir)
             .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
     }
     let db = Db::connect(&url)
@@ -210,6 +215,7 @@ pub async fn run(
     }
 
     let webhooks = web::webhooks::WebhookConfig {
+        provider: web::webhooks::SmsProvider::from_path(&cfg.sms_provider),
         secret: cfg.sms_webhook_secret.clone(),
         twilio_auth_token: cfg.twilio_auth_token.clone(),
         public_url: cfg.public_url.clone(),
@@ -234,6 +240,7 @@ pub async fn run(
                     )
                 }),
                 telegram_bot_username: cfg.telegram_bot_username.clone(),
+                trusted_proxies: cfg.trusted_proxies.clone(),
             },
         },
         shutdown.clone(),

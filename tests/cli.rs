@@ -317,8 +317,8 @@ both_backends! {
         // The password works for the web login, and only that one.
         let e = paminn::engine::Engine::new(t.db.clone());
         let now = chrono::Utc::now();
-        assert!(matches!(e.login("lena", "ett långt lösenord", now).await.unwrap(), paminn::engine::auth::Login::Wrong));
-        assert!(matches!(e.login("lena", "ett annat långt lösenord", now).await.unwrap(), paminn::engine::auth::Login::Ok { .. }));
+        assert!(matches!(e.login("lena", "ett långt lösenord", "test", now).await.unwrap(), paminn::engine::auth::Login::Wrong));
+        assert!(matches!(e.login("lena", "ett annat långt lösenord", "test", now).await.unwrap(), paminn::engine::auth::Login::Ok { .. }));
     }
 }
 

@@ -40,13 +40,21 @@ both_backends! {
         };
         assert_eq!(b.get_location("/sandbox").await.as_deref(), Some("/login?next=%2Fsandbox"), "the sandbox is behind the login");
         let (user, _, _) = paminn::demo::DEMO_STAFF[0];
-        let res = b.post_raw("/login", &[("username", user), ("password", paminn::demo::DEMO_PASSWORD)]).await;
+        let res = b.post_login(&[("username", user), ("password", paminn::demo::DEMO_PASSWORD)]).await;
         assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER, "the printed demo login works");
         let (_, page) = b.get("/sandbox").await;
-        for p in &people {
-            assert!(page.contains(&p.first_name), "{} not on the page", p.first_name);
+        // A lots's sandbox phone shows their own caseload only (the case
+        // record's access rule).
+        let (anna, _, _) = paminn::store::web::credentials(&mut c, user).await.unwrap().unwrap();
+        let theirs: Vec<_> = people.iter().filter(|p| p.lots_id == Some(anna)).collect();
+        assert!(!theirs.is_empty());
+        for p in &theirs {
+            assert!(page.contains(&format!("/sandbox/{}/reply", p.id)), "{} not on the page", p.first_name);
         }
-        let ali = &people[0];
+        for p in people.iter().filter(|p| p.lots_id != Some(anna)) {
+            assert!(!page.contains(&format!("/sandbox/{}/reply", p.id)), "{} is not {user}'s", p.first_name);
+        }
+        let ali = theirs[0];
         let res = b.post(&format!("/sandbox/{}/reply", ali.id), &[("text", "förhinder, sjuk <b>")]).await;
         assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
         let events = journal::list(&mut c, ali.id).await.unwrap();

@@ -15,7 +15,27 @@ use paminn::store::{Db, outbox, units};
 use std::process::{Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
-const SECRET: &str = "log-test-secret";
+const SECRET: &str = "log-test-secret-log-test-secret-log";
+const ELKS_PASSWORD: &str = "elks-api-password";
+
+/// A 46elks fake: every SMS accepted with an id of its own. The webhook
+/// routes exist only for the configured gateway, so the run uses 46elks.
+async fn fake_46elks() -> wiremock::MockServer {
+    use wiremock::matchers::{method, path};
+    let server = wiremock::MockServer::start().await;
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    wiremock::Mock::given(method("POST"))
+        .and(path("/a1/sms"))
+        .respond_with(move |_: &wiremock::Request| {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "id": format!("elks-out-{i}"), "status": "created", "parts": 1, "cost": 3500
+            }))
+        })
+        .mount(&server)
+        .await;
+    server
+}
 
 async fn sent(db: &Db) -> i64 {
     let mut c = db.conn().await.unwrap();
@@ -55,8 +75,15 @@ both_backends! {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = tempfile::tempdir().unwrap();
         let log_path = dir.path().join("paminn.log");
+        let elks = fake_46elks().await;
         let mut child = Command::new(env!("CARGO_BIN_EXE_paminn"))
             .arg("serve")
+            .env("PAMINN_SMS_PROVIDER", "46elks")
+            .env("PAMINN_46ELKS_API_URL", elks.uri())
+            .env("PAMINN_46ELKS_USERNAME", "u-paminn")
+            .env("PAMINN_46ELKS_PASSWORD", ELKS_PASSWORD)
+            // Quoted: figment reads a bare +4676... from the environment as a number.
+            .env("PAMINN_SMS_FROM", "\"+46766861004\"")
             .env("PAMINN_DATABASE_URL", &t.url)
             .env("PAMINN_LISTEN", format!("127.0.0.1:{port}"))
             .env("PAMINN_SMS_WEBHOOK_SECRET", SECRET)
@@ -110,7 +137,7 @@ both_backends! {
         let log = format!("{log}\n{metrics}");
         for secret in [
             "701234567", "70 123 45 67", "070-123", "0701234567", "709999999", "6860000",
-            "sjuk i magen", "hemlig text", "Påminnelse", "Hej Ali", "Storgatan", "känslig", SECRET,
+            "sjuk i magen", "hemlig text", "Påminnelse", "Hej Ali", "Storgatan", "känslig", SECRET, ELKS_PASSWORD,
         ] {
             assert!(!log.contains(secret), "the log contains {secret:?}:\n{log}");
         }

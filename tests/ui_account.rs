@@ -17,7 +17,7 @@ both_backends! {
         let (status, page) = b.get("/login?next=%2Ftoday").await;
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains(r#"<label for="username">"#) && page.contains(r#"<label for="password">"#));
-        let res = b.post_raw("/login", &[("username", "Lisa "), ("password", PASSWORD), ("next", "/today")]).await;
+        let res = b.post_login(&[("username", "Lisa "), ("password", PASSWORD), ("next", "/today")]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(location(&res), "/today");
         let cookie = res.headers().get_all("set-cookie").iter()
@@ -37,19 +37,19 @@ both_backends! {
         let app = ui::spawn(&t, false).await;
         app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
         let b = app.browser();
-        let wrong_user = b.post_raw("/login", &[("username", "nobody"), ("password", PASSWORD)]).await;
+        let wrong_user = b.post_login(&[("username", "nobody"), ("password", PASSWORD)]).await;
         assert_eq!(wrong_user.status(), StatusCode::UNAUTHORIZED);
         let wrong_user = wrong_user.text().await.unwrap();
-        let wrong_pw = b.post_raw("/login", &[("username", "lisa"), ("password", "fel fel fel fel")]).await;
+        let wrong_pw = b.post_login(&[("username", "lisa"), ("password", "fel fel fel fel")]).await;
         assert_eq!(wrong_pw.status(), StatusCode::UNAUTHORIZED);
         let wrong_pw = wrong_pw.text().await.unwrap();
         assert!(wrong_pw.contains("Fel användarnamn eller lösenord."));
         assert!(wrong_user.contains("Fel användarnamn eller lösenord."), "the two are not told apart");
         for _ in 0..2 {
-            b.post_raw("/login", &[("username", "lisa"), ("password", "fel fel fel fel")]).await;
+            b.post_login(&[("username", "lisa"), ("password", "fel fel fel fel")]).await;
         }
         // Three failures: now even the right password waits.
-        let res = b.post_raw("/login", &[("username", "lisa"), ("password", PASSWORD)]).await;
+        let res = b.post_login(&[("username", "lisa"), ("password", PASSWORD)]).await;
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(res.text().await.unwrap().contains("För många försök"));
         assert_eq!(app.audit("login.failed").await.len(), 4);
@@ -92,8 +92,8 @@ both_backends! {
         assert_eq!(desk.get("/account").await.0, StatusCode::OK, "the session that changed it stays");
         assert_eq!(phone.get_location("/account").await.as_deref(), Some("/login?next=%2Faccount"));
         let b = app.browser();
-        assert_eq!(b.post_raw("/login", &[("username", "lisa"), ("password", PASSWORD)]).await.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(b.post_raw("/login", &[("username", "lisa"), ("password", "ett helt nytt lösen")]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(b.post_login(&[("username", "lisa"), ("password", PASSWORD)]).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(b.post_login(&[("username", "lisa"), ("password", "ett helt nytt lösen")]).await.status(), StatusCode::SEE_OTHER);
     }
 }
 
@@ -144,7 +144,7 @@ both_backends! {
             sqlx::query("UPDATE staff SET active = 0 WHERE id = $1").bind(s.id.get()).execute(&mut *c).await.unwrap();
         }
         assert_eq!(b.get_location("/account").await.as_deref(), Some("/login?next=%2Faccount"));
-        assert_eq!(b.post_raw("/login", &[("username", "lisa"), ("password", PASSWORD)]).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(b.post_login(&[("username", "lisa"), ("password", PASSWORD)]).await.status(), StatusCode::UNAUTHORIZED);
     }
 }
 
@@ -153,9 +153,10 @@ both_backends! {
         let app = ui::spawn(&t, false).await;
         app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
         let b = app.browser();
+        let token = b.login_token().await;
         let res = b.http.post(format!("{}/login", app.base))
             .header("X-Forwarded-Proto", "https")
-            .form(&[("username", "lisa"), ("password", PASSWORD)])
+            .form(&[("username", "lisa"), ("password", PASSWORD), ("_csrf", &token)])
             .send().await.unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let cookies: Vec<String> = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();

@@ -89,7 +89,7 @@ both_backends! {
         assert_eq!(w.app.audit("staff.password").await.last().unwrap(), &(admin, format!("staff:{nora}")));
         // Nora logs in, in English (her language).
         let mut n = w.app.browser();
-        let res = n.post_raw("/login", &[("username", "nora"), ("password", NEW_PASSWORD), ("next", "/account")]).await;
+        let res = n.post_login(&[("username", "nora"), ("password", NEW_PASSWORD), ("next", "/account")]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let (status, page) = n.get("/account").await;
         assert_eq!(status, StatusCode::OK);
@@ -140,8 +140,8 @@ both_backends! {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(lisa.get_location("/account").await.as_deref(), Some("/login?next=%2Faccount"));
         let fresh = w.app.browser();
-        assert_eq!(fresh.post_raw("/login", &[("username", "lisa"), ("password", PASSWORD)]).await.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(fresh.post_raw("/login", &[("username", "lisa"), ("password", NEW_PASSWORD)]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(fresh.post_login(&[("username", "lisa"), ("password", PASSWORD)]).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(fresh.post_login(&[("username", "lisa"), ("password", NEW_PASSWORD)]).await.status(), StatusCode::SEE_OTHER);
         let audit = w.app.audit("staff.password").await;
         assert_eq!(audit.last().unwrap(), &(format!("staff:{}", w.boss.id), format!("staff:{}", w.lisa.id)));
         // An admin setting their own password stays logged in here.
@@ -162,7 +162,7 @@ both_backends! {
         assert!(!is_active(&w.app, "lisa").await);
         assert_eq!(sessions_of(&w.app, "lisa").await, 0, "her sessions are deleted");
         assert_eq!(lisa.get_location("/account").await.as_deref(), Some("/login?next=%2Faccount"));
-        assert_eq!(lisa.post_raw("/login", &[("username", "lisa"), ("password", PASSWORD)]).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(lisa.post_login(&[("username", "lisa"), ("password", PASSWORD)]).await.status(), StatusCode::UNAUTHORIZED);
         let (_, page) = b.get(&location(&res)).await;
         assert!(page.contains("lisa Testsson är avstängd och utloggad."));
         assert!(page.contains(&format!(r#"<section class="card inactive" id="staff-{}""#, w.lisa.id)));
@@ -204,7 +204,7 @@ both_backends! {
         assert_eq!(staff_count(&w.app).await, before);
         assert!(is_active(&w.app, "boss").await);
         assert_eq!(w.app.audit("staff.password").await.len(), 4, "only the fixtures' passwords");
-        assert_eq!(w.app.browser().post_raw("/login", &[("username", "boss"), ("password", PASSWORD)]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(w.app.browser().post_login(&[("username", "boss"), ("password", PASSWORD)]).await.status(), StatusCode::SEE_OTHER);
     }
 }
 

@@ -12,8 +12,12 @@ both_backends! {
     async fn the_sandbox_phone_is_demo_only_and_needs_the_csrf_token(t) {
         let now = chrono::Utc::now();
         let app = ui::spawn(&t, true).await;
-        app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
+        let lisa = app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
         let ali = common::fx::participant(&app.engine, &app.unit, "Ali", "sms", now).await;
+        // Ali's lots: the phone follows the case record's access rule
+        // (tests/security.rs has the refusals).
+        sqlx::query("UPDATE participants SET lots_id = $1 WHERE id = $2")
+            .bind(lisa.id.get()).bind(ali.id.get()).execute(&app.engine.db.pool).await.unwrap();
         let mut b = app.login("lisa").await;
         let (status, page) = b.get("/sandbox").await;
         assert_eq!(status, StatusCode::OK);

@@ -17,20 +17,34 @@ use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
 use paminn::engine::{Actor, Engine};
 use paminn::store::appointments::{self, NewAppointment};
 use paminn::store::{journal, outbox, participants, reports, tasks};
-use paminn::web::webhooks::{WebhookConfig, twilio_signature};
+use paminn::web::webhooks::{SmsProvider, WebhookConfig, twilio_signature};
 use paminn::web::{self, AppState};
 use reqwest::StatusCode;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-const SECRET: &str = "s3cret-for-tests";
+const SECRET: &str = "s3cret-for-tests-at-least-32-chars";
 const TWILIO_TOKEN: &str = "twilio-token";
 
+/// One server per SMS provider on the same database: only the configured
+/// provider's routes exist on each.
 struct App {
     base: String,
+    twilio_base: String,
+    sinch_base: String,
     http: reqwest::Client,
     e: Engine,
     stop: CancellationToken,
+}
+
+impl App {
+    fn base_of(&self, provider: &str) -> &str {
+        match provider {
+            "twilio" => &self.twilio_base,
+            "sinch" => &self.sinch_base,
+            _ => &self.base,
+        }
+    }
 }
 
 impl Drop for App {
@@ -39,12 +53,11 @@ impl Drop for App {
     }
 }
 
-async fn spawn(t: &common::TestDb) -> App {
-    let e = Engine::new(t.db.clone());
+async fn serve_one(e: &Engine, provider: SmsProvider, stop: &CancellationToken) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let stop = CancellationToken::new();
     let webhooks = WebhookConfig {
+        provider: Some(provider),
         secret: Some(SECRET.into()),
         twilio_auth_token: Some(TWILIO_TOKEN.into()),
         public_url: Some(base.clone()),
@@ -64,8 +77,16 @@ async fn spawn(t: &common::TestDb) -> App {
         },
         stop.clone(),
     ));
+    base
+}
+
+async fn spawn(t: &common::TestDb) -> App {
+    let e = Engine::new(t.db.clone());
+    let stop = CancellationToken::new();
     App {
-        base,
+        base: serve_one(&e, SmsProvider::Elks46, &stop).await,
+        twilio_base: serve_one(&e, SmsProvider::Twilio, &stop).await,
+        sinch_base: serve_one(&e, SmsProvider::Sinch, &stop).await,
         http: reqwest::Client::new(),
         e,
         stop,
@@ -97,10 +118,10 @@ impl App {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let sig = twilio_signature(token, &format!("{}{path}", self.base), &params);
+        let sig = twilio_signature(token, &format!("{}{path}", self.twilio_base), &params);
         let r = self
             .http
-            .post(format!("{}{path}", self.base))
+            .post(format!("{}{path}", self.twilio_base))
             .header("x-twilio-signature", sig)
             .form(form)
             .send()
@@ -182,13 +203,13 @@ both_backends! {
         // Forged: wrong secret, no secret, wrong Twilio signature.
         let forged = [("id", "elks-2"), ("from", "+46701234567"), ("message", "förhinder")];
         assert_eq!(app.elks("inbound", &forged, "guess").await, StatusCode::UNAUTHORIZED);
-        let r = app.http.post(format!("{}/webhooks/sms/46elks/inbound", app.base)).form(&forged).send().await.unwrap();
+        let r = app.http.post(format!("{}/webhooks/sms/46elks/inbound", app.base_of("46elks"))).form(&forged).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         let tw = [("MessageSid", "SM1"), ("From", "+46701234567"), ("To", "+46766860000"), ("Body", "förhinder, sjuk")];
         assert_eq!(app.twilio("inbound", &tw, "wrong-token").await.0, StatusCode::UNAUTHORIZED);
         assert_eq!(inbound_count(&app).await, 1, "nothing stored from forgeries");
         // 46elks with ?secret= in the URL.
-        let r = app.http.post(format!("{}/webhooks/sms/46elks/inbound?secret={SECRET}", app.base))
+        let r = app.http.post(format!("{}/webhooks/sms/46elks/inbound?secret={SECRET}", app.base_of("46elks")))
             .form(&[("id", "elks-3"), ("from", "+46701234567"), ("message", "ja")]).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         // Twilio, correctly signed: answered with empty TwiML.
@@ -198,7 +219,7 @@ both_backends! {
         let a_now = appointments::get(&mut c, a).await.unwrap();
         assert_eq!((a_now.reply, a_now.reply_reason.as_deref()), (ReplyState::Cannot, Some("sjuk")));
         // Sinch, JSON, number without +.
-        let r = app.http.post(format!("{}/webhooks/sms/sinch/inbound", app.base))
+        let r = app.http.post(format!("{}/webhooks/sms/sinch/inbound", app.base_of("sinch")))
             .header("authorization", basic(SECRET))
             .json(&serde_json::json!({"type": "mo_text", "id": "01SINCH", "from": "46701234567",
                 "to": "46766860000", "body": "kommer", "received_at": "2026-12-09T10:00:00Z"}))
@@ -240,7 +261,7 @@ both_backends! {
         let t = tasks::list(&mut c, Some(p), true).await.unwrap();
         assert_eq!(t.iter().filter(|t| t.kind == TaskKind::DeliveryFailed).count(), 1);
         // Sinch delivery report for an unknown batch: accepted, nothing changes.
-        let r = app.http.post(format!("{}/webhooks/sms/sinch/status?secret={SECRET}", app.base))
+        let r = app.http.post(format!("{}/webhooks/sms/sinch/status?secret={SECRET}", app.base_of("sinch")))
             .json(&serde_json::json!({"type": "recipient_delivery_report_sms", "batch_id": "nope", "recipient": "46701234567", "status": "Delivered", "code": 0}))
             .send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
@@ -252,30 +273,30 @@ both_backends! {
         let app = spawn(&t).await;
         reminded(&app).await;
         // Missing field, named.
-        let r = app.http.post(format!("{}/webhooks/sms/46elks/inbound", app.base)).header("authorization", basic(SECRET))
+        let r = app.http.post(format!("{}/webhooks/sms/46elks/inbound", app.base_of("46elks"))).header("authorization", basic(SECRET))
             .form(&[("id", "x1"), ("message", "kommer")]).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         assert!(r.text().await.unwrap().contains("'from'"));
-        let r = app.http.post(format!("{}/webhooks/sms/sinch/status", app.base)).header("authorization", basic(SECRET))
+        let r = app.http.post(format!("{}/webhooks/sms/sinch/status", app.base_of("sinch"))).header("authorization", basic(SECRET))
             .json(&serde_json::json!({"batch_id": "b"})).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         assert!(r.text().await.unwrap().contains("'status'"));
         // Over 64 KB.
         let big = "a".repeat(70 * 1024);
-        let r = app.http.post(format!("{}/webhooks/sms/46elks/inbound", app.base)).header("authorization", basic(SECRET))
+        let r = app.http.post(format!("{}/webhooks/sms/46elks/inbound", app.base_of("46elks"))).header("authorization", basic(SECRET))
             .form(&[("id", "x2"), ("from", "+46701234567"), ("message", big.as_str())]).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
         // Invalid UTF-8.
-        let r = app.http.post(format!("{}/webhooks/sms/46elks/inbound", app.base)).header("authorization", basic(SECRET))
+        let r = app.http.post(format!("{}/webhooks/sms/46elks/inbound", app.base_of("46elks"))).header("authorization", basic(SECRET))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(vec![b'i', b'd', b'=', 0xff, 0xfe]).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         assert!(r.text().await.unwrap().contains("UTF-8"));
         // Sinch body that is not JSON.
-        let r = app.http.post(format!("{}/webhooks/sms/sinch/inbound", app.base)).header("authorization", basic(SECRET))
+        let r = app.http.post(format!("{}/webhooks/sms/sinch/inbound", app.base_of("sinch"))).header("authorization", basic(SECRET))
             .body("id=1").send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-        let r = app.http.post(format!("{}/webhooks/sms/fax/inbound", app.base)).send().await.unwrap();
+        let r = app.http.post(format!("{}/webhooks/sms/fax/inbound", app.base_of("fax"))).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         assert_eq!(inbound_count(&app).await, 0);
     }
@@ -428,5 +449,48 @@ both_backends! {
             .filter(|r| r.purpose == paminn::domain::Purpose::Receipt).count();
         assert_eq!(receipts, 2);
         assert!(participants::get(&mut c, p).await.unwrap().opted_out.contains(ChannelKind::Sms));
+    }
+}
+
+both_backends! {
+    async fn only_the_configured_providers_routes_exist_and_short_secrets_open_nothing(t) {
+        let app = spawn(&t).await;
+        reminded(&app).await;
+        let form = [("id", "elks-x"), ("from", "+46701234567"), ("message", "kommer")];
+        // The 46elks server has no Sinch or Twilio route, whatever the secret.
+        for other in ["sinch", "twilio"] {
+            let r = app.http.post(format!("{}/webhooks/sms/{other}/inbound", app.base_of("46elks")))
+                .header("authorization", basic(SECRET)).form(&form).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{other} on the 46elks server");
+        }
+        let r = app.http.post(format!("{}/webhooks/sms/46elks/inbound", app.base_of("sinch")))
+            .header("authorization", basic(SECRET)).form(&form).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "46elks on the Sinch server");
+        // The sandbox (no provider) has no SMS webhooks at all.
+        let ui_app = common::ui::spawn(&t, false).await;
+        let r = app.http.post(format!("{}/webhooks/sms/46elks/inbound?secret={SECRET}", ui_app.base))
+            .form(&form).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        // A server configured with an empty or short secret accepts no
+        // secret at all (the configuration refuses to start with one; this
+        // is the second line).
+        for weak in ["", "short"] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let stop = CancellationToken::new();
+            tokio::spawn(web::serve(listener, AppState {
+                engine: app.e.clone(), demo: false,
+                webhooks: WebhookConfig { provider: Some(SmsProvider::Elks46), secret: Some(weak.into()), ..Default::default() },
+                telegram: None, transports: vec![], ui: Default::default(),
+            }, stop.clone()));
+            let r = app.http.post(format!("{base}/webhooks/sms/46elks/inbound?secret={weak}"))
+                .form(&form).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "secret {weak:?}");
+            let r = app.http.post(format!("{base}/webhooks/sms/46elks/inbound"))
+                .header("authorization", basic(weak)).form(&form).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "secret {weak:?}");
+            stop.cancel();
+        }
+        assert_eq!(inbound_count(&app).await, 0);
     }
 }

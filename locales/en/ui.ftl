@@ -29,6 +29,7 @@ ui-login-password = Password
 ui-login-submit = Log in
 ui-login-wrong = Wrong username or password.
 ui-login-wait = Too many attempts. Wait { $seconds } seconds and try again.
+ui-login-busy = Many logins right now. Try again in a few seconds.
 ui-login-demo = Demo login:
 ui-account-title = My account
 ui-password-change = Change password

@@ -29,6 +29,7 @@ ui-login-password = Lösenord
 ui-login-submit = Logga in
 ui-login-wrong = Fel användarnamn eller lösenord.
 ui-login-wait = För många försök. Vänta { $seconds } sekunder och försök igen.
+ui-login-busy = Många inloggningar just nu. Försök igen om några sekunder.
 ui-login-demo = Demoinloggning:
 ui-account-title = Mitt konto
 ui-password-change = Byt lösenord

@@ -21,6 +21,7 @@ pub mod schedule;
 pub mod span;
 pub mod urgency;
 pub mod window;
+pub mod throttle;
 
 pub use enums::*;
 pub use ids::*;

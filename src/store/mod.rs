@@ -58,7 +58,10 @@ pub type Tx = Transaction<'static, Any>;
 
 impl Db {
     /// Connects to `url` (`sqlite://path/to/file.db` or `postgres://...`).
-    /// A SQLite file is created if missing and put in WAL mode.
+    /// A SQLite file is created if missing (mode 0600: it holds personal
+    /// data) and put in WAL mode; every connection has `secure_delete` on,
+    /// so erased and purged texts are overwritten in the file, not only
+    /// unlinked from it.
     pub async fn connect(url: &str) -> Result<Db> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
@@ -73,6 +76,7 @@ impl Db {
         };
         let pool = match backend {
             Backend::Sqlite => {
+                create_private_file(url)?;
                 let url = if url.contains('?') {
                     url.to_string()
                 } else {
@@ -85,7 +89,7 @@ impl Db {
                         Box::pin(async move {
                             sqlx::query(
                                 "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000; \
-                                 PRAGMA synchronous = NORMAL;",
+                                 PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;",
                             )
                             .execute(conn)
                             .await?;
@@ -155,6 +159,40 @@ impl Db {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// The file of a `sqlite://` URL, unless it is in memory.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or(url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || query.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
+}
+
+/// Creates a missing SQLite file readable by its owner only (0600), before
+/// SQLite would create it with the umask's mode (often 0644). SQLite gives
+/// the `-wal` and `-shm` files the database file's mode. An existing file
+/// is left as it is.
+fn create_private_file(url: &str) -> Result<()> {
+    let Some(path) = sqlite_file(url) else {
+        return Ok(());
+    };
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    match o.open(&path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::Internal(anyhow::anyhow!(
+            "creating the database file {}: {e}",
+            path.display()
+        ))),
     }
 }
 

@@ -1,8 +1,10 @@
 //! The staff web UI's own tables: login sessions (by the SHA-256 of the
-//! cookie's token), failed logins per username, and password hashes.
+//! cookie's token), the login limits (`login_throttle`, keyed by hashes),
+//! and password hashes.
 
 use super::{Conn, from_ms, ms};
 use crate::domain::StaffId;
+use crate::domain::throttle::Counted;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -95,43 +97,80 @@ pub async fn purge_sessions(c: &mut Conn, before: DateTime<Utc>) -> Result<u64> 
     )
 }
 
-/// (failures, last failure) for a username's SHA-256 (`engine::auth`
-/// hashes it).
-pub async fn login_failures(c: &mut Conn, username: &str) -> Result<(i64, DateTime<Utc>)> {
-    let row = sqlx::query(
-        "SELECT failures, last_failure_at FROM login_failures WHERE username_hash = $1",
+/// Counts an attempt against a limit row first (created at its first
+/// attempt) and returns the row as it was before this attempt's check.
+/// Inside a transaction the row stays locked until commit (PostgreSQL's
+/// upsert takes the row lock; SQLite's write transaction is `BEGIN
+/// IMMEDIATE`), so parallel attempts queue here one by one.
+pub async fn throttle_count(c: &mut Conn, key: &str, now: DateTime<Utc>) -> Result<Counted> {
+    let r = sqlx::query(
+        "INSERT INTO login_throttle (key, tries, checks, window_start, last_check_at, updated_at)
+         VALUES ($1, 1, 0, $2, 0, $2)
+         ON CONFLICT (key) DO UPDATE SET tries = login_throttle.tries + 1,
+                                         updated_at = excluded.updated_at
+         RETURNING checks, window_start, last_check_at",
     )
-    .bind(username)
-    .fetch_optional(&mut *c)
+    .bind(key)
+    .bind(ms(now))
+    .fetch_one(&mut *c)
     .await?;
-    Ok(match row {
-        Some(r) => (
-            r.try_get("failures")?,
-            from_ms(r.try_get("last_failure_at")?),
-        ),
-        None => (0, DateTime::<Utc>::UNIX_EPOCH),
+    Ok(Counted {
+        checks: r.try_get("checks")?,
+        window_start: from_ms(r.try_get("window_start")?),
+        last_check_at: from_ms(r.try_get("last_check_at")?),
     })
 }
 
-pub async fn record_login_failure(c: &mut Conn, username: &str, now: DateTime<Utc>) -> Result<()> {
+/// Records a check let through (`domain::throttle::after_check`).
+pub async fn throttle_checked(
+    c: &mut Conn,
+    key: &str,
+    checks: i64,
+    window_start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<()> {
     sqlx::query(
-        "INSERT INTO login_failures (username_hash, failures, last_failure_at) VALUES ($1, 1, $2)
-         ON CONFLICT (username_hash) DO UPDATE SET failures = login_failures.failures + 1,
-                                              last_failure_at = excluded.last_failure_at",
+        "UPDATE login_throttle SET checks = $2, window_start = $3, last_check_at = $4
+         WHERE key = $1",
     )
-    .bind(username)
+    .bind(key)
+    .bind(checks)
+    .bind(ms(window_start))
     .bind(ms(now))
     .execute(&mut *c)
     .await?;
     Ok(())
 }
 
-pub async fn clear_login_failures(c: &mut Conn, username: &str) -> Result<()> {
-    sqlx::query("DELETE FROM login_failures WHERE username_hash = $1")
-        .bind(username)
+/// Gives a successful check back to a windowed budget.
+pub async fn throttle_refund(c: &mut Conn, key: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE login_throttle SET checks = CASE WHEN checks > 0 THEN checks - 1 ELSE 0 END
+         WHERE key = $1",
+    )
+    .bind(key)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+pub async fn throttle_clear(c: &mut Conn, key: &str) -> Result<()> {
+    sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+        .bind(key)
         .execute(&mut *c)
         .await?;
     Ok(())
+}
+
+/// Removes rows untouched since `before` (every wait has long ended).
+pub async fn throttle_purge(c: &mut Conn, before: DateTime<Utc>) -> Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM login_throttle WHERE updated_at < $1")
+            .bind(ms(before))
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
+    )
 }
 
 /// (staff id, PHC password hash, active) by username.

@@ -2,10 +2,14 @@
 //! and Sinch, at `POST /webhooks/sms/{provider}/inbound` and
 //! `POST /webhooks/sms/{provider}/status`.
 //!
+//! * Only the configured provider's routes exist: the others are 404 (a
+//!   secret for one gateway opens no other's door; the sandbox has none).
 //! * Authenticated before anything is read: 46elks and Sinch with the
-//!   shared secret as the HTTP Basic password or `?secret=`; Twilio by its
-//!   `X-Twilio-Signature` (HMAC-SHA1 over the public URL and the sorted
-//!   form parameters). Anything else gets 401 and nothing is stored.
+//!   shared secret (at least [`MIN_SECRET_LEN`] characters) as the HTTP
+//!   Basic password (preferred: query strings end up in proxy logs) or
+//!   `?secret=`; Twilio by its `X-Twilio-Signature` (HMAC-SHA1 over the
+//!   public URL and the sorted form parameters). Anything else gets 401 and
+//!   nothing is stored.
 //! * Bodies over 64 KB get 413; invalid UTF-8, missing fields and a NUL
 //!   character outside the message text get 400 naming the problem (the
 //!   parsing is `channels::sms::webhook`, pure and fuzzed; a NUL in the
@@ -34,9 +38,20 @@ use serde_json::json;
 /// Webhook bodies are small; anything bigger is refused.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// The shortest shared secret accepted (`Config::validate` refuses to
+/// start with a shorter one; a shorter one here authenticates nothing).
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// The SMS gateway whose webhook routes exist: the same names as in the
+/// webhook's path, so the setting `sms_provider` reads with
+/// [`Provider::from_path`] (`None` for the sandbox).
+pub use crate::channels::sms::webhook::Provider as SmsProvider;
+
 /// What the webhooks need to know to authenticate callers.
 #[derive(Debug, Clone, Default)]
 pub struct WebhookConfig {
+    /// The configured gateway: only its routes exist (none without one).
+    pub provider: Option<SmsProvider>,
     /// Shared secret for 46elks and Sinch callbacks.
     pub secret: Option<String>,
     /// Twilio's auth token, which signs its callbacks.
@@ -118,13 +133,19 @@ async fn webhook(
         "status" => Kind::Status,
         _ => return reject(StatusCode::NOT_FOUND, "use /inbound or /status"),
     };
+    if s.webhooks.provider != Some(provider) {
+        return reject(
+            StatusCode::NOT_FOUND,
+            "no webhooks for this SMS provider here: another one is configured",
+        );
+    }
     let cfg = &s.webhooks;
     // 46elks and Sinch authenticate without the body: do that first.
     let shared_secret_ok = || match &cfg.secret {
-        Some(secret) => basic_password(&headers)
+        Some(secret) if secret.chars().count() >= MIN_SECRET_LEN => basic_password(&headers)
             .or_else(|| query_secret(query.as_deref()))
             .is_some_and(|given| same(&given, secret)),
-        None => false,
+        _ => false,
     };
     if provider != Provider::Twilio && !shared_secret_ok() {
         tracing::warn!(provider = %provider.name(), "webhook refused: not authenticated");

@@ -33,6 +33,11 @@ impl Drop for UiApp {
 /// Serves the whole router (UI included) on a free port, with the unit
 /// "Enhet A" (created unless it exists).
 pub async fn spawn(t: &TestDb, demo: bool) -> UiApp {
+    spawn_with(t, demo, Default::default()).await
+}
+
+/// [`spawn`] with the UI's settings given (trusted proxies, https).
+pub async fn spawn_with(t: &TestDb, demo: bool, ui: paminn::web::ui::UiConfig) -> UiApp {
     let engine = Engine::new(t.db.clone());
     let unit = {
         let mut c = engine.db.conn().await.unwrap();
@@ -54,7 +59,7 @@ pub async fn spawn(t: &TestDb, demo: bool) -> UiApp {
             ("sms".into(), "sandbox".into()),
             ("telegram".into(), "sandbox".into()),
         ],
-        ui: Default::default(),
+        ui,
     };
     tokio::spawn(web::serve(listener, state, stop.clone()));
     UiApp {
@@ -94,10 +99,18 @@ impl UiApp {
 
     /// A client, not logged in.
     pub fn browser(&self) -> Browser {
+        self.browser_at("127.0.0.1")
+    }
+
+    /// A client, not logged in, connecting from another loopback address
+    /// (127.0.0.0/8 is all this machine): another client for the login
+    /// limits.
+    pub fn browser_at(&self, ip: &str) -> Browser {
         Browser {
             http: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
+                .local_address(ip.parse::<std::net::IpAddr>().unwrap())
                 .build()
                 .unwrap(),
             base: self.base.clone(),
@@ -109,16 +122,12 @@ impl UiApp {
     pub async fn login(&self, username: &str) -> Browser {
         let mut b = self.browser();
         let res = b
-            .http
-            .post(format!("{}/login", self.base))
-            .form(&[
+            .post_login(&[
                 ("username", username),
                 ("password", PASSWORD),
                 ("next", "/account"),
             ])
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "login as {username}");
         let (status, _) = b.get("/account").await;
         assert_eq!(status, StatusCode::OK);
@@ -186,6 +195,30 @@ impl Browser {
         let mut all: Vec<(&str, &str)> = fields.to_vec();
         all.push(("_csrf", &token));
         self.post_raw(path, &all).await
+    }
+
+    /// The login form's CSRF token: reads the login page (which sets its
+    /// cookie).
+    pub async fn login_token(&self) -> String {
+        let page = self
+            .http
+            .get(format!("{}/login", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        csrf_in(&page).expect("the login form has a CSRF token")
+    }
+
+    /// POST the login form as a browser does: the login page first, then
+    /// the form with its token.
+    pub async fn post_login(&self, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.login_token().await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("_csrf", &token));
+        self.post_raw("/login", &all).await
     }
 
     /// POST a form as given (no CSRF token added).

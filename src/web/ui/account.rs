@@ -3,8 +3,8 @@
 use super::{Me, Posted, Ui, UiError, cookie, render, secure, see_other, t, ta};
 use crate::domain::Language;
 use crate::domain::access::Password;
-use crate::engine::auth::Login;
-use crate::web::AppState;
+use crate::engine::auth::{Login, PasswordCheck};
+use crate::web::{AppState, ClientIp};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -28,6 +28,8 @@ pub fn router() -> Router<AppState> {
 #[template(path = "ui/login.html")]
 struct LoginPage {
     lang: Language,
+    /// The login form's CSRF token (also in the [`LOGIN_CSRF_COOKIE`]).
+    csrf: String,
     next: String,
     username: String,
     error: Option<String>,
@@ -54,30 +56,93 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only a local path: `/x`, never `//host` or a full URL (open redirect).
-fn safe_next(next: Option<&str>) -> String {
+/// Where to go after logging in or switching language: a path on this
+/// site, else `/today`. Browsers drop tabs and newlines from a URL and read
+/// `\\` as `/`, so `/\t/evil.host` would leave the site: only visible ASCII
+/// without `\\` is taken, `%` must start a valid escape that is not a
+/// control character (a raw or decoded newline would also break the
+/// `Location` header), and the result, resolved against this site the way
+/// a browser does (the `url` crate implements the WHATWG rules), must stay
+/// on it.
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n) if is_local_path(n) => n.to_string(),
         _ => "/today".to_string(),
     }
+}
+
+fn is_local_path(n: &str) -> bool {
+    let b = n.as_bytes();
+    if b.len() > 2000 || b.first() != Some(&b'/') || matches!(b.get(1), Some(b'/' | b'\\')) {
+        return false;
+    }
+    if !b.iter().all(|c| (0x21..=0x7e).contains(c) && *c != b'\\') {
+        return false;
+    }
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            match (
+                b.get(i + 1).and_then(|c| hex(*c)),
+                b.get(i + 2).and_then(|c| hex(*c)),
+            ) {
+                (Some(h), Some(l)) if !((h * 16 + l) < 0x20 || h * 16 + l == 0x7f) => i += 3,
+                _ => return false,
+            }
+        } else {
+            i += 1;
+        }
+    }
+    let Ok(origin) = url::Url::parse("http://paminn.invalid/") else {
+        return false;
+    };
+    origin
+        .join(n)
+        .is_ok_and(|u| u.origin() == origin.origin() && u.username().is_empty())
 }
 
 fn page_lang(jar: &CookieJar) -> Language {
     super::lang_from(jar).unwrap_or(Language::Sv)
 }
 
+/// The login form's CSRF token before there is a session (login CSRF: a
+/// forged cross-site form must not log a browser into someone else's
+/// account). Double submit: the token is in this cookie and in the form,
+/// and both must match. `SameSite=Lax` keeps the cookie off cross-site
+/// POSTs as well.
+pub const LOGIN_CSRF_COOKIE: &str = "paminn_login_csrf";
+
+/// The browser's login token, or a new one (with the cookie to set).
+fn login_token(s: &AppState, headers: &HeaderMap, jar: CookieJar) -> (CookieJar, String) {
+    match jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()) {
+        Some(t) if t.len() >= 16 => (jar, t),
+        _ => {
+            let t = crate::engine::auth::random_token();
+            (
+                jar.add(cookie(LOGIN_CSRF_COOKIE, t.clone(), secure(s, headers))),
+                t,
+            )
+        }
+    }
+}
+
 async fn login_page(
     State(s): State<AppState>,
+    headers: HeaderMap,
     jar: CookieJar,
     Query(q): Query<NextQuery>,
 ) -> Response {
-    render(&LoginPage {
+    let (jar, csrf) = login_token(&s, &headers, jar);
+    let page = render(&LoginPage {
         lang: page_lang(&jar),
+        csrf,
         next: safe_next(q.next.as_deref()),
         username: String::new(),
         error: None,
         demo_login: s.ui.demo_login.clone(),
-    })
+    });
+    (jar, page).into_response()
 }
 
 #[derive(Deserialize)]
@@ -85,30 +150,50 @@ struct LoginForm {
     username: String,
     password: String,
     next: Option<String>,
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+/// Seconds until `until`, at least 1, for `Retry-After` and the message.
+fn seconds_until(until: chrono::DateTime<Utc>, now: chrono::DateTime<Utc>) -> i64 {
+    (until - now).num_seconds().max(1)
 }
 
 async fn login(
     State(s): State<AppState>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     jar: CookieJar,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, UiError> {
     let lang = page_lang(&jar);
     let now = Utc::now();
-    let again = |status: StatusCode, error: String| {
+    let cookie_token = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string());
+    let (jar, csrf) = login_token(&s, &headers, jar);
+    let again = |status: StatusCode, error: String, retry_after: Option<i64>| {
         let mut r = render(&LoginPage {
             lang,
+            csrf: csrf.clone(),
             next: safe_next(f.next.as_deref()),
             username: f.username.clone(),
             error: Some(error),
             demo_login: s.ui.demo_login.clone(),
         });
         *r.status_mut() = status;
-        r
+        if let Some(secs) = retry_after
+            && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        (jar.clone(), r).into_response()
     };
+    // Login CSRF first: nothing is counted or checked without the token.
+    if !cookie_token.is_some_and(|c| super::same_token(&f.csrf, &c)) {
+        return Ok(again(StatusCode::FORBIDDEN, t(lang, "ui-error-csrf"), None));
+    }
     match s
         .engine
-        .login(&f.username, &f.password, now)
+        .login(&f.username, &f.password, &client, now)
         .await
         .map_err(|e| UiError::from_engine(e, lang))?
     {
@@ -127,16 +212,29 @@ async fn login(
             };
             Ok((jar, see_other(&safe_next(f.next.as_deref()))).into_response())
         }
-        Login::Wrong => Ok(again(StatusCode::UNAUTHORIZED, t(lang, "ui-login-wrong"))),
+        Login::Wrong => Ok(again(
+            StatusCode::UNAUTHORIZED,
+            t(lang, "ui-login-wrong"),
+            None,
+        )),
         Login::Wait(until) => {
-            let secs = (until - now).num_seconds().max(1);
+            let secs = seconds_until(until, now);
             Ok(again(
                 StatusCode::TOO_MANY_REQUESTS,
                 ta(lang, "ui-login-wait", &[("seconds", secs.to_string())]),
+                Some(secs),
             ))
         }
+        Login::Busy => Ok(again(
+            StatusCode::SERVICE_UNAVAILABLE,
+            t(lang, "ui-login-busy"),
+            Some(BUSY_RETRY_SECS),
+        )),
     }
 }
+
+/// `Retry-After` when too many password checks are under way.
+const BUSY_RETRY_SECS: i64 = 5;
 
 #[derive(Deserialize)]
 struct Empty {}
@@ -186,43 +284,63 @@ struct PasswordForm {
 
 async fn change_password(
     State(s): State<AppState>,
+    ClientIp(client): ClientIp,
     p: Posted<PasswordForm>,
 ) -> Result<Response, UiError> {
     let (me, f) = (p.me, p.form);
     let lang = me.lang;
-    let fail = |error: String| {
+    let now = Utc::now();
+    let fail = |status: StatusCode, error: String, retry_after: Option<i64>| {
         let mut r = render(&AccountPage {
             ui: me.ui("/account"),
             username: me.staff.username.clone(),
             message: None,
             error: Some(error),
         });
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        *r.status_mut() = status;
+        if let Some(secs) = retry_after
+            && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
         r
     };
-    if !s
+    let invalid = StatusCode::UNPROCESSABLE_ENTITY;
+    match s
         .engine
-        .check_password(me.staff.id, &f.current)
+        .check_password(&me.staff, &f.current, &client, now)
         .await
         .map_err(|e| UiError::from_engine(e, lang))?
     {
-        return Ok(fail(t(lang, "ui-password-current-wrong")));
+        PasswordCheck::Right => {}
+        PasswordCheck::Wrong => {
+            return Ok(fail(invalid, t(lang, "ui-password-current-wrong"), None));
+        }
+        PasswordCheck::Wait(until) => {
+            let secs = seconds_until(until, now);
+            return Ok(fail(
+                StatusCode::TOO_MANY_REQUESTS,
+                ta(lang, "ui-login-wait", &[("seconds", secs.to_string())]),
+                Some(secs),
+            ));
+        }
+        PasswordCheck::Busy => {
+            return Ok(fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                t(lang, "ui-login-busy"),
+                Some(BUSY_RETRY_SECS),
+            ));
+        }
     }
     if f.new != f.repeat {
-        return Ok(fail(t(lang, "ui-password-mismatch")));
+        return Ok(fail(invalid, t(lang, "ui-password-mismatch"), None));
     }
     let new = match Password::parse(&f.new) {
         Ok(p) => p,
-        Err(_) => return Ok(fail(t(lang, "ui-password-rule"))),
+        Err(_) => return Ok(fail(invalid, t(lang, "ui-password-rule"), None)),
     };
     s.engine
-        .set_password(
-            me.staff.id,
-            &new,
-            Some(&me.token_hash),
-            &me.actor(),
-            Utc::now(),
-        )
+        .set_password(me.staff.id, &new, Some(&me.token_hash), &me.actor(), now)
         .await
         .map_err(|e| UiError::from_engine(e, lang))?;
     Ok(see_other("/account?done=1"))
@@ -251,13 +369,71 @@ async fn switch_language(
 #[cfg(test)]
 mod tests {
     use super::safe_next;
+    use proptest::prelude::*;
 
     #[test]
     fn next_stays_on_this_site() {
-        assert_eq!(safe_next(Some("/participants/3")), "/participants/3");
-        assert_eq!(safe_next(Some("//evil.example")), "/today");
-        assert_eq!(safe_next(Some("https://evil.example")), "/today");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/today");
+        for ok in [
+            "/participants/3",
+            "/today",
+            "/participants?q=ali&status=active",
+            "/participants/3#timeline",
+            "/a%20b",
+            "/%2F%2Fevil.example",
+        ] {
+            assert_eq!(safe_next(Some(ok)), ok, "{ok:?} is a path here");
+        }
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "http:/evil.example",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.host",
+            "/\n/evil.host",
+            "/\r/evil.host",
+            "/ /evil.host",
+            "/%09/evil.host",
+            "/%0a",
+            "/%0D%0ASet-Cookie:x=1",
+            "/%00",
+            "/%7f",
+            "/%zz",
+            "/%4",
+            "/ä",
+            "evil.example",
+            "",
+            " /today",
+        ] {
+            assert_eq!(
+                safe_next(Some(bad)),
+                "/today",
+                "{bad:?} must not be followed"
+            );
+        }
         assert_eq!(safe_next(None), "/today");
+    }
+
+    proptest! {
+        /// Whatever is accepted, resolved against this site as a browser
+        /// does, stays on this site, and is a valid `Location` header.
+        #[test]
+        fn an_accepted_next_stays_on_the_origin(
+            n in "[/\\\\\t\n\r %0-9a-fA-F:.@?#a-z]{0,14}",
+            m in "(/|//|/%09/|/\\\\|https:|/%0a)?[a-z./@:%09]{0,10}",
+        ) {
+            for cand in [n.as_str(), m.as_str()] {
+                let got = safe_next(Some(cand));
+                let origin = url::Url::parse("https://paminn.example.se/").unwrap();
+                // A browser also drops these before resolving.
+                let cleaned: String = got.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect();
+                let u = origin.join(&cleaned).unwrap();
+                prop_assert_eq!(u.origin(), origin.origin(), "{:?} -> {:?}", cand, got);
+                prop_assert!(axum::http::HeaderValue::from_str(&got).is_ok());
+                prop_assert!(got.starts_with('/') && !got.starts_with("//"));
+            }
+        }
     }
 }

@@ -61,6 +61,9 @@ pub struct UiConfig {
     /// `https://t.me/<bot>?start=<code>` link and QR code. Without it, the
     /// code and the `/start` instruction only.
     pub telegram_bot_username: Option<String>,
+    /// Proxies whose `X-Forwarded-For` names the client (for the login
+    /// limits); empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 pub fn router() -> Router<AppState> {
@@ -212,7 +215,7 @@ pub struct Posted<T> {
 }
 
 /// Compares in time independent of where the strings differ.
-fn same_token(a: &str, b: &str) -> bool {
+pub(crate) fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

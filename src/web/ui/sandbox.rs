@@ -1,9 +1,13 @@
 //! The sandbox phone (`paminn demo` only): every participant's messages as
 //! a chat, what is planned next, and a box to answer as that participant.
 //! Answers take the same inbound path as a real gateway's webhook. Behind
-//! the staff login like every other page; 404 outside the demo.
+//! the staff login like every other page; 404 outside the demo. A phone
+//! is the participant's case: it is shown, read and answered only with full
+//! access to the case record (`ui::case`, the same rule as the record;
+//! 403 and a `case.denied` audit row otherwise).
 
 use super::{Me, Posted, Ui, UiError, local_dt, render, see_other};
+use crate::domain::access::{CaseAccess, Subject, case_access};
 use crate::domain::{ChannelKind, OutboxStatus, ParticipantId};
 use crate::store::{outbox, participants, sandbox};
 use crate::web::AppState;
@@ -21,6 +25,21 @@ pub fn router() -> Router<AppState> {
         .route("/sandbox", get(page))
         .route("/sandbox/{id}/messages", get(messages))
         .route("/sandbox/{id}/reply", post(reply))
+        .route(
+            "/static/sandbox.js",
+            get(|| async {
+                (
+                    [
+                        (
+                            axum::http::header::CONTENT_TYPE,
+                            "text/javascript; charset=utf-8",
+                        ),
+                        (axum::http::header::CACHE_CONTROL, "max-age=3600"),
+                    ],
+                    include_str!("../../../templates/ui/sandbox.js"),
+                )
+            }),
+        )
 }
 
 struct Bubble {
@@ -63,7 +82,15 @@ async fn page(State(s): State<AppState>, me: Me) -> Result<Response, UiError> {
     let mut c = s.engine.db.conn().await.map_err(err(&me))?;
     let mut phones = Vec::new();
     for p in participants::list(&mut c, None).await.map_err(err(&me))? {
-        if p.erased {
+        let access = case_access(
+            &me.viewer,
+            &Subject {
+                id: p.id,
+                unit: p.unit_id,
+                lots: p.lots_id,
+            },
+        );
+        if p.erased || access != CaseAccess::Full {
             continue;
         }
         let bubbles = sandbox::for_participant(&mut c, p.id)
@@ -115,6 +142,19 @@ fn parse_id(me: &Me, id: &str) -> Result<ParticipantId, UiError> {
     id.parse().map_err(|_| UiError::not_found(me.lang))
 }
 
+/// The participant behind a phone, when `me` has full access to their case
+/// (403 otherwise, audited by `ui::case`).
+async fn full_case(
+    s: &AppState,
+    me: &Me,
+    id: ParticipantId,
+) -> Result<crate::store::participants::Participant, UiError> {
+    match super::case(s, me, id, false).await? {
+        (p, CaseAccess::Full) => Ok(p),
+        _ => Err(UiError::forbidden(me.lang)),
+    }
+}
+
 async fn messages(
     State(s): State<AppState>,
     me: Me,
@@ -122,8 +162,8 @@ async fn messages(
 ) -> Result<Json<Vec<MessageOut>>, UiError> {
     demo_only(&me)?;
     let id = parse_id(&me, &id)?;
+    let p = full_case(&s, &me, id).await?;
     let mut c = s.engine.db.conn().await.map_err(err(&me))?;
-    let p = participants::get(&mut c, id).await.map_err(err(&me))?;
     Ok(Json(
         sandbox::for_participant(&mut c, id)
             .await
@@ -151,6 +191,7 @@ async fn reply(
     let me = &p.me;
     demo_only(me)?;
     let id = parse_id(me, &id)?;
+    let participant = full_case(&s, me, id).await?;
     let text = p.form.text.trim();
     let back = format!("/sandbox#p{id}");
     if text.is_empty() {
@@ -163,10 +204,6 @@ async fn reply(
             "a reply is at most 1000 characters",
         ));
     }
-    let participant = {
-        let mut c = s.engine.db.conn().await.map_err(err(me))?;
-        participants::get(&mut c, id).await.map_err(err(me))?
-    };
     let mut b = [0u8; 8];
     rand::rng().fill_bytes(&mut b);
     let gateway_id = format!("sbx-in-{}", hex::encode(b));
