@@ -18,6 +18,7 @@ pub mod reply;
 pub mod retry;
 pub mod schedule;
 pub mod span;
+pub mod spreadsheet;
 
 pub use enums::*;
 pub use ids::*;
