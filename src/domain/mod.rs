@@ -4,6 +4,7 @@
 //! newtype here once, and the rest of the code never re-validates it.
 
 pub mod access;
+pub mod api_scope;
 pub mod broadcast;
 pub mod channel_choice;
 pub mod enums;
