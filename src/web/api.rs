@@ -164,7 +164,11 @@ async fn authenticate(parts: &mut Parts, s: &AppState) -> Result<Authed, Respons
     let now = Utc::now();
     let actor = Actor::api(&t.name);
     let writes = !matches!(parts.method, Method::GET | Method::HEAD);
-    let route = parts.uri.path().to_string();
+    // Inside `nest("/api/v1", …)` the path arrives without the prefix.
+    let route = match parts.uri.path() {
+        p if p.starts_with("/api/v1/") => p.to_string(),
+        p => format!("/api/v1{p}"),
+    };
     let named = target(&route);
     // The unit (and participant) the path's id names; unknown ids are
     // left to the handler's 404.
