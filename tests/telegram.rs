@@ -722,7 +722,8 @@ both_backends! {
         let bot = TelegramBot::new(w.e.clone(), w.fake.bot(StdDuration::from_secs(5)))
             .with_public_url(Some("https://paminn.example.se/".into()));
         assert_eq!(bot.send_alerts(at).await.unwrap(), 2);
-        let tasks = w.tasks(p.id).await;
+        let mut tasks = w.tasks(p.id).await;
+        tasks.sort_by_key(|t| t.id);
         let alerts = w.fake.texts_to(LOTS_CHAT).await;
         let n = alerts.len();
         for (alert, task) in alerts[n - 2..].iter().zip(&tasks) {
