@@ -202,6 +202,10 @@ pub enum UnitCmd {
         /// Message texts older than this are purged.
         #[arg(long)]
         retention_days: Option<i64>,
+        /// Staff Telegram alerts copy the participant's text and reason
+        /// (default off: "ny uppgift" with a link).
+        #[arg(long)]
+        alert_details: Option<bool>,
     },
 }
 
@@ -501,7 +505,24 @@ pub enum ImportCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum TokenCmd {
-    Create { name: String },
+    /// A new token, shown once. Scope: read or write (default write), one
+    /// unit (`--unit`) or every unit; it expires after `--expires-in-days`
+    /// (default 90).
+    Create {
+        name: String,
+        /// read or write.
+        #[arg(long, default_value = "write")]
+        access: String,
+        /// Limit it to one unit (name or id); without it: every unit.
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long, default_value_t = crate::domain::api_scope::DEFAULT_TOKEN_DAYS)]
+        expires_in_days: i64,
+    },
+    /// Every token with its scope, expiry and whether it is revoked.
+    List,
+    /// Revokes a token at once (by the id `token list` shows).
+    Revoke { id: i64 },
 }
 
 fn print<T: Serialize>(
@@ -634,11 +655,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             plan_making,
             gap_alert_days,
             retention_days,
+            alert_details,
         }) => {
             let mut c = db.conn().await?;
             let u = units::resolve(&mut c, &unit).await?;
             if let Some(q) = quiet_hours {
                 units::set_quiet_hours(&mut c, u.id, q).await?;
+            }
+            if let Some(on) = alert_details {
+                units::set_alert_details(&mut c, u.id, on).await?;
             }
             units::set_settings(&mut c, u.id, plan_making, gap_alert_days, retention_days).await?;
             crate::store::audit::append(
@@ -1073,14 +1098,83 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 },
             )?;
         }
-        Command::Token(TokenCmd::Create { name }) => {
+        Command::Token(TokenCmd::Create {
+            name,
+            access,
+            unit,
+            expires_in_days,
+        }) => {
             let mut c = db.conn().await?;
-            let t = tokens::create(&mut c, &name, now).await?;
+            let scope = crate::domain::api_scope::TokenScope {
+                access: access.parse().map_err(crate::error::Error::Invalid)?,
+                unit: match unit {
+                    Some(u) => Some(units::resolve(&mut c, &u).await?.id),
+                    None => None,
+                },
+            };
+            let (id, t) = tokens::create_scoped(&mut c, &name, scope, expires_in_days, now).await?;
+            crate::store::audit::append(
+                &mut c,
+                now,
+                Actor::cli().as_str(),
+                "token.create",
+                &format!("token:{id}"),
+                serde_json::json!({ "name": name.trim(), "scope": scope, "days": expires_in_days }),
+            )
+            .await?;
             print(
                 json,
-                &serde_json::json!({ "name": name, "token": t }),
+                &serde_json::json!({ "id": id, "name": name, "token": t, "scope": scope,
+                                     "expires_at": now + chrono::Duration::days(expires_in_days) }),
                 || format!("{t}\n(shown once; send it as 'Authorization: Bearer <token>')"),
             )?;
+        }
+        Command::Token(TokenCmd::List) => {
+            let mut c = db.conn().await?;
+            let list = tokens::list(&mut c).await?;
+            print(json, &list, || {
+                let mut out = String::from("id\tname\taccess\tunit\texpires\trevoked\n");
+                for t in &list {
+                    let day = |d: Option<chrono::DateTime<Utc>>| {
+                        d.map_or("-".to_string(), |d| {
+                            d.format("%Y-%m-%d %H:%M UTC").to_string()
+                        })
+                    };
+                    out += &format!(
+                        "{}\t{}\t{}\t{}\t{}{}\t{}\n",
+                        t.id,
+                        t.name,
+                        if t.scope.access == crate::domain::api_scope::TokenAccess::Read {
+                            "read"
+                        } else {
+                            "write"
+                        },
+                        t.scope.unit.map_or("all".to_string(), |u| u.to_string()),
+                        day(t.expires_at),
+                        if t.expires_at.is_some_and(|e| e <= now) {
+                            " (expired)"
+                        } else {
+                            ""
+                        },
+                        day(t.revoked_at),
+                    );
+                }
+                out.trim_end().to_string()
+            })?;
+        }
+        Command::Token(TokenCmd::Revoke { id }) => {
+            let mut c = db.conn().await?;
+            let t = tokens::revoke(&mut c, id, now).await?;
+            crate::store::audit::append(
+                &mut c,
+                now,
+                Actor::cli().as_str(),
+                "token.revoke",
+                &format!("token:{id}"),
+                serde_json::json!({ "name": t.name }),
+            )
+            .await?;
+            print(json, &t, || format!("token {id} ({}) revoked", t.name))?;
         }
     }
     db.close().await;

@@ -191,7 +191,8 @@ pub async fn run(
     let mut tg_tasks = Vec::new();
     let mut telegram_hook = None;
     if let Some(bot) = bot {
-        let tg_bot = Arc::new(TelegramBot::new(engine.clone(), bot));
+        let tg_bot =
+            Arc::new(TelegramBot::new(engine.clone(), bot).with_public_url(cfg.public_url.clone()));
         tg_tasks.push(tokio::spawn(
             tg_bot
                 .clone()

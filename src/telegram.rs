@@ -53,6 +53,8 @@ pub struct TelegramBot {
     /// Unknown chats answered in the last hour, by chat id. In memory
     /// only: nothing about an unknown chat is stored.
     unknown_answered: DefaultKeyedRateLimiter<i64>,
+    /// Where staff open the UI (`public_url`): the link in an alert.
+    public_url: Option<String>,
 }
 
 /// Both languages, for chats whose language we do not know.
@@ -76,9 +78,22 @@ fn command(text: &str) -> Option<(String, &str)> {
     Some((word, rest.trim()))
 }
 
-/// The text of one staff alert.
-pub fn alert_text(a: &StaffAlert, now: DateTime<Utc>) -> String {
+/// The text of one staff alert. Unless the unit lets alerts carry the
+/// participant's words (`StaffAlert::details`), it says "ny uppgift" and
+/// links to the task on the start page (`public_url`/today#t<id>): a reason
+/// can be health data, and a Telegram message is kept in Telegram's cloud.
+pub fn alert_text(a: &StaffAlert, now: DateTime<Utc>, public_url: Option<&str>) -> String {
     let lang = a.language;
+    if !a.details {
+        return match public_url {
+            Some(base) => texts::render(
+                lang,
+                "staff-alert-task",
+                &[("link", format!("{base}/today#t{}", a.task_id))],
+            ),
+            None => texts::render(lang, "staff-alert-task-nolink", &[]),
+        };
+    }
     let when = a
         .starts_at
         .map(|t| texts::when(lang, t, now, a.tz))
@@ -197,7 +212,14 @@ impl TelegramBot {
             engine,
             bot,
             unknown_answered: RateLimiter::keyed(Quota::per_hour(NonZeroU32::MIN)),
+            public_url: None,
         }
+    }
+
+    /// The UI's address (`public_url`), for the link in a staff alert.
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        self.public_url = url.map(|u| u.trim_end_matches('/').to_string());
+        self
     }
 
     /// Sends an answer at once; a failure is logged (without the text).
@@ -411,6 +433,9 @@ impl TelegramBot {
                 None,
             ),
             TapOutcome::Unknown => (both("tg-button-expired"), None),
+            TapOutcome::Expired { language } => {
+                (texts::render(*language, "tg-button-expired", &[]), None)
+            }
         };
         if let Err(e) = self
             .bot
@@ -444,7 +469,10 @@ impl TelegramBot {
             };
             match self
                 .bot
-                .send_message(ChatId(chat), alert_text(&a, now))
+                .send_message(
+                    ChatId(chat),
+                    alert_text(&a, now, self.public_url.as_deref()),
+                )
                 .await
             {
                 Ok(_) => {

@@ -522,6 +522,8 @@ both_backends! {
     async fn the_lots_gets_one_alert_per_task_on_telegram(t) {
         let now = sthlm(2026, 12, 9, 9, 0);
         let w = world(&t, now).await;
+        // The unit has chosen alerts with the participant's words.
+        paminn::store::units::set_alert_details(&mut w.e.db.conn().await.unwrap(), w.unit.id, true).await.unwrap();
         let p = w.linked(now).await;
         // A task from before the lots linked Telegram is not pushed.
         let early = w.participant("Ella", Language::Sv, now).await;
@@ -700,4 +702,80 @@ async fn polling_hands_updates_to_the_bot_and_confirms_them_with_the_offset() {
         w.fake.calls_of("deletewebhook").await.len() == 1,
         "polling removes a webhook first"
     );
+}
+
+both_backends! {
+    /// Issue 15 item 13: by default an alert carries nothing the
+    /// participant wrote (a reason can be health data, and Telegram keeps
+    /// it): "Ny uppgift" and a link to the task.
+    async fn by_default_an_alert_says_new_task_with_a_link_and_no_words(t) {
+        let now = sthlm(2026, 12, 9, 9, 0);
+        let w = world(&t, now).await;
+        let p = w.linked(now).await;
+        let lots = w.lots(now).await;
+        w.e.assign_lots(p.id, Some(lots), &actor(), now).await.unwrap();
+        w.book(p.id, sthlm(2026, 12, 10, 11, 0), now).await;
+        w.d.run_once(sthlm(2026, 12, 9, 11, 0)).await.unwrap();
+        let at = sthlm(2026, 12, 9, 11, 5);
+        w.send(ALI_CHAT, "förhinder sjuk hiv-mottagningen", at).await;
+        w.send(ALI_CHAT, "jag mår dåligt", at).await;
+        let bot = TelegramBot::new(w.e.clone(), w.fake.bot(StdDuration::from_secs(5)))
+            .with_public_url(Some("https://paminn.example.se/".into()));
+        assert_eq!(bot.send_alerts(at).await.unwrap(), 2);
+        let mut tasks = w.tasks(p.id).await;
+        tasks.sort_by_key(|t| t.id);
+        let alerts = w.fake.texts_to(LOTS_CHAT).await;
+        let n = alerts.len();
+        for (alert, task) in alerts[n - 2..].iter().zip(&tasks) {
+            assert_eq!(alert, &format!("Ny uppgift: https://paminn.example.se/today#t{}", task.id));
+        }
+        for alert in &alerts {
+            assert!(!alert.contains("sjuk") && !alert.contains("mår") && !alert.contains("Ali"), "{alert}");
+        }
+        // Without a public_url there is no link, and still no words.
+        w.send(ALI_CHAT, "ring mig om min dom", sthlm(2026, 12, 9, 11, 10)).await;
+        assert_eq!(w.bot.send_alerts(sthlm(2026, 12, 9, 11, 10)).await.unwrap(), 1);
+        assert_eq!(w.fake.texts_to(LOTS_CHAT).await.pop().unwrap(), "Ny uppgift. Öppna paminn för att se den.");
+    }
+}
+
+both_backends! {
+    /// Issue 15 item 13: attendance buttons stop working after a week, and
+    /// a lots who is no longer the participant's cannot use them.
+    async fn attendance_buttons_expire_and_follow_the_current_lots(t) {
+        let now = sthlm(2026, 12, 9, 9, 0);
+        let w = world(&t, now).await;
+        let p = w.linked(now).await;
+        let lots = w.lots(now).await;
+        w.e.assign_lots(p.id, Some(lots), &actor(), now).await.unwrap();
+        let first = w.book(p.id, sthlm(2026, 12, 9, 10, 0), now).await;
+        let at = sthlm(2026, 12, 9, 11, 5);
+        assert_eq!(w.bot.send_attendance_prompts(at).await.unwrap(), 1);
+        let old_prompt = w.last_sent_to(LOTS_CHAT).await;
+        // Eight days later the buttons no longer work.
+        let late = at + Duration::days(8);
+        let u = update::tap(uid(), LOTS_CHAT, "cb-late", &old_prompt, &button_data(&old_prompt, 0, 0));
+        w.bot.handle(u, late).await.unwrap();
+        assert_eq!(w.appt(&first).await.attendance, Attendance::Unknown, "an expired button records nothing");
+        let popup = w.fake.calls_of("answercallbackquery").await.pop().unwrap();
+        assert_eq!(popup["text"], "Den här knappen gäller inte längre.");
+        // A second appointment; its prompt goes to Lena, then Ali gets
+        // another lots: Lena's buttons stop working.
+        let second = w.book(p.id, sthlm(2026, 12, 10, 10, 0), now).await;
+        let at2 = sthlm(2026, 12, 10, 11, 5);
+        assert_eq!(w.bot.send_attendance_prompts(at2).await.unwrap(), 1);
+        let prompt = w.last_sent_to(LOTS_CHAT).await;
+        let other = w.e.add_staff(&paminn::store::staff::NewStaff {
+            unit: Some(w.unit.id), name: "Lars".into(), username: "lars".into(), role: Role::Lots, language: Language::Sv,
+        }, &actor(), now).await.unwrap();
+        w.e.assign_lots(p.id, Some(other.id), &actor(), at2).await.unwrap();
+        let u = update::tap(uid(), LOTS_CHAT, "cb-moved", &prompt, &button_data(&prompt, 0, 0));
+        w.bot.handle(u, at2).await.unwrap();
+        assert_eq!(w.appt(&second).await.attendance, Attendance::Unknown, "no longer her participant");
+        // Given back to her, the same button works (within the week).
+        w.e.assign_lots(p.id, Some(lots), &actor(), at2).await.unwrap();
+        let u = update::tap(uid(), LOTS_CHAT, "cb-back", &prompt, &button_data(&prompt, 0, 0));
+        w.bot.handle(u, at2).await.unwrap();
+        assert_eq!(w.appt(&second).await.attendance, Attendance::Attended);
+    }
 }

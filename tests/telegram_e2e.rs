@@ -74,6 +74,8 @@ both_backends! {
             // reminder back at night.
             let mut c = e.db.conn().await.unwrap();
             units::set_quiet_hours(&mut c, unit.id, QuietHours::none()).await.unwrap();
+            // Alerts with the participant's words (a unit's choice; off by default).
+            units::set_alert_details(&mut c, unit.id, true).await.unwrap();
         }
         let cfg = TelegramConfig {
             token: token.clone(),

@@ -407,3 +407,38 @@ both_backends! {
         assert!(table.contains(&sv(w.failed_at)));
     }
 }
+
+both_backends! {
+    /// Issue 15 item 6: a first name (or a unit's name) that is a formula
+    /// reaches the CSV as text, with a leading apostrophe (OWASP), so Excel
+    /// does not run it; other cells stay as they were.
+    async fn the_csv_export_neutralises_formulas(t) {
+        let w = world(&t).await;
+        let unit = w.app.unit.clone();
+        let names = ["=cmd|' /C calc'!A0", "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0"];
+        for name in names {
+            let p = person(&w.app, &unit, name, true).await;
+            msg(&w.app, &p, Msg::sms("delivered", Utc::now() - Duration::hours(3))).await;
+        }
+        let evil_unit = common::fx::unit(&w.app.engine, "=HYPERLINK(\"http://evil.example\")", Utc::now()).await;
+        let eve = person(&w.app, &evil_unit, "Eve", true).await;
+        msg(&w.app, &eve, Msg::sms("delivered", Utc::now() - Duration::hours(3))).await;
+        w.app.staff("admin2", Role::Admin, None).await;
+        let mut b = w.app.login("admin2").await;
+        let (status, csv) = b.get(&format!("/monitoring/messages.csv?unit={}", unit.id)).await;
+        assert_eq!(status, StatusCode::OK, "{csv}");
+        let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+        let first_names: Vec<String> = reader.records().map(|r| r.unwrap()[3].to_string()).collect();
+        for name in names {
+            assert!(first_names.contains(&format!("'{name}")), "{name} neutralised: {first_names:?}");
+        }
+        assert!(first_names.contains(&"Ali".to_string()), "ordinary names unchanged: {first_names:?}");
+        for f in &first_names {
+            assert!(!f.starts_with(['=', '+', '-', '@', '\t', '\r']), "{f}");
+        }
+        let (_, csv) = b.get(&format!("/monitoring/messages.csv?unit={}", evil_unit.id)).await;
+        let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+        let units: Vec<String> = reader.records().map(|r| r.unwrap()[4].to_string()).collect();
+        assert_eq!(units, vec!["'=HYPERLINK(\"http://evil.example\")".to_string()]);
+    }
+}

@@ -248,3 +248,29 @@ both_backends! {
         assert!(page.contains("<strong>Swedish:</strong> Hej Ali!") && page.contains("SMS parts: 1"));
     }
 }
+
+both_backends! {
+    /// Issue 15 item 13: copying participants' words into Telegram alerts
+    /// is a unit setting, off until a coordinator ticks it, and audited.
+    async fn alert_details_are_off_by_default_and_a_switch_on_the_unit_page(t) {
+        let w = world(&t).await;
+        let a = w.app.unit.clone();
+        let id = a.id.to_string();
+        assert!(!unit(&w.app, &a).await.alert_details, "off by default");
+        let mut b = w.app.login("cora").await;
+        let (_, page) = b.get("/settings").await;
+        assert!(page.contains(r#"id="alert_details" name="alert_details" value="1" aria-describedby"#), "unticked");
+        let form = [("unit", id.as_str()), ("quiet_start", "21:00"), ("quiet_end", "08:00"), ("retention_days", "180"), ("gap_alert_days", "7")];
+        let mut on = form.to_vec();
+        on.push(("alert_details", "1"));
+        assert_eq!(b.post("/settings/unit", &on).await.status(), StatusCode::SEE_OTHER);
+        assert!(unit(&w.app, &a).await.alert_details);
+        let (_, page) = b.get("/settings").await;
+        assert!(page.contains(r#"name="alert_details" value="1" checked"#));
+        assert_eq!(b.post("/settings/unit", &form).await.status(), StatusCode::SEE_OTHER);
+        assert!(!unit(&w.app, &a).await.alert_details, "unticked: off again");
+        let detail: String = sqlx::query_scalar("SELECT detail FROM audit WHERE action = 'settings.unit' ORDER BY id LIMIT 1")
+            .fetch_one(&w.app.engine.db.pool).await.unwrap();
+        assert!(detail.contains(r#""alert_details":true"#) && detail.contains(r#""alert_details":false"#), "{detail}");
+    }
+}

@@ -18,6 +18,17 @@ use std::str::FromStr;
 
 /// How long a link code is valid.
 pub const LINK_CODE_TTL: Duration = Duration::hours(24);
+/// How long a lots's attendance buttons on Telegram work after they were
+/// sent (issue 15 item 13): a week-old prompt in a chat is not a way in.
+pub const ATTENDANCE_BUTTON_TTL: Duration = Duration::days(7);
+
+/// Whether attendance buttons sent at `sent_at` still work at `now`.
+pub fn attendance_button_valid(
+    sent_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    now < sent_at + ATTENDANCE_BUTTON_TTL
+}
 /// Wrong codes a chat may send before it is slowed down.
 pub const FREE_LINK_TRIES: i64 = 5;
 /// The longest a chat is made to wait between tries.

@@ -4,6 +4,7 @@
 //! newtype here once, and the rest of the code never re-validates it.
 
 pub mod access;
+pub mod api_scope;
 pub mod broadcast;
 pub mod channel_choice;
 pub mod enums;
@@ -22,6 +23,7 @@ pub mod span;
 pub mod urgency;
 pub mod window;
 pub mod throttle;
+pub mod spreadsheet;
 
 pub use enums::*;
 pub use ids::*;

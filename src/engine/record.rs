@@ -169,10 +169,54 @@ impl Engine {
                 })
             })
             .collect::<Vec<_>>();
+        // Groups the participant is or was a member of, with the dates.
+        let groups = sqlx::query(
+            "SELECT g.id, g.name, m.joined_at, m.left_at FROM group_members m
+             JOIN activity_groups g ON g.id = m.group_id
+             WHERE m.participant_id = $1 ORDER BY m.joined_at, g.id",
+        )
+        .bind(id.get())
+        .fetch_all(&mut *c)
+        .await?
+        .iter()
+        .map(|r| {
+            json!({
+                "group_id": r.try_get::<i64, _>("id").ok(),
+                "name": r.try_get::<String, _>("name").ok(),
+                "joined_at": r.try_get::<i64, _>("joined_at").ok().map(crate::store::from_ms),
+                "left_at": r.try_get::<Option<i64>, _>("left_at").ok().flatten().map(crate::store::from_ms),
+            })
+        })
+        .collect::<Vec<_>>();
+        // The participant's own recurring times (a group's are the group's).
+        let series = sqlx::query(
+            "SELECT id, kind, cron, time_zone, duration_min, location, with_whom, active, created_at
+             FROM series WHERE participant_id = $1 ORDER BY id",
+        )
+        .bind(id.get())
+        .fetch_all(&mut *c)
+        .await?
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.try_get::<i64, _>("id").ok(),
+                "kind": r.try_get::<String, _>("kind").ok(),
+                "cron": r.try_get::<String, _>("cron").ok(),
+                "time_zone": r.try_get::<String, _>("time_zone").ok(),
+                "duration_min": r.try_get::<i64, _>("duration_min").ok(),
+                "location": r.try_get::<Option<String>, _>("location").ok().flatten(),
+                "with_whom": r.try_get::<Option<String>, _>("with_whom").ok().flatten(),
+                "active": r.try_get::<i64, _>("active").ok().map(|a| a != 0),
+                "created_at": r.try_get::<i64, _>("created_at").ok().map(crate::store::from_ms),
+            })
+        })
+        .collect::<Vec<_>>();
         let doc = json!({
             "exported_at": now,
             "participant": p,
             "consents": consents,
+            "groups": groups,
+            "series": series,
             "appointments": appointments::for_participant(&mut c, id, None).await?,
             "messages": outbox::list(&mut c, Some(id)).await?,
             "inbound": inbound,
@@ -193,6 +237,17 @@ impl Engine {
 
     /// Erases a discharged participant's personal data. Appointments,
     /// statuses and event kinds stay, anonymous, so the unit's counts hold.
+    ///
+    /// What goes, table by table (`tests/erasure.rs` writes a marker into
+    /// every text column a participant's data reaches and scans the whole
+    /// database for it afterwards): the participant's name, number, chat
+    /// and phase; appointments' and series' place, with whom, notes,
+    /// reasons and references; message texts, errors and gateway ids;
+    /// replies' texts and the reason inside their stored intent (only the
+    /// intent's kind stays); journal and task details; consents' staff
+    /// names; pending questions, sandbox messages, link codes, Telegram
+    /// buttons and the chat's wrong-code counter; current group
+    /// memberships end.
     pub async fn erase(&self, id: ParticipantId, actor: &Actor, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.db.begin().await?;
         let p = participants::get(&mut tx, id).await?;
@@ -205,6 +260,11 @@ impl Engine {
         if p.erased {
             return Ok(());
         }
+        let chat: Option<String> =
+            sqlx::query_scalar("SELECT telegram_chat_id FROM participants WHERE id = $1")
+                .bind(id.get())
+                .fetch_one(&mut *tx)
+                .await?;
         sqlx::query(
             "UPDATE participants SET first_name = '-', phone = NULL, telegram_chat_id = NULL,
                     phase = NULL, erased_at = $2, updated_at = $2 WHERE id = $1",
@@ -225,8 +285,49 @@ impl Engine {
             "UPDATE tasks SET detail = '{}' WHERE participant_id = $1",
             "UPDATE consents SET recorded_by = '-', withdrawn_by = NULL WHERE participant_id = $1",
             "DELETE FROM pending_questions WHERE participant_id = $1",
+            "UPDATE series SET location = NULL, with_whom = NULL, active = 0 WHERE participant_id = $1",
+            // Buttons behind the participant's messages (their chat) and
+            // behind attendance prompts about their appointments.
+            "DELETE FROM telegram_callbacks WHERE outbox_id IN (SELECT id FROM outbox WHERE participant_id = $1)
+                OR appointment_id IN (SELECT id FROM appointments WHERE participant_id = $1)",
+            "DELETE FROM link_codes WHERE participant_id = $1",
         ] {
             sqlx::query(sql).bind(id.get()).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "UPDATE group_members SET left_at = $2 WHERE participant_id = $1 AND left_at IS NULL",
+        )
+        .bind(id.get())
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        // The chat's wrong-code counter is keyed by a hash of the chat id.
+        if let Some(chat) = chat.as_deref().and_then(|c| c.parse::<i64>().ok()) {
+            crate::store::telegram::clear_link_failures(
+                &mut tx,
+                &crate::domain::link::chat_key(chat),
+            )
+            .await?;
+        }
+        // A reply's stored intent keeps its kind (for the counts) and
+        // nothing else: a reason given ("förhinder, sjuk") is health data.
+        let intents = sqlx::query(
+            "SELECT id, intent FROM inbound WHERE participant_id = $1 AND intent IS NOT NULL",
+        )
+        .bind(id.get())
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in intents {
+            let doc: String = r.try_get("intent")?;
+            let kept = serde_json::from_str::<serde_json::Value>(&doc)
+                .ok()
+                .and_then(|v| v.get("intent").filter(|k| k.is_string()).cloned())
+                .map_or_else(|| json!({}), |k| json!({ "intent": k }));
+            sqlx::query("UPDATE inbound SET intent = $1 WHERE id = $2")
+                .bind(kept.to_string())
+                .bind(r.try_get::<i64, _>("id")?)
+                .execute(&mut *tx)
+                .await?;
         }
         outbox::cancel_all_open_for_participant(&mut tx, id, "participant erased", now).await?;
         actor

@@ -62,6 +62,10 @@ pub enum TapOutcome {
     AlreadyUsed { language: Language },
     /// The token is not ours, or not for this chat.
     Unknown,
+    /// A lots's attendance button that no longer works: older than
+    /// [`link::ATTENDANCE_BUTTON_TTL`], or the tapper is no longer the
+    /// participant's lots (nor a coordinator of the unit or an admin).
+    Expired { language: Language },
     /// The attendance could not be recorded (the appointment was cancelled
     /// meanwhile); the reason is for the lots.
     Refused { language: Language, reason: String },
@@ -80,6 +84,9 @@ pub struct StaffAlert {
     #[serde(skip)]
     pub tz: Tz,
     pub detail: Value,
+    /// The unit lets alerts carry the participant's words
+    /// (`units.alert_details`); off: "ny uppgift" and a link.
+    pub details: bool,
 }
 
 /// An appointment that has ended with no attendance recorded.
@@ -367,7 +374,29 @@ impl Engine {
             if tg::staff_by_chat(&mut tx, &chat).await? != Some(s) {
                 return Ok(TapOutcome::Unknown);
             }
-            let language = staff::get(&mut tx, s).await?.language;
+            let tapper = staff::get(&mut tx, s).await?;
+            let language = tapper.language;
+            // Checked again at tap time: the buttons expire, and only
+            // someone who still has full access to the case records.
+            let appt = crate::store::appointments::get(&mut tx, a).await?;
+            let p = participants::get(&mut tx, appt.participant_id).await?;
+            let viewer = crate::domain::access::Viewer {
+                id: tapper.id,
+                role: tapper.role,
+                unit: tapper.unit_id,
+            };
+            let subject = crate::domain::access::Subject {
+                id: p.id,
+                unit: p.unit_id,
+                lots: p.lots_id,
+            };
+            if !link::attendance_button_valid(cb.created_at, now)
+                || !tapper.active
+                || crate::domain::access::case_access(&viewer, &subject)
+                    != crate::domain::access::CaseAccess::Full
+            {
+                return Ok(TapOutcome::Expired { language });
+            }
             if !tg::use_callback(&mut tx, token, choice.as_str(), now).await? {
                 return Ok(TapOutcome::AlreadyUsed { language });
             }
@@ -408,10 +437,11 @@ impl Engine {
             .join(",");
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT t.id, t.kind, t.detail, p.id AS pid, p.first_name, p.time_zone,
-                    s.telegram_chat_id, s.language, a.starts_at
+                    s.telegram_chat_id, s.language, a.starts_at, u.alert_details
              FROM tasks t
              JOIN staff s ON s.id = t.assigned_to
              JOIN participants p ON p.id = t.participant_id
+             JOIN units u ON u.id = t.unit_id
              LEFT JOIN appointments a ON a.id = t.appointment_id
              WHERE t.alerted_at IS NULL AND t.done_at IS NULL AND s.active = 1
                AND s.telegram_chat_id IS NOT NULL AND t.created_at >= s.telegram_linked_at
@@ -433,6 +463,7 @@ impl Engine {
                     starts_at: r.try_get::<Option<i64>, _>("starts_at")?.map(from_ms),
                     tz: crate::store::units::parse_tz(&r.try_get::<String, _>("time_zone")?)?,
                     detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
+                    details: r.try_get::<i64, _>("alert_details")? != 0,
                 })
             })
             .collect()

@@ -25,6 +25,8 @@ pub struct UnitSettings {
     pub plan_making: bool,
     /// 0: off.
     pub gap_alert_days: i64,
+    /// Staff Telegram alerts copy the participant's words (off by default).
+    pub alert_details: bool,
 }
 
 /// A reminder rule as the settings page sets it.
@@ -124,9 +126,11 @@ impl Engine {
             Some(s.retention_days),
         )
         .await?;
+        units::set_alert_details(&mut tx, unit, s.alert_details).await?;
         let view = |u: &Unit| {
             json!({ "quiet_hours": u.quiet_hours.to_string(), "retention_days": u.retention_days,
-                    "plan_making": u.plan_making, "gap_alert_days": u.gap_alert_days })
+                    "plan_making": u.plan_making, "gap_alert_days": u.gap_alert_days,
+                    "alert_details": u.alert_details })
         };
         let after = units::get(&mut tx, unit).await?;
         audit::append(

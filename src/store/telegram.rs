@@ -114,6 +114,7 @@ pub struct Callback {
     pub staff_id: Option<StaffId>,
     pub chat_id: String,
     pub used: bool,
+    pub created_at: DateTime<Utc>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -145,7 +146,7 @@ pub async fn insert_callback(
 
 pub async fn get_callback(c: &mut Conn, token: &CallbackToken) -> Result<Option<Callback>> {
     let row = sqlx::query(
-        "SELECT kind, outbox_id, appointment_id, staff_id, chat_id, used_at FROM telegram_callbacks WHERE token = $1",
+        "SELECT kind, outbox_id, appointment_id, staff_id, chat_id, used_at, created_at FROM telegram_callbacks WHERE token = $1",
     )
     .bind(token.as_str())
     .fetch_optional(&mut *c)
@@ -164,6 +165,7 @@ pub async fn get_callback(c: &mut Conn, token: &CallbackToken) -> Result<Option<
                 .map(StaffId::from_db),
             chat_id: r.try_get("chat_id")?,
             used: r.try_get::<Option<i64>, _>("used_at")?.is_some(),
+            created_at: super::from_ms(r.try_get("created_at")?),
         })
     })
     .transpose()

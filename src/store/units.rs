@@ -24,6 +24,9 @@ pub struct Unit {
     /// Give the lots a task when an active participant has nothing booked
     /// in this many days (0: off).
     pub gap_alert_days: i64,
+    /// Staff Telegram alerts copy the participant's text and reason (off
+    /// by default: an alert says "ny uppgift" with a link; migration 0010).
+    pub alert_details: bool,
 }
 
 pub fn ser_tz<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
@@ -39,7 +42,7 @@ pub fn parse_tz(s: &str) -> Result<Tz> {
     })
 }
 
-const COLS: &str = "id, name, time_zone, quiet_start_min, quiet_end_min, retention_days, plan_making, gap_alert_days";
+const COLS: &str = "id, name, time_zone, quiet_start_min, quiet_end_min, retention_days, plan_making, gap_alert_days, alert_details";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Unit> {
     let tz: String = r.try_get("time_zone")?;
@@ -55,6 +58,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Unit> {
         retention_days: r.try_get("retention_days")?,
         plan_making: r.try_get::<i64, _>("plan_making")? != 0,
         gap_alert_days: r.try_get("gap_alert_days")?,
+        alert_details: r.try_get::<i64, _>("alert_details")? != 0,
     })
 }
 
@@ -144,6 +148,16 @@ pub async fn set_quiet_hours(c: &mut Conn, id: UnitId, q: QuietHours) -> Result<
 }
 
 /// Unit settings beyond quiet hours.
+/// Whether staff Telegram alerts carry the participant's words.
+pub async fn set_alert_details(c: &mut Conn, id: UnitId, on: bool) -> Result<()> {
+    sqlx::query("UPDATE units SET alert_details = $1 WHERE id = $2")
+        .bind(i64::from(on))
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_settings(
     c: &mut Conn,
     id: UnitId,

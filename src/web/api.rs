@@ -3,9 +3,10 @@
 //! `paminn token create`. Errors are 4xx with `{"error": "..."}`.
 
 use super::AppState;
+use crate::domain::api_scope::{Refusal, TokenScope};
 use crate::domain::{
     AppointmentId, AppointmentKind, ChannelKind, ChannelSet, Language, ParticipantId,
-    ParticipantStatus, Phase, PhoneNumber, StaffId,
+    ParticipantStatus, Phase, PhoneNumber, StaffId, UnitId,
 };
 use crate::engine::Actor;
 use crate::engine::booking::Upsert;
@@ -15,8 +16,8 @@ use crate::store::participants::{self, NewParticipant, Participant, parse_first_
 use crate::store::{audit, journal, units};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -24,6 +25,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::json;
+use sqlx::Row;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -107,43 +109,230 @@ pub fn nul_refused(field: &str) -> Response {
         .into_response()
 }
 
-/// The caller, authenticated by a bearer token.
+/// The caller, authenticated by a bearer token. Extracting it enforces the
+/// token's scope for the whole request (see [`authenticate`]), so every
+/// route that takes it is guarded.
 pub struct ApiActor(pub Actor);
+
+/// The token's scope, for handlers whose unit is in the body or query
+/// (lists, creation): [`ApiScope::unit`] narrows or refuses.
+#[derive(Clone, Copy)]
+pub struct ApiScope(pub TokenScope);
+
+impl ApiScope {
+    /// `Ok` when data of `unit` is inside the token's scope; otherwise the
+    /// same 404 as a thing that does not exist (a unit token learns
+    /// nothing about other units).
+    pub fn unit(&self, unit: UnitId, what: &str) -> Result<()> {
+        if self.0.in_unit(Some(unit)) {
+            Ok(())
+        } else {
+            Err(Error::not_found(what))
+        }
+    }
+}
+
+/// A request's authenticated token, kept in the request's extensions so
+/// the checks run once per request however many extractors ask.
+#[derive(Clone)]
+struct Authed {
+    actor: Actor,
+    scope: TokenScope,
+}
 
 impl FromRequestParts<AppState> for ApiActor {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
-        let unauthorized = |msg: &str| {
-            (
-                StatusCode::UNAUTHORIZED,
-                [("www-authenticate", "Bearer")],
-                Json(json!({ "error": msg })),
+        Ok(ApiActor(authenticate(parts, s).await?.actor))
+    }
+}
+
+impl FromRequestParts<AppState> for ApiScope {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ApiScope(authenticate(parts, s).await?.scope))
+    }
+}
+
+/// What a route's `{id}` names, and so which unit (and participant) the
+/// request is about.
+enum Target {
+    Participant(i64),
+    Appointment(i64),
+    Task(i64),
+    Broadcast(i64),
+}
+
+/// The thing a path (`/participants/5/journal`, `/api/v1/tasks/7/done`)
+/// names by id, if any.
+fn target(path: &str) -> Option<(Target, String)> {
+    let path = path.trim_start_matches("/api/v1");
+    let mut parts = path.trim_start_matches('/').split('/');
+    let (kind, id) = (parts.next()?, parts.next()?);
+    let n: i64 = id.parse().ok()?;
+    let t = match kind {
+        "participants" => Target::Participant(n),
+        "appointments" => Target::Appointment(n),
+        "tasks" => Target::Task(n),
+        "broadcasts" => Target::Broadcast(n),
+        _ => return None,
+    };
+    Some((t, id.to_string()))
+}
+
+/// The token of a request, checked: known and not revoked (401), not
+/// expired (401), not writing with a read-only token (403), and, for a
+/// route with an `{id}`, the thing's unit inside the token's unit (404 and
+/// `case.denied` otherwise). Every read (GET) is written to the audit log
+/// naming the token, as the UI does for a case record: `case.view` on the
+/// participant a route is about, `broadcast.view`, or `api.list` for a
+/// list.
+async fn authenticate(parts: &mut Parts, s: &AppState) -> Result<Authed, Response> {
+    if let Some(a) = parts.extensions.get::<Authed>() {
+        return Ok(a.clone());
+    }
+    let unauthorized = |msg: &str| {
+        (
+            StatusCode::UNAUTHORIZED,
+            [("www-authenticate", "Bearer")],
+            Json(json!({ "error": msg })),
+        )
+            .into_response()
+    };
+    let Some(h) = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(unauthorized("missing Authorization: Bearer <token>"));
+    };
+    let Some(token) = h.strip_prefix("Bearer ").map(str::trim) else {
+        return Err(unauthorized("Authorization must be 'Bearer <token>'"));
+    };
+    let err = IntoResponse::into_response;
+    let mut c = s.engine.db.conn().await.map_err(err)?;
+    let Some(t) = crate::store::tokens::verify(&mut c, token)
+        .await
+        .map_err(err)?
+    else {
+        return Err(unauthorized("unknown or revoked token"));
+    };
+    let now = Utc::now();
+    let actor = Actor::api(&t.name);
+    let writes = !matches!(parts.method, Method::GET | Method::HEAD);
+    // Inside `nest("/api/v1", …)` the path arrives without the prefix.
+    let route = match parts.uri.path() {
+        p if p.starts_with("/api/v1/") => p.to_string(),
+        p => format!("/api/v1{p}"),
+    };
+    let named = target(&route);
+    // The unit (and participant) the path's id names; unknown ids are
+    // left to the handler's 404.
+    let (unit, participant) = match &named {
+        Some((tg, _)) => owner(&mut c, tg).await.map_err(err)?,
+        None => (None, None),
+    };
+    match t.scope.check(writes, unit, t.expires_at, now) {
+        Ok(()) => {}
+        Err(Refusal::Expired) => {
+            return Err(unauthorized(
+                "token expired: ask for a new one (paminn token create)",
+            ));
+        }
+        Err(Refusal::ReadOnly) => {
+            return Err((
+                StatusCode::FORBIDDEN,
+                Json(json!({ "error": "this token may only read" })),
             )
-                .into_response()
-        };
-        let Some(h) = parts
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-        else {
-            return Err(unauthorized("missing Authorization: Bearer <token>"));
-        };
-        let Some(token) = h.strip_prefix("Bearer ").map(str::trim) else {
-            return Err(unauthorized("Authorization must be 'Bearer <token>'"));
-        };
-        let mut c = s
-            .engine
-            .db
-            .conn()
-            .await
-            .map_err(IntoResponse::into_response)?;
-        match crate::store::tokens::verify(&mut c, token).await {
-            Ok(Some(name)) => Ok(ApiActor(Actor::api(&name))),
-            Ok(None) => Err(unauthorized("unknown or revoked token")),
-            Err(e) => Err(e.into_response()),
+                .into_response());
+        }
+        Err(Refusal::OtherUnit) => {
+            if let Some(p) = participant {
+                audit::append(
+                    &mut c,
+                    now,
+                    actor.as_str(),
+                    "case.denied",
+                    &format!("participant:{p}"),
+                    json!({ "via": "api", "token": t.id, "route": route }),
+                )
+                .await
+                .map_err(err)?;
+            }
+            let what = match &named {
+                Some((Target::Participant(_), id)) => format!("participant {id}"),
+                Some((Target::Appointment(_), id)) => format!("appointment {id}"),
+                Some((Target::Task(_), id)) => format!("task {id}"),
+                Some((Target::Broadcast(_), id)) => format!("broadcast {id}"),
+                None => "it".to_string(),
+            };
+            return Err(Error::not_found(what).into_response());
         }
     }
+    if !writes {
+        let (action, target) = match (participant, &named) {
+            (Some(p), _) => ("case.view", format!("participant:{p}")),
+            (None, Some((Target::Broadcast(b), _))) => ("broadcast.view", format!("broadcast:{b}")),
+            _ => (
+                "api.list",
+                t.scope
+                    .unit
+                    .map_or("unit:all".to_string(), |u| format!("unit:{u}")),
+            ),
+        };
+        audit::append(
+            &mut c,
+            now,
+            actor.as_str(),
+            action,
+            &target,
+            json!({ "via": "api", "token": t.id, "route": route, "query": parts.uri.query() }),
+        )
+        .await
+        .map_err(err)?;
+    }
+    let a = Authed {
+        actor,
+        scope: t.scope,
+    };
+    parts.extensions.insert(a.clone());
+    Ok(a)
+}
+
+/// The unit and (where there is one) the participant of a route's thing.
+async fn owner(
+    c: &mut crate::store::Conn,
+    t: &Target,
+) -> Result<(Option<UnitId>, Option<ParticipantId>)> {
+    let (sql, id) = match t {
+        Target::Participant(id) => (
+            "SELECT unit_id, id AS participant_id FROM participants WHERE id = $1",
+            id,
+        ),
+        Target::Appointment(id) => (
+            "SELECT unit_id, participant_id FROM appointments WHERE id = $1",
+            id,
+        ),
+        Target::Task(id) => (
+            "SELECT unit_id, participant_id FROM tasks WHERE id = $1",
+            id,
+        ),
+        Target::Broadcast(id) => (
+            "SELECT unit_id, CAST(NULL AS BIGINT) AS participant_id FROM broadcasts WHERE id = $1",
+            id,
+        ),
+    };
+    let row = sqlx::query(sql).bind(*id).fetch_optional(&mut *c).await?;
+    Ok(match row {
+        Some(r) => (
+            Some(UnitId::from_db(r.try_get("unit_id")?)),
+            r.try_get::<Option<i64>, _>("participant_id")?
+                .map(ParticipantId::from_db),
+        ),
+        None => (None, None),
+    })
 }
 
 /// `Json<T>` whose rejection is our JSON error with the reason.
@@ -258,12 +447,17 @@ struct UnitQuery {
 async fn list_participants(
     State(s): State<AppState>,
     ApiActor(_): ApiActor,
+    scope: ApiScope,
     ApiQuery(q): ApiQuery<UnitQuery>,
 ) -> Result<Json<Vec<Participant>>> {
     let mut c = s.engine.db.conn().await?;
     let unit = match q.unit {
-        Some(u) => Some(units::resolve(&mut c, &u).await?.id),
-        None => None,
+        Some(u) => {
+            let id = units::resolve(&mut c, &u).await?.id;
+            scope.unit(id, &format!("unit '{u}'"))?;
+            Some(id)
+        }
+        None => scope.0.unit,
     };
     Ok(Json(participants::list(&mut c, unit).await?))
 }
@@ -290,12 +484,14 @@ struct ParticipantIn {
 async fn create_participant(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,
+    scope: ApiScope,
     ApiJson(b): ApiJson<ParticipantIn>,
 ) -> Result<(StatusCode, Json<Participant>)> {
     let unit = {
         let mut c = s.engine.db.conn().await?;
         units::resolve(&mut c, &b.unit).await?
     };
+    scope.unit(unit.id, &format!("unit '{}'", b.unit))?;
     let new = NewParticipant {
         unit_id: unit.id,
         first_name: parse_first_name(&b.first_name)?,
@@ -407,6 +603,7 @@ struct AppointmentIn {
 async fn create_appointment(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,
+    scope: ApiScope,
     ApiJson(b): ApiJson<AppointmentIn>,
 ) -> Result<Response> {
     let id = pid(&b.participant_id.to_string())?;
@@ -414,6 +611,7 @@ async fn create_appointment(
         let mut c = s.engine.db.conn().await?;
         participants::get(&mut c, id).await?
     };
+    scope.unit(p.unit_id, &format!("participant {id}"))?;
     let new = NewAppointment {
         participant_id: id,
         series_id: None,
@@ -567,11 +765,14 @@ struct TaskQuery {
 async fn list_tasks(
     State(s): State<AppState>,
     ApiActor(_): ApiActor,
+    scope: ApiScope,
     ApiQuery(q): ApiQuery<TaskQuery>,
 ) -> Result<Json<Vec<crate::store::tasks::Task>>> {
     let p = q.participant.as_deref().map(pid).transpose()?;
     let mut c = s.engine.db.conn().await?;
-    Ok(Json(crate::store::tasks::list(&mut c, p, !q.all).await?))
+    let mut list = crate::store::tasks::list(&mut c, p, !q.all).await?;
+    list.retain(|t| scope.0.in_unit(Some(t.unit_id)));
+    Ok(Json(list))
 }
 
 async fn set_task(
@@ -650,6 +851,7 @@ struct BroadcastIn {
 async fn create_broadcast(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,
+    scope: ApiScope,
     headers: axum::http::HeaderMap,
     ApiJson(b): ApiJson<BroadcastIn>,
 ) -> Result<(StatusCode, Json<crate::engine::broadcast::Planned>)> {
@@ -676,13 +878,18 @@ async fn create_broadcast(
         (Some(g), None) if !filtered => {
             let group = crate::domain::GroupId::from_db(g);
             let (unit, _) = crate::store::broadcasts::group(&mut c, group).await?;
+            scope.unit(unit, &format!("group {g}"))?;
             (
                 Audience::Group(group),
                 units::get(&mut c, unit).await?.time_zone,
             )
         }
         (None, Some(u)) => {
-            let u = units::resolve(&mut c, &u).await?;
+            let u = {
+                let found = units::resolve(&mut c, &u).await?;
+                scope.unit(found.id, &format!("unit '{u}'"))?;
+                found
+            };
             let a = Audience::Filter {
                 unit: u.id,
                 status: b.status,

@@ -10,6 +10,7 @@
 use super::{Me, Ui, UiError, local_date, render, t, ta};
 use crate::domain::access::{self, Action};
 use crate::domain::schedule::resolve_local;
+use crate::domain::spreadsheet::cell;
 use crate::domain::{ChannelKind, Language, OutboxStatus, ParticipantId, Purpose, UnitId};
 use crate::engine::dispatcher::{CHAT_GONE, GATEWAY_OPT_OUT, NO_CHAT};
 use crate::store::ui_monitoring::{
@@ -949,6 +950,9 @@ async fn export_csv(
         .into_response())
 }
 
+/// The CSV of [`export_csv`]. Cells typed by people go through
+/// [`cell`] (no formula injection); the rest are figures, times and closed
+/// vocabularies the service writes itself.
 fn csv_body(
     lang: Language,
     rows: &[MessageRow],
@@ -981,15 +985,17 @@ fn csv_body(
             l.format("%Y-%m-%d %H:%M").to_string(),
             t(lang, &format!("ui-wd-{}", l.weekday().number_from_monday())),
             r.participant_id.to_string(),
-            r.first_name.clone(),
-            unit_names.get(&r.unit_id).cloned().unwrap_or_default(),
+            // Typed by people: never a formula (`domain::spreadsheet`).
+            cell(&r.first_name).into_owned(),
+            cell(unit_names.get(&r.unit_id).map_or("", String::as_str)).into_owned(),
             kind_label(lang, r),
             r.channel.as_str().to_string(),
             r.status.as_str().to_string(),
             r.parts.map(|p| p.to_string()).unwrap_or_default(),
-            r.encoding.clone().unwrap_or_default(),
+            cell(r.encoding.as_deref().unwrap_or_default()).into_owned(),
             r.cost.map(|c| money(c, None, lang)).unwrap_or_default(),
-            r.currency.clone().unwrap_or_default(),
+            // The gateway's word: outside text like a name.
+            cell(r.currency.as_deref().unwrap_or_default()).into_owned(),
             reason_key(r.status, r.last_error.as_deref())
                 .map(|k| t(lang, k))
                 .unwrap_or_default(),

@@ -64,6 +64,7 @@ struct UnitForm {
     retention_days: String,
     plan_making: bool,
     gap_alert_days: String,
+    alert_details: bool,
     error: Option<String>,
 }
 
@@ -151,6 +152,7 @@ async fn settings_page(
         retention_days: unit.retention_days.to_string(),
         plan_making: unit.plan_making,
         gap_alert_days: unit.gap_alert_days.to_string(),
+        alert_details: unit.alert_details,
         error: None,
     });
     let mut r = render(&SettingsPage {
@@ -300,6 +302,7 @@ struct UnitInput {
     retention_days: String,
     plan_making: Option<String>,
     gap_alert_days: String,
+    alert_details: Option<String>,
 }
 
 /// "21:00" (or "21:00:00", as some browsers send a time field).
@@ -356,6 +359,7 @@ fn parse_unit_form(f: &UnitInput, lang: Language) -> Result<UnitSettings, String
         retention_days,
         plan_making: f.plan_making.is_some(),
         gap_alert_days,
+        alert_details: f.alert_details.is_some(),
     })
 }
 
@@ -374,6 +378,7 @@ async fn set_unit(State(s): State<AppState>, p: Posted<UnitInput>) -> Result<Res
                 retention_days: f.retention_days.clone(),
                 plan_making: f.plan_making.is_some(),
                 gap_alert_days: f.gap_alert_days.clone(),
+                alert_details: f.alert_details.is_some(),
                 error: Some(ta(lang, "ui-settings-refused-unit", &[("reason", e)])),
             };
             return settings_page(&s, &me, &sc, false, Some(Refused::Unit(form))).await;
