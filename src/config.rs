@@ -567,13 +567,20 @@ mod tests {
             jail.set_env("PAMINN_SMS_FROM", "+46766861004");
             jail.set_env("PAMINN_46ELKS_USERNAME", "u1234");
             jail.set_env("PAMINN_46ELKS_PASSWORD", "12345678");
-            jail.set_env("PAMINN_SMS_WEBHOOK_SECRET", "123456");
+            // All digits, and long enough (at least 32 characters).
+            jail.set_env(
+                "PAMINN_SMS_WEBHOOK_SECRET",
+                "12345678901234567890123456789012",
+            );
             jail.set_env("PAMINN_TELEGRAM_TOKEN", "123456");
             jail.set_env("PAMINN_SMS_RATE_PER_SEC", "5");
             let c = Config::load(None).unwrap();
             assert_eq!(c.sms_from.as_deref(), Some("+46766861004"));
             assert_eq!(c.elks46_password.as_deref(), Some("12345678"));
-            assert_eq!(c.sms_webhook_secret.as_deref(), Some("123456"));
+            assert_eq!(
+                c.sms_webhook_secret.as_deref(),
+                Some("12345678901234567890123456789012")
+            );
             assert_eq!(c.telegram_token.as_deref(), Some("123456"));
             assert_eq!(c.sms_rate_per_sec, 5);
             assert!(!c.sms_sender_is_alphanumeric());

@@ -173,7 +173,7 @@ both_backends! {
             (Method::PATCH, format!("/appointments/{bea_appt}"), Some(json!({"location": "x"}))),
             (Method::POST, format!("/appointments/{bea_appt}/cancel"), None),
             (Method::POST, "/appointments".to_string(), Some(json!({"participant_id": bea, "start": "2030-06-11T10:00:00+02:00"}))),
-            (Method::POST, "/participants".to_string(), Some(json!({"unit": "Chansen", "first_name": "Cem"}))),
+            (Method::POST, "/participants".to_string(), Some(json!({"unit": "Chansen", "first_name": "Cem", "consent": []}))),
             (Method::GET, "/participants?unit=Chansen".to_string(), None),
             (Method::POST, "/broadcasts".to_string(), Some(json!({"unit": "Chansen", "sv": "Hej", "en": "Hi"}))),
         ] {

@@ -20,10 +20,10 @@ pub mod reply;
 pub mod retry;
 pub mod schedule;
 pub mod span;
+pub mod spreadsheet;
+pub mod throttle;
 pub mod urgency;
 pub mod window;
-pub mod throttle;
-pub mod spreadsheet;
 
 pub use enums::*;
 pub use ids::*;

@@ -314,7 +314,14 @@ fn notice_of_absence(msg: &Message) -> Option<Intent> {
         let run_on = msg.tokens.len() > MAX_WORDS
             && tail.first().is_some_and(|u| !u.break_before)
             && !because;
-        if changes_mind || run_on {
+        // "kommer inte sent", "kommer inte för sent": not late, which is
+        // not a notice of absence; a person reads it.
+        let not_late = tail.first().is_some_and(|u| !u.break_before)
+            && msg.tokens[msg.units[end].last + 1..]
+                .iter()
+                .take(2)
+                .any(|t| LATE_WORDS.contains(&t.norm.as_str()));
+        if changes_mind || run_on || not_late {
             return None;
         }
     }
@@ -347,6 +354,20 @@ fn short_answer(msg: &Message, about: Option<&About>) -> Intent {
     if !yes && !no {
         (yes, no) = msg.emoji();
         by_emoji = true;
+    } else if yes && !no && msg.emoji().1 {
+        // "kommer 👎", "ja ❌", "kommer 🤒": the words and the picture
+        // disagree; a wrong "kommer" is the worse error.
+        return Intent::Unknown;
+    } else if no
+        && !yes
+        && msg
+            .tokens
+            .iter()
+            .any(|t| LATE_WORDS.contains(&t.norm.as_str()))
+    {
+        // "kommer inte sent" (I won't be late), "kan inte, blir sen":
+        // a lateness next to a no is not a notice of absence.
+        return Intent::Unknown;
     }
     match (yes, no) {
         (true, false)
@@ -700,6 +721,17 @@ impl<'a> Message<'a> {
     /// "10 min sent" are durations, not times.
     fn clock(&self) -> Clock {
         let t = &self.tokens;
+        // "kvart över tio", "kvart i två", "halv tre": a time said in
+        // words. Not compared with the appointment's time: a person reads it.
+        // ("en kvart sent" is a lateness, not a time.)
+        let worded = t.windows(2).any(|w| {
+            let (a, b) = (w[0].norm.as_str(), w[1].norm.as_str());
+            (a == "kvart" && matches!(b, "over" | "i"))
+                || (a == "halv" && (w[1].is_number() || HOUR_WORDS.contains(&b)))
+        });
+        if worded {
+            return Clock::Other;
+        }
         let mut found = Clock::None;
         let mut i = 0;
         while i < t.len() {
@@ -784,6 +816,14 @@ impl<'a> Message<'a> {
     }
 }
 
+/// Words of lateness that make a "no" doubtful ("kommer inte sent").
+#[rustfmt::skip]
+const LATE_WORDS: &[&str] = &["sent", "sen", "senare", "forsenad", "forsenat", "late", "later"];
+/// Hours in words, after "halv" ("halv tre" is 2:30).
+#[rustfmt::skip]
+const HOUR_WORDS: &[&str] = &[
+    "ett", "en", "tva", "tre", "fyra", "fem", "sex", "sju", "atta", "nio", "tio", "elva", "tolv",
+];
 const UNSURE_EMOJI: &[char] = &['🙄', '😒', '🤔', '🤷', '😤', '😡', '🤬'];
 const YES_EMOJI: &[char] = &['👍', '✅', '👌', '✔', '☑', '✓', '🆗'];
 const NO_EMOJI: &[char] = &[
@@ -2143,7 +2183,16 @@ mod tests {
         ("🤢", Sv, Cannot(None)),
         ("Sjuk 🤒", Sv, Cannot(Some("Sjuk 🤒"))),
         // Emoji mixed with a keyword follow the keyword.
-        ("Kommer 👎", Sv, Coming),
+        ("Kommer 👎", Sv, Unknown),
+        ("ja ❌", Sv, Unknown),
+        ("👎 kommer", Sv, Unknown),
+        ("kommer 🤒", Sv, Unknown),
+        ("kommer inte sent", Sv, Unknown),
+        ("kommer inte för sent", Sv, Unknown),
+        ("kommer inte, sjuk", Sv, Cannot(Some("sjuk"))),
+        ("kommer kvart över", Sv, Unknown),
+        ("kommer halv tre", Sv, Unknown),
+        ("kommer en kvart sent", Sv, Late(Some(15))),
         ("Nej 👍", Sv, Cannot(None)),
         ("👍 kommer inte", Sv, Cannot(None)),
         ("Kommer 😊", Sv, Coming),
@@ -2530,7 +2579,6 @@ mod tests {
         ("I'll be a bit late", En, Late(None)),
         ("yes but 15 minutes late", En, Late(Some(15))),
         ("Delayed 10 min", En, Late(Some(10))),
-        ("kommer inte sent", Sv, Cannot(Some("sent"))),
         ("blir sen, kanske inte kommer", Sv, Unknown),
         ("kanske lite sen", Sv, Unknown),
         ("blir sen?", Sv, Unknown),

@@ -5,7 +5,8 @@
 //! comes before paperwork: a "förhinder" (the lots may rebook or call), a
 //! text nobody understood (it may be a "förhinder" in other words), a
 //! message that did not arrive (the participant may not know about the
-//! time), silence after a reminder; then replies after the fact, expiring
+//! time), someone coming late (the lots may need to wait or tell others),
+//! silence after a reminder; then replies after the fact, expiring
 //! consent and an empty calendar. Within one kind, the task whose
 //! appointment comes first goes first, then the oldest task.
 
@@ -18,10 +19,11 @@ pub fn kind_rank(kind: TaskKind) -> u8 {
         TaskKind::Cannot => 0,
         TaskKind::NotUnderstood => 1,
         TaskKind::DeliveryFailed => 2,
-        TaskKind::NoReply => 3,
-        TaskKind::LateReply => 4,
-        TaskKind::ConsentExpiring => 5,
-        TaskKind::Gap => 6,
+        TaskKind::ComingLate => 3,
+        TaskKind::NoReply => 4,
+        TaskKind::LateReply => 5,
+        TaskKind::ConsentExpiring => 6,
+        TaskKind::Gap => 7,
     }
 }
 
