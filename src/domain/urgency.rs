@@ -64,7 +64,7 @@ mod tests {
 
     #[test]
     fn a_cannot_comes_before_paperwork_whatever_the_order_it_was_made() {
-        let mut tasks = vec![
+        let mut tasks = [
             ("gap", sort_key(TaskKind::Gap, None, at(1))),
             ("consent", sort_key(TaskKind::ConsentExpiring, None, at(2))),
             ("no_reply", sort_key(TaskKind::NoReply, Some(at(20)), at(3))),
