@@ -30,7 +30,7 @@ use crate::engine::{Actor, Engine, planner};
 use crate::error::{Error, Result};
 use crate::store::appointments::NewAppointment;
 use crate::store::bulk::{self, JournalLine};
-use crate::store::consents::{self, Consent};
+use crate::store::consents;
 use crate::store::participants::{self, Participant};
 use crate::store::rules::{self, Rule};
 use crate::store::{journal, units};
@@ -824,7 +824,7 @@ async fn insert_fresh(
     let news: Vec<&NewAppointment> = fresh.iter().map(|(_, n)| n).collect();
     let made = bulk::insert_appointments(&mut tx, unit, &news, now).await?;
     let mut rules_of: HashMap<AppointmentKind, Option<Rule>> = HashMap::new();
-    let mut consent_of: HashMap<ParticipantId, Option<Consent>> = HashMap::new();
+    let consent_of = consents::current_in_unit(&mut tx, unit).await?;
     let mut lines = Vec::with_capacity(made.len() * 2);
     let mut audit = Vec::with_capacity(made.len());
     let mut outbox = Vec::new();
@@ -849,10 +849,7 @@ async fn insert_fresh(
         let Some(Some(rule)) = rules_of.get(&a.kind) else {
             continue;
         };
-        if let std::collections::hash_map::Entry::Vacant(e) = consent_of.entry(p.id) {
-            e.insert(consents::current(&mut tx, p.id).await?);
-        }
-        let consent = consent_of.get(&p.id).and_then(Option::as_ref);
+        let consent = consent_of.get(&p.id);
         let (channel, msgs) = planner::messages(a, p, rule, &u, consent, now, true);
         if !msgs.is_empty() {
             let times: Vec<_> = msgs.iter().map(|m| m.due_at).collect();

@@ -39,6 +39,12 @@ async fn insert_many(
     values: Vec<V>,
 ) -> Result<Vec<sqlx::any::AnyRow>> {
     debug_assert_eq!(values.len() % width, 0);
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    if super::backend_of(c) == super::Backend::Postgres {
+        return insert_json(c, head, tail, width, &values).await;
+    }
     let per = (MAX_PARAMS / width).max(1) * width;
     let mut out = Vec::new();
     for part in values.chunks(per) {
@@ -79,6 +85,51 @@ async fn insert_many(
         out.extend(q.fetch_all(&mut *c).await?);
     }
     Ok(out)
+}
+
+/// PostgreSQL: the rows as one JSON array of arrays, bound as a single
+/// parameter and unpacked by `json_array_elements`, instead of a
+/// parameter per text: through sqlx's `Any` driver each bound parameter
+/// costs far more on PostgreSQL than the server needs to unpack JSON
+/// (docs/benchmarks.md, "CSV import"). One statement per chunk.
+async fn insert_json(
+    c: &mut Conn,
+    head: &str,
+    tail: &str,
+    width: usize,
+    values: &[V],
+) -> Result<Vec<sqlx::any::AnyRow>> {
+    // The column types, from the first row's values.
+    let mut select = String::from(" SELECT ");
+    for (i, v) in values[..width].iter().enumerate() {
+        if i > 0 {
+            select.push_str(", ");
+        }
+        let ty = match v {
+            V::I(_) | V::NI(_) => "bigint",
+            V::S(_) | V::NS(_) => "text",
+        };
+        select.push_str(&format!("(e->>{i})::{ty}"));
+    }
+    select.push_str(" FROM json_array_elements($1::json) AS e ");
+    let mut rows = Vec::with_capacity(values.len() / width);
+    for row in values.chunks(width) {
+        rows.push(serde_json::Value::Array(
+            row.iter()
+                .map(|v| match v {
+                    V::I(x) | V::NI(Some(x)) => serde_json::Value::from(*x),
+                    V::S(x) | V::NS(Some(x)) => serde_json::Value::from(x.as_str()),
+                    V::NI(None) | V::NS(None) => serde_json::Value::Null,
+                })
+                .collect(),
+        ));
+    }
+    let json = serde_json::Value::Array(rows).to_string();
+    let sql = format!("{head}{select}{tail}");
+    Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(json)
+        .fetch_all(&mut *c)
+        .await?)
 }
 
 /// Inserts new appointments (no series) and returns them in the order

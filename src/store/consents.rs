@@ -73,16 +73,39 @@ pub async fn current(c: &mut Conn, participant: ParticipantId) -> Result<Option<
     .bind(participant.get())
     .fetch_optional(&mut *c)
     .await?;
-    let Some(r) = row else { return Ok(None) };
-    Ok(Some(Consent {
+    row.as_ref().map(from_row).transpose()
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Consent> {
+    Ok(Consent {
         id: r.try_get("id")?,
-        participant_id: participant,
+        participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
         channels: parse_col(&r.try_get::<String, _>("channels")?)?,
         given_at: from_ms(r.try_get("given_at")?),
         recorded_by: r.try_get("recorded_by")?,
         expires_at: opt_from_ms(r.try_get("expires_at")?),
         withdrawn_at: opt_from_ms(r.try_get("withdrawn_at")?),
-    }))
+    })
+}
+
+/// The latest consent of every participant of a unit that has one, in one
+/// query (the CSV import plans a chunk's reminders with it).
+pub async fn current_in_unit(
+    c: &mut Conn,
+    unit: crate::domain::UnitId,
+) -> Result<std::collections::HashMap<ParticipantId, Consent>> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.participant_id, c.channels, c.given_at, c.recorded_by, c.expires_at, c.withdrawn_at
+         FROM consents c JOIN participants p ON p.id = c.participant_id
+         WHERE p.unit_id = $1
+           AND c.id = (SELECT MAX(l.id) FROM consents l WHERE l.participant_id = c.participant_id)",
+    )
+    .bind(unit.get())
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| from_row(r).map(|c| (c.participant_id, c)))
+        .collect()
 }
 
 /// Withdraws the consent in force. Returns false when there was none to
