@@ -8,8 +8,9 @@
 //!
 //! The file is streamed: [`Reader`] reads it record by record (what it keeps
 //! per row is an 8-byte fingerprint of its reference and its line, for the
-//! duplicate check: about 20 bytes a row), and [`import`] writes the good
-//! rows in chunks of [`CHUNK`], one transaction per chunk with multi-row
+//! duplicate check: about 35 bytes a row), and [`import`] writes the good
+//! rows in chunks of [`CHUNK`], one transaction per chunk (two chunks at
+//! once on PostgreSQL, on two connections) with multi-row
 //! INSERTs (`store::bulk`), falling back to one row at a time for
 //! a chunk the database refuses, so one bad row never costs the others.
 //!
@@ -632,36 +633,69 @@ pub async fn import<R: Read>(
     now: DateTime<Utc>,
     mut progress: impl FnMut(Progress),
 ) -> Result<Report> {
+    // PostgreSQL writes two chunks at once, on two connections, while the
+    // next one is read: the server's work per row (ten indexes and two
+    // foreign keys on the reminder rows) is most of an import's time, and
+    // one connection keeps only one server core busy. The chunks never
+    // touch the same appointment (a reference appears once per file), so
+    // their order does not matter. SQLite has one writer: one at a time.
+    let in_flight_max = match engine.db.backend {
+        crate::store::Backend::Postgres => PG_CHUNKS_IN_FLIGHT,
+        crate::store::Backend::Sqlite => 1,
+    };
     let mut report = Report::default();
     let mut batch = Vec::with_capacity(CHUNK);
     let mut seen = 0u64;
-    loop {
-        let next = rdr.next_row()?;
-        let end = next.is_none();
-        match next {
-            Some(Ok(row)) => batch.push(row),
-            Some(Err(e)) => report.errors.push(e),
-            None => {}
+    let mut in_flight: VecDeque<(tokio::task::JoinHandle<Result<Report>>, Progress)> =
+        VecDeque::new();
+    let result: Result<()> = async {
+        loop {
+            let next = rdr.next_row()?;
+            let end = next.is_none();
+            match next {
+                Some(Ok(row)) => batch.push(row),
+                Some(Err(e)) => report.errors.push(e),
+                None => {}
+            }
+            seen += u64::from(!end);
+            if batch.len() >= CHUNK || (end && !batch.is_empty()) {
+                let rows = std::mem::take(&mut batch);
+                let (engine, actor) = (engine.clone(), actor.clone());
+                let task = tokio::spawn(async move {
+                    let mut part = Report::default();
+                    apply_chunk(&engine, unit, rows, &actor, now, &mut part).await?;
+                    Ok(part)
+                });
+                let at = Progress {
+                    bytes: rdr.bytes_read(),
+                    rows: seen,
+                };
+                in_flight.push_back((task, at));
+            }
+            while in_flight.len() >= in_flight_max || (end && !in_flight.is_empty()) {
+                let (task, at) = in_flight.pop_front().expect("not empty");
+                let part = task
+                    .await
+                    .map_err(|e| Error::Internal(anyhow::anyhow!("import chunk: {e}")))??;
+                report.created += part.created;
+                report.updated += part.updated;
+                report.unchanged += part.unchanged;
+                report.errors.extend(part.errors);
+                progress(at);
+            }
+            if end {
+                return Ok(());
+            }
         }
-        seen += u64::from(!end);
-        if batch.len() >= CHUNK || (end && !batch.is_empty()) {
-            apply_chunk(
-                engine,
-                unit,
-                std::mem::take(&mut batch),
-                actor,
-                now,
-                &mut report,
-            )
-            .await?;
-            progress(Progress {
-                bytes: rdr.bytes_read(),
-                rows: seen,
-            });
+    }
+    .await;
+    if let Err(e) = result {
+        // A chunk still being written finishes or fails on its own; none
+        // is left running past the import's answer.
+        for (task, _) in in_flight {
+            task.abort();
         }
-        if end {
-            break;
-        }
+        return Err(e);
     }
     report.errors.sort_by_key(|e| e.line);
     // A large import on PostgreSQL leaves the planner without statistics
@@ -674,6 +708,9 @@ pub async fn import<R: Read>(
     }
     Ok(report)
 }
+
+/// Chunks written at once on PostgreSQL (see [`import`]).
+const PG_CHUNKS_IN_FLIGHT: usize = 2;
 
 /// Created rows after which an import refreshes PostgreSQL's statistics.
 const ANALYZE_AFTER: usize = 1000;

@@ -43,11 +43,7 @@ pub fn channels(cfg: &Config, db: &Db) -> Arc<Channels> {
 }
 
 /// [`channels`], with the Telegram bot when one is configured.
-pub fn channels_with(
-    cfg: &Config,
-    db: &Db,
-    telegram: Option<(&teloxide::Bot, &Engine)>,
-) -> Arc<Channels> {
+pub fn channels_with(cfg: &Config, db: &Db, telegram: Option<&teloxide::Bot>) -> Arc<Channels> {
     use crate::channels::sms::{elks46, sinch, twilio};
     let sandbox = Arc::new(Sandbox::new(
         db.clone(),
@@ -85,9 +81,7 @@ pub fn channels_with(
         _ => sandbox.clone(),
     };
     let tg: Arc<dyn crate::channels::Transport> = match (telegram, cfg.telegram()) {
-        (Some((bot, engine)), Some(t)) => {
-            Arc::new(TelegramTransport::new(bot.clone(), engine.clone(), &t))
-        }
+        (Some(bot), Some(t)) => Arc::new(TelegramTransport::new(bot.clone(), &t)),
         _ => sandbox.clone(),
     };
     if cfg.sms_provider != "sandbox" && cfg.sms_sender_is_alphanumeric() {
@@ -151,7 +145,7 @@ pub async fn run(
         Some(t) => Some(make_bot(&t).map_err(|e| anyhow::anyhow!(e))?),
         None => None,
     };
-    let chans = channels_with(cfg, &db, bot.as_ref().map(|b| (b, &engine)));
+    let chans = channels_with(cfg, &db, bot.as_ref());
     let transports = ChannelKind::ALL
         .iter()
         .filter_map(|k| {

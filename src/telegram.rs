@@ -505,7 +505,7 @@ impl TelegramBot {
                 self.engine.unlink_chat(chat, now).await?;
                 Ok(false)
             }
-            SendError::Permanent(_) => {
+            SendError::Permanent(_) | SendError::Credentials(_) | SendError::InvalidNumber(_) => {
                 tracing::error!(error = %describe(e), "a staff alert was refused by Telegram");
                 Ok(true)
             }

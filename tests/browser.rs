@@ -18,6 +18,7 @@
 //! `chromium`); without them the test says so and passes, unless
 //! `PAMINN_REQUIRE_BROWSER` is set (CI sets it), then it fails.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use chrono::{Duration, Utc};

@@ -6,6 +6,7 @@
 //! * a rolling restart (SIGTERM mid-burst, then a new process): the old one
 //!   exits 0 holding no claim, and every reminder is sent exactly once.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use chrono::{Duration, Utc};

@@ -8,6 +8,7 @@
 //! /proc/self/status) is this test's (both backends run in this process;
 //! the bound on password checks is process-wide, so that is covered too).
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use common::ui::{self, PASSWORD};

@@ -31,6 +31,9 @@ pub struct OutgoingMessage {
     pub to: String,
     pub body: String,
     pub ask_reply: bool,
+    /// The token a Telegram question's reply buttons carry, stored by the
+    /// dispatcher before the send (None elsewhere).
+    pub reply_token: Option<crate::domain::link::CallbackToken>,
     /// For the labels of reply buttons.
     pub language: crate::domain::Language,
 }
@@ -79,6 +82,30 @@ pub enum SendError {
     /// marked dead and unlinked.
     #[error("recipient unreachable: {0}")]
     Unreachable(String),
+    /// The gateway says the number cannot receive SMS (invalid, not a
+    /// mobile): permanent, and the lots is told the number needs fixing.
+    #[error("invalid number: {0}")]
+    InvalidNumber(String),
+    /// The gateway refused paminn's own credentials: permanent, and every
+    /// message fails until an admin fixes the configuration.
+    #[error("credentials refused: {0}")]
+    Credentials(String),
+}
+
+impl SendError {
+    /// The failure kind this error stores when it ends a message
+    /// (`outbox.error_kind`); None for the ones that are retried.
+    pub fn failure_kind(&self) -> Option<crate::domain::FailureKind> {
+        use crate::domain::FailureKind as K;
+        match self {
+            SendError::Permanent(_) => Some(K::Rejected),
+            SendError::RecipientOptedOut(_) => Some(K::OptedOut),
+            SendError::Unreachable(_) => Some(K::Unreachable),
+            SendError::InvalidNumber(_) => Some(K::InvalidNumber),
+            SendError::Credentials(_) => Some(K::Credentials),
+            SendError::Temporary(_) | SendError::RateLimited(_) => None,
+        }
+    }
 }
 
 /// Rate limits a transport asks for.

@@ -11,10 +11,8 @@
 
 use super::{Accepted, Limits, OutgoingMessage, SendError, Transport};
 use crate::domain::link::{ButtonChoice, callback_data};
-use crate::engine::Engine;
 use crate::texts;
 use async_trait::async_trait;
-use chrono::Utc;
 use std::time::Duration;
 use teloxide::RequestError;
 use teloxide::prelude::*;
@@ -136,7 +134,7 @@ pub fn classify(e: &RequestError) -> SendError {
             | A::BotKickedFromSupergroup
             | A::BotKickedFromChannel => SendError::Unreachable(api.to_string()),
             A::InvalidToken => {
-                SendError::Permanent("the Bot API refused the token (wrong credentials)".into())
+                SendError::Credentials("the Bot API refused the token (wrong credentials)".into())
             }
             A::Unknown(s) if s.starts_with("Forbidden") => SendError::Unreachable(s.clone()),
             A::Unknown(s)
@@ -172,15 +170,13 @@ pub fn reply_keyboard(
 
 pub struct TelegramTransport {
     bot: Bot,
-    engine: Engine,
     limits: Limits,
 }
 
 impl TelegramTransport {
-    pub fn new(bot: Bot, engine: Engine, cfg: &TelegramConfig) -> Self {
+    pub fn new(bot: Bot, cfg: &TelegramConfig) -> Self {
         TelegramTransport {
             bot,
-            engine,
             limits: Limits {
                 global_per_sec: Some(cfg.rate_per_sec),
                 per_recipient_per_sec: Some(cfg.per_chat_per_sec),
@@ -205,15 +201,8 @@ impl Transport for TelegramTransport {
             .parse()
             .map_err(|_| SendError::Permanent("the linked chat id is not a number".into()))?;
         let mut req = self.bot.send_message(ChatId(chat), msg.body.clone());
-        if msg.ask_reply {
-            // The token is stored first: a tap can only arrive after the
-            // message, and an unsent message's token is never shown.
-            let token = self
-                .engine
-                .reply_token(msg.outbox_id, &msg.to, Utc::now())
-                .await
-                .map_err(|e| SendError::Temporary(e.to_string()))?;
-            req = req.reply_markup(reply_keyboard(msg.language, &token));
+        if let Some(token) = msg.reply_token.as_ref().filter(|_| msg.ask_reply) {
+            req = req.reply_markup(reply_keyboard(msg.language, token));
         }
         match req.await {
             Ok(m) => Ok(Accepted::id(format!("{chat}:{}", m.id.0))),
@@ -250,7 +239,7 @@ mod tests {
         ));
         assert!(matches!(
             classify(&RequestError::Api(ApiError::InvalidToken)),
-            SendError::Permanent(e) if e.contains("credentials")
+            SendError::Credentials(e) if e.contains("credentials")
         ));
         assert!(matches!(
             classify(&RequestError::Api(ApiError::Unknown("Bad Gateway".into()))),

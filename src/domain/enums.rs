@@ -156,6 +156,26 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// Why a message failed for good, as the gateway or the dispatcher
+    /// classified it when it happened (stored in `outbox.error_kind`), so
+    /// monitoring and the case record never read it back out of a text:
+    /// no number or no linked chat to send to; the gateway says the number
+    /// cannot get SMS (invalid, landline); the recipient opted out at the
+    /// gateway (Twilio 21610); the chat is gone (bot blocked, account
+    /// deactivated); the gateway refused paminn's credentials (an admin
+    /// must act); retried until the policy gave up; any other refusal.
+    FailureKind, "failure kind" {
+        NoAddress => "no_address",
+        InvalidNumber => "invalid_number",
+        OptedOut => "opted_out",
+        Unreachable => "unreachable",
+        Credentials => "credentials",
+        GaveUp => "gave_up",
+        Rejected => "rejected",
+    }
+);
+
 impl OutboxStatus {
     /// Final states are never left: a late "sent" receipt must not overwrite
     /// "delivered", and "failed" stays failed.

@@ -25,9 +25,10 @@ use super::Engine;
 use crate::channels::sms::gsm7;
 use crate::channels::{Channels, OutgoingMessage, SendError};
 use crate::domain::gates::{self, GateInput, Verdict};
+use crate::domain::link::CallbackToken;
 use crate::domain::phone::mask_numbers_in;
 use crate::domain::retry::RetryPolicy;
-use crate::domain::{ChannelKind, Purpose, TaskKind};
+use crate::domain::{ChannelKind, FailureKind, Purpose, TaskKind};
 use crate::error::Result;
 use crate::store::outbox::{self, Claimed, Outcome};
 use crate::store::{Db, journal, tasks};
@@ -224,6 +225,7 @@ impl Dispatcher {
             Outcome::Failed {
                 error: format!("gave up after {} attempts", c.attempts - 1),
                 body: None,
+                kind: FailureKind::GaveUp,
             }
         } else {
             let gate = GateInput {
@@ -274,7 +276,20 @@ impl Dispatcher {
                     ChannelKind::Telegram => NO_CHAT.into(),
                 },
                 body: None,
+                kind: FailureKind::NoAddress,
             };
+        };
+        // A Telegram question carries reply buttons whose token is stored
+        // before the send: a tap can only arrive after the message, and an
+        // unsent message's token is never shown. The transport only puts
+        // it on the buttons (channels know no engine and no database).
+        let reply_token = if c.ask_reply && c.channel == ChannelKind::Telegram {
+            match self.reply_token(c.id, &to, now).await {
+                Ok(t) => Some(t),
+                Err(e) => return self.temporary(c, e.to_string(), body, now),
+            }
+        } else {
+            None
         };
         let msg = OutgoingMessage {
             outbox_id: c.id,
@@ -283,6 +298,7 @@ impl Dispatcher {
             to,
             body,
             ask_reply: c.ask_reply,
+            reply_token,
             language: c.language,
         };
         let channel = c.channel.as_str();
@@ -299,6 +315,8 @@ impl Dispatcher {
                 SendError::RateLimited(_) => "rate_limited",
                 SendError::RecipientOptedOut(_) => "opted_out",
                 SendError::Unreachable(_) => "unreachable",
+                SendError::InvalidNumber(_) => "invalid_number",
+                SendError::Credentials(_) => "credentials",
             };
             metrics::counter!("paminn_gateway_errors_total", "channel" => channel, "kind" => kind)
                 .increment(1);
@@ -315,33 +333,73 @@ impl Dispatcher {
             Err(SendError::RecipientOptedOut(e)) => Outcome::Failed {
                 error: format!("{GATEWAY_OPT_OUT}: {e}"),
                 body: Some(msg.body),
-            },
-            Err(SendError::Permanent(e)) => Outcome::Failed {
-                error: e,
-                body: Some(msg.body),
+                kind: FailureKind::OptedOut,
             },
             Err(SendError::Unreachable(e)) => Outcome::Failed {
                 error: format!("{CHAT_GONE}: {e}"),
+                body: Some(msg.body),
+                kind: FailureKind::Unreachable,
+            },
+            Err(
+                e @ (SendError::Permanent(_)
+                | SendError::InvalidNumber(_)
+                | SendError::Credentials(_)),
+            ) => Outcome::Failed {
+                kind: e.failure_kind().unwrap_or(FailureKind::Rejected),
+                error: match e {
+                    SendError::Permanent(t)
+                    | SendError::InvalidNumber(t)
+                    | SendError::Credentials(t) => t,
+                    other => other.to_string(),
+                },
                 body: Some(msg.body),
             },
             Err(SendError::RateLimited(after)) => Outcome::Defer {
                 until: now + chrono::Duration::from_std(after).unwrap_or_default(),
             },
-            Err(SendError::Temporary(e)) => {
-                if self.cfg.retry.exhausted(c.attempts) {
-                    Outcome::Failed {
-                        error: format!("{e} (gave up after {} attempts)", c.attempts),
-                        body: Some(msg.body),
-                    }
-                } else {
-                    let jitter = rand::rng().random_range(0.8..=1.2);
-                    Outcome::Retry {
-                        at: now + self.cfg.retry.delay(c.attempts, jitter),
-                        error: e,
-                    }
-                }
+            Err(SendError::Temporary(e)) => self.temporary(c, e, msg.body, now),
+        }
+    }
+
+    /// A failure that may pass: retried with backoff, until the policy
+    /// gives up.
+    fn temporary(&self, c: &Claimed, error: String, body: String, now: DateTime<Utc>) -> Outcome {
+        if self.cfg.retry.exhausted(c.attempts) {
+            Outcome::Failed {
+                error: format!("{error} (gave up after {} attempts)", c.attempts),
+                body: Some(body),
+                kind: FailureKind::GaveUp,
+            }
+        } else {
+            let jitter = rand::rng().random_range(0.8..=1.2);
+            Outcome::Retry {
+                at: now + self.cfg.retry.delay(c.attempts, jitter),
+                error,
             }
         }
+    }
+
+    /// Stores a reply button's token for one Telegram question.
+    async fn reply_token(
+        &self,
+        outbox: crate::domain::OutboxId,
+        chat_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CallbackToken> {
+        let token = CallbackToken::random(rand::random());
+        let mut c = self.db().conn().await?;
+        crate::store::telegram::insert_callback(
+            &mut c,
+            &token,
+            "reply",
+            Some(outbox),
+            None,
+            None,
+            chat_id,
+            now,
+        )
+        .await?;
+        Ok(token)
     }
 
     /// Writes the outcome and its journal entry in one transaction.
@@ -383,8 +441,10 @@ impl Dispatcher {
         }
         // Opted out at the gateway (e.g. STOP sent to Twilio's number):
         // honour it like STOPP.
-        if let Outcome::Failed { error, .. } = outcome
-            && error.starts_with(GATEWAY_OPT_OUT)
+        if let Outcome::Failed {
+            kind: FailureKind::OptedOut,
+            ..
+        } = outcome
         {
             let p = crate::store::participants::get(&mut tx, c.participant_id).await?;
             crate::store::participants::set_opted_out(
@@ -406,9 +466,11 @@ impl Dispatcher {
             .await?;
         }
         // The chat is gone: stop using it, so planning picks SMS from now on.
-        if let Outcome::Failed { error, .. } = outcome
+        if let Outcome::Failed {
+            kind: FailureKind::Unreachable,
+            ..
+        } = outcome
             && c.channel == ChannelKind::Telegram
-            && error.starts_with(CHAT_GONE)
         {
             crate::store::telegram::mark_dead(&mut tx, c.participant_id, now).await?;
             journal::append(
@@ -457,8 +519,8 @@ impl Dispatcher {
         // gone dead, a chat been blocked. A message for an unlinked chat
         // that went by SMS instead is not news: the dead chat already made
         // its task.
-        if let Outcome::Failed { error, .. } = outcome
-            && !(fell_back && error == NO_CHAT)
+        if let Outcome::Failed { error, kind, .. } = outcome
+            && !(fell_back && *kind == FailureKind::NoAddress)
         {
             tasks::create(
                 &mut tx,
@@ -491,7 +553,11 @@ impl Dispatcher {
             Outcome::Sent { .. } => tracing::info!(outbox_id = %c.id, channel = %c.channel, "sent"),
             // Wrong gateway credentials stop every message: that is for an
             // admin, now, not only a task for one participant's lots.
-            Outcome::Failed { error, .. } if error.contains("credentials") => tracing::error!(
+            Outcome::Failed {
+                error,
+                kind: FailureKind::Credentials,
+                ..
+            } => tracing::error!(
                 outbox_id = %c.id, channel = %c.channel, error = %mask_numbers_in(error),
                 "the gateway refused paminn's credentials: check the configuration"
             ),

@@ -238,7 +238,7 @@ impl Engine {
     /// Erases a discharged participant's personal data. Appointments,
     /// statuses and event kinds stay, anonymous, so the unit's counts hold.
     ///
-    /// What goes, table by table (`tests/erasure.rs` writes a marker into
+    /// What goes, table by table (`tests/it/erasure.rs` writes a marker into
     /// every text column a participant's data reaches and scans the whole
     /// database for it afterwards): the participant's name, number, chat
     /// and phase; appointments' and series' place, with whom, notes,

@@ -556,30 +556,6 @@ impl Engine {
         Ok(())
     }
 
-    /// A reply button's token for one outbox row, stored before the
-    /// message is sent.
-    pub async fn reply_token(
-        &self,
-        outbox: OutboxId,
-        chat_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<CallbackToken> {
-        let token = new_token();
-        let mut c = self.db.conn().await?;
-        tg::insert_callback(
-            &mut c,
-            &token,
-            "reply",
-            Some(outbox),
-            None,
-            None,
-            chat_id,
-            now,
-        )
-        .await?;
-        Ok(token)
-    }
-
     /// Today's appointments (on the lots's unit's calendar) of the
     /// participants a lots is responsible for, with reply and the latest
     /// reminder's delivery state.

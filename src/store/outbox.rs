@@ -18,8 +18,8 @@ use crate::domain::ReplyState;
 use crate::domain::gates::ConsentState;
 use crate::domain::schedule::QuietHours;
 use crate::domain::{
-    AppointmentId, AppointmentKind, AppointmentStatus, ChannelKind, ChannelSet, Language, OutboxId,
-    OutboxStatus, ParticipantId, ParticipantStatus, Purpose,
+    AppointmentId, AppointmentKind, AppointmentStatus, ChannelKind, ChannelSet, FailureKind,
+    Language, OutboxId, OutboxStatus, ParticipantId, ParticipantStatus, Purpose,
 };
 use crate::error::{Error, Result};
 use crate::store::units::parse_tz;
@@ -284,6 +284,8 @@ pub enum Outcome {
     Failed {
         error: String,
         body: Option<String>,
+        /// Why, classified when it happened (`outbox.error_kind`).
+        kind: FailureKind,
     },
     Suppressed {
         reason: String,
@@ -327,12 +329,14 @@ pub async fn finish(
         .bind(ms(*until))
         .bind("deferred: quiet hours")
         .bind(ms(now)),
-        Outcome::Failed { error, body } => sqlx::query(
-            "UPDATE outbox SET status = 'failed', last_error = $1, body = COALESCE($2, body),
-                    updated_at = $3, lease_until = NULL, claim_token = NULL
-             WHERE id = $4 AND claim_token = $5 AND status = 'sending'",
+        Outcome::Failed { error, body, kind } => sqlx::query(
+            "UPDATE outbox SET status = 'failed', last_error = $1, error_kind = $2,
+                    body = COALESCE($3, body), updated_at = $4, lease_until = NULL,
+                    claim_token = NULL
+             WHERE id = $5 AND claim_token = $6 AND status = 'sending'",
         )
         .bind(error.clone())
+        .bind(kind.as_str())
         .bind(body.clone())
         .bind(ms(now)),
         Outcome::Suppressed { reason } => sqlx::query(

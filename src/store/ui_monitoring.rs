@@ -5,7 +5,9 @@
 //! (admins only; the handler decides).
 
 use super::{Conn, from_ms, ms, parse_col};
-use crate::domain::{ChannelKind, OutboxId, OutboxStatus, ParticipantId, Purpose, UnitId};
+use crate::domain::{
+    ChannelKind, FailureKind, OutboxId, OutboxStatus, ParticipantId, Purpose, UnitId,
+};
 use crate::error::Result;
 use crate::store::units::parse_tz;
 use chrono::{DateTime, Utc};
@@ -53,6 +55,9 @@ pub struct MessageRow {
     pub currency: Option<String>,
     /// The gateway's or the gate's reason; classified before it is shown.
     pub last_error: Option<String>,
+    /// Why it failed, as classified when it happened (None if it did not,
+    /// or a receipt reported the failure).
+    pub error_kind: Option<FailureKind>,
 }
 
 /// The time a message is listed under.
@@ -150,7 +155,7 @@ pub async fn search(
     let sql = format!(
         "SELECT o.id, {AT} AS at, o.participant_id, p.first_name, p.time_zone, p.unit_id,
                 o.purpose, o.ask_reply, o.channel, o.status, o.parts, o.encoding, o.cost,
-                o.currency, o.last_error
+                o.currency, o.last_error, o.error_kind
          FROM outbox o JOIN participants p ON p.id = o.participant_id
          WHERE {w}
          ORDER BY at DESC, o.id DESC
@@ -181,6 +186,9 @@ pub async fn search(
                 cost: r.try_get("cost")?,
                 currency: r.try_get("currency")?,
                 last_error: r.try_get("last_error")?,
+                error_kind: r
+                    .try_get::<Option<String>, _>("error_kind")?
+                    .and_then(|k| k.parse().ok()),
             })
         })
         .collect()
@@ -196,25 +204,6 @@ pub async fn count(c: &mut Conn, f: &MessageFilter) -> Result<i64> {
         .fetch_one(&mut *c)
         .await?;
     Ok(row.try_get::<i64, _>(0)?)
-}
-
-/// Fragments of the permanent errors gateways give for a number that does
-/// not work (lowercase): 46elks "Invalid to number", Twilio 21211 / 21614,
-/// Sinch `syntax_invalid_parameter_format` / `illegal_number_type`.
-pub const INVALID_NUMBER_ERRORS: &[&str] = &[
-    "invalid to number",
-    "twilio 21211",
-    "twilio 21614",
-    "syntax_invalid_parameter_format",
-    "illegal_number_type",
-    "not a valid phone number",
-    "not a valid mobile number",
-];
-
-/// Whether a stored error says the number does not work.
-pub fn is_invalid_number_error(e: &str) -> bool {
-    let l = e.to_lowercase();
-    INVALID_NUMBER_ERRORS.iter().any(|m| l.contains(m))
 }
 
 /// What is wrong with a participant's number.
@@ -240,11 +229,6 @@ pub struct NumberIssue {
 /// because the gateway called the number invalid. An invalid number stops
 /// counting once an SMS to them goes through.
 pub async fn number_issues(c: &mut Conn, unit: Option<UnitId>) -> Result<Vec<NumberIssue>> {
-    let invalid = INVALID_NUMBER_ERRORS
-        .iter()
-        .map(|m| format!("LOWER(o.last_error) LIKE '%{m}%'"))
-        .collect::<Vec<_>>()
-        .join(" OR ");
     let sql = format!(
         "SELECT p.id, p.unit_id, p.first_name, CASE WHEN p.phone IS NULL THEN 1 ELSE 0 END AS missing
          FROM participants p
@@ -256,7 +240,7 @@ pub async fn number_issues(c: &mut Conn, unit: Option<UnitId>) -> Result<Vec<Num
                                  AND o2.status IN ('sent','delivered','failed')
                                ORDER BY COALESCE(o2.sent_at, o2.updated_at) DESC, o2.id DESC
                                LIMIT 1)
-                   AND o.status = 'failed' AND ({invalid})))
+                   AND o.status = 'failed' AND o.error_kind = 'invalid_number'))
          ORDER BY p.unit_id, p.first_name, p.id",
         if unit.is_some() {
             "AND p.unit_id = $1"
@@ -471,23 +455,6 @@ mod tests {
         assert_eq!(name_patterns(" åsa "), ("åsa%".into(), "Åsa%".into()));
         assert_eq!(name_patterns("ALI"), ("ali%".into(), "Ali%".into()));
         assert_eq!(name_patterns("a%_\\"), ("a%".into(), "A%".into()));
-    }
-
-    #[test]
-    fn invalid_number_errors_as_the_adapters_write_them() {
-        assert!(is_invalid_number_error(
-            "gateway rejected the message (HTTP 403): Invalid to number"
-        ));
-        assert!(is_invalid_number_error(
-            "gateway rejected the number (Twilio 21211): The 'To' number ****4567 is not a valid phone number."
-        ));
-        assert!(is_invalid_number_error(
-            "gateway rejected the message (HTTP 400): syntax_invalid_parameter_format: Invalid number"
-        ));
-        assert!(!is_invalid_number_error("no phone number"));
-        assert!(!is_invalid_number_error(
-            "gateway refused our credentials (HTTP 401): x"
-        ));
     }
 
     #[test]

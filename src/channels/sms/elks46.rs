@@ -23,7 +23,7 @@
 //! transport reports `"SEK"` ([`CURRENCY`]); a EUR account would need it
 //! configurable.
 
-use crate::channels::sms::{classify_status, exchange};
+use crate::channels::sms::{classify_status, exchange, says_invalid_number};
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
 use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
@@ -106,7 +106,14 @@ struct Created {
 fn classify(status: u16, retry: Option<Duration>, body: &str) -> SendError {
     let text = mask_numbers_in(body.trim());
     if status == 403 {
+        // 46elks answers 403 for a bad recipient and for the account alike
+        // ("Invalid to number", "Not enough credits"): told apart by text.
         let text: String = text.chars().take(200).collect();
+        if says_invalid_number(&text) {
+            return SendError::InvalidNumber(format!(
+                "gateway rejected the number (HTTP 403): {text}"
+            ));
+        }
         return SendError::Permanent(format!("gateway rejected the message (HTTP 403): {text}"));
     }
     classify_status(status, retry, &text)

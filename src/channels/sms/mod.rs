@@ -26,9 +26,24 @@ pub fn classify_status(status: u16, retry_after: Option<Duration>, body: &str) -
     match status {
         429 => SendError::RateLimited(retry_after.unwrap_or(Duration::from_secs(10))),
         408 | 500..=599 => SendError::Temporary(detail("gateway error")),
-        401 | 403 => SendError::Permanent(detail("gateway refused our credentials")),
+        401 | 403 => SendError::Credentials(detail("gateway refused our credentials")),
         _ => SendError::Permanent(detail("gateway rejected the message")),
     }
+}
+
+/// Whether a gateway's error text says the number cannot get SMS: the
+/// wordings 46elks and Sinch use (Twilio says it with a code). Read here,
+/// once, where the gateway answers; what is stored is the kind.
+pub fn says_invalid_number(text: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "invalid to number",
+        "not a valid phone number",
+        "not a valid mobile number",
+        "syntax_invalid_parameter_format",
+        "illegal_number_type",
+    ];
+    let l = text.to_lowercase();
+    MARKERS.iter().any(|m| l.contains(m))
 }
 
 /// Classifies a transport-level failure (no HTTP answer).
@@ -74,4 +89,30 @@ pub(crate) async fn exchange<T: DeserializeOwned>(
             mask_numbers_in(&e.to_string())
         ))
     })
+}
+
+#[cfg(test)]
+mod invalid_number_tests {
+    use super::says_invalid_number;
+
+    #[test]
+    fn the_gateways_words_for_a_number_that_cannot_get_sms() {
+        for yes in [
+            "Invalid to number",
+            "The 'To' number ****4567 is not a valid phone number.",
+            "'To' number is not a valid mobile number",
+            "syntax_invalid_parameter_format: Invalid number",
+            "illegal_number_type: Number is not a mobile",
+        ] {
+            assert!(says_invalid_number(yes), "{yes}");
+        }
+        for no in [
+            "Not enough credits",
+            "gateway refused our credentials (HTTP 401): x",
+            "no phone number",
+            "blocked_account: the account is blocked",
+        ] {
+            assert!(!says_invalid_number(no), "{no}");
+        }
+    }
 }

@@ -23,7 +23,7 @@
 //! texts may quote the number, so they pass through [`mask_numbers_in`];
 //! only ids, codes and statuses are logged.
 
-use crate::channels::sms::{classify_status, exchange};
+use crate::channels::sms::{classify_status, exchange, says_invalid_number};
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
 use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
@@ -123,6 +123,12 @@ fn classify(status: u16, retry: Option<Duration>, body: &str) -> SendError {
         _ => body.trim().to_string(),
     };
     let detail = mask_numbers_in(&detail);
+    if (400..500).contains(&status) && says_invalid_number(&detail) {
+        let detail: String = detail.chars().take(200).collect();
+        return SendError::InvalidNumber(format!(
+            "gateway rejected the number (HTTP {status}): {detail}"
+        ));
+    }
     if status == 403 {
         // 403 covers the account (`blocked_account`) and the recipient
         // (`illegal_number_type`) alike: permanent, worded by Sinch's code.

@@ -162,9 +162,9 @@ fn classify(status: u16, retry: Option<Duration>, body: &str) -> SendError {
             codes::UNSUBSCRIBED_RECIPIENT
         )),
         Some(c @ (codes::INVALID_TO | codes::TO_NOT_MOBILE)) => {
-            SendError::Permanent(format!("gateway rejected the number (Twilio {c}): {text}"))
+            SendError::InvalidNumber(format!("gateway rejected the number (Twilio {c}): {text}"))
         }
-        Some(codes::AUTHENTICATE) => SendError::Permanent(format!(
+        Some(codes::AUTHENTICATE) => SendError::Credentials(format!(
             "gateway refused our credentials (Twilio {}, HTTP {status}): {text}",
             codes::AUTHENTICATE
         )),

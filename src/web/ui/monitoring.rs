@@ -11,8 +11,9 @@ use super::{Me, Ui, UiError, local_date, render, t, ta};
 use crate::domain::access::{self, Action};
 use crate::domain::schedule::resolve_local;
 use crate::domain::spreadsheet::cell;
-use crate::domain::{ChannelKind, Language, OutboxStatus, ParticipantId, Purpose, UnitId};
-use crate::engine::dispatcher::{CHAT_GONE, GATEWAY_OPT_OUT, NO_CHAT};
+use crate::domain::{
+    ChannelKind, FailureKind, Language, OutboxStatus, ParticipantId, Purpose, UnitId,
+};
 use crate::store::ui_monitoring::{
     self as mon, MessageFilter, MessageRow, NumberProblem, PeriodCounts, Who,
 };
@@ -265,36 +266,41 @@ fn query_string(q: &SearchQuery, sr: &Search) -> String {
 }
 
 /// Why a message did not go, as a text key: classified, never the raw
-/// gateway answer.
-fn reason_key(status: OutboxStatus, error: Option<&str>) -> Option<&'static str> {
-    let e = error?;
-    match status {
-        OutboxStatus::Failed => Some(if e == "no phone number" {
-            "ui-monitoring-reason-no-number"
-        } else if mon::is_invalid_number_error(e) {
-            "ui-monitoring-reason-invalid-number"
-        } else if e.starts_with(GATEWAY_OPT_OUT) {
-            "ui-monitoring-reason-opted-out"
-        } else if e.starts_with(CHAT_GONE) || e.starts_with(NO_CHAT) {
-            "ui-monitoring-reason-no-chat"
-        } else if e.contains("gave up after") {
-            "ui-monitoring-reason-gave-up"
-        } else {
-            "ui-monitoring-reason-rejected"
+/// gateway answer. A failure by the kind stored when it happened; a
+/// suppression by the gate's own reason.
+fn reason_key(r: &MessageRow) -> Option<&'static str> {
+    use FailureKind as K;
+    let e = r.last_error.as_deref();
+    match r.status {
+        OutboxStatus::Failed => Some(match (r.error_kind, e) {
+            (None, None) => return None,
+            (Some(K::NoAddress), _) if r.channel == ChannelKind::Sms => {
+                "ui-monitoring-reason-no-number"
+            }
+            (Some(K::NoAddress | K::Unreachable), _) => "ui-monitoring-reason-no-chat",
+            (Some(K::InvalidNumber), _) => "ui-monitoring-reason-invalid-number",
+            (Some(K::OptedOut), _) => "ui-monitoring-reason-opted-out",
+            (Some(K::GaveUp), _) => "ui-monitoring-reason-gave-up",
+            (Some(K::Rejected | K::Credentials), _) | (None, Some(_)) => {
+                "ui-monitoring-reason-rejected"
+            }
         }),
-        OutboxStatus::Suppressed => Some(if e.contains("consent") {
-            "ui-monitoring-reason-consent"
-        } else if e.contains("not active") {
-            "ui-monitoring-reason-not-active"
-        } else if e.contains("opted out") {
-            "ui-monitoring-reason-stop"
-        } else if e.contains("cannot come") {
-            "ui-monitoring-reason-said-cannot"
-        } else if e.contains("quiet hours") {
-            "ui-monitoring-reason-quiet"
-        } else {
-            "ui-monitoring-reason-too-late"
-        }),
+        OutboxStatus::Suppressed => {
+            let e = e?;
+            Some(if e.contains("consent") {
+                "ui-monitoring-reason-consent"
+            } else if e.contains("not active") {
+                "ui-monitoring-reason-not-active"
+            } else if e.contains("opted out") {
+                "ui-monitoring-reason-stop"
+            } else if e.contains("cannot come") {
+                "ui-monitoring-reason-said-cannot"
+            } else if e.contains("quiet hours") {
+                "ui-monitoring-reason-quiet"
+            } else {
+                "ui-monitoring-reason-too-late"
+            })
+        }
         _ => None,
     }
 }
@@ -357,9 +363,7 @@ fn row_view(lang: Language, r: &MessageRow, unit_names: &HashMap<UnitId, String>
             .cost
             .map(|c| money(c, r.currency.as_deref(), lang))
             .unwrap_or_default(),
-        reason: reason_key(r.status, r.last_error.as_deref())
-            .map(|k| t(lang, k))
-            .unwrap_or_default(),
+        reason: reason_key(r).map(|k| t(lang, k)).unwrap_or_default(),
     }
 }
 
@@ -996,9 +1000,7 @@ fn csv_body(
             r.cost.map(|c| money(c, None, lang)).unwrap_or_default(),
             // The gateway's word: outside text like a name.
             cell(r.currency.as_deref().unwrap_or_default()).into_owned(),
-            reason_key(r.status, r.last_error.as_deref())
-                .map(|k| t(lang, k))
-                .unwrap_or_default(),
+            reason_key(r).map(|k| t(lang, k)).unwrap_or_default(),
         ])?;
     }
     Ok(w.into_inner()?)
@@ -1025,22 +1027,98 @@ mod tests {
     #[test]
     fn reasons_are_classified_never_copied() {
         use OutboxStatus::*;
-        assert_eq!(
-            reason_key(Failed, Some("no phone number")),
-            Some("ui-monitoring-reason-no-number")
-        );
-        assert_eq!(
-            reason_key(
-                Failed,
-                Some("gateway rejected the message (HTTP 403): Invalid to number")
+        let row = |status, channel, kind, error: Option<&str>| MessageRow {
+            id: crate::domain::OutboxId::from_db(1),
+            at: Utc::now(),
+            participant_id: ParticipantId::from_db(1),
+            first_name: "Ali".into(),
+            time_zone: chrono_tz::Europe::Stockholm,
+            unit_id: UnitId::from_db(1),
+            purpose: Purpose::Reminder,
+            ask_reply: true,
+            channel,
+            status,
+            parts: None,
+            encoding: None,
+            cost: None,
+            currency: None,
+            last_error: error.map(str::to_string),
+            error_kind: kind,
+        };
+        let sms = ChannelKind::Sms;
+        let tg = ChannelKind::Telegram;
+        let cases = [
+            (
+                row(
+                    Failed,
+                    sms,
+                    Some(FailureKind::NoAddress),
+                    Some("no phone number"),
+                ),
+                Some("ui-monitoring-reason-no-number"),
             ),
-            Some("ui-monitoring-reason-invalid-number")
-        );
-        assert_eq!(
-            reason_key(Suppressed, Some("consent was withdrawn")),
-            Some("ui-monitoring-reason-consent")
-        );
-        assert_eq!(reason_key(Delivered, None), None);
+            (
+                row(
+                    Failed,
+                    tg,
+                    Some(FailureKind::NoAddress),
+                    Some("no Telegram chat linked"),
+                ),
+                Some("ui-monitoring-reason-no-chat"),
+            ),
+            // The kind decides, whatever the gateway's words.
+            (
+                row(
+                    Failed,
+                    sms,
+                    Some(FailureKind::InvalidNumber),
+                    Some("HTTP 400: something new"),
+                ),
+                Some("ui-monitoring-reason-invalid-number"),
+            ),
+            (
+                row(
+                    Failed,
+                    sms,
+                    Some(FailureKind::Rejected),
+                    Some("Invalid to number"),
+                ),
+                Some("ui-monitoring-reason-rejected"),
+            ),
+            (
+                row(Failed, sms, Some(FailureKind::OptedOut), Some("x")),
+                Some("ui-monitoring-reason-opted-out"),
+            ),
+            (
+                row(Failed, tg, Some(FailureKind::Unreachable), Some("x")),
+                Some("ui-monitoring-reason-no-chat"),
+            ),
+            (
+                row(Failed, sms, Some(FailureKind::GaveUp), Some("x")),
+                Some("ui-monitoring-reason-gave-up"),
+            ),
+            (
+                row(Failed, sms, Some(FailureKind::Credentials), Some("x")),
+                Some("ui-monitoring-reason-rejected"),
+            ),
+            // A failure a delivery receipt reported: no reason to give.
+            (row(Failed, sms, None, None), None),
+            (
+                row(Suppressed, sms, None, Some("consent was withdrawn")),
+                Some("ui-monitoring-reason-consent"),
+            ),
+            (row(Delivered, sms, None, None), None),
+        ];
+        for (r, want) in cases {
+            assert_eq!(
+                reason_key(&r),
+                want,
+                "{:?} {:?} {:?}",
+                r.status,
+                r.error_kind,
+                r.last_error
+            );
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! The end-to-end flows against the `telegram-test-api` emulator are in
 //! tests/telegram_e2e.rs.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::fx::{self, Recorder};
@@ -60,7 +60,7 @@ async fn world_with_timeout(t: &common::TestDb, now: DateTime<Utc>, timeout: Std
     let unit = fx::unit(&e, "Chansen", now).await;
     let fake = FakeBotApi::start().await;
     let sms = Arc::new(Recorder::default());
-    let transport = TelegramTransport::new(fake.bot(timeout), e.clone(), &fake.config(timeout));
+    let transport = TelegramTransport::new(fake.bot(timeout), &fake.config(timeout));
     let channels = Arc::new(
         Channels::new()
             .with(ChannelKind::Sms, sms.clone())

@@ -3,7 +3,7 @@
 //! it), revocation, and every read of personal data in the audit log with
 //! the token named. The command line lists and revokes.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use paminn::domain::api_scope::{TokenAccess, TokenScope};

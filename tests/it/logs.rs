@@ -4,7 +4,7 @@
 //! searched for the phone numbers and texts used, in every form. The same
 //! run's `/metrics` counts what happened and holds none of them either.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use paminn::domain::schedule::QuietHours;

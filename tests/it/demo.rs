@@ -1,7 +1,7 @@
 //! The demo as a newcomer meets it: seeded data, a reminder on the sandbox
 //! phone within a minute, and the answer box.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use paminn::engine::Engine;

@@ -1,7 +1,7 @@
 //! The sandbox phone as a page of the staff UI: demo only, behind the
 //! login, answers only with the form's CSRF token.
 
-mod common;
+use crate::common;
 
 use common::ui;
 use paminn::domain::Role;

@@ -4,7 +4,7 @@
 //! request twice (engine, CLI, API); quiet hours and the urgent night rule.
 //! Every instant is explicit: the dispatcher runs with `run_once(now)`.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::fx::{self, Recorder};

@@ -1,7 +1,7 @@
 //! The command line as scripts use it: the binary, its flags, its JSON and
 //! its exit codes, on both backends.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::process::{Command, Output};

@@ -31,6 +31,7 @@ fn msg() -> OutgoingMessage {
         to: TO.into(),
         body: BODY.into(),
         ask_reply: true,
+        reply_token: None,
         language: paminn::domain::Language::Sv,
     }
 }
@@ -192,11 +193,11 @@ async fn elks46_invalid_number_403_is_permanent() {
         .await
         .unwrap_err();
     match e {
-        SendError::Permanent(s) => {
+        SendError::InvalidNumber(s) => {
             assert!(s.contains("Invalid to number"), "{s}");
             assert!(!s.contains("4670"), "no phone number in errors: {s}");
         }
-        other => panic!("expected Permanent, got {other:?}"),
+        other => panic!("expected InvalidNumber, got {other:?}"),
     }
 }
 
@@ -213,7 +214,7 @@ async fn elks46_401_is_permanent_and_names_credentials() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, SendError::Permanent(s) if s.contains("credentials")),
+        matches!(&e, SendError::Credentials(s) if s.contains("credentials")),
         "{e:?}"
     );
 }
@@ -420,11 +421,11 @@ async fn twilio_invalid_number_21211_is_permanent_without_the_number() {
         .await
         .unwrap_err();
     match e {
-        SendError::Permanent(s) => {
+        SendError::InvalidNumber(s) => {
             assert!(s.contains("21211"), "{s}");
             assert!(!s.contains("4670"), "no phone number in errors: {s}");
         }
-        other => panic!("expected Permanent, got {other:?}"),
+        other => panic!("expected InvalidNumber, got {other:?}"),
     }
 }
 
@@ -444,7 +445,7 @@ async fn twilio_not_mobile_21614_is_permanent() {
         .send(&msg())
         .await
         .unwrap_err();
-    assert!(matches!(e, SendError::Permanent(_)), "{e:?}");
+    assert!(matches!(e, SendError::InvalidNumber(_)), "{e:?}");
 }
 
 #[tokio::test]
@@ -460,7 +461,7 @@ async fn twilio_401_is_permanent_and_names_credentials() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, SendError::Permanent(s) if s.contains("credentials") && s.contains("20003")),
+        matches!(&e, SendError::Credentials(s) if s.contains("credentials") && s.contains("20003")),
         "{e:?}"
     );
 }
@@ -620,11 +621,11 @@ async fn sinch_invalid_number_400_is_permanent_without_the_number() {
         .await
         .unwrap_err();
     match e {
-        SendError::Permanent(s) => {
+        SendError::InvalidNumber(s) => {
             assert!(s.contains("syntax_invalid_parameter_format"), "{s}");
             assert!(!s.contains("4670"), "no phone number in errors: {s}");
         }
-        other => panic!("expected Permanent, got {other:?}"),
+        other => panic!("expected InvalidNumber, got {other:?}"),
     }
 }
 
@@ -644,12 +645,12 @@ async fn sinch_403_illegal_number_type_is_permanent() {
         .await
         .unwrap_err();
     match e {
-        SendError::Permanent(s) => {
+        SendError::InvalidNumber(s) => {
             assert!(s.contains("illegal_number_type"), "{s}");
             assert!(!s.contains("credentials"), "not a credentials problem: {s}");
             assert!(!s.contains("4670"), "no phone number in errors: {s}");
         }
-        other => panic!("expected Permanent, got {other:?}"),
+        other => panic!("expected InvalidNumber, got {other:?}"),
     }
 }
 
@@ -666,7 +667,7 @@ async fn sinch_401_is_permanent_and_names_credentials() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, SendError::Permanent(s) if s.contains("credentials")),
+        matches!(&e, SendError::Credentials(s) if s.contains("credentials")),
         "{e:?}"
     );
 }

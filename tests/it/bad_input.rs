@@ -6,7 +6,7 @@
 //! the NUL is dropped) and nothing is half-stored, on both backends —
 //! PostgreSQL is where a NUL used to be a 500.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use common::fx;

@@ -3,7 +3,7 @@
 //! `secure_delete` (SQLite only), response headers, redirects, the sandbox
 //! phone's access rule, and the login under attack.
 
-mod common;
+use crate::common;
 
 use paminn::config::Config;
 use paminn::store::Db;

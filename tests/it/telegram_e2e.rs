@@ -9,7 +9,7 @@
 //! Without the emulator's node_modules the test says so and skips, unless
 //! PAMINN_REQUIRE_TELEGRAM_EMULATOR is set (CI sets it): then it fails.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use common::fx::{self, Recorder};
@@ -90,7 +90,7 @@ both_backends! {
             e.clone(),
             Arc::new(Channels::new()
                 .with(ChannelKind::Sms, sms.clone())
-                .with(ChannelKind::Telegram, Arc::new(TelegramTransport::new(bot.clone(), e.clone(), &cfg)))),
+                .with(ChannelKind::Telegram, Arc::new(TelegramTransport::new(bot.clone(), &cfg)))),
             DispatcherConfig { owner: "e2e".into(), ..Default::default() },
         );
         let tg = Arc::new(TelegramBot::new(e.clone(), bot));

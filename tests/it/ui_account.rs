@@ -2,7 +2,7 @@
 //! sessions that expire, logout, CSRF on every form, changing one's
 //! password, the language switch, and the audit rows all of that writes.
 
-mod common;
+use crate::common;
 
 use common::ui::{self, PASSWORD, location};
 use paminn::domain::Role;

@@ -6,7 +6,7 @@
 //! not (a lots for another lots's participant, audited as `case.denied`),
 //! CSRF, and the audit rows.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Europe::Stockholm;

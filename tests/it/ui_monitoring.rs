@@ -3,7 +3,7 @@
 //! delivery and reply chart, SMS cost per month; coordinators see their own
 //! unit, admins every unit, lotsar and assistants nothing.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use chrono_tz::Europe::Stockholm;
@@ -28,6 +28,8 @@ struct Msg {
     encoding: Option<&'static str>,
     cost: Option<i64>,
     error: Option<&'static str>,
+    /// `outbox.error_kind`, as the dispatcher classified the failure.
+    kind: Option<&'static str>,
     appointment: Option<i64>,
     ask_reply: bool,
 }
@@ -43,6 +45,7 @@ impl Msg {
             encoding: sent.then_some("gsm7"),
             cost: sent.then_some(3500),
             error: None,
+            kind: None,
             appointment: None,
             ask_reply: false,
         }
@@ -56,8 +59,8 @@ async fn msg(app: &UiApp, p: &Participant, m: Msg) -> i64 {
     sqlx::query_scalar(
         "INSERT INTO outbox (participant_id, appointment_id, purpose, channel, ask_reply, due_at,
                              next_attempt_at, status, body, last_error, sent_at, encoding, parts, cost,
-                             currency, created_at, updated_at)
-         VALUES ($1, $2, 'reminder', $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5, $5)
+                             currency, error_kind, created_at, updated_at)
+         VALUES ($1, $2, 'reminder', $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $5, $5)
          RETURNING id",
     )
     .bind(p.id.get())
@@ -73,6 +76,7 @@ async fn msg(app: &UiApp, p: &Participant, m: Msg) -> i64 {
     .bind(m.parts)
     .bind(m.cost)
     .bind(m.cost.map(|_| "SEK"))
+    .bind(m.kind)
     .fetch_one(&mut *c)
     .await
     .unwrap()
@@ -136,6 +140,7 @@ async fn world(t: &common::TestDb) -> World {
         &ali,
         Msg {
             error: Some("gateway error (HTTP 503): busy (gave up after 5 attempts)"),
+            kind: Some("gave_up"),
             ..Msg::sms("failed", failed_at)
         },
     )
@@ -145,6 +150,7 @@ async fn world(t: &common::TestDb) -> World {
         &dan,
         Msg {
             error: Some("gateway rejected the message (HTTP 403): Invalid to number"),
+            kind: Some("invalid_number"),
             ..Msg::sms("failed", now - Duration::hours(30))
         },
     )
@@ -235,6 +241,7 @@ both_backends! {
         // What counts is the latest by time, not the latest row written.
         msg(&w.app, &w.dan, Msg {
             error: Some("gateway rejected the number (Twilio 21211): not a valid phone number"),
+            kind: Some("invalid_number"),
             ..Msg::sms("failed", Utc::now() - Duration::days(10))
         }).await;
         let (_, page) = b.get("/monitoring").await;

@@ -7,7 +7,7 @@
 //! (yesterday 13:00, tomorrow 13:00), and the dispatcher and replies run
 //! at explicit instants, so nothing depends on when the tests run.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Europe::Stockholm;

@@ -1,7 +1,7 @@
 //! The reminder engine end to end on a real database (both backends):
 //! planning, DST, cancel/move, gates at send time, retries, leases, series.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::fx::{self, Recorder};
@@ -288,7 +288,7 @@ both_backends! {
         // The dead worker wakes up and tries to record a failure: refused.
         let mut c = e.db.conn().await.unwrap();
         let kept = outbox::finish(&mut c, dead[0].id, &dead[0].claim_token,
-            &outbox::Outcome::Failed { error: "late".into(), body: None }, due + Duration::seconds(90)).await.unwrap();
+            &outbox::Outcome::Failed { error: "late".into(), body: None, kind: paminn::domain::FailureKind::Rejected }, due + Duration::seconds(90)).await.unwrap();
         assert!(!kept);
         assert_eq!(rows(&e).await.remove(0).status, OutboxStatus::Sent);
     }
@@ -385,5 +385,41 @@ both_backends! {
         assert_eq!(outbox::apply_receipt(&mut c, ChannelKind::Sms, "unknown", OutboxStatus::Delivered, later).await.unwrap(), None);
         let row = rows(&e).await.into_iter().find(|r| r.gateway_id.as_deref() == Some("rec-1")).unwrap();
         assert_eq!(row.status, OutboxStatus::Delivered);
+    }
+}
+
+both_backends! {
+    async fn a_failure_is_stored_with_its_kind_and_monitoring_reads_the_kind(t) {
+        // The gateway's words for an invalid number are read once, where the
+        // gateway answers (SendError::InvalidNumber); what is stored is the
+        // kind, and the number check reads that, whatever the text says.
+        let e = Engine::new(t.db.clone());
+        let now = utc(2026, 12, 1, 9, 0);
+        let u = fx::unit(&e, "Chansen", now).await;
+        let p = fx::participant(&e, &u, "Ali", "sms", now).await;
+        let q = fx::participant(&e, &u, "Bea", "sms", now).await;
+        let rec = Arc::new(Recorder::default());
+        let d = dispatcher(&e, &rec);
+        *rec.always_fail.lock().unwrap() = Some(SendError::InvalidNumber("HTTP 400: något nytt".into()));
+        e.create_appointment(&appt(p.id, now + Duration::hours(30)), &actor(), now).await.unwrap();
+        d.run_once(now + Duration::hours(7)).await.unwrap();
+        *rec.always_fail.lock().unwrap() = Some(SendError::Permanent("Invalid to number".into()));
+        e.create_appointment(&appt(q.id, now + Duration::hours(30)), &actor(), now).await.unwrap();
+        d.run_once(now + Duration::hours(8)).await.unwrap();
+        let mut c = e.db.conn().await.unwrap();
+        let kinds: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT participant_id, status, error_kind FROM outbox WHERE status = 'failed' ORDER BY participant_id, id")
+            .fetch_all(&mut *c).await.unwrap();
+        assert_eq!(kinds.iter().map(|k| k.0).collect::<Vec<_>>(), [p.id.get(), q.id.get()]);
+        for (who, status, kind) in &kinds {
+            assert_eq!(status, "failed");
+            let want = if *who == p.id.get() { "invalid_number" } else { "rejected" };
+            assert_eq!(kind.as_deref(), Some(want), "participant {who}");
+        }
+        // Ali's number is flagged as invalid; Bea's rejection, whose text
+        // happens to look like one, is not.
+        let issues = paminn::store::ui_monitoring::number_issues(&mut c, Some(u.id)).await.unwrap();
+        let flagged: Vec<_> = issues.iter().map(|i| i.participant_id).collect();
+        assert_eq!(flagged, [p.id]);
     }
 }

@@ -1,7 +1,7 @@
 //! Replies into the case record, on both backends: matching, receipts,
 //! tasks, participant commands, attendance, tapering, retention, erasure.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::fx::{self, Recorder};

@@ -8,7 +8,7 @@
 //! A column added later is covered without touching this test: it gets the
 //! marker too, and must be erased or listed in `KEPT` with its reason.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::fx::{self, Recorder};
@@ -242,7 +242,11 @@ both_backends! {
         d.run_once(sthlm(2026, 12, 2, 11, 0)).await.unwrap();
         let sent = outbox::list(&mut t.db.conn().await.unwrap(), Some(p.id)).await.unwrap();
         assert!(!sent.is_empty());
-        e.reply_token(sent[0].id, &CHAT.to_string(), now).await.unwrap();
+        // The token a Telegram question's buttons carry, as the dispatcher
+        // stores it before the send.
+        paminn::store::telegram::insert_callback(&mut t.db.conn().await.unwrap(),
+            &paminn::domain::link::CallbackToken::random(rand::random()), "reply", Some(sent[0].id),
+            None, None, &CHAT.to_string(), now).await.unwrap();
         say(&e, p.id, "gw-1", &format!("förhinder, {MARK}-skäl"), sthlm(2026, 12, 2, 12, 0)).await;
         say(&e, p.id, "gw-2", &format!("{MARK}-obegripligt"), sthlm(2026, 12, 2, 12, 5)).await;
         // Where no operation of ours reaches in a test: a sandbox phone's

@@ -6,7 +6,7 @@
 //! The dispatcher runs with `run_once(at)` at the next noon in Stockholm,
 //! so quiet hours never decide a test.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use common::fx::{self, Recorder};

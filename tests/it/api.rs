@@ -1,6 +1,6 @@
 //! The JSON API over HTTP, as an agency system would use it.
 
-mod common;
+use crate::common;
 
 use chrono::Utc;
 use paminn::engine::Engine;

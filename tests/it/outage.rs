@@ -10,7 +10,7 @@
 //! other tests use. PostgreSQL only, by its nature; it needs the server
 //! binaries (`/usr/lib/postgresql/*/bin`), which CI has.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use paminn::domain::schedule::QuietHours;

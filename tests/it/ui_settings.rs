@@ -3,7 +3,7 @@
 //! reason when wrong; coordinators only for their own unit; the template
 //! preview in both languages with SMS parts, and the check of a typed text.
 
-mod common;
+use crate::common;
 
 use chrono::Utc;
 use common::ui::{self, UiApp};

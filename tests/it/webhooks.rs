@@ -2,7 +2,7 @@
 //! idempotency, status ordering, bad input; and SMS-specific sending
 //! (GSM-7 bookkeeping, cost, Telegram → SMS fallback).
 
-mod common;
+use crate::common;
 
 use async_trait::async_trait;
 use base64::Engine as _;

@@ -1,7 +1,7 @@
 //! The admin pages: staff accounts (create with a first password, a new
 //! password, switch off and on) and the audit log; admins only.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use chrono_tz::Europe::Stockholm;

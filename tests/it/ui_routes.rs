@@ -7,7 +7,7 @@
 //!
 //! Role checks and audit rows are per page, in the `ui_*` test files.
 
-mod common;
+use crate::common;
 
 use common::ui;
 use paminn::domain::Role;

@@ -1,0 +1,36 @@
+//! The integration tests, in one binary so the suite links once (issue 17):
+//! each module is one area, `common` the shared fixtures. browser.rs,
+//! crash.rs and login_load.rs stay binaries of their own: they measure or
+//! kill whole processes.
+
+#[macro_use]
+mod common;
+
+mod api;
+mod api_tokens;
+mod bad_input;
+mod broadcasts;
+mod cli;
+mod demo;
+mod engine;
+mod erasure;
+mod import;
+mod invariants;
+mod logs;
+mod outage;
+mod replies;
+mod schema_parity;
+mod security;
+mod sms_gateways;
+mod telegram;
+mod telegram_e2e;
+mod ui_account;
+mod ui_admin;
+mod ui_broadcasts;
+mod ui_monitoring;
+mod ui_participants;
+mod ui_routes;
+mod ui_sandbox;
+mod ui_settings;
+mod ui_today;
+mod webhooks;
