@@ -487,41 +487,6 @@ impl Engine {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hashes_verify_and_differ_per_salt() {
-        let p = Password::parse("korrekt häst batteri").unwrap();
-        let a = hash_password(&p).unwrap();
-        let b = hash_password(&p).unwrap();
-        assert_ne!(a, b);
-        assert!(a.starts_with("$argon2id$"));
-        assert!(verify_password(&a, "korrekt häst batteri"));
-        assert!(!verify_password(&a, "korrekt hast batteri"));
-        assert!(!verify_password("not a phc string", "x"));
-        // The same PHC strings as the crate's own hasher and verifier
-        // (hashes stored before the reused working memory still verify).
-        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
-        let theirs = Argon2::default()
-            .hash_password(b"korrekt hast batteri", &salt)
-            .unwrap()
-            .to_string();
-        assert!(verify_password(&theirs, "korrekt hast batteri"));
-        assert!(!verify_password(&theirs, "korrekt häst batteri"));
-        assert!(
-            Argon2::default()
-                .verify_password(
-                    "korrekt häst batteri".as_bytes(),
-                    &PasswordHash::new(&a).unwrap()
-                )
-                .is_ok()
-        );
-    }
-}
-
 impl Engine {
     /// A new API token (`paminn token create`), shown once: its id and
     /// text. Audited as `token.create` with its name, scope and days.
@@ -568,5 +533,40 @@ impl Engine {
         .await?;
         tx.commit().await?;
         Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_differ_per_salt() {
+        let p = Password::parse("korrekt häst batteri").unwrap();
+        let a = hash_password(&p).unwrap();
+        let b = hash_password(&p).unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with("$argon2id$"));
+        assert!(verify_password(&a, "korrekt häst batteri"));
+        assert!(!verify_password(&a, "korrekt hast batteri"));
+        assert!(!verify_password("not a phc string", "x"));
+        // The same PHC strings as the crate's own hasher and verifier
+        // (hashes stored before the reused working memory still verify).
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let theirs = Argon2::default()
+            .hash_password(b"korrekt hast batteri", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_password(&theirs, "korrekt hast batteri"));
+        assert!(!verify_password(&theirs, "korrekt häst batteri"));
+        assert!(
+            Argon2::default()
+                .verify_password(
+                    "korrekt häst batteri".as_bytes(),
+                    &PasswordHash::new(&a).unwrap()
+                )
+                .is_ok()
+        );
     }
 }
