@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use paminn::channels::{Accepted, Channels, Limits, OutgoingMessage, SendError, Transport};
 use paminn::domain::{ChannelKind, GroupId};
-use paminn::engine::broadcast::{Audience, BroadcastRequest};
+use paminn::engine::broadcasts::{Audience, BroadcastRequest};
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
 use paminn::engine::{Actor, Engine};
 use paminn::store::{ms, units};

@@ -12,8 +12,8 @@ use crate::domain::{
     AppointmentId, AppointmentKind, Attendance, ChannelKind, ChannelSet, GroupId, Intensity,
     Language, ParticipantId, ParticipantStatus, Phase, PhoneNumber, Role, Span, StaffId,
 };
+use crate::engine::reads::Viewed;
 use crate::engine::{Actor, Engine};
-use crate::error::Error;
 use crate::store::appointments::NewAppointment;
 use crate::store::participants::{self, NewParticipant, parse_first_name};
 use crate::store::series::SeriesTarget;
@@ -639,12 +639,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             })?;
         }
         Command::Unit(UnitCmd::Add { name, quiet_hours }) => {
-            let mut c = db.conn().await?;
-            let mut u = units::create(&mut c, &name, now).await?;
-            if let Some(q) = quiet_hours {
-                units::set_quiet_hours(&mut c, u.id, q).await?;
-                u = units::get(&mut c, u.id).await?;
-            }
+            let u = engine.add_unit(&name, quiet_hours, &actor, now).await?;
             print(json, &u, || {
                 format!("unit {} '{}' (quiet hours {})", u.id, u.name, u.quiet_hours)
             })?;
@@ -657,25 +652,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             retention_days,
             alert_details,
         }) => {
-            let mut c = db.conn().await?;
-            let u = units::resolve(&mut c, &unit).await?;
-            if let Some(q) = quiet_hours {
-                units::set_quiet_hours(&mut c, u.id, q).await?;
-            }
-            if let Some(on) = alert_details {
-                units::set_alert_details(&mut c, u.id, on).await?;
-            }
-            units::set_settings(&mut c, u.id, plan_making, gap_alert_days, retention_days).await?;
-            crate::store::audit::append(
-                &mut c,
-                now,
-                actor.as_str(),
-                "unit.settings",
-                &format!("unit:{}", u.id),
-                serde_json::json!({}),
-            )
-            .await?;
-            let u = units::get(&mut c, u.id).await?;
+            let u = {
+                let mut c = db.conn().await?;
+                units::resolve(&mut c, &unit).await?
+            };
+            let change = crate::engine::settings::UnitChange {
+                quiet_hours,
+                retention_days,
+                plan_making,
+                gap_alert_days,
+                alert_details,
+            };
+            let u = engine
+                .change_unit_settings(u.id, &change, &actor, now)
+                .await?;
             print(json, &u, || {
                 format!(
                     "unit {} '{}': quiet hours {}, plan-making {}, gap alert {} days, retention {} days",
@@ -717,10 +707,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             if offsets.is_empty() {
                 bail!("--offsets needs at least one time, e.g. 24h,2h");
             }
-            let mut c = db.conn().await?;
-            let u = units::resolve(&mut c, &unit).await?;
-            rules::set(&mut c, u.id, kind, &offsets, !no_reply, reply_deadline).await?;
-            let r = rules::get(&mut c, u.id, kind).await?;
+            let u = {
+                let mut c = db.conn().await?;
+                units::resolve(&mut c, &unit).await?
+            };
+            let change = crate::engine::settings::RuleChange {
+                kind,
+                offsets: offsets.clone(),
+                ask_reply: !no_reply,
+                reply_deadline,
+            };
+            let r = engine.set_rule(u.id, &change, &actor, now).await?;
             print(json, &r, || {
                 format!(
                     "{}: {} reminders before the start: {}",
@@ -842,40 +839,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             duration,
             location,
         }) => {
-            let mut c = db.conn().await?;
-            let (unit, target, tz) = match (participant, group) {
-                (Some(p), _) => {
-                    let p = participants::get(&mut c, p).await?;
-                    (p.unit_id, SeriesTarget::Participant(p.id), p.time_zone)
-                }
-                (None, Some(g)) => {
-                    let unit: i64 =
-                        sqlx::query_scalar("SELECT unit_id FROM activity_groups WHERE id = $1")
-                            .bind(g.get())
-                            .fetch_optional(&mut *c)
-                            .await?
-                            .ok_or_else(|| Error::not_found(format!("group {g}")))?;
-                    let u = units::get(&mut c, crate::domain::UnitId::from_db(unit)).await?;
-                    (u.id, SeriesTarget::Group(g), u.time_zone)
-                }
+            let target = match (participant, group) {
+                (Some(p), _) => SeriesTarget::Participant(p),
+                (None, Some(g)) => SeriesTarget::Group(g),
                 (None, None) => bail!("give --participant or --group"),
             };
-            drop(c);
             let horizon = chrono::Duration::days(cfg.series_horizon_days);
             let id = engine
-                .create_series(
-                    unit,
+                .create_series_from(
                     target,
                     kind,
                     &cron,
-                    tz,
                     i64::from(duration.as_minutes()),
                     location,
+                    now,
                     horizon,
                     &actor,
                     now,
                 )
                 .await?;
+            let tz = {
+                let mut c = db.conn().await?;
+                crate::store::series::get(&mut c, id).await?.time_zone
+            };
             let next: Vec<String> = cron
                 .next(tz, now, 10)
                 .into_iter()
@@ -936,18 +922,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             })?;
         }
         Command::Journal { participant } => {
-            let mut c = db.conn().await?;
-            participants::get(&mut c, participant).await?;
-            let events = journal::list(&mut c, participant).await?;
-            crate::store::audit::append(
-                &mut c,
-                now,
-                actor.as_str(),
-                "journal.view",
-                &format!("participant:{participant}"),
-                serde_json::json!({}),
-            )
-            .await?;
+            let events = engine
+                .read_audited(&actor, now, async |c| {
+                    participants::get(c, participant).await?;
+                    let events = journal::list(c, participant).await?;
+                    Ok((events, Viewed::participant("journal.view", participant)))
+                })
+                .await?;
             print(json, &events, || {
                 events
                     .iter()
@@ -988,17 +969,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 TaskCmd::Done { id } => (id, true),
                 TaskCmd::Reopen { id } => (id, false),
             };
-            let mut c = db.conn().await?;
-            let t = crate::store::tasks::set_done(&mut c, id, done, actor.as_str(), now).await?;
-            crate::store::audit::append(
-                &mut c,
-                now,
-                actor.as_str(),
-                if done { "task.done" } else { "task.reopen" },
-                &format!("task:{id}"),
-                serde_json::json!({}),
-            )
-            .await?;
+            let t = engine.set_task_done(id, done, &actor, now).await?;
             print(json, &t, || {
                 format!("task {id} is {}", if done { "done" } else { "open again" })
             })?;
@@ -1112,16 +1083,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     None => None,
                 },
             };
-            let (id, t) = tokens::create_scoped(&mut c, &name, scope, expires_in_days, now).await?;
-            crate::store::audit::append(
-                &mut c,
-                now,
-                Actor::cli().as_str(),
-                "token.create",
-                &format!("token:{id}"),
-                serde_json::json!({ "name": name.trim(), "scope": scope, "days": expires_in_days }),
-            )
-            .await?;
+            drop(c);
+            let (id, t) = engine
+                .create_api_token(&name, scope, expires_in_days, &actor, now)
+                .await?;
             print(
                 json,
                 &serde_json::json!({ "id": id, "name": name, "token": t, "scope": scope,
@@ -1163,17 +1128,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             })?;
         }
         Command::Token(TokenCmd::Revoke { id }) => {
-            let mut c = db.conn().await?;
-            let t = tokens::revoke(&mut c, id, now).await?;
-            crate::store::audit::append(
-                &mut c,
-                now,
-                Actor::cli().as_str(),
-                "token.revoke",
-                &format!("token:{id}"),
-                serde_json::json!({ "name": t.name }),
-            )
-            .await?;
+            let t = engine.revoke_api_token(id, &actor, now).await?;
             print(json, &t, || format!("token {id} ({}) revoked", t.name))?;
         }
     }
@@ -1250,19 +1205,14 @@ async fn participant(
             })?;
         }
         ParticipantCmd::Show { id } => {
-            let mut c = db.conn().await?;
-            let p = participants::get(&mut c, id).await?;
-            let consent = consents::current(&mut c, id).await?;
-            crate::store::audit::append(
-                &mut c,
-                now,
-                actor.as_str(),
-                "participant.view",
-                &format!("participant:{id}"),
-                serde_json::json!({}),
-            )
-            .await?;
-            let v = serde_json::json!({ "participant": p, "consent": consent });
+            let v = engine
+                .read_audited(actor, now, async |c| {
+                    let p = participants::get(c, id).await?;
+                    let consent = consents::current(c, id).await?;
+                    let v = serde_json::json!({ "participant": p, "consent": consent });
+                    Ok((v, Viewed::participant("participant.view", id)))
+                })
+                .await?;
             print(json, &v, || {
                 serde_json::to_string_pretty(&v).unwrap_or_default()
             })?;
@@ -1586,7 +1536,7 @@ async fn broadcast_cmd(
     now: chrono::DateTime<Utc>,
     json: bool,
 ) -> anyhow::Result<()> {
-    use crate::engine::broadcast::{Audience, BroadcastRequest};
+    use crate::engine::broadcasts::{Audience, BroadcastRequest};
     match cmd {
         BroadcastCmd::Send {
             group,

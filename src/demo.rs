@@ -10,7 +10,7 @@ use crate::store::appointments::NewAppointment;
 use crate::store::participants::NewParticipant;
 use crate::store::series::{self, SeriesTarget};
 use crate::store::staff::NewStaff;
-use crate::store::{rules, units};
+use crate::store::units;
 use chrono::{Duration, Utc};
 
 pub const DEMO_UNIT: &str = "Demo: Chansen";
@@ -36,24 +36,26 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<bool> {
         if units::resolve(&mut c, DEMO_UNIT).await.is_ok() {
             return Ok(false);
         }
-        let u = units::create(&mut c, DEMO_UNIT, now).await?;
         drop(c);
-        seed_staff(engine, u.id, &actor).await?;
-        let mut c = engine.db.conn().await?;
         // No quiet hours in the demo, so it shows something at any hour.
-        units::set_quiet_hours(&mut c, u.id, crate::domain::schedule::QuietHours::none()).await?;
-        let u = units::get(&mut c, u.id).await?;
+        let u = engine
+            .add_unit(
+                DEMO_UNIT,
+                Some(crate::domain::schedule::QuietHours::none()),
+                &actor,
+                now,
+            )
+            .await?;
+        seed_staff(engine, u.id, &actor).await?;
         // A demo should show something happen within minutes: remind 24h,
         // 2h and 30 minutes before meetings.
-        rules::set(
-            &mut c,
-            u.id,
-            AppointmentKind::Meeting,
-            &Span::parse_list("24h,2h,30m").map_err(anyhow::Error::msg)?,
-            true,
-            Some(Span::minutes(60).map_err(anyhow::Error::msg)?),
-        )
-        .await?;
+        let rule = crate::engine::settings::RuleChange {
+            kind: AppointmentKind::Meeting,
+            offsets: Span::parse_list("24h,2h,30m").map_err(anyhow::Error::msg)?,
+            ask_reply: true,
+            reply_deadline: Some(Span::minutes(60).map_err(anyhow::Error::msg)?),
+        };
+        engine.set_rule(u.id, &rule, &actor, now).await?;
         u
     };
     // Programme phases are the unit's own words; a broadcast can go to one.

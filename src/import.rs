@@ -26,7 +26,7 @@
 //! and how to export dates as text.
 
 use crate::domain::{AppointmentKind, AppointmentStatus, ParticipantId, PhoneNumber, Span, UnitId};
-use crate::engine::booking::{Upsert, changes_anything, normalise};
+use crate::engine::appointments::{Upsert, changes_anything, normalise};
 use crate::engine::{Actor, Engine, planner};
 use crate::error::{Error, Result};
 use crate::store::appointments::NewAppointment;

@@ -29,7 +29,9 @@ use crate::channels::telegram::describe;
 use crate::domain::link::{self, ButtonChoice, parse_callback_data};
 use crate::domain::{Attendance, Language, ReplyState, TaskKind};
 use crate::engine::Engine;
-use crate::engine::telegram::{AttendancePrompt, ChatOwner, LinkOutcome, StaffAlert, TapOutcome};
+use crate::engine::day::{DayRow, Delivery};
+use crate::engine::linking::{AttendancePrompt, ChatOwner, LinkOutcome, TapOutcome};
+use crate::engine::tasks::StaffAlert;
 use crate::error::Result;
 use crate::texts;
 use chrono::{DateTime, Utc};
@@ -149,26 +151,27 @@ fn reply_word(lang: Language, r: ReplyState) -> String {
     texts::render(lang, &format!("staff-reply-{}", r.as_str()), &[])
 }
 
-/// `/idag`: one line per appointment.
-pub fn today_text(
-    lang: Language,
-    tz: chrono_tz::Tz,
-    rows: &[crate::engine::telegram::TodayRow],
-) -> String {
+/// `/idag`: one line per appointment, with the same delivery state as
+/// the web's Today page ([`crate::engine::day`]).
+pub fn today_text(lang: Language, tz: chrono_tz::Tz, rows: &[DayRow]) -> String {
     if rows.is_empty() {
         return texts::render(lang, "staff-today-none", &[]);
     }
     let mut out = texts::render(lang, "staff-today-head", &[]);
     for r in rows {
-        let time = r.starts_at.with_timezone(&tz).format("%H:%M");
-        let kind = texts::render(lang, &format!("staff-kind-{}", r.kind.as_str()), &[]);
-        let state = if r.cancelled {
+        let time = r.slot.starts_at.with_timezone(&tz).format("%H:%M");
+        let kind = texts::render(lang, &format!("staff-kind-{}", r.slot.kind.as_str()), &[]);
+        let state = if r.slot.cancelled {
             texts::render(lang, "staff-today-cancelled", &[])
         } else {
-            let delivery = match &r.delivery {
-                Some(d) => texts::render(lang, &format!("staff-delivery-{d}"), &[]),
-                None => texts::render(lang, "staff-delivery-none", &[]),
+            let key = match r.delivery {
+                None => "staff-delivery-none",
+                Some(Delivery::Planned) => "staff-delivery-pending",
+                Some(Delivery::Sent) => "staff-delivery-sent",
+                Some(Delivery::Delivered) => "staff-delivery-delivered",
+                Some(Delivery::Failed) => "staff-delivery-failed",
             };
+            let delivery = texts::render(lang, key, &[]);
             let mut s = format!("{}, {delivery}", reply_word(lang, r.reply));
             if r.attendance != Attendance::Unknown {
                 s.push_str(&format!(", {}", attendance_word(lang, r.attendance)));
@@ -177,7 +180,7 @@ pub fn today_text(
         };
         out.push_str(&format!(
             "\n{time} {} (#{}), {kind}: {state}",
-            r.first_name, r.participant_id
+            r.slot.first_name, r.slot.participant_id
         ));
     }
     out

@@ -17,7 +17,7 @@ use crate::domain::access::{Password, SESSION_MAX, session_alive};
 use crate::domain::throttle::{Limit, after_check, refused_until};
 use crate::error::{Error, Result};
 use crate::store::staff::{self, Staff};
-use crate::store::{audit, web};
+use crate::store::{audit, tokens, web};
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
@@ -484,6 +484,55 @@ impl Engine {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl Engine {
+    /// A new API token (`paminn token create`), shown once: its id and
+    /// text. Audited as `token.create` with its name, scope and days.
+    pub async fn create_api_token(
+        &self,
+        name: &str,
+        scope: crate::domain::api_scope::TokenScope,
+        days: i64,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(i64, String)> {
+        let mut tx = self.db.begin().await?;
+        let (id, t) = tokens::create_scoped(&mut tx, name, scope, days, now).await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "token.create",
+            &format!("token:{id}"),
+            json!({ "name": name.trim(), "scope": scope, "days": days }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((id, t))
+    }
+
+    /// Revokes an API token at once (audited as `token.revoke`).
+    pub async fn revoke_api_token(
+        &self,
+        id: i64,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tokens::TokenInfo> {
+        let mut tx = self.db.begin().await?;
+        let t = tokens::revoke(&mut tx, id, now).await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "token.revoke",
+            &format!("token:{id}"),
+            json!({ "name": t.name }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(t)
     }
 }
 

@@ -1,29 +1,36 @@
-//! The engine: everything that turns data into messages and back.
+//! The engine: everything that turns data into messages and back,
+//! organised by capability. Every write of the CLI, the JSON API, the web
+//! UI and the bot is one `Engine` method here doing its validation,
+//! transaction, journal and audit, so the adapters cannot disagree; every
+//! read of personal data that is shown goes through
+//! [`Engine::read_audited`].
 //!
-//! appointment → [`booking`] → [`planner`] → outbox → [`dispatcher`] →
+//! appointment → [`appointments`] → [`planner`] → outbox → [`dispatcher`] →
 //! channel. Every write that can create due work ends by waking the
 //! dispatcher ([`Engine::wake`]); other processes' writes are picked up by
 //! the dispatcher's short poll of the earliest due time.
 
+pub mod appointments;
 pub mod auth;
-pub mod booking;
-pub mod broadcast;
+pub mod broadcasts;
+pub mod day;
 pub mod dispatcher;
-pub mod inbound;
 pub mod jobs;
-pub mod people;
+pub mod linking;
+pub mod participants;
 pub mod planner;
+pub mod reads;
 pub mod record;
+pub mod replies;
 pub mod series;
+pub mod settings;
+pub mod staff;
 pub mod summon;
-pub mod telegram;
-pub mod ui_participants;
-pub mod ui_settings;
-pub mod ui_today;
+pub mod tasks;
 
 use crate::domain::{AppointmentId, ParticipantId};
 use crate::error::Result;
-use crate::store::participants::{self, Participant};
+use crate::store::participants::Participant;
 use crate::store::{Conn, Db, audit, journal};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -175,7 +182,7 @@ impl Engine {
         F: FnOnce(&Participant) -> T,
     {
         let mut tx = self.db.begin().await?;
-        let p = participants::get(&mut tx, id).await?;
+        let p = crate::store::participants::get(&mut tx, id).await?;
         let from = (field.current)(&p);
         if from == field.to {
             return Ok(false);

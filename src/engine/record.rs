@@ -1,15 +1,14 @@
 //! The case record beyond replies: attendance (recorded by staff only),
-//! show-up and reply rates, reminder intensity, the participant's data as
-//! one export, and erasure.
+//! show-up and reply rates, the participant's data as one export (an
+//! audited read, [`Engine::read_audited`]), and erasure.
 
-use super::{Actor, Change, Engine, Field, planner};
+use super::reads::Viewed;
+use super::{Actor, Change, Engine};
 use crate::domain::{
-    AppointmentId, AppointmentStatus, Attendance, Intensity, ParticipantId, ParticipantStatus,
-    TaskKind,
+    AppointmentId, AppointmentStatus, Attendance, ParticipantId, ParticipantStatus, TaskKind,
 };
 use crate::error::{Error, Result};
-use crate::store::participants::Participant;
-use crate::store::{Conn, appointments, audit, journal, ms, outbox, participants, tasks};
+use crate::store::{Conn, appointments, journal, ms, outbox, participants, tasks};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -84,49 +83,6 @@ impl Engine {
         })
     }
 
-    /// Sets the reminder intensity. Pending reminders that no longer apply
-    /// are cancelled; when it goes up, future reminders are planned (none
-    /// are sent "at once" to make up for the past).
-    pub async fn set_intensity(
-        &self,
-        id: ParticipantId,
-        i: Intensity,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let field = Field {
-            kind: "intensity_changed",
-            action: "participant.intensity",
-            current: |p: &Participant| p.intensity,
-            to: i,
-        };
-        let changed = self
-            .change_participant(id, actor, now, field, async |c| {
-                participants::set_intensity(c, id, i, now).await?;
-                for a in appointments::for_participant(c, id, Some(now)).await? {
-                    if a.status != AppointmentStatus::Scheduled {
-                        continue;
-                    }
-                    outbox::cancel_open_for_appointment(c, a.id, "reminder intensity changed", now)
-                        .await?;
-                    sqlx::query(
-                        "UPDATE appointments SET plan_version = plan_version + 1 WHERE id = $1",
-                    )
-                    .bind(a.id.get())
-                    .execute(&mut *c)
-                    .await?;
-                    let a = appointments::get(c, a.id).await?;
-                    planner::plan_future_only(c, &a, now).await?;
-                }
-                Ok(())
-            })
-            .await?;
-        if changed {
-            self.wake();
-        }
-        Ok(())
-    }
-
     /// Everything stored about a participant, as one JSON document.
     pub async fn export(
         &self,
@@ -134,105 +90,11 @@ impl Engine {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<serde_json::Value> {
-        let mut c = self.db.conn().await?;
-        let p = participants::get(&mut c, id).await?;
-        let consent_rows = sqlx::query(
-            "SELECT channels, given_at, recorded_by, expires_at, withdrawn_at FROM consents WHERE participant_id = $1 ORDER BY id",
-        )
-        .bind(id.get())
-        .fetch_all(&mut *c)
-        .await?;
-        let consents: Vec<serde_json::Value> = consent_rows
-            .iter()
-            .map(|r| {
-                json!({
-                    "channels": r.try_get::<String, _>("channels").unwrap_or_default(),
-                    "given_at": r.try_get::<i64, _>("given_at").ok().map(crate::store::from_ms),
-                    "recorded_by": r.try_get::<String, _>("recorded_by").unwrap_or_default(),
-                    "expires_at": r.try_get::<Option<i64>, _>("expires_at").ok().flatten().map(crate::store::from_ms),
-                    "withdrawn_at": r.try_get::<Option<i64>, _>("withdrawn_at").ok().flatten().map(crate::store::from_ms),
-                })
-            })
-            .collect();
-        let inbound = sqlx::query("SELECT channel, body, received_at, intent FROM inbound WHERE participant_id = $1 ORDER BY id")
-            .bind(id.get())
-            .fetch_all(&mut *c)
-            .await?
-            .iter()
-            .map(|r| {
-                json!({
-                    "channel": r.try_get::<String, _>("channel").unwrap_or_default(),
-                    "text": r.try_get::<Option<String>, _>("body").ok().flatten(),
-                    "received_at": r.try_get::<i64, _>("received_at").ok().map(crate::store::from_ms),
-                    "intent": r.try_get::<Option<String>, _>("intent").ok().flatten()
-                        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok()),
-                })
-            })
-            .collect::<Vec<_>>();
-        // Groups the participant is or was a member of, with the dates.
-        let groups = sqlx::query(
-            "SELECT g.id, g.name, m.joined_at, m.left_at FROM group_members m
-             JOIN activity_groups g ON g.id = m.group_id
-             WHERE m.participant_id = $1 ORDER BY m.joined_at, g.id",
-        )
-        .bind(id.get())
-        .fetch_all(&mut *c)
-        .await?
-        .iter()
-        .map(|r| {
-            json!({
-                "group_id": r.try_get::<i64, _>("id").ok(),
-                "name": r.try_get::<String, _>("name").ok(),
-                "joined_at": r.try_get::<i64, _>("joined_at").ok().map(crate::store::from_ms),
-                "left_at": r.try_get::<Option<i64>, _>("left_at").ok().flatten().map(crate::store::from_ms),
-            })
+        self.read_audited(actor, now, async |c| {
+            let doc = export_doc(c, id, now).await?;
+            Ok((doc, Viewed::participant("participant.export", id)))
         })
-        .collect::<Vec<_>>();
-        // The participant's own recurring times (a group's are the group's).
-        let series = sqlx::query(
-            "SELECT id, kind, cron, time_zone, duration_min, location, with_whom, active, created_at
-             FROM series WHERE participant_id = $1 ORDER BY id",
-        )
-        .bind(id.get())
-        .fetch_all(&mut *c)
-        .await?
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.try_get::<i64, _>("id").ok(),
-                "kind": r.try_get::<String, _>("kind").ok(),
-                "cron": r.try_get::<String, _>("cron").ok(),
-                "time_zone": r.try_get::<String, _>("time_zone").ok(),
-                "duration_min": r.try_get::<i64, _>("duration_min").ok(),
-                "location": r.try_get::<Option<String>, _>("location").ok().flatten(),
-                "with_whom": r.try_get::<Option<String>, _>("with_whom").ok().flatten(),
-                "active": r.try_get::<i64, _>("active").ok().map(|a| a != 0),
-                "created_at": r.try_get::<i64, _>("created_at").ok().map(crate::store::from_ms),
-            })
-        })
-        .collect::<Vec<_>>();
-        let doc = json!({
-            "exported_at": now,
-            "participant": p,
-            "consents": consents,
-            "groups": groups,
-            "series": series,
-            "appointments": appointments::for_participant(&mut c, id, None).await?,
-            "messages": outbox::list(&mut c, Some(id)).await?,
-            "inbound": inbound,
-            "tasks": tasks::list(&mut c, Some(id), false).await?,
-            "journal": journal::list(&mut c, id).await?,
-        });
-        audit::append(
-            &mut c,
-            now,
-            actor.as_str(),
-            "participant.export",
-            &format!("participant:{id}"),
-            json!({}),
-        )
-        .await?;
-        Ok(doc)
+        .await
     }
 
     /// Erases a discharged participant's personal data. Appointments,
@@ -393,4 +255,101 @@ pub(crate) async fn record_attendance_in(
         )
         .await?;
     appointments::get(c, id).await
+}
+
+/// [`Engine::export`]'s document, read in `c`.
+async fn export_doc(
+    c: &mut Conn,
+    id: ParticipantId,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value> {
+    let p = participants::get(c, id).await?;
+    let consent_rows = sqlx::query(
+            "SELECT channels, given_at, recorded_by, expires_at, withdrawn_at FROM consents WHERE participant_id = $1 ORDER BY id",
+        )
+        .bind(id.get())
+        .fetch_all(&mut *c)
+        .await?;
+    let consents: Vec<serde_json::Value> = consent_rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "channels": r.try_get::<String, _>("channels").unwrap_or_default(),
+                    "given_at": r.try_get::<i64, _>("given_at").ok().map(crate::store::from_ms),
+                    "recorded_by": r.try_get::<String, _>("recorded_by").unwrap_or_default(),
+                    "expires_at": r.try_get::<Option<i64>, _>("expires_at").ok().flatten().map(crate::store::from_ms),
+                    "withdrawn_at": r.try_get::<Option<i64>, _>("withdrawn_at").ok().flatten().map(crate::store::from_ms),
+                })
+            })
+            .collect();
+    let inbound = sqlx::query("SELECT channel, body, received_at, intent FROM inbound WHERE participant_id = $1 ORDER BY id")
+            .bind(id.get())
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|r| {
+                json!({
+                    "channel": r.try_get::<String, _>("channel").unwrap_or_default(),
+                    "text": r.try_get::<Option<String>, _>("body").ok().flatten(),
+                    "received_at": r.try_get::<i64, _>("received_at").ok().map(crate::store::from_ms),
+                    "intent": r.try_get::<Option<String>, _>("intent").ok().flatten()
+                        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok()),
+                })
+            })
+            .collect::<Vec<_>>();
+    // Groups the participant is or was a member of, with the dates.
+    let groups = sqlx::query(
+            "SELECT g.id, g.name, m.joined_at, m.left_at FROM group_members m
+             JOIN activity_groups g ON g.id = m.group_id
+             WHERE m.participant_id = $1 ORDER BY m.joined_at, g.id",
+        )
+        .bind(id.get())
+        .fetch_all(&mut *c)
+        .await?
+        .iter()
+        .map(|r| {
+            json!({
+                "group_id": r.try_get::<i64, _>("id").ok(),
+                "name": r.try_get::<String, _>("name").ok(),
+                "joined_at": r.try_get::<i64, _>("joined_at").ok().map(crate::store::from_ms),
+                "left_at": r.try_get::<Option<i64>, _>("left_at").ok().flatten().map(crate::store::from_ms),
+            })
+        })
+        .collect::<Vec<_>>();
+    // The participant's own recurring times (a group's are the group's).
+    let series = sqlx::query(
+        "SELECT id, kind, cron, time_zone, duration_min, location, with_whom, active, created_at
+             FROM series WHERE participant_id = $1 ORDER BY id",
+    )
+    .bind(id.get())
+    .fetch_all(&mut *c)
+    .await?
+    .iter()
+    .map(|r| {
+        json!({
+            "id": r.try_get::<i64, _>("id").ok(),
+            "kind": r.try_get::<String, _>("kind").ok(),
+            "cron": r.try_get::<String, _>("cron").ok(),
+            "time_zone": r.try_get::<String, _>("time_zone").ok(),
+            "duration_min": r.try_get::<i64, _>("duration_min").ok(),
+            "location": r.try_get::<Option<String>, _>("location").ok().flatten(),
+            "with_whom": r.try_get::<Option<String>, _>("with_whom").ok().flatten(),
+            "active": r.try_get::<i64, _>("active").ok().map(|a| a != 0),
+            "created_at": r.try_get::<i64, _>("created_at").ok().map(crate::store::from_ms),
+        })
+    })
+    .collect::<Vec<_>>();
+    let doc = json!({
+        "exported_at": now,
+        "participant": p,
+        "consents": consents,
+        "groups": groups,
+        "series": series,
+        "appointments": appointments::for_participant(c, id, None).await?,
+        "messages": outbox::list(c, Some(id)).await?,
+        "inbound": inbound,
+        "tasks": tasks::list(c, Some(id), false).await?,
+        "journal": journal::list(c, id).await?,
+    });
+    Ok(doc)
 }

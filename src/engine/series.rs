@@ -1,21 +1,26 @@
-//! Series expansion: recurring appointments become real appointments over
-//! a rolling horizon (default four weeks), each planned like any other.
+//! Series: creating one (one path for the CLI's, the participant page's
+//! and a group's, with its checks, journal entry and audit row), and
+//! expansion: recurring appointments become real appointments over a
+//! rolling horizon (default four weeks), each planned like any other.
 //! Idempotent: an occurrence that exists is skipped (unique on series,
 //! participant, start), so running it twice, or from two instances, is safe.
 
 use super::{Actor, Engine, planner};
 use crate::domain::recurrence::CronExpr;
 use crate::domain::{AppointmentKind, SeriesId, UnitId};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::appointments::{self, NewAppointment};
 use crate::store::series::{self, SeriesTarget};
-use crate::store::{audit, journal};
+use crate::store::{audit, broadcasts, journal, participants, units};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 
 impl Engine {
-    /// Creates a series and expands it at once.
+    /// Creates a series that starts now, in `unit` with the time zone
+    /// `tz`, and expands it at once: the same checks, journal entry and
+    /// audit row as [`Engine::create_series_from`]: both go through one
+    /// private path.
     #[allow(clippy::too_many_arguments)]
     pub async fn create_series(
         &self,
@@ -30,36 +35,133 @@ impl Engine {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<SeriesId> {
-        cron.check_gap(self.series_min_gap())
-            .map_err(crate::error::Error::Invalid)?;
-        let id = {
-            let mut tx = self.db.begin().await?;
-            let id = series::create(
+        let s = NewSeries {
+            unit,
+            tz,
+            target,
+            kind,
+            cron,
+            duration_min,
+            location,
+            start: now,
+        };
+        self.new_series(s, horizon, actor, now).await
+    }
+
+    /// A series whose first occurrence is not before `start`
+    /// ([`Engine::create_series`] starts now): a participant's own (in
+    /// their unit and time zone), or a group's activity (in the group's
+    /// unit and its time zone) whose occurrences become an appointment for
+    /// every current member. It is expanded at once over `horizon` like
+    /// any other; a participant's is noted in their case record.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_series_from(
+        &self,
+        target: SeriesTarget,
+        kind: AppointmentKind,
+        cron: &CronExpr,
+        duration_min: i64,
+        location: Option<String>,
+        start: DateTime<Utc>,
+        horizon: Duration,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<SeriesId> {
+        let (unit, tz) = {
+            let mut c = self.db.conn().await?;
+            match target {
+                SeriesTarget::Participant(id) => {
+                    let p = participants::get(&mut c, id).await?;
+                    (p.unit_id, p.time_zone)
+                }
+                SeriesTarget::Group(g) => {
+                    let (unit, _) = broadcasts::group(&mut c, g).await?;
+                    (unit, units::get(&mut c, unit).await?.time_zone)
+                }
+            }
+        };
+        let s = NewSeries {
+            unit,
+            tz,
+            target,
+            kind,
+            cron,
+            duration_min,
+            location,
+            start,
+        };
+        self.new_series(s, horizon, actor, now).await
+    }
+
+    /// Every new series: the duration and the gap checked, the series
+    /// stored with its first instant, a participant's noted in their case
+    /// record (`series_created`), the audit row (`series.create`), one
+    /// transaction; then expanded.
+    async fn new_series(
+        &self,
+        s: NewSeries<'_>,
+        horizon: Duration,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<SeriesId> {
+        if s.duration_min <= 0 || s.duration_min > 24 * 60 {
+            return Err(Error::invalid(
+                "duration must be between 1 minute and 24 hours",
+            ));
+        }
+        s.cron
+            .check_gap(self.series_min_gap())
+            .map_err(Error::Invalid)?;
+        let mut tx = self.db.begin().await?;
+        let cron_text = s.cron.to_string();
+        let audited = match s.target {
+            SeriesTarget::Participant(id) => {
+                participants::get(&mut tx, id).await?;
+                json!({ "cron": cron_text, "participant": id })
+            }
+            SeriesTarget::Group(g) => {
+                broadcasts::group(&mut tx, g).await?;
+                json!({ "cron": cron_text, "group": g })
+            }
+        };
+        let sid = series::create(
+            &mut tx,
+            s.unit,
+            s.target,
+            s.kind,
+            s.cron,
+            s.tz,
+            s.duration_min,
+            s.location,
+            now,
+        )
+        .await?;
+        // Expansion starts at `expanded_until`; a later start moves it.
+        series::set_expanded_until(&mut tx, sid, s.start).await?;
+        if let SeriesTarget::Participant(id) = s.target {
+            journal::append(
                 &mut tx,
-                unit,
-                target,
-                kind,
-                cron,
-                tz,
-                duration_min,
-                location,
-                now,
-            )
-            .await?;
-            audit::append(
-                &mut tx,
+                id,
+                None,
                 now,
                 actor.as_str(),
-                "series.create",
-                &format!("series:{id}"),
-                json!({ "cron": cron.to_string() }),
+                "series_created",
+                json!({ "series_id": sid, "kind": s.kind, "cron": cron_text, "starts": s.start.max(now) }),
             )
             .await?;
-            tx.commit().await?;
-            id
-        };
+        }
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "series.create",
+            &format!("series:{sid}"),
+            audited,
+        )
+        .await?;
+        tx.commit().await?;
         self.expand_series(now, horizon).await?;
-        Ok(id)
+        Ok(sid)
     }
 
     /// Expands every active series up to `now + horizon`. Returns how many
@@ -117,4 +219,16 @@ impl Engine {
         }
         Ok(created)
     }
+}
+
+/// A series to create: where, whose, what, how often, from when.
+struct NewSeries<'a> {
+    unit: UnitId,
+    tz: Tz,
+    target: SeriesTarget,
+    kind: AppointmentKind,
+    cron: &'a CronExpr,
+    duration_min: i64,
+    location: Option<String>,
+    start: DateTime<Utc>,
 }

@@ -9,11 +9,12 @@ use crate::domain::{
     ParticipantStatus, Phase, PhoneNumber, StaffId, UnitId,
 };
 use crate::engine::Actor;
-use crate::engine::booking::Upsert;
+use crate::engine::appointments::Upsert;
+use crate::engine::reads::Viewed;
 use crate::error::{Error, Result};
 use crate::store::appointments::{self, Appointment, NewAppointment};
 use crate::store::participants::{self, NewParticipant, Participant, parse_first_name};
-use crate::store::{audit, journal, units};
+use crate::store::{journal, units};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -234,6 +235,7 @@ async fn authenticate(parts: &mut Parts, s: &AppState) -> Result<Authed, Respons
         Some((tg, _)) => owner(&mut c, tg).await.map_err(err)?,
         None => (None, None),
     };
+    drop(c);
     match t.scope.check(writes, unit, t.expires_at, now) {
         Ok(()) => {}
         Err(Refusal::Expired) => {
@@ -250,16 +252,9 @@ async fn authenticate(parts: &mut Parts, s: &AppState) -> Result<Authed, Respons
         }
         Err(Refusal::OtherUnit) => {
             if let Some(p) = participant {
-                audit::append(
-                    &mut c,
-                    now,
-                    actor.as_str(),
-                    "case.denied",
-                    &format!("participant:{p}"),
-                    json!({ "via": "api", "token": t.id, "route": route }),
-                )
-                .await
-                .map_err(err)?;
+                let v = Viewed::participant("case.denied", p)
+                    .with(json!({ "via": "api", "token": t.id, "route": route }));
+                s.engine.audit(&actor, now, v).await.map_err(err)?;
             }
             let what = match &named {
                 Some((Target::Participant(_), id)) => format!("participant {id}"),
@@ -282,16 +277,10 @@ async fn authenticate(parts: &mut Parts, s: &AppState) -> Result<Authed, Respons
                     .map_or("unit:all".to_string(), |u| format!("unit:{u}")),
             ),
         };
-        audit::append(
-            &mut c,
-            now,
-            actor.as_str(),
-            action,
-            &target,
+        let v = Viewed::new(action, target).with(
             json!({ "via": "api", "token": t.id, "route": route, "query": parts.uri.query() }),
-        )
-        .await
-        .map_err(err)?;
+        );
+        s.engine.audit(&actor, now, v).await.map_err(err)?;
     }
     let a = Authed {
         actor,
@@ -532,17 +521,13 @@ async fn get_participant(
     Path(id): Path<String>,
 ) -> Result<Json<Participant>> {
     let id = pid(&id)?;
-    let mut c = s.engine.db.conn().await?;
-    let p = participants::get(&mut c, id).await?;
-    audit::append(
-        &mut c,
-        Utc::now(),
-        actor.as_str(),
-        "participant.view",
-        &format!("participant:{id}"),
-        json!({}),
-    )
-    .await?;
+    let p = s
+        .engine
+        .read_audited(&actor, Utc::now(), async |c| {
+            let p = participants::get(c, id).await?;
+            Ok((p, Viewed::participant("participant.view", id)))
+        })
+        .await?;
     Ok(Json(p))
 }
 
@@ -552,18 +537,15 @@ async fn get_journal(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<journal::Event>>> {
     let id = pid(&id)?;
-    let mut c = s.engine.db.conn().await?;
-    participants::get(&mut c, id).await?;
-    audit::append(
-        &mut c,
-        Utc::now(),
-        actor.as_str(),
-        "journal.view",
-        &format!("participant:{id}"),
-        json!({}),
-    )
-    .await?;
-    Ok(Json(journal::list(&mut c, id).await?))
+    let events = s
+        .engine
+        .read_audited(&actor, Utc::now(), async |c| {
+            participants::get(c, id).await?;
+            let events = journal::list(c, id).await?;
+            Ok((events, Viewed::participant("journal.view", id)))
+        })
+        .await?;
+    Ok(Json(events))
 }
 
 async fn list_appointments(
@@ -784,19 +766,9 @@ async fn set_task(
     let id: i64 = id
         .parse()
         .map_err(|_| Error::invalid(format!("'{id}' is not a task id")))?;
-    let now = Utc::now();
-    let mut c = s.engine.db.conn().await?;
-    let t = crate::store::tasks::set_done(&mut c, id, done, actor.as_str(), now).await?;
-    audit::append(
-        &mut c,
-        now,
-        actor.as_str(),
-        if done { "task.done" } else { "task.reopen" },
-        &format!("task:{id}"),
-        json!({}),
-    )
-    .await?;
-    Ok(Json(t))
+    Ok(Json(
+        s.engine.set_task_done(id, done, actor, Utc::now()).await?,
+    ))
 }
 
 async fn task_done(
@@ -854,8 +826,8 @@ async fn create_broadcast(
     scope: ApiScope,
     headers: axum::http::HeaderMap,
     ApiJson(b): ApiJson<BroadcastIn>,
-) -> Result<(StatusCode, Json<crate::engine::broadcast::Planned>)> {
-    use crate::engine::broadcast::{Audience, BroadcastRequest};
+) -> Result<(StatusCode, Json<crate::engine::broadcasts::Planned>)> {
+    use crate::engine::broadcasts::{Audience, BroadcastRequest};
     let header_key = headers
         .get("idempotency-key")
         .map(|v| {
@@ -939,7 +911,7 @@ async fn get_broadcast(
     State(s): State<AppState>,
     ApiActor(_): ApiActor,
     Path(id): Path<String>,
-) -> Result<Json<crate::engine::broadcast::BroadcastStatus>> {
+) -> Result<Json<crate::engine::broadcasts::BroadcastStatus>> {
     let id: i64 = id
         .parse()
         .map_err(|_| Error::invalid(format!("'{id}' is not a broadcast id")))?;

@@ -207,6 +207,16 @@ both_backends! {
         assert_eq!(done["done_by"], "api:case-system");
         let (s, _) = app.call(reqwest::Method::POST, &format!("/api/v1/tasks/{tid}/done"), None).await;
         assert_eq!(s, StatusCode::CONFLICT);
+        // Closed the way the web UI closes one (`Engine::set_task_done`):
+        // one audit row naming the participant and the kind.
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT target, detail FROM audit WHERE action = 'task.done'")
+                .fetch_all(&app.engine.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let detail: Value = serde_json::from_str(&rows[0].1).unwrap();
+        assert_eq!((rows[0].0.clone(), detail), (format!("task:{tid}"), json!({ "participant_id": pid, "kind": "gap" })));
         let (_, a) = app.call(reqwest::Method::POST, "/api/v1/appointments", Some(json!({
             "participant_id": pid, "start": "2030-06-10T09:00"
         }))).await;

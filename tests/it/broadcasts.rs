@@ -15,7 +15,7 @@ use paminn::domain::{
     AppointmentId, AppointmentKind, AppointmentStatus, ChannelKind, ChannelSet, GroupId, Language,
     ParticipantId, ParticipantStatus, PhoneNumber, ReplyState,
 };
-use paminn::engine::broadcast::{Audience, BroadcastRequest, Planned};
+use paminn::engine::broadcasts::{Audience, BroadcastRequest, Planned};
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
 use paminn::engine::{Actor, Engine};
 use paminn::store::participants::{self, NewParticipant, Participant};

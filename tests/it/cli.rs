@@ -403,3 +403,65 @@ both_backends! {
         assert!(err.contains("import: 10000 rows"), "{err}");
     }
 }
+
+/// `(actor, target, detail)` of the audit rows with `action`, oldest first.
+async fn audit_rows(t: &common::TestDb, action: &str) -> Vec<(String, String, Value)> {
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT actor, target, detail FROM audit WHERE action = $1 ORDER BY id")
+            .bind(action)
+            .fetch_all(&t.db.pool)
+            .await
+            .unwrap();
+    rows.into_iter()
+        .map(|(a, t, d)| (a, t, serde_json::from_str(&d).unwrap()))
+        .collect()
+}
+
+both_backends! {
+    async fn the_command_line_changes_things_the_way_the_web_ui_does(t) {
+        let (p, id) = setup(&t);
+        let id_s = id.to_string();
+        // `rule set` is audited like the settings page's (setup set one).
+        let rules = audit_rows(&t, "settings.rule").await;
+        assert_eq!(rules.len(), 1, "{rules:?}");
+        assert!(rules[0].0.starts_with("cli:"), "{rules:?}");
+        assert_eq!(rules[0].2["to"]["offsets"], "24h,2h");
+        p.ok(&["rule", "set", "--unit", "Chansen", "--kind", "meeting", "--offsets", "48h"]);
+        let rules = audit_rows(&t, "settings.rule").await;
+        assert_eq!((rules.len(), &rules[1].2["from"]["offsets"]), (2, &Value::from("24h,2h")));
+        // `unit set` has the settings page's bounds, and its audit row.
+        let (code, err) = p.fails(&["unit", "set", "Chansen", "--retention-days", "5000"]);
+        assert_eq!(code, 1);
+        assert!(err.contains("retention must be 1-3650 days"), "{err}");
+        let (_, err) = p.fails(&["unit", "set", "Chansen", "--gap-alert-days", "400"]);
+        assert!(err.contains("the gap alert must be 0-365 days"), "{err}");
+        let u = p.json(&["unit", "set", "Chansen", "--retention-days", "90"]);
+        assert_eq!(u["retention_days"], 90);
+        let units = audit_rows(&t, "settings.unit").await;
+        assert_eq!(units.len(), 1, "{units:?}");
+        assert_eq!((&units[0].2["from"]["retention_days"], &units[0].2["to"]["retention_days"]),
+                   (&Value::from(180), &Value::from(90)));
+        // A series from the command line is noted in the case record, as
+        // one made on the participant's page is.
+        p.ok(&["series", "add", "--participant", &id_s, "--kind", "meeting", "--cron", "0 9 * * WED"]);
+        let journal = p.json(&["journal", &id_s]);
+        assert!(journal.as_array().unwrap().iter().any(|e| e["kind"] == "series_created"), "{journal}");
+        let series = audit_rows(&t, "series.create").await;
+        assert_eq!(series[0].2["participant"], id, "{series:?}");
+        // A task closed from the command line has the UI's audit row.
+        let bea = p.json(&["participant", "add", "--unit", "Chansen", "--name", "Bea", "--phone", "+46 70 765 43 21", "--consent", "sms"]);
+        sqlx::query("UPDATE participants SET created_at = created_at - 8 * 86400000 WHERE id = $1")
+            .bind(bea["id"].as_i64().unwrap())
+            .execute(&t.db.pool)
+            .await
+            .unwrap();
+        p.json(&["maintenance"]);
+        let tasks = p.json(&["tasks", "--participant", &bea["id"].to_string()]);
+        let task_id = tasks[0]["id"].as_i64().unwrap();
+        p.ok(&["task", "done", &task_id.to_string()]);
+        let done = audit_rows(&t, "task.done").await;
+        assert_eq!(done.len(), 1);
+        assert_eq!((done[0].1.as_str(), &done[0].2["participant_id"], &done[0].2["kind"]),
+                   (format!("task:{task_id}").as_str(), &bea["id"], &Value::from("gap")));
+    }
+}

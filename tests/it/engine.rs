@@ -345,12 +345,12 @@ both_backends! {
         let mut a = appt(p.id, sthlm(2026, 12, 10, 11, 0));
         a.external_ref = Some("AF-123".into());
         let (first, what) = e.upsert_appointment(u.id, &a, &actor(), now).await.unwrap();
-        assert_eq!(what, paminn::engine::booking::Upsert::Created);
+        assert_eq!(what, paminn::engine::appointments::Upsert::Created);
         let (again, what) = e.upsert_appointment(u.id, &a, &actor(), now).await.unwrap();
-        assert_eq!((again.id, what), (first.id, paminn::engine::booking::Upsert::Unchanged));
+        assert_eq!((again.id, what), (first.id, paminn::engine::appointments::Upsert::Unchanged));
         a.starts_at = sthlm(2026, 12, 11, 11, 0);
         let (moved, what) = e.upsert_appointment(u.id, &a, &actor(), now).await.unwrap();
-        assert_eq!((moved.id, what), (first.id, paminn::engine::booking::Upsert::Updated));
+        assert_eq!((moved.id, what), (first.id, paminn::engine::appointments::Upsert::Updated));
         assert_eq!(moved.starts_at, sthlm(2026, 12, 11, 11, 0));
         let pending = rows(&e).await.into_iter().filter(|r| r.status == OutboxStatus::Pending).count();
         assert_eq!(pending, 2);
@@ -421,5 +421,43 @@ both_backends! {
         let issues = paminn::store::ui_monitoring::number_issues(&mut c, Some(u.id)).await.unwrap();
         let flagged: Vec<_> = issues.iter().map(|i| i.participant_id).collect();
         assert_eq!(flagged, [p.id]);
+    }
+}
+
+both_backends! {
+    async fn a_read_of_personal_data_is_returned_only_with_its_audit_row(t) {
+        use paminn::engine::reads::Viewed;
+        use paminn::store::audit;
+        let e = Engine::new(t.db.clone());
+        let now = utc(2026, 12, 9, 9, 0);
+        let u = fx::unit(&e, "Chansen", now).await;
+        let p = fx::participant(&e, &u, "Ali", "sms", now).await;
+        let actor = Actor("staff:7".into());
+        let id = p.id;
+        let seen = e.read_audited(&actor, now, async |c| {
+            let p = participants::get(c, id).await?;
+            Ok((p, Viewed::participant("case.view", id)))
+        }).await.unwrap();
+        assert_eq!(seen.first_name, "Ali");
+        let doc = e.export(p.id, &actor, now).await.unwrap();
+        assert_eq!(doc["participant"]["first_name"], "Ali");
+        let mut c = e.db.conn().await.unwrap();
+        assert_eq!(audit::count(&mut c, "case.view").await.unwrap(), 1);
+        assert_eq!(audit::count(&mut c, "participant.export").await.unwrap(), 1);
+        // A read that is not there writes nothing.
+        let missing = paminn::domain::ParticipantId::from_db(999);
+        assert!(e.read_audited(&actor, now, async |c| {
+            let p = participants::get(c, missing).await?;
+            Ok((p, Viewed::participant("case.view", missing)))
+        }).await.is_err());
+        assert_eq!(audit::count(&mut c, "case.view").await.unwrap(), 1);
+        // When the audit row cannot be written, no data comes back.
+        sqlx::query("ALTER TABLE audit RENAME TO audit_away").execute(&mut *c).await.unwrap();
+        drop(c);
+        assert!(e.read_audited(&actor, now, async |c| {
+            let p = participants::get(c, id).await?;
+            Ok((p, Viewed::participant("case.view", id)))
+        }).await.is_err());
+        assert!(e.export(id, &actor, now).await.is_err());
     }
 }

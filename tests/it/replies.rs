@@ -12,7 +12,7 @@ use paminn::domain::{
     ParticipantStatus, Purpose, ReplyState, Span, TaskKind,
 };
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
-use paminn::engine::inbound::Received;
+use paminn::engine::replies::Received;
 use paminn::engine::{Actor, Engine};
 use paminn::store::appointments::{self, Appointment, NewAppointment};
 use paminn::store::outbox::{self, OutboxRow};

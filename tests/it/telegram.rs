@@ -623,6 +623,44 @@ both_backends! {
 }
 
 both_backends! {
+    async fn idag_says_what_the_web_today_page_says_about_delivery(t) {
+        use paminn::engine::day::{Delivery, Scope};
+        let now = sthlm(2026, 12, 9, 7, 0);
+        let w = world(&t, now).await;
+        let p = w.linked(now).await;
+        let lots = w.lots(now).await;
+        w.e.assign_lots(p.id, Some(lots), &actor(), now).await.unwrap();
+        let a = w.book(p.id, sthlm(2026, 12, 10, 14, 0), now).await;
+        // Two reminders: the first failed, the later one was delivered.
+        // The most telling state is the failure, on both pages.
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM outbox WHERE appointment_id = $1 AND purpose = 'reminder' ORDER BY id",
+        )
+        .bind(a.id.get())
+        .fetch_all(&w.e.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(ids.len(), 2, "the 24 h and the 2 h reminder");
+        for (id, status) in [(ids[0], "failed"), (ids[1], "delivered")] {
+            sqlx::query("UPDATE outbox SET status = $1 WHERE id = $2")
+                .bind(status)
+                .bind(id)
+                .execute(&w.e.db.pool)
+                .await
+                .unwrap();
+        }
+        let day = w.e.day(Scope::Caseload(lots), sthlm(2026, 12, 10, 0, 0), sthlm(2026, 12, 11, 0, 0), false, 10)
+            .await
+            .unwrap();
+        assert_eq!(day.len(), 1);
+        assert_eq!(day[0].delivery, Some(Delivery::Failed));
+        w.send(LOTS_CHAT, "/idag", sthlm(2026, 12, 10, 13, 0)).await;
+        let list = w.fake.texts_to(LOTS_CHAT).await.pop().unwrap();
+        assert_eq!(list, format!("Idag:\n14:00 Ali (#{}), möte: inget svar, misslyckad", p.id));
+    }
+}
+
+both_backends! {
     async fn the_webhook_wants_the_secret_header_and_a_real_update(t) {
         use paminn::web::{self, AppState, telegram::TelegramHook};
         let now = Utc::now();

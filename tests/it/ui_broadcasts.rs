@@ -422,8 +422,8 @@ both_backends! {
         let w = world(&t).await;
         let now = Utc::now();
         let planned = w.app.engine.plan_broadcast(
-            &paminn::engine::broadcast::BroadcastRequest {
-                audience: paminn::engine::broadcast::Audience::Group(w.group),
+            &paminn::engine::broadcasts::BroadcastRequest {
+                audience: paminn::engine::broadcasts::Audience::Group(w.group),
                 text_sv: "Hej".into(), text_en: "Hi".into(), send_at: None, urgent: false,
                 activity: None, key: None,
             },
@@ -609,8 +609,8 @@ both_backends! {
         let act = activity(&w).await;
         let now = Utc::now();
         let planned = w.app.engine.plan_broadcast(
-            &paminn::engine::broadcast::BroadcastRequest {
-                audience: paminn::engine::broadcast::Audience::Group(w.group),
+            &paminn::engine::broadcasts::BroadcastRequest {
+                audience: paminn::engine::broadcasts::Audience::Group(w.group),
                 text_sv: "Träff som vanligt.".into(), text_en: "We meet as usual.".into(),
                 send_at: None, urgent: false, activity: Some(act), key: None,
             },
@@ -679,8 +679,8 @@ both_backends! {
         assert!(res.text().await.unwrap().contains("1–40 tecken på en rad"));
         let now = Utc::now();
         let planned = w.app.engine.plan_broadcast(
-            &paminn::engine::broadcast::BroadcastRequest {
-                audience: paminn::engine::broadcast::Audience::Group(w.group),
+            &paminn::engine::broadcasts::BroadcastRequest {
+                audience: paminn::engine::broadcasts::Audience::Group(w.group),
                 text_sv: "Hej".into(), text_en: "Hi".into(), send_at: Some(next_noon()), urgent: false,
                 activity: None, key: None,
             },

@@ -564,7 +564,7 @@ both_backends! {
         assert!(!page.contains("<?xml"));
         // The code works, once.
         let linked = f.app.engine.link_chat(4242, code, Utc::now()).await.unwrap();
-        assert!(matches!(linked, paminn::engine::telegram::LinkOutcome::Participant(_)));
+        assert!(matches!(linked, paminn::engine::linking::LinkOutcome::Participant(_)));
         assert_eq!(f.app.audit("participant.link_code").await.len(), 2);
         assert_eq!(journal_kinds(&f.app, f.ali.id).await.iter().filter(|k| *k == "telegram_link_code_created").count(), 2);
         assert!(get_participant(&f.app, f.ali.id).await.telegram_linked);

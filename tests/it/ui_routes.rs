@@ -111,8 +111,8 @@ async fn fixture(t: &common::TestDb) -> ui::UiApp {
         .unwrap();
     app.engine
         .plan_broadcast(
-            &paminn::engine::broadcast::BroadcastRequest {
-                audience: paminn::engine::broadcast::Audience::Group(g),
+            &paminn::engine::broadcasts::BroadcastRequest {
+                audience: paminn::engine::broadcasts::Audience::Group(g),
                 text_sv: "Hej".into(),
                 text_en: "Hi".into(),
                 send_at: None,

@@ -19,7 +19,8 @@ use crate::domain::{
     AppointmentId, AppointmentKind, AppointmentStatus, GroupId, Language, ParticipantId,
     ParticipantStatus, Phase, StaffId, UnitId,
 };
-use crate::engine::broadcast::{Audience, BroadcastRequest, reply_line, with_reply_line};
+use crate::engine::broadcasts::{Audience, BroadcastRequest, reply_line, with_reply_line};
+use crate::engine::reads::Viewed;
 use crate::error::Error;
 use crate::store::broadcasts::Broadcast;
 use crate::store::series::SeriesTarget;
@@ -528,7 +529,7 @@ struct StatusPage {
     /// The reply line added to each text, when the broadcast asked.
     auto_sv: Option<String>,
     auto_en: Option<String>,
-    st: crate::engine::broadcast::BroadcastStatus,
+    st: crate::engine::broadcasts::BroadcastStatus,
     skipped: Vec<(String, i64)>,
     cannot: Vec<Cannot>,
 }
@@ -609,29 +610,28 @@ async fn status(
     let (text_sv, text_en) = ui_broadcasts::texts(&mut c, id)
         .await
         .map_err(db_err(lang))?;
-    let mut cannot = Vec::new();
-    if let Some(tl) = &st.tally {
-        for x in &tl.cannot {
-            let p = participants::get(&mut c, x.participant_id)
-                .await
-                .map_err(db_err(lang))?;
-            cannot.push(Cannot {
-                first_name: p.first_name,
-                reason: x.reason.clone(),
-            });
-        }
-    }
+    drop(c);
     // The tally names members and their reasons: every view is audited.
-    crate::store::audit::append(
-        &mut c,
-        now,
-        me.actor().as_str(),
-        "broadcast.view",
-        &format!("broadcast:{id}"),
-        serde_json::json!({}),
-    )
-    .await
-    .map_err(db_err(lang))?;
+    let cannot = s
+        .engine
+        .read_audited(&me.actor(), now, async |c| {
+            let mut cannot = Vec::new();
+            if let Some(tl) = &st.tally {
+                for x in &tl.cannot {
+                    let p = participants::get(c, x.participant_id).await?;
+                    cannot.push(Cannot {
+                        first_name: p.first_name,
+                        reason: x.reason.clone(),
+                    });
+                }
+            }
+            Ok((
+                cannot,
+                Viewed::new("broadcast.view", format!("broadcast:{id}")),
+            ))
+        })
+        .await
+        .map_err(db_err(lang))?;
     let skipped = st
         .skipped
         .iter()

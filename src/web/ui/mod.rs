@@ -29,6 +29,7 @@ use crate::domain::access::{self, Action, CaseAccess, Subject, Viewer};
 use crate::domain::{AppointmentId, Language, ParticipantId, Role};
 use crate::engine::Actor;
 use crate::engine::auth::LiveSession;
+use crate::engine::reads::Viewed;
 use crate::error::Error;
 use crate::store::appointments::{self, Appointment};
 use crate::store::participants::Participant;
@@ -486,59 +487,62 @@ pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static
 }
 
 /// A participant and how much of their case `me` may see; 403 when
-/// nothing, 404 when there is no such participant. Viewing the full case
-/// record is written to the audit log (`case.view`).
+/// nothing, 404 when there is no such participant. A refusal is written
+/// to the audit log (`case.denied`); with `audit_view`, so is the view
+/// (`case.view`, or `case.view_contact` for contact details only), and
+/// the participant comes back only once it is
+/// ([`crate::engine::Engine::read_audited`]). Without it the caller's
+/// change is what is audited.
 pub async fn case(
     s: &AppState,
     me: &Me,
     id: ParticipantId,
     audit_view: bool,
 ) -> Result<(Participant, CaseAccess), UiError> {
-    let mut c = s
-        .engine
-        .db
-        .conn()
-        .await
-        .map_err(|e| UiError::from_engine(e, me.lang))?;
-    let p = crate::store::participants::get(&mut c, id)
-        .await
-        .map_err(|e| UiError::from_engine(e, me.lang))?;
-    let a = access::case_access(
-        &me.viewer,
-        &Subject {
-            id: p.id,
-            unit: p.unit_id,
-            lots: p.lots_id,
-        },
-    );
-    if a == CaseAccess::None {
-        crate::store::audit::append(
-            &mut c,
-            Utc::now(),
-            me.actor().as_str(),
-            "case.denied",
-            &format!("participant:{id}"),
-            serde_json::json!({}),
-        )
-        .await
-        .map_err(|e| UiError::from_engine(e, me.lang))?;
-        return Err(UiError::forbidden(me.lang));
-    }
-    if audit_view {
-        crate::store::audit::append(
-            &mut c,
-            Utc::now(),
-            me.actor().as_str(),
-            if a == CaseAccess::Full {
-                "case.view"
-            } else {
-                "case.view_contact"
+    let engine_err = |e| UiError::from_engine(e, me.lang);
+    let actor = me.actor();
+    let now = Utc::now();
+    let access_of = |p: &Participant| {
+        access::case_access(
+            &me.viewer,
+            &Subject {
+                id: p.id,
+                unit: p.unit_id,
+                lots: p.lots_id,
             },
-            &format!("participant:{id}"),
-            serde_json::json!({}),
         )
-        .await
-        .map_err(|e| UiError::from_engine(e, me.lang))?;
+    };
+    let (p, a) = if audit_view {
+        s.engine
+            .read_audited(&actor, now, async |c| {
+                let p = crate::store::participants::get(c, id).await?;
+                let a = access_of(&p);
+                let action = match a {
+                    CaseAccess::None => "case.denied",
+                    CaseAccess::Full => "case.view",
+                    _ => "case.view_contact",
+                };
+                Ok(((p, a), Viewed::participant(action, id)))
+            })
+            .await
+            .map_err(engine_err)?
+    } else {
+        let mut c = s.engine.db.conn().await.map_err(engine_err)?;
+        let p = crate::store::participants::get(&mut c, id)
+            .await
+            .map_err(engine_err)?;
+        drop(c);
+        let a = access_of(&p);
+        if a == CaseAccess::None {
+            s.engine
+                .audit(&actor, now, Viewed::participant("case.denied", id))
+                .await
+                .map_err(engine_err)?;
+        }
+        (p, a)
+    };
+    if a == CaseAccess::None {
+        return Err(UiError::forbidden(me.lang));
     }
     Ok((p, a))
 }

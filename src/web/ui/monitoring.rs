@@ -14,6 +14,7 @@ use crate::domain::spreadsheet::cell;
 use crate::domain::{
     ChannelKind, FailureKind, Language, OutboxStatus, ParticipantId, Purpose, UnitId,
 };
+use crate::engine::reads::Viewed;
 use crate::store::ui_monitoring::{
     self as mon, MessageFilter, MessageRow, NumberProblem, PeriodCounts, Who,
 };
@@ -731,28 +732,22 @@ async fn page(
     let unit_names: HashMap<UnitId, String> =
         sc.units.iter().map(|u| (u.id, u.name.clone())).collect();
     let (rows, total) = if sr.errors.is_empty() {
-        let mut c = s.engine.db.conn().await.map_err(err)?;
-        let total = mon::count(&mut c, &sr.filter).await.map_err(err)?;
-        let rows = mon::search(&mut c, &sr.filter, PAGE_SIZE, (sr.page - 1) * PAGE_SIZE)
-            .await
-            .map_err(err)?;
         // The list names participants (first name, number issues) and
         // what was sent to them: every view is audited, like the CSV.
-        crate::store::audit::append(
-            &mut c,
-            now,
-            me.actor().as_str(),
-            "monitoring.view",
-            &audit_target(&sc),
-            serde_json::json!({
-                "from": sr.from, "to": sr.to,
-                "participant": given(&q.participant).is_some(),
-                "page": sr.page,
-            }),
-        )
-        .await
-        .map_err(err)?;
-        (rows, total)
+        s.engine
+            .read_audited(&me.actor(), now, async |c| {
+                let total = mon::count(c, &sr.filter).await?;
+                let rows = mon::search(c, &sr.filter, PAGE_SIZE, (sr.page - 1) * PAGE_SIZE).await?;
+                let viewed =
+                    Viewed::new("monitoring.view", audit_target(&sc)).with(serde_json::json!({
+                        "from": sr.from, "to": sr.to,
+                        "participant": given(&q.participant).is_some(),
+                        "page": sr.page,
+                    }));
+                Ok(((rows, total), viewed))
+            })
+            .await
+            .map_err(err)?
     } else {
         (Vec::new(), 0)
     };
@@ -907,25 +902,21 @@ async fn export_csv(
     }
     let unit_names: HashMap<UnitId, String> =
         sc.units.iter().map(|u| (u.id, u.name.clone())).collect();
-    let mut c = s.engine.db.conn().await.map_err(err)?;
-    let rows = mon::search(&mut c, &sr.filter, CSV_MAX_ROWS, 0)
+    let rows = s
+        .engine
+        .read_audited(&me.actor(), now, async |c| {
+            let rows = mon::search(c, &sr.filter, CSV_MAX_ROWS, 0).await?;
+            let viewed =
+                Viewed::new("monitoring.export", audit_target(&sc)).with(serde_json::json!({
+                    "from": sr.from, "to": sr.to,
+                    "status": sr.filter.status, "channel": sr.filter.channel,
+                    "participant": given(&q.participant).is_some(),
+                    "rows": rows.len(),
+                }));
+            Ok((rows, viewed))
+        })
         .await
         .map_err(err)?;
-    crate::store::audit::append(
-        &mut c,
-        now,
-        me.actor().as_str(),
-        "monitoring.export",
-        &audit_target(&sc),
-        serde_json::json!({
-            "from": sr.from, "to": sr.to,
-            "status": sr.filter.status, "channel": sr.filter.channel,
-            "participant": given(&q.participant).is_some(),
-            "rows": rows.len(),
-        }),
-    )
-    .await
-    .map_err(err)?;
     let body = csv_body(lang, &rows, &unit_names).map_err(|e| {
         tracing::error!(error = %e, "csv export failed");
         UiError::new(

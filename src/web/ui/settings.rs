@@ -11,9 +11,7 @@ use crate::channels::sms::gsm7::{self, Encoding};
 use crate::domain::access::Action;
 use crate::domain::schedule::{QuietHours, resolve_local};
 use crate::domain::{AppointmentKind, Language, Span};
-use crate::engine::ui_settings::{
-    MAX_GAP_ALERT_DAYS, MAX_RETENTION_DAYS, RuleChange, UnitSettings,
-};
+use crate::engine::settings::{MAX_GAP_ALERT_DAYS, MAX_RETENTION_DAYS, RuleChange, UnitSettings};
 use crate::store::rules;
 use crate::texts::{self, RECEIPT_KEYS, ReminderText, TELEGRAM_KEYS};
 use crate::web::AppState;

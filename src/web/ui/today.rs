@@ -18,12 +18,13 @@
 
 use super::{Me, Posted, Ui, UiError, local_date, local_dt, render, see_other, t, ta};
 use crate::domain::access::{CaseAccess, Subject, case_access};
-use crate::domain::schedule::resolve_local;
 use crate::domain::{
     AppointmentId, AppointmentKind, Attendance, Language, ReplyState, Role, TaskKind,
 };
+use crate::engine::day::{self, DayRow, Scope, Slot};
+use crate::engine::reads::Viewed;
 use crate::error::Error;
-use crate::store::ui_today::{self, OpenTask, Scope, Slot, TaskScope};
+use crate::store::ui_today::{self, OpenTask, TaskScope};
 use crate::web::AppState;
 use askama::Template;
 use axum::Router;
@@ -68,10 +69,6 @@ async fn viewer_tz(s: &AppState, me: &Me) -> Result<Tz, UiError> {
 }
 
 /// Midnight starting `day` in `tz`, as an instant.
-fn midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    resolve_local(day.and_time(Default::default()), tz)
-}
-
 fn access(me: &Me, slot: &Slot) -> CaseAccess {
     case_access(
         &me.viewer,
@@ -115,7 +112,7 @@ pub struct ApptView {
     pub group_label: String,
 }
 
-fn appt_view(me: &Me, row: Option<&ui_today::DayRow>, slot: &Slot, now: DateTime<Utc>) -> ApptView {
+fn appt_view(me: &Me, row: Option<&DayRow>, slot: &Slot, now: DateTime<Utc>) -> ApptView {
     let l = me.lang;
     let a = access(me, slot);
     let full = a == CaseAccess::Full && row.is_some();
@@ -332,68 +329,63 @@ async fn today_page(State(s): State<AppState>, me: Me) -> Result<Response, UiErr
         (Role::Coordinator | Role::Assistant, None) => None,
     };
     let contact_only = me.staff.role == Role::Assistant;
-    let day = now.with_timezone(&tz).date_naive();
+    let date = now.with_timezone(&tz).date_naive();
     let (start, mid, end) = (
-        midnight(day, tz),
-        midnight(day + Duration::days(1), tz),
-        midnight(day + Duration::days(2), tz),
+        day::midnight(date, tz),
+        day::midnight(date + Duration::days(1), tz),
+        day::midnight(date + Duration::days(2), tz),
     );
-    let mut c = s.engine.db.conn().await.map_err(db_err(l))?;
-    let mut rows = Vec::new();
-    let mut earlier = Vec::new();
-    if let Some(scope) = scope {
-        rows = ui_today::day_rows(&mut c, scope, start, end, false, MAX_ROWS)
-            .await
-            .map_err(db_err(l))?;
-        if !contact_only {
-            let from = start - Duration::days(EARLIER_DAYS);
-            earlier = ui_today::day_rows(&mut c, scope, from, start, true, MAX_ROWS)
-                .await
-                .map_err(db_err(l))?;
-        }
-    }
-    let mut tasks = Vec::new();
-    if !contact_only {
-        // A coordinator runs the unit: every open task of it, whoever has
-        // it; everyone else the tasks assigned to them.
-        let task_scope = match (me.staff.role, me.staff.unit_id) {
-            (Role::Coordinator, Some(u)) => TaskScope::Unit(u),
-            _ => TaskScope::Mine(me.staff.id),
-        };
-        tasks = ui_today::open_tasks(&mut c, task_scope, MAX_ROWS)
-            .await
-            .map_err(db_err(l))?;
-    }
-    let task_views: Vec<TaskView> = tasks.iter().filter_map(|o| task_view(&me, o, tz)).collect();
+    let me_ref = &me;
     // The page shows parts of these case records (for an assistant: times
     // only); one audit row names them all.
-    let mut shown: Vec<i64> = rows
-        .iter()
-        .chain(&earlier)
-        .map(|r| r.slot.participant_id.get())
-        .chain(
-            tasks
+    let (rows, earlier, task_views) = s
+        .engine
+        .read_audited(&me.actor(), now, async |c| {
+            let mut rows = Vec::new();
+            let mut earlier = Vec::new();
+            if let Some(scope) = scope {
+                rows = day::rows(c, scope, start, end, false, MAX_ROWS).await?;
+                if !contact_only {
+                    let from = start - Duration::days(EARLIER_DAYS);
+                    earlier = day::rows(c, scope, from, start, true, MAX_ROWS).await?;
+                }
+            }
+            let mut tasks = Vec::new();
+            if !contact_only {
+                // A coordinator runs the unit: every open task of it,
+                // whoever has it; everyone else the tasks assigned to them.
+                let task_scope = match (me_ref.staff.role, me_ref.staff.unit_id) {
+                    (Role::Coordinator, Some(u)) => TaskScope::Unit(u),
+                    _ => TaskScope::Mine(me_ref.staff.id),
+                };
+                tasks = ui_today::open_tasks(c, task_scope, MAX_ROWS).await?;
+            }
+            let task_views: Vec<TaskView> = tasks
                 .iter()
-                .filter(|o| task_views.iter().any(|v| v.id == o.task.id))
-                .map(|o| o.task.participant_id.get()),
-        )
-        .collect();
-    shown.sort_unstable();
-    shown.dedup();
-    crate::store::audit::append(
-        &mut c,
-        now,
-        me.actor().as_str(),
-        "today.view",
-        &format!("staff:{}", me.staff.id),
-        json!({ "participants": shown, "contact_only": contact_only }),
-    )
-    .await
-    .map_err(db_err(l))?;
-    drop(c);
+                .filter_map(|o| task_view(me_ref, o, tz))
+                .collect();
+            let mut shown: Vec<i64> = rows
+                .iter()
+                .chain(&earlier)
+                .map(|r| r.slot.participant_id.get())
+                .chain(
+                    tasks
+                        .iter()
+                        .filter(|o| task_views.iter().any(|v| v.id == o.task.id))
+                        .map(|o| o.task.participant_id.get()),
+                )
+                .collect();
+            shown.sort_unstable();
+            shown.dedup();
+            let viewed = Viewed::new("today.view", format!("staff:{}", me_ref.staff.id))
+                .with(json!({ "participants": shown, "contact_only": contact_only }));
+            Ok(((rows, earlier, task_views), viewed))
+        })
+        .await
+        .map_err(db_err(l))?;
     // An assistant's cards are built from the slot alone: no reply, no
     // delivery, no attendance.
-    let view = |r: &ui_today::DayRow| appt_view(&me, (!contact_only).then_some(r), &r.slot, now);
+    let view = |r: &DayRow| appt_view(&me, (!contact_only).then_some(r), &r.slot, now);
     let (today, tomorrow): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.slot.starts_at < mid);
     Ok(render(&TodayPage {
         today_heading: ta(
@@ -542,8 +534,8 @@ async fn calendar_page(
         ui_today::calendar(
             &mut c,
             scope,
-            midnight(from, tz),
-            midnight(from + Duration::days(7), tz),
+            day::midnight(from, tz),
+            day::midnight(from + Duration::days(7), tz),
             MAX_ROWS,
         )
         .await
@@ -552,7 +544,7 @@ async fn calendar_page(
     let days = days
         .into_iter()
         .map(|d| {
-            let at = midnight(d, tz);
+            let at = day::midnight(d, tz);
             CalendarDay {
                 heading: local_date(l, at, tz),
                 date: d.format("%Y-%m-%d").to_string(),

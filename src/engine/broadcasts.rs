@@ -17,7 +17,7 @@
 //! * Tied to an activity (an appointment, and with it every member's
 //!   appointment of the same group series and start): the rows carry each
 //!   member's own appointment and ask for a reply, so "kommer" /
-//!   "förhinder" land there (`engine::inbound` counts broadcast rows as
+//!   "förhinder" land there (`engine::replies` counts broadcast rows as
 //!   questions). [`Engine::broadcast_status`] gives progress and the tally;
 //!   [`Engine::cancel_activity`] cancels it and tells only those who had a
 //!   message about it.

@@ -1,19 +1,18 @@
-//! Changes made on the settings and admin pages of the staff web UI, each
-//! one transaction with its audit row: a unit's reminder rule for one kind
-//! of appointment, a unit's quiet hours, retention and switches, and
-//! switching a staff account off or on.
+//! A unit and its settings, each change one transaction with its audit
+//! row, whichever adapter asks (the settings page, the CLI's `unit set`
+//! and `rule set`): a unit's reminder rule for one kind of appointment, a
+//! unit's quiet hours, retention and switches.
 //!
 //! A changed rule applies to appointments planned from then on (booked,
 //! moved, or made by a series); reminders already planned keep their times.
 
 use super::{Actor, Engine};
 use crate::domain::schedule::QuietHours;
-use crate::domain::{AppointmentKind, Role, Span, StaffId, UnitId};
+use crate::domain::{AppointmentKind, Span, UnitId};
 use crate::error::{Error, Result};
+use crate::store::audit;
 use crate::store::rules::{self, Rule};
-use crate::store::staff::{self, Staff};
 use crate::store::units::{self, Unit};
-use crate::store::{audit, ui_admin, web};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -146,100 +145,65 @@ impl Engine {
         Ok(after)
     }
 
-    /// Switches a staff account off (its sessions end at once) or on again
-    /// (audited as `staff.deactivate` / `staff.reactivate`).
-    pub async fn set_staff_active(
+    /// Adds a unit, with its quiet hours when given (audited as
+    /// `unit.create`).
+    pub async fn add_unit(
         &self,
-        id: StaffId,
-        active: bool,
+        name: &str,
+        quiet_hours: Option<QuietHours>,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<Staff> {
+    ) -> Result<Unit> {
         let mut tx = self.db.begin().await?;
-        let before = staff::get(&mut tx, id).await?;
-        if before.active == active {
-            return Ok(before);
+        let u = units::create(&mut tx, name, now).await?;
+        if let Some(q) = quiet_hours {
+            units::set_quiet_hours(&mut tx, u.id, q).await?;
         }
-        ui_admin::set_active(&mut tx, id, active).await?;
-        let ended = if active {
-            0
-        } else {
-            web::delete_sessions_of(&mut tx, id, None).await?
-        };
         audit::append(
             &mut tx,
             now,
             actor.as_str(),
-            if active {
-                "staff.reactivate"
-            } else {
-                "staff.deactivate"
-            },
-            &format!("staff:{id}"),
-            json!({ "sessions_ended": ended }),
+            "unit.create",
+            &format!("unit:{}", u.id),
+            json!({ "name": u.name }),
         )
         .await?;
-        let after = staff::get(&mut tx, id).await?;
+        let u = units::get(&mut tx, u.id).await?;
         tx.commit().await?;
-        Ok(after)
+        Ok(u)
     }
 
-    /// Gives a staff member another role or unit (audited as `staff.role`
-    /// with before and after). Every role but admin belongs to a unit. A
-    /// lots who is still responsible for participants keeps the role and
-    /// the unit until they have another lots: tasks and alerts would
-    /// otherwise go to someone who no longer works with them. Access
-    /// follows at their next request (the session reads the account).
-    pub async fn set_staff_role(
+    /// Changes some of a unit's settings (`None`: as it is), with the same
+    /// bounds and audit row as [`Engine::set_unit_settings`], which it
+    /// calls: the CLI's `unit set` and the settings page cannot disagree.
+    pub async fn change_unit_settings(
         &self,
-        id: StaffId,
-        role: Role,
-        unit: Option<UnitId>,
+        unit: UnitId,
+        ch: &UnitChange,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<Staff> {
-        if role != Role::Admin && unit.is_none() {
-            return Err(Error::invalid(
-                "a coordinator, lots or assistant belongs to a unit",
-            ));
-        }
-        let mut tx = self.db.begin().await?;
-        let before = staff::get(&mut tx, id).await?;
-        if before.role == role && before.unit_id == unit {
-            return Ok(before);
-        }
-        if let Some(u) = unit {
-            units::get(&mut tx, u).await?;
-        }
-        let caseload = ui_admin::caseloads(&mut tx)
-            .await?
-            .get(&id)
-            .copied()
-            .unwrap_or(0);
-        if before.role == Role::Lots
-            && caseload > 0
-            && (role != Role::Lots || unit != before.unit_id)
-        {
-            return Err(Error::Conflict(format!(
-                "{} is the lots of {caseload} participants; give them another lots first",
-                before.name
-            )));
-        }
-        ui_admin::set_role(&mut tx, id, role, unit).await?;
-        audit::append(
-            &mut tx,
-            now,
-            actor.as_str(),
-            "staff.role",
-            &format!("staff:{id}"),
-            json!({
-                "from": { "role": before.role, "unit": before.unit_id },
-                "to": { "role": role, "unit": unit },
-            }),
-        )
-        .await?;
-        let after = staff::get(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(after)
+    ) -> Result<Unit> {
+        let u = {
+            let mut c = self.db.conn().await?;
+            units::get(&mut c, unit).await?
+        };
+        let s = UnitSettings {
+            quiet_hours: ch.quiet_hours.unwrap_or(u.quiet_hours),
+            retention_days: ch.retention_days.unwrap_or(u.retention_days),
+            plan_making: ch.plan_making.unwrap_or(u.plan_making),
+            gap_alert_days: ch.gap_alert_days.unwrap_or(u.gap_alert_days),
+            alert_details: ch.alert_details.unwrap_or(u.alert_details),
+        };
+        self.set_unit_settings(unit, &s, actor, now).await
     }
+}
+
+/// Some of a unit's settings (`paminn unit set`); `None` keeps the value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnitChange {
+    pub quiet_hours: Option<QuietHours>,
+    pub retention_days: Option<i64>,
+    pub plan_making: Option<bool>,
+    pub gap_alert_days: Option<i64>,
+    pub alert_details: Option<bool>,
 }

@@ -1,4 +1,4 @@
-//! Inbound messages: every text a participant sends is stored once
+//! Replies (inbound messages): every text a participant sends is stored once
 //! (idempotent on channel + gateway id, since gateways retry webhooks),
 //! interpreted, applied, answered, and written into the case record as one
 //! journal event: the text, the intent, and what it changed.
@@ -1315,6 +1315,27 @@ async fn set_question(
 }
 
 impl Engine {
+    /// A message from a sender who is linked to nobody (an unknown SMS
+    /// number, an unknown Telegram chat): only that it happened is kept,
+    /// with no number, chat id or text. Idempotent on the gateway id.
+    pub async fn count_unknown_sender(
+        &self,
+        channel: ChannelKind,
+        gateway_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at)
+             VALUES ($1, $2, NULL, NULL, $3) ON CONFLICT (channel, gateway_id) DO NOTHING",
+        )
+        .bind(channel.as_str())
+        .bind(gateway_id)
+        .bind(ms(now))
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
+    }
+
     /// A delivery report from a gateway. Statuses only move forward (a late
     /// "sent" does not overwrite "delivered"; "failed" is final), so
     /// replays and reordering are harmless. A failure is journalled and

@@ -1,27 +1,27 @@
-//! What the Telegram bot asks of the engine, with no Telegram types in
-//! sight: link codes and linking, who owns a chat, button taps (a reply or
-//! an attendance record, each with its single-use token in the same
-//! transaction), staff alerts owed, attendance prompts owed, and a lots's
-//! day. The bot (`crate::telegram`) does the talking.
+//! Linking a Telegram chat and what a linked chat can do, with no Telegram
+//! types in sight: link codes and linking, who owns a chat, button taps (a
+//! reply or an attendance record, each with its single-use token in the
+//! same transaction), button tokens, and attendance prompts owed. The bot
+//! (`crate::telegram`) does the talking; a lots's day is [`super::day`],
+//! staff alerts are [`super::tasks`].
 
-use super::inbound::{Received, Tapped, receive_in};
 use super::record::record_attendance_in;
+use super::replies::{Received, Tapped, receive_in};
 use super::{Actor, Change, Engine};
 use crate::domain::link::{self, ButtonChoice, CallbackToken, LinkCode};
 use crate::domain::{
     AppointmentId, AppointmentKind, Attendance, ChannelKind, Language, OutboxId, ParticipantId,
-    ReplyState, StaffId, TaskKind,
+    ReplyState, StaffId,
 };
 use crate::error::{Error, Result};
 use crate::store::participants::{self, Participant};
-use crate::store::staff::{self, NewStaff, Staff};
+use crate::store::staff::{self, Staff};
 use crate::store::telegram::{self as tg, Subject};
 use crate::store::{audit, from_ms, journal, ms, parse_col};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use rand::RngCore;
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::Row;
 
 /// Who a chat belongs to.
@@ -71,24 +71,6 @@ pub enum TapOutcome {
     Refused { language: Language, reason: String },
 }
 
-/// A task a lots should hear about on Telegram.
-#[derive(Debug, Clone, Serialize)]
-pub struct StaffAlert {
-    pub task_id: i64,
-    pub kind: TaskKind,
-    pub chat_id: String,
-    pub language: Language,
-    pub participant_id: ParticipantId,
-    pub first_name: String,
-    pub starts_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
-    pub tz: Tz,
-    pub detail: Value,
-    /// The unit lets alerts carry the participant's words
-    /// (`units.alert_details`); off: "ny uppgift" and a link.
-    pub details: bool,
-}
-
 /// An appointment that has ended with no attendance recorded.
 #[derive(Debug, Clone)]
 pub struct AttendancePrompt {
@@ -102,31 +84,6 @@ pub struct AttendancePrompt {
     pub starts_at: DateTime<Utc>,
     pub tz: Tz,
 }
-
-/// One line of `/idag`.
-#[derive(Debug, Clone, Serialize)]
-pub struct TodayRow {
-    pub appointment_id: AppointmentId,
-    pub participant_id: ParticipantId,
-    pub first_name: String,
-    pub kind: AppointmentKind,
-    pub starts_at: DateTime<Utc>,
-    pub cancelled: bool,
-    pub reply: ReplyState,
-    pub attendance: Attendance,
-    /// The latest reminder's state: sent, delivered, failed, pending, ...
-    pub delivery: Option<String>,
-}
-
-/// Task kinds a lots is alerted about on Telegram.
-pub const ALERTED_KINDS: [TaskKind; 6] = [
-    TaskKind::Cannot,
-    TaskKind::ComingLate,
-    TaskKind::NoReply,
-    TaskKind::DeliveryFailed,
-    TaskKind::NotUnderstood,
-    TaskKind::LateReply,
-];
 
 fn random16() -> [u8; 16] {
     let mut b = [0u8; 16];
@@ -294,27 +251,6 @@ impl Engine {
         chat_owner_in(&mut c, &chat_id.to_string()).await
     }
 
-    /// A message from a sender who is linked to nobody (an unknown SMS
-    /// number, an unknown Telegram chat): only that it happened is kept,
-    /// with no number, chat id or text. Idempotent on the gateway id.
-    pub async fn count_unknown_sender(
-        &self,
-        channel: ChannelKind,
-        gateway_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at)
-             VALUES ($1, $2, NULL, NULL, $3) ON CONFLICT (channel, gateway_id) DO NOTHING",
-        )
-        .bind(channel.as_str())
-        .bind(gateway_id)
-        .bind(ms(now))
-        .execute(&self.db.pool)
-        .await?;
-        Ok(())
-    }
-
     /// A tap on an inline button. The token is used and the reply (or the
     /// attendance) recorded in one transaction, so a replayed or double tap
     /// records once. `callback_id` is Telegram's id for the tap; `label`
@@ -426,58 +362,6 @@ impl Engine {
         Ok(out)
     }
 
-    /// Tasks owed to lotsar as Telegram alerts: open, of an alerted kind,
-    /// for a lots whose chat is linked, created after the linking (so
-    /// linking does not bring an avalanche of old tasks).
-    pub async fn staff_alerts_due(&self, limit: i64) -> Result<Vec<StaffAlert>> {
-        let kinds = ALERTED_KINDS
-            .iter()
-            .map(|k| format!("'{}'", k.as_str()))
-            .collect::<Vec<_>>()
-            .join(",");
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT t.id, t.kind, t.detail, p.id AS pid, p.first_name, p.time_zone,
-                    s.telegram_chat_id, s.language, a.starts_at, u.alert_details
-             FROM tasks t
-             JOIN staff s ON s.id = t.assigned_to
-             JOIN participants p ON p.id = t.participant_id
-             JOIN units u ON u.id = t.unit_id
-             LEFT JOIN appointments a ON a.id = t.appointment_id
-             WHERE t.alerted_at IS NULL AND t.done_at IS NULL AND s.active = 1
-               AND s.telegram_chat_id IS NOT NULL AND t.created_at >= s.telegram_linked_at
-               AND t.kind IN ({kinds})
-             ORDER BY t.id LIMIT $1"
-        ));
-        let mut c = self.db.conn().await?;
-        let rows = sqlx::query(sql).bind(limit).fetch_all(&mut *c).await?;
-        rows.iter()
-            .map(|r| {
-                let detail: String = r.try_get("detail")?;
-                Ok(StaffAlert {
-                    task_id: r.try_get("id")?,
-                    kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-                    chat_id: r.try_get("telegram_chat_id")?,
-                    language: parse_col(&r.try_get::<String, _>("language")?)?,
-                    participant_id: ParticipantId::from_db(r.try_get("pid")?),
-                    first_name: r.try_get("first_name")?,
-                    starts_at: r.try_get::<Option<i64>, _>("starts_at")?.map(from_ms),
-                    tz: crate::store::units::parse_tz(&r.try_get::<String, _>("time_zone")?)?,
-                    detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
-                    details: r.try_get::<i64, _>("alert_details")? != 0,
-                })
-            })
-            .collect()
-    }
-
-    pub async fn mark_alerted(&self, task_id: i64, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE tasks SET alerted_at = $1 WHERE id = $2")
-            .bind(ms(now))
-            .bind(task_id)
-            .execute(&self.db.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Appointments that ended (within the last two days) with no
     /// attendance recorded and no prompt yet, whose lots has Telegram.
     pub async fn attendance_prompts_due(
@@ -555,126 +439,6 @@ impl Engine {
             .await?;
         Ok(())
     }
-
-    /// Today's appointments (on the lots's unit's calendar) of the
-    /// participants a lots is responsible for, with reply and the latest
-    /// reminder's delivery state.
-    pub async fn today_for_staff(
-        &self,
-        s: StaffId,
-        now: DateTime<Utc>,
-    ) -> Result<(Tz, Vec<TodayRow>)> {
-        let mut c = self.db.conn().await?;
-        let st = staff::get(&mut c, s).await?;
-        let tz = match st.unit_id {
-            Some(u) => crate::store::units::get(&mut c, u).await?.time_zone,
-            None => chrono_tz::Europe::Stockholm,
-        };
-        let day = now.with_timezone(&tz).date_naive();
-        let start = crate::domain::schedule::resolve_local(day.and_time(Default::default()), tz);
-        let end = crate::domain::schedule::resolve_local(
-            (day + Duration::days(1)).and_time(Default::default()),
-            tz,
-        );
-        let rows = sqlx::query(
-            "SELECT a.id, a.participant_id, a.kind, a.starts_at, a.status, a.reply, a.attendance, p.first_name,
-                    (SELECT o.status FROM outbox o WHERE o.appointment_id = a.id AND o.purpose = 'reminder'
-                     ORDER BY CASE WHEN o.status IN ('sent','delivered','failed') THEN 0 ELSE 1 END, o.id DESC
-                     LIMIT 1) AS delivery
-             FROM appointments a JOIN participants p ON p.id = a.participant_id
-             WHERE p.lots_id = $1 AND a.starts_at >= $2 AND a.starts_at < $3
-             ORDER BY a.starts_at, a.id",
-        )
-        .bind(s.get())
-        .bind(ms(start))
-        .bind(ms(end))
-        .fetch_all(&mut *c)
-        .await?;
-        let list = rows
-            .iter()
-            .map(|r| {
-                Ok(TodayRow {
-                    appointment_id: AppointmentId::from_db(r.try_get("id")?),
-                    participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-                    first_name: r.try_get("first_name")?,
-                    kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-                    starts_at: from_ms(r.try_get("starts_at")?),
-                    cancelled: r.try_get::<String, _>("status")? == "cancelled",
-                    reply: parse_col(&r.try_get::<String, _>("reply")?)?,
-                    attendance: parse_col(&r.try_get::<String, _>("attendance")?)?,
-                    delivery: r.try_get("delivery")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok((tz, list))
-    }
-
-    /// Adds a staff member (`paminn staff add`).
-    pub async fn add_staff(
-        &self,
-        new: &NewStaff,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<Staff> {
-        let mut tx = self.db.begin().await?;
-        if let Some(u) = new.unit {
-            crate::store::units::get(&mut tx, u).await?;
-        }
-        let s = staff::create(&mut tx, new, now).await?;
-        audit::append(
-            &mut tx,
-            now,
-            actor.as_str(),
-            "staff.create",
-            &format!("staff:{}", s.id),
-            json!({ "role": new.role }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(s)
-    }
-
-    /// Makes a lots responsible for a participant; open tasks follow.
-    pub async fn assign_lots(
-        &self,
-        p: ParticipantId,
-        lots: Option<StaffId>,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let mut tx = self.db.begin().await?;
-        assign_lots_in(&mut tx, p, lots, actor, now).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-/// [`Engine::assign_lots`] in the caller's transaction.
-pub(crate) async fn assign_lots_in(
-    c: &mut crate::store::Conn,
-    p: ParticipantId,
-    lots: Option<StaffId>,
-    actor: &Actor,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    participants::get(c, p).await?;
-    if let Some(s) = lots {
-        staff::get_active(c, s).await?;
-    }
-    staff::assign_lots(c, p, lots, now).await?;
-    actor
-        .record(
-            c,
-            now,
-            Change {
-                participant: p,
-                appointment: None,
-                kind: "lots_assigned",
-                detail: json!({ "lots_id": lots }),
-                action: "participant.lots",
-            },
-        )
-        .await
 }
 
 async fn chat_owner_in(c: &mut crate::store::Conn, chat: &str) -> Result<ChatOwner> {

@@ -1,4 +1,4 @@
-//! Booking: create, change, move and cancel appointments. Each operation is
+//! Appointments (booking): create, change, move and cancel appointments. Each operation is
 //! one transaction: the appointment, its reminder rows, the journal entry
 //! and the audit entry commit together.
 

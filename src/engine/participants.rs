@@ -1,0 +1,424 @@
+//! Participants: adding one, consent, and every field staff set (status,
+//! language, discreet, intensity, programme phase, the responsible lots),
+//! each through [`Engine::change_participant`] or its own transaction with
+//! the journal and the audit log.
+
+use super::{Actor, Change, Engine, Field, planner};
+use crate::domain::channel_choice::pick_channel;
+use crate::domain::{
+    AppointmentStatus, ChannelKind, ChannelSet, Intensity, Language, OutboxId, ParticipantId,
+    ParticipantStatus, Phase, Purpose, Role, StaffId,
+};
+use crate::error::{Error, Result};
+use crate::store::consents::{self, DEFAULT_VALIDITY};
+use crate::store::outbox::{self, NewMessage};
+use crate::store::participants::{self, NewParticipant, Participant};
+use crate::store::{appointments, journal, staff, ui_participants};
+use crate::texts;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+/// The text key of the message that tells a participant who their new
+/// contact person is (in `locales/*/main.ftl`, checked with the receipts).
+pub const NEW_CONTACT_KEY: &str = "notice-new-contact";
+
+impl Engine {
+    /// Adds a participant, with a consent if one is given.
+    pub async fn add_participant(
+        &self,
+        new: &NewParticipant,
+        consent: Option<ChannelSet>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Participant> {
+        let mut tx = self.db.begin().await?;
+        crate::store::units::get(&mut tx, new.unit_id).await?;
+        let p = participants::create(&mut tx, new, now).await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: p.id,
+                    appointment: None,
+                    kind: journal::kind::PARTICIPANT_CREATED,
+                    detail: json!({ "language": p.language, "channel": p.channel_pref }),
+                    action: "participant.create",
+                },
+            )
+            .await?;
+        if let Some(ch) = consent.filter(|c| !c.is_empty()) {
+            let c = consents::record(
+                &mut tx,
+                p.id,
+                ch,
+                actor.as_str(),
+                now,
+                Some(now + DEFAULT_VALIDITY),
+            )
+            .await?;
+            journal::append(
+                &mut tx,
+                p.id,
+                None,
+                now,
+                actor.as_str(),
+                journal::kind::CONSENT_RECORDED,
+                json!({ "channels": c.channels, "expires_at": c.expires_at }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    pub async fn record_consent(
+        &self,
+        id: ParticipantId,
+        channels: ChannelSet,
+        expires_at: Option<DateTime<Utc>>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        participants::get(&mut tx, id).await?;
+        let expires = expires_at.or(Some(now + DEFAULT_VALIDITY));
+        let c = consents::record(&mut tx, id, channels, actor.as_str(), now, expires).await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: id,
+                    appointment: None,
+                    kind: journal::kind::CONSENT_RECORDED,
+                    detail: json!({ "channels": c.channels, "expires_at": c.expires_at }),
+                    action: "consent.record",
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Withdraws consent: from this instant nothing is sent.
+    pub async fn withdraw_consent(
+        &self,
+        id: ParticipantId,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        participants::get(&mut tx, id).await?;
+        if !consents::withdraw(&mut tx, id, actor.as_str(), now).await? {
+            return Err(Error::Conflict(format!(
+                "participant {id} has no consent in force"
+            )));
+        }
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: id,
+                    appointment: None,
+                    kind: journal::kind::CONSENT_WITHDRAWN,
+                    detail: json!({}),
+                    action: "consent.withdraw",
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_status(
+        &self,
+        id: ParticipantId,
+        status: ParticipantStatus,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let field = Field {
+            kind: journal::kind::STATUS_CHANGED,
+            action: "participant.status",
+            current: |p: &Participant| p.status,
+            to: status,
+        };
+        let changed = self
+            .change_participant(id, actor, now, field, async |c| {
+                participants::set_status(c, id, status, now).await
+            })
+            .await?;
+        if changed {
+            self.wake();
+        }
+        Ok(())
+    }
+
+    /// Sets the reminder intensity. Pending reminders that no longer apply
+    /// are cancelled; when it goes up, future reminders are planned (none
+    /// are sent "at once" to make up for the past).
+    pub async fn set_intensity(
+        &self,
+        id: ParticipantId,
+        i: Intensity,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let field = Field {
+            kind: "intensity_changed",
+            action: "participant.intensity",
+            current: |p: &Participant| p.intensity,
+            to: i,
+        };
+        let changed = self
+            .change_participant(id, actor, now, field, async |c| {
+                participants::set_intensity(c, id, i, now).await?;
+                for a in appointments::for_participant(c, id, Some(now)).await? {
+                    if a.status != AppointmentStatus::Scheduled {
+                        continue;
+                    }
+                    outbox::cancel_open_for_appointment(c, a.id, "reminder intensity changed", now)
+                        .await?;
+                    sqlx::query(
+                        "UPDATE appointments SET plan_version = plan_version + 1 WHERE id = $1",
+                    )
+                    .bind(a.id.get())
+                    .execute(&mut *c)
+                    .await?;
+                    let a = appointments::get(c, a.id).await?;
+                    planner::plan_future_only(c, &a, now).await?;
+                }
+                Ok(())
+            })
+            .await?;
+        if changed {
+            self.wake();
+        }
+        Ok(())
+    }
+
+    /// The language a participant's messages are written in.
+    pub async fn set_language(
+        &self,
+        id: ParticipantId,
+        language: Language,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let field = Field {
+            kind: "language_changed",
+            action: "participant.language",
+            current: |p: &Participant| p.language,
+            to: language,
+        };
+        self.change_participant(id, actor, now, field, async |c| {
+            participants::set_language(c, id, language, now).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Discreet on: messages name no place and no person. Read at send
+    /// time, so it applies to reminders already planned.
+    pub async fn set_discreet(
+        &self,
+        id: ParticipantId,
+        discreet: bool,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let field = Field {
+            kind: "discreet_changed",
+            action: "participant.discreet",
+            current: |p: &Participant| p.discreet,
+            to: discreet,
+        };
+        self.change_participant(id, actor, now, field, async |c| {
+            ui_participants::set_discreet(c, id, discreet, now).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The programme phase (`None`: none). A label for filtering
+    /// broadcasts; it changes no reminder and is never in a message.
+    pub async fn set_phase(
+        &self,
+        id: ParticipantId,
+        phase: Option<Phase>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let field = Field {
+            kind: "phase_changed",
+            action: "participant.phase",
+            current: |p: &Participant| p.phase.clone(),
+            to: phase.clone(),
+        };
+        self.change_participant(id, actor, now, field, async |c| {
+            participants::set_phase(c, id, phase.as_ref(), now).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Makes another lots responsible ([`Engine::assign_lots`]) and tells
+    /// the participant who their new contact person is: a short message
+    /// with the lots's first name only, in the participant's language, on
+    /// their channel, through the outbox and its send-time gate like every
+    /// other message. Returns the message's outbox id; `None` when the lots
+    /// was already responsible (nothing changes, nothing is sent).
+    pub async fn reassign_lots(
+        &self,
+        id: ParticipantId,
+        lots: StaffId,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OutboxId>> {
+        let (p, new_lots) = {
+            let mut c = self.db.conn().await?;
+            let p = participants::get(&mut c, id).await?;
+            let s = staff::get_active(&mut c, lots).await?;
+            (p, s)
+        };
+        if new_lots.role != Role::Lots || new_lots.unit_id != Some(p.unit_id) {
+            return Err(Error::invalid(
+                "the new contact person must be an active lots in the participant's unit",
+            ));
+        }
+        if p.lots_id == Some(lots) {
+            return Ok(None);
+        }
+        // The new lots and the message naming them, in one transaction.
+        let mut tx = self.db.begin().await?;
+        assign_lots_in(&mut tx, id, Some(lots), actor, now).await?;
+        if p.erased {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let p = participants::get(&mut tx, id).await?;
+        let consent = consents::current(&mut tx, id).await?;
+        let reachable = ChannelSet::NONE
+            .with(ChannelKind::Sms, p.phone.is_some())
+            .with(ChannelKind::Telegram, p.telegram_linked);
+        let channel = pick_channel(
+            p.channel_pref,
+            consent.map(|c| c.channels).unwrap_or_default(),
+            p.opted_out,
+            reachable,
+        );
+        let contact = first_name_of(&new_lots.name);
+        let body = texts::render(
+            p.language,
+            NEW_CONTACT_KEY,
+            &[("name", p.first_name.clone()), ("contact", contact)],
+        );
+        let outbox_id = outbox::insert(
+            &mut tx,
+            &NewMessage {
+                participant_id: id,
+                appointment_id: None,
+                plan_version: 0,
+                purpose: Purpose::Notice,
+                offset_min: 0,
+                channel,
+                ask_reply: false,
+                due_at: now,
+                deadline_at: None,
+                body: Some(body),
+            },
+            now,
+        )
+        .await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: id,
+                    appointment: None,
+                    kind: "contact_notice_queued",
+                    detail: json!({ "outbox_id": outbox_id, "channel": channel, "lots_id": lots }),
+                    action: "participant.contact_notice",
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        self.wake();
+        Ok(outbox_id)
+    }
+
+    /// Makes a lots responsible for a participant; open tasks follow.
+    pub async fn assign_lots(
+        &self,
+        p: ParticipantId,
+        lots: Option<StaffId>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        assign_lots_in(&mut tx, p, lots, actor, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// [`Engine::assign_lots`] in the caller's transaction.
+pub(crate) async fn assign_lots_in(
+    c: &mut crate::store::Conn,
+    p: ParticipantId,
+    lots: Option<StaffId>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    participants::get(c, p).await?;
+    if let Some(s) = lots {
+        staff::get_active(c, s).await?;
+    }
+    staff::assign_lots(c, p, lots, now).await?;
+    actor
+        .record(
+            c,
+            now,
+            Change {
+                participant: p,
+                appointment: None,
+                kind: "lots_assigned",
+                detail: json!({ "lots_id": lots }),
+                action: "participant.lots",
+            },
+        )
+        .await
+}
+
+/// "Sara" of "Sara Lind": a message names the new contact by first name.
+fn first_name_of(name: &str) -> String {
+    name.split_whitespace().next().unwrap_or(name).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_first_name_is_used() {
+        assert_eq!(first_name_of("Sara Lind"), "Sara");
+        assert_eq!(first_name_of("  Ali  "), "Ali");
+    }
+
+    #[test]
+    fn the_new_contact_message_is_short_and_names_the_contact() {
+        for lang in [Language::Sv, Language::En] {
+            let t = texts::render(
+                lang,
+                NEW_CONTACT_KEY,
+                &[("name", "Ali".into()), ("contact", "Sara".into())],
+            );
+            assert!(t.contains("Ali") && t.contains("Sara"), "{t}");
+            assert!(t.chars().count() <= 160, "one SMS: {t}");
+        }
+    }
+}
