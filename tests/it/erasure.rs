@@ -56,6 +56,8 @@ const KEPT: &[(&str, &str)] = &[
     ("outbox", "status"),
     ("outbox", "encoding"),
     ("outbox", "currency"),
+    // A closed vocabulary (domain::FailureKind): why a message failed, not what it said.
+    ("outbox", "error_kind"),
     ("inbound", "channel"),
     ("journal", "kind"),
     ("tasks", "kind"),
