@@ -92,22 +92,6 @@ pub enum SendError {
     Credentials(String),
 }
 
-impl SendError {
-    /// The failure kind this error stores when it ends a message
-    /// (`outbox.error_kind`); None for the ones that are retried.
-    pub fn failure_kind(&self) -> Option<crate::domain::FailureKind> {
-        use crate::domain::FailureKind as K;
-        match self {
-            SendError::Permanent(_) => Some(K::Rejected),
-            SendError::RecipientOptedOut(_) => Some(K::OptedOut),
-            SendError::Unreachable(_) => Some(K::Unreachable),
-            SendError::InvalidNumber(_) => Some(K::InvalidNumber),
-            SendError::Credentials(_) => Some(K::Credentials),
-            SendError::Temporary(_) | SendError::RateLimited(_) => None,
-        }
-    }
-}
-
 /// Rate limits a transport asks for.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Limits {

@@ -340,19 +340,20 @@ impl Dispatcher {
                 body: Some(msg.body),
                 kind: FailureKind::Unreachable,
             },
-            Err(
-                e @ (SendError::Permanent(_)
-                | SendError::InvalidNumber(_)
-                | SendError::Credentials(_)),
-            ) => Outcome::Failed {
-                kind: e.failure_kind().unwrap_or(FailureKind::Rejected),
-                error: match e {
-                    SendError::Permanent(t)
-                    | SendError::InvalidNumber(t)
-                    | SendError::Credentials(t) => t,
-                    other => other.to_string(),
-                },
+            Err(SendError::InvalidNumber(e)) => Outcome::Failed {
+                error: e,
                 body: Some(msg.body),
+                kind: FailureKind::InvalidNumber,
+            },
+            Err(SendError::Credentials(e)) => Outcome::Failed {
+                error: e,
+                body: Some(msg.body),
+                kind: FailureKind::Credentials,
+            },
+            Err(SendError::Permanent(e)) => Outcome::Failed {
+                error: e,
+                body: Some(msg.body),
+                kind: FailureKind::Rejected,
             },
             Err(SendError::RateLimited(after)) => Outcome::Defer {
                 until: now + chrono::Duration::from_std(after).unwrap_or_default(),
@@ -386,7 +387,7 @@ impl Dispatcher {
         chat_id: &str,
         now: DateTime<Utc>,
     ) -> Result<CallbackToken> {
-        let token = CallbackToken::random(rand::random());
+        let token = super::linking::new_token();
         let mut c = self.db().conn().await?;
         crate::store::telegram::insert_callback(
             &mut c,

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A column as both backends can describe it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Column {
-    family: &'static str,
+    family: String,
     not_null: bool,
 }
 
@@ -28,16 +28,17 @@ struct Schema {
 /// (SQLite's INTEGER PRIMARY KEY and PostgreSQL's BIGINT identity are
 /// both 64-bit), texts another, JSON a third. Anything else is named as
 /// is, so a new type on one side only shows as a difference.
-fn family(declared: &str) -> &'static str {
-    match declared.trim().to_ascii_lowercase().as_str() {
+fn family(declared: &str) -> String {
+    let family = match declared.trim().to_ascii_lowercase().as_str() {
         "integer" | "bigint" | "int" | "int8" | "bigserial" => "integer",
         "text" | "character varying" | "varchar" => "text",
         "json" | "jsonb" => "json",
         "real" | "double precision" => "real",
         "blob" | "bytea" => "bytes",
         "boolean" => "boolean",
-        other => Box::leak(format!("other:{other}").into_boxed_str()),
-    }
+        other => return format!("other:{other}"),
+    };
+    family.to_string()
 }
 
 const SKIP: &[&str] = &["_sqlx_migrations"];
@@ -235,8 +236,8 @@ async fn both_migration_sets_make_the_same_schema() {
 
 #[test]
 fn a_column_on_one_side_only_is_reported() {
-    let col = |family| Column {
-        family,
+    let col = |family: &str| Column {
+        family: family.into(),
         not_null: true,
     };
     let mut a = Schema::default();
