@@ -214,9 +214,7 @@ async fn lots_for(
     first_name: &str,
 ) -> anyhow::Result<crate::domain::StaffId> {
     let username = if first_name == "John" { "omar" } else { "anna" };
-    let id: i64 = sqlx::query_scalar("SELECT id FROM staff WHERE username = $1")
-        .bind(username)
-        .fetch_one(&mut *c)
-        .await?;
-    Ok(crate::domain::StaffId::from_db(id))
+    crate::store::staff::id_by_username(c, username)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the demo has no staff member {username}"))
 }

@@ -702,9 +702,7 @@ pub async fn import<R: Read>(
     // until autovacuum catches up, and pages are 5-10x slower meanwhile
     // (docs/benchmarks.md, "Staff web UI").
     if engine.db.backend == crate::store::Backend::Postgres && report.created >= ANALYZE_AFTER {
-        sqlx::query("ANALYZE appointments, outbox, journal")
-            .execute(&engine.db.pool)
-            .await?;
+        crate::store::bulk::analyze(&engine.db).await?;
     }
     Ok(report)
 }

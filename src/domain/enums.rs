@@ -41,6 +41,15 @@ macro_rules! string_enum {
                 }
             }
         }
+
+        /// For `#[sqlx(try_from = "String")]` on rows read from the
+        /// database: an unknown value is a decoding error.
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
     };
 }
 

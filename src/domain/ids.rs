@@ -36,6 +36,19 @@ macro_rules! id_type {
             }
         }
 
+        /// For `#[sqlx(try_from = "i64")]` on rows read from the
+        /// database; zero and negatives are refused.
+        impl TryFrom<i64> for $name {
+            type Error = String;
+            fn try_from(v: i64) -> Result<Self, Self::Error> {
+                if v > 0 {
+                    Ok(Self(v))
+                } else {
+                    Err(format!(concat!("{} is not a ", $what, " id"), v))
+                }
+            }
+        }
+
         impl FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, Self::Err> {

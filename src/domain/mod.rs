@@ -17,6 +17,7 @@ pub mod phase;
 pub mod phone;
 pub mod recurrence;
 pub mod reply;
+pub mod retention;
 pub mod retry;
 pub mod schedule;
 pub mod span;

@@ -263,10 +263,7 @@ impl Engine {
             )
             .await?;
         } else {
-            sqlx::query("UPDATE appointments SET plan_version = plan_version + 1 WHERE id = $1")
-                .bind(id.get())
-                .execute(&mut *tx)
-                .await?;
+            appointments::bump_plan_version(tx, id).await?;
         }
         let a = appointments::get(tx, id).await?;
         planner::plan_appointment(tx, &a, now).await?;

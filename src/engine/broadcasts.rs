@@ -32,7 +32,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::store::broadcasts::{self, Broadcast, PlannedRow};
 use crate::store::outbox::{self, NewMessage};
-use crate::store::{Conn, appointments, audit, consents, ms, participants, series};
+use crate::store::{Conn, appointments, audit, consents, participants, series};
 use crate::texts;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -442,17 +442,7 @@ impl Engine {
         broadcasts::set_counts(&mut tx, id, recipients, &skipped).await?;
         // Each recipient's case record says a message was queued (which
         // broadcast, which row; never the text), in one statement.
-        sqlx::query(
-            "INSERT INTO journal (participant_id, appointment_id, at, actor, kind, detail)
-             SELECT participant_id, appointment_id, $1, $2, 'broadcast_queued',
-                    '{\"broadcast_id\":' || CAST(broadcast_id AS TEXT) || ',\"outbox_id\":' || CAST(id AS TEXT) || '}'
-             FROM outbox WHERE broadcast_id = $3",
-        )
-        .bind(ms(now))
-        .bind(actor.as_str())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        broadcasts::journal_queued(&mut tx, id, actor.as_str(), now).await?;
         audit::append(
             &mut tx,
             now,

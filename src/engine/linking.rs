@@ -10,19 +10,16 @@ use super::replies::{Received, Tapped, receive_in};
 use super::{Actor, Change, Engine};
 use crate::domain::link::{self, ButtonChoice, CallbackToken, LinkCode};
 use crate::domain::{
-    AppointmentId, AppointmentKind, Attendance, ChannelKind, Language, OutboxId, ParticipantId,
-    ReplyState, StaffId,
+    AppointmentId, Attendance, ChannelKind, Language, OutboxId, ParticipantId, ReplyState,
 };
 use crate::error::{Error, Result};
 use crate::store::participants::{self, Participant};
 use crate::store::staff::{self, Staff};
 use crate::store::telegram::{self as tg, Subject};
-use crate::store::{audit, from_ms, journal, ms, parse_col};
+use crate::store::{appointments, audit, journal};
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
 use rand::RngCore;
 use serde_json::json;
-use sqlx::Row;
 
 /// Who a chat belongs to.
 #[derive(Debug, Clone)]
@@ -72,18 +69,7 @@ pub enum TapOutcome {
 }
 
 /// An appointment that has ended with no attendance recorded.
-#[derive(Debug, Clone)]
-pub struct AttendancePrompt {
-    pub appointment_id: AppointmentId,
-    pub participant_id: ParticipantId,
-    pub staff_id: StaffId,
-    pub chat_id: String,
-    pub language: Language,
-    pub first_name: String,
-    pub kind: AppointmentKind,
-    pub starts_at: DateTime<Utc>,
-    pub tz: Tz,
-}
+pub use crate::store::appointments::AttendancePrompt;
 
 fn random16() -> [u8; 16] {
     let mut b = [0u8; 16];
@@ -370,39 +356,7 @@ impl Engine {
         limit: i64,
     ) -> Result<Vec<AttendancePrompt>> {
         let mut c = self.db.conn().await?;
-        let rows = sqlx::query(
-            "SELECT a.id, a.kind, a.starts_at, p.id AS pid, p.first_name, p.time_zone,
-                    s.id AS sid, s.telegram_chat_id, s.language
-             FROM appointments a
-             JOIN participants p ON p.id = a.participant_id
-             JOIN staff s ON s.id = p.lots_id
-             WHERE a.status = 'scheduled' AND a.attendance = 'unknown'
-               AND a.attendance_prompted_at IS NULL
-               AND a.starts_at >= $1 AND a.starts_at + a.duration_min * 60000 <= $2
-               AND s.active = 1 AND s.telegram_chat_id IS NOT NULL
-               AND a.starts_at + a.duration_min * 60000 >= s.telegram_linked_at
-             ORDER BY a.starts_at, a.id LIMIT $3",
-        )
-        .bind(ms(now - Duration::days(2)))
-        .bind(ms(now))
-        .bind(limit)
-        .fetch_all(&mut *c)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AttendancePrompt {
-                    appointment_id: AppointmentId::from_db(r.try_get("id")?),
-                    participant_id: ParticipantId::from_db(r.try_get("pid")?),
-                    staff_id: StaffId::from_db(r.try_get("sid")?),
-                    chat_id: r.try_get("telegram_chat_id")?,
-                    language: parse_col(&r.try_get::<String, _>("language")?)?,
-                    first_name: r.try_get("first_name")?,
-                    kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-                    starts_at: from_ms(r.try_get("starts_at")?),
-                    tz: crate::store::units::parse_tz(&r.try_get::<String, _>("time_zone")?)?,
-                })
-            })
-            .collect()
+        appointments::attendance_prompts_due(&mut c, now - Duration::days(2), now, limit).await
     }
 
     /// A token for the three attendance buttons of one prompt.
@@ -432,12 +386,8 @@ impl Engine {
         a: AppointmentId,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query("UPDATE appointments SET attendance_prompted_at = $1 WHERE id = $2")
-            .bind(ms(now))
-            .bind(a.get())
-            .execute(&self.db.pool)
-            .await?;
-        Ok(())
+        let mut c = self.db.conn().await?;
+        appointments::mark_attendance_prompted(&mut c, a, now).await
     }
 }
 
@@ -461,16 +411,8 @@ async fn outbox_target(
     let Some(o) = outbox else {
         return Ok((None, None));
     };
-    let row = sqlx::query("SELECT participant_id, appointment_id FROM outbox WHERE id = $1")
-        .bind(o.get())
-        .fetch_optional(&mut *c)
-        .await?;
-    let Some(r) = row else {
-        return Ok((None, None));
-    };
-    Ok((
-        Some(ParticipantId::from_db(r.try_get("participant_id")?)),
-        r.try_get::<Option<i64>, _>("appointment_id")?
-            .map(AppointmentId::from_db),
-    ))
+    Ok(match crate::store::outbox::target(c, o).await? {
+        Some((p, a)) => (Some(p), a),
+        None => (None, None),
+    })
 }

@@ -182,12 +182,7 @@ impl Engine {
                     }
                     outbox::cancel_open_for_appointment(c, a.id, "reminder intensity changed", now)
                         .await?;
-                    sqlx::query(
-                        "UPDATE appointments SET plan_version = plan_version + 1 WHERE id = $1",
-                    )
-                    .bind(a.id.get())
-                    .execute(&mut *c)
-                    .await?;
+                    appointments::bump_plan_version(&mut *c, a.id).await?;
                     let a = appointments::get(c, a.id).await?;
                     planner::plan_future_only(c, &a, now).await?;
                 }

@@ -52,16 +52,16 @@ use crate::domain::{
     PhoneNumber, Purpose, ReplyState, TaskKind,
 };
 use crate::error::{Error, Result};
+use crate::store::inbound::{
+    self, LatestAsk, PendingQuestion as Question, ReplySet, ReplyTask, ReplyWrite, Sender,
+};
 use crate::store::outbox::{self, NewMessage};
 use crate::store::participants::{self, Participant};
-use crate::store::{
-    Backend, Conn, appointments, backend_of, consents, from_ms, journal, ms, parse_col, tasks,
-};
+use crate::store::{Backend, Conn, appointments, consents, journal, ms, tasks};
 use crate::texts;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde_json::{Value, json};
-use sqlx::{Connection, Row};
-use std::sync::LazyLock;
+use sqlx::Connection;
 
 /// Whether an inbound message was new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,191 +292,34 @@ pub(crate) async fn receive_in(
     write(tx, &ctx, channel, gateway_id, text, &h, now).await
 }
 
-/// Who sent a message, as the channel knows them.
-#[derive(Clone, Copy)]
-enum Sender<'a> {
-    Id(ParticipantId),
-    Phone(&'a PhoneNumber),
-}
-
-/// What every reply needs before it writes anything, read in one query
-/// (it used to be six: the phone lookup before the transaction, the
-/// participant, the pending question, the latest asked message, the asked
-/// appointments, the unit; and the matched appointment again).
+/// A reply's context ([`inbound::read_context`]), with the one thing the
+/// engine decides about it before the text: whether a shared number's
+/// sender is unsure.
 struct Context {
     p: Participant,
-    /// The unit asks "when do you need to leave?" after a "kommer".
     plan_making: bool,
-    /// The row in `pending_questions`, expired or not: only an unexpired
-    /// one is answered, but any one is deleted when the question is
-    /// cleared, and without a row there is nothing to delete.
     question: Option<Question>,
-    /// The latest message to the participant that asked for a reply.
     latest_ask: Option<LatestAsk>,
-    /// The appointments the participant was asked about in the last week
-    /// (what `domain::matching` chooses from), with what applying a reply
-    /// needs of them (start, current reply), so the matched one is not
-    /// read again.
     asked: Vec<Asked>,
-    /// PostgreSQL: the id the inbound row will get, taken from its
-    /// sequence by the read, so the write can name it in the task's key
-    /// and the journal event within the same statement (a duplicate leaves
-    /// a gap, as a rollback does).
     inbound_id: Option<i64>,
     /// A text from a number several participants have, and no message
     /// asking for a reply on it tells which of them sent it.
     shared_unsure: bool,
 }
 
-struct Question {
-    kind: String,
-    payload: Value,
-    expires_at: i64,
-}
-
-struct LatestAsk {
-    outbox_id: i64,
-    purpose: Purpose,
-    deadline_at: Option<i64>,
-}
-
-/// The context query. `me` picks the participant (`pick` is by id or by
-/// phone number); the rest is one row per asked appointment, each carrying
-/// the participant, the unit's setting, the pending question and the
-/// latest asked message (one row with NULL `a_*` columns when nothing was
-/// asked). The participant's columns keep their names, so
-/// `participants::from_row` reads any of the rows. Both subqueries on
-/// `outbox` are those of the separate queries they replace (the
-/// `outbox_asked` index). `reserve` is the inbound id (see
-/// [`Context::inbound_id`]).
-fn context_sql(pick: &str, reserve: &str) -> String {
-    let cols = participants::COLS
-        .split(',')
-        .map(|c| format!("p.{0} AS {0}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "WITH {pick}, reserved AS (SELECT {reserve} AS inbound_id)
-         SELECT {cols}, u.plan_making, reserved.inbound_id, me.sharers AS me_sharers, me.tied AS me_tied,
-                q.kind AS q_kind, q.payload AS q_payload, q.expires_at AS q_expires_at,
-                s.id AS s_id, s.purpose AS s_purpose, s.deadline_at AS s_deadline_at,
-                a.id AS a_id, a.starts_at AS a_starts_at, a.status AS a_status,
-                a.reply AS a_reply, a.asked_at AS a_asked_at
-         FROM me
-         CROSS JOIN reserved
-         JOIN participants p ON p.id = me.id
-         JOIN units u ON u.id = p.unit_id
-         LEFT JOIN pending_questions q ON q.participant_id = p.id
-         LEFT JOIN outbox s ON s.id = (
-             SELECT o.id FROM outbox o
-             WHERE o.participant_id = me.id AND o.ask_reply = 1 AND o.status IN ('sent','delivered')
-             ORDER BY o.sent_at DESC, o.id DESC LIMIT 1)
-         LEFT JOIN (
-             SELECT a.id, a.starts_at, a.status, a.reply, MAX(o.sent_at) AS asked_at
-             FROM outbox o JOIN appointments a ON a.id = o.appointment_id
-             WHERE o.participant_id = (SELECT id FROM me) AND o.ask_reply = 1
-               AND (o.purpose = 'reminder' OR o.broadcast_id IS NOT NULL)
-               AND o.status IN ('sent','delivered') AND a.starts_at > $2
-             GROUP BY a.id, a.starts_at, a.status, a.reply) a ON 1 = 1
-         ORDER BY a.id"
-    )
-}
-
-/// `me`: the participant, with how many share the number (`sharers`) and
-/// how many of those were asked at the same latest instant (`tied`).
-const PICK_BY_ID: &str = "me AS (SELECT id, CAST(1 AS BIGINT) AS sharers, CAST(1 AS BIGINT) AS tied
-         FROM participants WHERE id = $1)";
-/// A shared number: the participant the latest message asking for a reply
-/// by SMS went to, in any unit; then, as `participants::by_phone`, an
-/// active participant first, then the newest. `tied` is 0 when none of
-/// them was asked, more than 1 when several were asked at that instant.
-const PICK_BY_PHONE: &str = "cand AS (
-             SELECT p.id, p.status,
-                    (SELECT MAX(o.sent_at) FROM outbox o
-                     WHERE o.participant_id = p.id AND o.ask_reply = 1 AND o.channel = 'sms'
-                       AND o.status IN ('sent','delivered')) AS asked_at
-             FROM participants p WHERE p.phone = $1 AND p.erased_at IS NULL),
-         me AS (
-             SELECT c.id, (SELECT COUNT(*) FROM cand) AS sharers,
-                    (SELECT COUNT(*) FROM cand x WHERE x.asked_at = c.asked_at) AS tied
-             FROM cand c
-             ORDER BY COALESCE(c.asked_at, -1) DESC,
-                      CASE WHEN c.status = 'active' THEN 0 ELSE 1 END, c.id DESC
-             LIMIT 1)";
-const RESERVE_PG: &str = "nextval(pg_get_serial_sequence('inbound', 'id'))";
-
-static CONTEXT_SQL: LazyLock<[String; 4]> = LazyLock::new(|| {
-    [
-        context_sql(PICK_BY_ID, "NULL"),
-        context_sql(PICK_BY_PHONE, "NULL"),
-        context_sql(PICK_BY_ID, RESERVE_PG),
-        context_sql(PICK_BY_PHONE, RESERVE_PG),
-    ]
-});
-
 impl Context {
     async fn read(c: &mut Conn, who: Sender<'_>, now: DateTime<Utc>) -> Result<Option<Context>> {
-        let pg = usize::from(backend_of(c) == Backend::Postgres);
-        let since = ms(now - Duration::days(7));
-        let rows = match who {
-            Sender::Id(id) => {
-                sqlx::query(sqlx::AssertSqlSafe(CONTEXT_SQL[2 * pg].as_str()))
-                    .bind(id.get())
-                    .bind(since)
-                    .fetch_all(&mut *c)
-                    .await?
-            }
-            Sender::Phone(phone) => {
-                sqlx::query(sqlx::AssertSqlSafe(CONTEXT_SQL[2 * pg + 1].as_str()))
-                    .bind(phone.as_e164())
-                    .bind(since)
-                    .fetch_all(&mut *c)
-                    .await?
-            }
-        };
-        let Some(r) = rows.first() else {
+        let Some(r) = inbound::read_context(c, who, now - Duration::days(7)).await? else {
             return Ok(None);
         };
-        let question = match r.try_get::<Option<String>, _>("q_kind")? {
-            Some(kind) => Some(Question {
-                kind,
-                payload: serde_json::from_str(&r.try_get::<String, _>("q_payload")?)
-                    .unwrap_or(Value::Null),
-                expires_at: r.try_get("q_expires_at")?,
-            }),
-            None => None,
-        };
-        let latest_ask = match r.try_get::<Option<i64>, _>("s_id")? {
-            Some(outbox_id) => Some(LatestAsk {
-                outbox_id,
-                purpose: parse_col(&r.try_get::<String, _>("s_purpose")?)?,
-                deadline_at: r.try_get("s_deadline_at")?,
-            }),
-            None => None,
-        };
-        let mut asked = Vec::new();
-        for r in &rows {
-            let Some(id) = r.try_get::<Option<i64>, _>("a_id")? else {
-                continue;
-            };
-            asked.push(Asked {
-                appointment: AppointmentId::from_db(id),
-                starts_at: from_ms(r.try_get("a_starts_at")?),
-                cancelled: parse_col::<AppointmentStatus>(&r.try_get::<String, _>("a_status")?)?
-                    == AppointmentStatus::Cancelled,
-                reply: parse_col(&r.try_get::<String, _>("a_reply")?)?,
-                asked_at: from_ms(r.try_get::<Option<i64>, _>("a_asked_at")?.unwrap_or(0)),
-            });
-        }
         Ok(Some(Context {
-            p: participants::from_row(r)?,
-            plan_making: r.try_get::<i64, _>("plan_making")? != 0,
-            question,
-            latest_ask,
-            asked,
-            inbound_id: r.try_get("inbound_id")?,
-            shared_unsure: r.try_get::<i64, _>("me_sharers")? > 1
-                && r.try_get::<i64, _>("me_tied")? != 1,
+            shared_unsure: r.sharers > 1 && r.tied != 1,
+            p: r.p,
+            plan_making: r.plan_making,
+            question: r.question,
+            latest_ask: r.latest_ask,
+            asked: r.asked,
+            inbound_id: r.inbound_id,
         }))
     }
 
@@ -616,17 +459,12 @@ async fn write(
 ) -> Result<Received> {
     let p = &ctx.p;
     match &h.question {
-        Some(QuestionWrite::Clear) => {
-            sqlx::query("DELETE FROM pending_questions WHERE participant_id = $1")
-                .bind(p.id.get())
-                .execute(&mut *c)
-                .await?;
-        }
+        Some(QuestionWrite::Clear) => inbound::clear_question(c, p.id).await?,
         Some(QuestionWrite::Ask {
             kind,
             payload,
             expires,
-        }) => set_question(c, p.id, kind, payload, now, *expires).await?,
+        }) => inbound::set_question(c, p.id, kind, payload, now, *expires).await?,
         None => {}
     }
     if let Some(set) = h.opted_out {
@@ -651,10 +489,30 @@ async fn write(
     if let Some(m) = &h.notice {
         outbox::insert(c, m, now).await?;
     }
-    let id = match ctx.inbound_id {
-        Some(id) => write_pg(c, ctx, channel, gateway_id, text, h, id, now).await?,
-        None => write_in_turn(c, ctx, channel, gateway_id, text, h, now).await?,
+    let event = |id: i64| event(id, channel, text, h);
+    let w = ReplyWrite {
+        channel,
+        gateway_id,
+        participant: p.id,
+        text,
+        intent: &h.intent,
+        reply: h.reply.as_ref().map(|r| ReplySet {
+            appointment: r.appointment,
+            state: r.state,
+            reason: r.reason.as_deref(),
+            late: r.late.map(|m| m.map(i64::from)),
+        }),
+        task: h.task.as_ref().map(|t| ReplyTask {
+            appointment: t.appointment,
+            kind: t.kind,
+            key: t.key,
+            detail: &t.detail,
+        }),
+        event_appointment: event_appointment(h),
+        event: &event,
+        receipt: h.receipt.as_deref(),
     };
+    let id = inbound::write_reply(c, ctx.inbound_id, &w, now).await?;
     let Some(id) = id else {
         return Ok(Received::Duplicate);
     };
@@ -684,139 +542,6 @@ fn event_appointment(h: &Handled) -> Option<AppointmentId> {
         .get("appointment_id")
         .and_then(Value::as_i64)
         .map(AppointmentId::from_db)
-}
-
-/// PostgreSQL: the inbound row, the reply on the appointment, the task,
-/// the journal event and the receipt in one statement. Data-modifying CTEs
-/// run to completion whether the final SELECT reads them or not; every
-/// part but the first writes only if the inbound row went in (`FROM
-/// inbound_row` or `EXISTS`), so a duplicate writes nothing and returns no
-/// row; a part the route does not need matches no row (its id or key bound
-/// as NULL). Each part is the statement of the store function the SQLite
-/// path calls ([`write_in_turn`]); keep them in step.
-#[allow(clippy::too_many_arguments)]
-async fn write_pg(
-    c: &mut Conn,
-    ctx: &Context,
-    channel: ChannelKind,
-    gateway_id: &str,
-    text: &str,
-    h: &Handled,
-    id: i64,
-    now: DateTime<Utc>,
-) -> Result<Option<i64>> {
-    let (set, task) = (h.reply.as_ref(), h.task.as_ref());
-    Ok(sqlx::query_scalar(
-        "WITH inbound_row AS (
-             INSERT INTO inbound (id, channel, gateway_id, participant_id, body, received_at, intent)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (channel, gateway_id) DO NOTHING RETURNING id
-         ), reply AS (
-             UPDATE appointments SET reply = $8, reply_reason = $9, reply_at = $6, updated_at = $6,
-                 reply_late = $21, reply_late_min = $22
-             WHERE id = $10 AND EXISTS (SELECT 1 FROM inbound_row)
-         ), task AS (
-             INSERT INTO tasks (unit_id, participant_id, appointment_id, kind, detail, assigned_to, dedupe_key, created_at)
-             SELECT p.unit_id, p.id, $11, $12, $13, p.lots_id, $14, $6 FROM participants p, inbound_row
-             WHERE p.id = $4 AND $14 IS NOT NULL
-             ON CONFLICT (dedupe_key) DO NOTHING
-         ), event AS (
-             INSERT INTO journal (participant_id, appointment_id, at, actor, kind, detail)
-             SELECT $4, $15, $6, $16, $17, $18 FROM inbound_row
-         ), receipt AS (
-             INSERT INTO outbox (participant_id, appointment_id, plan_version, purpose, offset_min, channel,
-                                 ask_reply, due_at, deadline_at, next_attempt_at, body, created_at, updated_at)
-             SELECT $4, NULL, 0, $19, 0, $2, 0, $6, NULL, $6, $20, $6, $6 FROM inbound_row
-             WHERE $20 IS NOT NULL
-             ON CONFLICT (appointment_id, plan_version, offset_min, channel) DO NOTHING
-         )
-         SELECT id FROM inbound_row",
-    )
-    .bind(id)
-    .bind(channel.as_str())
-    .bind(gateway_id)
-    .bind(ctx.p.id.get())
-    .bind(text)
-    .bind(ms(now))
-    .bind(h.intent.to_string())
-    .bind(set.map(|r| r.state.as_str()))
-    .bind(set.and_then(|r| r.reason.clone()))
-    .bind(set.map(|r| r.appointment.get()))
-    .bind(task.and_then(|t| t.appointment.map(AppointmentId::get)))
-    .bind(task.map(|t| t.kind.as_str()))
-    .bind(task.map(|t| t.detail.to_string()))
-    .bind(task.map(|t| format!("{}:i{id}", t.key)))
-    .bind(event_appointment(h).map(AppointmentId::get))
-    .bind("participant")
-    .bind(journal::kind::INBOUND_MESSAGE)
-    .bind(event(id, channel, text, h).to_string())
-    .bind(Purpose::Receipt.as_str())
-    .bind(h.receipt.clone())
-    .bind(set.map_or(0, |r| i64::from(r.late.is_some())))
-    .bind(set.and_then(|r| r.late.flatten()).map(i64::from))
-    .fetch_optional(&mut *c)
-    .await?)
-}
-
-/// SQLite: the same rows as [`write_pg`], through the store functions.
-async fn write_in_turn(
-    c: &mut Conn,
-    ctx: &Context,
-    channel: ChannelKind,
-    gateway_id: &str,
-    text: &str,
-    h: &Handled,
-    now: DateTime<Utc>,
-) -> Result<Option<i64>> {
-    let p = &ctx.p;
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at, intent)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (channel, gateway_id) DO NOTHING RETURNING id",
-    )
-    .bind(channel.as_str())
-    .bind(gateway_id)
-    .bind(p.id.get())
-    .bind(text)
-    .bind(ms(now))
-    .bind(h.intent.to_string())
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(id) = id else { return Ok(None) };
-    if let Some(r) = &h.reply {
-        let late = r.late.map(|m| m.map(i64::from));
-        appointments::set_reply(c, r.appointment, r.state, r.reason.as_deref(), late, now).await?;
-    }
-    if let Some(t) = &h.task {
-        let key = format!("{}:i{id}", t.key);
-        tasks::create(c, p.id, t.appointment, t.kind, &key, t.detail.clone(), now).await?;
-    }
-    journal::append(
-        c,
-        p.id,
-        event_appointment(h),
-        now,
-        "participant",
-        journal::kind::INBOUND_MESSAGE,
-        event(id, channel, text, h),
-    )
-    .await?;
-    if let Some(body) = &h.receipt {
-        let m = NewMessage {
-            participant_id: p.id,
-            appointment_id: None,
-            plan_version: 0,
-            purpose: Purpose::Receipt,
-            offset_min: 0,
-            channel,
-            ask_reply: false,
-            due_at: now,
-            deadline_at: None,
-            body: Some(body.clone()),
-        };
-        outbox::insert(c, &m, now).await?;
-    }
-    Ok(Some(id))
 }
 
 /// The appointment a reply is applied to, as read before the update.
@@ -1004,24 +729,12 @@ async fn sharing_the_number(
     let Some(phone) = &p.phone else {
         return Ok(Vec::new());
     };
-    let rows = sqlx::query(
-        "SELECT id, opted_out FROM participants WHERE phone = $1 AND erased_at IS NULL AND id <> $2 ORDER BY id",
-    )
-    .bind(phone.as_e164())
-    .bind(p.id.get())
-    .fetch_all(&mut *c)
-    .await?;
-    let mut out = Vec::new();
-    for r in &rows {
-        let set: ChannelSet = parse_col(&r.try_get::<String, _>("opted_out")?)?;
-        if !set.contains(channel) {
-            out.push((
-                ParticipantId::from_db(r.try_get("id")?),
-                set.with(channel, true),
-            ));
-        }
-    }
-    Ok(out)
+    Ok(inbound::others_with_phone(c, phone, p.id)
+        .await?
+        .into_iter()
+        .filter(|(_, set)| !set.contains(channel))
+        .map(|(id, set)| (id, set.with(channel, true)))
+        .collect())
 }
 
 /// The journal kind in the case record of each participant who shares a
@@ -1291,29 +1004,6 @@ async fn plan_answer(
     Ok(h)
 }
 
-async fn set_question(
-    c: &mut Conn,
-    p: ParticipantId,
-    kind: &str,
-    payload: &Value,
-    now: DateTime<Utc>,
-    expires: DateTime<Utc>,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO pending_questions (participant_id, kind, payload, asked_at, expires_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (participant_id) DO UPDATE SET kind = excluded.kind, payload = excluded.payload,
-             asked_at = excluded.asked_at, expires_at = excluded.expires_at",
-    )
-    .bind(p.get())
-    .bind(kind)
-    .bind(payload.to_string())
-    .bind(ms(now))
-    .bind(ms(expires))
-    .execute(&mut *c)
-    .await?;
-    Ok(())
-}
-
 impl Engine {
     /// A message from a sender who is linked to nobody (an unknown SMS
     /// number, an unknown Telegram chat): only that it happened is kept,
@@ -1324,16 +1014,8 @@ impl Engine {
         gateway_id: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO inbound (channel, gateway_id, participant_id, body, received_at)
-             VALUES ($1, $2, NULL, NULL, $3) ON CONFLICT (channel, gateway_id) DO NOTHING",
-        )
-        .bind(channel.as_str())
-        .bind(gateway_id)
-        .bind(ms(now))
-        .execute(&self.db.pool)
-        .await?;
-        Ok(())
+        let mut c = self.db.conn().await?;
+        inbound::insert_unknown(&mut c, channel, gateway_id, now).await
     }
 
     /// A delivery report from a gateway. Statuses only move forward (a late
@@ -1350,27 +1032,17 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Option<crate::domain::OutboxStatus>> {
         let mut tx = self.db.begin().await?;
-        let row = sqlx::query(
-            "SELECT id, status, participant_id, appointment_id FROM outbox WHERE channel = $1 AND gateway_id = $2",
-        )
-        .bind(channel.as_str())
-        .bind(gateway_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
+        let Some(row) = outbox::by_gateway_id(&mut tx, channel, gateway_id).await? else {
             tx.rollback().await?;
             return Ok(None);
         };
-        let before: crate::domain::OutboxStatus = parse_col(&row.try_get::<String, _>("status")?)?;
+        let before = row.status;
         let after = outbox::apply_receipt(&mut tx, channel, gateway_id, new, now).await?;
         if before != crate::domain::OutboxStatus::Failed
             && after == Some(crate::domain::OutboxStatus::Failed)
         {
-            let id: i64 = row.try_get("id")?;
-            let p = ParticipantId::from_db(row.try_get("participant_id")?);
-            let a = row
-                .try_get::<Option<i64>, _>("appointment_id")?
-                .map(AppointmentId::from_db);
+            let (id, p) = (row.id.get(), row.participant_id);
+            let a = row.appointment_id.map(AppointmentId::from_db);
             journal::append(&mut tx, p, a, now, "system", journal::kind::DELIVERY_FAILED,
                 json!({ "outbox_id": id, "channel": channel, "error": error, "reported_by": "gateway" })).await?;
             tasks::create(

@@ -3,42 +3,12 @@
 //! alerts.
 
 use super::{Actor, Engine};
-use crate::domain::{Language, ParticipantId, TaskKind};
 use crate::error::Result;
-use crate::store::{audit, from_ms, ms, parse_col, tasks};
+use crate::store::{audit, tasks};
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
-use serde::Serialize;
-use serde_json::{Value, json};
-use sqlx::Row;
+use serde_json::json;
 
-/// A task a lots should hear about on Telegram.
-#[derive(Debug, Clone, Serialize)]
-pub struct StaffAlert {
-    pub task_id: i64,
-    pub kind: TaskKind,
-    pub chat_id: String,
-    pub language: Language,
-    pub participant_id: ParticipantId,
-    pub first_name: String,
-    pub starts_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
-    pub tz: Tz,
-    pub detail: Value,
-    /// The unit lets alerts carry the participant's words
-    /// (`units.alert_details`); off: "ny uppgift" and a link.
-    pub details: bool,
-}
-
-/// Task kinds a lots is alerted about on Telegram.
-pub const ALERTED_KINDS: [TaskKind; 6] = [
-    TaskKind::Cannot,
-    TaskKind::ComingLate,
-    TaskKind::NoReply,
-    TaskKind::DeliveryFailed,
-    TaskKind::NotUnderstood,
-    TaskKind::LateReply,
-];
+pub use crate::store::tasks::{ALERTED_KINDS, StaffAlert};
 
 impl Engine {
     /// Marks a task done (or open again) by `actor`, with its audit row
@@ -82,51 +52,12 @@ impl Engine {
     /// for a lots whose chat is linked, created after the linking (so
     /// linking does not bring an avalanche of old tasks).
     pub async fn staff_alerts_due(&self, limit: i64) -> Result<Vec<StaffAlert>> {
-        let kinds = ALERTED_KINDS
-            .iter()
-            .map(|k| format!("'{}'", k.as_str()))
-            .collect::<Vec<_>>()
-            .join(",");
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT t.id, t.kind, t.detail, p.id AS pid, p.first_name, p.time_zone,
-                    s.telegram_chat_id, s.language, a.starts_at, u.alert_details
-             FROM tasks t
-             JOIN staff s ON s.id = t.assigned_to
-             JOIN participants p ON p.id = t.participant_id
-             JOIN units u ON u.id = t.unit_id
-             LEFT JOIN appointments a ON a.id = t.appointment_id
-             WHERE t.alerted_at IS NULL AND t.done_at IS NULL AND s.active = 1
-               AND s.telegram_chat_id IS NOT NULL AND t.created_at >= s.telegram_linked_at
-               AND t.kind IN ({kinds})
-             ORDER BY t.id LIMIT $1"
-        ));
         let mut c = self.db.conn().await?;
-        let rows = sqlx::query(sql).bind(limit).fetch_all(&mut *c).await?;
-        rows.iter()
-            .map(|r| {
-                let detail: String = r.try_get("detail")?;
-                Ok(StaffAlert {
-                    task_id: r.try_get("id")?,
-                    kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-                    chat_id: r.try_get("telegram_chat_id")?,
-                    language: parse_col(&r.try_get::<String, _>("language")?)?,
-                    participant_id: ParticipantId::from_db(r.try_get("pid")?),
-                    first_name: r.try_get("first_name")?,
-                    starts_at: r.try_get::<Option<i64>, _>("starts_at")?.map(from_ms),
-                    tz: crate::store::units::parse_tz(&r.try_get::<String, _>("time_zone")?)?,
-                    detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
-                    details: r.try_get::<i64, _>("alert_details")? != 0,
-                })
-            })
-            .collect()
+        tasks::alerts_due(&mut c, limit).await
     }
 
     pub async fn mark_alerted(&self, task_id: i64, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE tasks SET alerted_at = $1 WHERE id = $2")
-            .bind(ms(now))
-            .bind(task_id)
-            .execute(&self.db.pool)
-            .await?;
-        Ok(())
+        let mut c = self.db.conn().await?;
+        tasks::mark_alerted(&mut c, task_id, now).await
     }
 }

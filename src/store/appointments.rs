@@ -4,11 +4,12 @@
 
 use super::{Conn, from_ms, ms, opt_from_ms, parse_col};
 use crate::domain::{
-    AppointmentId, AppointmentKind, AppointmentStatus, Attendance, ParticipantId, ReplyState,
-    SeriesId, UnitId,
+    AppointmentId, AppointmentKind, AppointmentStatus, Attendance, Language, ParticipantId,
+    ReplyState, SeriesId, StaffId, UnitId,
 };
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 use sqlx::Row;
 
@@ -249,4 +250,137 @@ pub async fn set_status(
     .execute(&mut *c)
     .await?;
     Ok(())
+}
+
+/// Reminders planned for the current version are replaced: the next plan
+/// is a new version (the reminders for the old one were cancelled).
+pub async fn bump_plan_version(c: &mut Conn, id: AppointmentId) -> Result<()> {
+    sqlx::query("UPDATE appointments SET plan_version = plan_version + 1 WHERE id = $1")
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// Attendance as recorded by a member of staff.
+pub async fn set_attendance(
+    c: &mut Conn,
+    id: AppointmentId,
+    a: Attendance,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE appointments SET attendance = $1, attendance_by = $2, attendance_at = $3, updated_at = $3
+         WHERE id = $4",
+    )
+    .bind(a.as_str())
+    .bind(by)
+    .bind(ms(now))
+    .bind(id.get())
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// An appointment that ended with no attendance recorded, to ask its
+/// lots about on Telegram.
+#[derive(Debug, Clone)]
+pub struct AttendancePrompt {
+    pub appointment_id: AppointmentId,
+    pub participant_id: ParticipantId,
+    pub staff_id: StaffId,
+    pub chat_id: String,
+    pub language: Language,
+    pub first_name: String,
+    pub kind: AppointmentKind,
+    pub starts_at: DateTime<Utc>,
+    pub tz: Tz,
+}
+
+/// Appointments that ended between `from` and `to` with no attendance
+/// recorded and no prompt yet, whose lots has linked Telegram since.
+pub async fn attendance_prompts_due(
+    c: &mut Conn,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<AttendancePrompt>> {
+    let rows = sqlx::query(
+        "SELECT a.id, a.kind, a.starts_at, p.id AS pid, p.first_name, p.time_zone,
+                s.id AS sid, s.telegram_chat_id, s.language
+         FROM appointments a
+         JOIN participants p ON p.id = a.participant_id
+         JOIN staff s ON s.id = p.lots_id
+         WHERE a.status = 'scheduled' AND a.attendance = 'unknown'
+           AND a.attendance_prompted_at IS NULL
+           AND a.starts_at >= $1 AND a.starts_at + a.duration_min * 60000 <= $2
+           AND s.active = 1 AND s.telegram_chat_id IS NOT NULL
+           AND a.starts_at + a.duration_min * 60000 >= s.telegram_linked_at
+         ORDER BY a.starts_at, a.id LIMIT $3",
+    )
+    .bind(ms(from))
+    .bind(ms(to))
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(AttendancePrompt {
+                appointment_id: AppointmentId::from_db(r.try_get("id")?),
+                participant_id: ParticipantId::from_db(r.try_get("pid")?),
+                staff_id: StaffId::from_db(r.try_get("sid")?),
+                chat_id: r.try_get("telegram_chat_id")?,
+                language: parse_col(&r.try_get::<String, _>("language")?)?,
+                first_name: r.try_get("first_name")?,
+                kind: parse_col(&r.try_get::<String, _>("kind")?)?,
+                starts_at: from_ms(r.try_get("starts_at")?),
+                tz: super::units::parse_tz(&r.try_get::<String, _>("time_zone")?)?,
+            })
+        })
+        .collect()
+}
+
+pub async fn mark_attendance_prompted(
+    c: &mut Conn,
+    id: AppointmentId,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE appointments SET attendance_prompted_at = $1 WHERE id = $2")
+        .bind(ms(now))
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// An appointment a reminder asked about, with no reply by the rule's
+/// deadline ([`silent_past_deadline`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SilentAsk {
+    #[sqlx(try_from = "i64")]
+    pub id: AppointmentId,
+    #[sqlx(try_from = "i64")]
+    pub participant_id: ParticipantId,
+    pub plan_version: i64,
+    /// Unix milliseconds.
+    pub starts_at: i64,
+}
+
+/// Scheduled appointments (that started less than a day ago or have not
+/// started) whose current plan's reminder asked for a reply, sent, with no
+/// reply by the deadline of the unit's rule for the kind.
+pub async fn silent_past_deadline(c: &mut Conn, now: DateTime<Utc>) -> Result<Vec<SilentAsk>> {
+    Ok(sqlx::query_as(
+        "SELECT DISTINCT a.id, a.participant_id, a.plan_version, a.starts_at
+         FROM appointments a
+         JOIN reminder_rules r ON r.unit_id = a.unit_id AND r.kind = a.kind
+         JOIN outbox o ON o.appointment_id = a.id AND o.ask_reply = 1
+                      AND o.status IN ('sent','delivered') AND o.plan_version = a.plan_version
+         WHERE a.status = 'scheduled' AND a.reply = 'none' AND r.reply_deadline_min IS NOT NULL
+           AND a.starts_at - r.reply_deadline_min * 60000 <= $1 AND a.starts_at > $1 - 86400000",
+    )
+    .bind(ms(now))
+    .fetch_all(&mut *c)
+    .await?)
 }

@@ -540,3 +540,20 @@ pub async fn end_membership(
     .rows_affected();
     Ok(n > 0)
 }
+
+/// Each recipient's case record says a message was queued (which
+/// broadcast, which row; never the text), in one statement for all.
+pub async fn journal_queued(c: &mut Conn, id: i64, actor: &str, now: DateTime<Utc>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO journal (participant_id, appointment_id, at, actor, kind, detail)
+         SELECT participant_id, appointment_id, $1, $2, 'broadcast_queued',
+                '{\"broadcast_id\":' || CAST(broadcast_id AS TEXT) || ',\"outbox_id\":' || CAST(id AS TEXT) || '}'
+         FROM outbox WHERE broadcast_id = $3",
+    )
+    .bind(ms(now))
+    .bind(actor)
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}

@@ -342,3 +342,12 @@ pub async fn by_external_refs(
     }
     Ok(out)
 }
+
+/// Fresh planner statistics for the tables an import fills (PostgreSQL;
+/// autovacuum catches up only later).
+pub async fn analyze(db: &super::Db) -> Result<()> {
+    sqlx::query("ANALYZE appointments, outbox, journal")
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}

@@ -129,3 +129,28 @@ pub async fn withdraw(
     .rows_affected();
     Ok(n > 0)
 }
+
+/// A participant's consent in force that runs out ([`expiring_by`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Expiring {
+    pub id: i64,
+    #[sqlx(try_from = "i64")]
+    pub participant_id: ParticipantId,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+}
+
+/// Consents in force (the participant's latest, not withdrawn) that expire
+/// by `by`, of active or paused participants not erased.
+pub async fn expiring_by(c: &mut Conn, by: DateTime<Utc>) -> Result<Vec<Expiring>> {
+    Ok(sqlx::query_as(
+        "SELECT c.id, c.participant_id, c.expires_at FROM consents c
+         JOIN participants p ON p.id = c.participant_id
+         WHERE c.id = (SELECT MAX(id) FROM consents WHERE participant_id = c.participant_id)
+           AND c.withdrawn_at IS NULL AND c.expires_at IS NOT NULL
+           AND c.expires_at <= $1 AND p.status IN ('active','paused') AND p.erased_at IS NULL",
+    )
+    .bind(ms(by))
+    .fetch_all(&mut *c)
+    .await?)
+}

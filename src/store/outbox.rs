@@ -511,3 +511,50 @@ pub async fn cancel_all_open_for_participant(
     .await?
     .rows_affected())
 }
+
+/// The participant and appointment an outbox row was about (`None`: no
+/// such row).
+pub async fn target(
+    c: &mut Conn,
+    id: OutboxId,
+) -> Result<Option<(ParticipantId, Option<AppointmentId>)>> {
+    let row = sqlx::query("SELECT participant_id, appointment_id FROM outbox WHERE id = $1")
+        .bind(id.get())
+        .fetch_optional(&mut *c)
+        .await?;
+    row.map(|r| {
+        Ok((
+            ParticipantId::from_db(r.try_get("participant_id")?),
+            r.try_get::<Option<i64>, _>("appointment_id")?
+                .map(AppointmentId::from_db),
+        ))
+    })
+    .transpose()
+}
+
+/// An outbox row as a delivery report finds it ([`by_gateway_id`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Reported {
+    #[sqlx(try_from = "i64")]
+    pub id: OutboxId,
+    #[sqlx(try_from = "String")]
+    pub status: OutboxStatus,
+    #[sqlx(try_from = "i64")]
+    pub participant_id: ParticipantId,
+    pub appointment_id: Option<i64>,
+}
+
+/// The row a gateway's delivery report is about, by the gateway's id.
+pub async fn by_gateway_id(
+    c: &mut Conn,
+    channel: ChannelKind,
+    gateway_id: &str,
+) -> Result<Option<Reported>> {
+    Ok(sqlx::query_as(
+        "SELECT id, status, participant_id, appointment_id FROM outbox WHERE channel = $1 AND gateway_id = $2",
+    )
+    .bind(channel.as_str())
+    .bind(gateway_id)
+    .fetch_optional(&mut *c)
+    .await?)
+}

@@ -249,3 +249,29 @@ pub async fn set_telegram_chat(
         .await?;
     Ok(())
 }
+
+/// An active participant with nothing booked in their unit's gap window
+/// ([`with_nothing_booked`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NothingBooked {
+    #[sqlx(try_from = "i64")]
+    pub id: ParticipantId,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub gap_alert_days: i64,
+}
+
+/// Active participants (not erased) in units with a gap alert who have no
+/// scheduled appointment within the unit's window after `now`.
+pub async fn with_nothing_booked(c: &mut Conn, now: DateTime<Utc>) -> Result<Vec<NothingBooked>> {
+    Ok(sqlx::query_as(
+        "SELECT p.id, p.created_at, u.gap_alert_days FROM participants p JOIN units u ON u.id = p.unit_id
+         WHERE p.status = 'active' AND p.erased_at IS NULL AND u.gap_alert_days > 0
+           AND NOT EXISTS (SELECT 1 FROM appointments a WHERE a.participant_id = p.id
+               AND a.status = 'scheduled' AND a.starts_at > $1
+               AND a.starts_at <= $1 + u.gap_alert_days * 86400000)",
+    )
+    .bind(ms(now))
+    .fetch_all(&mut *c)
+    .await?)
+}

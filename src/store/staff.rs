@@ -145,3 +145,12 @@ pub async fn assign_lots(
         .await?;
     Ok(())
 }
+
+/// The id of the staff member with `username`, if any.
+pub async fn id_by_username(c: &mut Conn, username: &str) -> Result<Option<StaffId>> {
+    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM staff WHERE username = $1")
+        .bind(username)
+        .fetch_optional(&mut *c)
+        .await?;
+    Ok(id.map(StaffId::from_db))
+}

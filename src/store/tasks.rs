@@ -3,10 +3,12 @@
 //! understood becomes a task for the responsible lots, who closes it.
 
 use super::{Conn, from_ms, ms, opt_from_ms, parse_col};
-use crate::domain::{AppointmentId, ParticipantId, StaffId, TaskKind, UnitId};
+use crate::domain::{AppointmentId, Language, ParticipantId, StaffId, TaskKind, UnitId};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
+use serde_json::Value;
 use sqlx::Row;
 
 #[derive(Debug, Clone, Serialize)]
@@ -160,4 +162,102 @@ pub async fn set_done(
         )));
     }
     Ok(t)
+}
+
+/// A task a lots should hear about on Telegram.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffAlert {
+    pub task_id: i64,
+    pub kind: TaskKind,
+    pub chat_id: String,
+    pub language: Language,
+    pub participant_id: ParticipantId,
+    pub first_name: String,
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub tz: Tz,
+    pub detail: Value,
+    /// The unit lets alerts carry the participant's words
+    /// (`units.alert_details`); off: "ny uppgift" and a link.
+    pub details: bool,
+}
+
+/// Task kinds a lots is alerted about on Telegram.
+pub const ALERTED_KINDS: [TaskKind; 6] = [
+    TaskKind::Cannot,
+    TaskKind::ComingLate,
+    TaskKind::NoReply,
+    TaskKind::DeliveryFailed,
+    TaskKind::NotUnderstood,
+    TaskKind::LateReply,
+];
+
+/// [`alerts_due`]'s statement; its kinds are [`ALERTED_KINDS`] (a unit
+/// test keeps them in step), written out so the statement is static.
+const ALERTS_DUE_SQL: &str = "SELECT t.id, t.kind, t.detail, p.id AS pid, p.first_name, p.time_zone,
+            s.telegram_chat_id, s.language, a.starts_at, u.alert_details
+     FROM tasks t
+     JOIN staff s ON s.id = t.assigned_to
+     JOIN participants p ON p.id = t.participant_id
+     JOIN units u ON u.id = t.unit_id
+     LEFT JOIN appointments a ON a.id = t.appointment_id
+     WHERE t.alerted_at IS NULL AND t.done_at IS NULL AND s.active = 1
+       AND s.telegram_chat_id IS NOT NULL AND t.created_at >= s.telegram_linked_at
+       AND t.kind IN ('cannot','coming_late','no_reply','delivery_failed','not_understood','late_reply')
+     ORDER BY t.id LIMIT $1";
+
+/// Tasks owed to lotsar as Telegram alerts: open, of an alerted kind,
+/// for a lots whose chat is linked, created after the linking (so
+/// linking does not bring an avalanche of old tasks).
+pub async fn alerts_due(c: &mut Conn, limit: i64) -> Result<Vec<StaffAlert>> {
+    let rows = sqlx::query(ALERTS_DUE_SQL)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let detail: String = r.try_get("detail")?;
+            Ok(StaffAlert {
+                task_id: r.try_get("id")?,
+                kind: parse_col(&r.try_get::<String, _>("kind")?)?,
+                chat_id: r.try_get("telegram_chat_id")?,
+                language: parse_col(&r.try_get::<String, _>("language")?)?,
+                participant_id: ParticipantId::from_db(r.try_get("pid")?),
+                first_name: r.try_get("first_name")?,
+                starts_at: r.try_get::<Option<i64>, _>("starts_at")?.map(from_ms),
+                tz: super::units::parse_tz(&r.try_get::<String, _>("time_zone")?)?,
+                detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
+                details: r.try_get::<i64, _>("alert_details")? != 0,
+            })
+        })
+        .collect()
+}
+
+pub async fn mark_alerted(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<()> {
+    sqlx::query("UPDATE tasks SET alerted_at = $1 WHERE id = $2")
+        .bind(ms(now))
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alert_statement_names_exactly_the_alerted_kinds() {
+        let list = ALERTS_DUE_SQL
+            .split("t.kind IN (")
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .unwrap();
+        let named: std::collections::BTreeSet<&str> = list
+            .split(',')
+            .map(|k| k.trim().trim_matches('\''))
+            .collect();
+        let alerted = ALERTED_KINDS.iter().map(|k| k.as_str()).collect();
+        assert_eq!(named, alerted);
+    }
 }

@@ -3,8 +3,8 @@
 //! and password hashes.
 
 use super::{Conn, from_ms, ms};
-use crate::domain::StaffId;
 use crate::domain::throttle::Counted;
+use crate::domain::{ParticipantId, StaffId, UnitId};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -215,4 +215,45 @@ pub async fn set_password_hash(
         .execute(&mut *c)
         .await?;
     Ok(())
+}
+
+/// What an API route's `{id}` names, and so which unit (and participant)
+/// the request is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Owned {
+    Participant(i64),
+    Appointment(i64),
+    Task(i64),
+    Broadcast(i64),
+}
+
+/// The unit and (where there is one) the participant of a route's thing.
+pub async fn owner(c: &mut Conn, t: &Owned) -> Result<(Option<UnitId>, Option<ParticipantId>)> {
+    let (sql, id) = match t {
+        Owned::Participant(id) => (
+            "SELECT unit_id, id AS participant_id FROM participants WHERE id = $1",
+            id,
+        ),
+        Owned::Appointment(id) => (
+            "SELECT unit_id, participant_id FROM appointments WHERE id = $1",
+            id,
+        ),
+        Owned::Task(id) => (
+            "SELECT unit_id, participant_id FROM tasks WHERE id = $1",
+            id,
+        ),
+        Owned::Broadcast(id) => (
+            "SELECT unit_id, CAST(NULL AS BIGINT) AS participant_id FROM broadcasts WHERE id = $1",
+            id,
+        ),
+    };
+    let row = sqlx::query(sql).bind(*id).fetch_optional(&mut *c).await?;
+    Ok(match row {
+        Some(r) => (
+            Some(UnitId::from_db(r.try_get("unit_id")?)),
+            r.try_get::<Option<i64>, _>("participant_id")?
+                .map(ParticipantId::from_db),
+        ),
+        None => (None, None),
+    })
 }

@@ -26,7 +26,6 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::json;
-use sqlx::Row;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -157,14 +156,7 @@ impl FromRequestParts<AppState> for ApiScope {
     }
 }
 
-/// What a route's `{id}` names, and so which unit (and participant) the
-/// request is about.
-enum Target {
-    Participant(i64),
-    Appointment(i64),
-    Task(i64),
-    Broadcast(i64),
-}
+use crate::store::web::Owned as Target;
 
 /// The thing a path (`/participants/5/journal`, `/api/v1/tasks/7/done`)
 /// names by id, if any.
@@ -232,7 +224,7 @@ async fn authenticate(parts: &mut Parts, s: &AppState) -> Result<Authed, Respons
     // The unit (and participant) the path's id names; unknown ids are
     // left to the handler's 404.
     let (unit, participant) = match &named {
-        Some((tg, _)) => owner(&mut c, tg).await.map_err(err)?,
+        Some((tg, _)) => crate::store::web::owner(&mut c, tg).await.map_err(err)?,
         None => (None, None),
     };
     drop(c);
@@ -288,40 +280,6 @@ async fn authenticate(parts: &mut Parts, s: &AppState) -> Result<Authed, Respons
     };
     parts.extensions.insert(a.clone());
     Ok(a)
-}
-
-/// The unit and (where there is one) the participant of a route's thing.
-async fn owner(
-    c: &mut crate::store::Conn,
-    t: &Target,
-) -> Result<(Option<UnitId>, Option<ParticipantId>)> {
-    let (sql, id) = match t {
-        Target::Participant(id) => (
-            "SELECT unit_id, id AS participant_id FROM participants WHERE id = $1",
-            id,
-        ),
-        Target::Appointment(id) => (
-            "SELECT unit_id, participant_id FROM appointments WHERE id = $1",
-            id,
-        ),
-        Target::Task(id) => (
-            "SELECT unit_id, participant_id FROM tasks WHERE id = $1",
-            id,
-        ),
-        Target::Broadcast(id) => (
-            "SELECT unit_id, CAST(NULL AS BIGINT) AS participant_id FROM broadcasts WHERE id = $1",
-            id,
-        ),
-    };
-    let row = sqlx::query(sql).bind(*id).fetch_optional(&mut *c).await?;
-    Ok(match row {
-        Some(r) => (
-            Some(UnitId::from_db(r.try_get("unit_id")?)),
-            r.try_get::<Option<i64>, _>("participant_id")?
-                .map(ParticipantId::from_db),
-        ),
-        None => (None, None),
-    })
 }
 
 /// `Json<T>` whose rejection is our JSON error with the reason.

@@ -1,0 +1,70 @@
+//! The purge of old message texts: message bodies and reasons older than
+//! the participant's unit's retention are removed, and the words inside
+//! JSON documents ([`strip_texts`]); the metadata (who, when, status,
+//! intent) stays.
+
+use super::{Conn, ms};
+use crate::domain::retention::strip_texts;
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+/// Purges in `c` (the caller's transaction); returns the rows changed.
+pub async fn purge_texts(c: &mut Conn, now: DateTime<Utc>) -> Result<u64> {
+    let cutoff = "(SELECT $1 - u.retention_days * 86400000 FROM participants p \
+                  JOIN units u ON u.id = p.unit_id WHERE p.id = {t}.participant_id)";
+    let mut total = 0;
+    for (table, set, time, only) in [
+        ("outbox", "body = NULL", "created_at", "body IS NOT NULL"),
+        ("inbound", "body = NULL", "received_at", "body IS NOT NULL"),
+        ("sandbox_messages", "body = ''", "at", "body <> ''"),
+        (
+            "appointments",
+            "reply_reason = NULL",
+            "starts_at",
+            "reply_reason IS NOT NULL",
+        ),
+    ] {
+        let sql = format!(
+            "UPDATE {table} SET {set} WHERE {only} AND {time} < {}",
+            cutoff.replace("{t}", table)
+        );
+        total += sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ms(now))
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+    }
+    // Journal and task details and stored intents are JSON: drop the
+    // text and reason keys.
+    for (table, column, time) in [
+        ("journal", "detail", "at"),
+        ("tasks", "detail", "created_at"),
+        ("inbound", "intent", "received_at"),
+    ] {
+        let sql = format!(
+            "SELECT id, {column} AS doc FROM {table} WHERE {time} < {} \
+             AND ({column} LIKE '%\"text\":\"%' OR {column} LIKE '%\"reason\":\"%')",
+            cutoff.replace("{t}", table)
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ms(now))
+            .fetch_all(&mut *c)
+            .await?;
+        for r in rows {
+            let id: i64 = r.try_get("id")?;
+            let doc: String = r.try_get("doc")?;
+            let mut v: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
+            if strip_texts(&mut v) {
+                let sql = format!("UPDATE {table} SET {column} = $1 WHERE id = $2");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(v.to_string())
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await?;
+                total += 1;
+            }
+        }
+    }
+    Ok(total)
+}
