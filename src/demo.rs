@@ -8,7 +8,7 @@ use crate::domain::{AppointmentKind, ChannelKind, ChannelSet, Language, PhoneNum
 use crate::engine::{Actor, Engine};
 use crate::store::appointments::NewAppointment;
 use crate::store::participants::NewParticipant;
-use crate::store::series::{self, SeriesTarget};
+use crate::store::series::SeriesTarget;
 use crate::store::staff::NewStaff;
 use crate::store::units;
 use chrono::{Duration, Utc};
@@ -153,14 +153,12 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<bool> {
         )
         .await?;
     // A group activity for everyone, Thursdays 13:00.
-    let group = {
-        let mut c = engine.db.conn().await?;
-        let g = series::create_group(&mut c, unit.id, "Budgetkurs", now).await?;
-        for id in &ids {
-            series::add_member(&mut c, g, *id, now).await?;
-        }
-        g
-    };
+    let group = engine
+        .create_group(unit.id, "Budgetkurs", &actor, now)
+        .await?;
+    for id in &ids {
+        engine.add_group_member(group, *id, &actor, now).await?;
+    }
     let cron: CronExpr = "0 13 * * THU".parse().map_err(anyhow::Error::msg)?;
     engine
         .create_series(

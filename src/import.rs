@@ -25,6 +25,7 @@
 //! `46366,375`) is an Excel serial date and is refused with what it is
 //! and how to export dates as text.
 
+use crate::domain::journal::JournalEvent;
 use crate::domain::{AppointmentKind, AppointmentStatus, ParticipantId, PhoneNumber, Span, UnitId};
 use crate::engine::appointments::{Upsert, changes_anything, normalise};
 use crate::engine::{Actor, Engine, planner};
@@ -34,10 +35,9 @@ use crate::store::bulk::{self, JournalLine};
 use crate::store::consents;
 use crate::store::participants::{self, Participant};
 use crate::store::rules::{self, Rule};
-use crate::store::{journal, units};
+use crate::store::units;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::Serialize;
-use serde_json::json;
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -868,8 +868,12 @@ async fn insert_fresh(
             participant: a.participant_id,
             appointment: Some(a.id),
             actor: actor.as_str().to_string(),
-            kind: journal::kind::APPOINTMENT_CREATED,
-            detail: json!({ "kind": a.kind, "starts_at": a.starts_at, "external_ref": a.external_ref }),
+            event: JournalEvent::AppointmentCreated {
+                kind: Some(a.kind),
+                starts_at: Some(a.starts_at),
+                external_ref: a.external_ref.clone(),
+                series_id: None,
+            },
         });
         audit.push(("appointment.create", format!("appointment:{}", a.id)));
         let Some(p) = people.get(&a.participant_id) else {
@@ -892,8 +896,10 @@ async fn insert_fresh(
                 participant: p.id,
                 appointment: Some(a.id),
                 actor: "system".into(),
-                kind: journal::kind::REMINDERS_PLANNED,
-                detail: json!({ "channel": channel, "due_at": times }),
+                event: JournalEvent::RemindersPlanned {
+                    channel: Some(channel),
+                    due_at: times,
+                },
             });
             outbox.extend(msgs);
         }

@@ -287,6 +287,24 @@ impl Serialize for ChannelSet {
     }
 }
 
+/// The form [`Serialize`] writes (a list of channel names); the stored
+/// text form (`sms,telegram`) is read too.
+impl<'de> Deserialize<'de> for ChannelSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            List(Vec<String>),
+            Text(String),
+        }
+        let text = match Form::deserialize(d)? {
+            Form::List(l) => l.join(","),
+            Form::Text(t) => t,
+        };
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,6 +82,38 @@ impl fmt::Display for SuppressReason {
     }
 }
 
+impl SuppressReason {
+    /// Every reason there is.
+    pub fn all() -> impl Iterator<Item = SuppressReason> {
+        use SuppressReason::*;
+        [
+            NoConsent,
+            ConsentWithdrawn,
+            ConsentExpired,
+            ChannelNotConsented,
+            OptedOut,
+            AppointmentCancelled,
+            AppointmentStarted,
+            DeadlinePassed,
+            SaidCannot,
+            QuietHoursUntilStart,
+        ]
+        .into_iter()
+        .chain(
+            ParticipantStatus::ALL
+                .iter()
+                .map(|s| NotActive { status: *s }),
+        )
+    }
+
+    /// The reason whose text (as the dispatcher stores it in
+    /// `outbox.last_error` and the journal) is `text`; `None` for any other
+    /// text. An exact match on the reason's own words, never a search.
+    pub fn from_text(text: &str) -> Option<SuppressReason> {
+        Self::all().find(|r| r.to_string() == text)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Send,
@@ -146,6 +178,19 @@ pub fn check(g: &GateInput) -> Verdict {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn every_reason_reads_back_from_its_text_and_no_two_share_one() {
+        let all: Vec<_> = SuppressReason::all().collect();
+        for r in &all {
+            assert_eq!(SuppressReason::from_text(&r.to_string()), Some(*r));
+        }
+        let texts: std::collections::BTreeSet<String> = all.iter().map(|r| r.to_string()).collect();
+        assert_eq!(texts.len(), all.len());
+        assert_eq!(SuppressReason::from_text("consent"), None);
+        assert_eq!(SuppressReason::from_text(""), None);
+    }
+
     use super::*;
     use crate::domain::schedule::resolve_local;
     use chrono::{Duration, NaiveDate};

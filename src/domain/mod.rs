@@ -10,6 +10,7 @@ pub mod channel_choice;
 pub mod enums;
 pub mod gates;
 pub mod ids;
+pub mod journal;
 pub mod link;
 pub mod matching;
 pub mod name;

@@ -3,6 +3,7 @@
 //! and the audit entry commit together.
 
 use super::{Actor, Change, Engine, planner};
+use crate::domain::journal::JournalEvent;
 use crate::domain::{AppointmentId, AppointmentStatus, UnitId};
 use crate::error::{Error, Result};
 use crate::store::appointments::{self, Appointment, NewAppointment};
@@ -99,8 +100,12 @@ impl Engine {
                 Change {
                     participant: p.id,
                     appointment: Some(id),
-                    kind: journal::kind::APPOINTMENT_CREATED,
-                    detail: json!({ "kind": a.kind, "starts_at": a.starts_at, "external_ref": a.external_ref }),
+                    event: JournalEvent::AppointmentCreated {
+                        kind: Some(a.kind),
+                        starts_at: Some(a.starts_at),
+                        external_ref: a.external_ref.clone(),
+                        series_id: None,
+                    },
                     action: "appointment.create",
                 },
             )
@@ -202,8 +207,9 @@ impl Engine {
                 Some(old.id),
                 now,
                 actor.as_str(),
-                journal::kind::APPOINTMENT_UPDATED,
-                json!({ "kind": new.kind }),
+                &JournalEvent::AppointmentUpdated {
+                    kind: Some(new.kind),
+                },
             )
             .await?;
         }
@@ -258,8 +264,11 @@ impl Engine {
                 Some(id),
                 now,
                 actor.as_str(),
-                journal::kind::APPOINTMENT_MOVED,
-                json!({ "from": from, "to": to, "reminders_cancelled": cancelled }),
+                &JournalEvent::AppointmentMoved {
+                    from: Some(from),
+                    to: Some(to),
+                    reminders_cancelled: Some(cancelled),
+                },
             )
             .await?;
         } else {
@@ -329,8 +338,11 @@ impl Engine {
                 Change {
                     participant: a.participant_id,
                     appointment: Some(id),
-                    kind: journal::kind::APPOINTMENT_CANCELLED,
-                    detail: json!({ "reminders_cancelled": n }),
+                    event: JournalEvent::AppointmentCancelled {
+                        reminders_cancelled: Some(n),
+                        activity: None,
+                        cancellation_outbox_id: None,
+                    },
                     action: "appointment.cancel",
                 },
             )

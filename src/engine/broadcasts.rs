@@ -25,6 +25,7 @@
 use super::{Actor, Change, Engine};
 use crate::domain::broadcast::{asks_for_reply, check_text, skip_reason};
 use crate::domain::channel_choice::pick_channel;
+use crate::domain::journal::JournalEvent;
 use crate::domain::{
     AppointmentId, AppointmentStatus, GroupId, Language, OutboxStatus, ParticipantId,
     ParticipantStatus, Phase, Purpose, ReplyState, StaffId, UnitId,
@@ -203,8 +204,9 @@ impl Engine {
                 Change {
                     participant: p,
                     appointment: None,
-                    kind: "group_joined",
-                    detail: json!({ "group_id": group }),
+                    event: JournalEvent::GroupJoined {
+                        group_id: Some(group),
+                    },
                     action: "group.add_member",
                 },
             )
@@ -236,8 +238,10 @@ impl Engine {
                 Change {
                     participant: p,
                     appointment: None,
-                    kind: "group_left",
-                    detail: json!({ "group_id": group, "broadcast_messages_cancelled": n }),
+                    event: JournalEvent::GroupLeft {
+                        group_id: Some(group),
+                        broadcast_messages_cancelled: Some(n),
+                    },
                     action: "group.remove_member",
                 },
             )
@@ -534,9 +538,11 @@ impl Engine {
                     Change {
                         participant: p,
                         appointment: Some(aid),
-                        kind: crate::store::journal::kind::APPOINTMENT_CANCELLED,
-                        detail: json!({ "reminders_cancelled": n, "activity": appointment,
-                                        "cancellation_outbox_id": told }),
+                        event: JournalEvent::AppointmentCancelled {
+                            reminders_cancelled: Some(n),
+                            activity: Some(appointment),
+                            cancellation_outbox_id: told,
+                        },
                         action: "appointment.cancel",
                     },
                 )

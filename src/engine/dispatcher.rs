@@ -25,6 +25,7 @@ use super::Engine;
 use crate::channels::sms::gsm7;
 use crate::channels::{Channels, OutgoingMessage, SendError};
 use crate::domain::gates::{self, GateInput, Verdict};
+use crate::domain::journal::JournalEvent;
 use crate::domain::link::CallbackToken;
 use crate::domain::phone::mask_numbers_in;
 use crate::domain::retry::RetryPolicy;
@@ -412,31 +413,37 @@ impl Dispatcher {
             return Ok(false);
         }
         let entry = match outcome {
-            Outcome::Sent { gateway_id, .. } => Some((
-                journal::kind::MESSAGE_SENT,
-                json!({ "outbox_id": c.id, "purpose": c.purpose, "channel": c.channel,
-                        "gateway_id": gateway_id, "attempt": c.attempts }),
-            )),
-            Outcome::Suppressed { reason } => Some((
-                journal::kind::MESSAGE_SUPPRESSED,
-                json!({ "outbox_id": c.id, "purpose": c.purpose, "channel": c.channel, "reason": reason }),
-            )),
-            Outcome::Failed { error, .. } => Some((
-                journal::kind::DELIVERY_FAILED,
-                json!({ "outbox_id": c.id, "purpose": c.purpose, "channel": c.channel,
-                        "error": error, "attempts": c.attempts }),
-            )),
+            Outcome::Sent { gateway_id, .. } => Some(JournalEvent::MessageSent {
+                outbox_id: Some(c.id),
+                purpose: Some(c.purpose),
+                channel: Some(c.channel),
+                gateway_id: Some(gateway_id.clone()),
+                attempt: Some(c.attempts),
+            }),
+            Outcome::Suppressed { reason } => Some(JournalEvent::MessageSuppressed {
+                outbox_id: Some(c.id),
+                purpose: Some(c.purpose),
+                channel: Some(c.channel),
+                reason: Some(reason.clone()),
+            }),
+            Outcome::Failed { error, .. } => Some(JournalEvent::DeliveryFailed {
+                outbox_id: Some(c.id),
+                purpose: Some(c.purpose),
+                channel: Some(c.channel),
+                error: Some(error.clone()),
+                attempts: Some(c.attempts),
+                reported_by: None,
+            }),
             Outcome::Retry { .. } | Outcome::Defer { .. } => None,
         };
-        if let Some((kind, detail)) = entry {
+        if let Some(event) = entry {
             journal::append(
                 &mut tx,
                 c.participant_id,
                 c.appointment_id,
                 now,
                 "system",
-                kind,
-                detail,
+                &event,
             )
             .await?;
         }
@@ -461,8 +468,9 @@ impl Dispatcher {
                 None,
                 now,
                 "system",
-                "opted_out_at_gateway",
-                json!({ "channel": c.channel }),
+                &JournalEvent::OptedOutAtGateway {
+                    channel: Some(c.channel),
+                },
             )
             .await?;
         }
@@ -480,8 +488,9 @@ impl Dispatcher {
                 None,
                 now,
                 "system",
-                "telegram_unreachable",
-                json!({ "outbox_id": c.id }),
+                &JournalEvent::TelegramUnreachable {
+                    outbox_id: Some(c.id),
+                },
             )
             .await?;
         }
@@ -512,8 +521,20 @@ impl Dispatcher {
                 if let Some(b) = c.broadcast_id {
                     outbox::set_broadcast(&mut tx, sms_id, b).await?;
                 }
-                journal::append(&mut tx, c.participant_id, c.appointment_id, now, "system", "fallback_to_sms",
-                    json!({ "failed_outbox_id": c.id, "sms_outbox_id": sms_id, "telegram_error": error })).await?;
+                let event = JournalEvent::FallbackToSms {
+                    failed_outbox_id: Some(c.id),
+                    sms_outbox_id: Some(sms_id),
+                    telegram_error: Some(error.clone()),
+                };
+                journal::append(
+                    &mut tx,
+                    c.participant_id,
+                    c.appointment_id,
+                    now,
+                    "system",
+                    &event,
+                )
+                .await?;
             }
         }
         // A failed delivery is information for a person: a number may have

@@ -8,6 +8,7 @@
 use super::record::record_attendance_in;
 use super::replies::{Received, Tapped, receive_in};
 use super::{Actor, Change, Engine};
+use crate::domain::journal::JournalEvent;
 use crate::domain::link::{self, ButtonChoice, CallbackToken, LinkCode};
 use crate::domain::{
     AppointmentId, Attendance, ChannelKind, Language, OutboxId, ParticipantId, ReplyState,
@@ -108,8 +109,9 @@ impl Engine {
                         Change {
                             participant: p,
                             appointment: None,
-                            kind: "telegram_link_code_created",
-                            detail: json!({ "expires_at": expires }),
+                            event: JournalEvent::TelegramLinkCodeCreated {
+                                expires_at: Some(expires),
+                            },
                             action: "participant.link_code",
                         },
                     )
@@ -169,8 +171,7 @@ impl Engine {
                     None,
                     now,
                     "participant",
-                    "telegram_linked",
-                    json!({}),
+                    &JournalEvent::TelegramLinked {},
                 )
                 .await?;
                 LinkOutcome::Participant(Box::new(participants::get(&mut tx, p).await?))
@@ -209,8 +210,7 @@ impl Engine {
                     None,
                     now,
                     "participant",
-                    "telegram_unlinked",
-                    json!({}),
+                    &JournalEvent::TelegramUnlinked {},
                 )
                 .await?;
             }

@@ -28,6 +28,7 @@ pub mod staff;
 pub mod summon;
 pub mod tasks;
 
+use crate::domain::journal::JournalEvent;
 use crate::domain::{AppointmentId, ParticipantId};
 use crate::error::Result;
 use crate::store::participants::Participant;
@@ -110,9 +111,7 @@ impl Actor {
 pub(crate) struct Change<'a> {
     pub participant: ParticipantId,
     pub appointment: Option<AppointmentId>,
-    /// The journal event kind, e.g. `journal::kind::STATUS_CHANGED`.
-    pub kind: &'a str,
-    pub detail: serde_json::Value,
+    pub event: JournalEvent,
     /// The audit action, e.g. `participant.status`.
     pub action: &'a str,
 }
@@ -134,8 +133,7 @@ impl Actor {
             ch.appointment,
             now,
             self.as_str(),
-            ch.kind,
-            ch.detail,
+            &ch.event,
         )
         .await?;
         let target = match ch.appointment {
@@ -154,10 +152,11 @@ impl Actor {
     }
 }
 
-/// One field of a participant that a person sets: the journal kind, the
-/// audit action, how to read the current value, and the new value.
+/// One field of a participant that a person sets: the journal event of a
+/// change (from, to), the audit action, how to read the current value, and
+/// the new value.
 pub(crate) struct Field<T, F> {
-    pub kind: &'static str,
+    pub event: fn(T, T) -> JournalEvent,
     pub action: &'static str,
     pub current: F,
     pub to: T,
@@ -195,8 +194,7 @@ impl Engine {
                 Change {
                     participant: id,
                     appointment: None,
-                    kind: field.kind,
-                    detail: serde_json::json!({ "from": from, "to": field.to }),
+                    event: (field.event)(from, field.to),
                     action: field.action,
                 },
             )

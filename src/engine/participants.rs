@@ -5,6 +5,7 @@
 
 use super::{Actor, Change, Engine, Field, planner};
 use crate::domain::channel_choice::pick_channel;
+use crate::domain::journal::JournalEvent;
 use crate::domain::{
     AppointmentStatus, ChannelKind, ChannelSet, Intensity, Language, OutboxId, ParticipantId,
     ParticipantStatus, Phase, Purpose, Role, StaffId,
@@ -16,7 +17,6 @@ use crate::store::participants::{self, NewParticipant, Participant};
 use crate::store::{appointments, journal, staff, ui_participants};
 use crate::texts;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 /// The text key of the message that tells a participant who their new
 /// contact person is (in `locales/*/main.ftl`, checked with the receipts).
@@ -41,8 +41,10 @@ impl Engine {
                 Change {
                     participant: p.id,
                     appointment: None,
-                    kind: journal::kind::PARTICIPANT_CREATED,
-                    detail: json!({ "language": p.language, "channel": p.channel_pref }),
+                    event: JournalEvent::ParticipantCreated {
+                        language: Some(p.language),
+                        channel: Some(p.channel_pref),
+                    },
                     action: "participant.create",
                 },
             )
@@ -63,8 +65,10 @@ impl Engine {
                 None,
                 now,
                 actor.as_str(),
-                journal::kind::CONSENT_RECORDED,
-                json!({ "channels": c.channels, "expires_at": c.expires_at }),
+                &JournalEvent::ConsentRecorded {
+                    channels: Some(c.channels),
+                    expires_at: c.expires_at,
+                },
             )
             .await?;
         }
@@ -91,8 +95,10 @@ impl Engine {
                 Change {
                     participant: id,
                     appointment: None,
-                    kind: journal::kind::CONSENT_RECORDED,
-                    detail: json!({ "channels": c.channels, "expires_at": c.expires_at }),
+                    event: JournalEvent::ConsentRecorded {
+                        channels: Some(c.channels),
+                        expires_at: c.expires_at,
+                    },
                     action: "consent.record",
                 },
             )
@@ -123,8 +129,7 @@ impl Engine {
                 Change {
                     participant: id,
                     appointment: None,
-                    kind: journal::kind::CONSENT_WITHDRAWN,
-                    detail: json!({}),
+                    event: JournalEvent::ConsentWithdrawn {},
                     action: "consent.withdraw",
                 },
             )
@@ -141,7 +146,10 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let field = Field {
-            kind: journal::kind::STATUS_CHANGED,
+            event: |from, to| JournalEvent::StatusChanged {
+                from: Some(from),
+                to: Some(to),
+            },
             action: "participant.status",
             current: |p: &Participant| p.status,
             to: status,
@@ -168,7 +176,10 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let field = Field {
-            kind: "intensity_changed",
+            event: |from, to| JournalEvent::IntensityChanged {
+                from: Some(from),
+                to: Some(to),
+            },
             action: "participant.intensity",
             current: |p: &Participant| p.intensity,
             to: i,
@@ -204,7 +215,10 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let field = Field {
-            kind: "language_changed",
+            event: |from, to| JournalEvent::LanguageChanged {
+                from: Some(from),
+                to: Some(to),
+            },
             action: "participant.language",
             current: |p: &Participant| p.language,
             to: language,
@@ -226,7 +240,11 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let field = Field {
-            kind: "discreet_changed",
+            event: |from, to| JournalEvent::DiscreetChanged {
+                from: Some(from),
+                to: Some(to),
+                discreet: None,
+            },
             action: "participant.discreet",
             current: |p: &Participant| p.discreet,
             to: discreet,
@@ -248,7 +266,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let field = Field {
-            kind: "phase_changed",
+            event: |from, to| JournalEvent::PhaseChanged { from, to },
             action: "participant.phase",
             current: |p: &Participant| p.phase.clone(),
             to: phase.clone(),
@@ -335,8 +353,11 @@ impl Engine {
                 Change {
                     participant: id,
                     appointment: None,
-                    kind: "contact_notice_queued",
-                    detail: json!({ "outbox_id": outbox_id, "channel": channel, "lots_id": lots }),
+                    event: JournalEvent::ContactNoticeQueued {
+                        outbox_id,
+                        channel: Some(channel),
+                        lots_id: Some(lots),
+                    },
                     action: "participant.contact_notice",
                 },
             )
@@ -381,8 +402,7 @@ pub(crate) async fn assign_lots_in(
             Change {
                 participant: p,
                 appointment: None,
-                kind: "lots_assigned",
-                detail: json!({ "lots_id": lots }),
+                event: JournalEvent::LotsAssigned { lots_id: lots },
                 action: "participant.lots",
             },
         )

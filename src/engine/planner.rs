@@ -6,6 +6,7 @@
 //! planning the same version twice inserts nothing.
 
 use crate::domain::channel_choice::pick_channel;
+use crate::domain::journal::JournalEvent;
 use crate::domain::schedule::{plan_reminders, taper};
 use crate::domain::{AppointmentStatus, ChannelKind, ChannelSet, Purpose};
 use crate::error::Result;
@@ -17,7 +18,6 @@ use crate::store::rules::Rule;
 use crate::store::units::Unit;
 use crate::store::{Conn, consents, journal, participants, rules, units};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 /// Plans the reminders of one appointment at its current plan version.
 /// Returns how many rows were inserted.
@@ -105,8 +105,10 @@ async fn plan(c: &mut Conn, a: &Appointment, now: DateTime<Utc>, catch_up: bool)
             Some(a.id),
             now,
             "system",
-            journal::kind::REMINDERS_PLANNED,
-            json!({ "channel": channel, "due_at": times }),
+            &JournalEvent::RemindersPlanned {
+                channel: Some(channel),
+                due_at: times,
+            },
         )
         .await?;
     }

@@ -4,6 +4,7 @@
 
 use super::reads::Viewed;
 use super::{Actor, Change, Engine};
+use crate::domain::journal::JournalEvent;
 use crate::domain::{
     AppointmentId, AppointmentStatus, Attendance, ParticipantId, ParticipantStatus, TaskKind,
 };
@@ -113,8 +114,7 @@ impl Engine {
                 Change {
                     participant: id,
                     appointment: None,
-                    kind: "erased",
-                    detail: json!({}),
+                    event: JournalEvent::Erased {},
                     action: "participant.erase",
                 },
             )
@@ -156,8 +156,11 @@ pub(crate) async fn record_attendance_in(
             Change {
                 participant: old.participant_id,
                 appointment: Some(id),
-                kind: "attendance_recorded",
-                detail: json!({ "attendance": a, "previous": old.attendance, "closed_tasks": closed }),
+                event: JournalEvent::AttendanceRecorded {
+                    attendance: Some(a),
+                    previous: Some(old.attendance),
+                    closed_tasks: Some(closed),
+                },
                 action: "attendance.record",
             },
         )

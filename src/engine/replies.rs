@@ -45,6 +45,7 @@
 //! fifteen statements including BEGIN and COMMIT.
 
 use super::Engine;
+use crate::domain::journal::JournalEvent;
 use crate::domain::matching::{Asked, Match, match_reply};
 use crate::domain::reply::{self, Intent};
 use crate::domain::{
@@ -478,8 +479,9 @@ async fn write(
             None,
             now,
             "system",
-            OPTED_OUT_SHARED_PHONE,
-            json!({ "channel": ChannelKind::Sms }),
+            &JournalEvent::OptedOutSharedPhone {
+                channel: Some(ChannelKind::Sms),
+            },
         )
         .await?;
     }
@@ -532,8 +534,14 @@ async fn write(
 }
 
 /// The journal event of a reply.
-fn event(id: i64, channel: ChannelKind, text: &str, h: &Handled) -> Value {
-    json!({ "inbound_id": id, "channel": channel, "text": text, "intent": h.intent, "changed": h.changed })
+fn event(id: i64, channel: ChannelKind, text: &str, h: &Handled) -> JournalEvent {
+    JournalEvent::InboundMessage {
+        inbound_id: Some(id),
+        channel: Some(channel),
+        text: Some(text.to_string()),
+        intent: h.intent.clone(),
+        changed: h.changed.clone(),
+    }
 }
 
 /// The appointment the journal event is about.
@@ -736,10 +744,6 @@ async fn sharing_the_number(
         .map(|(id, set)| (id, set.with(channel, true)))
         .collect())
 }
-
-/// The journal kind in the case record of each participant who shares a
-/// number that sent STOPP.
-const OPTED_OUT_SHARED_PHONE: &str = "opted_out_shared_phone";
 
 /// Forwards a text to the lots as a task; the participant is told a person
 /// will read it.
@@ -1018,6 +1022,34 @@ impl Engine {
         inbound::insert_unknown(&mut c, channel, gateway_id, now).await
     }
 
+    /// An answer typed on the demo's sandbox phone: shown on the phone (the
+    /// sandbox gateway's log, in the participant's channel) and received
+    /// as an SMS from that participant would be.
+    pub async fn receive_on_sandbox_phone(
+        &self,
+        p: &Participant,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Received> {
+        let gateway_id = format!("sbx-in-{}", hex::encode(rand::random::<[u8; 8]>()));
+        {
+            let mut c = self.db.conn().await?;
+            crate::store::sandbox::insert(
+                &mut c,
+                p.id,
+                p.channel_pref,
+                "in",
+                text,
+                None,
+                &gateway_id,
+                now,
+            )
+            .await?;
+        }
+        self.receive(ChannelKind::Sms, &gateway_id, p.id, text, now)
+            .await
+    }
+
     /// A delivery report from a gateway. Statuses only move forward (a late
     /// "sent" does not overwrite "delivered"; "failed" is final), so
     /// replays and reordering are harmless. A failure is journalled and
@@ -1043,8 +1075,15 @@ impl Engine {
         {
             let (id, p) = (row.id.get(), row.participant_id);
             let a = row.appointment_id.map(AppointmentId::from_db);
-            journal::append(&mut tx, p, a, now, "system", journal::kind::DELIVERY_FAILED,
-                json!({ "outbox_id": id, "channel": channel, "error": error, "reported_by": "gateway" })).await?;
+            let event = JournalEvent::DeliveryFailed {
+                outbox_id: Some(row.id),
+                purpose: None,
+                channel: Some(channel),
+                error: error.clone(),
+                attempts: None,
+                reported_by: Some("gateway".into()),
+            };
+            journal::append(&mut tx, p, a, now, "system", &event).await?;
             tasks::create(
                 &mut tx,
                 p,

@@ -6,6 +6,7 @@
 //! participant, start), so running it twice, or from two instances, is safe.
 
 use super::{Actor, Engine, planner};
+use crate::domain::journal::JournalEvent;
 use crate::domain::recurrence::CronExpr;
 use crate::domain::{AppointmentKind, SeriesId, UnitId};
 use crate::error::{Error, Result};
@@ -145,8 +146,12 @@ impl Engine {
                 None,
                 now,
                 actor.as_str(),
-                "series_created",
-                json!({ "series_id": sid, "kind": s.kind, "cron": cron_text, "starts": s.start.max(now) }),
+                &JournalEvent::SeriesCreated {
+                    series_id: Some(sid),
+                    kind: Some(s.kind),
+                    cron: Some(cron_text.to_string()),
+                    starts: Some(s.start.max(now)),
+                },
             )
             .await?;
         }
@@ -202,8 +207,12 @@ impl Engine {
                             Some(id),
                             now,
                             Actor::system().as_str(),
-                            journal::kind::APPOINTMENT_CREATED,
-                            json!({ "kind": a.kind, "starts_at": a.starts_at, "series_id": s.id }),
+                            &JournalEvent::AppointmentCreated {
+                                kind: Some(a.kind),
+                                starts_at: Some(a.starts_at),
+                                external_ref: None,
+                                series_id: Some(s.id),
+                            },
                         )
                         .await?;
                         planner::plan_appointment(&mut tx, &a, now).await?;

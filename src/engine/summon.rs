@@ -4,15 +4,15 @@
 
 use super::{Actor, Change, Engine};
 use crate::domain::channel_choice::pick_channel;
+use crate::domain::journal::JournalEvent;
 use crate::domain::schedule::local;
 use crate::domain::{
     ChannelKind, ChannelSet, OutboxId, ParticipantId, ParticipantStatus, Purpose, Span,
 };
 use crate::error::{Error, Result};
 use crate::store::outbox::{self, NewMessage};
-use crate::store::{consents, journal, participants, units};
+use crate::store::{consents, participants, units};
 use chrono::{DateTime, Duration, Utc};
-use serde_json::json;
 
 /// The longest deadline a summons may have; longer ones are appointments.
 pub const MAX_WITHIN: Duration = Duration::hours(24);
@@ -82,8 +82,11 @@ impl Engine {
                 Change {
                     participant: id,
                     appointment: None,
-                    kind: journal::kind::SUMMONS_ISSUED,
-                    detail: json!({ "deadline": deadline, "channel": channel, "outbox_id": oid }),
+                    event: JournalEvent::SummonsIssued {
+                        deadline: Some(deadline),
+                        channel: Some(channel),
+                        outbox_id: Some(oid),
+                    },
                     action: "summons.issue",
                 },
             )

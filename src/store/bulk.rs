@@ -7,6 +7,7 @@
 use super::appointments::{self, Appointment, NewAppointment};
 use super::outbox::NewMessage;
 use super::{Conn, ms};
+use crate::domain::journal::JournalEvent;
 use crate::domain::{AppointmentId, ParticipantId, SeriesId, UnitId};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -201,8 +202,7 @@ pub struct JournalLine {
     pub participant: ParticipantId,
     pub appointment: Option<AppointmentId>,
     pub actor: String,
-    pub kind: &'static str,
-    pub detail: serde_json::Value,
+    pub event: JournalEvent,
 }
 
 pub async fn journal(c: &mut Conn, at: DateTime<Utc>, lines: Vec<JournalLine>) -> Result<()> {
@@ -211,13 +211,14 @@ pub async fn journal(c: &mut Conn, at: DateTime<Utc>, lines: Vec<JournalLine>) -
     }
     let mut values = Vec::with_capacity(lines.len() * 6);
     for l in lines {
+        let (kind, detail) = l.event.split();
         values.extend([
             V::I(l.participant.get()),
             V::NI(l.appointment.map(AppointmentId::get)),
             V::I(ms(at)),
             V::S(l.actor),
-            V::S(l.kind.to_string()),
-            V::S(l.detail.to_string()),
+            V::S(kind),
+            V::S(detail.to_string()),
         ]);
     }
     insert_many(

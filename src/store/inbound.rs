@@ -6,6 +6,7 @@
 use super::outbox::{self, NewMessage};
 use super::participants::{self, Participant};
 use super::{Backend, Conn, appointments, backend_of, from_ms, journal, ms, parse_col, tasks};
+use crate::domain::journal::JournalEvent;
 use crate::domain::matching::Asked;
 use crate::domain::{
     AppointmentId, AppointmentStatus, ChannelKind, ChannelSet, ParticipantId, PhoneNumber, Purpose,
@@ -254,8 +255,8 @@ pub struct ReplyWrite<'a> {
     pub task: Option<ReplyTask<'a>>,
     /// The appointment the journal event is about.
     pub event_appointment: Option<AppointmentId>,
-    /// The journal event's detail, given the inbound row's id.
-    pub event: &'a (dyn Fn(i64) -> Value + Sync),
+    /// The journal event, given the inbound row's id.
+    pub event: &'a (dyn Fn(i64) -> JournalEvent + Sync),
     pub receipt: Option<&'a str>,
 }
 
@@ -290,6 +291,7 @@ async fn write_pg(
     now: DateTime<Utc>,
 ) -> Result<Option<i64>> {
     let (set, task) = (w.reply.as_ref(), w.task.as_ref());
+    let (kind, detail) = (w.event)(id).split();
     Ok(sqlx::query_scalar(
         "WITH inbound_row AS (
              INSERT INTO inbound (id, channel, gateway_id, participant_id, body, received_at, intent)
@@ -332,8 +334,8 @@ async fn write_pg(
     .bind(task.map(|t| format!("{}:i{id}", t.key)))
     .bind(w.event_appointment.map(AppointmentId::get))
     .bind("participant")
-    .bind(journal::kind::INBOUND_MESSAGE)
-    .bind((w.event)(id).to_string())
+    .bind(kind)
+    .bind(detail.to_string())
     .bind(Purpose::Receipt.as_str())
     .bind(w.receipt)
     .bind(set.map_or(0, |r| i64::from(r.late.is_some())))
@@ -376,8 +378,7 @@ async fn write_in_turn(
         w.event_appointment,
         now,
         "participant",
-        journal::kind::INBOUND_MESSAGE,
-        (w.event)(id),
+        &(w.event)(id),
     )
     .await?;
     if let Some(body) = w.receipt {

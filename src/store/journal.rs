@@ -3,31 +3,15 @@
 //! or deletes; a later event supersedes an earlier one by coming after it.
 
 use super::{Conn, from_ms, ms};
+use crate::domain::journal::JournalEvent;
 use crate::domain::{AppointmentId, ParticipantId};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
-/// Event kinds written by the engine. Free text is not allowed here so that
-/// the web UI and the API can rely on the set.
-pub mod kind {
-    pub const PARTICIPANT_CREATED: &str = "participant_created";
-    pub const STATUS_CHANGED: &str = "status_changed";
-    pub const CONSENT_RECORDED: &str = "consent_recorded";
-    pub const CONSENT_WITHDRAWN: &str = "consent_withdrawn";
-    pub const APPOINTMENT_CREATED: &str = "appointment_created";
-    pub const APPOINTMENT_UPDATED: &str = "appointment_updated";
-    pub const APPOINTMENT_MOVED: &str = "appointment_moved";
-    pub const APPOINTMENT_CANCELLED: &str = "appointment_cancelled";
-    pub const REMINDERS_PLANNED: &str = "reminders_planned";
-    pub const MESSAGE_SENT: &str = "message_sent";
-    pub const MESSAGE_SUPPRESSED: &str = "message_suppressed";
-    pub const DELIVERY_FAILED: &str = "delivery_failed";
-    pub const SUMMONS_ISSUED: &str = "summons_issued";
-    pub const INBOUND_MESSAGE: &str = "inbound_message";
-}
-
+/// A journal row as stored: the API shows `kind` and `detail` as they are;
+/// [`Event::event`] reads them as a [`JournalEvent`].
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
     pub id: i64,
@@ -45,9 +29,9 @@ pub async fn append(
     appointment: Option<AppointmentId>,
     at: DateTime<Utc>,
     actor: &str,
-    kind: &str,
-    detail: serde_json::Value,
+    event: &JournalEvent,
 ) -> Result<()> {
+    let (kind, detail) = event.split();
     sqlx::query(
         "INSERT INTO journal (participant_id, appointment_id, at, actor, kind, detail)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -87,4 +71,11 @@ pub async fn list(c: &mut Conn, participant: ParticipantId) -> Result<Vec<Event>
             })
         })
         .collect()
+}
+
+impl Event {
+    /// The typed event; `None` for a kind this version does not know.
+    pub fn event(&self) -> Option<JournalEvent> {
+        JournalEvent::parse(&self.kind, &self.detail)
+    }
 }

@@ -208,12 +208,7 @@ fn adapters_write_only_through_the_engine() {
         })
         .map(|(p, _)| p.clone())
         .collect();
-    // Issue 17: adapters that still write through the store.
-    ratchet(
-        "every write goes through Engine",
-        breaking,
-        &["src/demo.rs", "src/web/ui/sandbox.rs"],
-    );
+    ratchet("every write goes through Engine", breaking, &[]);
 }
 
 #[test]

@@ -22,6 +22,7 @@ mod replies;
 mod schema_parity;
 mod security;
 mod sms_gateways;
+mod statements;
 mod telegram;
 mod telegram_e2e;
 mod ui_account;

@@ -9,6 +9,7 @@
 
 use super::{Me, Ui, UiError, local_date, render, t, ta};
 use crate::domain::access::{self, Action};
+use crate::domain::gates::SuppressReason;
 use crate::domain::schedule::resolve_local;
 use crate::domain::spreadsheet::cell;
 use crate::domain::{
@@ -287,19 +288,16 @@ fn reason_key(r: &MessageRow) -> Option<&'static str> {
             }
         }),
         OutboxStatus::Suppressed => {
-            let e = e?;
-            Some(if e.contains("consent") {
-                "ui-monitoring-reason-consent"
-            } else if e.contains("not active") {
-                "ui-monitoring-reason-not-active"
-            } else if e.contains("opted out") {
-                "ui-monitoring-reason-stop"
-            } else if e.contains("cannot come") {
-                "ui-monitoring-reason-said-cannot"
-            } else if e.contains("quiet hours") {
-                "ui-monitoring-reason-quiet"
-            } else {
-                "ui-monitoring-reason-too-late"
+            use SuppressReason as S;
+            Some(match S::from_text(e?) {
+                Some(S::NoConsent | S::ConsentWithdrawn | S::ConsentExpired)
+                | Some(S::ChannelNotConsented) => "ui-monitoring-reason-consent",
+                Some(S::NotActive { .. }) => "ui-monitoring-reason-not-active",
+                Some(S::OptedOut) => "ui-monitoring-reason-stop",
+                Some(S::SaidCannot) => "ui-monitoring-reason-said-cannot",
+                Some(S::QuietHoursUntilStart) => "ui-monitoring-reason-quiet",
+                Some(S::AppointmentCancelled | S::AppointmentStarted | S::DeadlinePassed)
+                | None => "ui-monitoring-reason-too-late",
             })
         }
         _ => None,

@@ -8,7 +8,7 @@
 
 use super::{Me, Posted, Ui, UiError, local_dt, render, see_other};
 use crate::domain::access::{CaseAccess, Subject, case_access};
-use crate::domain::{ChannelKind, OutboxStatus, ParticipantId};
+use crate::domain::{OutboxStatus, ParticipantId};
 use crate::store::{outbox, participants, sandbox};
 use crate::web::AppState;
 use askama::Template;
@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use rand::RngCore;
 use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
@@ -204,27 +203,8 @@ async fn reply(
             "a reply is at most 1000 characters",
         ));
     }
-    let mut b = [0u8; 8];
-    rand::rng().fill_bytes(&mut b);
-    let gateway_id = format!("sbx-in-{}", hex::encode(b));
-    let now = Utc::now();
-    {
-        let mut c = s.engine.db.conn().await.map_err(err(me))?;
-        sandbox::insert(
-            &mut c,
-            participant.id,
-            participant.channel_pref,
-            "in",
-            text,
-            None,
-            &gateway_id,
-            now,
-        )
-        .await
-        .map_err(err(me))?;
-    }
     s.engine
-        .receive(ChannelKind::Sms, &gateway_id, participant.id, text, now)
+        .receive_on_sandbox_phone(&participant, text, Utc::now())
         .await
         .map_err(err(me))?;
     Ok(see_other(&back).into_response())
