@@ -114,12 +114,9 @@ async fn webhook(
 
 fn ok_response(reply: Reply) -> Response {
     match reply.content_type {
-        Some(content_type) => (
-            StatusCode::OK,
-            [("content-type", content_type)],
-            reply.body,
-        )
-            .into_response(),
+        Some(content_type) => {
+            (StatusCode::OK, [("content-type", content_type)], reply.body).into_response()
+        }
         None => StatusCode::OK.into_response(),
     }
 }
