@@ -358,11 +358,11 @@ impl Config {
         };
         if let Some(secret) = &self.sms_webhook_secret {
             let n = secret.chars().count();
-            if n < crate::web::webhooks::MIN_SECRET_LEN {
+            if n < crate::channels::sms::webhook::MIN_SECRET_LEN {
                 return Err(format!(
                     "sms_webhook_secret is {n} characters; it must be at least {} \
                      (e.g. `openssl rand -hex 32`)",
-                    crate::web::webhooks::MIN_SECRET_LEN
+                    crate::channels::sms::webhook::MIN_SECRET_LEN
                 ));
             }
         }

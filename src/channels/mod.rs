@@ -92,6 +92,16 @@ pub enum SendError {
     Credentials(String),
 }
 
+/// Compares a secret a caller presents with ours in constant time (for
+/// equal lengths): every webhook's check, SMS gateways' and Telegram's.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 /// Rate limits a transport asks for.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Limits {

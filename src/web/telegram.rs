@@ -5,7 +5,8 @@
 //! failure gets 500, so Telegram delivers the update again.
 
 use super::AppState;
-use super::webhooks::{MAX_BODY, reject, same};
+use super::webhooks::{MAX_BODY, reject};
+use crate::channels::same_secret;
 use crate::telegram::TelegramBot;
 use axum::Router;
 use axum::body::Bytes;
@@ -35,7 +36,7 @@ async fn update(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> R
         return reject(StatusCode::NOT_FOUND, "the Telegram webhook is not enabled");
     };
     let given = headers.get(SECRET_HEADER).and_then(|v| v.to_str().ok());
-    if !given.is_some_and(|g| same(g, &hook.secret)) {
+    if !given.is_some_and(|g| same_secret(g, &hook.secret)) {
         return reject(StatusCode::UNAUTHORIZED, "not authenticated");
     }
     let u = match crate::channels::telegram::parse_update(&body) {

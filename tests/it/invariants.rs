@@ -146,6 +146,45 @@ fn channels_know_no_engine_and_no_database() {
     );
 }
 
+#[test]
+fn a_gateway_is_one_folder() {
+    // Each SMS gateway's send and webhook code lives in its folder under
+    // channels/sms/; the webhook route and the shared webhook code are
+    // generic, so neither names a gateway (the registry, `sms/mod.rs`,
+    // is the one place that lists them).
+    let all = sources();
+    let gateways = ["elks46", "twilio", "sinch"];
+    for g in gateways {
+        for f in ["mod.rs", "webhook.rs"] {
+            let path = format!("src/channels/sms/{g}/{f}");
+            assert!(
+                all.iter().any(|(p, _)| *p == path),
+                "{path} is missing: a gateway is one folder"
+            );
+        }
+    }
+    let generic = ["src/web/webhooks.rs", "src/channels/sms/webhook.rs"];
+    let names = ["46elks", "elks", "twilio", "sinch"];
+    let mut bad = Vec::new();
+    for file in generic {
+        let (_, code) = all
+            .iter()
+            .find(|(p, _)| p == file)
+            .unwrap_or_else(|| panic!("{file} is missing"));
+        let code = code.to_lowercase();
+        bad.extend(
+            names
+                .iter()
+                .filter(|n| code.contains(*n))
+                .map(|n| format!("{file} ({n})")),
+        );
+    }
+    assert!(
+        bad.is_empty(),
+        "the webhook route and the shared webhook code name no gateway (move it into the gateway's folder): {bad:#?}"
+    );
+}
+
 /// Checks a rule with a shrinking list of exceptions.
 fn ratchet(rule: &str, breaking: BTreeSet<String>, known: &[&str]) {
     let known: BTreeSet<String> = known.iter().map(|s| s.to_string()).collect();

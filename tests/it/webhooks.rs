@@ -9,6 +9,7 @@ use base64::Engine as _;
 use chrono::{Duration, Utc};
 use common::fx::{self, Recorder};
 use common::sthlm;
+use paminn::channels::sms::twilio::webhook::signature as twilio_signature;
 use paminn::channels::{Accepted, Channels, OutgoingMessage, SendError, Transport};
 use paminn::domain::{
     AppointmentKind, ChannelKind, OutboxStatus, ParticipantStatus, ReplyState, TaskKind,
@@ -17,7 +18,7 @@ use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
 use paminn::engine::{Actor, Engine};
 use paminn::store::appointments::{self, NewAppointment};
 use paminn::store::{journal, outbox, participants, reports, tasks};
-use paminn::web::webhooks::{SmsProvider, WebhookConfig, twilio_signature};
+use paminn::web::webhooks::{SmsProvider, WebhookConfig};
 use paminn::web::{self, AppState};
 use reqwest::StatusCode;
 use std::sync::Arc;

@@ -1,7 +1,16 @@
-//! SMS: the gateways (46elks, Twilio, Sinch) behind the [`Transport`]
-//! trait, one module each, and GSM-7 text preparation shared by all.
+//! SMS: the gateways (46elks, Twilio, Sinch), one folder each, owning
+//! both directions: `mod.rs` sends (the [`Transport`]) and `webhook.rs`
+//! receives (the [`WebhookHandler`]: authentication, inbound and status
+//! parsing, status mapping, reply body). This module is the registry of
+//! gateways ([`Provider`]) and their webhook settings ([`WebhookConfig`]),
+//! plus what every transport shares (HTTP status classification, the
+//! request/answer exchange); `webhook` is what every webhook shares and
+//! `gsm7` the text preparation for all.
+//!
+//! Adding a gateway: a folder like `elks46/`, a variant here, its settings.
 //!
 //! [`Transport`]: crate::channels::Transport
+//! [`WebhookHandler`]: webhook::WebhookHandler
 
 pub mod elks46;
 pub mod gsm7;
@@ -14,6 +23,68 @@ use crate::domain::OutboxId;
 use crate::domain::phone::mask_numbers_in;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
+use webhook::WebhookHandler;
+
+/// An SMS gateway paminn can be configured for: the one whose webhook
+/// routes exist (setting `sms_provider`, read with [`Provider::from_path`];
+/// `None` for the sandbox).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Elks46,
+    Twilio,
+    Sinch,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 3] = [Provider::Elks46, Provider::Twilio, Provider::Sinch];
+
+    /// The gateway's webhook side, implemented in its folder.
+    pub fn webhook(self) -> &'static dyn WebhookHandler {
+        match self {
+            Provider::Elks46 => &elks46::webhook::Webhook,
+            Provider::Twilio => &twilio::webhook::Webhook,
+            Provider::Sinch => &sinch::webhook::Webhook,
+        }
+    }
+
+    /// The provider named in the webhook's path (`46elks`, `twilio`, `sinch`).
+    pub fn from_path(s: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    /// The name in the webhook's path, the setting and logs.
+    pub fn name(self) -> &'static str {
+        self.webhook().name()
+    }
+}
+
+/// What the webhooks need to know to authenticate callers. Its `Debug`
+/// says whether a secret is set, never the secret.
+#[derive(Clone, Default)]
+pub struct WebhookConfig {
+    /// The configured gateway: only its routes exist (none without one).
+    pub provider: Option<Provider>,
+    /// Shared secret for 46elks and Sinch callbacks.
+    pub secret: Option<String>,
+    /// Twilio's auth token, which signs its callbacks.
+    pub twilio_auth_token: Option<String>,
+    /// The public base URL a gateway calls (e.g.
+    /// `https://paminn.example.se`); Twilio's signature covers the full URL
+    /// as Twilio saw it.
+    pub public_url: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("WebhookConfig")
+            .field("provider", &self.provider)
+            .field("secret", &set(&self.secret))
+            .field("twilio_auth_token", &set(&self.twilio_auth_token))
+            .field("public_url", &self.public_url)
+            .finish()
+    }
+}
 
 /// Classifies an HTTP status from a gateway: 429 slows down, 5xx and
 /// 408 are temporary, 401/403 are permanent (credentials: an admin must
@@ -114,5 +185,26 @@ mod invalid_number_tests {
         ] {
             assert!(!says_invalid_number(no), "{no}");
         }
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::WebhookConfig;
+
+    #[test]
+    fn the_webhook_settings_never_print_their_secrets() {
+        let c = WebhookConfig {
+            provider: None,
+            secret: Some("s3cret-s3cret-s3cret-s3cret-s3cret".into()),
+            twilio_auth_token: Some("tw-token-0123456789".into()),
+            public_url: Some("https://paminn.example.se".into()),
+        };
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("tw-token"),
+            "{shown}"
+        );
+        assert!(shown.contains("<redacted>") && shown.contains("paminn.example.se"));
     }
 }

@@ -1,45 +1,28 @@
-//! What the SMS gateways post to our webhooks, parsed without I/O: an
-//! inbound SMS or a delivery report, from 46elks and Twilio (forms) or
-//! Sinch (JSON). `web::webhooks` authenticates the request first and then
-//! hands the body here; the fuzz target `webhook_forms` and the proptest
-//! below feed it arbitrary bytes.
+//! What every SMS gateway's webhook shares: the [`WebhookHandler`] trait
+//! each gateway implements in its own folder (`elks46/webhook.rs`, ...),
+//! the request it is handed, what it answers ([`Event`], [`AuthError`],
+//! [`ParseError`], [`Reply`]) and the pieces more than one gateway uses:
+//! form parsing, required fields with the NUL rule, the shared-secret check
+//! and the delivery-status vocabulary. `web::webhooks` is one generic route
+//! over the trait; the fuzz target `webhook_forms` and the proptests below
+//! feed [`parse_all`] arbitrary bytes. Nothing here names a gateway
+//! (`tests/it/invariants.rs` checks it).
 //!
 //! A NUL character (U+0000) cannot be stored in PostgreSQL text. In the
 //! text of an SMS it carries nothing, so it is dropped; in an id, a number
 //! or a status it is refused, naming the field, so the gateway sees a 400
 //! rather than a 500 it would retry forever.
 
-use serde_json::Value;
+use super::{Provider, WebhookConfig};
+use crate::channels::same_secret;
+use crate::domain::OutboxStatus;
+use base64::Engine as _;
+use reqwest::header::HeaderMap;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    Elks46,
-    Twilio,
-    Sinch,
-}
-
-impl Provider {
-    pub const ALL: [Provider; 3] = [Provider::Elks46, Provider::Twilio, Provider::Sinch];
-
-    /// The provider named in the webhook's path (`46elks`, `twilio`, `sinch`).
-    pub fn from_path(s: &str) -> Option<Provider> {
-        match s {
-            "46elks" => Some(Provider::Elks46),
-            "twilio" => Some(Provider::Twilio),
-            "sinch" => Some(Provider::Sinch),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Provider::Elks46 => "46elks",
-            Provider::Twilio => "twilio",
-            Provider::Sinch => "sinch",
-        }
-    }
-}
+/// The shortest shared secret accepted (`Config::validate` refuses to
+/// start with a shorter one; a shorter one here authenticates nothing).
+pub const MIN_SECRET_LEN: usize = 32;
 
 /// Which webhook: an inbound SMS or a delivery report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +31,23 @@ pub enum Kind {
     Status,
 }
 
+impl Kind {
+    /// The kind named by the webhook path's last segment.
+    pub fn from_path(s: &str) -> Option<Kind> {
+        match s {
+            "inbound" => Some(Kind::Inbound),
+            "status" => Some(Kind::Status),
+            _ => None,
+        }
+    }
+}
+
 /// What a webhook call says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// An SMS to us. `gateway_id` is `<provider>:<id>`; `from` is the
-    /// sender as the gateway wrote it (with a leading `+` added for Sinch),
-    /// not yet parsed as a number; `text` has no NUL.
+    /// sender as the gateway wrote it (with a leading `+` added where the
+    /// gateway leaves it out), not yet parsed as a number; `text` has no NUL.
     Inbound {
         gateway_id: String,
         from: String,
@@ -79,8 +73,111 @@ pub enum ParseError {
     Nul(&'static str),
 }
 
-/// The form parameters of a 46elks or Twilio body, in order (Twilio signs
-/// them). Invalid UTF-8 is refused.
+/// Why a webhook call is refused before its body is read as an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No or wrong credentials: 401, nothing stored.
+    #[error("not authenticated")]
+    NotAuthenticated,
+    /// The body had to be read to check a signature and could not be
+    /// (invalid UTF-8): 400 naming the problem.
+    #[error(transparent)]
+    Malformed(ParseError),
+}
+
+/// A webhook request as it arrived, for [`WebhookHandler::authenticate`].
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub headers: &'a HeaderMap,
+    /// The path and query as received (a signature may cover them).
+    pub path_and_query: &'a str,
+    /// The raw query string, without the `?`.
+    pub query: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// What a gateway wants in the body of a 200: nothing, or a document of
+/// its own (Twilio's empty TwiML, so it sends nothing back by itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    /// `None`: an empty body with no content type.
+    pub content_type: Option<&'static str>,
+    pub body: &'static str,
+}
+
+impl Reply {
+    /// An empty 200.
+    pub const EMPTY: Reply = Reply {
+        content_type: None,
+        body: "",
+    };
+}
+
+/// One SMS gateway's side of the webhooks: who may call, what the body
+/// says, what a delivery status means and what to answer. Implemented once
+/// per gateway, in its folder; looked up by [`Provider::webhook`].
+pub trait WebhookHandler: Sync {
+    /// The gateway's name in the webhook's path and in logs.
+    fn name(&self) -> &'static str;
+
+    /// Checks the caller before anything is stored.
+    fn authenticate(&self, cfg: &WebhookConfig, req: &Request<'_>) -> Result<(), AuthError>;
+
+    /// Reads a body of `kind`; pure, never panics.
+    fn parse(&self, kind: Kind, body: &[u8]) -> Result<Event, ParseError>;
+
+    /// Our status for the gateway's delivery status; `None` for interim
+    /// states. The default is the vocabulary the gateways share
+    /// ([`map_status`]); a gateway whose word means something else there
+    /// overrides it.
+    fn outbox_status(&self, status: &str) -> Option<OutboxStatus> {
+        map_status(status)
+    }
+
+    /// The body of the 200 that acknowledges a call of `kind`.
+    fn reply(&self, _kind: Kind) -> Reply {
+        Reply::EMPTY
+    }
+}
+
+/// The shared-secret check: the configured secret (at least
+/// [`MIN_SECRET_LEN`] characters) as the HTTP Basic password (preferred:
+/// query strings end up in proxy logs) or as `?secret=`. Needs no body.
+pub fn shared_secret(secret: Option<&str>, req: &Request<'_>) -> Result<(), AuthError> {
+    let ok = match secret {
+        Some(secret) if secret.chars().count() >= MIN_SECRET_LEN => basic_password(req.headers)
+            .or_else(|| query_secret(req.query))
+            .is_some_and(|given| same_secret(&given, secret)),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthError::NotAuthenticated)
+    }
+}
+
+fn basic_password(headers: &HeaderMap) -> Option<String> {
+    let h = headers.get("authorization")?.to_str().ok()?;
+    let b64 = h.strip_prefix("Basic ")?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let s = String::from_utf8(raw).ok()?;
+    s.split_once(':').map(|(_, p)| p.to_string())
+}
+
+fn query_secret(query: Option<&str>) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "secret")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A body's fields by name.
+pub type Fields = BTreeMap<String, String>;
+
+/// The form parameters of a body, in order (a signature may cover them).
+/// Invalid UTF-8 is refused.
 pub fn form(body: &[u8]) -> Result<Vec<(String, String)>, ParseError> {
     std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
     Ok(form_urlencoded::parse(body)
@@ -88,32 +185,13 @@ pub fn form(body: &[u8]) -> Result<Vec<(String, String)>, ParseError> {
         .collect())
 }
 
-/// The body's fields by name: form parameters, or for Sinch the JSON
-/// object's strings and numbers (and the first of `to`).
-pub fn fields(p: Provider, body: &[u8]) -> Result<BTreeMap<String, String>, ParseError> {
-    if p != Provider::Sinch {
-        return Ok(form(body)?.into_iter().collect());
-    }
-    let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(m)) => Ok(m
-            .into_iter()
-            .filter_map(|(k, v)| match v {
-                Value::String(s) => Some((k, s)),
-                Value::Number(n) => Some((k, n.to_string())),
-                Value::Array(a) if k == "to" => a
-                    .first()
-                    .and_then(Value::as_str)
-                    .map(|s| (k, s.to_string())),
-                _ => None,
-            })
-            .collect()),
-        _ => Err(ParseError::NotJsonObject),
-    }
+/// The form parameters of a body by name.
+pub fn form_fields(body: &[u8]) -> Result<Fields, ParseError> {
+    Ok(form(body)?.into_iter().collect())
 }
 
 /// A required field, refused when it holds a NUL.
-fn get<'a>(f: &'a BTreeMap<String, String>, key: &'static str) -> Result<&'a str, ParseError> {
+pub fn required<'a>(f: &'a Fields, key: &'static str) -> Result<&'a str, ParseError> {
     let v = f.get(key).ok_or(ParseError::Missing(key))?;
     if v.contains('\0') {
         return Err(ParseError::Nul(key));
@@ -121,57 +199,66 @@ fn get<'a>(f: &'a BTreeMap<String, String>, key: &'static str) -> Result<&'a str
     Ok(v)
 }
 
-/// Parses a webhook body of `p` for `kind`.
-pub fn parse(p: Provider, kind: Kind, body: &[u8]) -> Result<Event, ParseError> {
-    let f = fields(p, body)?;
-    match kind {
-        Kind::Inbound => {
-            let (id_key, from_key, text_key) = match p {
-                Provider::Elks46 => ("id", "from", "message"),
-                Provider::Twilio => ("MessageSid", "From", "Body"),
-                Provider::Sinch => ("id", "from", "body"),
-            };
-            let id = get(&f, id_key)?;
-            let from = get(&f, from_key)?;
-            let text = f.get(text_key).ok_or(ParseError::Missing(text_key))?;
-            // Sinch sends numbers without the leading +.
-            let from = if p == Provider::Sinch && !from.starts_with('+') {
-                format!("+{from}")
-            } else {
-                from.to_string()
-            };
-            Ok(Event::Inbound {
-                gateway_id: format!("{}:{id}", p.name()),
-                from,
-                text: text.replace('\0', ""),
-            })
+/// An inbound SMS from a gateway's fields: id and sender required (no
+/// NUL), the text required with any NUL dropped; the id is prefixed with
+/// the gateway's name.
+pub fn inbound_event(
+    gateway: &str,
+    f: &Fields,
+    id_key: &'static str,
+    from_key: &'static str,
+    text_key: &'static str,
+) -> Result<Event, ParseError> {
+    let id = required(f, id_key)?;
+    let from = required(f, from_key)?;
+    let text = f.get(text_key).ok_or(ParseError::Missing(text_key))?;
+    Ok(Event::Inbound {
+        gateway_id: format!("{gateway}:{id}"),
+        from: from.to_string(),
+        text: text.replace('\0', ""),
+    })
+}
+
+/// A delivery report from a gateway's fields: id and status required (no
+/// NUL). The error code is read under either name gateways give it
+/// (`ErrorCode`, else `code`), whichever gateway posted the report, as it
+/// was before each gateway had its own folder.
+pub fn status_event(
+    f: &Fields,
+    id_key: &'static str,
+    status_key: &'static str,
+) -> Result<Event, ParseError> {
+    let id = required(f, id_key)?.to_string();
+    let status = required(f, status_key)?.to_string();
+    let error = match (f.get("ErrorCode"), f.get("code")) {
+        (Some(_), _) => Some(required(f, "ErrorCode")?.to_string()),
+        (None, Some(_)) => Some(required(f, "code")?.to_string()),
+        (None, None) => None,
+    };
+    Ok(Event::Status { id, status, error })
+}
+
+/// The delivery-status words the gateways share, case-insensitive, mapped
+/// to ours; `None` for interim states (queued, sending, accepted, ...).
+pub fn map_status(status: &str) -> Option<OutboxStatus> {
+    match status.to_ascii_lowercase().as_str() {
+        "sent" | "dispatched" => Some(OutboxStatus::Sent),
+        "delivered" | "read" => Some(OutboxStatus::Delivered),
+        "failed" | "undelivered" | "aborted" | "rejected" | "expired" | "deleted" | "canceled" => {
+            Some(OutboxStatus::Failed)
         }
-        Kind::Status => {
-            let (id_key, status_key) = match p {
-                Provider::Elks46 => ("id", "status"),
-                Provider::Twilio => ("MessageSid", "MessageStatus"),
-                Provider::Sinch => ("batch_id", "status"),
-            };
-            let id = get(&f, id_key)?.to_string();
-            let status = get(&f, status_key)?.to_string();
-            let error = match (f.get("ErrorCode"), f.get("code")) {
-                (Some(_), _) => Some(get(&f, "ErrorCode")?.to_string()),
-                (None, Some(_)) => Some(get(&f, "code")?.to_string()),
-                (None, None) => None,
-            };
-            Ok(Event::Status { id, status, error })
-        }
+        _ => None,
     }
 }
 
-/// Every provider and kind over the same bytes; what the fuzz target and
+/// Every gateway and kind over the same bytes; what the fuzz target and
 /// the proptest run. Never panics; returns how many parsed, so the work is
 /// not optimised away.
 pub fn parse_all(body: &[u8]) -> usize {
     let mut ok = 0;
     for p in Provider::ALL {
         for kind in [Kind::Inbound, Kind::Status] {
-            if let Ok(e) = parse(p, kind, body) {
+            if let Ok(e) = p.webhook().parse(kind, body) {
                 if let Event::Inbound { text, .. } = &e {
                     assert!(!text.contains('\0'));
                 }
@@ -188,104 +275,48 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn each_provider_s_inbound_and_status_fields() {
-        let elks = b"id=s1&from=%2B46701234567&to=%2B46766860000&message=Kommer%21";
-        assert_eq!(
-            parse(Provider::Elks46, Kind::Inbound, elks),
-            Ok(Event::Inbound {
-                gateway_id: "46elks:s1".into(),
-                from: "+46701234567".into(),
-                text: "Kommer!".into()
-            })
-        );
-        let twilio = b"MessageSid=SM1&MessageStatus=undelivered&ErrorCode=30003";
-        assert_eq!(
-            parse(Provider::Twilio, Kind::Status, twilio),
-            Ok(Event::Status {
-                id: "SM1".into(),
-                status: "undelivered".into(),
-                error: Some("30003".into())
-            })
-        );
-        let sinch = br#"{"id": "01X", "from": "46701234567", "to": ["46766860000"], "body": "ja"}"#;
-        assert_eq!(
-            parse(Provider::Sinch, Kind::Inbound, sinch),
-            Ok(Event::Inbound {
-                gateway_id: "sinch:01X".into(),
-                from: "+46701234567".into(),
-                text: "ja".into()
-            })
-        );
-        assert_eq!(
-            parse(Provider::Elks46, Kind::Inbound, b"id=1&from=x"),
-            Err(ParseError::Missing("message"))
-        );
-        assert_eq!(
-            parse(Provider::Sinch, Kind::Status, b"[1]"),
-            Err(ParseError::NotJsonObject)
-        );
-        assert_eq!(
-            parse(Provider::Twilio, Kind::Inbound, b"\xff"),
-            Err(ParseError::NotUtf8)
-        );
+    fn every_gateway_is_found_by_its_path_name() {
+        for p in Provider::ALL {
+            assert_eq!(Provider::from_path(p.name()), Some(p));
+            assert_eq!(p.webhook().name(), p.name());
+        }
+        assert_eq!(Provider::from_path("sandbox"), None);
+        assert_eq!(Kind::from_path("inbound"), Some(Kind::Inbound));
+        assert_eq!(Kind::from_path("status"), Some(Kind::Status));
+        assert_eq!(Kind::from_path("other"), None);
     }
 
     #[test]
-    fn a_nul_is_dropped_from_the_text_and_refused_elsewhere() {
-        let e = parse(
-            Provider::Elks46,
-            Kind::Inbound,
-            b"id=s1&from=%2B46701234567&message=Kom%00mer",
-        );
-        assert!(
-            matches!(e, Ok(Event::Inbound { ref text, .. }) if text == "Kommer"),
-            "{e:?}"
-        );
-        let sinch = br#"{"id": "01X", "from": "46701234567", "body": "ja\u0000"}"#;
-        assert!(matches!(
-            parse(Provider::Sinch, Kind::Inbound, sinch),
-            Ok(Event::Inbound { ref text, .. }) if text == "ja"
-        ));
-        for (p, kind, body, field) in [
-            (
-                Provider::Elks46,
-                Kind::Inbound,
-                &b"id=s%001&from=%2B46701234567&message=ja"[..],
-                "id",
-            ),
-            (
-                Provider::Elks46,
-                Kind::Inbound,
-                b"id=s1&from=%2B467%00&message=ja",
-                "from",
-            ),
-            (
-                Provider::Twilio,
-                Kind::Status,
-                b"MessageSid=SM%001&MessageStatus=sent",
-                "MessageSid",
-            ),
-            (
-                Provider::Twilio,
-                Kind::Status,
-                b"MessageSid=SM1&MessageStatus=sent%00",
-                "MessageStatus",
-            ),
-            (
-                Provider::Twilio,
-                Kind::Status,
-                b"MessageSid=SM1&MessageStatus=failed&ErrorCode=3%00",
-                "ErrorCode",
-            ),
-            (
-                Provider::Sinch,
-                Kind::Status,
-                br#"{"batch_id": "b\u0000", "status": "Delivered"}"#,
-                "batch_id",
-            ),
-        ] {
-            assert_eq!(parse(p, kind, body), Err(ParseError::Nul(field)));
+    fn the_shared_status_words_map_and_interim_ones_are_ignored() {
+        assert_eq!(map_status("delivered"), Some(OutboxStatus::Delivered));
+        assert_eq!(map_status("Dispatched"), Some(OutboxStatus::Sent));
+        assert_eq!(map_status("undelivered"), Some(OutboxStatus::Failed));
+        assert_eq!(map_status("queued"), None);
+    }
+
+    #[test]
+    fn a_shared_secret_shorter_than_the_minimum_opens_nothing() {
+        let headers = HeaderMap::new();
+        for weak in ["", "short"] {
+            let query = format!("secret={weak}");
+            let req = Request {
+                headers: &headers,
+                path_and_query: "/",
+                query: Some(&query),
+                body: b"",
+            };
+            assert_eq!(
+                shared_secret(Some(weak), &req),
+                Err(AuthError::NotAuthenticated)
+            );
         }
+        let req = Request {
+            headers: &headers,
+            path_and_query: "/",
+            query: None,
+            body: b"",
+        };
+        assert_eq!(shared_secret(None, &req), Err(AuthError::NotAuthenticated));
     }
 
     proptest! {

@@ -1,10 +1,13 @@
 //! Twilio Programmable Messaging (US; global routes), behind [`Transport`].
 //!
+//! This folder is the whole gateway: this file sends; [`webhook`] receives
+//! (authentication, inbound and status bodies, status mapping, reply body).
+//!
 //! Endpoint: `POST {api_url}/2010-04-01/Accounts/{AccountSid}/Messages.json`
 //! with HTTP Basic auth (Account SID, Auth Token) and form fields `To`,
 //! `From`, `Body` and, when configured, `StatusCallback` (Twilio then posts
 //! `MessageSid` / `MessageStatus` there; those webhooks are signed with
-//! `X-Twilio-Signature` and handled elsewhere). A created message answers
+//! `X-Twilio-Signature` and read by [`webhook`]). A created message answers
 //! `201` with JSON holding `sid`, `status`, `num_segments` (a string) and
 //! `price` / `price_unit` (`price` is usually `null` at creation and, when
 //! present, a negative decimal string such as `"-0.00750"`).
@@ -29,6 +32,12 @@ use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::time::Duration;
+
+pub mod webhook;
+
+/// The gateway's name: in the webhook's path, the `sms_provider` setting
+/// and logs.
+pub const NAME: &str = "twilio";
 
 /// Twilio's API base URL.
 pub const DEFAULT_API_URL: &str = "https://api.twilio.com";
@@ -179,7 +188,7 @@ fn classify(status: u16, retry: Option<Duration>, body: &str) -> SendError {
 #[async_trait]
 impl Transport for Twilio {
     fn name(&self) -> &'static str {
-        "twilio"
+        NAME
     }
 
     fn limits(&self) -> Limits {
@@ -203,9 +212,9 @@ impl Transport for Twilio {
             .post(&self.url)
             .basic_auth(&self.cfg.account_sid, Some(&self.cfg.auth_token))
             .form(&form);
-        let created: Created = exchange(request, "twilio", msg.outbox_id, classify).await?;
+        let created: Created = exchange(request, NAME, msg.outbox_id, classify).await?;
         tracing::debug!(
-            gateway = "twilio",
+            gateway = NAME,
             outbox_id = %msg.outbox_id,
             gateway_id = %created.sid,
             status = created.status.as_deref().unwrap_or("?"),

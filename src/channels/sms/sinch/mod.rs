@@ -1,13 +1,16 @@
 //! Sinch SMS REST API ("XMS", regional: us / eu / au / br / ca), behind
 //! [`Transport`].
 //!
+//! This folder is the whole gateway: this file sends; [`webhook`] receives
+//! (authentication, inbound and status bodies, status mapping, reply body).
+//!
 //! Endpoint: `POST {api_url}/xms/v1/{service_plan_id}/batches` (e.g.
 //! `https://eu.sms.api.sinch.com`; use the region the service plan lives
 //! in) with `Authorization: Bearer {api_token}` and a JSON body
 //! `{"from", "to": [recipient], "body", "delivery_report": "per_recipient",
 //! "callback_url"?}`. `per_recipient` makes Sinch post a delivery report for
 //! each status change, with `batch_id`, `recipient` and `status`; those are
-//! handled elsewhere. A created batch answers `201` with the batch, whose
+//! read by [`webhook`]. A created batch answers `201` with the batch, whose
 //! `id` is the batch id we keep as the gateway id. Sinch reports neither
 //! parts nor cost at send time.
 //!
@@ -29,6 +32,12 @@ use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+
+pub mod webhook;
+
+/// The gateway's name: in the webhook's path, the `sms_provider` setting
+/// and logs.
+pub const NAME: &str = "sinch";
 
 /// Sinch's US region; EU accounts use `https://eu.sms.api.sinch.com`.
 pub const DEFAULT_API_URL: &str = "https://us.sms.api.sinch.com";
@@ -141,7 +150,7 @@ fn classify(status: u16, retry: Option<Duration>, body: &str) -> SendError {
 #[async_trait]
 impl Transport for Sinch {
     fn name(&self) -> &'static str {
-        "sinch"
+        NAME
     }
 
     fn limits(&self) -> Limits {
@@ -164,9 +173,9 @@ impl Transport for Sinch {
             .post(&self.url)
             .bearer_auth(&self.cfg.api_token)
             .json(&batch);
-        let created: Created = exchange(request, "sinch", msg.outbox_id, classify).await?;
+        let created: Created = exchange(request, NAME, msg.outbox_id, classify).await?;
         tracing::debug!(
-            gateway = "sinch",
+            gateway = NAME,
             outbox_id = %msg.outbox_id,
             gateway_id = %created.id,
             "accepted"

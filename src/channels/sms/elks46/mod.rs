@@ -1,12 +1,15 @@
 //! 46elks (Swedish SMS operator, servers in Sweden), behind [`Transport`].
 //!
+//! This folder is the whole gateway: this file sends; [`webhook`] receives
+//! (authentication, inbound and status bodies, status mapping, reply body).
+//!
 //! Endpoint: `POST {api_url}/a1/sms` (production
 //! `https://api.46elks.com/a1/sms`) with HTTP Basic auth (API username,
 //! API password) and form fields `from`, `to` (E.164), `message`,
 //! `dontlog=message` (always: keeps the text out of 46elks' stored history)
 //! and `whendelivered=<status_callback>` when configured (46elks then posts
-//! `id`, `status` = sent | delivered | failed, `delivered` there; handled
-//! elsewhere). The answer is JSON with `id`, `status` ("created"), `parts`
+//! `id`, `status` = sent | delivered | failed, `delivered` there; read by
+//! [`webhook`]). The answer is JSON with `id`, `status` ("created"), `parts`
 //! and `cost` in 1/10,000 of the account currency.
 //!
 //! Errors: HTTP statuses go through [`classify_status`] (429 rate limited
@@ -29,6 +32,12 @@ use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::time::Duration;
+
+pub mod webhook;
+
+/// The gateway's name: in the webhook's path, the `sms_provider` setting
+/// and logs.
+pub const NAME: &str = "46elks";
 
 /// 46elks' API base URL.
 pub const DEFAULT_API_URL: &str = "https://api.46elks.com";
@@ -122,7 +131,7 @@ fn classify(status: u16, retry: Option<Duration>, body: &str) -> SendError {
 #[async_trait]
 impl Transport for Elks46 {
     fn name(&self) -> &'static str {
-        "46elks"
+        NAME
     }
 
     fn limits(&self) -> Limits {
@@ -147,9 +156,9 @@ impl Transport for Elks46 {
             .post(&self.url)
             .basic_auth(&self.cfg.username, Some(&self.cfg.password))
             .form(&form);
-        let created: Created = exchange(request, "46elks", msg.outbox_id, classify).await?;
+        let created: Created = exchange(request, NAME, msg.outbox_id, classify).await?;
         tracing::debug!(
-            gateway = "46elks",
+            gateway = NAME,
             outbox_id = %msg.outbox_id,
             gateway_id = %created.id,
             status = created.status.as_deref().unwrap_or("?"),
