@@ -5,23 +5,15 @@ use crate::common;
 use chrono::Utc;
 use paminn::engine::Engine;
 use paminn::store::{audit, tokens, units};
-use paminn::web::{self, AppState};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 struct App {
     base: String,
     token: String,
     http: reqwest::Client,
     engine: Engine,
-    stop: CancellationToken,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
+    _server: common::server::Server,
 }
 
 async fn spawn(t: &common::TestDb) -> App {
@@ -33,48 +25,28 @@ async fn spawn(t: &common::TestDb) -> App {
             .await
             .unwrap()
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let stop = CancellationToken::new();
-    let state = AppState {
-        engine: engine.clone(),
-        demo: false,
-        webhooks: Default::default(),
-        telegram: None,
-        transports: vec![
-            ("sms".into(), "sandbox".into()),
-            ("telegram".into(), "sandbox".into()),
-        ],
-        ui: Default::default(),
-    };
-    tokio::spawn(web::serve(listener, state, stop.clone()));
+    let server = common::server::serve(&engine).await;
     App {
-        base,
+        base: server.base.clone(),
         token,
         http: reqwest::Client::new(),
         engine,
-        stop,
+        _server: server,
     }
 }
 
 impl App {
+    /// The status and the JSON body (`Null` when there is none).
     async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut r = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let res = r.send().await.unwrap();
-        let status = res.status();
-        let v = res.json::<Value>().await.unwrap_or(Value::Null);
-        (status, v)
+        let url = format!("{}{path}", self.base);
+        let (status, text) =
+            common::server::call(&self.http, &url, &self.token, method, body).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 }
 

@@ -10,11 +10,10 @@ use paminn::domain::api_scope::{TokenAccess, TokenScope};
 use paminn::engine::Engine;
 use paminn::store::units::Unit;
 use paminn::store::{ms, tokens};
-use paminn::web::{self, AppState};
+use paminn::web::AppState;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::process::Command;
-use tokio_util::sync::CancellationToken;
 
 struct App {
     base: String,
@@ -22,13 +21,7 @@ struct App {
     engine: Engine,
     a: Unit,
     b: Unit,
-    stop: CancellationToken,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
+    _server: common::server::Server,
 }
 
 async fn spawn(t: &common::TestDb) -> App {
@@ -36,25 +29,18 @@ async fn spawn(t: &common::TestDb) -> App {
     let now = Utc::now();
     let a = common::fx::unit(&engine, "Krami", now).await;
     let b = common::fx::unit(&engine, "Chansen", now).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let stop = CancellationToken::new();
-    let state = AppState {
-        engine: engine.clone(),
-        demo: false,
-        webhooks: Default::default(),
-        telegram: None,
+    let server = common::server::serve_with(|_| AppState {
         transports: vec![("sms".into(), "sandbox".into())],
-        ui: Default::default(),
-    };
-    tokio::spawn(web::serve(listener, state, stop.clone()));
+        ..common::server::state(&engine)
+    })
+    .await;
     App {
-        base,
+        base: server.base.clone(),
         http: reqwest::Client::new(),
         engine,
         a,
         b,
-        stop,
+        _server: server,
     }
 }
 
@@ -77,16 +63,9 @@ impl App {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut r = self
-            .http
-            .request(method, format!("{}/api/v1{path}", self.base))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let res = r.send().await.unwrap();
-        let status = res.status();
-        (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        let url = format!("{}/api/v1{path}", self.base);
+        let (status, text) = common::server::call(&self.http, &url, token, method, body).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     /// Audit rows of `action`: (actor, target, detail).

@@ -14,24 +14,17 @@ use paminn::domain::AppointmentKind;
 use paminn::engine::{Actor, Engine};
 use paminn::store::series::SeriesTarget;
 use paminn::store::{participants, tokens, units};
+use paminn::web::AppState;
 use paminn::web::webhooks::SmsProvider;
-use paminn::web::{self, AppState};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 struct App {
     base: String,
     token: String,
     http: reqwest::Client,
     engine: Engine,
-    stop: CancellationToken,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
+    _server: common::server::Server,
 }
 
 const SECRET: &str = "s3cret-for-tests-s3cret-for-tests";
@@ -42,26 +35,16 @@ async fn spawn(t: &common::TestDb) -> App {
 
 /// A server whose webhooks are those of `provider` (only the configured
 /// gateway's routes exist).
-async fn serve(engine: &Engine, provider: Option<SmsProvider>, stop: &CancellationToken) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState {
-        engine: engine.clone(),
-        demo: false,
+async fn serve(engine: &Engine, provider: Option<SmsProvider>) -> common::server::Server {
+    common::server::serve_with(|_| AppState {
         webhooks: paminn::web::webhooks::WebhookConfig {
             provider,
             secret: Some(SECRET.into()),
             ..Default::default()
         },
-        telegram: None,
-        transports: vec![
-            ("sms".into(), "sandbox".into()),
-            ("telegram".into(), "sandbox".into()),
-        ],
-        ui: Default::default(),
-    };
-    tokio::spawn(web::serve(listener, state, stop.clone()));
-    base
+        ..common::server::state(engine)
+    })
+    .await
 }
 
 async fn spawn_for(t: &common::TestDb, provider: Option<SmsProvider>) -> App {
@@ -73,29 +56,22 @@ async fn spawn_for(t: &common::TestDb, provider: Option<SmsProvider>) -> App {
             .await
             .unwrap()
     };
-    let stop = CancellationToken::new();
-    let base = serve(&engine, provider, &stop).await;
+    let server = serve(&engine, provider).await;
     App {
-        base,
+        base: server.base.clone(),
         token,
         http: reqwest::Client::new(),
         engine,
-        stop,
+        _server: server,
     }
 }
 
 impl App {
+    /// The status and the JSON body: every answer of the API is JSON.
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut r = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let res = r.send().await.unwrap();
-        let status = res.status();
-        let text = res.text().await.unwrap();
+        let url = format!("{}{path}", self.base);
+        let (status, text) =
+            common::server::call(&self.http, &url, &self.token, method, body).await;
         let v =
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"));
         (status, v)
@@ -386,7 +362,8 @@ both_backends! {
     async fn a_nul_in_an_sms_is_dropped_from_the_text_and_refused_in_ids(t) {
         let app = spawn_for(&t, Some(SmsProvider::Elks46)).await;
         app.participant().await;
-        let sinch_base = serve(&app.engine, Some(SmsProvider::Sinch), &app.stop).await;
+        let sinch = serve(&app.engine, Some(SmsProvider::Sinch)).await;
+        let sinch_base = sinch.base.clone();
         let hook = |provider: &str, kind: &str| {
             let base = if provider == "sinch" { &sinch_base } else { &app.base };
             format!("{base}/webhooks/sms/{provider}/{kind}?secret={SECRET}")

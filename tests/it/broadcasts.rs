@@ -5,9 +5,10 @@
 //! Every instant is explicit: the dispatcher runs with `run_once(now)`.
 
 use crate::common;
+use common::fx::{World, actor, world};
 
 use chrono::{DateTime, Duration, Utc};
-use common::fx::{self, Recorder};
+use common::fx::{self};
 use common::sthlm;
 use paminn::channels::OutgoingMessage;
 use paminn::domain::recurrence::CronExpr;
@@ -16,41 +17,9 @@ use paminn::domain::{
     ParticipantId, ParticipantStatus, PhoneNumber, ReplyState,
 };
 use paminn::engine::broadcasts::{Audience, BroadcastRequest, Planned};
-use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
-use paminn::engine::{Actor, Engine};
 use paminn::store::participants::{self, NewParticipant, Participant};
 use paminn::store::series::SeriesTarget;
 use paminn::store::{appointments, audit, outbox};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-fn actor() -> Actor {
-    Actor("test".into())
-}
-
-static GW: AtomicU64 = AtomicU64::new(1);
-
-struct World {
-    e: Engine,
-    rec: Arc<Recorder>,
-    d: Dispatcher,
-    unit: paminn::store::units::Unit,
-}
-
-async fn world(t: &common::TestDb, now: DateTime<Utc>) -> World {
-    let e = Engine::new(t.db.clone());
-    let unit = fx::unit(&e, "Chansen", now).await;
-    let rec = Arc::new(Recorder::default());
-    let d = Dispatcher::new(
-        e.clone(),
-        fx::channels(&rec),
-        DispatcherConfig {
-            owner: "t".into(),
-            ..Default::default()
-        },
-    );
-    World { e, rec, d, unit }
-}
 
 impl World {
     async fn member(
@@ -138,14 +107,6 @@ impl World {
             .into_iter()
             .filter(|m| m.participant_id == p)
             .collect()
-    }
-
-    async fn say(&self, p: ParticipantId, text: &str, now: DateTime<Utc>) {
-        let gw = format!("bgw-{}", GW.fetch_add(1, Ordering::SeqCst));
-        self.e
-            .receive(ChannelKind::Sms, &gw, p, text, now)
-            .await
-            .unwrap();
     }
 
     async fn outbox_count(&self) -> usize {
@@ -662,9 +623,8 @@ mod cli {
 mod api {
     use super::*;
     use paminn::store::tokens;
-    use paminn::web::{self, AppState};
+    use paminn::web::AppState;
     use serde_json::{Value, json};
-    use tokio_util::sync::CancellationToken;
 
     both_backends! {
         async fn the_api_plans_once_per_idempotency_key(t) {
@@ -677,18 +637,12 @@ mod api {
             let g = w.group("Fredagsgruppen", now).await;
             w.member(g, "Ali", "sms", now).await;
             w.telegram_member(g, "Eve", now).await;
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
-            let stop = CancellationToken::new();
-            let state = AppState {
-                engine: w.e.clone(),
-                demo: false,
-                webhooks: Default::default(),
-                telegram: None,
+            let server = common::server::serve_with(|_| AppState {
                 transports: vec![],
-                ui: Default::default(),
-            };
-            tokio::spawn(web::serve(listener, state, stop.clone()));
+                ..common::server::state(&w.e)
+            })
+            .await;
+            let base = format!("{}/api/v1", server.base);
             let http = reqwest::Client::new();
             let body = json!({ "group": g.get(), "sv": "Hej!", "en": "Hi!" });
             let post = |key: &'static str| {
@@ -745,7 +699,7 @@ mod api {
             // Without a token: 401.
             let r = http.get(format!("{base}/broadcasts/{id}")).send().await.unwrap();
             assert_eq!(r.status(), 401);
-            stop.cancel();
+            drop(server);
         }
     }
 }

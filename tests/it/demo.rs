@@ -7,8 +7,7 @@ use chrono::{Duration, Utc};
 use paminn::engine::Engine;
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
 use paminn::store::{journal, participants, sandbox};
-use paminn::web::{self, AppState};
-use tokio_util::sync::CancellationToken;
+use paminn::web::AppState;
 
 both_backends! {
     async fn a_fresh_demo_shows_a_reminder_within_a_minute_and_takes_an_answer(t) {
@@ -29,10 +28,8 @@ both_backends! {
 
         // The demo's lots logs in; the sandbox phone lists the phones and
         // its answer box records the answer.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let stop = CancellationToken::new();
-        tokio::spawn(web::serve(listener, AppState { engine: e.clone(), demo: true, webhooks: Default::default(), telegram: None, transports: vec![("sms".into(), "sandbox".into()), ("telegram".into(), "sandbox".into())], ui: Default::default() }, stop.clone()));
+        let server = common::server::serve_with(|_| AppState { demo: true, ..common::server::state(&e) }).await;
+        let base = server.base.clone();
         let mut b = common::ui::Browser {
             http: reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap(),
             base: base.clone(),
@@ -63,6 +60,6 @@ both_backends! {
         let (_, page) = b.get("/sandbox").await;
         assert!(page.contains("förhinder, sjuk &#60;b&#62;"), "the answer is on the page, escaped");
         assert!(!page.contains("sjuk <b>"), "raw HTML from a participant must not reach the page");
-        stop.cancel();
+        drop(server);
     }
 }

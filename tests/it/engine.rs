@@ -2,6 +2,7 @@
 //! planning, DST, cancel/move, gates at send time, retries, leases, series.
 
 use crate::common;
+use common::fx::actor;
 
 use chrono::Duration;
 use common::fx::{self, Recorder};
@@ -16,10 +17,6 @@ use paminn::store::outbox::{self, OutboxRow};
 use paminn::store::series::SeriesTarget;
 use paminn::store::{journal, participants, rules, series};
 use std::sync::Arc;
-
-fn actor() -> Actor {
-    Actor("test".into())
-}
 
 fn appt(p: paminn::domain::ParticipantId, at: chrono::DateTime<chrono::Utc>) -> NewAppointment {
     NewAppointment {

@@ -2,6 +2,7 @@
 //! tasks, participant commands, attendance, tapering, retention, erasure.
 
 use crate::common;
+use common::fx::{World, actor, world};
 
 use chrono::{DateTime, Duration, Utc};
 use common::fx::{self, Recorder};
@@ -13,40 +14,13 @@ use paminn::domain::{
 };
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
 use paminn::engine::replies::Received;
-use paminn::engine::{Actor, Engine};
 use paminn::store::appointments::{self, Appointment, NewAppointment};
 use paminn::store::outbox::{self, OutboxRow};
 use paminn::store::{journal, participants, rules, tasks, units};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-fn actor() -> Actor {
-    Actor("test".into())
-}
-
 static GW: AtomicU64 = AtomicU64::new(1);
-
-struct World {
-    e: Engine,
-    rec: Arc<Recorder>,
-    d: Dispatcher,
-    unit: paminn::store::units::Unit,
-}
-
-async fn world(t: &common::TestDb, now: DateTime<Utc>) -> World {
-    let e = Engine::new(t.db.clone());
-    let unit = fx::unit(&e, "Chansen", now).await;
-    let rec = Arc::new(Recorder::default());
-    let d = Dispatcher::new(
-        e.clone(),
-        fx::channels(&rec),
-        DispatcherConfig {
-            owner: "t".into(),
-            ..Default::default()
-        },
-    );
-    World { e, rec, d, unit }
-}
 
 impl World {
     async fn book(&self, p: ParticipantId, at: DateTime<Utc>, now: DateTime<Utc>) -> Appointment {
@@ -62,14 +36,6 @@ impl World {
             external_ref: None,
         };
         self.e.create_appointment(&a, &actor(), now).await.unwrap()
-    }
-
-    async fn say(&self, p: ParticipantId, text: &str, now: DateTime<Utc>) -> Received {
-        let gw = format!("gw-{}", GW.fetch_add(1, Ordering::SeqCst));
-        self.e
-            .receive(ChannelKind::Sms, &gw, p, text, now)
-            .await
-            .unwrap()
     }
 
     /// The last receipt queued for the participant.

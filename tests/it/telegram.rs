@@ -5,6 +5,7 @@
 //! tests/telegram_e2e.rs.
 
 use crate::common;
+use common::fx::actor;
 
 use chrono::{DateTime, Duration, Utc};
 use common::fx::{self, Recorder};
@@ -16,8 +17,8 @@ use paminn::domain::{
     AppointmentKind, Attendance, ChannelKind, Language, OutboxStatus, ParticipantId, PhoneNumber,
     ReplyState, Role, StaffId, TaskKind,
 };
+use paminn::engine::Engine;
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
-use paminn::engine::{Actor, Engine};
 use paminn::store::appointments::{self, Appointment, NewAppointment};
 use paminn::store::participants::{self, NewParticipant, Participant};
 use paminn::store::telegram::Subject;
@@ -36,10 +37,6 @@ const LOTS_CHAT: i64 = 7_000_900;
 static UPDATE: AtomicU32 = AtomicU32::new(1);
 fn uid() -> u32 {
     UPDATE.fetch_add(1, Ordering::SeqCst)
-}
-
-fn actor() -> Actor {
-    Actor("test".into())
 }
 
 struct World {
@@ -662,20 +659,17 @@ both_backends! {
 
 both_backends! {
     async fn the_webhook_wants_the_secret_header_and_a_real_update(t) {
-        use paminn::web::{self, AppState, telegram::TelegramHook};
+        use paminn::web::{AppState, telegram::TelegramHook};
         let now = Utc::now();
         let w = world(&t, now).await;
         let p = w.participant("Ali", Language::Sv, now).await;
         let code = w.code(Subject::Participant(p.id), now).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let stop = tokio_util::sync::CancellationToken::new();
         let bot = Arc::new(TelegramBot::new(w.e.clone(), w.fake.bot(StdDuration::from_secs(5))));
-        tokio::spawn(web::serve(listener, AppState {
-            engine: w.e.clone(), demo: false, webhooks: Default::default(),
+        let server = common::server::serve_with(|_| AppState {
             telegram: Some(TelegramHook { bot, secret: "hook-secret_1".into() }),
-            transports: vec![("sms".into(), "sandbox".into()), ("telegram".into(), "sandbox".into())], ui: Default::default(),
-        }, stop.clone()));
+            ..common::server::state(&w.e)
+        }).await;
+        let base = server.base.clone();
         let http = reqwest::Client::new();
         let url = format!("{base}/webhooks/telegram");
         let body = json!({ "update_id": 1, "message": { "message_id": 1, "date": 1_800_000_000,
@@ -695,7 +689,7 @@ both_backends! {
         let r = http.post(&url).header("X-Telegram-Bot-Api-Secret-Token", "hook-secret_1").json(&body).send().await.unwrap();
         assert_eq!(r.status(), 200);
         assert!(w.get(p.id).await.telegram_linked);
-        stop.cancel();
+        drop(server);
     }
 }
 

@@ -10,6 +10,7 @@
 //! PAMINN_REQUIRE_TELEGRAM_EMULATOR is set (CI sets it): then it fails.
 
 use crate::common;
+use common::fx::actor;
 
 use chrono::{Duration, Utc};
 use common::fx::{self, Recorder};
@@ -18,8 +19,8 @@ use paminn::channels::Channels;
 use paminn::channels::telegram::{TelegramConfig, TelegramTransport, make_bot};
 use paminn::domain::schedule::QuietHours;
 use paminn::domain::{AppointmentKind, ChannelKind, Language, PhoneNumber, ReplyState, Role};
+use paminn::engine::Engine;
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
-use paminn::engine::{Actor, Engine};
 use paminn::store::appointments::{self, NewAppointment};
 use paminn::store::participants::NewParticipant;
 use paminn::store::telegram::Subject;
@@ -40,10 +41,6 @@ async fn emulator() -> Option<Emulator> {
         panic!("the Telegram emulator is required here: run `npm ci` in tests/telegram-emulator");
     }
     emu
-}
-
-fn actor() -> Actor {
-    Actor("test".into())
 }
 
 /// Waits for a condition on the database, polling with a deadline.

@@ -7,6 +7,7 @@
 //! so quiet hours never decide a test.
 
 use crate::common;
+use common::fx::actor;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use common::fx::{self, Recorder};
@@ -16,7 +17,6 @@ use paminn::domain::{
     AppointmentId, AppointmentKind, ChannelKind, GroupId, Language, ParticipantId, PhoneNumber,
     Role,
 };
-use paminn::engine::Actor;
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
 use paminn::store::participants::{NewParticipant, Participant};
 use paminn::store::series::SeriesTarget;
@@ -24,10 +24,6 @@ use paminn::store::units::Unit;
 use paminn::store::{appointments, outbox};
 use reqwest::StatusCode;
 use std::sync::Arc;
-
-fn actor() -> Actor {
-    Actor("test".into())
-}
 
 struct World {
     app: UiApp,

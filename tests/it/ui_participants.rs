@@ -540,23 +540,16 @@ both_backends! {
         assert!(page.contains(&format!("<strong>{day} ")), "expiry in local time with the weekday: {day}");
 
         // The same database served with the bot's username configured.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = paminn::web::AppState {
-            engine: f.app.engine.clone(),
-            demo: false,
-            webhooks: Default::default(),
-            telegram: None,
+        let server = common::server::serve_with(|_| paminn::web::AppState {
             transports: vec![],
             ui: paminn::web::ui::UiConfig { telegram_bot_username: Some("@paminn_bot".into()), ..Default::default() },
-        };
-        let stop = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(paminn::web::serve(listener, state, stop.clone()));
-        lisa.base = base;
+            ..common::server::state(&f.app.engine)
+        }).await;
+        lisa.base = server.base.clone();
         let res = lisa.post(&format!("/participants/{}/link-code", f.ali.id), &[]).await;
         assert_eq!(res.status(), StatusCode::OK);
         let page = res.text().await.unwrap();
-        stop.cancel();
+        drop(server);
         let i = page.find("https://t.me/paminn_bot?start=").expect("a deep link");
         let code = &page[i + "https://t.me/paminn_bot?start=".len()..][..22];
         assert!(page.contains(&format!("/start {code}")));

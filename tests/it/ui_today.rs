@@ -8,6 +8,7 @@
 //! at explicit instants, so nothing depends on when the tests run.
 
 use crate::common;
+use common::fx::actor;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Europe::Stockholm;
@@ -18,8 +19,8 @@ use paminn::domain::{
     AppointmentKind, Attendance, ChannelKind, Language, OutboxStatus, ParticipantId, Purpose, Role,
     StaffId, TaskKind,
 };
+use paminn::engine::Engine;
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
-use paminn::engine::{Actor, Engine};
 use paminn::store::appointments::{self, Appointment, NewAppointment};
 use paminn::store::outbox;
 use paminn::store::participants::Participant;
@@ -29,10 +30,6 @@ use paminn::web::ui::local_dt;
 use reqwest::StatusCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-fn actor() -> Actor {
-    Actor("test".into())
-}
 
 /// `days` from today on the Stockholm wall clock, at `hour`:00.
 fn local(days: i64, hour: u32) -> DateTime<Utc> {

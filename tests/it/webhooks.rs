@@ -18,11 +18,10 @@ use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
 use paminn::engine::{Actor, Engine};
 use paminn::store::appointments::{self, NewAppointment};
 use paminn::store::{journal, outbox, participants, reports, tasks};
+use paminn::web::AppState;
 use paminn::web::webhooks::{SmsProvider, WebhookConfig};
-use paminn::web::{self, AppState};
 use reqwest::StatusCode;
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "s3cret-for-tests-at-least-32-chars";
 const TWILIO_TOKEN: &str = "twilio-token";
@@ -35,7 +34,7 @@ struct App {
     sinch_base: String,
     http: reqwest::Client,
     e: Engine,
-    stop: CancellationToken,
+    _servers: [common::server::Server; 3],
 }
 
 impl App {
@@ -48,49 +47,33 @@ impl App {
     }
 }
 
-impl Drop for App {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-async fn serve_one(e: &Engine, provider: SmsProvider, stop: &CancellationToken) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let webhooks = WebhookConfig {
-        provider: Some(provider),
-        secret: Some(SECRET.into()),
-        twilio_auth_token: Some(TWILIO_TOKEN.into()),
-        public_url: Some(base.clone()),
-    };
-    tokio::spawn(web::serve(
-        listener,
-        AppState {
-            engine: e.clone(),
-            demo: false,
-            webhooks,
-            telegram: None,
-            transports: vec![
-                ("sms".into(), "sandbox".into()),
-                ("telegram".into(), "sandbox".into()),
-            ],
-            ui: Default::default(),
+async fn serve_one(e: &Engine, provider: SmsProvider) -> common::server::Server {
+    common::server::serve_with(|base| AppState {
+        webhooks: WebhookConfig {
+            provider: Some(provider),
+            secret: Some(SECRET.into()),
+            twilio_auth_token: Some(TWILIO_TOKEN.into()),
+            public_url: Some(base.to_string()),
         },
-        stop.clone(),
-    ));
-    base
+        ..common::server::state(e)
+    })
+    .await
 }
 
 async fn spawn(t: &common::TestDb) -> App {
     let e = Engine::new(t.db.clone());
-    let stop = CancellationToken::new();
+    let servers = [
+        serve_one(&e, SmsProvider::Elks46).await,
+        serve_one(&e, SmsProvider::Twilio).await,
+        serve_one(&e, SmsProvider::Sinch).await,
+    ];
     App {
-        base: serve_one(&e, SmsProvider::Elks46, &stop).await,
-        twilio_base: serve_one(&e, SmsProvider::Twilio, &stop).await,
-        sinch_base: serve_one(&e, SmsProvider::Sinch, &stop).await,
+        base: servers[0].base.clone(),
+        twilio_base: servers[1].base.clone(),
+        sinch_base: servers[2].base.clone(),
         http: reqwest::Client::new(),
         e,
-        stop,
+        _servers: servers,
     }
 }
 
@@ -476,21 +459,19 @@ both_backends! {
         // secret at all (the configuration refuses to start with one; this
         // is the second line).
         for weak in ["", "short"] {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let base = format!("http://{}", listener.local_addr().unwrap());
-            let stop = CancellationToken::new();
-            tokio::spawn(web::serve(listener, AppState {
-                engine: app.e.clone(), demo: false,
+            let server = common::server::serve_with(|_| AppState {
                 webhooks: WebhookConfig { provider: Some(SmsProvider::Elks46), secret: Some(weak.into()), ..Default::default() },
-                telegram: None, transports: vec![], ui: Default::default(),
-            }, stop.clone()));
+                transports: vec![],
+                ..common::server::state(&app.e)
+            }).await;
+            let base = server.base.clone();
             let r = app.http.post(format!("{base}/webhooks/sms/46elks/inbound?secret={weak}"))
                 .form(&form).send().await.unwrap();
             assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "secret {weak:?}");
             let r = app.http.post(format!("{base}/webhooks/sms/46elks/inbound"))
                 .header("authorization", basic(weak)).form(&form).send().await.unwrap();
             assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "secret {weak:?}");
-            stop.cancel();
+            drop(server);
         }
         assert_eq!(inbound_count(&app).await, 0);
     }

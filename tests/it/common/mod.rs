@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod server;
 pub mod tg_emulator;
 pub mod tg_fake;
 pub mod ui;
@@ -168,11 +169,62 @@ pub mod fx {
     use chrono::{DateTime, Utc};
     use paminn::channels::{Accepted, Channels, OutgoingMessage, SendError, Transport};
     use paminn::domain::{ChannelKind, ChannelSet, Language, PhoneNumber};
+    use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
     use paminn::engine::{Actor, Engine};
     use paminn::store::participants::{NewParticipant, Participant};
     use paminn::store::units::{self, Unit};
     use std::collections::VecDeque;
     use std::sync::{Arc, Mutex};
+
+    /// The actor of a test's own writes.
+    pub fn actor() -> Actor {
+        Actor("test".into())
+    }
+
+    /// An engine over the test database with the unit "Chansen", and a
+    /// dispatcher whose SMS and Telegram go to one [`Recorder`]. Test files
+    /// add their own helpers in an `impl World` of their own.
+    pub struct World {
+        pub e: Engine,
+        pub rec: Arc<Recorder>,
+        pub d: Dispatcher,
+        pub unit: Unit,
+    }
+
+    pub async fn world(t: &super::TestDb, now: DateTime<Utc>) -> World {
+        let e = Engine::new(t.db.clone());
+        let unit = unit(&e, "Chansen", now).await;
+        let rec = Arc::new(Recorder::default());
+        let d = Dispatcher::new(
+            e.clone(),
+            channels(&rec),
+            DispatcherConfig {
+                owner: "t".into(),
+                ..Default::default()
+            },
+        );
+        World { e, rec, d, unit }
+    }
+
+    impl World {
+        /// A text from the participant by SMS, with a gateway id of its own.
+        pub async fn say(
+            &self,
+            p: paminn::domain::ParticipantId,
+            text: &str,
+            now: DateTime<Utc>,
+        ) -> paminn::engine::replies::Received {
+            static GW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+            let gw = format!(
+                "gw-{}",
+                GW.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            );
+            self.e
+                .receive(ChannelKind::Sms, &gw, p, text, now)
+                .await
+                .unwrap()
+        }
+    }
 
     pub async fn unit(engine: &Engine, name: &str, now: DateTime<Utc>) -> Unit {
         let mut c = engine.db.conn().await.unwrap();

@@ -9,9 +9,8 @@ use paminn::domain::{Language, Role, UnitId};
 use paminn::engine::{Actor, Engine};
 use paminn::store::staff::{NewStaff, Staff};
 use paminn::store::units::{self, Unit};
-use paminn::web::{self, AppState};
+use paminn::web::AppState;
 use reqwest::StatusCode;
-use tokio_util::sync::CancellationToken;
 
 /// The password every test account gets.
 pub const PASSWORD: &str = "rätt häst batteri";
@@ -21,13 +20,7 @@ pub struct UiApp {
     pub engine: Engine,
     /// "Enhet A", created by `spawn`.
     pub unit: Unit,
-    stop: CancellationToken,
-}
-
-impl Drop for UiApp {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
+    _server: super::server::Server,
 }
 
 /// Serves the whole router (UI included) on a free port, with the unit
@@ -47,26 +40,17 @@ pub async fn spawn_with(t: &TestDb, demo: bool, ui: paminn::web::ui::UiConfig) -
             Err(_) => units::create(&mut c, "Enhet A", Utc::now()).await.unwrap(),
         }
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let stop = CancellationToken::new();
-    let state = AppState {
-        engine: engine.clone(),
+    let server = super::server::serve_with(|_| AppState {
         demo,
-        webhooks: Default::default(),
-        telegram: None,
-        transports: vec![
-            ("sms".into(), "sandbox".into()),
-            ("telegram".into(), "sandbox".into()),
-        ],
         ui,
-    };
-    tokio::spawn(web::serve(listener, state, stop.clone()));
+        ..super::server::state(&engine)
+    })
+    .await;
     UiApp {
-        base,
+        base: server.base.clone(),
         engine,
         unit,
-        stop,
+        _server: server,
     }
 }
 
