@@ -249,3 +249,61 @@ pub async fn set_telegram_chat(
         .await?;
     Ok(())
 }
+
+/// What the case record's edit form sets: the contact details
+/// (`Engine::edit_participant`). Serialised for the journal with the
+/// number masked: the case record says that it changed, not what it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContactDetails {
+    pub first_name: String,
+    #[serde(serialize_with = "ser_masked")]
+    pub phone: Option<PhoneNumber>,
+    pub channel_pref: ChannelKind,
+    #[serde(serialize_with = "ser_tz")]
+    pub time_zone: Tz,
+    pub language: Language,
+}
+
+impl ContactDetails {
+    /// A participant's details as stored.
+    pub fn of(p: &Participant) -> Self {
+        ContactDetails {
+            first_name: p.first_name.clone(),
+            phone: p.phone.clone(),
+            channel_pref: p.channel_pref,
+            time_zone: p.time_zone,
+            language: p.language,
+        }
+    }
+}
+
+fn ser_masked<S: serde::Serializer>(p: &Option<PhoneNumber>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => s.serialize_some(&p.masked()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Writes a participant's contact details.
+pub async fn set_details(
+    c: &mut Conn,
+    id: ParticipantId,
+    d: &ContactDetails,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE participants SET first_name = $1, phone = $2, channel_pref = $3, time_zone = $4,
+                                 language = $5, updated_at = $6
+         WHERE id = $7",
+    )
+    .bind(&d.first_name)
+    .bind(d.phone.as_ref().map(|x| x.as_e164().to_string()))
+    .bind(d.channel_pref.as_str())
+    .bind(d.time_zone.name())
+    .bind(d.language.as_str())
+    .bind(ms(now))
+    .bind(id.get())
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}

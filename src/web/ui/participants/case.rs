@@ -78,6 +78,7 @@ struct CasePage {
     status_class: &'static str,
     phone: Option<String>,
     channel: String,
+    time_zone: String,
     telegram_linked: bool,
     erased: bool,
     upcoming: Vec<ApptView>,
@@ -102,6 +103,9 @@ struct CasePage {
 struct PageQuery {
     #[serde(default)]
     saved: Option<String>,
+    /// An appointment of this participant just cancelled.
+    #[serde(default)]
+    cancelled: Option<String>,
 }
 
 async fn page(
@@ -112,7 +116,30 @@ async fn page(
 ) -> Result<Response, UiError> {
     let id: ParticipantId = parse_id(&id, me.lang)?;
     let (p, access) = case(&s, &me, id, true).await?;
-    let notice = q.saved.map(|_| t(me.lang, "ui-participants-saved"));
+    let mut notice = q.saved.map(|_| t(me.lang, "ui-participants-saved"));
+    // "Inställd: möte tis 8 dec 09:00", read back (the query is an id).
+    if let Some(aid) = q.cancelled.and_then(|x| x.parse().ok()) {
+        let mut c = s.engine.db.conn().await.map_err(engine_err(me.lang))?;
+        if let Ok(a) = appointments::get(&mut c, aid).await
+            && a.participant_id == p.id
+            && a.status == AppointmentStatus::Cancelled
+        {
+            let what = if access == CaseAccess::Full {
+                format!(
+                    "{} {}",
+                    label(me.lang, "kind", a.kind),
+                    when(me.lang, a.starts_at, p.time_zone)
+                )
+            } else {
+                when(me.lang, a.starts_at, p.time_zone)
+            };
+            notice = Some(ta(
+                me.lang,
+                "ui-participants-cancelled-notice",
+                &[("what", what)],
+            ));
+        }
+    }
     build(&s, &me, p, access, notice, None).await
 }
 
@@ -176,6 +203,7 @@ async fn build(
         status_class: status_class(p.status),
         phone: p.phone.as_ref().map(|x| x.as_e164().to_string()),
         channel: label(lang, "channel", p.channel_pref),
+        time_zone: tz.name().to_string(),
         telegram_linked: p.telegram_linked,
         erased: p.erased,
         upcoming,
@@ -265,7 +293,7 @@ pub fn channels_text(lang: Language, set: ChannelSet) -> String {
 
 /// The participant behind a POST, when `me` may change their whole case
 /// record (lots, coordinator, admin); 403 otherwise.
-async fn full_case(s: &AppState, me: &Me, id: &str) -> Result<Participant, UiError> {
+pub(super) async fn full_case(s: &AppState, me: &Me, id: &str) -> Result<Participant, UiError> {
     let id: ParticipantId = parse_id(id, me.lang)?;
     let (p, access) = case(s, me, id, false).await?;
     if access != CaseAccess::Full {

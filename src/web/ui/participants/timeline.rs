@@ -335,6 +335,21 @@ impl Cx<'_> {
                     ("to", self.label("language", &d["to"])),
                 ],
             ),
+            "details_changed" => {
+                // Which fields changed; the number itself is not shown.
+                let fields: Vec<String> = [
+                    "first_name",
+                    "phone",
+                    "channel_pref",
+                    "time_zone",
+                    "language",
+                ]
+                .iter()
+                .filter(|f| d["from"][**f] != d["to"][**f])
+                .map(|f| self.t(&format!("field-{f}")))
+                .collect();
+                self.ta("details", &[("fields", fields.join(", "))])
+            }
             "discreet_changed" => {
                 // `to` since the shared setter; `discreet` in older rows.
                 if d["to"].as_bool().or(d["discreet"].as_bool()) == Some(true) {
