@@ -281,3 +281,4 @@ ui-participants-cancel-hint = Reminders not yet sent are stopped. If the partici
 ui-participants-cancel-yes = Yes, cancel it
 ui-participants-cancel-no = No, go back
 ui-participants-cancelled-notice = Cancelled: { $what }. No more reminders are sent about it.
+ui-participants-ev-attendance-undone = Attendance undone: { $undone } → { $attendance }

@@ -281,3 +281,4 @@ ui-participants-cancel-hint = Påminnelser som inte har skickats stoppas. Om del
 ui-participants-cancel-yes = Ja, ställ in
 ui-participants-cancel-no = Nej, tillbaka
 ui-participants-cancelled-notice = Inställd: { $what }. Inga fler påminnelser skickas om den.
+ui-participants-ev-attendance-undone = Närvaro ångrad: { $undone } → { $attendance }

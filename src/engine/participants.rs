@@ -299,6 +299,11 @@ impl Engine {
         let changed = self
             .change_participant(id, actor, now, field, async |c| {
                 let before = participants::get(c, id).await?;
+                if before.erased {
+                    return Err(Error::Conflict(format!(
+                        "participant {id} was erased; their details stay erased"
+                    )));
+                }
                 participants::set_details(c, id, &details, now).await?;
                 if before.channel_pref != details.channel_pref
                     || before.time_zone != details.time_zone

@@ -876,6 +876,13 @@ both_backends! {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let bo = get_participant(&f.app, f.bo.id).await;
         assert_eq!((bo.first_name.as_str(), bo.phone.is_none()), ("Bosse", true), "an empty number is no number");
+        // An erased participant's details stay erased.
+        let test = Actor("test".into());
+        f.app.engine.set_status(f.bo.id, ParticipantStatus::Discharged, &test, Utc::now()).await.unwrap();
+        f.app.engine.erase(f.bo.id, &test, Utc::now()).await.unwrap();
+        let res = cora.post(&bo_edit, &fields("Bosse", "070-765 43 21", "sms", "Europe/Stockholm", "en")).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert!(get_participant(&f.app, f.bo.id).await.phone.is_none());
     }
 }
 

@@ -272,6 +272,8 @@ both_backends! {
         let c = card(&page, &yesterday);
         assert!(c.contains("Ångrat: närvaron för Ali är som förut.") && c.contains(r#"value="absent""#), "back at its card: {c}");
         assert_eq!(app.audit("attendance.undo").await, vec![(format!("staff:{}", lisa.id), format!("appointment:{}", yesterday.id))]);
+        let (_, record) = b.get(&format!("/participants/{}", ali.id)).await;
+        assert!(record.contains("Närvaro ångrad: uteblev → inte registrerad"), "in the timeline: {record}");
         let res = b.post(&path, &[("attendance", "absent")]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(app.audit("attendance.record").await.len(), 2);

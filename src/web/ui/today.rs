@@ -373,16 +373,16 @@ async fn flash(s: &AppState, me: &Me, q: &TodayQuery) -> Option<Flash> {
             "ui-today-flash-attendance",
             &[("name", p.first_name.clone()), ("what", what)],
         );
-        if let Some(prev) = q.prev.as_deref().and_then(|x| x.parse::<Attendance>().ok()) {
-            if prev != a.attendance {
-                f.undo_action = format!("/appointments/{}/attendance/undo", a.id);
-                f.undo_to = prev.to_string();
-                f.undo_label = ta(
-                    l,
-                    "ui-today-undo-attendance",
-                    &[("name", p.first_name.clone())],
-                );
-            }
+        if let Some(prev) = q.prev.as_deref().and_then(|x| x.parse::<Attendance>().ok())
+            && prev != a.attendance
+        {
+            f.undo_action = format!("/appointments/{}/attendance/undo", a.id);
+            f.undo_to = prev.to_string();
+            f.undo_label = ta(
+                l,
+                "ui-today-undo-attendance",
+                &[("name", p.first_name.clone())],
+            );
         }
         return Some(f);
     }

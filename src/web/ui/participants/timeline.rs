@@ -304,6 +304,16 @@ impl Cx<'_> {
                     &[("attendance", self.label("attendance", &d["attendance"]))],
                 )
             }
+            "attendance_undone" => {
+                details.extend(about.clone());
+                self.ta(
+                    "attendance-undone",
+                    &[
+                        ("undone", self.label("attendance", &d["undone"])),
+                        ("attendance", self.label("attendance", &d["attendance"])),
+                    ],
+                )
+            }
             "intensity_changed" => self.ta(
                 "intensity",
                 &[
