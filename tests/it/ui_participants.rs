@@ -641,7 +641,8 @@ both_backends! {
         assert_eq!(location(&res), format!("/participants/{}?cancelled={}#h-upcoming", f.ali.id, a.id));
         assert_eq!(get_appointment(&f.app, a.id).await.status, AppointmentStatus::Cancelled);
         let (_, page) = lisa.get(&location(&res)).await;
-        assert!(page.contains("Inställd: provtagning"), "says what was cancelled: {page}");
+        let said = page.find("Inställd: provtagning").expect("says what was cancelled");
+        assert!(said > page.find(r#"id="h-upcoming""#).unwrap(), "where the page returns to (#h-upcoming)");
         assert_eq!(f.app.audit("appointment.cancel").await.len(), 1);
         let kinds = journal_kinds(&f.app, f.ali.id).await;
         for k in ["appointment_created", "appointment_updated", "appointment_moved", "appointment_cancelled"] {

@@ -84,6 +84,9 @@ struct CasePage {
     upcoming: Vec<ApptView>,
     /// "Saved." after a change.
     notice: Option<String>,
+    /// "Inställd: möte tis 8 dec 09:00." after a cancellation, shown by
+    /// the upcoming appointments (where the page returns to).
+    cancelled: Option<String>,
     // The rest is for `full` only.
     consent: Option<ConsentView>,
     consent_error: Option<String>,
@@ -116,7 +119,8 @@ async fn page(
 ) -> Result<Response, UiError> {
     let id: ParticipantId = parse_id(&id, me.lang)?;
     let (p, access) = case(&s, &me, id, true).await?;
-    let mut notice = q.saved.map(|_| t(me.lang, "ui-participants-saved"));
+    let notice = q.saved.map(|_| t(me.lang, "ui-participants-saved"));
+    let mut cancelled = None;
     // "Inställd: möte tis 8 dec 09:00", read back (the query is an id).
     if let Some(aid) = q.cancelled.and_then(|x| x.parse().ok()) {
         let mut c = s.engine.db.conn().await.map_err(engine_err(me.lang))?;
@@ -133,14 +137,14 @@ async fn page(
             } else {
                 when(me.lang, a.starts_at, p.time_zone)
             };
-            notice = Some(ta(
+            cancelled = Some(ta(
                 me.lang,
                 "ui-participants-cancelled-notice",
                 &[("what", what)],
             ));
         }
     }
-    build(&s, &me, p, access, notice, None).await
+    build(&s, &me, p, access, notice, None, cancelled).await
 }
 
 /// The page, for a GET or for a form that needs correcting (422).
@@ -151,6 +155,7 @@ async fn build(
     access: CaseAccess,
     notice: Option<String>,
     consent_error: Option<String>,
+    cancelled: Option<String>,
 ) -> Result<Response, UiError> {
     let lang = me.lang;
     let tz = p.time_zone;
@@ -208,6 +213,7 @@ async fn build(
         erased: p.erased,
         upcoming,
         notice,
+        cancelled,
         consent: None,
         consent_error,
         statuses: vec![],
@@ -355,7 +361,7 @@ async fn record_consent(
     };
     if let Some(key) = error {
         let (p, access) = case(&s, &me, p.id, true).await?;
-        return build(&s, &me, p, access, None, Some(t(lang, key))).await;
+        return build(&s, &me, p, access, None, Some(t(lang, key)), None).await;
     }
     s.engine
         .record_consent(p.id, channels, expires.unwrap_or(None), &me.actor(), now)
