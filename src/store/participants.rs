@@ -307,3 +307,15 @@ pub async fn set_details(
     .await?;
     Ok(())
 }
+
+/// Locks a participant's row until the transaction ends (a write that
+/// changes nothing): two transactions that both lock it run one after the
+/// other, so a check-then-insert in each cannot both pass. SQLite's
+/// transactions are serialised already (`BEGIN IMMEDIATE`).
+pub async fn lock(c: &mut Conn, id: ParticipantId) -> Result<()> {
+    sqlx::query("UPDATE participants SET updated_at = updated_at WHERE id = $1")
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}

@@ -978,6 +978,14 @@ both_backends! {
         };
         assert_eq!(all(&f.app).await.len(), 1);
         assert_eq!(f.app.audit("appointment.create").await.len(), 1);
+        // A double click: two of the same form at once, booked once.
+        let token = lisa.csrf.clone().unwrap();
+        let twice = [("kind", "meeting"), ("date", day.as_str()), ("time", "14:00"), ("duration", "60"), ("_csrf", token.as_str())];
+        let (one, two) = tokio::join!(lisa.post_raw(&path, &twice), lisa.post_raw(&path, &twice));
+        let mut statuses = [one.status(), two.status()];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
+        assert_eq!(all(&f.app).await.len(), 2);
 
         // Another appointment at 10:30: a warning to confirm, naming the other.
         let overlapping = [("kind", "drug_test"), ("date", day.as_str()), ("time", "10:30"), ("duration", "15")];
@@ -986,11 +994,11 @@ both_backends! {
         let page = res.text().await.unwrap();
         assert!(page.contains("Deltagaren har redan en tid som krockar") && page.contains("10:00, möte, 60 min")
             && page.contains("Ja, boka ändå"), "{page}");
-        assert_eq!(all(&f.app).await.len(), 1);
+        assert_eq!(all(&f.app).await.len(), 2);
         let mut confirmed = overlapping.to_vec();
         confirmed.push(("confirm_overlap", "on"));
         assert_eq!(lisa.post(&path, &confirmed).await.status(), StatusCode::SEE_OTHER);
-        assert_eq!(all(&f.app).await.len(), 2);
+        assert_eq!(all(&f.app).await.len(), 3);
         // 11:00, right after: no overlap, no question.
         let after = [("kind", "meeting"), ("date", day.as_str()), ("time", "11:00"), ("duration", "30")];
         assert_eq!(lisa.post(&path, &after).await.status(), StatusCode::SEE_OTHER);

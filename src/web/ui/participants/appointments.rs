@@ -482,10 +482,27 @@ async fn create(
         internal_note: parsed.internal_note.filter(|_| full),
         external_ref: None,
     };
-    s.engine
-        .create_appointment(&new, &me.actor(), now)
+    let (booked, created) = s
+        .engine
+        .book_once(&new, &me.actor(), now)
         .await
         .map_err(engine_err(me.lang))?;
+    if !created {
+        // The same form twice at once (a double click): booked once.
+        let mut errors = Errors::default();
+        errors.add(
+            "duplicate",
+            ta(
+                me.lang,
+                "ui-participants-error-duplicate",
+                &[("when", when(me.lang, booked.starts_at, p.time_zone))],
+            ),
+        );
+        return Ok(with_status(
+            render(&page_for(&me, &p, access, None, f, errors)),
+            StatusCode::CONFLICT,
+        ));
+    }
     Ok(see_other(&format!("/participants/{}?saved=1", p.id)))
 }
 
