@@ -5,7 +5,10 @@
 //! The script plays a lots: logs in, creates a participant and an
 //! appointment, sees the reminder on the sandbox phone, answers "förhinder
 //! sjuk" there as the participant, sees the reply and the task on Today and
-//! in the timeline, and records attendance; then a coordinator opens
+//! in the timeline, corrects the participant's number on the edit form
+//! (a bad one first: refused in Swedish, kept), records attendance, undoes
+//! it from the message that confirms it and records it again; then a
+//! coordinator opens
 //! monitoring and settings and sends a broadcast tied to a group activity
 //! (two members answer on the sandbox phone; the tally shows it), and an
 //! admin finds the case view in the audit
@@ -170,6 +173,7 @@ both_backends! {
         assert_eq!(alis.len(), 1);
         assert_eq!(alis[0].reply, ReplyState::Cannot);
         assert_eq!(alis[0].reply_reason.as_deref(), Some("sjuk"));
+        assert_eq!(ali.phone.as_ref().map(|p| p.as_e164()), Some("+46704444444"), "corrected on the edit form");
         let open = tasks::list(&mut c, Some(ali.id), true).await.unwrap();
         assert!(open.iter().any(|task| task.participant_id == ali.id), "the förhinder made a task");
         assert_eq!(appointments::get(&mut c, saras.id).await.unwrap().attendance, Attendance::Attended);

@@ -244,3 +244,41 @@ ui-participants-ev-why-not-active = the participant is { $status }
 ui-participants-phase = Programme phase
 ui-participants-phase-hint = E.g. Assessment or Placement, as the unit names its steps. Used to choose who gets a broadcast; never in a message. Empty: none.
 ui-participants-error-phase = The programme phase must be 1-40 characters on one line.
+
+## Editing a participant's details
+ui-participants-edit = Edit details
+ui-participants-edit-title = Edit details
+ui-participants-edit-phone-hint = Messages not yet sent go to the new number.
+ui-participants-time-zone = Time zone
+ui-participants-time-zone-hint = Times are shown and reminders sent by the participant's clock, e.g. Europe/Stockholm or Europe/Helsinki. Booked times stay at the same moment; reminders not yet sent are planned again.
+ui-participants-error-time-zone = Write a time zone such as Europe/Stockholm.
+ui-participants-error-phone-characters = Use only digits, spaces, dashes and a leading +.
+ui-participants-error-phone-not-mobile = It looks like a landline; SMS go only to mobile numbers.
+ui-participants-ev-details = Details changed: { $fields }
+ui-participants-ev-field-first_name = first name
+ui-participants-ev-field-phone = phone number
+ui-participants-ev-field-channel_pref = channel
+ui-participants-ev-field-time_zone = time zone
+ui-participants-ev-field-language = language
+
+## Times that need a word before they are saved
+ui-participants-error-time-gap = { $time } does not exist on { $date }: the clocks go forward from { $from } to { $to } when summer time begins. The nearest times that exist are { $before } and { $after }.
+ui-participants-fold-legend = Which one?
+ui-participants-fold-question = { $time } happens twice on { $date }, when the clocks go back an hour. Choose which one you mean.
+ui-participants-fold-earlier = { $time } summer time ({ $abbr }), the first
+ui-participants-fold-later = { $time } winter time ({ $abbr }), the second
+ui-participants-confirm-first = Nothing is saved yet. Answer the question below and save again.
+ui-participants-past-question = This time has already passed.
+ui-participants-past-confirm = Yes, the time has already passed
+ui-participants-overlap-question = The participant already has an appointment at that time:
+ui-participants-overlap-confirm = Yes, book it anyway
+ui-participants-error-duplicate = This appointment is already booked ({ $when }). It was not booked a second time.
+
+## Cancelling asks first
+ui-participants-cancel-title = Cancel the appointment?
+ui-participants-cancel-question = Cancel { $what } for { $name }?
+ui-participants-cancel-hint = Reminders not yet sent are stopped. If the participant already had a reminder, they are not told automatically: call or write.
+ui-participants-cancel-yes = Yes, cancel it
+ui-participants-cancel-no = No, go back
+ui-participants-cancelled-notice = Cancelled: { $what }. No more reminders are sent about it.
+ui-participants-ev-attendance-undone = Attendance undone: { $undone } → { $attendance }

@@ -65,3 +65,12 @@ ui-today-calendar-show = Show
 ui-today-calendar-none = No appointments.
 ui-today-calendar-hint-admin = Every unit's appointments: time, first name, kind and unit.
 ui-today-calendar-bad-date = Write the date as YYYY-MM-DD, for example 2026-12-08.
+
+## What just happened, with an undo
+ui-today-flash-attendance = Attendance: { $name }, { $what }.
+ui-today-flash-undone = Undone: attendance for { $name } is as before.
+ui-today-flash-done = Done: { $name }, { $what }.
+ui-today-flash-reopened = Open again: { $name }, { $what }.
+ui-today-undo = Undo
+ui-today-undo-attendance = Undo attendance for { $name }
+ui-today-undo-task = Undo Done for { $name }

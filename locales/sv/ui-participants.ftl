@@ -244,3 +244,41 @@ ui-participants-ev-why-not-active = deltagaren är { $status }
 ui-participants-phase = Programfas
 ui-participants-phase-hint = T.ex. Kartläggning eller Praktik, som enheten kallar stegen. Används för att välja mottagare av utskick; står aldrig i ett meddelande. Tomt: ingen.
 ui-participants-error-phase = Programfasen ska vara 1–40 tecken på en rad.
+
+## Editing a participant's details
+ui-participants-edit = Ändra uppgifter
+ui-participants-edit-title = Ändra uppgifter
+ui-participants-edit-phone-hint = Meddelanden som inte har skickats än går till det nya numret.
+ui-participants-time-zone = Tidszon
+ui-participants-time-zone-hint = Tider visas och påminnelser skickas efter deltagarens klocka, t.ex. Europe/Stockholm eller Europe/Helsinki. Bokade tider ligger kvar på samma ögonblick; påminnelser som inte har skickats planeras om.
+ui-participants-error-time-zone = Skriv en tidszon som Europe/Stockholm.
+ui-participants-error-phone-characters = Använd bara siffror, mellanslag, bindestreck och + först.
+ui-participants-error-phone-not-mobile = Det ser ut som ett fast nummer; SMS går bara till mobilnummer.
+ui-participants-ev-details = Uppgifter ändrade: { $fields }
+ui-participants-ev-field-first_name = förnamn
+ui-participants-ev-field-phone = telefonnummer
+ui-participants-ev-field-channel_pref = kanal
+ui-participants-ev-field-time_zone = tidszon
+ui-participants-ev-field-language = språk
+
+## Times that need a word before they are saved
+ui-participants-error-time-gap = Klockan { $time } finns inte den { $date }: klockan ställs fram från { $from } till { $to } när sommartiden börjar. Närmaste tider som finns är { $before } och { $after }.
+ui-participants-fold-legend = Vilken av dem?
+ui-participants-fold-question = Klockan { $time } kommer två gånger den { $date }, när klockan ställs tillbaka en timme. Välj vilken du menar.
+ui-participants-fold-earlier = { $time } sommartid ({ $abbr }), den första
+ui-participants-fold-later = { $time } vintertid ({ $abbr }), den andra
+ui-participants-confirm-first = Inget är sparat än. Svara på frågan nedan och spara igen.
+ui-participants-past-question = Tiden har redan varit.
+ui-participants-past-confirm = Ja, tiden har redan varit
+ui-participants-overlap-question = Deltagaren har redan en tid som krockar:
+ui-participants-overlap-confirm = Ja, boka ändå
+ui-participants-error-duplicate = Den här tiden är redan bokad ({ $when }). Den bokades inte en gång till.
+
+## Cancelling asks first
+ui-participants-cancel-title = Ställa in tiden?
+ui-participants-cancel-question = Ställa in { $what } för { $name }?
+ui-participants-cancel-hint = Påminnelser som inte har skickats stoppas. Om deltagaren redan har fått en påminnelse får hen inget besked automatiskt: ring eller skriv.
+ui-participants-cancel-yes = Ja, ställ in
+ui-participants-cancel-no = Nej, tillbaka
+ui-participants-cancelled-notice = Inställd: { $what }. Inga fler påminnelser skickas om den.
+ui-participants-ev-attendance-undone = Närvaro ångrad: { $undone } → { $attendance }

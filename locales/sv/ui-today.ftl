@@ -65,3 +65,12 @@ ui-today-calendar-show = Visa
 ui-today-calendar-none = Inga tider.
 ui-today-calendar-hint-admin = Alla enheters tider: tid, förnamn, typ av tid och enhet.
 ui-today-calendar-bad-date = Skriv datumet som ÅÅÅÅ-MM-DD, till exempel 2026-12-08.
+
+## What just happened, with an undo
+ui-today-flash-attendance = Närvaro: { $name }, { $what }.
+ui-today-flash-undone = Ångrat: närvaron för { $name } är som förut.
+ui-today-flash-done = Klar: { $name }, { $what }.
+ui-today-flash-reopened = Öppen igen: { $name }, { $what }.
+ui-today-undo = Ångra
+ui-today-undo-attendance = Ångra närvaron för { $name }
+ui-today-undo-task = Ångra Klar för { $name }

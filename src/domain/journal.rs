@@ -128,6 +128,17 @@ pub enum JournalEvent {
         previous: Option<Attendance>,
         closed_tasks: Option<u64>,
     },
+    /// A recorded attendance taken back (`undone`), `attendance` what it
+    /// is again.
+    AttendanceUndone {
+        attendance: Option<Attendance>,
+        undone: Option<Attendance>,
+    },
+    /// The contact details form: what was and what is (the number masked).
+    DetailsChanged {
+        from: Option<ContactFields>,
+        to: Option<ContactFields>,
+    },
     ContactNoticeQueued {
         outbox_id: Option<OutboxId>,
         channel: Option<ChannelKind>,
@@ -173,6 +184,41 @@ pub enum JournalEvent {
         broadcast_id: Option<i64>,
         outbox_id: Option<OutboxId>,
     },
+}
+
+/// A participant's contact details as the journal keeps them: the number
+/// masked, the time zone by name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContactFields {
+    pub first_name: Option<String>,
+    /// Masked (`+46 70 *** ** 67`): that it changed, not what it is.
+    pub phone: Option<String>,
+    pub channel_pref: Option<ChannelKind>,
+    pub time_zone: Option<String>,
+    pub language: Option<Language>,
+}
+
+impl ContactFields {
+    /// The names of the fields that differ between `a` and `b`.
+    pub fn changed(a: &ContactFields, b: &ContactFields) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if a.first_name != b.first_name {
+            out.push("first_name");
+        }
+        if a.phone != b.phone {
+            out.push("phone");
+        }
+        if a.channel_pref != b.channel_pref {
+            out.push("channel_pref");
+        }
+        if a.time_zone != b.time_zone {
+            out.push("time_zone");
+        }
+        if a.language != b.language {
+            out.push("language");
+        }
+        out
+    }
 }
 
 impl JournalEvent {
@@ -301,6 +347,14 @@ mod tests {
                 attendance: None,
                 previous: None,
                 closed_tasks: None,
+            },
+            AttendanceUndone {
+                attendance: None,
+                undone: None,
+            },
+            DetailsChanged {
+                from: None,
+                to: None,
             },
             ContactNoticeQueued {
                 outbox_id: None,

@@ -25,6 +25,7 @@ pub mod span;
 pub mod spreadsheet;
 pub mod throttle;
 pub mod urgency;
+pub mod wall_clock;
 pub mod window;
 
 pub use enums::*;

@@ -68,6 +68,39 @@ impl Engine {
             .map_err(|e| Error::invalid(e.to_string()))
     }
 
+    /// Books an appointment unless the participant already has the same
+    /// one (scheduled, same start, kind and length): going back and
+    /// pressing "Boka" again, or a double click, books once. The
+    /// participant is locked first, so two such requests at once run one
+    /// after the other. Returns the appointment and whether it is new.
+    pub async fn book_once(
+        &self,
+        new: &NewAppointment,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(Appointment, bool)> {
+        let new = normalise(new)?;
+        self.check_window(new.starts_at, now)?;
+        let mut tx = self.db.begin().await?;
+        participants::lock(&mut tx, new.participant_id).await?;
+        let same = appointments::for_participant(&mut tx, new.participant_id, None)
+            .await?
+            .into_iter()
+            .find(|a| {
+                a.status == AppointmentStatus::Scheduled
+                    && a.starts_at == new.starts_at
+                    && a.kind == new.kind
+                    && a.duration_min == new.duration_min
+            });
+        if let Some(a) = same {
+            return Ok((a, false));
+        }
+        let a = self.create_in(&mut tx, &new, actor, now).await?;
+        tx.commit().await?;
+        self.wake();
+        Ok((a, true))
+    }
+
     /// Books an appointment and plans its reminders.
     pub async fn create_appointment(
         &self,
@@ -78,8 +111,23 @@ impl Engine {
         let new = normalise(new)?;
         self.check_window(new.starts_at, now)?;
         let mut tx = self.db.begin().await?;
-        let p = participants::get(&mut tx, new.participant_id).await?;
-        let id = appointments::insert(&mut tx, p.unit_id, &new, now)
+        let a = self.create_in(&mut tx, &new, actor, now).await?;
+        tx.commit().await?;
+        self.wake();
+        Ok(a)
+    }
+
+    /// [`Engine::create_appointment`] in the caller's transaction, `new`
+    /// normalised and checked.
+    async fn create_in(
+        &self,
+        tx: &mut crate::store::Conn,
+        new: &NewAppointment,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Appointment> {
+        let p = participants::get(&mut *tx, new.participant_id).await?;
+        let id = appointments::insert(&mut *tx, p.unit_id, new, now)
             .await
             .map_err(|e| {
                 if e.is_unique_violation() {
@@ -92,10 +140,10 @@ impl Engine {
                 }
             })?
             .ok_or_else(|| Error::Conflict("this series occurrence already exists".into()))?;
-        let a = appointments::get(&mut tx, id).await?;
+        let a = appointments::get(&mut *tx, id).await?;
         actor
             .record(
-                &mut tx,
+                &mut *tx,
                 now,
                 Change {
                     participant: p.id,
@@ -110,9 +158,7 @@ impl Engine {
                 },
             )
             .await?;
-        planner::plan_appointment(&mut tx, &a, now).await?;
-        tx.commit().await?;
-        self.wake();
+        planner::plan_appointment(&mut *tx, &a, now).await?;
         Ok(a)
     }
 

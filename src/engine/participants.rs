@@ -13,7 +13,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::store::consents::{self, DEFAULT_VALIDITY};
 use crate::store::outbox::{self, NewMessage};
-use crate::store::participants::{self, NewParticipant, Participant};
+use crate::store::participants::{self, ContactDetails, NewParticipant, Participant};
 use crate::store::{appointments, journal, staff, ui_participants};
 use crate::texts;
 use chrono::{DateTime, Utc};
@@ -278,6 +278,63 @@ impl Engine {
         Ok(())
     }
 
+    /// Changes a participant's contact details (first name, phone number,
+    /// preferred channel, time zone, language) from the case record's edit
+    /// form, as one change: one journal line (`details_changed`, the
+    /// number masked) and one audit row (`participant.edit`); nothing when
+    /// nothing changed. The name is checked as at creation; the number is
+    /// a [`crate::domain::PhoneNumber`], so parsed as at creation.
+    ///
+    /// Pending messages: the outbox stores no address (the dispatcher reads
+    /// the participant's number when it claims a row), so a new number
+    /// needs nothing: every message not yet sent goes to it. A new channel
+    /// or time zone changes which channel and which wall-clock times the
+    /// reminders were planned for, so the unsent reminders of coming
+    /// appointments are cancelled and planned afresh (future ones only,
+    /// as when the intensity changes).
+    pub async fn edit_participant(
+        &self,
+        id: ParticipantId,
+        details: &ContactDetails,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let details = ContactDetails {
+            first_name: participants::parse_first_name(&details.first_name)?,
+            ..details.clone()
+        };
+        let field = Field {
+            event: |from: ContactDetails, to: ContactDetails| JournalEvent::DetailsChanged {
+                from: Some(from.fields()),
+                to: Some(to.fields()),
+            },
+            action: "participant.edit",
+            current: ContactDetails::of,
+            to: details.clone(),
+        };
+        let changed = self
+            .change_participant(id, actor, now, field, async |c| {
+                let before = participants::get(c, id).await?;
+                if before.erased {
+                    return Err(Error::Conflict(format!(
+                        "participant {id} was erased; their details stay erased"
+                    )));
+                }
+                participants::set_details(c, id, &details, now).await?;
+                if before.channel_pref != details.channel_pref
+                    || before.time_zone != details.time_zone
+                {
+                    replan_unsent(c, id, "contact details changed", now).await?;
+                }
+                Ok(())
+            })
+            .await?;
+        if changed {
+            self.wake();
+        }
+        Ok(changed)
+    }
+
     /// Makes another lots responsible ([`Engine::assign_lots`]) and tells
     /// the participant who their new contact person is: a short message
     /// with the lots's first name only, in the participant's language, on
@@ -407,6 +464,27 @@ pub(crate) async fn assign_lots_in(
             },
         )
         .await
+}
+
+/// Cancels the unsent reminders of a participant's coming appointments and
+/// plans them afresh at a new plan version (future times only).
+async fn replan_unsent(
+    c: &mut crate::store::Conn,
+    id: ParticipantId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for a in appointments::for_participant(c, id, Some(now)).await? {
+        if a.status != AppointmentStatus::Scheduled {
+            continue;
+        }
+        outbox::cancel_open_for_appointment(c, a.id, reason, now).await?;
+        // The same start at the next plan version.
+        appointments::reschedule(c, a.id, a.starts_at, now).await?;
+        let a = appointments::get(c, a.id).await?;
+        planner::plan_future_only(c, &a, now).await?;
+    }
+    Ok(())
 }
 
 /// "Sara" of "Sara Lind": a message names the new contact by first name.

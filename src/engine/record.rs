@@ -44,6 +44,48 @@ impl Engine {
         Ok(out)
     }
 
+    /// Undoes a recording of attendance made by mistake (a wrong tap on
+    /// Today): the attendance goes back to `to`, what it was before
+    /// (`unknown` when nothing was recorded), journalled as
+    /// `attendance_undone` and audited as `attendance.undo`. Tasks the
+    /// recording closed stay closed. A cancelled appointment is a
+    /// conflict.
+    pub async fn undo_attendance(
+        &self,
+        id: AppointmentId,
+        to: Attendance,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<appointments::Appointment> {
+        let mut tx = self.db.begin().await?;
+        let old = appointments::get(&mut tx, id).await?;
+        if old.status == AppointmentStatus::Cancelled {
+            return Err(Error::Conflict(format!("appointment {id} was cancelled")));
+        }
+        if old.attendance == to {
+            return Ok(old);
+        }
+        appointments::restore_attendance(&mut tx, id, to, Some(actor.as_str()), now).await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: old.participant_id,
+                    appointment: Some(id),
+                    event: JournalEvent::AttendanceUndone {
+                        attendance: Some(to),
+                        undone: Some(old.attendance),
+                    },
+                    action: "attendance.undo",
+                },
+            )
+            .await?;
+        let a = appointments::get(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(a)
+    }
+
     /// Show-up and reply rates over the last `weeks` weeks.
     pub async fn rates(&self, p: ParticipantId, weeks: i64, now: DateTime<Utc>) -> Result<Rates> {
         let mut c = self.db.conn().await?;

@@ -48,6 +48,30 @@ impl Engine {
         self.set_task_done(id, true, actor, now).await
     }
 
+    /// Undoes "Klar" on a task (the undo offered right after it): open
+    /// again, audited as `task.undo`. A task that is open already is a
+    /// conflict.
+    pub async fn undo_task_done(
+        &self,
+        id: i64,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tasks::Task> {
+        let mut tx = self.db.begin().await?;
+        let t = tasks::set_done(&mut tx, id, false, actor.as_str(), now).await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "task.undo",
+            &format!("task:{id}"),
+            json!({ "participant_id": t.participant_id, "kind": t.kind }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
     /// Tasks owed to lotsar as Telegram alerts: open, of an alerted kind,
     /// for a lots whose chat is linked, created after the linking (so
     /// linking does not bring an avalanche of old tasks).

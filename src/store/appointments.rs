@@ -283,6 +283,30 @@ pub async fn set_attendance(
     Ok(())
 }
 
+/// Sets the attendance as it was before a recording was undone: `by` and
+/// the time with it, or none for `unknown`.
+pub async fn restore_attendance(
+    c: &mut Conn,
+    id: AppointmentId,
+    a: Attendance,
+    by: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let known = a != Attendance::Unknown;
+    sqlx::query(
+        "UPDATE appointments SET attendance = $1, attendance_by = $2, attendance_at = $3, updated_at = $4
+         WHERE id = $5",
+    )
+    .bind(a.as_str())
+    .bind(by.filter(|_| known))
+    .bind(known.then(|| ms(now)))
+    .bind(ms(now))
+    .bind(id.get())
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
 /// An appointment that ended with no attendance recorded, to ask its
 /// lots about on Telegram.
 #[derive(Debug, Clone)]

@@ -3,6 +3,7 @@
 
 use super::units::{parse_tz, ser_tz};
 use super::{Conn, from_ms, ms, parse_col};
+use crate::domain::journal::ContactFields;
 use crate::domain::{
     ChannelKind, ChannelSet, Intensity, Language, ParticipantId, ParticipantStatus, Phase,
     PhoneNumber, StaffId, UnitId,
@@ -274,4 +275,85 @@ pub async fn with_nothing_booked(c: &mut Conn, now: DateTime<Utc>) -> Result<Vec
     .bind(ms(now))
     .fetch_all(&mut *c)
     .await?)
+}
+
+/// What the case record's edit form sets: the contact details
+/// (`Engine::edit_participant`). Serialised for the journal with the
+/// number masked: the case record says that it changed, not what it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContactDetails {
+    pub first_name: String,
+    #[serde(serialize_with = "ser_masked")]
+    pub phone: Option<PhoneNumber>,
+    pub channel_pref: ChannelKind,
+    #[serde(serialize_with = "ser_tz")]
+    pub time_zone: Tz,
+    pub language: Language,
+}
+
+impl ContactDetails {
+    /// The details as the journal keeps them (the number masked).
+    pub fn fields(&self) -> ContactFields {
+        ContactFields {
+            first_name: Some(self.first_name.clone()),
+            phone: self.phone.as_ref().map(|p| p.masked()),
+            channel_pref: Some(self.channel_pref),
+            time_zone: Some(self.time_zone.name().to_string()),
+            language: Some(self.language),
+        }
+    }
+
+    /// A participant's details as stored.
+    pub fn of(p: &Participant) -> Self {
+        ContactDetails {
+            first_name: p.first_name.clone(),
+            phone: p.phone.clone(),
+            channel_pref: p.channel_pref,
+            time_zone: p.time_zone,
+            language: p.language,
+        }
+    }
+}
+
+fn ser_masked<S: serde::Serializer>(p: &Option<PhoneNumber>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => s.serialize_some(&p.masked()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Writes a participant's contact details.
+pub async fn set_details(
+    c: &mut Conn,
+    id: ParticipantId,
+    d: &ContactDetails,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE participants SET first_name = $1, phone = $2, channel_pref = $3, time_zone = $4,
+                                 language = $5, updated_at = $6
+         WHERE id = $7",
+    )
+    .bind(&d.first_name)
+    .bind(d.phone.as_ref().map(|x| x.as_e164().to_string()))
+    .bind(d.channel_pref.as_str())
+    .bind(d.time_zone.name())
+    .bind(d.language.as_str())
+    .bind(ms(now))
+    .bind(id.get())
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// Locks a participant's row until the transaction ends (a write that
+/// changes nothing): two transactions that both lock it run one after the
+/// other, so a check-then-insert in each cannot both pass. SQLite's
+/// transactions are serialised already (`BEGIN IMMEDIATE`).
+pub async fn lock(c: &mut Conn, id: ParticipantId) -> Result<()> {
+    sqlx::query("UPDATE participants SET updated_at = updated_at WHERE id = $1")
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
 }

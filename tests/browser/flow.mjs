@@ -125,11 +125,32 @@ try {
   await usable('the case record');
   await shot('participant');
 
-  log("record Sara's attendance with one tap");
+  log("correct Ali's phone number: a bad one is refused in Swedish and kept, a good one saved");
+  await page.getByRole('link', { name: 'Ändra uppgifter' }).click();
+  await page.waitForURL(/\/participants\/\d+\/edit$/);
+  await usable('the edit form');
+  await page.getByLabel('Telefonnummer').fill('070-12');
+  await page.getByRole('button', { name: 'Spara' }).click();
+  await page.getByText('Numret går inte att använda').first().waitFor();
+  if ((await page.getByLabel('Telefonnummer').inputValue()) !== '070-12') throw new Error('the typed number was not kept');
+  await page.getByLabel('Telefonnummer').fill('070-444 44 44');
+  await page.getByRole('button', { name: 'Spara' }).click();
+  await page.waitForURL((u) => u.href.startsWith(participantUrl) && u.search.includes('saved=1'));
+  await page.getByText('Uppgifter ändrade: telefonnummer').first().waitFor();
+
+  log("record Sara's attendance with one tap, then undo it and record it again");
   await page.getByRole('link', { name: 'Idag', exact: true }).click();
   const sara = page.locator('article, li, .card', { hasText: 'Sara' }).filter({ has: page.getByRole('button', { name: 'Närvarade' }) }).first();
   await sara.getByRole('button', { name: 'Närvarade' }).click();
-  await page.waitForURL(/\/today$/);
+  await page.waitForURL(/\/today\?att=\d+/);
+  await page.getByText('Närvaro: Sara, närvarade.').first().waitFor();
+  await page.locator('.badge.attended', { hasText: 'Närvarade' }).first().waitFor();
+  await page.getByRole('button', { name: 'Ångra närvaron för Sara' }).click();
+  await page.waitForURL(/\/today\?att_undone=\d+/);
+  await page.getByText('Ångrat: närvaron för Sara är som förut.').first().waitFor();
+  const again = page.locator('article', { hasText: 'Sara' }).filter({ has: page.getByRole('button', { name: 'Närvarade' }) }).first();
+  await again.getByRole('button', { name: 'Närvarade' }).click();
+  await page.waitForURL(/\/today\?att=\d+/);
   await page.locator('.badge.attended', { hasText: 'Närvarade' }).first().waitFor();
 
   log('the other main pages, for the README');

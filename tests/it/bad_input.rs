@@ -428,8 +428,9 @@ both_backends! {
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
         let page = res.text().await.unwrap();
         assert!(page.contains("first_name") && page.contains("NUL"), "{page}");
-        // A bidi override or a landline in the same form: 422 by the field.
-        for (name, phone, says) in [("Ali\u{202E}", "0701234567", "förnamn"), ("Ali", "08-123 456 78", "landline")] {
+        // A bidi override or a landline in the same form: 422 by the field,
+        // in the UI's language.
+        for (name, phone, says) in [("Ali\u{202E}", "0701234567", "förnamn"), ("Ali", "08-123 456 78", "fast nummer")] {
             let res = lisa.post("/participants", &[("first_name", name), ("phone", phone),
                 ("language", "sv"), ("channel", "sms"), ("consent", "sms")]).await;
             assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name:?} {phone}");

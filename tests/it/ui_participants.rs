@@ -353,11 +353,14 @@ both_backends! {
         assert_eq!(new.internal_note, None);
 
         let res = anna.post(&format!("/appointments/{}/cancel", new.id), &[]).await;
+        assert_eq!(res.status(), StatusCode::OK, "asked first");
+        assert_eq!(get_appointment(&f.app, new.id).await.status, AppointmentStatus::Scheduled);
+        let res = anna.post(&format!("/appointments/{}/cancel", new.id), &[("confirm", "yes")]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(get_appointment(&f.app, new.id).await.status, AppointmentStatus::Cancelled);
 
         // Nothing of the case record can be changed.
-        for path in ["status", "consent", "consent/withdraw", "language", "discreet", "intensity", "lots", "link-code"] {
+        for path in ["status", "consent", "consent/withdraw", "language", "discreet", "intensity", "lots", "link-code", "edit"] {
             let res = anna.post(&format!("/participants/{}/{path}", f.ali.id), &[("value", "paused"), ("channels", "sms")]).await;
             assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
         }
@@ -377,6 +380,7 @@ both_backends! {
             format!("/participants/{bo}/appointments/new"),
             format!("/participants/{bo}/series/new"),
             format!("/appointments/{}/edit", a.id),
+            format!("/participants/{bo}/edit"),
         ];
         for path in &gets {
             let (status, page) = lisa.get(path).await;
@@ -396,6 +400,7 @@ both_backends! {
             format!("/participants/{bo}/series"),
             format!("/appointments/{}", a.id),
             format!("/appointments/{}/cancel", a.id),
+            format!("/participants/{bo}/edit"),
         ];
         for path in &posts {
             let res = lisa.post(path, &[("value", "paused"), ("channels", "sms"), ("kind", "meeting"),
@@ -616,9 +621,21 @@ both_backends! {
         assert!(moved.plan_version > a.plan_version);
         assert_eq!(f.app.audit("appointment.move").await.len(), 1);
 
+        // "Ställ in" asks first; nothing is cancelled until "Ja, ställ in".
         let res = lisa.post(&format!("/appointments/{}/cancel", a.id), &[]).await;
-        assert_eq!(location(&res), format!("/participants/{}?saved=1", f.ali.id));
+        assert_eq!(res.status(), StatusCode::OK);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Ställa in provtagning") && page.contains(r#"name="confirm" value="yes""#), "{page}");
+        assert_eq!(get_appointment(&f.app, a.id).await.status, AppointmentStatus::Scheduled);
+        let (status, page) = lisa.get(&format!("/appointments/{}/cancel", a.id)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("Ja, ställ in") && page.contains("Nej, tillbaka"));
+        let res = lisa.post(&format!("/appointments/{}/cancel", a.id), &[("confirm", "yes")]).await;
+        assert_eq!(location(&res), format!("/participants/{}?cancelled={}#h-upcoming", f.ali.id, a.id));
         assert_eq!(get_appointment(&f.app, a.id).await.status, AppointmentStatus::Cancelled);
+        let (_, page) = lisa.get(&location(&res)).await;
+        let said = page.find("Inställd: provtagning").expect("says what was cancelled");
+        assert!(said > page.find(r#"id="h-upcoming""#).unwrap(), "where the page returns to (#h-upcoming)");
         assert_eq!(f.app.audit("appointment.cancel").await.len(), 1);
         let kinds = journal_kinds(&f.app, f.ali.id).await;
         for k in ["appointment_created", "appointment_updated", "appointment_moved", "appointment_cancelled"] {
@@ -754,5 +771,235 @@ both_backends! {
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(res.text().await.unwrap().contains("Välj ett datum mellan"));
         assert_eq!(get_appointment(&f.app, a.id).await.starts_at, a.starts_at);
+    }
+}
+
+both_backends! {
+    async fn name_phone_channel_time_zone_and_language_are_edited_with_the_checks_of_creation(t) {
+        let f = setup(&t).await;
+        // A reminder planned for the day before, by SMS, on the Stockholm clock.
+        let a = book(&f.app, f.ali.id, local_at(5, 10, 0)).await;
+        let mut c = f.app.engine.db.conn().await.unwrap();
+        let before = paminn::store::outbox::list(&mut c, Some(f.ali.id)).await.unwrap();
+        drop(c);
+        assert!(!before.is_empty() && before.iter().all(|r| r.status.as_str() == "pending"));
+
+        let mut lisa = f.app.login("lisa").await;
+        let (_, page) = lisa.get(&format!("/participants/{}", f.ali.id)).await;
+        let edit = format!("/participants/{}/edit", f.ali.id);
+        assert!(page.contains(&format!(r#"href="{edit}""#)), "linked from the case record");
+        let (status, page) = lisa.get(&edit).await;
+        assert_eq!(status, StatusCode::OK);
+        for field in ["first_name", "phone", "channel", "time_zone", "language"] {
+            assert!(page.contains(&format!(r#"<label for="{field}">"#)), "label for {field}");
+        }
+        assert!(page.contains(r#"value="Ali""#) && page.contains(r#"value="+46701234567""#) && page.contains(r#"value="Europe/Stockholm""#));
+
+        // The checks of creation: a bad number, an empty name, an unknown zone.
+        let fields = |name: &'static str, phone: &'static str, channel: &'static str, tz: &'static str, lang: &'static str| {
+            vec![("first_name", name), ("phone", phone), ("channel", channel), ("time_zone", tz), ("language", lang)]
+        };
+        let res = lisa.post(&edit, &fields("", "070-12", "sms", "Mars/Olympus", "sv")).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Numret går inte att använda") && page.contains("Skriv ett förnamn")
+            && page.contains("Skriv en tidszon"), "{page}");
+        assert!(page.contains(r#"value="070-12""#) && page.contains(r#"value="Mars/Olympus""#), "what was typed stays");
+        assert!(!page.contains("is not"), "no English in the Swedish UI: {page}");
+        let res = lisa.post(&edit, &fields("Ali", "08-123 456 78", "sms", "Europe/Stockholm", "sv")).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().await.unwrap().contains("fast nummer"), "a landline, said why");
+        // In English, in English.
+        lisa.http.get(format!("{}/lang/en", lisa.base)).send().await.unwrap();
+        lisa.get(&edit).await;
+        let res = lisa.post(&edit, &fields("Ali", "070-12x", "sms", "Europe/Stockholm", "sv")).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("This number cannot be used") && page.contains("only digits"), "{page}");
+        assert!(page.contains(r#"value="070-12x""#));
+        lisa.http.get(format!("{}/lang/sv", lisa.base)).send().await.unwrap();
+        lisa.get(&edit).await;
+        assert_eq!(get_participant(&f.app, f.ali.id).await.first_name, "Ali", "nothing saved");
+        assert!(f.app.audit("participant.edit").await.is_empty());
+
+        // Each field.
+        let res = lisa.post(&edit, &fields("Alia", "+358 40 123 4567", "telegram", "Europe/Helsinki", "en")).await;
+        assert_eq!(location(&res), format!("/participants/{}?saved=1", f.ali.id));
+        let p = get_participant(&f.app, f.ali.id).await;
+        assert_eq!(p.first_name, "Alia");
+        assert_eq!(p.phone.as_ref().map(|x| x.as_e164().to_string()).as_deref(), Some("+358401234567"));
+        assert_eq!((p.channel_pref, p.time_zone, p.language), (ChannelKind::Telegram, chrono_tz::Europe::Helsinki, Language::En));
+        assert_eq!(f.app.audit("participant.edit").await, vec![(format!("staff:{}", f.lisa.id), format!("participant:{}", f.ali.id))]);
+        // The appointment stays at its moment; its unsent reminders were planned again.
+        let after = get_appointment(&f.app, a.id).await;
+        assert_eq!(after.starts_at, a.starts_at);
+        assert!(after.plan_version > a.plan_version, "re-planned for the new channel and clock");
+        let mut c = f.app.engine.db.conn().await.unwrap();
+        let rows = paminn::store::outbox::list(&mut c, Some(f.ali.id)).await.unwrap();
+        drop(c);
+        let count = |st: &str| rows.iter().filter(|r| r.status.as_str() == st).count();
+        assert_eq!(count("cancelled"), before.len(), "the old plan's rows are cancelled");
+        assert_eq!(count("pending"), before.len(), "and planned afresh");
+        // The same form again changes nothing and writes nothing.
+        lisa.get(&edit).await;
+        let res = lisa.post(&edit, &fields("Alia", "+358401234567", "telegram", "Europe/Helsinki", "en")).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(f.app.audit("participant.edit").await.len(), 1);
+        // A phone number alone: the open rows stay, to be sent to the new number.
+        let res = lisa.post(&edit, &fields("Alia", "070-765 43 21", "telegram", "Europe/Helsinki", "en")).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(get_appointment(&f.app, a.id).await.plan_version, after.plan_version, "nothing to re-plan");
+        assert_eq!(f.app.audit("participant.edit").await.len(), 2);
+        let (_, page) = lisa.get(&format!("/participants/{}", f.ali.id)).await;
+        assert!(page.contains("Uppgifter ändrade: förnamn, telefonnummer, kanal, tidszon, språk"), "{page}");
+        assert!(page.contains("Uppgifter ändrade: telefonnummer"));
+        let mut c = f.app.engine.db.conn().await.unwrap();
+        let entry = journal::list(&mut c, f.ali.id).await.unwrap().into_iter().rev().find(|e| e.kind == "details_changed").unwrap();
+        drop(c);
+        assert!(!entry.detail.to_string().contains("7654321"), "the journal has the number masked: {}", entry.detail);
+
+        // An assistant may not; the coordinator may.
+        let mut anna = f.app.login("anna").await;
+        assert_eq!(anna.get(&edit).await.0, StatusCode::FORBIDDEN);
+        anna.get(&format!("/participants/{}", f.ali.id)).await;
+        assert_eq!(anna.post(&edit, &fields("X", "", "sms", "Europe/Stockholm", "sv")).await.status(), StatusCode::FORBIDDEN);
+        let mut cora = f.app.login("cora").await;
+        let bo_edit = format!("/participants/{}/edit", f.bo.id);
+        assert_eq!(cora.get(&bo_edit).await.0, StatusCode::OK);
+        let res = cora.post(&bo_edit, &fields("Bosse", "", "sms", "Europe/Stockholm", "en")).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let bo = get_participant(&f.app, f.bo.id).await;
+        assert_eq!((bo.first_name.as_str(), bo.phone.is_none()), ("Bosse", true), "an empty number is no number");
+        // An erased participant's details stay erased.
+        let test = Actor("test".into());
+        f.app.engine.set_status(f.bo.id, ParticipantStatus::Discharged, &test, Utc::now()).await.unwrap();
+        f.app.engine.erase(f.bo.id, &test, Utc::now()).await.unwrap();
+        let res = cora.post(&bo_edit, &fields("Bosse", "070-765 43 21", "sms", "Europe/Stockholm", "en")).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert!(get_participant(&f.app, f.bo.id).await.phone.is_none());
+    }
+}
+
+both_backends! {
+    async fn a_time_in_the_dst_gap_is_refused_a_repeated_one_asked_and_a_past_one_confirmed(t) {
+        let f = setup(&t).await;
+        let mut lisa = f.app.login("lisa").await;
+        lisa.get(&format!("/participants/{}/appointments/new", f.ali.id)).await;
+        let path = format!("/participants/{}/appointments", f.ali.id);
+        let count = |app: &UiApp| {
+            let db = app.engine.db.clone();
+            let id = f.ali.id;
+            async move {
+                let mut c = db.conn().await.unwrap();
+                appointments::for_participant(&mut c, id, None).await.unwrap()
+            }
+        };
+
+        // Spring: 02:30 does not exist; the reason and the nearest times.
+        let res = lisa.post(&path, &[("kind", "meeting"), ("date", "2027-03-28"), ("time", "02:30"), ("duration", "60")]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Klockan 02:30 finns inte den 2027-03-28") && page.contains("från 02:00 till 03:00")
+            && page.contains("01:59 och 03:00"), "{page}");
+        assert!(page.contains(r#"value="02:30""#), "what was typed stays");
+        assert!(count(&f.app).await.is_empty());
+
+        // Autumn: 02:30 happens twice; asked, with what was typed kept.
+        let autumn = [("kind", "meeting"), ("date", "2027-10-31"), ("time", "02:30"), ("duration", "60")];
+        let res = lisa.post(&path, &autumn).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("02:30 sommartid (CEST)") && page.contains("02:30 vintertid (CET)")
+            && page.contains("kommer två gånger"), "{page}");
+        assert!(page.contains(r#"value="2027-10-31""#) && page.contains(r#"name="fold" type="radio" value="later""#));
+        assert!(count(&f.app).await.is_empty());
+        let mut chosen = autumn.to_vec();
+        chosen.push(("fold", "later"));
+        let res = lisa.post(&path, &chosen).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let booked = count(&f.app).await;
+        assert_eq!(booked.len(), 1);
+        assert_eq!(booked[0].starts_at.to_rfc3339(), "2027-10-31T01:30:00+00:00", "the winter-time 02:30");
+        // Its edit form says which one it is.
+        let (_, page) = lisa.get(&format!("/appointments/{}/edit", booked[0].id)).await;
+        assert!(page.contains(r#"id="fold-later" name="fold" type="radio" value="later" checked"#), "{page}");
+        // Moving it into the gap: refused the same way.
+        let res = lisa.post(&format!("/appointments/{}", booked[0].id), &[("kind", "meeting"), ("date", "2027-03-28"),
+            ("time", "02:15"), ("duration", "60")]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().await.unwrap().contains("01:59 och 03:00"));
+        assert_eq!(get_appointment(&f.app, booked[0].id).await.starts_at, booked[0].starts_at);
+
+        // The past: asked, not "Sparat."; booked once confirmed.
+        let yesterday = (Utc::now().with_timezone(&Stockholm) - Duration::days(1)).date_naive().to_string();
+        let past = [("kind", "meeting"), ("date", yesterday.as_str()), ("time", "10:00"), ("duration", "60")];
+        let res = lisa.post(&path, &past).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Tiden har redan varit") && page.contains("Ja, tiden har redan varit")
+            && page.contains("Inget är sparat än") && !page.contains("Sparat."), "{page}");
+        assert_eq!(count(&f.app).await.len(), 1);
+        let mut confirmed = past.to_vec();
+        confirmed.push(("confirm_past", "on"));
+        let res = lisa.post(&path, &confirmed).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(count(&f.app).await.len(), 2, "staff record past meetings");
+    }
+}
+
+both_backends! {
+    async fn booking_twice_is_refused_and_an_overlap_is_confirmed_first(t) {
+        let f = setup(&t).await;
+        let mut lisa = f.app.login("lisa").await;
+        lisa.get(&format!("/participants/{}/appointments/new", f.ali.id)).await;
+        let path = format!("/participants/{}/appointments", f.ali.id);
+        let day = (Utc::now().with_timezone(&Stockholm) + Duration::days(5)).date_naive().to_string();
+        let form = [("kind", "meeting"), ("date", day.as_str()), ("time", "10:00"), ("duration", "60"), ("location", "Storgatan 1")];
+        assert_eq!(lisa.post(&path, &form).await.status(), StatusCode::SEE_OTHER);
+        // Back, and "Boka" again.
+        let res = lisa.post(&path, &form).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Den här tiden är redan bokad") && page.contains("10:00"), "{page}");
+        let all = |app: &UiApp| {
+            let db = app.engine.db.clone();
+            let id = f.ali.id;
+            async move {
+                let mut c = db.conn().await.unwrap();
+                appointments::for_participant(&mut c, id, None).await.unwrap()
+            }
+        };
+        assert_eq!(all(&f.app).await.len(), 1);
+        assert_eq!(f.app.audit("appointment.create").await.len(), 1);
+        // A double click: two of the same form at once, booked once.
+        let token = lisa.csrf.clone().unwrap();
+        let twice = [("kind", "meeting"), ("date", day.as_str()), ("time", "14:00"), ("duration", "60"), ("_csrf", token.as_str())];
+        let (one, two) = tokio::join!(lisa.post_raw(&path, &twice), lisa.post_raw(&path, &twice));
+        let mut statuses = [one.status(), two.status()];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
+        assert_eq!(all(&f.app).await.len(), 2);
+
+        // Another appointment at 10:30: a warning to confirm, naming the other.
+        let overlapping = [("kind", "drug_test"), ("date", day.as_str()), ("time", "10:30"), ("duration", "15")];
+        let res = lisa.post(&path, &overlapping).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Deltagaren har redan en tid som krockar") && page.contains("10:00, möte, 60 min")
+            && page.contains("Ja, boka ändå"), "{page}");
+        assert_eq!(all(&f.app).await.len(), 2);
+        let mut confirmed = overlapping.to_vec();
+        confirmed.push(("confirm_overlap", "on"));
+        assert_eq!(lisa.post(&path, &confirmed).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(all(&f.app).await.len(), 3);
+        // 11:00, right after: no overlap, no question.
+        let after = [("kind", "meeting"), ("date", day.as_str()), ("time", "11:00"), ("duration", "30")];
+        assert_eq!(lisa.post(&path, &after).await.status(), StatusCode::SEE_OTHER);
+        // Moving that one onto the first: asked too.
+        let third = all(&f.app).await.into_iter().find(|a| a.duration_min == 30).unwrap();
+        let res = lisa.post(&format!("/appointments/{}", third.id), &[("kind", "meeting"), ("date", day.as_str()),
+            ("time", "09:45"), ("duration", "30")]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(get_appointment(&f.app, third.id).await.starts_at, third.starts_at);
     }
 }

@@ -255,10 +255,27 @@ both_backends! {
 
         let res = b.post(&path, &[("attendance", "absent")]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        assert_eq!(location(&res), "/today");
+        assert_eq!(location(&res), format!("/today?att={0}&prev=unknown#a{0}", yesterday.id));
         assert_eq!(appt(e, &yesterday).await.attendance, Attendance::Absent);
+        // What was recorded, said after the redirect, with an undo.
+        let (_, page) = b.get(&location(&res)).await;
+        assert!(page.contains("Närvaro: Ali, uteblev.") && page.contains(r#"role="status""#), "{page}");
+        let undo = format!("/appointments/{}/attendance/undo", yesterday.id);
+        assert!(page.contains(&format!(r#"action="{undo}""#)) && page.contains(r#"name="to" value="unknown""#), "{page}");
+        let res = b.post(&undo, &[("to", "unknown")]).await;
+        assert_eq!(location(&res), format!("/today?att_undone={0}#a{0}", yesterday.id));
+        assert_eq!(appt(e, &yesterday).await.attendance, Attendance::Unknown);
+        let (_, page) = b.get(&location(&res)).await;
+        let c = card(&page, &yesterday);
+        assert!(c.contains("Ångrat: närvaron för Ali är som förut.") && c.contains(r#"value="absent""#), "back at its card: {c}");
+        assert_eq!(app.audit("attendance.undo").await, vec![(format!("staff:{}", lisa.id), format!("appointment:{}", yesterday.id))]);
+        let (_, record) = b.get(&format!("/participants/{}", ali.id)).await;
+        assert!(record.contains("Närvaro ångrad: uteblev → inte registrerad"), "in the timeline: {record}");
+        let res = b.post(&path, &[("attendance", "absent")]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.audit("attendance.record").await.len(), 2);
         let me = format!("staff:{}", lisa.id);
-        assert_eq!(app.audit("attendance.record").await, vec![(me.clone(), format!("appointment:{}", yesterday.id))]);
+        assert_eq!(app.audit("attendance.record").await, vec![(me.clone(), format!("appointment:{}", yesterday.id)); 2]);
         let events = {
             let mut c = e.db.conn().await.unwrap();
             journal::list(&mut c, ali.id).await.unwrap()
@@ -266,6 +283,7 @@ both_backends! {
         let ev = events.iter().find(|ev| ev.kind == "attendance_recorded").expect("in the case record");
         assert_eq!((ev.actor.as_str(), ev.appointment_id), (me.as_str(), Some(yesterday.id)));
         assert_eq!(ev.detail["attendance"], "absent");
+        assert!(events.iter().any(|ev| ev.kind == "attendance_undone" && ev.detail["undone"] == "absent"));
         // Recorded: no longer "to record".
         let (_, page) = b.get("/today").await;
         assert!(card(&page, &yesterday).is_empty());
@@ -293,7 +311,7 @@ both_backends! {
         let res = anna.post(&format!("/appointments/{}/attendance", cillas.id), &[("attendance", "attended")]).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
         assert_eq!(appt(e, &cillas).await.attendance, Attendance::Unknown);
-        assert_eq!(app.audit("attendance.record").await.len(), 2, "only lisa's two");
+        assert_eq!(app.audit("attendance.record").await.len(), 3, "only lisa's three");
     }
 }
 
@@ -337,8 +355,11 @@ both_backends! {
 
         let res = b.post(&done, &[]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        assert_eq!(location(&res), "/today");
+        assert_eq!(location(&res), format!("/today?done={}#flash", ali_task.id));
         assert!(open_tasks(e, ali.id).await.is_empty());
+        let (_, flash_page) = b.get(&location(&res)).await;
+        let undo = format!("/tasks/{}/undo", ali_task.id);
+        assert!(flash_page.contains("Klar: Ali, förhinder.") && flash_page.contains(&format!(r#"action="{undo}""#)), "{flash_page}");
         let closed = {
             let mut c = e.db.conn().await.unwrap();
             tasks::get(&mut c, ali_task.id).await.unwrap()
@@ -351,6 +372,14 @@ both_backends! {
         assert_eq!(b.post(&done, &[]).await.status(), StatusCode::SEE_OTHER);
         assert_eq!(app.audit("task.done").await.len(), 1);
         assert_eq!(b.post("/tasks/999999/done", &[]).await.status(), StatusCode::NOT_FOUND);
+        // Undo: open again, audited as an undo; not for someone else's task.
+        assert_eq!(b.post(&format!("/tasks/{}/undo", cilla_task.id), &[]).await.status(), StatusCode::FORBIDDEN);
+        let res = b.post(&undo, &[]).await;
+        assert_eq!(location(&res), format!("/today?reopened={0}#t{0}", ali_task.id));
+        assert_eq!(open_tasks(e, ali.id).await.len(), 1);
+        assert_eq!(app.audit("task.undo").await, vec![(format!("staff:{}", lisa.id), format!("task:{}", ali_task.id))]);
+        let (_, page) = b.get(&location(&res)).await;
+        assert!(page.contains("Öppen igen: Ali, förhinder.") && page.contains(&format!(r#"id="t{}""#, ali_task.id)), "{page}");
 
         // The coordinator sees the unit's open work, whoever has it: the
         // unassigned task and karl's; and closes one.

@@ -11,12 +11,14 @@
 
 pub(crate) mod appointments;
 mod case;
+mod edit;
 mod timeline;
 
 use super::{Me, Posted, Ui, UiError, local_date, render, see_other, t};
 use crate::domain::access::{self, Action, CaseAccess, Subject};
 use crate::domain::{
     ChannelKind, ChannelSet, Language, ParticipantStatus, PhoneNumber, Role, StaffId, UnitId,
+    phone::PhoneError,
 };
 use crate::engine::Actor;
 use crate::error::Error;
@@ -41,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/participants", get(list_page).post(create))
         .route("/participants/new", get(new_page))
         .merge(case::router())
+        .merge(edit::router())
         .merge(appointments::router())
 }
 
@@ -264,6 +267,47 @@ impl Errors {
     }
 }
 
+/// The first-name field, as at creation and on the edit form: a form
+/// error in the viewer's language when it is not a usable name.
+pub(crate) fn first_name_field(lang: Language, typed: &str, errors: &mut Errors) -> Option<String> {
+    parse_first_name(typed)
+        .map_err(|_| errors.add("first_name", t(lang, "ui-participants-error-first-name")))
+        .ok()
+}
+
+/// The phone field, as at creation and on the edit form: empty is no
+/// number (`Some(None)`); anything else must be a mobile number
+/// ([`PhoneNumber::parse_mobile`]), else a form error in the viewer's
+/// language saying why (`None`).
+pub(crate) fn phone_field(
+    lang: Language,
+    typed: &str,
+    errors: &mut Errors,
+) -> Option<Option<PhoneNumber>> {
+    match typed.trim() {
+        "" => Some(None),
+        typed => PhoneNumber::parse_mobile(typed)
+            .map_err(|e| errors.add("phone", phone_error(lang, &e)))
+            .ok()
+            .map(Some),
+    }
+}
+
+/// Why a number was refused, in the viewer's language (the parser's own
+/// message is English and for logs).
+fn phone_error(lang: Language, e: &PhoneError) -> String {
+    let why = match e {
+        PhoneError::NotADigit(_) => Some("ui-participants-error-phone-characters"),
+        PhoneError::NotMobile { .. } => Some("ui-participants-error-phone-not-mobile"),
+        PhoneError::Empty | PhoneError::Unparseable(_) | PhoneError::Invalid(_) => None,
+    };
+    let base = t(lang, "ui-participants-error-phone");
+    match why {
+        Some(key) => format!("{base} {}", t(lang, key)),
+        None => base,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "ui/participant_new.html")]
 struct NewPage {
@@ -355,20 +399,8 @@ async fn create(State(s): State<AppState>, p: Posted<NewForm>) -> Result<Respons
     let lang = me.lang;
     let lotsar = lotsar_for(&s, &me).await?;
     let mut errors = Errors::default();
-    let first_name = parse_first_name(&f.first_name)
-        .map_err(|_| errors.add("first_name", t(lang, "ui-participants-error-first-name")))
-        .ok();
-    let phone = match f.phone.trim() {
-        "" => None,
-        typed => PhoneNumber::parse_mobile(typed)
-            .map_err(|e| {
-                errors.add(
-                    "phone",
-                    format!("{} ({e})", t(lang, "ui-participants-error-phone")),
-                )
-            })
-            .ok(),
-    };
+    let first_name = first_name_field(lang, &f.first_name, &mut errors);
+    let phone = phone_field(lang, &f.phone, &mut errors).flatten();
     let language: Language = f.language.parse().unwrap_or(Language::Sv);
     let channel: ChannelKind = f.channel.parse().unwrap_or(ChannelKind::Sms);
     let consent: Option<ChannelSet> = f

@@ -13,6 +13,13 @@
 //! - `POST /tasks/{id}/done`: through
 //!   [`Engine::mark_task_done`](crate::engine::Engine::mark_task_done);
 //!   full case access to the task's participant only.
+//! - After each of those the page comes back at the same card (an anchor)
+//!   with what happened ("Klar: Ali, förhinder") and an undo button:
+//!   `POST /appointments/{id}/attendance/undo` and `POST /tasks/{id}/undo`
+//!   ([`Engine::undo_attendance`](crate::engine::Engine::undo_attendance),
+//!   [`Engine::undo_task_done`](crate::engine::Engine::undo_task_done),
+//!   audited as `attendance.undo` and `task.undo`). The query names only
+//!   ids; the words are read from the database, with the viewer's access.
 //! - `GET /calendar?from=YYYY-MM-DD`: a week of the unit's appointments
 //!   (an admin: every unit's), times, first names and kinds only.
 
@@ -47,7 +54,9 @@ pub fn router() -> Router<AppState> {
         .route("/today", get(today_page))
         .route("/calendar", get(calendar_page))
         .route("/appointments/{id}/attendance", post(record_attendance))
+        .route("/appointments/{id}/attendance/undo", post(undo_attendance))
         .route("/tasks/{id}/done", post(task_done))
+        .route("/tasks/{id}/undo", post(undo_task_done))
 }
 
 fn db_err(lang: Language) -> impl Fn(Error) -> UiError {
@@ -303,10 +312,116 @@ fn task_view(me: &Me, o: &OpenTask, tz: Tz) -> Option<TaskView> {
     })
 }
 
+/// What just happened, shown once after a redirect.
+pub struct Flash {
+    pub text: String,
+    /// The appointment card it is shown in; 0: above the tasks.
+    pub appt: i64,
+    /// The undo button's form action (empty: none) and its `to` value.
+    pub undo_action: String,
+    pub undo_to: String,
+    pub undo_label: String,
+}
+
+/// The query after a redirect: which appointment or task, by id only.
+#[derive(Deserialize, Default)]
+struct TodayQuery {
+    /// Attendance recorded for this appointment; `prev`: what it was.
+    #[serde(default)]
+    att: Option<String>,
+    #[serde(default)]
+    prev: Option<String>,
+    /// Attendance undone for this appointment.
+    #[serde(default)]
+    att_undone: Option<String>,
+    /// This task marked done, or opened again.
+    #[serde(default)]
+    done: Option<String>,
+    #[serde(default)]
+    reopened: Option<String>,
+}
+
+/// The flash a query asks for, when the viewer has full access to the
+/// participant it is about; none otherwise (it is only a courtesy).
+async fn flash(s: &AppState, me: &Me, q: &TodayQuery) -> Option<Flash> {
+    let l = me.lang;
+    let none = || Flash {
+        text: String::new(),
+        appt: 0,
+        undo_action: String::new(),
+        undo_to: String::new(),
+        undo_label: String::new(),
+    };
+    if let Some(id) = q.att.as_deref().or(q.att_undone.as_deref()) {
+        let id: AppointmentId = id.parse().ok()?;
+        let (a, p, access) = super::appointment_case(s, me, id).await.ok()?;
+        if access != CaseAccess::Full {
+            return None;
+        }
+        let mut f = none();
+        f.appt = a.id.get();
+        if q.att_undone.is_some() {
+            f.text = ta(l, "ui-today-flash-undone", &[("name", p.first_name)]);
+            return Some(f);
+        }
+        let what = match attendance_badge(l, a.attendance) {
+            Some(b) => b.label.to_lowercase(),
+            None => return None,
+        };
+        f.text = ta(
+            l,
+            "ui-today-flash-attendance",
+            &[("name", p.first_name.clone()), ("what", what)],
+        );
+        if let Some(prev) = q.prev.as_deref().and_then(|x| x.parse::<Attendance>().ok())
+            && prev != a.attendance
+        {
+            f.undo_action = format!("/appointments/{}/attendance/undo", a.id);
+            f.undo_to = prev.to_string();
+            f.undo_label = ta(
+                l,
+                "ui-today-undo-attendance",
+                &[("name", p.first_name.clone())],
+            );
+        }
+        return Some(f);
+    }
+    let (id, done) = match (q.done.as_deref(), q.reopened.as_deref()) {
+        (Some(id), _) => (id, true),
+        (None, Some(id)) => (id, false),
+        _ => return None,
+    };
+    let id: i64 = id.parse().ok()?;
+    let task = {
+        let mut c = s.engine.db.conn().await.ok()?;
+        crate::store::tasks::get(&mut c, id).await.ok()?
+    };
+    let (p, access) = super::case(s, me, task.participant_id, false).await.ok()?;
+    if access != CaseAccess::Full {
+        return None;
+    }
+    let what = t(l, &format!("ui-today-task-kind-{}", task.kind.as_str())).to_lowercase();
+    let mut f = none();
+    let args = [("name", p.first_name.clone()), ("what", what)];
+    if done {
+        f.text = ta(l, "ui-today-flash-done", &args);
+        if task.done_at.is_some() {
+            f.undo_action = format!("/tasks/{id}/undo");
+            f.undo_label = ta(l, "ui-today-undo-task", &[("name", p.first_name)]);
+        }
+    } else {
+        f.text = ta(l, "ui-today-flash-reopened", &args);
+    }
+    Some(f)
+}
+
 #[derive(Template)]
 #[template(path = "ui/today.html")]
 struct TodayPage {
     ui: Ui,
+    flash: Option<Flash>,
+    /// The flash belongs to a card on the page (shown in it).
+    flash_in_card: bool,
     today_heading: String,
     tomorrow_heading: String,
     today: Vec<ApptView>,
@@ -318,9 +433,14 @@ struct TodayPage {
     truncated: bool,
 }
 
-async fn today_page(State(s): State<AppState>, me: Me) -> Result<Response, UiError> {
+async fn today_page(
+    State(s): State<AppState>,
+    me: Me,
+    Query(q): Query<TodayQuery>,
+) -> Result<Response, UiError> {
     let l = me.lang;
     let now = Utc::now();
+    let flash = flash(&s, &me, &q).await;
     let tz = viewer_tz(&s, &me).await?;
     let scope = match (me.staff.role, me.staff.unit_id) {
         (Role::Admin, _) => Some(Scope::All),
@@ -387,7 +507,16 @@ async fn today_page(State(s): State<AppState>, me: Me) -> Result<Response, UiErr
     // delivery, no attendance.
     let view = |r: &DayRow| appt_view(&me, (!contact_only).then_some(r), &r.slot, now);
     let (today, tomorrow): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.slot.starts_at < mid);
+    let flash_in_card = flash.as_ref().is_some_and(|f| {
+        f.appt != 0
+            && rows
+                .iter()
+                .chain(&earlier)
+                .any(|r| r.slot.id.get() == f.appt)
+    });
     Ok(render(&TodayPage {
+        flash,
+        flash_in_card,
         today_heading: ta(
             l,
             "ui-today-heading-today",
@@ -438,12 +567,17 @@ async fn record_attendance(
             ));
         }
     };
+    let (before, _, _) = super::appointment_case(&s, &me, id).await?;
     match s
         .engine
         .record_attendance(id, attendance, &me.actor(), Utc::now())
         .await
     {
-        Ok(_) => Ok(see_other("/today")),
+        // Back at the card, saying what was recorded, with an undo.
+        Ok(_) => Ok(see_other(&format!(
+            "/today?att={id}&prev={}#a{id}",
+            before.attendance
+        ))),
         // Not started yet, or cancelled: say so in words.
         Err(Error::Conflict(_)) => Err(UiError::new(
             StatusCode::CONFLICT,
@@ -476,7 +610,64 @@ async fn task_done(
     }
     match s.engine.mark_task_done(id, &me.actor(), Utc::now()).await {
         // Done already (a second tap, or a colleague): nothing to do.
-        Ok(_) | Err(Error::Conflict(_)) => Ok(see_other("/today")),
+        Ok(_) | Err(Error::Conflict(_)) => Ok(see_other(&format!("/today?done={id}#flash"))),
+        Err(e) => Err(UiError::from_engine(e, me.lang)),
+    }
+}
+
+#[derive(Deserialize)]
+struct UndoForm {
+    #[serde(default)]
+    to: String,
+}
+
+/// Undoes a recording of attendance: back to what it was (`to`).
+async fn undo_attendance(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    p: Posted<UndoForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (p.me, p.form);
+    let id: AppointmentId = parse_id(me.lang, &id)?;
+    let (_, _, access) = super::appointment_case(&s, &me, id).await?;
+    if access != CaseAccess::Full {
+        return Err(UiError::forbidden(me.lang));
+    }
+    let to: Attendance = f.to.parse().map_err(|_| {
+        UiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            me.lang,
+            &t(me.lang, "ui-today-attendance-invalid"),
+        )
+    })?;
+    s.engine
+        .undo_attendance(id, to, &me.actor(), Utc::now())
+        .await
+        .map_err(|e| UiError::from_engine(e, me.lang))?;
+    Ok(see_other(&format!("/today?att_undone={id}#a{id}")))
+}
+
+/// Undoes "Klar": the task is open again.
+async fn undo_task_done(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    p: Posted<Empty>,
+) -> Result<Response, UiError> {
+    let me = p.me;
+    let id: i64 = parse_id(me.lang, &id)?;
+    let task = {
+        let mut c = s.engine.db.conn().await.map_err(db_err(me.lang))?;
+        crate::store::tasks::get(&mut c, id)
+            .await
+            .map_err(db_err(me.lang))?
+    };
+    let (_, access) = super::case(&s, &me, task.participant_id, false).await?;
+    if access != CaseAccess::Full {
+        return Err(UiError::forbidden(me.lang));
+    }
+    match s.engine.undo_task_done(id, &me.actor(), Utc::now()).await {
+        // Open already (a second tap): nothing to do.
+        Ok(_) | Err(Error::Conflict(_)) => Ok(see_other(&format!("/today?reopened={id}#t{id}"))),
         Err(e) => Err(UiError::from_engine(e, me.lang)),
     }
 }

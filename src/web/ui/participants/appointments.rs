@@ -1,7 +1,7 @@
 //! Booking for one participant: a new appointment, changing or moving one,
 //! cancelling one, and a recurring series with a preview of its next ten
 //! dates. Times are typed and shown on the participant's wall clock; the
-//! DST rule is `domain::schedule::resolve_local`, the series dates come
+//! DST rule is `domain::wall_clock` (asked, never guessed), the series dates come
 //! from `domain::recurrence`. Assistants may book, move and cancel, but
 //! never see or write the internal note.
 
@@ -10,6 +10,7 @@ use super::{Errors, Opt, engine_err, options, parse_id, when};
 use crate::domain::access::CaseAccess;
 use crate::domain::recurrence::CronExpr;
 use crate::domain::schedule::{local, resolve_local};
+use crate::domain::wall_clock::{self, Fold, WallClock};
 use crate::domain::{AppointmentId, AppointmentKind, AppointmentStatus, Language, ParticipantId};
 use crate::store::appointments::{self, Appointment, NewAppointment};
 use crate::store::participants::Participant;
@@ -31,7 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/participants/{id}/appointments", post(create))
         .route("/appointments/{id}/edit", get(edit_page))
         .route("/appointments/{id}", post(update))
-        .route("/appointments/{id}/cancel", post(cancel))
+        .route("/appointments/{id}/cancel", get(cancel_page).post(cancel))
         .route("/participants/{id}/series/new", get(series_page))
         .route("/participants/{id}/series", post(series_post))
 }
@@ -58,6 +59,30 @@ struct ApptForm {
     with_whom: String,
     #[serde(default)]
     internal_note: String,
+    /// Which of a repeated autumn time: `earlier` or `later`.
+    #[serde(default)]
+    fold: String,
+    /// Checkboxes: "yes, the time has passed", "yes, book it anyway".
+    #[serde(default)]
+    confirm_past: Option<String>,
+    #[serde(default)]
+    confirm_overlap: Option<String>,
+}
+
+/// A choice of the repeated autumn time: the value and its label.
+struct FoldOption {
+    value: &'static str,
+    label: String,
+    checked: bool,
+}
+
+/// What the person is asked before the form is saved.
+#[derive(Default)]
+struct Questions {
+    /// The time has passed: "Ja, tiden har redan varit".
+    past: bool,
+    /// Their other appointments at the same time.
+    overlaps: Vec<String>,
 }
 
 #[derive(Template)]
@@ -79,6 +104,9 @@ struct ApptPage {
     kinds: Vec<Opt>,
     form: ApptForm,
     errors: Errors,
+    /// The two instants of a repeated time, when the typed one is.
+    folds: Option<Vec<FoldOption>>,
+    questions: Questions,
 }
 
 impl ApptPage {
@@ -130,6 +158,36 @@ fn tz_hint(lang: Language, tz: Tz) -> String {
     )
 }
 
+/// The radio buttons of a repeated time ("02:30 sommartid (CEST)" /
+/// "02:30 vintertid (CET)"), when the form's date and time are one.
+fn fold_options(form: &ApptForm, tz: Tz, lang: Language) -> Option<Vec<FoldOption>> {
+    let d = NaiveDate::parse_from_str(form.date.trim(), "%Y-%m-%d").ok()?;
+    let tm = parse_time(&form.time).ok()?;
+    let WallClock::Ambiguous { earlier, later } = wall_clock::resolve(d.and_time(tm), tz, None)
+    else {
+        return None;
+    };
+    let chosen = form.fold.parse::<Fold>().ok();
+    let time = tm.format("%H:%M").to_string();
+    Some(
+        [(Fold::Earlier, earlier), (Fold::Later, later)]
+            .into_iter()
+            .map(|(fold, at)| FoldOption {
+                value: fold.as_str(),
+                label: ta(
+                    lang,
+                    &format!("ui-participants-fold-{}", fold.as_str()),
+                    &[
+                        ("time", time.clone()),
+                        ("abbr", wall_clock::abbreviation(at, tz)),
+                    ],
+                ),
+                checked: chosen == Some(fold),
+            })
+            .collect(),
+    )
+}
+
 fn page_for(
     me: &Me,
     p: &Participant,
@@ -138,10 +196,24 @@ fn page_for(
     form: ApptForm,
     errors: Errors,
 ) -> ApptPage {
+    page_asking(me, p, access, existing, form, errors, Questions::default())
+}
+
+fn page_asking(
+    me: &Me,
+    p: &Participant,
+    access: CaseAccess,
+    existing: Option<&Appointment>,
+    form: ApptForm,
+    errors: Errors,
+    questions: Questions,
+) -> ApptPage {
     let ui = me.ui(&format!("/participants/{}", p.id));
     let kind = form.kind.parse().ok();
     let full = access == CaseAccess::Full;
     ApptPage {
+        folds: fold_options(&form, p.time_zone, me.lang),
+        questions,
         participant_id: p.id.to_string(),
         name: p.first_name.clone(),
         appointment_id: existing.map(|a| a.id.to_string()),
@@ -196,21 +268,58 @@ fn opt(s: &str) -> Option<String> {
 }
 
 /// A local date and time on the participant's wall clock, as an instant
-/// (a time in a DST gap moves forward, a repeated one takes the first).
-fn parse_local(
-    date: &str,
-    time: &str,
-    tz: Tz,
-    lang: Language,
-    errors: &mut Errors,
-) -> Option<DateTime<Utc>> {
-    let d = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+/// (`domain::wall_clock`): a time that does not exist that day (spring
+/// forward) is a form error with the reason and the nearest times that do;
+/// a time that happens twice (autumn) is one only once the form says which.
+fn parse_local(f: &ApptForm, tz: Tz, lang: Language, errors: &mut Errors) -> Option<DateTime<Utc>> {
+    let d = NaiveDate::parse_from_str(f.date.trim(), "%Y-%m-%d")
         .map_err(|_| errors.add("date", t(lang, "ui-participants-error-date")))
         .ok();
-    let tm = parse_time(time)
+    let tm = parse_time(&f.time)
         .map_err(|_| errors.add("time", t(lang, "ui-participants-error-time")))
         .ok();
-    Some(resolve_local(d?.and_time(tm?), tz))
+    let (d, tm) = (d?, tm?);
+    let hm = |x: chrono::NaiveDateTime| x.format("%H:%M").to_string();
+    match wall_clock::resolve(d.and_time(tm), tz, f.fold.parse().ok()) {
+        WallClock::At(at) => Some(at),
+        WallClock::Gap {
+            before,
+            after,
+            gap_start,
+            gap_end,
+        } => {
+            errors.add(
+                "time",
+                ta(
+                    lang,
+                    "ui-participants-error-time-gap",
+                    &[
+                        ("time", tm.format("%H:%M").to_string()),
+                        ("date", d.format("%Y-%m-%d").to_string()),
+                        ("from", hm(gap_start)),
+                        ("to", hm(gap_end)),
+                        ("before", hm(before)),
+                        ("after", hm(after)),
+                    ],
+                ),
+            );
+            None
+        }
+        WallClock::Ambiguous { .. } => {
+            errors.add(
+                "fold",
+                ta(
+                    lang,
+                    "ui-participants-fold-question",
+                    &[
+                        ("time", tm.format("%H:%M").to_string()),
+                        ("date", d.format("%Y-%m-%d").to_string()),
+                    ],
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn parse_time(s: &str) -> Result<NaiveTime, ()> {
@@ -223,7 +332,7 @@ fn parse_time(s: &str) -> Result<NaiveTime, ()> {
 
 fn parse_form(f: &ApptForm, tz: Tz, lang: Language, time_only: bool) -> Result<Parsed, Errors> {
     let mut errors = Errors::default();
-    let starts_at = parse_local(&f.date, &f.time, tz, lang, &mut errors);
+    let starts_at = parse_local(f, tz, lang, &mut errors);
     let kind = if time_only {
         Some(AppointmentKind::Meeting)
     } else {
@@ -314,6 +423,53 @@ async fn create(
             ));
         }
     };
+    let now = Utc::now();
+    let others = scheduled_others(&s, &me, p.id, None).await?;
+    // Back and "Boka" again: the same appointment is not booked twice.
+    if let Some(same) = others.iter().find(|o| {
+        o.starts_at == parsed.starts_at
+            && o.kind == parsed.kind
+            && o.duration_min == parsed.duration_min
+    }) {
+        let mut errors = Errors::default();
+        errors.add(
+            "duplicate",
+            ta(
+                me.lang,
+                "ui-participants-error-duplicate",
+                &[("when", when(me.lang, same.starts_at, p.time_zone))],
+            ),
+        );
+        return Ok(with_status(
+            render(&page_for(&me, &p, access, None, f, errors)),
+            StatusCode::CONFLICT,
+        ));
+    }
+    let (questions, must_ask) = ask(
+        &f,
+        parsed.starts_at,
+        parsed.duration_min,
+        None,
+        &others,
+        full,
+        p.time_zone,
+        me.lang,
+        now,
+    );
+    if must_ask {
+        return Ok(with_status(
+            render(&page_asking(
+                &me,
+                &p,
+                access,
+                None,
+                f,
+                Errors::default(),
+                questions,
+            )),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
+    }
     let new = NewAppointment {
         participant_id: p.id,
         series_id: None,
@@ -326,11 +482,85 @@ async fn create(
         internal_note: parsed.internal_note.filter(|_| full),
         external_ref: None,
     };
-    s.engine
-        .create_appointment(&new, &me.actor(), Utc::now())
+    let (booked, created) = s
+        .engine
+        .book_once(&new, &me.actor(), now)
         .await
         .map_err(engine_err(me.lang))?;
+    if !created {
+        // The same form twice at once (a double click): booked once.
+        let mut errors = Errors::default();
+        errors.add(
+            "duplicate",
+            ta(
+                me.lang,
+                "ui-participants-error-duplicate",
+                &[("when", when(me.lang, booked.starts_at, p.time_zone))],
+            ),
+        );
+        return Ok(with_status(
+            render(&page_for(&me, &p, access, None, f, errors)),
+            StatusCode::CONFLICT,
+        ));
+    }
     Ok(see_other(&format!("/participants/{}?saved=1", p.id)))
+}
+
+/// The participant's other scheduled appointments (all of them, past ones
+/// too: a meeting recorded afterwards can overlap one), without `except`.
+async fn scheduled_others(
+    s: &AppState,
+    me: &Me,
+    p: ParticipantId,
+    except: Option<AppointmentId>,
+) -> Result<Vec<Appointment>, UiError> {
+    let mut c = s.engine.db.conn().await.map_err(engine_err(me.lang))?;
+    Ok(appointments::for_participant(&mut c, p, None)
+        .await
+        .map_err(engine_err(me.lang))?
+        .into_iter()
+        .filter(|a| a.status == AppointmentStatus::Scheduled && Some(a.id) != except)
+        .collect())
+}
+
+/// What to ask before saving a time: whether it has passed (unless it is
+/// the appointment's time already), and which other appointments it
+/// overlaps. Returns the questions and whether one is still unanswered
+/// (its box on the form unticked).
+#[allow(clippy::too_many_arguments)]
+fn ask(
+    f: &ApptForm,
+    starts_at: DateTime<Utc>,
+    duration_min: i64,
+    unchanged: Option<DateTime<Utc>>,
+    others: &[Appointment],
+    full: bool,
+    tz: Tz,
+    lang: Language,
+    now: DateTime<Utc>,
+) -> (Questions, bool) {
+    let q = Questions {
+        past: starts_at < now && unchanged != Some(starts_at),
+        overlaps: others
+            .iter()
+            .filter(|o| wall_clock::overlaps(starts_at, duration_min, o.starts_at, o.duration_min))
+            .map(|o| {
+                let when = when(lang, o.starts_at, tz);
+                if full {
+                    format!(
+                        "{when}, {}, {} min",
+                        super::label(lang, "kind", o.kind),
+                        o.duration_min
+                    )
+                } else {
+                    format!("{when}, {} min", o.duration_min)
+                }
+            })
+            .collect(),
+    };
+    let must = (q.past && f.confirm_past.is_none())
+        || (!q.overlaps.is_empty() && f.confirm_overlap.is_none());
+    (q, must)
 }
 
 fn cancelled(lang: Language) -> UiError {
@@ -373,6 +603,13 @@ async fn edit_page(
         } else {
             String::new()
         },
+        // A repeated autumn time: the one it is.
+        fold: match wall_clock::resolve(l, p.time_zone, None) {
+            WallClock::Ambiguous { earlier, .. } if earlier == a.starts_at => "earlier".into(),
+            WallClock::Ambiguous { .. } => "later".into(),
+            _ => String::new(),
+        },
+        ..ApptForm::default()
     };
     Ok(render(&page_for(
         &me,
@@ -410,8 +647,40 @@ async fn update(
             ));
         }
     };
-    let actor = me.actor();
     let now = Utc::now();
+    let others = scheduled_others(&s, &me, p.id, Some(a.id)).await?;
+    let duration = if full {
+        parsed.duration_min
+    } else {
+        a.duration_min
+    };
+    let (questions, must_ask) = ask(
+        &f,
+        parsed.starts_at,
+        duration,
+        Some(a.starts_at),
+        &others,
+        full,
+        p.time_zone,
+        me.lang,
+        now,
+    );
+    // Only a new time or length asks again about what was there before.
+    if must_ask && (parsed.starts_at != a.starts_at || duration != a.duration_min) {
+        return Ok(with_status(
+            render(&page_asking(
+                &me,
+                &p,
+                access,
+                Some(&a),
+                f,
+                Errors::default(),
+                questions,
+            )),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
+    }
+    let actor = me.actor();
     let details_same = !full
         || (parsed.kind == a.kind
             && parsed.duration_min == a.duration_min
@@ -443,21 +712,75 @@ async fn update(
     Ok(see_other(&format!("/participants/{}?saved=1", p.id)))
 }
 
-#[derive(Deserialize)]
-struct Empty {}
+#[derive(Deserialize, Default)]
+struct CancelForm {
+    /// `yes` from the confirmation page; without it, the page is shown.
+    #[serde(default)]
+    confirm: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/participant_cancel.html")]
+struct CancelPage {
+    ui: Ui,
+    appointment_id: String,
+    participant_id: String,
+    question: String,
+}
+
+fn cancel_page_for(me: &Me, a: &Appointment, p: &Participant, access: CaseAccess) -> Response {
+    let what = if access == CaseAccess::Full {
+        format!(
+            "{} {}",
+            super::label(me.lang, "kind", a.kind),
+            when(me.lang, a.starts_at, p.time_zone)
+        )
+    } else {
+        when(me.lang, a.starts_at, p.time_zone)
+    };
+    render(&CancelPage {
+        ui: me.ui(&format!("/participants/{}", p.id)),
+        appointment_id: a.id.to_string(),
+        participant_id: p.id.to_string(),
+        question: ta(
+            me.lang,
+            "ui-participants-cancel-question",
+            &[("what", what), ("name", p.first_name.clone())],
+        ),
+    })
+}
+
+/// "Ställ in" asks first: this page, then the POST with `confirm=yes`.
+async fn cancel_page(
+    State(s): State<AppState>,
+    me: Me,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let (a, p, access) = appointment(&s, &me, &id, false).await?;
+    if a.status == AppointmentStatus::Cancelled {
+        return Err(cancelled(me.lang));
+    }
+    Ok(cancel_page_for(&me, &a, &p, access))
+}
 
 async fn cancel(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    f: Posted<Empty>,
+    f: Posted<CancelForm>,
 ) -> Result<Response, UiError> {
-    let me = f.me;
-    let (a, p, _) = appointment(&s, &me, &id, false).await?;
+    let (me, f) = (f.me, f.form);
+    let (a, p, access) = appointment(&s, &me, &id, false).await?;
+    if f.confirm != "yes" && a.status != AppointmentStatus::Cancelled {
+        return Ok(cancel_page_for(&me, &a, &p, access));
+    }
     s.engine
         .cancel_appointment(a.id, &me.actor(), Utc::now())
         .await
         .map_err(engine_err(me.lang))?;
-    Ok(see_other(&format!("/participants/{}?saved=1", p.id)))
+    Ok(see_other(&format!(
+        "/participants/{}?cancelled={}#h-upcoming",
+        p.id, a.id
+    )))
 }
 
 // ------------------------------------------------------------------ series

@@ -78,11 +78,15 @@ struct CasePage {
     status_class: &'static str,
     phone: Option<String>,
     channel: String,
+    time_zone: String,
     telegram_linked: bool,
     erased: bool,
     upcoming: Vec<ApptView>,
     /// "Saved." after a change.
     notice: Option<String>,
+    /// "Inställd: möte tis 8 dec 09:00." after a cancellation, shown by
+    /// the upcoming appointments (where the page returns to).
+    cancelled: Option<String>,
     // The rest is for `full` only.
     consent: Option<ConsentView>,
     consent_error: Option<String>,
@@ -102,6 +106,9 @@ struct CasePage {
 struct PageQuery {
     #[serde(default)]
     saved: Option<String>,
+    /// An appointment of this participant just cancelled.
+    #[serde(default)]
+    cancelled: Option<String>,
 }
 
 async fn page(
@@ -113,7 +120,31 @@ async fn page(
     let id: ParticipantId = parse_id(&id, me.lang)?;
     let (p, access) = case(&s, &me, id, true).await?;
     let notice = q.saved.map(|_| t(me.lang, "ui-participants-saved"));
-    build(&s, &me, p, access, notice, None).await
+    let mut cancelled = None;
+    // "Inställd: möte tis 8 dec 09:00", read back (the query is an id).
+    if let Some(aid) = q.cancelled.and_then(|x| x.parse().ok()) {
+        let mut c = s.engine.db.conn().await.map_err(engine_err(me.lang))?;
+        if let Ok(a) = appointments::get(&mut c, aid).await
+            && a.participant_id == p.id
+            && a.status == AppointmentStatus::Cancelled
+        {
+            let what = if access == CaseAccess::Full {
+                format!(
+                    "{} {}",
+                    label(me.lang, "kind", a.kind),
+                    when(me.lang, a.starts_at, p.time_zone)
+                )
+            } else {
+                when(me.lang, a.starts_at, p.time_zone)
+            };
+            cancelled = Some(ta(
+                me.lang,
+                "ui-participants-cancelled-notice",
+                &[("what", what)],
+            ));
+        }
+    }
+    build(&s, &me, p, access, notice, None, cancelled).await
 }
 
 /// The page, for a GET or for a form that needs correcting (422).
@@ -124,6 +155,7 @@ async fn build(
     access: CaseAccess,
     notice: Option<String>,
     consent_error: Option<String>,
+    cancelled: Option<String>,
 ) -> Result<Response, UiError> {
     let lang = me.lang;
     let tz = p.time_zone;
@@ -176,10 +208,12 @@ async fn build(
         status_class: status_class(p.status),
         phone: p.phone.as_ref().map(|x| x.as_e164().to_string()),
         channel: label(lang, "channel", p.channel_pref),
+        time_zone: tz.name().to_string(),
         telegram_linked: p.telegram_linked,
         erased: p.erased,
         upcoming,
         notice,
+        cancelled,
         consent: None,
         consent_error,
         statuses: vec![],
@@ -265,7 +299,7 @@ pub fn channels_text(lang: Language, set: ChannelSet) -> String {
 
 /// The participant behind a POST, when `me` may change their whole case
 /// record (lots, coordinator, admin); 403 otherwise.
-async fn full_case(s: &AppState, me: &Me, id: &str) -> Result<Participant, UiError> {
+pub(super) async fn full_case(s: &AppState, me: &Me, id: &str) -> Result<Participant, UiError> {
     let id: ParticipantId = parse_id(id, me.lang)?;
     let (p, access) = case(s, me, id, false).await?;
     if access != CaseAccess::Full {
@@ -327,7 +361,7 @@ async fn record_consent(
     };
     if let Some(key) = error {
         let (p, access) = case(&s, &me, p.id, true).await?;
-        return build(&s, &me, p, access, None, Some(t(lang, key))).await;
+        return build(&s, &me, p, access, None, Some(t(lang, key)), None).await;
     }
     s.engine
         .record_consent(p.id, channels, expires.unwrap_or(None), &me.actor(), now)

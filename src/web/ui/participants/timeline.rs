@@ -6,7 +6,7 @@ use super::super::{UiError, t, ta};
 use super::case::channels_text;
 use super::{day, engine_err, label, when};
 use crate::domain::gates::SuppressReason;
-use crate::domain::journal::JournalEvent;
+use crate::domain::journal::{ContactFields, JournalEvent};
 use crate::domain::phase::Phase;
 use crate::domain::{AppointmentId, ChannelKind, GroupId, Language, StaffId};
 use crate::store::appointments::Appointment;
@@ -311,6 +311,16 @@ impl Cx<'_> {
                     &[("attendance", self.label("attendance", attendance))],
                 )
             }
+            Some(J::AttendanceUndone { attendance, undone }) => {
+                details.extend(about.clone());
+                self.ta(
+                    "attendance-undone",
+                    &[
+                        ("undone", self.label("attendance", undone)),
+                        ("attendance", self.label("attendance", attendance)),
+                    ],
+                )
+            }
             Some(J::IntensityChanged { from, to }) => self.ta(
                 "intensity",
                 &[
@@ -342,6 +352,15 @@ impl Cx<'_> {
                     ("to", self.label("language", to)),
                 ],
             ),
+            Some(J::DetailsChanged { from, to }) => {
+                // Which fields changed; the number itself is not shown.
+                let fields: Vec<String> =
+                    ContactFields::changed(&from.unwrap_or_default(), &to.unwrap_or_default())
+                        .iter()
+                        .map(|f| self.t(&format!("field-{f}")))
+                        .collect();
+                self.ta("details", &[("fields", fields.join(", "))])
+            }
             // `to` since the shared setter; `discreet` in older rows.
             Some(J::DiscreetChanged { to, discreet, .. }) => {
                 if to.or(discreet) == Some(true) {
