@@ -1053,14 +1053,17 @@ impl Engine {
     /// A delivery report from a gateway. Statuses only move forward (a late
     /// "sent" does not overwrite "delivered"; "failed" is final), so
     /// replays and reordering are harmless. A failure is journalled and
-    /// becomes a task. Returns the row's status afterwards, `None` for an
-    /// unknown gateway id.
+    /// becomes a task; its `kind`, when the gateway's words said it, is
+    /// stored with the row (so monitoring lists a number that cannot get
+    /// SMS), and an opt-out at the gateway is honoured like STOPP. Returns
+    /// the row's status afterwards, `None` for an unknown gateway id.
     pub async fn delivery_receipt(
         &self,
         channel: ChannelKind,
         gateway_id: &str,
         new: crate::domain::OutboxStatus,
         error: Option<String>,
+        kind: Option<crate::domain::FailureKind>,
         now: DateTime<Utc>,
     ) -> Result<Option<crate::domain::OutboxStatus>> {
         let mut tx = self.db.begin().await?;
@@ -1075,6 +1078,25 @@ impl Engine {
         {
             let (id, p) = (row.id.get(), row.participant_id);
             let a = row.appointment_id.map(AppointmentId::from_db);
+            if let Some(kind) = kind {
+                outbox::set_error_kind(&mut tx, row.id, kind).await?;
+            }
+            if kind == Some(crate::domain::FailureKind::OptedOut) {
+                let part = participants::get(&mut tx, p).await?;
+                if !part.opted_out.contains(channel) {
+                    participants::set_opted_out(
+                        &mut tx,
+                        p,
+                        part.opted_out.with(channel, true),
+                        now,
+                    )
+                    .await?;
+                    let event = JournalEvent::OptedOutAtGateway {
+                        channel: Some(channel),
+                    };
+                    journal::append(&mut tx, p, None, now, "system", &event).await?;
+                }
+            }
             let event = JournalEvent::DeliveryFailed {
                 outbox_id: Some(row.id),
                 purpose: None,

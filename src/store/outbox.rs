@@ -558,3 +558,14 @@ pub async fn by_gateway_id(
     .fetch_optional(&mut *c)
     .await?)
 }
+
+/// Why a row failed, as a delivery report said it after the send
+/// (`Engine::delivery_receipt`).
+pub async fn set_error_kind(c: &mut Conn, id: OutboxId, kind: FailureKind) -> Result<()> {
+    sqlx::query("UPDATE outbox SET error_kind = $1 WHERE id = $2")
+        .bind(kind.as_str())
+        .bind(id.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}

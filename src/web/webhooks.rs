@@ -22,7 +22,7 @@
 
 use super::AppState;
 use crate::channels::sms::webhook::{AuthError, Event, Kind, Reply, Request, WebhookHandler};
-use crate::domain::{ChannelKind, OutboxStatus, PhoneNumber};
+use crate::domain::{ChannelKind, FailureKind, OutboxStatus, PhoneNumber};
 use crate::error::Result;
 use axum::Router;
 use axum::body::Bytes;
@@ -103,7 +103,8 @@ async fn webhook(
             text,
         } => inbound(&s, gateway, &gateway_id, &from, &text).await,
         Event::Status { id, status, error } => {
-            status_report(&s, gateway.outbox_status(&status), &id, error).await
+            let kind = error.as_deref().and_then(|e| gateway.failure_kind(e));
+            status_report(&s, gateway.outbox_status(&status), &id, error, kind).await
         }
     };
     match result {
@@ -160,10 +161,11 @@ async fn status_report(
     new: Option<OutboxStatus>,
     id: &str,
     error: Option<String>,
+    kind: Option<FailureKind>,
 ) -> Result<()> {
     if let Some(new) = new {
         s.engine
-            .delivery_receipt(ChannelKind::Sms, id, new, error, Utc::now())
+            .delivery_receipt(ChannelKind::Sms, id, new, error, kind, Utc::now())
             .await?;
     }
     Ok(())

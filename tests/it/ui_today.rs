@@ -125,7 +125,7 @@ async fn report(e: &Engine, p: ParticipantId, status: OutboxStatus) {
     let mut n = 0;
     for r in rows.iter().filter(|r| r.purpose == Purpose::Reminder) {
         let gw = r.gateway_id.as_deref().expect("sent");
-        e.delivery_receipt(r.channel, gw, status, None, local(1, 11))
+        e.delivery_receipt(r.channel, gw, status, None, None, local(1, 11))
             .await
             .unwrap();
         n += 1;

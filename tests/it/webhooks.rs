@@ -253,6 +253,43 @@ both_backends! {
 }
 
 both_backends! {
+    async fn a_delivery_report_that_says_why_is_stored_with_its_kind(t) {
+        let app = spawn(&t).await;
+        let (p, _, _) = reminded(&app).await;
+        // The reminder went out by Twilio and comes back undelivered: 30006,
+        // a landline. The lots sees the number among the number issues.
+        sqlx::query("UPDATE outbox SET gateway_id = 'SM-land', status = 'sent', sent_at = 1 WHERE gateway_id = 'rec-1'")
+            .execute(&app.e.db.pool).await.unwrap();
+        let (s, _) = app.twilio("status", &[("MessageSid", "SM-land"), ("MessageStatus", "undelivered"), ("ErrorCode", "30006")], TWILIO_TOKEN).await;
+        assert_eq!(s, StatusCode::OK);
+        let kind: Option<String> = sqlx::query_scalar("SELECT error_kind FROM outbox WHERE gateway_id = 'SM-land'")
+            .fetch_one(&app.e.db.pool).await.unwrap();
+        assert_eq!(kind.as_deref(), Some("invalid_number"));
+        let mut c = app.e.db.conn().await.unwrap();
+        let issues = paminn::store::ui_monitoring::number_issues(&mut c, None).await.unwrap();
+        assert_eq!(issues.iter().map(|i| i.participant_id).collect::<Vec<_>>(), [p]);
+        // 30003 (handset off) says nothing of the number: an ordinary failure.
+        sqlx::query("UPDATE outbox SET gateway_id = 'SM-off', status = 'sent', error_kind = NULL WHERE gateway_id = 'SM-land'")
+            .execute(&app.e.db.pool).await.unwrap();
+        app.twilio("status", &[("MessageSid", "SM-off"), ("MessageStatus", "undelivered"), ("ErrorCode", "30003")], TWILIO_TOKEN).await;
+        let kind: Option<String> = sqlx::query_scalar("SELECT error_kind FROM outbox WHERE gateway_id = 'SM-off'")
+            .fetch_one(&app.e.db.pool).await.unwrap();
+        assert_eq!(kind, None);
+        // 21610: the recipient sent STOP to the gateway. Honoured like STOPP,
+        // once, with a line in the case record.
+        sqlx::query("UPDATE outbox SET gateway_id = 'SM-stop', status = 'sent' WHERE gateway_id = 'SM-off'")
+            .execute(&app.e.db.pool).await.unwrap();
+        for _ in 0..2 {
+            app.twilio("status", &[("MessageSid", "SM-stop"), ("MessageStatus", "failed"), ("ErrorCode", "21610")], TWILIO_TOKEN).await;
+        }
+        let part = participants::get(&mut c, p).await.unwrap();
+        assert!(part.opted_out.contains(ChannelKind::Sms));
+        let lines = journal::list(&mut c, p).await.unwrap();
+        assert_eq!(lines.iter().filter(|e| e.kind == "opted_out_at_gateway").count(), 1);
+    }
+}
+
+both_backends! {
     async fn malformed_webhooks_get_a_4xx_with_the_reason(t) {
         let app = spawn(&t).await;
         reminded(&app).await;

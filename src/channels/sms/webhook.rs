@@ -15,7 +15,7 @@
 
 use super::{Provider, WebhookConfig};
 use crate::channels::same_secret;
-use crate::domain::OutboxStatus;
+use crate::domain::{FailureKind, OutboxStatus};
 use base64::Engine as _;
 use reqwest::header::HeaderMap;
 use std::collections::BTreeMap;
@@ -132,6 +132,13 @@ pub trait WebhookHandler: Sync {
     /// overrides it.
     fn outbox_status(&self, status: &str) -> Option<OutboxStatus> {
         map_status(status)
+    }
+
+    /// Why a delivery failed, from the error code or text of a failed
+    /// delivery report, when the gateway's words say it (the number cannot
+    /// get SMS, the recipient opted out); `None` otherwise, and by default.
+    fn failure_kind(&self, _error: &str) -> Option<FailureKind> {
+        None
     }
 
     /// The body of the 200 that acknowledges a call of `kind`.

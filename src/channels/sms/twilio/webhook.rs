@@ -8,13 +8,14 @@
 //! vocabulary; the answer is an empty TwiML document, so Twilio sends
 //! nothing back by itself.
 
-use super::NAME;
+use super::{NAME, codes};
 use crate::channels::same_secret;
 use crate::channels::sms::WebhookConfig;
 use crate::channels::sms::webhook::{
     AuthError, Event, Kind, ParseError, Reply, Request, WebhookHandler, form, form_fields,
     inbound_event, status_event,
 };
+use crate::domain::FailureKind;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 
@@ -74,6 +75,21 @@ impl WebhookHandler for Webhook {
         }
     }
 
+    /// Twilio's delivery error codes (`ErrorCode` in the status callback):
+    /// 30005 unknown handset, 30006 landline or unreachable carrier and the
+    /// send-time 21211, 21614, 21635 say the number cannot get SMS; 21610
+    /// that the recipient sent STOP. 30003 (handset unreachable) is often
+    /// temporary and stays an ordinary failure.
+    fn failure_kind(&self, error: &str) -> Option<FailureKind> {
+        match error.trim().parse::<i64>().ok()? {
+            30005 | 30006 | codes::INVALID_TO | codes::TO_NOT_MOBILE | 21635 => {
+                Some(FailureKind::InvalidNumber)
+            }
+            codes::UNSUBSCRIBED_RECIPIENT => Some(FailureKind::OptedOut),
+            _ => None,
+        }
+    }
+
     fn reply(&self, _kind: Kind) -> Reply {
         Reply {
             content_type: Some("text/xml"),
@@ -87,6 +103,22 @@ mod tests {
     use super::*;
     use crate::domain::OutboxStatus;
     use reqwest::header::HeaderMap;
+
+    #[test]
+    fn delivery_error_codes_say_why_only_when_they_do() {
+        let w = Webhook;
+        for code in ["30005", "30006", "21211", "21614", "21635", " 30006 "] {
+            assert_eq!(
+                w.failure_kind(code),
+                Some(FailureKind::InvalidNumber),
+                "{code}"
+            );
+        }
+        assert_eq!(w.failure_kind("21610"), Some(FailureKind::OptedOut));
+        for other in ["30003", "30007", "", "abc", "3000"] {
+            assert_eq!(w.failure_kind(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn signature_matches_twilios_published_example() {
