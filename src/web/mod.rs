@@ -40,7 +40,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*rest}", axum::routing::any(api::not_found))
         .merge(webhooks::router())
         .merge(telegram::router())
-        .merge(ui::router());
+        .merge(ui::router())
+        .fallback(ui::not_found_page);
     let https = state.ui.secure_cookies;
     // The request span names the path, never the query: gateways put the
     // webhook secret in `?secret=`.

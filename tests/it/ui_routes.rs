@@ -234,3 +234,25 @@ both_backends! {
         assert_eq!(admin.get("/account").await.0, StatusCode::OK, "and the session is still good");
     }
 }
+
+crate::both_backends! {
+    async fn an_unknown_address_gets_a_page_in_the_viewers_language_not_a_blank_one(t) {
+        let app = crate::common::ui::spawn(&t, false).await;
+        let http = reqwest::Client::new();
+        for (cookie, words) in [(None, "Det finns inget här"), (Some("paminn_lang=en"), "There is nothing here")] {
+            let mut r = http.get(format!("{}/participnats/7", app.base));
+            if let Some(c) = cookie {
+                r = r.header("cookie", c);
+            }
+            let res = r.send().await.unwrap();
+            assert_eq!(res.status(), reqwest::StatusCode::NOT_FOUND);
+            assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+            let page = res.text().await.unwrap();
+            assert!(page.to_lowercase().contains(&words.to_lowercase()), "{cookie:?}: {page}");
+        }
+        // The API keeps its JSON 404.
+        let res = http.get(format!("{}/api/v1/nothing-here", app.base)).send().await.unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::NOT_FOUND);
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    }
+}

@@ -104,6 +104,14 @@ pub fn router() -> Router<AppState> {
         .merge(sandbox::router())
 }
 
+/// A path no route serves: the UI's error page in the viewer's language
+/// (the language cookie; Swedish without one) with a way back, not an
+/// empty page. The JSON API has its own (`api::not_found`).
+pub async fn not_found_page(headers: axum::http::HeaderMap) -> Response {
+    let jar = CookieJar::from_headers(&headers);
+    UiError::not_found(lang_from(&jar).unwrap_or(Language::Sv)).into_response()
+}
+
 /// The logged-in staff member.
 #[derive(Debug, Clone)]
 pub struct Me {
