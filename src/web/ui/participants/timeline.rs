@@ -125,6 +125,15 @@ impl Cx<'_> {
         when(self.lang, at, self.tz)
     }
     /// "möte tis 8 dec 09:00" for an appointment of this participant.
+    fn appt_words(&self, id: AppointmentId) -> Option<String> {
+        let a = self.appts.get(&id)?;
+        Some(format!(
+            "{} {}",
+            label(self.lang, "kind", a.kind),
+            self.dt(a.starts_at)
+        ))
+    }
+    /// "Gäller: möte tis 8 dec 09:00" for an appointment of this participant.
     fn appt(&self, id: Option<AppointmentId>) -> Option<String> {
         let a = self.appts.get(&id?)?;
         Some(self.ta(
@@ -488,8 +497,36 @@ impl Cx<'_> {
                 ],
             ),
             "plan_time" => self.ta("reply-plan", &[channel, ("time", s(&inner["time"]))]),
+            // "1" or "2" to "which time?": the reply it completed, on the
+            // appointment chosen (below).
+            "choice" => {
+                if let Some(n) = inner["n"].as_i64() {
+                    details.push(self.ta("choice", &[("n", n.to_string())]));
+                }
+                match changed["reply"].as_str() {
+                    Some("coming") if changed["late"].as_bool() == Some(true) => {
+                        self.ta("reply-late", &[channel])
+                    }
+                    Some("coming") => self.ta("reply-coming", &[channel]),
+                    Some("cannot") => self.ta("reply-cannot", &[channel]),
+                    _ => self.ta("reply-other", &[channel]),
+                }
+            }
             _ => self.ta("reply-other", &[channel]),
         };
+        // Two appointments could be meant: the bot asked which.
+        if let Some([first, second]) = changed["asked_which"].as_array().map(Vec::as_slice) {
+            let words = |v: &Value| {
+                v.as_i64()
+                    .filter(|i| *i > 0)
+                    .and_then(|i| self.appt_words(AppointmentId::from_db(i)))
+                    .unwrap_or_else(|| "–".into())
+            };
+            details.push(self.ta(
+                "asked-which",
+                &[("first", words(first)), ("second", words(second))],
+            ));
+        }
         if let Some(r) = reason {
             details.push(self.ta("reason", &[("reason", r.to_string())]));
         }
@@ -748,5 +785,52 @@ mod tests {
         );
         assert_eq!(text, "Svarade FÖRHINDER (SMS)");
         assert_eq!(details, ["Skäl: sjuk", "”förhinder sjuk”"]);
+    }
+
+    #[test]
+    fn a_question_which_time_and_its_answer_read_as_such() {
+        let (names, groups, appts) = (HashMap::new(), HashMap::new(), HashMap::new());
+        let cx = Cx {
+            lang: Language::Sv,
+            tz: chrono_tz::Europe::Stockholm,
+            names: &names,
+            groups: &groups,
+            appts: &appts,
+            first_name: "Ali",
+        };
+        // "förhinder" with two appointments open: the bot asked which.
+        let mut details = vec![];
+        let text = cx.reply(
+            Some(ChannelKind::Sms),
+            Some("förhinder"),
+            &json!({ "intent": "cannot" }),
+            &json!({ "asked_which": [11, 12] }),
+            &None,
+            &mut details,
+        );
+        assert_eq!(text, "Svarade FÖRHINDER (SMS)");
+        assert!(
+            details
+                .iter()
+                .any(|d| d.starts_with("Frågade vilken tid svaret gäller")),
+            "{details:?}"
+        );
+        // "1": the reply it completed, not a bare message.
+        let mut details = vec![];
+        let text = cx.reply(
+            Some(ChannelKind::Sms),
+            Some("1"),
+            &json!({ "intent": "choice", "n": 1 }),
+            &json!({ "appointment_id": 11, "reply": "cannot" }),
+            &None,
+            &mut details,
+        );
+        assert_eq!(text, "Svarade FÖRHINDER (SMS)");
+        assert!(
+            details
+                .iter()
+                .any(|d| d == "svar 1 på frågan om vilken tid"),
+            "{details:?}"
+        );
     }
 }
