@@ -363,10 +363,10 @@ impl Ui {
     }
 }
 
-/// "tis 10 dec 09:00" on the wall clock of `tz`.
+/// "tis 10 dec 09:00" on the wall clock of `tz`, with the year when it is
+/// not this year ("fre 15 jan 2027 10:00": a broadcast planned for January).
 pub fn local_dt(lang: Language, at: DateTime<Utc>, tz: Tz) -> String {
-    let l = at.with_timezone(&tz);
-    format!("{} {}", local_date(lang, at, tz), l.format("%H:%M"))
+    participants::when(lang, at, tz)
 }
 
 /// "tis 10 dec" on the wall clock of `tz`.

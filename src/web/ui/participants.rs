@@ -495,6 +495,13 @@ mod tests {
             next.ends_with(&format!(" {}", later.with_timezone(&tz).year())),
             "{next}"
         );
+        // Every page's date and time (a broadcast planned for next year).
+        let shown = crate::web::ui::local_dt(Language::Sv, later, tz);
+        assert!(
+            shown.contains(&later.with_timezone(&tz).year().to_string()),
+            "{shown}"
+        );
+        assert_eq!(crate::web::ui::local_dt(Language::Sv, now, tz), this);
     }
 
     #[test]
