@@ -114,6 +114,32 @@ both_backends! {
             external_ref: None,
         }, &actor, now - Duration::days(1)).await.unwrap();
 
+        // A name of 50 letters with no space (issue 23): no page may get
+        // wider than the phone because of it.
+        let long = "Kristoffersdottirsdottirsdottirsdottirsdottirsdott";
+        assert_eq!(long.chars().count(), 50);
+        let kris = app.engine.add_participant(&NewParticipant {
+            unit_id: app.unit.id,
+            first_name: long.into(),
+            phone: Some(PhoneNumber::parse("070-444 44 44").unwrap()),
+            language: Language::Sv,
+            channel_pref: ChannelKind::Sms,
+            time_zone: app.unit.time_zone,
+            discreet: true,
+            lots_id: Some(lisa.id),
+        }, Some(ChannelSet::NONE.with(ChannelKind::Sms, true)), &actor, now).await.unwrap();
+        app.engine.create_appointment(&NewAppointment {
+            participant_id: kris.id,
+            series_id: None,
+            kind: AppointmentKind::Meeting,
+            starts_at: now + Duration::minutes(90),
+            duration_min: 30,
+            location: None,
+            with_whom: None,
+            internal_note: None,
+            external_ref: None,
+        }, &actor, now).await.unwrap();
+
         // A group, Sara and Bo (English), with a group activity every day
         // at 13:00, for the coordinator's broadcast.
         let bo = app.engine.add_participant(&NewParticipant {
