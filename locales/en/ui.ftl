@@ -64,6 +64,7 @@ ui-mon-12 = Dec
 ui-sandbox-title = Sandbox phone
 ui-sandbox-intro = Each card is a participant's phone. Reminders appear here when they are sent; answer as the participant below. Nothing leaves this machine.
 ui-sandbox-empty = No messages yet
+ui-sandbox-next-now = Send it now
 ui-sandbox-next = Next reminder:
 ui-sandbox-reply-as = Reply as { $name }
 ui-sandbox-send = Send

@@ -65,6 +65,7 @@ ui-sandbox-title = Sandlådetelefon
 ui-sandbox-intro = Varje kort är en deltagares telefon. Påminnelser syns här när de skickas; svara som deltagaren nedan. Inget lämnar den här datorn.
 ui-sandbox-empty = Inga meddelanden än
 ui-sandbox-next = Nästa påminnelse:
+ui-sandbox-next-now = Skicka den nu
 ui-sandbox-reply-as = Svara som { $name }
 ui-sandbox-send = Skicka
 ui-sandbox-none = Inga deltagare än.

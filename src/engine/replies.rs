@@ -1050,6 +1050,24 @@ impl Engine {
             .await
     }
 
+    /// The demo only (the sandbox phone): the participant's next pending
+    /// message goes out now instead of at its time, so a new booking shows
+    /// its reminder without waiting a day. Every gate still applies when it
+    /// is sent (consent, status, quiet hours). Returns whether there was one.
+    pub async fn send_next_now_in_demo(
+        &self,
+        p: ParticipantId,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut c = self.db.conn().await?;
+        let moved = outbox::bring_forward_next(&mut c, p, now).await?;
+        drop(c);
+        if moved {
+            self.wake();
+        }
+        Ok(moved)
+    }
+
     /// A delivery report from a gateway. Statuses only move forward (a late
     /// "sent" does not overwrite "delivered"; "failed" is final), so
     /// replays and reordering are harmless. A failure is journalled and

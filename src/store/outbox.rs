@@ -569,3 +569,23 @@ pub async fn set_error_kind(c: &mut Conn, id: OutboxId, kind: FailureKind) -> Re
         .await?;
     Ok(())
 }
+
+/// The demo's "send the next one now": the participant's earliest pending
+/// message becomes due at `now`. Returns whether there was one.
+pub async fn bring_forward_next(
+    c: &mut Conn,
+    participant: ParticipantId,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE outbox SET due_at = $2, next_attempt_at = $2, updated_at = $2
+         WHERE id = (SELECT id FROM outbox WHERE participant_id = $1 AND status = 'pending'
+                     ORDER BY next_attempt_at, id LIMIT 1)",
+    )
+    .bind(participant.get())
+    .bind(ms(now))
+    .execute(&mut *c)
+    .await?
+    .rows_affected();
+    Ok(done > 0)
+}

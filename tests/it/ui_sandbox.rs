@@ -43,3 +43,40 @@ both_backends! {
         assert_eq!(serve.browser().get_location("/sandbox").await.as_deref(), Some("/login?next=%2Fsandbox"));
     }
 }
+
+both_backends! {
+    async fn the_next_reminder_can_be_sent_now_from_the_sandbox_phone(t) {
+        use paminn::domain::{AppointmentKind, OutboxStatus};
+        use paminn::store::{appointments::NewAppointment, outbox};
+        let now = chrono::Utc::now();
+        let app = ui::spawn(&t, true).await;
+        let lisa = app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
+        let ali = common::fx::participant(&app.engine, &app.unit, "Ali", "sms", now).await;
+        sqlx::query("UPDATE participants SET lots_id = $1 WHERE id = $2")
+            .bind(lisa.id.get()).bind(ali.id.get()).execute(&app.engine.db.pool).await.unwrap();
+        // Booked three days ahead: its first reminder is days away.
+        app.engine.create_appointment(&NewAppointment {
+            participant_id: ali.id, series_id: None, kind: AppointmentKind::Meeting,
+            starts_at: now + chrono::Duration::days(3), duration_min: 30, location: None,
+            with_whom: None, internal_note: None, external_ref: None,
+        }, &common::fx::actor(), now).await.unwrap();
+        let mut c = app.engine.db.conn().await.unwrap();
+        let pending = |rows: Vec<outbox::OutboxRow>| rows.into_iter().filter(|r| r.status == OutboxStatus::Pending).collect::<Vec<_>>();
+        let before = pending(outbox::list(&mut c, Some(ali.id)).await.unwrap());
+        assert!(!before.is_empty() && before.iter().all(|r| r.next_attempt_at > now + chrono::Duration::hours(12)));
+        let mut b = app.login("lisa").await;
+        let (_, page) = b.get("/sandbox").await;
+        assert!(page.contains("Skicka den nu"), "{page}");
+        let res = b.post(&format!("/sandbox/{}/next-now", ali.id), &[]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let after = pending(outbox::list(&mut c, Some(ali.id)).await.unwrap());
+        let due_now = after.iter().filter(|r| r.next_attempt_at <= chrono::Utc::now()).count();
+        assert_eq!(due_now, 1, "exactly the next one is due now");
+        // Outside the demo the route does not exist.
+        let serve = ui::spawn(&t, false).await;
+        serve.staff("anna", Role::Admin, None).await;
+        let mut b = serve.login("anna").await;
+        let res = b.post(&format!("/sandbox/{}/next-now", ali.id), &[]).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+}

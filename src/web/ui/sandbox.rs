@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/sandbox", get(page))
         .route("/sandbox/{id}/messages", get(messages))
         .route("/sandbox/{id}/reply", post(reply))
+        .route("/sandbox/{id}/next-now", post(next_now))
         .route(
             "/static/sandbox.js",
             get(|| async {
@@ -175,6 +176,26 @@ async fn messages(
             })
             .collect(),
     ))
+}
+
+#[derive(Deserialize)]
+struct NoFields {}
+
+/// "Skicka nästa nu": the phone's next pending message goes out at once.
+async fn next_now(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    p: Posted<NoFields>,
+) -> Result<Response, UiError> {
+    let me = &p.me;
+    demo_only(me)?;
+    let id = parse_id(me, &id)?;
+    full_case(&s, me, id).await?;
+    s.engine
+        .send_next_now_in_demo(id, Utc::now())
+        .await
+        .map_err(err(me))?;
+    Ok(see_other(&format!("/sandbox#p{id}")))
 }
 
 #[derive(Deserialize)]
