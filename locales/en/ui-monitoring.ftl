@@ -43,6 +43,7 @@ ui-monitoring-col-messages = Sent
 ui-monitoring-col-no-receipt = Sent, no delivery report
 ui-monitoring-col-asked = Reply asked
 ui-monitoring-col-replied = Replied
+ui-monitoring-col-reply-rate = Reply rate
 ui-monitoring-col-month = Month
 ui-monitoring-col-sms = SMS
 ui-monitoring-status-pending = planned

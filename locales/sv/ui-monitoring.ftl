@@ -43,6 +43,7 @@ ui-monitoring-col-messages = Skickade
 ui-monitoring-col-no-receipt = Skickade, inget leveransbesked
 ui-monitoring-col-asked = Svar begärt
 ui-monitoring-col-replied = Svarade
+ui-monitoring-col-reply-rate = Svarsandel
 ui-monitoring-col-month = Månad
 ui-monitoring-col-sms = SMS
 ui-monitoring-status-pending = planerad
