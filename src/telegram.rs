@@ -172,7 +172,15 @@ pub fn today_text(lang: Language, tz: chrono_tz::Tz, rows: &[DayRow]) -> String 
                 Some(Delivery::Failed) => "staff-delivery-failed",
             };
             let delivery = texts::render(lang, key, &[]);
-            let mut s = format!("{}, {delivery}", reply_word(lang, r.reply));
+            let reply = match r.awaiting_choice {
+                Some(waiting) if r.reply == ReplyState::None => texts::render(
+                    lang,
+                    "staff-reply-asked-which",
+                    &[("reply", reply_word(lang, waiting))],
+                ),
+                _ => reply_word(lang, r.reply),
+            };
+            let mut s = format!("{reply}, {delivery}");
             if r.attendance != Attendance::Unknown {
                 s.push_str(&format!(", {}", attendance_word(lang, r.attendance)));
             }

@@ -97,6 +97,7 @@ staff-today-none = No appointments today for your participants.
 staff-today-head = Today:
 staff-today-cancelled = cancelled
 staff-reply-none = no reply
+staff-reply-asked-which = replied { $reply }, which time awaits an answer
 staff-reply-coming = coming
 staff-reply-cannot = can't come
 staff-delivery-none = nothing sent

@@ -27,6 +27,7 @@ ui-today-reply-cannot-reason = cannot come: { $reason }
 ui-today-reply-late = coming, late
 ui-today-reply-late-min = coming, { $min } min late
 ui-today-reply-none = no answer
+ui-today-reply-asked-which = replied { $reply }, but which time? The question awaits an answer
 ui-today-attendance-attended = Attended
 ui-today-attendance-absent = Did not show
 ui-today-attendance-excused = Excused

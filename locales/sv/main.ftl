@@ -98,6 +98,7 @@ staff-today-none = Inga tider idag för dina deltagare.
 staff-today-head = Idag:
 staff-today-cancelled = inställd
 staff-reply-none = inget svar
+staff-reply-asked-which = svarade { $reply }, vilken tid väntar på svar
 staff-reply-coming = kommer
 staff-reply-cannot = förhinder
 staff-delivery-none = inget utskick

@@ -27,6 +27,7 @@ ui-today-reply-cannot-reason = förhinder: { $reason }
 ui-today-reply-late = kommer, sent
 ui-today-reply-late-min = kommer, { $min } min sent
 ui-today-reply-none = inget svar
+ui-today-reply-asked-which = svarade { $reply }, men vilken tid? Frågan väntar på svar
 ui-today-attendance-attended = Närvarade
 ui-today-attendance-absent = Uteblev
 ui-today-attendance-excused = Giltigt förhinder

@@ -18,7 +18,8 @@ use chrono_tz::Tz;
 pub const MAX_TODAY_ROWS: i64 = 200;
 
 /// Appointments of `scope` starting in `[from, to)`, oldest first, at most
-/// `limit`; with `unrecorded_only`, only scheduled ones without attendance.
+/// `limit`; with `unrecorded_only`, only scheduled ones without attendance;
+/// marked when a "which time?" question open at `now` is about them.
 /// In the caller's connection, for a read that is audited with others
 /// ([`Engine::read_audited`]).
 pub async fn rows(
@@ -28,8 +29,21 @@ pub async fn rows(
     to: DateTime<Utc>,
     unrecorded_only: bool,
     limit: i64,
+    now: DateTime<Utc>,
 ) -> Result<Vec<DayRow>> {
-    crate::store::ui_today::day_rows(c, scope, from, to, unrecorded_only, limit).await
+    let mut rows =
+        crate::store::ui_today::day_rows(c, scope, from, to, unrecorded_only, limit).await?;
+    // A reply that fitted two of them waits for "1" or "2": both say so.
+    let open = crate::store::inbound::open_choices(c, now).await?;
+    if !open.is_empty() {
+        for r in &mut rows {
+            r.awaiting_choice = open
+                .iter()
+                .find(|(a, _)| *a == r.slot.id)
+                .map(|(_, reply)| *reply);
+        }
+    }
+    Ok(rows)
 }
 
 /// Local midnight of `day` in `tz`, as an instant.
@@ -46,9 +60,10 @@ impl Engine {
         to: DateTime<Utc>,
         unrecorded_only: bool,
         limit: i64,
+        now: DateTime<Utc>,
     ) -> Result<Vec<DayRow>> {
         let mut c = self.db.conn().await?;
-        rows(&mut c, scope, from, to, unrecorded_only, limit).await
+        rows(&mut c, scope, from, to, unrecorded_only, limit, now).await
     }
 
     /// `/idag`: today's appointments (on the lots's unit's calendar) of the
@@ -70,7 +85,7 @@ impl Engine {
         let day = now.with_timezone(&tz).date_naive();
         let (start, end) = (midnight(day, tz), midnight(day + Duration::days(1), tz));
         let list = self
-            .day(Scope::Caseload(s), start, end, false, MAX_TODAY_ROWS)
+            .day(Scope::Caseload(s), start, end, false, MAX_TODAY_ROWS, now)
             .await?;
         Ok((tz, list))
     }

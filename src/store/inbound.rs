@@ -475,3 +475,37 @@ pub async fn others_with_phone(
         })
         .collect()
 }
+
+/// The open "which time?" questions (a reply that fitted two appointments):
+/// each appointment asked about, with the reply waiting for the choice.
+pub async fn open_choices(
+    c: &mut Conn,
+    now: DateTime<Utc>,
+) -> Result<Vec<(AppointmentId, ReplyState)>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT payload FROM pending_questions WHERE kind = 'choice' AND expires_at > $1",
+    )
+    .bind(ms(now))
+    .fetch_all(&mut *c)
+    .await?;
+    let mut out = Vec::new();
+    for (payload,) in rows {
+        let v: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+        let reply: ReplyState = v["reply"]
+            .as_str()
+            .unwrap_or("none")
+            .parse()
+            .unwrap_or(ReplyState::None);
+        for id in v["options"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_i64)
+        {
+            if id > 0 {
+                out.push((AppointmentId::from_db(id), reply));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -94,6 +94,10 @@ pub struct DayRow {
     pub attendance: Attendance,
     /// `None`: no reminder planned or sent (or all were cancelled).
     pub delivery: Option<Delivery>,
+    /// The participant replied (this reply) to two appointments at once and
+    /// the bot asked which one, with no answer yet: this is one of the two
+    /// (set by `engine::day::rows`).
+    pub awaiting_choice: Option<ReplyState>,
 }
 
 const SLOT_COLS: &str = "a.id, a.unit_id, u.name AS unit_name, a.participant_id, p.first_name, \
@@ -165,6 +169,7 @@ pub async fn day_rows(
                 delivery: r
                     .try_get::<Option<i64>, _>("delivery")?
                     .and_then(Delivery::from_rank),
+                awaiting_choice: None,
             })
         })
         .collect()

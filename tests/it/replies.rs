@@ -12,6 +12,7 @@ use paminn::domain::{
     AppointmentKind, Attendance, ChannelKind, Intensity, OutboxStatus, ParticipantId,
     ParticipantStatus, Purpose, ReplyState, Span, TaskKind,
 };
+use paminn::engine::day::Scope;
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
 use paminn::engine::replies::Received;
 use paminn::store::appointments::{self, Appointment, NewAppointment};
@@ -140,7 +141,16 @@ both_backends! {
         assert_eq!(w.receipt(p.id).await,
             "Gäller det imorgon tisdag 8 december kl. 09:00 (svara 1) eller torsdag 10 december kl. 13:00 (svara 2)?");
         assert_eq!(w.appt(&tue).await.reply, ReplyState::None);
+        // Today (and /idag) show both as waiting for the choice, with the
+        // reply that waits, not as "no answer".
+        let day = |at| w.e.day(Scope::Unit(w.unit.id), sthlm(2026, 12, 8, 0, 0), sthlm(2026, 12, 11, 0, 0), false, 10, at);
+        let rows = day(t1 + Duration::minutes(1)).await.unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows.iter().all(|r| r.awaiting_choice == Some(ReplyState::Cannot)), "{:?}", rows.iter().map(|r| r.awaiting_choice).collect::<Vec<_>>());
+        // The question lapses after a day.
+        assert!(day(t1 + Duration::hours(25)).await.unwrap().iter().all(|r| r.awaiting_choice.is_none()));
         w.say(p.id, "2", t1 + Duration::minutes(2)).await;
+        assert!(day(t1 + Duration::minutes(3)).await.unwrap().iter().all(|r| r.awaiting_choice.is_none()), "answered");
         assert_eq!(w.appt(&thu).await.reply, ReplyState::Cannot);
         assert_eq!(w.appt(&tue).await.reply, ReplyState::None);
         // Now only Tuesday is unanswered: a plain "ja" is about Tuesday.

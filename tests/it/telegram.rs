@@ -646,7 +646,7 @@ both_backends! {
                 .await
                 .unwrap();
         }
-        let day = w.e.day(Scope::Caseload(lots), sthlm(2026, 12, 10, 0, 0), sthlm(2026, 12, 11, 0, 0), false, 10)
+        let day = w.e.day(Scope::Caseload(lots), sthlm(2026, 12, 10, 0, 0), sthlm(2026, 12, 11, 0, 0), false, 10, sthlm(2026, 12, 10, 12, 0))
             .await
             .unwrap();
         assert_eq!(day.len(), 1);

@@ -160,6 +160,25 @@ fn appt_view(me: &Me, row: Option<&DayRow>, slot: &Slot, now: DateTime<Utc>) -> 
                 _ => t(l, "ui-today-reply-cannot"),
             },
         },
+        // "förhinder" fitted this and another appointment: the bot asked
+        // which, and the answer is not in yet.
+        ReplyState::None if r.awaiting_choice.is_some() => Badge {
+            class: "pending",
+            label: ta(
+                l,
+                "ui-today-reply-asked-which",
+                &[(
+                    "reply",
+                    t(
+                        l,
+                        &format!(
+                            "ui-today-reply-{}",
+                            r.awaiting_choice.unwrap_or(ReplyState::None).as_str()
+                        ),
+                    ),
+                )],
+            ),
+        },
         ReplyState::None => Badge {
             class: "pending",
             label: t(l, "ui-today-reply-none"),
@@ -464,10 +483,10 @@ async fn today_page(
             let mut rows = Vec::new();
             let mut earlier = Vec::new();
             if let Some(scope) = scope {
-                rows = day::rows(c, scope, start, end, false, MAX_ROWS).await?;
+                rows = day::rows(c, scope, start, end, false, MAX_ROWS, now).await?;
                 if !contact_only {
                     let from = start - Duration::days(EARLIER_DAYS);
-                    earlier = day::rows(c, scope, from, start, true, MAX_ROWS).await?;
+                    earlier = day::rows(c, scope, from, start, true, MAX_ROWS, now).await?;
                 }
             }
             let mut tasks = Vec::new();
