@@ -207,4 +207,57 @@ mod config_tests {
         );
         assert!(shown.contains("<redacted>") && shown.contains("paminn.example.se"));
     }
+
+    #[test]
+    fn the_gateway_configs_never_print_their_secrets() {
+        use super::{elks46, sinch, twilio};
+        let callback = Some("https://paminn.example.se/hook?k=cb-secret".to_string());
+        let t = std::time::Duration::from_secs(1);
+        let shown = [
+            format!(
+                "{:?}",
+                elks46::Elks46Config {
+                    api_url: "https://api.46elks.com".into(),
+                    username: "u-elks".into(),
+                    password: "pw-secret".into(),
+                    from: "+46700000000".into(),
+                    status_callback: callback.clone(),
+                    rate_per_sec: 5,
+                    timeout: t,
+                }
+            ),
+            format!(
+                "{:?}",
+                twilio::TwilioConfig {
+                    api_url: "https://api.twilio.com".into(),
+                    account_sid: "AC-sid".into(),
+                    auth_token: "tok-secret".into(),
+                    from: "+46700000000".into(),
+                    status_callback: callback.clone(),
+                    rate_per_sec: 5,
+                    timeout: t,
+                }
+            ),
+            format!(
+                "{:?}",
+                sinch::SinchConfig {
+                    api_url: "https://eu.sms.api.sinch.com".into(),
+                    service_plan_id: "plan-id".into(),
+                    api_token: "api-secret".into(),
+                    from: "+46700000000".into(),
+                    status_callback: callback,
+                    rate_per_sec: 5,
+                    timeout: t,
+                }
+            ),
+        ];
+        for (s, account) in shown.iter().zip(["u-elks", "AC-sid", "plan-id"]) {
+            assert!(!s.contains("secret"), "{s}");
+            assert!(
+                s.contains("<redacted>") && s.contains("Some(\"<set>\")"),
+                "{s}"
+            );
+            assert!(s.contains(account) && s.contains("+46700000000"), "{s}");
+        }
+    }
 }

@@ -66,22 +66,15 @@ pub struct Elks46Config {
     pub timeout: Duration,
 }
 
-impl std::fmt::Debug for Elks46Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Elks46Config")
-            .field("api_url", &self.api_url)
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("from", &self.from)
-            .field(
-                "status_callback",
-                &self.status_callback.as_ref().map(|_| "<set>"),
-            )
-            .field("rate_per_sec", &self.rate_per_sec)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
+redacting_debug!(Elks46Config {
+    api_url,
+    username,
+    password: secret,
+    from,
+    status_callback: if_set,
+    rate_per_sec,
+    timeout,
+});
 
 pub struct Elks46 {
     cfg: Elks46Config,

@@ -61,22 +61,15 @@ pub struct SinchConfig {
     pub timeout: Duration,
 }
 
-impl std::fmt::Debug for SinchConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SinchConfig")
-            .field("api_url", &self.api_url)
-            .field("service_plan_id", &self.service_plan_id)
-            .field("api_token", &"<redacted>")
-            .field("from", &self.from)
-            .field(
-                "status_callback",
-                &self.status_callback.as_ref().map(|_| "<set>"),
-            )
-            .field("rate_per_sec", &self.rate_per_sec)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
+redacting_debug!(SinchConfig {
+    api_url,
+    service_plan_id,
+    api_token: secret,
+    from,
+    status_callback: if_set,
+    rate_per_sec,
+    timeout,
+});
 
 pub struct Sinch {
     cfg: SinchConfig,

@@ -77,22 +77,15 @@ pub struct TwilioConfig {
     pub timeout: Duration,
 }
 
-impl std::fmt::Debug for TwilioConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TwilioConfig")
-            .field("api_url", &self.api_url)
-            .field("account_sid", &self.account_sid)
-            .field("auth_token", &"<redacted>")
-            .field("from", &self.from)
-            .field(
-                "status_callback",
-                &self.status_callback.as_ref().map(|_| "<set>"),
-            )
-            .field("rate_per_sec", &self.rate_per_sec)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
+redacting_debug!(TwilioConfig {
+    api_url,
+    account_sid,
+    auth_token: secret,
+    from,
+    status_callback: if_set,
+    rate_per_sec,
+    timeout,
+});
 
 pub struct Twilio {
     cfg: TwilioConfig,
