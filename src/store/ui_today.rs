@@ -8,7 +8,7 @@ use crate::domain::{
     AppointmentId, AppointmentKind, Attendance, ParticipantId, ReplyState, StaffId, UnitId,
 };
 use crate::error::Result;
-use crate::store::tasks::Task;
+use crate::store::tasks::{self, Task};
 use crate::store::units::parse_tz;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -249,24 +249,8 @@ pub async fn open_tasks(c: &mut Conn, scope: TaskScope, limit: i64) -> Result<Ve
     let mut tasks = rows
         .iter()
         .map(|r| {
-            let detail: String = r.try_get("detail")?;
             Ok(OpenTask {
-                task: Task {
-                    id: r.try_get("id")?,
-                    unit_id: UnitId::from_db(r.try_get("unit_id")?),
-                    participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-                    appointment_id: r
-                        .try_get::<Option<i64>, _>("appointment_id")?
-                        .map(AppointmentId::from_db),
-                    kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-                    assigned_to: r
-                        .try_get::<Option<i64>, _>("assigned_to")?
-                        .map(StaffId::from_db),
-                    created_at: from_ms(r.try_get("created_at")?),
-                    done_at: opt_from_ms(r.try_get("done_at")?),
-                    done_by: r.try_get("done_by")?,
-                },
+                task: tasks::from_row(r)?,
                 first_name: r.try_get("first_name")?,
                 lots_id: r
                     .try_get::<Option<i64>, _>("lots_id")?
