@@ -7,7 +7,7 @@
 //!
 //! Also the unit scope the settings pages share ([`scope`]).
 
-use super::{Me, Ui, UiError, local_date, render, t, ta};
+use super::{Me, Ui, UiError, local_date, render_refused, t, ta};
 use crate::domain::access::{self, Action};
 use crate::domain::gates::SuppressReason;
 use crate::domain::schedule::resolve_local;
@@ -858,11 +858,7 @@ async fn page(
         months,
         scope_name: name,
     };
-    let mut r = render(&page);
-    if failed {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(r)
+    Ok(render_refused(&page, failed))
 }
 
 fn render_chart(c: &Chart) -> Result<String, UiError> {
