@@ -591,23 +591,30 @@ async fn record_attendance(
 #[derive(Deserialize)]
 struct Empty {}
 
-async fn task_done(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    p: Posted<Empty>,
-) -> Result<Response, UiError> {
-    let me = p.me;
-    let id: i64 = parse_id(me.lang, &id)?;
+/// The task named in the path, when `me` sees its participant's case in
+/// full (403 otherwise).
+async fn task_in_full(s: &AppState, me: &Me, id: &str) -> Result<i64, UiError> {
+    let id: i64 = parse_id(me.lang, id)?;
     let task = {
         let mut c = s.engine.db.conn().await.map_err(db_err(me.lang))?;
         crate::store::tasks::get(&mut c, id)
             .await
             .map_err(db_err(me.lang))?
     };
-    let (_, access) = super::case(&s, &me, task.participant_id, false).await?;
+    let (_, access) = super::case(s, me, task.participant_id, false).await?;
     if access != CaseAccess::Full {
         return Err(UiError::forbidden(me.lang));
     }
+    Ok(id)
+}
+
+async fn task_done(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    p: Posted<Empty>,
+) -> Result<Response, UiError> {
+    let me = p.me;
+    let id = task_in_full(&s, &me, &id).await?;
     match s.engine.mark_task_done(id, &me.actor(), Utc::now()).await {
         // Done already (a second tap, or a colleague): nothing to do.
         Ok(_) | Err(Error::Conflict(_)) => Ok(see_other(&format!("/today?done={id}#flash"))),
@@ -654,17 +661,7 @@ async fn undo_task_done(
     p: Posted<Empty>,
 ) -> Result<Response, UiError> {
     let me = p.me;
-    let id: i64 = parse_id(me.lang, &id)?;
-    let task = {
-        let mut c = s.engine.db.conn().await.map_err(db_err(me.lang))?;
-        crate::store::tasks::get(&mut c, id)
-            .await
-            .map_err(db_err(me.lang))?
-    };
-    let (_, access) = super::case(&s, &me, task.participant_id, false).await?;
-    if access != CaseAccess::Full {
-        return Err(UiError::forbidden(me.lang));
-    }
+    let id = task_in_full(&s, &me, &id).await?;
     match s.engine.undo_task_done(id, &me.actor(), Utc::now()).await {
         // Open already (a second tap): nothing to do.
         Ok(_) | Err(Error::Conflict(_)) => Ok(see_other(&format!("/today?reopened={id}#t{id}"))),
