@@ -116,6 +116,16 @@ fn slot(r: &sqlx::any::AnyRow) -> Result<Slot> {
     })
 }
 
+/// What the day list and the calendar read from: appointments with their
+/// participant and unit, starting in `[$1, $2)`, in the scope (`$3` the
+/// lots, `$4` the unit; see [`Scope::binds`]).
+const SLOT_FROM: &str = "FROM appointments a
+         JOIN participants p ON p.id = a.participant_id
+         JOIN units u ON u.id = a.unit_id
+         WHERE a.starts_at >= $1 AND a.starts_at < $2
+           AND ($3 IS NULL OR p.lots_id = $3)
+           AND ($4 IS NULL OR a.unit_id = $4)";
+
 /// Appointments starting in `[from, to)`, oldest first, at most `limit`.
 /// With `unrecorded_only`, only scheduled ones without attendance.
 pub async fn day_rows(
@@ -134,12 +144,7 @@ pub async fn day_rows(
                                  ELSE 0 END) AS BIGINT)
                  FROM outbox o
                  WHERE o.appointment_id = a.id AND o.purpose IN ('reminder','summons')) AS delivery
-         FROM appointments a
-         JOIN participants p ON p.id = a.participant_id
-         JOIN units u ON u.id = a.unit_id
-         WHERE a.starts_at >= $1 AND a.starts_at < $2
-           AND ($3 IS NULL OR p.lots_id = $3)
-           AND ($4 IS NULL OR a.unit_id = $4)
+         {SLOT_FROM}
            AND ($5 = 0 OR (a.status = 'scheduled' AND a.attendance = 'unknown'))
          ORDER BY a.starts_at, a.id
          LIMIT $6"
@@ -183,12 +188,7 @@ pub async fn calendar(
     let (lots, unit) = scope.binds();
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {SLOT_COLS}
-         FROM appointments a
-         JOIN participants p ON p.id = a.participant_id
-         JOIN units u ON u.id = a.unit_id
-         WHERE a.starts_at >= $1 AND a.starts_at < $2
-           AND ($3 IS NULL OR p.lots_id = $3)
-           AND ($4 IS NULL OR a.unit_id = $4)
+         {SLOT_FROM}
          ORDER BY a.starts_at, a.id
          LIMIT $5"
     ));
