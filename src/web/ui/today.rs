@@ -541,6 +541,17 @@ fn parse_id<T: std::str::FromStr>(lang: Language, id: &str) -> Result<T, UiError
     id.parse().map_err(|_| UiError::not_found(lang))
 }
 
+/// The appointment named in the path, when `me` sees its participant's
+/// case in full (403 otherwise).
+async fn appointment_in_full(s: &AppState, me: &Me, id: &str) -> Result<AppointmentId, UiError> {
+    let id: AppointmentId = parse_id(me.lang, id)?;
+    let (_, _, access) = super::appointment_case(s, me, id).await?;
+    if access != CaseAccess::Full {
+        return Err(UiError::forbidden(me.lang));
+    }
+    Ok(id)
+}
+
 #[derive(Deserialize)]
 struct AttendanceForm {
     attendance: String,
@@ -552,11 +563,7 @@ async fn record_attendance(
     p: Posted<AttendanceForm>,
 ) -> Result<Response, UiError> {
     let (me, f) = (p.me, p.form);
-    let id: AppointmentId = parse_id(me.lang, &id)?;
-    let (_, _, access) = super::appointment_case(&s, &me, id).await?;
-    if access != CaseAccess::Full {
-        return Err(UiError::forbidden(me.lang));
-    }
+    let id = appointment_in_full(&s, &me, &id).await?;
     let attendance = match f.attendance.parse::<Attendance>() {
         Ok(a) if a != Attendance::Unknown => a,
         _ => {
@@ -635,11 +642,7 @@ async fn undo_attendance(
     p: Posted<UndoForm>,
 ) -> Result<Response, UiError> {
     let (me, f) = (p.me, p.form);
-    let id: AppointmentId = parse_id(me.lang, &id)?;
-    let (_, _, access) = super::appointment_case(&s, &me, id).await?;
-    if access != CaseAccess::Full {
-        return Err(UiError::forbidden(me.lang));
-    }
+    let id = appointment_in_full(&s, &me, &id).await?;
     let to: Attendance = f.to.parse().map_err(|_| {
         UiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
