@@ -587,7 +587,12 @@ impl<R: Read> Reader<R> {
 /// (The import itself streams with [`reader`]; this is for tests, the
 /// fuzz target and small inputs.)
 pub fn parse(bytes: &[u8]) -> Result<Parsed> {
-    let mut r = reader(bytes)?;
+    parse_from(bytes)
+}
+
+/// [`parse`] from any reader.
+fn parse_from<R: Read>(r: R) -> Result<Parsed> {
+    let mut r = reader(r)?;
     let mut out = Parsed::default();
     while let Some(next) = r.next_row()? {
         match next {
@@ -1111,23 +1116,11 @@ mod tests {
         }
     }
 
-    fn collect<R: Read>(r: R) -> Result<Parsed> {
-        let mut r = reader(r)?;
-        let mut out = Parsed::default();
-        while let Some(next) = r.next_row()? {
-            match next {
-                Ok(row) => out.rows.push(row),
-                Err(e) => out.errors.push(e),
-            }
-        }
-        Ok(out)
-    }
-
     #[test]
     fn streaming_gives_the_same_lines_as_reading_whole() {
         let text = "\u{FEFF}deltagare;start\r\n\r\n1;2026-12-10 09:00\r\n\r\n\r\nx;2026-12-10 09:00\r\n2;\"2026-12-10\n09:00\"\r\n3;2026-12-11 09:00\r\n";
         let whole = parse(text.as_bytes()).unwrap();
-        let streamed = collect(Trickle(text.as_bytes())).unwrap();
+        let streamed = parse_from(Trickle(text.as_bytes())).unwrap();
         assert_eq!(whole.rows, streamed.rows);
         assert_eq!(whole.errors, streamed.errors);
         assert_eq!(row_lines(&whole), [3, 9]);
@@ -1158,7 +1151,7 @@ mod tests {
             }
             bytes.extend_from_slice(&body);
             let whole = parse(&bytes);
-            let streamed = collect(Trickle(&bytes));
+            let streamed = parse_from(Trickle(&bytes));
             match (&whole, &streamed) {
                 (Ok(w), Ok(s)) => {
                     proptest::prop_assert_eq!(&w.rows, &s.rows);
