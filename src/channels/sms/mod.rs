@@ -134,6 +134,24 @@ pub fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// The HTTP client a gateway sends with: rustls and a whole-request
+/// timeout.
+pub(crate) fn http_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .expect("an HTTP client with rustls and a timeout always builds")
+}
+
+/// A gateway's limits: the account's rate across all recipients, none per
+/// recipient.
+pub(crate) fn account_limits(rate_per_sec: u32) -> crate::channels::Limits {
+    crate::channels::Limits {
+        global_per_sec: Some(rate_per_sec),
+        per_recipient_per_sec: None,
+    }
+}
+
 /// Sends a prepared request to a gateway and reads its answer: the part
 /// every SMS transport shares. A non-2xx answer goes through the
 /// provider's `classify`; a 2xx whose body cannot be read is permanent

@@ -26,7 +26,9 @@
 //! transport reports `"SEK"` ([`CURRENCY`]); a EUR account would need it
 //! configurable.
 
-use crate::channels::sms::{classify_status, exchange, says_invalid_number};
+use crate::channels::sms::{
+    account_limits, classify_status, exchange, http_client, says_invalid_number,
+};
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
 use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
@@ -84,10 +86,7 @@ pub struct Elks46 {
 
 impl Elks46 {
     pub fn new(cfg: Elks46Config) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .build()
-            .expect("an HTTP client with rustls and a timeout always builds");
+        let client = http_client(cfg.timeout);
         let url = format!("{}/a1/sms", cfg.api_url.trim_end_matches('/'));
         Elks46 { cfg, client, url }
     }
@@ -128,10 +127,7 @@ impl Transport for Elks46 {
     }
 
     fn limits(&self) -> Limits {
-        Limits {
-            global_per_sec: Some(self.cfg.rate_per_sec),
-            per_recipient_per_sec: None,
-        }
+        account_limits(self.cfg.rate_per_sec)
     }
 
     async fn send(&self, msg: &OutgoingMessage) -> Result<Accepted, SendError> {

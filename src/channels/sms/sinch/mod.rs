@@ -26,7 +26,9 @@
 //! texts may quote the number, so they pass through [`mask_numbers_in`];
 //! only ids, codes and statuses are logged.
 
-use crate::channels::sms::{classify_status, exchange, says_invalid_number};
+use crate::channels::sms::{
+    account_limits, classify_status, exchange, http_client, says_invalid_number,
+};
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
 use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
@@ -79,10 +81,7 @@ pub struct Sinch {
 
 impl Sinch {
     pub fn new(cfg: SinchConfig) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .build()
-            .expect("an HTTP client with rustls and a timeout always builds");
+        let client = http_client(cfg.timeout);
         let url = format!(
             "{}/xms/v1/{}/batches",
             cfg.api_url.trim_end_matches('/'),
@@ -147,10 +146,7 @@ impl Transport for Sinch {
     }
 
     fn limits(&self) -> Limits {
-        Limits {
-            global_per_sec: Some(self.cfg.rate_per_sec),
-            per_recipient_per_sec: None,
-        }
+        account_limits(self.cfg.rate_per_sec)
     }
 
     async fn send(&self, msg: &OutgoingMessage) -> Result<Accepted, SendError> {
