@@ -100,42 +100,23 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<bool> {
     };
     // Within the next hour: the 30-minute reminder goes out about a minute
     // after the demo starts; tomorrow's gets its day-before reminder later.
-    engine
-        .create_appointment(
-            &at(
-                ids[0],
-                now + Duration::minutes(30) + Duration::seconds(15),
-                AppointmentKind::Meeting,
-                "Kontoret",
-            ),
-            &actor,
-            now,
-        )
-        .await?;
-    engine
-        .create_appointment(
-            &at(
-                ids[1],
-                now + Duration::minutes(50),
-                AppointmentKind::Meeting,
-                "Kontoret",
-            ),
-            &actor,
-            now,
-        )
-        .await?;
-    engine
-        .create_appointment(
-            &at(
-                ids[2],
-                now + Duration::days(1),
-                AppointmentKind::Meeting,
-                "Office",
-            ),
-            &actor,
-            now,
-        )
-        .await?;
+    for (i, start, loc) in [
+        (
+            0,
+            now + Duration::minutes(30) + Duration::seconds(15),
+            "Kontoret",
+        ),
+        (1, now + Duration::minutes(50), "Kontoret"),
+        (2, now + Duration::days(1), "Office"),
+    ] {
+        engine
+            .create_appointment(
+                &at(ids[i], start, AppointmentKind::Meeting, loc),
+                &actor,
+                now,
+            )
+            .await?;
+    }
     // A weekly test series for Sara, Wednesdays 09:00.
     let cron: CronExpr = "0 9 * * WED".parse().map_err(anyhow::Error::msg)?;
     engine

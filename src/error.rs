@@ -36,4 +36,14 @@ impl Error {
             _ => false,
         }
     }
+
+    /// A unique-constraint violation as [`Error::Conflict`] with the
+    /// message `conflict` gives (what is taken); any other error as it is.
+    pub fn unique_as_conflict(self, conflict: impl FnOnce() -> String) -> Self {
+        if self.is_unique_violation() {
+            Error::Conflict(conflict())
+        } else {
+            self
+        }
+    }
 }

@@ -587,7 +587,12 @@ impl<R: Read> Reader<R> {
 /// (The import itself streams with [`reader`]; this is for tests, the
 /// fuzz target and small inputs.)
 pub fn parse(bytes: &[u8]) -> Result<Parsed> {
-    let mut r = reader(bytes)?;
+    parse_from(bytes)
+}
+
+/// [`parse`] from any reader.
+fn parse_from<R: Read>(r: R) -> Result<Parsed> {
+    let mut r = reader(r)?;
     let mut out = Parsed::default();
     while let Some(next) = r.next_row()? {
         match next {
@@ -919,6 +924,21 @@ mod tests {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
     }
 
+    /// The lines that became rows.
+    fn row_lines(p: &Parsed) -> Vec<u64> {
+        p.rows.iter().map(|r| r.line).collect()
+    }
+
+    /// The lines refused.
+    fn error_lines(p: &Parsed) -> Vec<u64> {
+        p.errors.iter().map(|e| e.line).collect()
+    }
+
+    /// The `i`th refused line's reason says `what`.
+    fn says(p: &Parsed, i: usize, what: &str) {
+        assert!(p.errors[i].reason.contains(what), "{:?}", p.errors[i]);
+    }
+
     #[test]
     fn a_swedish_excel_file_in_windows_1252_with_semicolons() {
         // "Plats" value "Kontoret på Åsgatan" in Windows-1252.
@@ -961,21 +981,12 @@ mod tests {
                     ;;\n\
                     4;2026-12-12 10:00;lång\n";
         let p = parse(text.as_bytes()).unwrap();
-        assert_eq!(p.rows.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 5]);
+        assert_eq!(row_lines(&p), [2, 5]);
         assert_eq!(p.rows[1].duration.as_minutes(), 90);
-        let lines: Vec<u64> = p.errors.iter().map(|e| e.line).collect();
-        assert_eq!(lines, [3, 4, 7]);
-        assert!(
-            p.errors[0].reason.contains("participant id"),
-            "{:?}",
-            p.errors[0]
-        );
-        assert!(
-            p.errors[1].reason.contains("not a date and time"),
-            "{:?}",
-            p.errors[1]
-        );
-        assert!(p.errors[2].reason.contains("duration"), "{:?}", p.errors[2]);
+        assert_eq!(error_lines(&p), [3, 4, 7]);
+        says(&p, 0, "participant id");
+        says(&p, 1, "not a date and time");
+        says(&p, 2, "duration");
     }
 
     #[test]
@@ -1017,24 +1028,12 @@ mod tests {
                     ;;;\n\
                     1;2026-12-13 09:00;\"Kontoret; våning 2\";R4\n";
         let p = parse(text.as_bytes()).unwrap();
-        assert_eq!(p.rows.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 6]);
+        assert_eq!(row_lines(&p), [2, 6]);
         assert_eq!(p.rows[1].location.as_deref(), Some("Kontoret; våning 2"));
-        assert_eq!(p.errors.iter().map(|e| e.line).collect::<Vec<_>>(), [3, 4]);
-        assert!(
-            p.errors[0]
-                .reason
-                .contains("5 fields, but the header has 4"),
-            "{:?}",
-            p.errors[0]
-        );
-        assert!(p.errors[0].reason.contains("quotes"), "{:?}", p.errors[0]);
-        assert!(
-            p.errors[1]
-                .reason
-                .contains("3 fields, but the header has 4"),
-            "{:?}",
-            p.errors[1]
-        );
+        assert_eq!(error_lines(&p), [3, 4]);
+        says(&p, 0, "5 fields, but the header has 4");
+        says(&p, 0, "quotes");
+        says(&p, 1, "3 fields, but the header has 4");
     }
 
     #[test]
@@ -1046,38 +1045,22 @@ mod tests {
                     3;bad;R3\n\
                     3;2026-12-12 09:00;R3\n";
         let p = parse(text.as_bytes()).unwrap();
-        assert_eq!(p.rows.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 3, 6]);
+        assert_eq!(row_lines(&p), [2, 3, 6]);
         assert_eq!(p.errors.len(), 2, "{:?}", p.errors);
         assert_eq!(p.errors[0].line, 4);
-        assert!(
-            p.errors[0].reason.contains("'R1' is also on line 2"),
-            "{:?}",
-            p.errors[0]
-        );
+        says(&p, 0, "'R1' is also on line 2");
         // A bad line's reference does not count: its fix may follow.
-        assert!(
-            p.errors[1].reason.contains("not a date"),
-            "{:?}",
-            p.errors[1]
-        );
+        says(&p, 1, "not a date");
     }
 
     #[test]
     fn a_nul_byte_in_any_field_is_a_line_error_and_the_rest_is_kept() {
         let text = b"deltagare;start;anteckning\n1;2026-12-10 09:00;ok\n1;2026-12-11 09:00;a\x00b\n1;2026-12-12\x00 09:00;x\n2;2026-12-13 09:00;\n";
         let p = parse(text).unwrap();
-        assert_eq!(p.rows.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 5]);
-        assert_eq!(p.errors.iter().map(|e| e.line).collect::<Vec<_>>(), [3, 4]);
-        assert!(
-            p.errors[0].reason.contains("'anteckning' has a NUL byte"),
-            "{:?}",
-            p.errors[0]
-        );
-        assert!(
-            p.errors[1].reason.contains("'start' has a NUL byte"),
-            "{:?}",
-            p.errors[1]
-        );
+        assert_eq!(row_lines(&p), [2, 5]);
+        assert_eq!(error_lines(&p), [3, 4]);
+        says(&p, 0, "'anteckning' has a NUL byte");
+        says(&p, 1, "'start' has a NUL byte");
     }
 
     #[test]
@@ -1088,11 +1071,7 @@ mod tests {
         let text = "deltagare;datum;tid\n1;10.12.26;09:00\n1;10.12.026;09:00\n";
         let p = parse(text.as_bytes()).unwrap();
         assert_eq!(p.rows[0].start, at("2026-12-10 09:00"));
-        assert!(
-            p.errors[0].reason.contains("four digits"),
-            "{:?}",
-            p.errors[0]
-        );
+        says(&p, 0, "four digits");
     }
 
     #[test]
@@ -1105,28 +1084,12 @@ mod tests {
             assert!(e.reason.contains("Excel serial date"), "{e:?}");
             assert!(e.reason.contains("format the column as text"), "{e:?}");
         }
-        assert!(
-            p.errors[0].reason.contains("2026-12-10"),
-            "{:?}",
-            p.errors[0]
-        );
-        assert!(
-            p.errors[1].reason.contains("2026-12-10 09:00"),
-            "{:?}",
-            p.errors[1]
-        );
+        says(&p, 0, "2026-12-10");
+        says(&p, 1, "2026-12-10 09:00");
         let text = "deltagare;datum;tid\n1;46366;09:00\n1;2026-12-10;\"0,375\"\n";
         let p = parse(text.as_bytes()).unwrap();
-        assert!(
-            p.errors[0].reason.contains("Excel serial date"),
-            "{:?}",
-            p.errors[0]
-        );
-        assert!(
-            p.errors[1].reason.contains("Excel time fraction (09:00)"),
-            "{:?}",
-            p.errors[1]
-        );
+        says(&p, 0, "Excel serial date");
+        says(&p, 1, "Excel time fraction (09:00)");
         // An ordinary time with a point is still a time.
         assert_eq!(parse_time("9.30"), NaiveTime::from_hms_opt(9, 30, 0));
     }
@@ -1153,33 +1116,15 @@ mod tests {
         }
     }
 
-    fn collect<R: Read>(r: R) -> Result<Parsed> {
-        let mut r = reader(r)?;
-        let mut out = Parsed::default();
-        while let Some(next) = r.next_row()? {
-            match next {
-                Ok(row) => out.rows.push(row),
-                Err(e) => out.errors.push(e),
-            }
-        }
-        Ok(out)
-    }
-
     #[test]
     fn streaming_gives_the_same_lines_as_reading_whole() {
         let text = "\u{FEFF}deltagare;start\r\n\r\n1;2026-12-10 09:00\r\n\r\n\r\nx;2026-12-10 09:00\r\n2;\"2026-12-10\n09:00\"\r\n3;2026-12-11 09:00\r\n";
         let whole = parse(text.as_bytes()).unwrap();
-        let streamed = collect(Trickle(text.as_bytes())).unwrap();
+        let streamed = parse_from(Trickle(text.as_bytes())).unwrap();
         assert_eq!(whole.rows, streamed.rows);
         assert_eq!(whole.errors, streamed.errors);
-        assert_eq!(
-            whole.rows.iter().map(|r| r.line).collect::<Vec<_>>(),
-            [3, 9]
-        );
-        assert_eq!(
-            whole.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
-            [6, 7]
-        );
+        assert_eq!(row_lines(&whole), [3, 9]);
+        assert_eq!(error_lines(&whole), [6, 7]);
     }
 
     proptest::proptest! {
@@ -1206,7 +1151,7 @@ mod tests {
             }
             bytes.extend_from_slice(&body);
             let whole = parse(&bytes);
-            let streamed = collect(Trickle(&bytes));
+            let streamed = parse_from(Trickle(&bytes));
             match (&whole, &streamed) {
                 (Ok(w), Ok(s)) => {
                     proptest::prop_assert_eq!(&w.rows, &s.rows);

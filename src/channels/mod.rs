@@ -9,6 +9,28 @@
 //! backoff within a budget), rate-limited (retried after the gateway's
 //! `retry_after`, not counted as a failure).
 
+/// `Debug` for a config that holds secrets, the same way for every
+/// gateway: each field is shown as it is, except `field: secret` (prints
+/// `<redacted>`) and `field: if_set` (an optional value that may carry a
+/// secret, such as a callback URL: prints `Some("<set>")` or `None`).
+macro_rules! redacting_debug {
+    ($ty:ident { $($field:ident $(: $how:ident)?),* $(,)? }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(
+                        stringify!($field),
+                        &redacting_debug!(@show self.$field $(, $how)?),
+                    ))*
+                    .finish()
+            }
+        }
+    };
+    (@show $e:expr) => { &$e };
+    (@show $e:expr, secret) => { "<redacted>" };
+    (@show $e:expr, if_set) => { $e.as_ref().map(|_| "<set>") };
+}
+
 pub mod sandbox;
 pub mod sms;
 pub mod telegram;

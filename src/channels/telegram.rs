@@ -35,17 +35,13 @@ pub struct TelegramConfig {
     pub timeout: Duration,
 }
 
-impl std::fmt::Debug for TelegramConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TelegramConfig")
-            .field("token", &"<redacted>")
-            .field("api_url", &self.api_url)
-            .field("rate_per_sec", &self.rate_per_sec)
-            .field("per_chat_per_sec", &self.per_chat_per_sec)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
+redacting_debug!(TelegramConfig {
+    token: secret,
+    api_url,
+    rate_per_sec,
+    per_chat_per_sec,
+    timeout,
+});
 
 /// A teloxide `Bot` for the configured API, with our timeout.
 pub fn make_bot(cfg: &TelegramConfig) -> Result<Bot, String> {

@@ -34,3 +34,22 @@ pub use name::Name;
 pub use phase::Phase;
 pub use phone::PhoneNumber;
 pub use span::Span;
+
+/// Times written as numbers, for the tests of the time-keeping modules.
+#[cfg(test)]
+pub(crate) mod test_times {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+    /// A wall-clock time.
+    pub fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, mo, d)
+            .unwrap()
+            .and_hms_opt(h, mi, 0)
+            .unwrap()
+    }
+
+    /// The same numbers as an instant in UTC.
+    pub fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.from_utc_datetime(&at(y, mo, d, h, mi))
+    }
+}

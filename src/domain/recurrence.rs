@@ -254,18 +254,10 @@ impl CronExpr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{Datelike, NaiveDate, NaiveDateTime, Weekday};
+    use crate::domain::test_times::{at, utc};
+    use chrono::{Datelike, NaiveDateTime, Weekday};
     use chrono_tz::Europe::Stockholm;
 
-    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, mo, d)
-            .unwrap()
-            .and_hms_opt(h, mi, 0)
-            .unwrap()
-    }
-    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-        Utc.from_utc_datetime(&at(y, mo, d, h, mi))
-    }
     fn locals(c: &CronExpr, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<NaiveDateTime> {
         c.occurrences(Stockholm, from, until)
             .into_iter()

@@ -326,21 +326,12 @@ pub fn reply_deadline(start: DateTime<Utc>, deadline: Option<Span>) -> Option<Da
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
+    use crate::domain::test_times::{at, utc};
     use chrono_tz::Europe::Stockholm;
     use proptest::prelude::*;
 
-    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, mo, d)
-            .unwrap()
-            .and_hms_opt(h, mi, 0)
-            .unwrap()
-    }
     fn sthlm(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         resolve_local(at(y, mo, d, h, mi), Stockholm)
-    }
-    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-        Utc.from_utc_datetime(&at(y, mo, d, h, mi))
     }
     fn spans(s: &str) -> Vec<Span> {
         Span::parse_list(s).unwrap()

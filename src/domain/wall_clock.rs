@@ -130,20 +130,10 @@ pub fn overlaps(a: DateTime<Utc>, a_min: i64, b: DateTime<Utc>, b_min: i64) -> b
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{NaiveDate, Timelike};
+    use crate::domain::test_times::{at, utc};
+    use chrono::Timelike;
     use chrono_tz::Europe::Stockholm;
     use proptest::prelude::*;
-
-    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, mo, d)
-            .unwrap()
-            .and_hms_opt(h, mi, 0)
-            .unwrap()
-    }
-
-    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-        Utc.from_utc_datetime(&at(y, mo, d, h, mi))
-    }
 
     #[test]
     fn a_time_in_the_spring_gap_is_refused_with_the_nearest_times_that_exist() {

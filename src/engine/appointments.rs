@@ -130,14 +130,12 @@ impl Engine {
         let id = appointments::insert(&mut *tx, p.unit_id, new, now)
             .await
             .map_err(|e| {
-                if e.is_unique_violation() {
-                    Error::Conflict(format!(
+                e.unique_as_conflict(|| {
+                    format!(
                         "external ref '{}' is already used in this unit",
                         new.external_ref.clone().unwrap_or_default()
-                    ))
-                } else {
-                    e
-                }
+                    )
+                })
             })?
             .ok_or_else(|| Error::Conflict("this series occurrence already exists".into()))?;
         let a = appointments::get(&mut *tx, id).await?;

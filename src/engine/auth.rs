@@ -231,6 +231,24 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| Error::Internal(anyhow::anyhow!("a password check failed")))
 }
 
+/// `candidate` checked against `phc` on a password thread; without a hash,
+/// against [`dummy_hash`] (so it costs as long) and refused.
+async fn verify_or_dummy(
+    admitted: OwnedSemaphorePermit,
+    phc: Option<String>,
+    candidate: &str,
+) -> Result<bool> {
+    let candidate = candidate.to_string();
+    blocking(Some(admitted), move || match phc {
+        Some(h) => verify_password(&h, &candidate),
+        None => {
+            verify_password(dummy_hash(), &candidate);
+            false
+        }
+    })
+    .await
+}
+
 /// The three limit rows of an attempt, in the order they are locked.
 fn limit_keys(username: &str, client: &str) -> [(Limit, String); 3] {
     [
@@ -338,15 +356,7 @@ impl Engine {
             let mut c = self.db.conn().await?;
             web::password_hash(&mut c, who.id).await?
         };
-        let candidate = candidate.to_string();
-        let ok = blocking(Some(admitted), move || match phc {
-            Some(h) => verify_password(&h, &candidate),
-            None => {
-                verify_password(dummy_hash(), &candidate);
-                false
-            }
-        })
-        .await?;
+        let ok = verify_or_dummy(admitted, phc, candidate).await?;
         let mut tx = self.db.begin().await?;
         if ok {
             Self::clear_limits(&mut tx, &keys, now).await?;
@@ -400,15 +410,7 @@ impl Engine {
             Some((_, Some(h), true)) => Some(h.clone()),
             _ => None,
         };
-        let candidate = password.to_string();
-        let ok = blocking(Some(admitted), move || match phc {
-            Some(h) => verify_password(&h, &candidate),
-            None => {
-                verify_password(dummy_hash(), &candidate);
-                false
-            }
-        })
-        .await?;
+        let ok = verify_or_dummy(admitted, phc, password).await?;
         let mut tx = self.db.begin().await?;
         let known = creds.as_ref().map(|(id, _, _)| *id);
         let Some((id, _, _)) = creds.filter(|_| ok) else {

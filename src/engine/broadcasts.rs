@@ -588,15 +588,7 @@ async fn queue_cancellation(
         return Ok(None);
     }
     let consent = consents::current(c, p).await?;
-    let reachable = crate::domain::ChannelSet::NONE
-        .with(crate::domain::ChannelKind::Sms, part.phone.is_some())
-        .with(crate::domain::ChannelKind::Telegram, part.telegram_linked);
-    let channel = pick_channel(
-        part.channel_pref,
-        consent.map(|c| c.channels).unwrap_or_default(),
-        part.opted_out,
-        reachable,
-    );
+    let channel = super::planner::channel_for(&part, consent.as_ref());
     let body = texts::render(
         part.language,
         "broadcast-cancelled",

@@ -4,11 +4,10 @@
 //! the journal and the audit log.
 
 use super::{Actor, Change, Engine, Field, planner};
-use crate::domain::channel_choice::pick_channel;
 use crate::domain::journal::JournalEvent;
 use crate::domain::{
-    AppointmentStatus, ChannelKind, ChannelSet, Intensity, Language, OutboxId, ParticipantId,
-    ParticipantStatus, Phase, Purpose, Role, StaffId,
+    AppointmentStatus, ChannelSet, Intensity, Language, OutboxId, ParticipantId, ParticipantStatus,
+    Phase, Purpose, Role, StaffId,
 };
 use crate::error::{Error, Result};
 use crate::store::consents::{self, DEFAULT_VALIDITY};
@@ -371,15 +370,7 @@ impl Engine {
         }
         let p = participants::get(&mut tx, id).await?;
         let consent = consents::current(&mut tx, id).await?;
-        let reachable = ChannelSet::NONE
-            .with(ChannelKind::Sms, p.phone.is_some())
-            .with(ChannelKind::Telegram, p.telegram_linked);
-        let channel = pick_channel(
-            p.channel_pref,
-            consent.map(|c| c.channels).unwrap_or_default(),
-            p.opted_out,
-            reachable,
-        );
+        let channel = planner::channel_for(&p, consent.as_ref());
         let contact = first_name_of(&new_lots.name);
         let body = texts::render(
             p.language,

@@ -25,6 +25,21 @@ pub async fn plan_appointment(c: &mut Conn, a: &Appointment, now: DateTime<Utc>)
     plan(c, a, now, true).await
 }
 
+/// The channel a message to `p` goes by: their preference among the
+/// channels their consent covers, they have not opted out of and they can
+/// be reached on (a phone number, a linked Telegram).
+pub(crate) fn channel_for(p: &Participant, consent: Option<&Consent>) -> ChannelKind {
+    let reachable = ChannelSet::NONE
+        .with(ChannelKind::Sms, p.phone.is_some())
+        .with(ChannelKind::Telegram, p.telegram_linked);
+    pick_channel(
+        p.channel_pref,
+        consent.map(|c| c.channels).unwrap_or_default(),
+        p.opted_out,
+        reachable,
+    )
+}
+
 /// The reminder rows of one scheduled, future appointment of a participant
 /// who is not erased, and the channel they go by: the decision of
 /// [`plan_appointment`] without the reads and writes around it (the CSV
@@ -39,15 +54,7 @@ pub(crate) fn messages(
     now: DateTime<Utc>,
     catch_up: bool,
 ) -> (ChannelKind, Vec<NewMessage>) {
-    let reachable = ChannelSet::NONE
-        .with(ChannelKind::Sms, p.phone.is_some())
-        .with(ChannelKind::Telegram, p.telegram_linked);
-    let channel = pick_channel(
-        p.channel_pref,
-        consent.map(|c| c.channels).unwrap_or_default(),
-        p.opted_out,
-        reachable,
-    );
+    let channel = channel_for(p, consent);
     let offsets = taper(p.intensity, &rule.offsets);
     let plan = plan_reminders(a.starts_at, p.time_zone, &offsets, unit.quiet_hours, now);
     let rows = plan

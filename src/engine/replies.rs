@@ -596,16 +596,11 @@ async fn handle_tap(
     };
     let appt = appointments::get(c, a).await?;
     if appt.status == AppointmentStatus::Cancelled || appt.starts_at <= now {
-        return Ok(Handled::new(
-            json!({ "appointment_id": a, "too_late": true }),
-            texts::render(p.language, "receipt-too-late", &[]),
-        )
-        .with_task(NewTask {
-            appointment: Some(a),
-            kind: TaskKind::LateReply,
-            key: "late_reply",
-            detail: json!({ "reply": t.state, "reason": null }),
-        }));
+        return Ok(too_late(
+            p.language,
+            a,
+            json!({ "reply": t.state, "reason": null }),
+        ));
     }
     let mut h = apply(ctx, Target::from(&appt), t.state, None, None, now);
     // A tapped "Kommer" is confirmed by the edited message itself; a
@@ -760,6 +755,21 @@ fn not_understood(p: &Participant, text: &str, why: &str) -> Handled {
     })
 }
 
+/// A reply about appointment `a` when it is cancelled or has started: the
+/// participant is told it is too late; the lots gets a task with `detail`.
+fn too_late(language: Language, a: AppointmentId, detail: Value) -> Handled {
+    Handled::new(
+        json!({ "appointment_id": a, "too_late": true }),
+        texts::render(language, "receipt-too-late", &[]),
+    )
+    .with_task(NewTask {
+        appointment: Some(a),
+        kind: TaskKind::LateReply,
+        key: "late_reply",
+        detail,
+    })
+}
+
 /// "kommer" / "förhinder" typed (or tapped on a summons): to the open
 /// summons if there is one, else to the appointment it matches among those
 /// asked about.
@@ -834,16 +844,11 @@ fn answer(
             });
             Ok(h)
         }
-        Match::TooLate(a) => Ok(Handled::new(
-            json!({ "appointment_id": a, "too_late": true }),
-            texts::render(p.language, "receipt-too-late", &[]),
-        )
-        .with_task(NewTask {
-            appointment: Some(a),
-            kind: TaskKind::LateReply,
-            key: "late_reply",
-            detail: json!({ "reply": state, "reason": reason, "late": late }),
-        })),
+        Match::TooLate(a) => Ok(too_late(
+            p.language,
+            a,
+            json!({ "reply": state, "reason": reason, "late": late }),
+        )),
         Match::Nothing => Ok(not_understood(p, text, "no appointment was asked about")),
     }
 }

@@ -3,12 +3,9 @@
 //! so it has no appointment and appears nowhere until it is issued.
 
 use super::{Actor, Change, Engine};
-use crate::domain::channel_choice::pick_channel;
 use crate::domain::journal::JournalEvent;
 use crate::domain::schedule::local;
-use crate::domain::{
-    ChannelKind, ChannelSet, OutboxId, ParticipantId, ParticipantStatus, Purpose, Span,
-};
+use crate::domain::{OutboxId, ParticipantId, ParticipantStatus, Purpose, Span};
 use crate::error::{Error, Result};
 use crate::store::outbox::{self, NewMessage};
 use crate::store::{consents, participants, units};
@@ -55,10 +52,7 @@ impl Engine {
                 unit.quiet_hours
             )));
         }
-        let reachable = ChannelSet::NONE
-            .with(ChannelKind::Sms, p.phone.is_some())
-            .with(ChannelKind::Telegram, p.telegram_linked);
-        let channel = pick_channel(p.channel_pref, consent.channels, p.opted_out, reachable);
+        let channel = super::planner::channel_for(&p, Some(&consent));
         let deadline = now + within.to_chrono();
         let m = NewMessage {
             participant_id: id,

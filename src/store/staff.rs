@@ -89,12 +89,7 @@ pub async fn create(c: &mut Conn, new: &NewStaff, now: DateTime<Utc>) -> Result<
     .fetch_one(&mut *c)
     .await
     .map_err(|e| {
-        let e = Error::from(e);
-        if e.is_unique_violation() {
-            Error::Conflict(format!("the username '{username}' is taken"))
-        } else {
-            e
-        }
+        Error::from(e).unique_as_conflict(|| format!("the username '{username}' is taken"))
     })?;
     get(c, StaffId::from_db(id)).await
 }

@@ -53,7 +53,8 @@ pub async fn create(
 
 const COLS: &str = "id, unit_id, participant_id, appointment_id, kind, detail, assigned_to, created_at, done_at, done_by";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Task> {
+/// A `tasks` row (its columns unqualified, as in [`COLS`]) as a [`Task`].
+pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Task> {
     let detail: String = r.try_get("detail")?;
     Ok(Task {
         id: r.try_get("id")?,

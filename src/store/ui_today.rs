@@ -8,7 +8,7 @@ use crate::domain::{
     AppointmentId, AppointmentKind, Attendance, ParticipantId, ReplyState, StaffId, UnitId,
 };
 use crate::error::Result;
-use crate::store::tasks::Task;
+use crate::store::tasks::{self, Task};
 use crate::store::units::parse_tz;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -120,6 +120,16 @@ fn slot(r: &sqlx::any::AnyRow) -> Result<Slot> {
     })
 }
 
+/// What the day list and the calendar read from: appointments with their
+/// participant and unit, starting in `[$1, $2)`, in the scope (`$3` the
+/// lots, `$4` the unit; see [`Scope::binds`]).
+const SLOT_FROM: &str = "FROM appointments a
+         JOIN participants p ON p.id = a.participant_id
+         JOIN units u ON u.id = a.unit_id
+         WHERE a.starts_at >= $1 AND a.starts_at < $2
+           AND ($3 IS NULL OR p.lots_id = $3)
+           AND ($4 IS NULL OR a.unit_id = $4)";
+
 /// Appointments starting in `[from, to)`, oldest first, at most `limit`.
 /// With `unrecorded_only`, only scheduled ones without attendance.
 pub async fn day_rows(
@@ -138,12 +148,7 @@ pub async fn day_rows(
                                  ELSE 0 END) AS BIGINT)
                  FROM outbox o
                  WHERE o.appointment_id = a.id AND o.purpose IN ('reminder','summons')) AS delivery
-         FROM appointments a
-         JOIN participants p ON p.id = a.participant_id
-         JOIN units u ON u.id = a.unit_id
-         WHERE a.starts_at >= $1 AND a.starts_at < $2
-           AND ($3 IS NULL OR p.lots_id = $3)
-           AND ($4 IS NULL OR a.unit_id = $4)
+         {SLOT_FROM}
            AND ($5 = 0 OR (a.status = 'scheduled' AND a.attendance = 'unknown'))
          ORDER BY a.starts_at, a.id
          LIMIT $6"
@@ -188,12 +193,7 @@ pub async fn calendar(
     let (lots, unit) = scope.binds();
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {SLOT_COLS}
-         FROM appointments a
-         JOIN participants p ON p.id = a.participant_id
-         JOIN units u ON u.id = a.unit_id
-         WHERE a.starts_at >= $1 AND a.starts_at < $2
-           AND ($3 IS NULL OR p.lots_id = $3)
-           AND ($4 IS NULL OR a.unit_id = $4)
+         {SLOT_FROM}
          ORDER BY a.starts_at, a.id
          LIMIT $5"
     ));
@@ -254,24 +254,8 @@ pub async fn open_tasks(c: &mut Conn, scope: TaskScope, limit: i64) -> Result<Ve
     let mut tasks = rows
         .iter()
         .map(|r| {
-            let detail: String = r.try_get("detail")?;
             Ok(OpenTask {
-                task: Task {
-                    id: r.try_get("id")?,
-                    unit_id: UnitId::from_db(r.try_get("unit_id")?),
-                    participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-                    appointment_id: r
-                        .try_get::<Option<i64>, _>("appointment_id")?
-                        .map(AppointmentId::from_db),
-                    kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-                    assigned_to: r
-                        .try_get::<Option<i64>, _>("assigned_to")?
-                        .map(StaffId::from_db),
-                    created_at: from_ms(r.try_get("created_at")?),
-                    done_at: opt_from_ms(r.try_get("done_at")?),
-                    done_by: r.try_get("done_by")?,
-                },
+                task: tasks::from_row(r)?,
                 first_name: r.try_get("first_name")?,
                 lots_id: r
                     .try_get::<Option<i64>, _>("lots_id")?

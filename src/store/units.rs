@@ -85,12 +85,8 @@ pub async fn create(c: &mut Conn, name: &str, now: DateTime<Utc>) -> Result<Unit
             .fetch_one(&mut *c)
             .await
             .map_err(|e| {
-                let e = Error::from(e);
-                if e.is_unique_violation() {
-                    Error::Conflict(format!("a unit named '{name}' already exists"))
-                } else {
-                    e
-                }
+                Error::from(e)
+                    .unique_as_conflict(|| format!("a unit named '{name}' already exists"))
             })?;
     let id = UnitId::from_db(id);
     for (kind, offsets) in default_rules() {

@@ -134,6 +134,24 @@ pub fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// The HTTP client a gateway sends with: rustls and a whole-request
+/// timeout.
+pub(crate) fn http_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .expect("an HTTP client with rustls and a timeout always builds")
+}
+
+/// A gateway's limits: the account's rate across all recipients, none per
+/// recipient.
+pub(crate) fn account_limits(rate_per_sec: u32) -> crate::channels::Limits {
+    crate::channels::Limits {
+        global_per_sec: Some(rate_per_sec),
+        per_recipient_per_sec: None,
+    }
+}
+
 /// Sends a prepared request to a gateway and reads its answer: the part
 /// every SMS transport shares. A non-2xx answer goes through the
 /// provider's `classify`; a 2xx whose body cannot be read is permanent
@@ -206,5 +224,58 @@ mod config_tests {
             "{shown}"
         );
         assert!(shown.contains("<redacted>") && shown.contains("paminn.example.se"));
+    }
+
+    #[test]
+    fn the_gateway_configs_never_print_their_secrets() {
+        use super::{elks46, sinch, twilio};
+        let callback = Some("https://paminn.example.se/hook?k=cb-secret".to_string());
+        let t = std::time::Duration::from_secs(1);
+        let shown = [
+            format!(
+                "{:?}",
+                elks46::Elks46Config {
+                    api_url: "https://api.46elks.com".into(),
+                    username: "u-elks".into(),
+                    password: "pw-secret".into(),
+                    from: "+46700000000".into(),
+                    status_callback: callback.clone(),
+                    rate_per_sec: 5,
+                    timeout: t,
+                }
+            ),
+            format!(
+                "{:?}",
+                twilio::TwilioConfig {
+                    api_url: "https://api.twilio.com".into(),
+                    account_sid: "AC-sid".into(),
+                    auth_token: "tok-secret".into(),
+                    from: "+46700000000".into(),
+                    status_callback: callback.clone(),
+                    rate_per_sec: 5,
+                    timeout: t,
+                }
+            ),
+            format!(
+                "{:?}",
+                sinch::SinchConfig {
+                    api_url: "https://eu.sms.api.sinch.com".into(),
+                    service_plan_id: "plan-id".into(),
+                    api_token: "api-secret".into(),
+                    from: "+46700000000".into(),
+                    status_callback: callback,
+                    rate_per_sec: 5,
+                    timeout: t,
+                }
+            ),
+        ];
+        for (s, account) in shown.iter().zip(["u-elks", "AC-sid", "plan-id"]) {
+            assert!(!s.contains("secret"), "{s}");
+            assert!(
+                s.contains("<redacted>") && s.contains("Some(\"<set>\")"),
+                "{s}"
+            );
+            assert!(s.contains(account) && s.contains("+46700000000"), "{s}");
+        }
     }
 }

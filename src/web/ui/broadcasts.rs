@@ -11,7 +11,7 @@ use super::monitoring::{Scope, UnitOption, scope, unit_options};
 use super::participants::appointments::{SeriesForm, SeriesOwner, new_series_page, series_submit};
 use super::participants::{Opt, label};
 use super::settings::{Check, check};
-use super::{Me, Posted, Ui, UiError, render, see_other, t, ta};
+use super::{Me, Posted, Ui, UiError, render, render_refused, see_other, t, ta};
 use crate::domain::access::{self, Action};
 use crate::domain::broadcast::{MAX_TEXT_CHARS, TextError, check_text};
 use crate::domain::schedule::resolve_local;
@@ -29,7 +29,6 @@ use crate::web::AppState;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -260,33 +259,32 @@ async fn compose(
     );
     let by_filter = f.audience == "filter" || groups.is_empty();
     let failed = error.is_some();
-    let mut r = render(&ComposePage {
-        ui: me.ui("/broadcasts/new"),
-        units: unit_options(sc),
-        unit_id: unit.id.get(),
-        groups,
-        statuses,
-        lotsar,
-        phases,
-        by_filter,
-        activities,
-        later: f.when == "later",
-        urgent: f.urgent.is_some(),
-        f,
-        previews,
-        error,
-        max_chars: MAX_TEXT_CHARS,
-        text_limit: ta(
-            lang,
-            "ui-broadcasts-text-limit",
-            &[("max", MAX_TEXT_CHARS.to_string())],
-        ),
-        counter_template: t(lang, "ui-broadcasts-counter"),
-    });
-    if failed {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(r)
+    Ok(render_refused(
+        &ComposePage {
+            ui: me.ui("/broadcasts/new"),
+            units: unit_options(sc),
+            unit_id: unit.id.get(),
+            groups,
+            statuses,
+            lotsar,
+            phases,
+            by_filter,
+            activities,
+            later: f.when == "later",
+            urgent: f.urgent.is_some(),
+            f,
+            previews,
+            error,
+            max_chars: MAX_TEXT_CHARS,
+            text_limit: ta(
+                lang,
+                "ui-broadcasts-text-limit",
+                &[("max", MAX_TEXT_CHARS.to_string())],
+            ),
+            counter_template: t(lang, "ui-broadcasts-counter"),
+        },
+        failed,
+    ))
 }
 
 async fn compose_page(
@@ -638,30 +636,29 @@ async fn status(
         .map(|(k, n)| (skip_label(lang, k), *n))
         .collect();
     let failed = error.is_some();
-    let mut r = render(&StatusPage {
-        ui: me.ui("/broadcasts"),
-        id,
-        group,
-        filter,
-        send_at: super::local_dt(lang, b.send_at, tz),
-        urgent: b.urgent,
-        activity_at,
-        activity_cancelled,
-        can_cancel,
-        notice,
-        error,
-        auto_sv: reply_line(&text_sv, Language::Sv, b.appointment_id.is_some()),
-        auto_en: reply_line(&text_en, Language::En, b.appointment_id.is_some()),
-        text_sv,
-        text_en,
-        st,
-        skipped,
-        cannot,
-    });
-    if failed {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(r)
+    Ok(render_refused(
+        &StatusPage {
+            ui: me.ui("/broadcasts"),
+            id,
+            group,
+            filter,
+            send_at: super::local_dt(lang, b.send_at, tz),
+            urgent: b.urgent,
+            activity_at,
+            activity_cancelled,
+            can_cancel,
+            notice,
+            error,
+            auto_sv: reply_line(&text_sv, Language::Sv, b.appointment_id.is_some()),
+            auto_en: reply_line(&text_en, Language::En, b.appointment_id.is_some()),
+            text_sv,
+            text_en,
+            st,
+            skipped,
+            cannot,
+        },
+        failed,
+    ))
 }
 
 /// A filter broadcast's audience in words: "status aktiv, lots Anna,
@@ -872,19 +869,18 @@ async fn groups_list(
         })
         .collect();
     let failed = error.is_some();
-    let mut r = render(&GroupsPage {
-        ui: me.ui("/groups"),
-        units: unit_options(sc),
-        unit_id: unit.id.get(),
-        unit_name: unit.name.clone(),
-        groups,
-        name,
-        error,
-    });
-    if failed {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(r)
+    Ok(render_refused(
+        &GroupsPage {
+            ui: me.ui("/groups"),
+            units: unit_options(sc),
+            unit_id: unit.id.get(),
+            unit_name: unit.name.clone(),
+            groups,
+            name,
+            error,
+        },
+        failed,
+    ))
 }
 
 async fn groups_page(

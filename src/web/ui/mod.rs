@@ -469,6 +469,16 @@ pub fn render(page: &impl Template) -> Response {
     }
 }
 
+/// Renders a page as [`render`] does, with status 422 when `refused` (the
+/// page shows a form sent back with what was wrong).
+pub fn render_refused(page: &impl Template, refused: bool) -> Response {
+    let mut r = render(page);
+    if refused {
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    r
+}
+
 /// After a successful POST: back to a page (POST/redirect/GET).
 pub fn see_other(path: &str) -> Response {
     Redirect::to(path).into_response()

@@ -7,7 +7,7 @@
 //!
 //! Also the unit scope the settings pages share ([`scope`]).
 
-use super::{Me, Ui, UiError, local_date, render, t, ta};
+use super::{Me, Ui, UiError, local_date, render_refused, t, ta};
 use crate::domain::access::{self, Action};
 use crate::domain::gates::SuppressReason;
 use crate::domain::schedule::resolve_local;
@@ -716,19 +716,42 @@ fn audit_target(sc: &Scope) -> String {
     }
 }
 
+/// What the page and the export start from: the user may monitor; their
+/// unit scope; the search as understood at `now`; the units' names by id.
+struct Searching {
+    sc: Scope,
+    now: DateTime<Utc>,
+    sr: Search,
+    unit_names: HashMap<UnitId, String>,
+}
+
+async fn searching(s: &AppState, me: &Me, q: &SearchQuery) -> Result<Searching, UiError> {
+    me.require(Action::Monitoring)?;
+    let sc = scope(s, me, given(&q.unit), true).await?;
+    let now = Utc::now();
+    let sr = parse_search(q, &sc, now, me.lang);
+    let unit_names = sc.units.iter().map(|u| (u.id, u.name.clone())).collect();
+    Ok(Searching {
+        sc,
+        now,
+        sr,
+        unit_names,
+    })
+}
+
 async fn page(
     State(s): State<AppState>,
     me: Me,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, UiError> {
-    me.require(Action::Monitoring)?;
     let lang = me.lang;
     let err = move |e| UiError::from_engine(e, lang);
-    let sc = scope(&s, &me, given(&q.unit), true).await?;
-    let now = Utc::now();
-    let sr = parse_search(&q, &sc, now, lang);
-    let unit_names: HashMap<UnitId, String> =
-        sc.units.iter().map(|u| (u.id, u.name.clone())).collect();
+    let Searching {
+        sc,
+        now,
+        sr,
+        unit_names,
+    } = searching(&s, &me, &q).await?;
     let (rows, total) = if sr.errors.is_empty() {
         // The list names participants (first name, number issues) and
         // what was sent to them: every view is audited, like the CSV.
@@ -835,11 +858,7 @@ async fn page(
         months,
         scope_name: name,
     };
-    let mut r = render(&page);
-    if failed {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(r)
+    Ok(render_refused(&page, failed))
 }
 
 fn render_chart(c: &Chart) -> Result<String, UiError> {
@@ -889,17 +908,17 @@ async fn export_csv(
     me: Me,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, UiError> {
-    me.require(Action::Monitoring)?;
     let lang = me.lang;
     let err = move |e| UiError::from_engine(e, lang);
-    let sc = scope(&s, &me, given(&q.unit), true).await?;
-    let now = Utc::now();
-    let sr = parse_search(&q, &sc, now, lang);
+    let Searching {
+        sc,
+        now,
+        sr,
+        unit_names,
+    } = searching(&s, &me, &q).await?;
     if let Some(e) = sr.errors.first() {
         return Err(UiError::new(StatusCode::UNPROCESSABLE_ENTITY, lang, e));
     }
-    let unit_names: HashMap<UnitId, String> =
-        sc.units.iter().map(|u| (u.id, u.name.clone())).collect();
     let rows = s
         .engine
         .read_audited(&me.actor(), now, async |c| {

@@ -14,7 +14,7 @@ mod case;
 mod edit;
 mod timeline;
 
-use super::{Me, Posted, Ui, UiError, local_date, render, see_other, t};
+use super::{Me, Posted, Ui, UiError, local_date, render, render_refused, see_other, t};
 use crate::domain::access::{self, Action, CaseAccess, Subject};
 use crate::domain::{
     ChannelKind, ChannelSet, Language, ParticipantStatus, PhoneNumber, Role, StaffId, UnitId,
@@ -29,7 +29,6 @@ use crate::web::AppState;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use chrono::{DateTime, Datelike, Utc};
@@ -422,9 +421,7 @@ async fn create(State(s): State<AppState>, p: Posted<NewForm>) -> Result<Respons
     let (Some(first_name), true, Some(consent), Some(unit)) =
         (first_name, errors.is_empty(), consent, unit)
     else {
-        let mut r = render(&new_page_for(&me, f, errors, lotsar));
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        return Ok(r);
+        return Ok(render_refused(&new_page_for(&me, f, errors, lotsar), true));
     };
     let tz = {
         let mut c = s.engine.db.conn().await.map_err(engine_err(lang))?;

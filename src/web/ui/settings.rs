@@ -6,7 +6,7 @@
 //! it names anything sensitive, plus a box to check a text of one's own.
 
 use super::monitoring::{Scope, UnitOption, scope, unit_options};
-use super::{Me, Posted, Ui, UiError, render, see_other, t, ta};
+use super::{Me, Posted, Ui, UiError, render_refused, see_other, t, ta};
 use crate::channels::sms::gsm7::{self, Encoding};
 use crate::domain::access::Action;
 use crate::domain::schedule::{QuietHours, resolve_local};
@@ -18,7 +18,6 @@ use crate::web::AppState;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
@@ -153,22 +152,21 @@ async fn settings_page(
         alert_details: unit.alert_details,
         error: None,
     });
-    let mut r = render(&SettingsPage {
-        ui: me.ui("/settings"),
-        units: unit_options(sc),
-        show_picker: sc.units.len() > 1,
-        unit_id: unit.id.get(),
-        unit_name: unit.name.clone(),
-        time_zone: unit.time_zone.name().to_string(),
-        saved: saved && !failed,
-        error,
-        rules: forms,
-        unit: unit_form,
-    });
-    if failed {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(r)
+    Ok(render_refused(
+        &SettingsPage {
+            ui: me.ui("/settings"),
+            units: unit_options(sc),
+            show_picker: sc.units.len() > 1,
+            unit_id: unit.id.get(),
+            unit_name: unit.name.clone(),
+            time_zone: unit.time_zone.name().to_string(),
+            saved: saved && !failed,
+            error,
+            rules: forms,
+            unit: unit_form,
+        },
+        failed,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -543,18 +541,15 @@ fn templates(me: &Me, typed: String, result: Option<Check>, error: Option<String
         .map(|k| preview(k, lang, now, tz))
         .collect();
     let failed = error.is_some();
-    let mut r = render(&TemplatesPage {
+    let page = TemplatesPage {
         ui: me.ui("/settings/templates"),
         previews,
         telegram,
         typed,
         result,
         error,
-    });
-    if failed {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    r
+    };
+    render_refused(&page, failed)
 }
 
 async fn templates_page(me: Me) -> Result<Response, UiError> {

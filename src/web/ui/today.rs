@@ -560,6 +560,17 @@ fn parse_id<T: std::str::FromStr>(lang: Language, id: &str) -> Result<T, UiError
     id.parse().map_err(|_| UiError::not_found(lang))
 }
 
+/// The appointment named in the path, when `me` sees its participant's
+/// case in full (403 otherwise).
+async fn appointment_in_full(s: &AppState, me: &Me, id: &str) -> Result<AppointmentId, UiError> {
+    let id: AppointmentId = parse_id(me.lang, id)?;
+    let (_, _, access) = super::appointment_case(s, me, id).await?;
+    if access != CaseAccess::Full {
+        return Err(UiError::forbidden(me.lang));
+    }
+    Ok(id)
+}
+
 #[derive(Deserialize)]
 struct AttendanceForm {
     attendance: String,
@@ -571,11 +582,7 @@ async fn record_attendance(
     p: Posted<AttendanceForm>,
 ) -> Result<Response, UiError> {
     let (me, f) = (p.me, p.form);
-    let id: AppointmentId = parse_id(me.lang, &id)?;
-    let (_, _, access) = super::appointment_case(&s, &me, id).await?;
-    if access != CaseAccess::Full {
-        return Err(UiError::forbidden(me.lang));
-    }
+    let id = appointment_in_full(&s, &me, &id).await?;
     let attendance = match f.attendance.parse::<Attendance>() {
         Ok(a) if a != Attendance::Unknown => a,
         _ => {
@@ -610,23 +617,30 @@ async fn record_attendance(
 #[derive(Deserialize)]
 struct Empty {}
 
-async fn task_done(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    p: Posted<Empty>,
-) -> Result<Response, UiError> {
-    let me = p.me;
-    let id: i64 = parse_id(me.lang, &id)?;
+/// The task named in the path, when `me` sees its participant's case in
+/// full (403 otherwise).
+async fn task_in_full(s: &AppState, me: &Me, id: &str) -> Result<i64, UiError> {
+    let id: i64 = parse_id(me.lang, id)?;
     let task = {
         let mut c = s.engine.db.conn().await.map_err(db_err(me.lang))?;
         crate::store::tasks::get(&mut c, id)
             .await
             .map_err(db_err(me.lang))?
     };
-    let (_, access) = super::case(&s, &me, task.participant_id, false).await?;
+    let (_, access) = super::case(s, me, task.participant_id, false).await?;
     if access != CaseAccess::Full {
         return Err(UiError::forbidden(me.lang));
     }
+    Ok(id)
+}
+
+async fn task_done(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    p: Posted<Empty>,
+) -> Result<Response, UiError> {
+    let me = p.me;
+    let id = task_in_full(&s, &me, &id).await?;
     match s.engine.mark_task_done(id, &me.actor(), Utc::now()).await {
         // Done already (a second tap, or a colleague): nothing to do.
         Ok(_) | Err(Error::Conflict(_)) => Ok(see_other(&format!("/today?done={id}#flash"))),
@@ -647,11 +661,7 @@ async fn undo_attendance(
     p: Posted<UndoForm>,
 ) -> Result<Response, UiError> {
     let (me, f) = (p.me, p.form);
-    let id: AppointmentId = parse_id(me.lang, &id)?;
-    let (_, _, access) = super::appointment_case(&s, &me, id).await?;
-    if access != CaseAccess::Full {
-        return Err(UiError::forbidden(me.lang));
-    }
+    let id = appointment_in_full(&s, &me, &id).await?;
     let to: Attendance = f.to.parse().map_err(|_| {
         UiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -673,17 +683,7 @@ async fn undo_task_done(
     p: Posted<Empty>,
 ) -> Result<Response, UiError> {
     let me = p.me;
-    let id: i64 = parse_id(me.lang, &id)?;
-    let task = {
-        let mut c = s.engine.db.conn().await.map_err(db_err(me.lang))?;
-        crate::store::tasks::get(&mut c, id)
-            .await
-            .map_err(db_err(me.lang))?
-    };
-    let (_, access) = super::case(&s, &me, task.participant_id, false).await?;
-    if access != CaseAccess::Full {
-        return Err(UiError::forbidden(me.lang));
-    }
+    let id = task_in_full(&s, &me, &id).await?;
     match s.engine.undo_task_done(id, &me.actor(), Utc::now()).await {
         // Open already (a second tap): nothing to do.
         Ok(_) | Err(Error::Conflict(_)) => Ok(see_other(&format!("/today?reopened={id}#t{id}"))),

@@ -26,7 +26,9 @@
 //! transport reports `"SEK"` ([`CURRENCY`]); a EUR account would need it
 //! configurable.
 
-use crate::channels::sms::{classify_status, exchange, says_invalid_number};
+use crate::channels::sms::{
+    account_limits, classify_status, exchange, http_client, says_invalid_number,
+};
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
 use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
@@ -66,22 +68,15 @@ pub struct Elks46Config {
     pub timeout: Duration,
 }
 
-impl std::fmt::Debug for Elks46Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Elks46Config")
-            .field("api_url", &self.api_url)
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("from", &self.from)
-            .field(
-                "status_callback",
-                &self.status_callback.as_ref().map(|_| "<set>"),
-            )
-            .field("rate_per_sec", &self.rate_per_sec)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
+redacting_debug!(Elks46Config {
+    api_url,
+    username,
+    password: secret,
+    from,
+    status_callback: if_set,
+    rate_per_sec,
+    timeout,
+});
 
 pub struct Elks46 {
     cfg: Elks46Config,
@@ -91,10 +86,7 @@ pub struct Elks46 {
 
 impl Elks46 {
     pub fn new(cfg: Elks46Config) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .build()
-            .expect("an HTTP client with rustls and a timeout always builds");
+        let client = http_client(cfg.timeout);
         let url = format!("{}/a1/sms", cfg.api_url.trim_end_matches('/'));
         Elks46 { cfg, client, url }
     }
@@ -135,10 +127,7 @@ impl Transport for Elks46 {
     }
 
     fn limits(&self) -> Limits {
-        Limits {
-            global_per_sec: Some(self.cfg.rate_per_sec),
-            per_recipient_per_sec: None,
-        }
+        account_limits(self.cfg.rate_per_sec)
     }
 
     async fn send(&self, msg: &OutgoingMessage) -> Result<Accepted, SendError> {

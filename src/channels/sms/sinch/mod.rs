@@ -26,7 +26,9 @@
 //! texts may quote the number, so they pass through [`mask_numbers_in`];
 //! only ids, codes and statuses are logged.
 
-use crate::channels::sms::{classify_status, exchange, says_invalid_number};
+use crate::channels::sms::{
+    account_limits, classify_status, exchange, http_client, says_invalid_number,
+};
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
 use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
@@ -61,22 +63,15 @@ pub struct SinchConfig {
     pub timeout: Duration,
 }
 
-impl std::fmt::Debug for SinchConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SinchConfig")
-            .field("api_url", &self.api_url)
-            .field("service_plan_id", &self.service_plan_id)
-            .field("api_token", &"<redacted>")
-            .field("from", &self.from)
-            .field(
-                "status_callback",
-                &self.status_callback.as_ref().map(|_| "<set>"),
-            )
-            .field("rate_per_sec", &self.rate_per_sec)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
+redacting_debug!(SinchConfig {
+    api_url,
+    service_plan_id,
+    api_token: secret,
+    from,
+    status_callback: if_set,
+    rate_per_sec,
+    timeout,
+});
 
 pub struct Sinch {
     cfg: SinchConfig,
@@ -86,10 +81,7 @@ pub struct Sinch {
 
 impl Sinch {
     pub fn new(cfg: SinchConfig) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .build()
-            .expect("an HTTP client with rustls and a timeout always builds");
+        let client = http_client(cfg.timeout);
         let url = format!(
             "{}/xms/v1/{}/batches",
             cfg.api_url.trim_end_matches('/'),
@@ -154,10 +146,7 @@ impl Transport for Sinch {
     }
 
     fn limits(&self) -> Limits {
-        Limits {
-            global_per_sec: Some(self.cfg.rate_per_sec),
-            per_recipient_per_sec: None,
-        }
+        account_limits(self.cfg.rate_per_sec)
     }
 
     async fn send(&self, msg: &OutgoingMessage) -> Result<Accepted, SendError> {

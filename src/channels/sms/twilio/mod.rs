@@ -26,7 +26,7 @@
 //! phone number are masked with [`mask_numbers_in`] before a text leaves
 //! this module. Only ids, codes and statuses are logged.
 
-use crate::channels::sms::{classify_status, exchange};
+use crate::channels::sms::{account_limits, classify_status, exchange, http_client};
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
 use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
@@ -77,22 +77,15 @@ pub struct TwilioConfig {
     pub timeout: Duration,
 }
 
-impl std::fmt::Debug for TwilioConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TwilioConfig")
-            .field("api_url", &self.api_url)
-            .field("account_sid", &self.account_sid)
-            .field("auth_token", &"<redacted>")
-            .field("from", &self.from)
-            .field(
-                "status_callback",
-                &self.status_callback.as_ref().map(|_| "<set>"),
-            )
-            .field("rate_per_sec", &self.rate_per_sec)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
+redacting_debug!(TwilioConfig {
+    api_url,
+    account_sid,
+    auth_token: secret,
+    from,
+    status_callback: if_set,
+    rate_per_sec,
+    timeout,
+});
 
 pub struct Twilio {
     cfg: TwilioConfig,
@@ -102,10 +95,7 @@ pub struct Twilio {
 
 impl Twilio {
     pub fn new(cfg: TwilioConfig) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .build()
-            .expect("an HTTP client with rustls and a timeout always builds");
+        let client = http_client(cfg.timeout);
         let url = format!(
             "{}/2010-04-01/Accounts/{}/Messages.json",
             cfg.api_url.trim_end_matches('/'),
@@ -192,10 +182,7 @@ impl Transport for Twilio {
     }
 
     fn limits(&self) -> Limits {
-        Limits {
-            global_per_sec: Some(self.cfg.rate_per_sec),
-            per_recipient_per_sec: None,
-        }
+        account_limits(self.cfg.rate_per_sec)
     }
 
     async fn send(&self, msg: &OutgoingMessage) -> Result<Accepted, SendError> {

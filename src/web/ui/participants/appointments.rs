@@ -120,6 +120,30 @@ fn with_status(mut r: Response, status: StatusCode) -> Response {
     r
 }
 
+/// The new-appointment form again, refused (409): the same appointment is
+/// booked already, at `at`.
+fn already_booked(
+    me: &Me,
+    p: &Participant,
+    access: CaseAccess,
+    f: ApptForm,
+    at: DateTime<Utc>,
+) -> Response {
+    let mut errors = Errors::default();
+    errors.add(
+        "duplicate",
+        ta(
+            me.lang,
+            "ui-participants-error-duplicate",
+            &[("when", when(me.lang, at, p.time_zone))],
+        ),
+    );
+    with_status(
+        render(&page_for(me, p, access, None, f, errors)),
+        StatusCode::CONFLICT,
+    )
+}
+
 /// A participant whom `me` may book for (full or contact access).
 async fn bookable(
     s: &AppState,
@@ -431,19 +455,7 @@ async fn create(
             && o.kind == parsed.kind
             && o.duration_min == parsed.duration_min
     }) {
-        let mut errors = Errors::default();
-        errors.add(
-            "duplicate",
-            ta(
-                me.lang,
-                "ui-participants-error-duplicate",
-                &[("when", when(me.lang, same.starts_at, p.time_zone))],
-            ),
-        );
-        return Ok(with_status(
-            render(&page_for(&me, &p, access, None, f, errors)),
-            StatusCode::CONFLICT,
-        ));
+        return Ok(already_booked(&me, &p, access, f, same.starts_at));
     }
     let (questions, must_ask) = ask(
         &f,
@@ -489,19 +501,7 @@ async fn create(
         .map_err(engine_err(me.lang))?;
     if !created {
         // The same form twice at once (a double click): booked once.
-        let mut errors = Errors::default();
-        errors.add(
-            "duplicate",
-            ta(
-                me.lang,
-                "ui-participants-error-duplicate",
-                &[("when", when(me.lang, booked.starts_at, p.time_zone))],
-            ),
-        );
-        return Ok(with_status(
-            render(&page_for(&me, &p, access, None, f, errors)),
-            StatusCode::CONFLICT,
-        ));
+        return Ok(already_booked(&me, &p, access, f, booked.starts_at));
     }
     Ok(see_other(&format!("/participants/{}?saved=1", p.id)))
 }

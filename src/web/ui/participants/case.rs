@@ -3,7 +3,7 @@
 //! link code. An assistant gets the contact view: name, number, channels
 //! and upcoming times, nothing else.
 
-use super::super::{Me, Posted, Ui, UiError, case, render, see_other, t, ta};
+use super::super::{Me, Posted, Ui, UiError, case, render, render_refused, see_other, t, ta};
 use super::timeline::{self, Entry};
 use super::{Opt, day, engine_err, label, options, parse_id, status_class, when};
 use crate::domain::access::{Action, CaseAccess};
@@ -282,11 +282,7 @@ async fn build(
         page.timeline = timeline::build(&mut c, lang, &p, &events, &task_list, &appts).await?;
     }
     drop(c);
-    let mut r = render(&page);
-    if page.consent_error.is_some() {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(r)
+    Ok(render_refused(&page, page.consent_error.is_some()))
 }
 
 /// "SMS, Telegram".

@@ -4,7 +4,7 @@
 //! through `Engine::edit_participant` (journalled and audited). Lotsar,
 //! coordinators and admins; another lots's participant is 403.
 
-use super::super::{Me, Posted, Ui, UiError, case, render, see_other, t};
+use super::super::{Me, Posted, Ui, UiError, case, render, render_refused, see_other, t};
 use super::case::full_case;
 use super::{Errors, Opt, engine_err, first_name_field, options, parse_id, phone_field};
 use crate::domain::access::CaseAccess;
@@ -14,7 +14,6 @@ use crate::web::AppState;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use chrono::Utc;
@@ -141,9 +140,7 @@ async fn save(
     let (Some(first_name), Some(phone), Some(channel_pref), Some(language), Some(time_zone)) =
         (first_name, phone, channel, language, time_zone)
     else {
-        let mut r = render(&page_for(&me, &p, f, errors));
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        return Ok(r);
+        return Ok(render_refused(&page_for(&me, &p, f, errors), true));
     };
     let details = ContactDetails {
         first_name,
