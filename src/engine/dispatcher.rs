@@ -8,13 +8,16 @@
 //!   suppresses the row and says why in the journal; quiet hours defer it.
 //! * **Render** at send time, so "idag"/"imorgon" are right when read.
 //! * **Send** through [`Channels`], which applies rate limits.
-//! * **Record** the outcome and the journal entry in one transaction, and
-//!   only while the claim is still ours.
+//! * **Record** the outcomes in groups: whatever finished while the previous
+//!   group was committing is written in one transaction (outcomes and
+//!   journal entries), each row only while its claim is still ours.
 //!
 //! Delivery is at-least-once. The duplicate window is the time between the
-//! gateway accepting a message and our commit of `sent`: a crash there (or a
-//! lease that runs out mid-send, default 60 s) means the row is claimed and
-//! sent again. At most the rows in flight at a crash can be duplicated.
+//! gateway accepting a message and the commit of its group: a crash there
+//! (or a lease that runs out mid-send, default 60 s) means the row is
+//! claimed and sent again. At most the rows in flight (still `sending`) at a
+//! crash can be duplicated: a group never spans batches, so at most
+//! `batch_size` rows, in practice those that finished during one commit.
 //!
 //! There is no fixed tick: the loop sleeps until the earliest due time, and
 //! is woken early by [`Engine::wake`] when this process plans new work. Work
