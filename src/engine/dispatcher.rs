@@ -8,13 +8,16 @@
 //!   suppresses the row and says why in the journal; quiet hours defer it.
 //! * **Render** at send time, so "idag"/"imorgon" are right when read.
 //! * **Send** through [`Channels`], which applies rate limits.
-//! * **Record** the outcome and the journal entry in one transaction, and
-//!   only while the claim is still ours.
+//! * **Record** the outcomes in groups: whatever finished while the previous
+//!   group was committing is written in one transaction (outcomes and
+//!   journal entries), each row only while its claim is still ours.
 //!
 //! Delivery is at-least-once. The duplicate window is the time between the
-//! gateway accepting a message and our commit of `sent`: a crash there (or a
-//! lease that runs out mid-send, default 60 s) means the row is claimed and
-//! sent again. At most the rows in flight at a crash can be duplicated.
+//! gateway accepting a message and the commit of its group: a crash there
+//! (or a lease that runs out mid-send, default 60 s) means the row is
+//! claimed and sent again. At most the rows in flight (still `sending`) at a
+//! crash can be duplicated: a group never spans batches, so at most
+//! `batch_size` rows, in practice those that finished during one commit.
 //!
 //! There is no fixed tick: the loop sleeps until the earliest due time, and
 //! is woken early by [`Engine::wake`] when this process plans new work. Work
@@ -31,7 +34,7 @@ use crate::domain::phone::mask_numbers_in;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::{ChannelKind, FailureKind, Purpose, TaskKind};
 use crate::error::Result;
-use crate::store::outbox::{self, Claimed, Outcome};
+use crate::store::outbox::{self, Claimed, Finish, JournalEntry, Outcome};
 use crate::store::{Db, journal, tasks};
 use crate::texts;
 use chrono::{DateTime, Utc};
@@ -104,6 +107,14 @@ pub struct BatchReport {
     pub lost: usize,
 }
 
+/// A row decided (and sent, if the gates allowed), not yet recorded.
+struct Done {
+    claimed: Claimed,
+    outcome: Outcome,
+    /// When it was decided: its `sent_at`, and the time of its journal entry.
+    at: DateTime<Utc>,
+}
+
 impl Dispatcher {
     pub fn new(engine: Engine, channels: Arc<Channels>, cfg: DispatcherConfig) -> Self {
         Dispatcher {
@@ -135,24 +146,40 @@ impl Dispatcher {
         };
         // Each row is gated and recorded at its own moment: `now` plus the
         // time the batch has taken so far (rate limits can stretch it).
+        // Rows are sent concurrently; their outcomes are recorded by one
+        // writer, in groups: everything that finished while the previous
+        // group was being committed goes into the next transaction.
         let started = std::time::Instant::now();
-        let outcomes: Vec<Result<(Outcome, bool)>> = futures::stream::iter(claimed)
-            .map(|c| self.process(c, now, started))
-            .buffer_unordered(self.cfg.concurrency.max(1))
-            .collect()
-            .await;
-        for o in outcomes {
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Done>();
+        let concurrency = self.cfg.concurrency.max(1);
+        let sends = async move {
+            futures::stream::iter(claimed)
+                .map(|c| self.process(c, now, started))
+                .buffer_unordered(concurrency)
+                .for_each(|d| {
+                    // The receiver lives until every sender is gone.
+                    let _ = done_tx.send(d);
+                    futures::future::ready(())
+                })
+                .await;
+        };
+        let records = async {
+            let mut results = Vec::new();
+            while let Some(first) = done_rx.recv().await {
+                let mut group = vec![first];
+                while let Ok(d) = done_rx.try_recv() {
+                    group.push(d);
+                }
+                let kept = self.record_group(&group).await;
+                results.extend(group.into_iter().map(|d| d.outcome).zip(kept));
+            }
+            results
+        };
+        let ((), results) = futures::join!(sends, records);
+        for (outcome, kept) in results {
             // One row that could not be recorded does not lose the batch's
             // other outcomes; that row's lease runs out and it is retried.
-            let (outcome, kept) = match o {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::error!(error = %e, "could not record an outcome; the row will be retried");
-                    report.lost += 1;
-                    continue;
-                }
-            };
-            if !kept {
+            if kept != Some(true) {
                 report.lost += 1;
                 continue;
             }
@@ -200,14 +227,14 @@ impl Dispatcher {
         }
     }
 
-    /// Decides and records one row. Returns the outcome and whether it was
-    /// recorded (false: the claim was lost meanwhile).
+    /// Decides one row, and sends it if the gates allow. The outcome is
+    /// recorded later, with others ([`Self::record_group`]).
     async fn process(
         &self,
         c: Claimed,
         batch_now: DateTime<Utc>,
         started: std::time::Instant,
-    ) -> Result<(Outcome, bool)> {
+    ) -> Done {
         let elapsed = started.elapsed();
         let now = batch_now + chrono::Duration::from_std(elapsed).unwrap_or_default();
         let retry = self.cfg.retry;
@@ -254,8 +281,11 @@ impl Dispatcher {
                 Verdict::Send => self.send(&c, now).await,
             }
         };
-        let kept = self.record(&c, &outcome, now).await?;
-        Ok((outcome, kept))
+        Done {
+            claimed: c,
+            outcome,
+            at: now,
+        }
     }
 
     async fn send(&self, c: &Claimed, now: DateTime<Utc>) -> Outcome {
@@ -404,66 +434,143 @@ impl Dispatcher {
         Ok(token)
     }
 
-    /// Writes the outcome and its journal entry in one transaction.
-    async fn record(&self, c: &Claimed, outcome: &Outcome, now: DateTime<Utc>) -> Result<bool> {
-        let mut tx = self.db().begin().await?;
-        if !outbox::finish(&mut tx, c.id, &c.claim_token, outcome, now).await? {
-            tracing::warn!(outbox_id = %c.id, "claim lost before the outcome was recorded");
-            tx.rollback().await?;
-            return Ok(false);
+    /// Records a group of outcomes, and returns for each whether it was
+    /// written (`Some(false)`: the claim was lost meanwhile; `None`: it could
+    /// not be recorded and its lease will run out). The group is one
+    /// transaction; if that fails, each row is tried on its own, so one bad
+    /// row does not lose the others.
+    async fn record_group(&self, group: &[Done]) -> Vec<Option<bool>> {
+        let error = match self.record_together(group).await {
+            Ok(kept) => return kept.into_iter().map(Some).collect(),
+            Err(e) => e,
+        };
+        if group.len() == 1 {
+            tracing::error!(error = %error, "could not record an outcome; the row will be retried");
+            return vec![None];
         }
-        let entry = match outcome {
-            Outcome::Sent { gateway_id, .. } => Some(JournalEvent::MessageSent {
+        tracing::warn!(error = %error, rows = group.len(),
+            "could not record a group of outcomes; recording them one by one");
+        let mut kept = Vec::with_capacity(group.len());
+        for d in group {
+            kept.push(match self.record_together(std::slice::from_ref(d)).await {
+                Ok(k) => Some(k[0]),
+                Err(e) => {
+                    tracing::error!(error = %e, outbox_id = %d.claimed.id,
+                        "could not record an outcome; the row will be retried");
+                    None
+                }
+            });
+        }
+        kept
+    }
+
+    /// Writes the outcomes of a group and their journal entries in one
+    /// transaction, each row only while its claim is still ours: one
+    /// statement per outcome kind on PostgreSQL, one journal INSERT for the
+    /// sent and suppressed rows; a failed row is written with all it
+    /// entails (task, opt-out, fallback) as before.
+    async fn record_together(&self, group: &[Done]) -> Result<Vec<bool>> {
+        let mut tx = self.db().begin().await?;
+        let rows: Vec<Finish<'_>> = group
+            .iter()
+            .map(|d| Finish {
+                id: d.claimed.id,
+                claim_token: &d.claimed.claim_token,
+                outcome: &d.outcome,
+                at: d.at,
+            })
+            .collect();
+        let kept = outbox::finish_group(&mut tx, &rows).await?;
+        let mut events = Vec::new();
+        for (d, &k) in group.iter().zip(&kept) {
+            if !k {
+                tracing::warn!(outbox_id = %d.claimed.id, "claim lost before the outcome was recorded");
+                continue;
+            }
+            let c = &d.claimed;
+            let event = match &d.outcome {
+                Outcome::Sent { gateway_id, .. } => JournalEvent::MessageSent {
+                    outbox_id: Some(c.id),
+                    purpose: Some(c.purpose),
+                    channel: Some(c.channel),
+                    gateway_id: Some(gateway_id.clone()),
+                    attempt: Some(c.attempts),
+                },
+                Outcome::Suppressed { reason } => JournalEvent::MessageSuppressed {
+                    outbox_id: Some(c.id),
+                    purpose: Some(c.purpose),
+                    channel: Some(c.channel),
+                    reason: Some(reason.clone()),
+                },
+                Outcome::Failed { .. } | Outcome::Retry { .. } | Outcome::Defer { .. } => continue,
+            };
+            events.push((d, event));
+        }
+        let entries: Vec<JournalEntry<'_>> = events
+            .iter()
+            .map(|(d, event)| JournalEntry {
+                participant: d.claimed.participant_id,
+                appointment: d.claimed.appointment_id,
+                at: d.at,
+                event,
+            })
+            .collect();
+        outbox::append_journal_group(&mut tx, &entries).await?;
+        for (d, &k) in group.iter().zip(&kept) {
+            if let (true, Outcome::Failed { error, kind, .. }) = (k, &d.outcome) {
+                self.record_failure(&mut tx, &d.claimed, error, *kind, d.at)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        for (d, &k) in group.iter().zip(&kept) {
+            if k {
+                self.recorded(&d.claimed, &d.outcome);
+            }
+        }
+        Ok(kept)
+    }
+
+    /// What a failed row entails besides its status, in the group's
+    /// transaction: its journal entry, an opt-out at the gateway, a dead
+    /// chat, the fallback to SMS, and a task for the lots.
+    async fn record_failure(
+        &self,
+        tx: &mut crate::store::Conn,
+        c: &Claimed,
+        error: &str,
+        kind: FailureKind,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        journal::append(
+            &mut *tx,
+            c.participant_id,
+            c.appointment_id,
+            now,
+            "system",
+            &JournalEvent::DeliveryFailed {
                 outbox_id: Some(c.id),
                 purpose: Some(c.purpose),
                 channel: Some(c.channel),
-                gateway_id: Some(gateway_id.clone()),
-                attempt: Some(c.attempts),
-            }),
-            Outcome::Suppressed { reason } => Some(JournalEvent::MessageSuppressed {
-                outbox_id: Some(c.id),
-                purpose: Some(c.purpose),
-                channel: Some(c.channel),
-                reason: Some(reason.clone()),
-            }),
-            Outcome::Failed { error, .. } => Some(JournalEvent::DeliveryFailed {
-                outbox_id: Some(c.id),
-                purpose: Some(c.purpose),
-                channel: Some(c.channel),
-                error: Some(error.clone()),
+                error: Some(error.to_string()),
                 attempts: Some(c.attempts),
                 reported_by: None,
-            }),
-            Outcome::Retry { .. } | Outcome::Defer { .. } => None,
-        };
-        if let Some(event) = entry {
-            journal::append(
-                &mut tx,
-                c.participant_id,
-                c.appointment_id,
-                now,
-                "system",
-                &event,
-            )
-            .await?;
-        }
+            },
+        )
+        .await?;
         // Opted out at the gateway (e.g. STOP sent to Twilio's number):
         // honour it like STOPP.
-        if let Outcome::Failed {
-            kind: FailureKind::OptedOut,
-            ..
-        } = outcome
-        {
-            let p = crate::store::participants::get(&mut tx, c.participant_id).await?;
+        if kind == FailureKind::OptedOut {
+            let p = crate::store::participants::get(&mut *tx, c.participant_id).await?;
             crate::store::participants::set_opted_out(
-                &mut tx,
+                &mut *tx,
                 p.id,
                 p.opted_out.with(c.channel, true),
                 now,
             )
             .await?;
             journal::append(
-                &mut tx,
+                &mut *tx,
                 p.id,
                 None,
                 now,
@@ -475,15 +582,10 @@ impl Dispatcher {
             .await?;
         }
         // The chat is gone: stop using it, so planning picks SMS from now on.
-        if let Outcome::Failed {
-            kind: FailureKind::Unreachable,
-            ..
-        } = outcome
-            && c.channel == ChannelKind::Telegram
-        {
-            crate::store::telegram::mark_dead(&mut tx, c.participant_id, now).await?;
+        if kind == FailureKind::Unreachable && c.channel == ChannelKind::Telegram {
+            crate::store::telegram::mark_dead(&mut *tx, c.participant_id, now).await?;
             journal::append(
-                &mut tx,
+                &mut *tx,
                 c.participant_id,
                 None,
                 now,
@@ -497,8 +599,7 @@ impl Dispatcher {
         let mut fell_back = false;
         // Telegram failed for good: the same message goes by SMS where the
         // participant consented to it, and the journal says so.
-        if let Outcome::Failed { error, .. } = outcome
-            && c.channel == ChannelKind::Telegram
+        if c.channel == ChannelKind::Telegram
             && c.phone.is_some()
             && !c.opted_out.contains(ChannelKind::Sms)
             && c.consent
@@ -516,18 +617,18 @@ impl Dispatcher {
                 deadline_at: c.deadline_at,
                 body: c.body.clone(),
             };
-            if let Some(sms_id) = outbox::insert(&mut tx, &m, now).await? {
+            if let Some(sms_id) = outbox::insert(&mut *tx, &m, now).await? {
                 fell_back = true;
                 if let Some(b) = c.broadcast_id {
-                    outbox::set_broadcast(&mut tx, sms_id, b).await?;
+                    outbox::set_broadcast(&mut *tx, sms_id, b).await?;
                 }
                 let event = JournalEvent::FallbackToSms {
                     failed_outbox_id: Some(c.id),
                     sms_outbox_id: Some(sms_id),
-                    telegram_error: Some(error.clone()),
+                    telegram_error: Some(error.to_string()),
                 };
                 journal::append(
-                    &mut tx,
+                    &mut *tx,
                     c.participant_id,
                     c.appointment_id,
                     now,
@@ -541,11 +642,9 @@ impl Dispatcher {
         // gone dead, a chat been blocked. A message for an unlinked chat
         // that went by SMS instead is not news: the dead chat already made
         // its task.
-        if let Outcome::Failed { error, kind, .. } = outcome
-            && !(fell_back && *kind == FailureKind::NoAddress)
-        {
+        if !(fell_back && kind == FailureKind::NoAddress) {
             tasks::create(
-                &mut tx,
+                &mut *tx,
                 c.participant_id,
                 c.appointment_id,
                 TaskKind::DeliveryFailed,
@@ -555,7 +654,11 @@ impl Dispatcher {
             )
             .await?;
         }
-        tx.commit().await?;
+        Ok(())
+    }
+
+    /// After the commit: wake the loop for a fallback, count, and log.
+    fn recorded(&self, c: &Claimed, outcome: &Outcome) {
         if matches!(outcome, Outcome::Failed { .. }) && c.channel == ChannelKind::Telegram {
             self.engine.wake();
         }
@@ -594,7 +697,6 @@ impl Dispatcher {
             }
             Outcome::Defer { until } => tracing::debug!(outbox_id = %c.id, %until, "deferred"),
         }
-        Ok(true)
     }
 
     /// Runs until `shutdown` is cancelled. The batch in progress is wound

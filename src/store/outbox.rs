@@ -16,6 +16,7 @@
 use super::{Backend, Conn, Db, from_ms, ms, opt_from_ms, parse_col};
 use crate::domain::ReplyState;
 use crate::domain::gates::ConsentState;
+use crate::domain::journal::JournalEvent;
 use crate::domain::schedule::QuietHours;
 use crate::domain::{
     AppointmentId, AppointmentKind, AppointmentStatus, ChannelKind, ChannelSet, FailureKind,
@@ -588,4 +589,198 @@ pub async fn bring_forward_next(
     .await?
     .rows_affected();
     Ok(done > 0)
+}
+
+/// One claimed row's outcome in a group recorded together
+/// ([`finish_group`]). `at` is the moment the row was decided (its
+/// `sent_at`, `updated_at`).
+#[derive(Debug, Clone, Copy)]
+pub struct Finish<'a> {
+    pub id: OutboxId,
+    pub claim_token: &'a str,
+    pub outcome: &'a Outcome,
+    pub at: DateTime<Utc>,
+}
+
+/// The most rows one multi-row statement carries (PostgreSQL allows
+/// 65,535 parameters, SQLite 32,766; the widest row here has 9).
+const GROUP_CHUNK: usize = 500;
+
+/// Records the outcomes of several claimed rows in the caller's
+/// transaction, each only while its claim token still matches and the row
+/// is still `sending` (as [`finish`]). Returns, for each row in order,
+/// whether it was written (false: the claim was lost).
+///
+/// On PostgreSQL each outcome kind is one `UPDATE … FROM (VALUES …)` that
+/// returns the ids it wrote; on SQLite, where a write is a page in the
+/// same local transaction, the rows are written one by one. `Failed` rows
+/// are always written one by one: they are rare and the caller does more
+/// for each (tasks, fallback).
+pub async fn finish_group(c: &mut Conn, rows: &[Finish<'_>]) -> Result<Vec<bool>> {
+    let mut kept = vec![false; rows.len()];
+    let postgres = super::backend_of(c) == Backend::Postgres;
+    let mut by_kind: [Vec<usize>; 4] = Default::default();
+    for (i, r) in rows.iter().enumerate() {
+        let k = match r.outcome {
+            Outcome::Sent { .. } => 0,
+            Outcome::Retry { .. } => 1,
+            Outcome::Defer { .. } => 2,
+            Outcome::Suppressed { .. } => 3,
+            Outcome::Failed { .. } => {
+                kept[i] = finish(&mut *c, r.id, r.claim_token, r.outcome, r.at).await?;
+                continue;
+            }
+        };
+        if postgres {
+            by_kind[k].push(i);
+        } else {
+            kept[i] = finish(&mut *c, r.id, r.claim_token, r.outcome, r.at).await?;
+        }
+    }
+    for (k, idx) in by_kind.iter().enumerate() {
+        for chunk in idx.chunks(GROUP_CHUNK) {
+            let written = finish_kind_postgres(c, k, rows, chunk).await?;
+            for &i in chunk {
+                kept[i] = written.contains(&rows[i].id.get());
+            }
+        }
+    }
+    Ok(kept)
+}
+
+/// One multi-row `UPDATE … FROM (VALUES …)` for rows of one outcome kind
+/// (0 sent, 1 retry, 2 defer, 3 suppressed), PostgreSQL only. Returns the
+/// ids written.
+async fn finish_kind_postgres(
+    c: &mut Conn,
+    kind: usize,
+    rows: &[Finish<'_>],
+    chunk: &[usize],
+) -> Result<std::collections::HashSet<i64>> {
+    // The columns of the VALUES list after (id, token, at), with their
+    // types (a NULL parameter has none of its own), and the SET clause.
+    let (cols, types, set): (&str, &[&str], &str) = match kind {
+        0 => (
+            "gateway_id, body, encoding, parts, cost, currency",
+            &["text", "text", "text", "bigint", "bigint", "text"],
+            "status = 'sent', gateway_id = v.gateway_id, body = v.body, sent_at = v.at,
+             updated_at = v.at, lease_until = NULL, claim_token = NULL, last_error = NULL,
+             encoding = v.encoding, parts = v.parts, cost = v.cost, currency = v.currency",
+        ),
+        1 => (
+            "next_at, error",
+            &["bigint", "text"],
+            "status = 'pending', next_attempt_at = v.next_at, last_error = v.error,
+             updated_at = v.at, lease_until = NULL, claim_token = NULL",
+        ),
+        2 => (
+            "next_at, error",
+            &["bigint", "text"],
+            "status = 'pending', next_attempt_at = v.next_at, attempts = o.attempts - 1,
+             last_error = v.error, updated_at = v.at, lease_until = NULL, claim_token = NULL",
+        ),
+        _ => (
+            "reason",
+            &["text"],
+            "status = 'suppressed', last_error = v.reason, updated_at = v.at,
+             lease_until = NULL, claim_token = NULL, body = NULL",
+        ),
+    };
+    let width = 3 + types.len();
+    let mut values = String::new();
+    for (n, _) in chunk.iter().enumerate() {
+        if n > 0 {
+            values.push_str(", ");
+        }
+        let base = n * width;
+        values.push_str(&format!(
+            "(${}::bigint, ${}::text, ${}::bigint",
+            base + 1,
+            base + 2,
+            base + 3
+        ));
+        for (j, t) in types.iter().enumerate() {
+            values.push_str(&format!(", ${}::{t}", base + 4 + j));
+        }
+        values.push(')');
+    }
+    let sql = format!(
+        "UPDATE outbox AS o SET {set}
+         FROM (VALUES {values}) AS v(id, token, at, {cols})
+         WHERE o.id = v.id AND o.claim_token = v.token AND o.status = 'sending'
+         RETURNING o.id"
+    );
+    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+    for &i in chunk {
+        let r = &rows[i];
+        q = q.bind(r.id.get()).bind(r.claim_token).bind(ms(r.at));
+        q = match r.outcome {
+            Outcome::Sent {
+                gateway_id,
+                body,
+                encoding,
+                parts,
+                cost,
+                currency,
+            } => q
+                .bind(gateway_id.as_str())
+                .bind(body.as_str())
+                .bind(*encoding)
+                .bind(*parts)
+                .bind(*cost)
+                .bind(currency.as_deref()),
+            Outcome::Retry { at, error } => q.bind(ms(*at)).bind(error.as_str()),
+            Outcome::Defer { until } => q.bind(ms(*until)).bind("deferred: quiet hours"),
+            Outcome::Suppressed { reason } => q.bind(reason.as_str()),
+            Outcome::Failed { .. } => unreachable!("failed rows are written one by one"),
+        };
+    }
+    Ok(q.fetch_all(&mut *c).await?.into_iter().collect())
+}
+
+/// A journal entry written with others by [`append_journal_group`].
+#[derive(Debug, Clone, Copy)]
+pub struct JournalEntry<'a> {
+    pub participant: ParticipantId,
+    pub appointment: Option<AppointmentId>,
+    pub at: DateTime<Utc>,
+    pub event: &'a JournalEvent,
+}
+
+/// Appends the journal entries of a group of outcomes (actor "system") in
+/// one multi-row INSERT per [`GROUP_CHUNK`] entries, in the given order.
+/// Kept here, next to [`finish_group`], whose rows they describe.
+pub async fn append_journal_group(c: &mut Conn, entries: &[JournalEntry<'_>]) -> Result<()> {
+    for chunk in entries.chunks(GROUP_CHUNK) {
+        let mut values = String::new();
+        for n in 0..chunk.len() {
+            if n > 0 {
+                values.push_str(", ");
+            }
+            let b = n * 5;
+            values.push_str(&format!(
+                "(${}, ${}, ${}, 'system', ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5
+            ));
+        }
+        let sql = format!(
+            "INSERT INTO journal (participant_id, appointment_id, at, actor, kind, detail) VALUES {values}"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for e in chunk {
+            let (kind, detail) = e.event.split();
+            q = q
+                .bind(e.participant.get())
+                .bind(e.appointment.map(AppointmentId::get))
+                .bind(ms(e.at))
+                .bind(kind)
+                .bind(detail.to_string());
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
 }

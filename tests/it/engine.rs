@@ -458,3 +458,164 @@ both_backends! {
         assert!(e.export(id, &actor, now).await.is_err());
     }
 }
+
+/// Five reminders for one participant, due 14:00, 14:10, … 14:40 on
+/// 10 December (appointments from 16:00); all due and ahead at 15:30.
+async fn five_due(e: &Engine) -> paminn::domain::ParticipantId {
+    let now = sthlm(2026, 12, 1, 9, 0);
+    let u = fx::unit(e, "Chansen", now).await;
+    let p = fx::participant(e, &u, "Ali", "sms", now).await;
+    {
+        let mut c = e.db.conn().await.unwrap();
+        rules::set(
+            &mut c,
+            u.id,
+            AppointmentKind::Meeting,
+            &[Span::minutes(120).unwrap()],
+            true,
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    for i in 0..5 {
+        e.create_appointment(
+            &appt(p.id, sthlm(2026, 12, 10, 16, 0) + Duration::minutes(10 * i)),
+            &actor(),
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    p.id
+}
+
+both_backends! {
+    async fn a_grouped_record_writes_every_kind_but_not_a_row_another_claimer_took(t) {
+        let e = Engine::new(t.db.clone());
+        five_due(&e).await;
+        let due = sthlm(2026, 12, 10, 15, 30);
+        let mine = outbox::claim(&e.db, "w1", due, due + Duration::seconds(60), 10).await.unwrap();
+        assert_eq!(mine.len(), 5);
+        // Our lease runs out and another instance takes one of the rows.
+        let theirs = outbox::claim(&e.db, "w2", due + Duration::seconds(61), due + Duration::seconds(121), 1)
+            .await.unwrap();
+        assert_eq!(theirs.len(), 1);
+        use outbox::Outcome;
+        let outcomes = [
+            Outcome::Sent { gateway_id: "g-0".into(), body: "Hej".into(), encoding: Some("gsm7"),
+                parts: Some(1), cost: None, currency: None },
+            Outcome::Suppressed { reason: "consent withdrawn".into() },
+            Outcome::Retry { at: due + Duration::minutes(5), error: "timeout".into() },
+            Outcome::Defer { until: due + Duration::hours(17) },
+            Outcome::Sent { gateway_id: "g-4".into(), body: "Hej".into(), encoding: None,
+                parts: None, cost: Some(350), currency: Some("SEK".into()) },
+        ];
+        let group: Vec<outbox::Finish> = mine.iter().zip(&outcomes)
+            .map(|(c, o)| outbox::Finish { id: c.id, claim_token: &c.claim_token, outcome: o, at: due + Duration::seconds(70) })
+            .collect();
+        let mut tx = e.db.begin().await.unwrap();
+        let kept = outbox::finish_group(&mut tx, &group).await.unwrap();
+        tx.commit().await.unwrap();
+        let expected: Vec<bool> = mine.iter().map(|c| c.id != theirs[0].id).collect();
+        assert_eq!(kept, expected, "only the row still ours is written");
+        let all = rows(&e).await;
+        for (c, o) in mine.iter().zip(&outcomes) {
+            let r = all.iter().find(|r| r.id == c.id).unwrap();
+            if c.id == theirs[0].id {
+                // Untouched: still the other instance's, with its attempt.
+                assert_eq!((r.status, r.attempts, r.gateway_id.as_deref()), (OutboxStatus::Sending, 2, None));
+                continue;
+            }
+            match o {
+                Outcome::Sent { gateway_id, cost, .. } => {
+                    assert_eq!(r.status, OutboxStatus::Sent);
+                    assert_eq!(r.gateway_id.as_deref(), Some(gateway_id.as_str()));
+                    assert_eq!(r.cost, *cost);
+                    assert_eq!(r.sent_at, Some(due + Duration::seconds(70)));
+                }
+                Outcome::Suppressed { reason } => {
+                    assert_eq!(r.status, OutboxStatus::Suppressed);
+                    assert_eq!(r.last_error.as_deref(), Some(reason.as_str()));
+                }
+                Outcome::Retry { at, .. } => {
+                    assert_eq!((r.status, r.next_attempt_at, r.attempts), (OutboxStatus::Pending, *at, 1));
+                }
+                Outcome::Defer { until } => {
+                    // No attempt used.
+                    assert_eq!((r.status, r.next_attempt_at, r.attempts), (OutboxStatus::Pending, *until, 0));
+                }
+                Outcome::Failed { .. } => unreachable!(),
+            }
+        }
+        // Recording the same group again writes nothing: the claims are spent.
+        let mut tx = e.db.begin().await.unwrap();
+        let again = outbox::finish_group(&mut tx, &group).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(again, vec![false; 5]);
+    }
+}
+
+/// A gateway that, on its first send, lets another instance take `steal`
+/// over (as when our lease ran out mid-batch) and then accepts everything.
+struct Thief {
+    db: paminn::store::Db,
+    steal: std::sync::Mutex<Option<i64>>,
+    inner: Arc<Recorder>,
+}
+
+#[async_trait::async_trait]
+impl paminn::channels::Transport for Thief {
+    fn name(&self) -> &'static str {
+        "thief"
+    }
+    async fn send(
+        &self,
+        msg: &paminn::channels::OutgoingMessage,
+    ) -> Result<paminn::channels::Accepted, SendError> {
+        let steal = self.steal.lock().unwrap().take();
+        if let Some(id) = steal {
+            sqlx::query(
+                "UPDATE outbox SET claim_token = 'theirs', lease_owner = 'w2' WHERE id = $1",
+            )
+            .bind(id)
+            .execute(&self.db.pool)
+            .await
+            .unwrap();
+        }
+        self.inner.send(msg).await
+    }
+}
+
+both_backends! {
+    async fn a_batch_journals_each_sent_message_once_and_skips_a_row_taken_meanwhile(t) {
+        let e = Engine::new(t.db.clone());
+        let p = five_due(&e).await;
+        let stolen = rows(&e).await[2].id;
+        let rec = Arc::new(Recorder::default());
+        let thief = Arc::new(Thief { db: e.db.clone(), steal: std::sync::Mutex::new(Some(stolen.get())), inner: rec.clone() });
+        let channels = Arc::new(paminn::channels::Channels::new().with(paminn::domain::ChannelKind::Sms, thief));
+        let d = Dispatcher::new(e.clone(), channels, DispatcherConfig { owner: "w1".into(), ..Default::default() });
+        let rep = d.run_once(sthlm(2026, 12, 10, 15, 30)).await.unwrap();
+        // All five went to the gateway; the one taken over is not ours to record.
+        assert_eq!((rep.claimed, rep.sent, rep.lost), (5, 4, 1));
+        assert_eq!(rec.sent.lock().unwrap().len(), 5);
+        let all = rows(&e).await;
+        for r in &all {
+            let want = if r.id == stolen { OutboxStatus::Sending } else { OutboxStatus::Sent };
+            assert_eq!(r.status, want, "row {}", r.id);
+        }
+        // Exactly one journal entry per message recorded as sent, none for
+        // the row taken over.
+        let sent_entries: Vec<_> = events(&e, p).await.iter().filter_map(|ev| match ev.event() {
+            Some(paminn::domain::journal::JournalEvent::MessageSent { outbox_id, .. }) => outbox_id,
+            _ => None,
+        }).collect();
+        let mut want: Vec<_> = all.iter().filter(|r| r.status == OutboxStatus::Sent).map(|r| r.id).collect();
+        let mut got = sent_entries.clone();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want);
+        assert!(!sent_entries.contains(&stolen));
+    }
+}
