@@ -763,51 +763,50 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_reply_shows_its_reason() {
+    /// A Swedish timeline for Ali with no staff, groups or appointments.
+    fn swedish_reply_cx<R>(f: impl FnOnce(&Cx) -> R) -> R {
         let (names, groups, appts) = (HashMap::new(), HashMap::new(), HashMap::new());
-        let cx = Cx {
+        f(&Cx {
             lang: Language::Sv,
             tz: chrono_tz::Europe::Stockholm,
             names: &names,
             groups: &groups,
             appts: &appts,
             first_name: "Ali",
-        };
+        })
+    }
+
+    #[test]
+    fn a_reply_shows_its_reason() {
         let mut details = vec![];
-        let text = cx.reply(
-            Some(ChannelKind::Sms),
-            Some("förhinder sjuk"),
-            &json!({ "intent": "cannot", "reason": "sjuk" }),
-            &Value::Null,
-            &None,
-            &mut details,
-        );
+        let text = swedish_reply_cx(|cx| {
+            cx.reply(
+                Some(ChannelKind::Sms),
+                Some("förhinder sjuk"),
+                &json!({ "intent": "cannot", "reason": "sjuk" }),
+                &Value::Null,
+                &None,
+                &mut details,
+            )
+        });
         assert_eq!(text, "Svarade FÖRHINDER (SMS)");
         assert_eq!(details, ["Skäl: sjuk", "”förhinder sjuk”"]);
     }
 
     #[test]
     fn a_question_which_time_and_its_answer_read_as_such() {
-        let (names, groups, appts) = (HashMap::new(), HashMap::new(), HashMap::new());
-        let cx = Cx {
-            lang: Language::Sv,
-            tz: chrono_tz::Europe::Stockholm,
-            names: &names,
-            groups: &groups,
-            appts: &appts,
-            first_name: "Ali",
-        };
         // "förhinder" with two appointments open: the bot asked which.
         let mut details = vec![];
-        let text = cx.reply(
-            Some(ChannelKind::Sms),
-            Some("förhinder"),
-            &json!({ "intent": "cannot" }),
-            &json!({ "asked_which": [11, 12] }),
-            &None,
-            &mut details,
-        );
+        let text = swedish_reply_cx(|cx| {
+            cx.reply(
+                Some(ChannelKind::Sms),
+                Some("förhinder"),
+                &json!({ "intent": "cannot" }),
+                &json!({ "asked_which": [11, 12] }),
+                &None,
+                &mut details,
+            )
+        });
         assert_eq!(text, "Svarade FÖRHINDER (SMS)");
         assert!(
             details
@@ -817,14 +816,16 @@ mod tests {
         );
         // "1": the reply it completed, not a bare message.
         let mut details = vec![];
-        let text = cx.reply(
-            Some(ChannelKind::Sms),
-            Some("1"),
-            &json!({ "intent": "choice", "n": 1 }),
-            &json!({ "appointment_id": 11, "reply": "cannot" }),
-            &None,
-            &mut details,
-        );
+        let text = swedish_reply_cx(|cx| {
+            cx.reply(
+                Some(ChannelKind::Sms),
+                Some("1"),
+                &json!({ "intent": "choice", "n": 1 }),
+                &json!({ "appointment_id": 11, "reply": "cannot" }),
+                &None,
+                &mut details,
+            )
+        });
         assert_eq!(text, "Svarade FÖRHINDER (SMS)");
         assert!(
             details
