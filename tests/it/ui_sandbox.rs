@@ -66,7 +66,7 @@ both_backends! {
         assert!(!before.is_empty() && before.iter().all(|r| r.next_attempt_at > now + chrono::Duration::hours(12)));
         let mut b = app.login("lisa").await;
         let (_, page) = b.get("/sandbox").await;
-        assert!(page.contains("Skicka den nu"), "{page}");
+        assert!(page.contains("Påminn nu"), "{page}");
         let res = b.post(&format!("/sandbox/{}/next-now", ali.id), &[]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let after = pending(outbox::list(&mut c, Some(ali.id)).await.unwrap());
