@@ -397,19 +397,45 @@ fn value<T: std::str::FromStr>(lang: Language, f: &ValueForm) -> Result<T, UiErr
         .map_err(|_| invalid(lang, "ui-participants-error-value"))
 }
 
+/// One field of the case record set from its form, the way every such
+/// form goes: the case with full access (403 otherwise), the value read by
+/// `read` (422 with the reason), the engine's setter (which journals and
+/// audits), back to the record.
+async fn set_field<F, T>(
+    s: &AppState,
+    id: &str,
+    posted: Posted<F>,
+    read: impl FnOnce(Language, &F) -> Result<T, UiError>,
+    set: impl AsyncFnOnce(
+        &crate::engine::Engine,
+        ParticipantId,
+        T,
+        &crate::engine::Actor,
+        DateTime<Utc>,
+    ) -> crate::error::Result<()>,
+) -> Result<Response, UiError> {
+    let (me, f) = (posted.me, posted.form);
+    let p = full_case(s, &me, id).await?;
+    let v = read(me.lang, &f)?;
+    set(&s.engine, p.id, v, &me.actor(), Utc::now())
+        .await
+        .map_err(engine_err(me.lang))?;
+    Ok(back(&p))
+}
+
 async fn set_status(
     State(s): State<AppState>,
     Path(id): Path<String>,
     f: Posted<ValueForm>,
 ) -> Result<Response, UiError> {
-    let (me, f) = (f.me, f.form);
-    let p = full_case(&s, &me, &id).await?;
-    let status: ParticipantStatus = value(me.lang, &f)?;
-    s.engine
-        .set_status(p.id, status, &me.actor(), Utc::now())
-        .await
-        .map_err(engine_err(me.lang))?;
-    Ok(back(&p))
+    set_field(
+        &s,
+        &id,
+        f,
+        value::<ParticipantStatus>,
+        async |e, p, v, a, now| e.set_status(p, v, a, now).await,
+    )
+    .await
 }
 
 async fn set_language(
@@ -417,14 +443,10 @@ async fn set_language(
     Path(id): Path<String>,
     f: Posted<ValueForm>,
 ) -> Result<Response, UiError> {
-    let (me, f) = (f.me, f.form);
-    let p = full_case(&s, &me, &id).await?;
-    let language: Language = value(me.lang, &f)?;
-    s.engine
-        .set_language(p.id, language, &me.actor(), Utc::now())
-        .await
-        .map_err(engine_err(me.lang))?;
-    Ok(back(&p))
+    set_field(&s, &id, f, value::<Language>, async |e, p, v, a, now| {
+        e.set_language(p, v, a, now).await
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -439,13 +461,11 @@ async fn set_discreet(
     Path(id): Path<String>,
     f: Posted<DiscreetForm>,
 ) -> Result<Response, UiError> {
-    let (me, f) = (f.me, f.form);
-    let p = full_case(&s, &me, &id).await?;
-    s.engine
-        .set_discreet(p.id, f.discreet.is_some(), &me.actor(), Utc::now())
-        .await
-        .map_err(engine_err(me.lang))?;
-    Ok(back(&p))
+    let ticked = |_: Language, f: &DiscreetForm| Ok(f.discreet.is_some());
+    set_field(&s, &id, f, ticked, async |e, p, v, a, now| {
+        e.set_discreet(p, v, a, now).await
+    })
+    .await
 }
 
 async fn set_intensity(
@@ -453,14 +473,10 @@ async fn set_intensity(
     Path(id): Path<String>,
     f: Posted<ValueForm>,
 ) -> Result<Response, UiError> {
-    let (me, f) = (f.me, f.form);
-    let p = full_case(&s, &me, &id).await?;
-    let intensity: Intensity = value(me.lang, &f)?;
-    s.engine
-        .set_intensity(p.id, intensity, &me.actor(), Utc::now())
-        .await
-        .map_err(engine_err(me.lang))?;
-    Ok(back(&p))
+    set_field(&s, &id, f, value::<Intensity>, async |e, p, v, a, now| {
+        e.set_intensity(p, v, a, now).await
+    })
+    .await
 }
 
 /// The programme phase: a label of the unit's; empty clears it.
@@ -469,20 +485,19 @@ async fn set_phase(
     Path(id): Path<String>,
     f: Posted<ValueForm>,
 ) -> Result<Response, UiError> {
-    let (me, f) = (f.me, f.form);
-    let p = full_case(&s, &me, &id).await?;
-    let phase: Option<Phase> = match f.value.trim() {
-        "" => None,
-        x => Some(
-            x.parse()
-                .map_err(|_| invalid(me.lang, "ui-participants-error-phase"))?,
-        ),
+    let phase = |lang: Language, f: &ValueForm| -> Result<Option<Phase>, UiError> {
+        match f.value.trim() {
+            "" => Ok(None),
+            x => x
+                .parse()
+                .map(Some)
+                .map_err(|_| invalid(lang, "ui-participants-error-phase")),
+        }
     };
-    s.engine
-        .set_phase(p.id, phase, &me.actor(), Utc::now())
-        .await
-        .map_err(engine_err(me.lang))?;
-    Ok(back(&p))
+    set_field(&s, &id, f, phase, async |e, p, v, a, now| {
+        e.set_phase(p, v, a, now).await
+    })
+    .await
 }
 
 async fn assign_lots(
