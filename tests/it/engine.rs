@@ -556,8 +556,12 @@ both_backends! {
     }
 }
 
-/// A gateway that, on its first send, lets another instance take `steal`
-/// over (as when our lease ran out mid-batch) and then accepts everything.
+/// A gateway that, when asked to send row `steal`, first lets another
+/// instance take that row over (as when our lease ran out mid-send), then
+/// accepts everything. Taking it over inside that row's own send makes the
+/// order certain: the row's outcome can only be recorded after the
+/// takeover. (Taking it over on whichever send came first raced with the
+/// grouped writer, which could record the row before the takeover.)
 struct Thief {
     db: paminn::store::Db,
     steal: std::sync::Mutex<Option<i64>>,
@@ -573,7 +577,14 @@ impl paminn::channels::Transport for Thief {
         &self,
         msg: &paminn::channels::OutgoingMessage,
     ) -> Result<paminn::channels::Accepted, SendError> {
-        let steal = self.steal.lock().unwrap().take();
+        let steal = {
+            let mut s = self.steal.lock().unwrap();
+            if *s == Some(msg.outbox_id.get()) {
+                s.take()
+            } else {
+                None
+            }
+        };
         if let Some(id) = steal {
             sqlx::query(
                 "UPDATE outbox SET claim_token = 'theirs', lease_owner = 'w2' WHERE id = $1",
