@@ -34,7 +34,12 @@ pub async fn rows(
     let mut rows =
         crate::store::ui_today::day_rows(c, scope, from, to, unrecorded_only, limit).await?;
     // A reply that fitted two of them waits for "1" or "2": both say so.
-    let open = crate::store::inbound::open_choices(c, now).await?;
+    // (No rows, nothing to mark: the page's empty lists ask nothing more.)
+    let open = if rows.is_empty() {
+        Vec::new()
+    } else {
+        crate::store::inbound::open_choices(c, now).await?
+    };
     if !open.is_empty() {
         for r in &mut rows {
             r.awaiting_choice = open
