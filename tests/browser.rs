@@ -142,6 +142,33 @@ both_backends! {
 
         // A group, Sara and Bo (English), with a group activity every day
         // at 13:00, for the coordinator's broadcast.
+        // Issue 23, item 2: two appointments asked about at once, so a
+        // "kommer" is asked back "which one?".
+        let dana = app.engine.add_participant(&NewParticipant {
+            unit_id: app.unit.id,
+            first_name: "Dana".into(),
+            phone: Some(PhoneNumber::parse("070-555 55 55").unwrap()),
+            language: Language::Sv,
+            channel_pref: ChannelKind::Sms,
+            time_zone: app.unit.time_zone,
+            discreet: true,
+            lots_id: Some(lisa.id),
+        }, Some(ChannelSet::NONE.with(ChannelKind::Sms, true)), &actor, now).await.unwrap();
+        let mut danas = Vec::new();
+        for minutes in [100, 130] {
+            danas.push(app.engine.create_appointment(&NewAppointment {
+                participant_id: dana.id,
+                series_id: None,
+                kind: AppointmentKind::Meeting,
+                starts_at: now + Duration::minutes(minutes),
+                duration_min: 30,
+                location: None,
+                with_whom: None,
+                internal_note: None,
+                external_ref: None,
+            }, &actor, now).await.unwrap());
+        }
+
         let bo = app.engine.add_participant(&NewParticipant {
             unit_id: app.unit.id,
             first_name: "Bo".into(),
@@ -188,6 +215,8 @@ both_backends! {
         stop.cancel();
         d_task.await.unwrap();
         let log = String::from_utf8_lossy(&out.stdout);
+        // The steps and the figures the flow measured (shown with --nocapture).
+        eprintln!("{log}");
         assert!(out.status.success(), "the browser flow failed:\n{log}\n{}", String::from_utf8_lossy(&out.stderr));
 
         // What the browser did is what the database holds.
@@ -203,6 +232,9 @@ both_backends! {
         let open = tasks::list(&mut c, Some(ali.id), true).await.unwrap();
         assert!(open.iter().any(|task| task.participant_id == ali.id), "the förhinder made a task");
         assert_eq!(appointments::get(&mut c, saras.id).await.unwrap().attendance, Attendance::Attended);
+        // Dana's "kommer", then "1": on the first of her two appointments only.
+        assert_eq!(appointments::get(&mut c, danas[0].id).await.unwrap().reply, ReplyState::Coming);
+        assert_eq!(appointments::get(&mut c, danas[1].id).await.unwrap().reply, ReplyState::None);
         // The coordinator's broadcast: one for the group, each answer on
         // the member's own activity.
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM broadcasts").fetch_one(&mut *c).await.unwrap();

@@ -109,3 +109,5 @@ ui-broadcasts-no-activities = The group has no upcoming activities.
 ui-broadcasts-activity-new = New recurring activity
 ui-broadcasts-back-to-group = Back to the group
 ui-broadcasts-counter = %chars of %max characters · %parts SMS
+ui-broadcasts-error-dst-gap = { $time } does not exist on { $date }: the clocks go forward an hour when summer time starts. Choose another time.
+ui-broadcasts-error-dst-repeated = { $time } happens twice on { $date }: the clocks go back an hour when summer time ends. Choose another time.

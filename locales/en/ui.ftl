@@ -69,3 +69,14 @@ ui-sandbox-next = Next reminder:
 ui-sandbox-reply-as = Reply as { $name }
 ui-sandbox-send = Send
 ui-sandbox-none = No participants yet.
+
+# The browser's form checks, in the UI's language (templates/ui/forms.js).
+ui-check-missing = Fill in this field.
+ui-check-choose = Choose an option from the list.
+ui-check-tick = Tick the box to go on.
+ui-check-short = Write at least {"{"}n{"}"} characters.
+ui-check-long = Write at most {"{"}n{"}"} characters.
+ui-check-range = Give a value from {"{"}min{"}"} to {"{"}max{"}"}.
+ui-check-format = The value has the wrong form. Correct it and try again.
+ui-yes = yes
+ui-no = no

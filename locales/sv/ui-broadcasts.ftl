@@ -109,3 +109,5 @@ ui-broadcasts-no-activities = Gruppen har inga kommande aktiviteter.
 ui-broadcasts-activity-new = Ny återkommande aktivitet
 ui-broadcasts-back-to-group = Tillbaka till gruppen
 ui-broadcasts-counter = %chars av %max tecken · %parts sms
+ui-broadcasts-error-dst-gap = Klockan { $time } finns inte den { $date }: klockan ställs fram en timme när sommartiden börjar. Välj en annan tid.
+ui-broadcasts-error-dst-repeated = Klockan { $time } kommer två gånger den { $date }: klockan ställs tillbaka en timme när sommartiden slutar. Välj en annan tid.

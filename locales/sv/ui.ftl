@@ -69,3 +69,14 @@ ui-sandbox-next-now = Påminn nu
 ui-sandbox-reply-as = Svara som { $name }
 ui-sandbox-send = Skicka
 ui-sandbox-none = Inga deltagare än.
+
+# The browser's form checks, in the UI's language (templates/ui/forms.js).
+ui-check-missing = Fyll i det här fältet.
+ui-check-choose = Välj ett alternativ i listan.
+ui-check-tick = Kryssa i rutan för att gå vidare.
+ui-check-short = Skriv minst {"{"}n{"}"} tecken.
+ui-check-long = Skriv högst {"{"}n{"}"} tecken.
+ui-check-range = Ange ett värde från {"{"}min{"}"} till {"{"}max{"}"}.
+ui-check-format = Värdet har fel form. Rätta det och försök igen.
+ui-yes = ja
+ui-no = nej

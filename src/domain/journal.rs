@@ -133,6 +133,9 @@ pub enum JournalEvent {
     AttendanceUndone {
         attendance: Option<Attendance>,
         undone: Option<Attendance>,
+        /// "No reply" tasks the recording had closed, open again.
+        #[serde(default)]
+        reopened_tasks: Option<u64>,
     },
     /// The contact details form: what was and what is (the number masked).
     DetailsChanged {
@@ -351,6 +354,7 @@ mod tests {
             AttendanceUndone {
                 attendance: None,
                 undone: None,
+                reopened_tasks: None,
             },
             DetailsChanged {
                 from: None,

@@ -7,7 +7,8 @@
 //! [`crate::domain::schedule::resolve_local`].
 
 use crate::domain::schedule::{local, resolve_local};
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use crate::domain::wall_clock::{self, WallClock};
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use std::fmt;
 use std::str::FromStr;
@@ -251,6 +252,54 @@ impl CronExpr {
     }
 }
 
+/// An occurrence whose wall-clock time the DST rule of
+/// [`CronExpr::occurrences`] changes, for telling the person who makes the
+/// series before it is made (issue 23: times changed without a word).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DstShift {
+    /// `wall` does not exist that day (spring forward); the occurrence is
+    /// at `becomes` (local) instead.
+    Gap {
+        wall: NaiveDateTime,
+        becomes: NaiveDateTime,
+    },
+    /// `wall` happens twice that day (fall back); the occurrence is at the
+    /// first of the two (summer time).
+    Repeated { wall: NaiveDateTime },
+}
+
+impl CronExpr {
+    /// The occurrences in `[from, until)` that a DST change moves or makes
+    /// ambiguous, in order. Empty for a series on ordinary hours.
+    pub fn dst_shifts(&self, tz: Tz, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DstShift> {
+        let mut out = Vec::new();
+        if until <= from {
+            return out;
+        }
+        let wall_from = Utc.from_utc_datetime(&(local(from, tz) - Duration::days(1)));
+        let wall_until = local(until, tz) + Duration::days(1);
+        for wall in self.schedule.after(&wall_from) {
+            let wall = wall.naive_utc();
+            if wall > wall_until {
+                break;
+            }
+            let t = resolve_local(wall, tz);
+            if t < from || t >= until {
+                continue;
+            }
+            match wall_clock::resolve(wall, tz, None) {
+                WallClock::At(_) => {}
+                WallClock::Gap { .. } => out.push(DstShift::Gap {
+                    wall,
+                    becomes: local(t, tz),
+                }),
+                WallClock::Ambiguous { .. } => out.push(DstShift::Repeated { wall }),
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +312,40 @@ mod tests {
             .into_iter()
             .map(|t| local(t, Stockholm))
             .collect()
+    }
+
+    #[test]
+    fn a_series_in_the_night_hour_is_told_both_dst_days_and_one_in_the_day_none() {
+        // Sundays 02:30 through 2027: the last Sunday of March has no 02:30,
+        // the last of October has two.
+        let c: CronExpr = "30 2 * * 0".parse().unwrap();
+        let (from, until) = (utc(2027, 1, 1, 0, 0), utc(2028, 1, 1, 0, 0));
+        assert_eq!(
+            c.dst_shifts(Stockholm, from, until),
+            vec![
+                DstShift::Gap {
+                    wall: at(2027, 3, 28, 2, 30),
+                    becomes: at(2027, 3, 28, 3, 0),
+                },
+                DstShift::Repeated {
+                    wall: at(2027, 10, 31, 2, 30),
+                },
+            ]
+        );
+        // What the shift says is what the series does.
+        let made = locals(&c, utc(2027, 3, 27, 0, 0), utc(2027, 3, 29, 0, 0));
+        assert_eq!(made, vec![at(2027, 3, 28, 3, 0)]);
+        // Other hours and other zones' ordinary days: nothing to tell.
+        for expr in ["0 9 * * 1-5", "30 1 * * 0", "0 3 * * 0", "15 23 * * *"] {
+            let c: CronExpr = expr.parse().unwrap();
+            assert_eq!(c.dst_shifts(Stockholm, from, until), vec![], "{expr}");
+        }
+        let c: CronExpr = "30 2 * * 0".parse().unwrap();
+        assert_eq!(
+            c.dst_shifts(chrono_tz::Asia::Tokyo, from, until),
+            vec![],
+            "no DST in Tokyo"
+        );
     }
 
     #[test]

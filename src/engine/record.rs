@@ -47,9 +47,10 @@ impl Engine {
     /// Undoes a recording of attendance made by mistake (a wrong tap on
     /// Today): the attendance goes back to `to`, what it was before
     /// (`unknown` when nothing was recorded), journalled as
-    /// `attendance_undone` and audited as `attendance.undo`. Tasks the
-    /// recording closed stay closed. A cancelled appointment is a
-    /// conflict.
+    /// `attendance_undone` and audited as `attendance.undo`. A "no reply"
+    /// task the recording closed is open again (the silence is unanswered
+    /// again); tasks closed by hand stay closed. A cancelled appointment is
+    /// a conflict.
     pub async fn undo_attendance(
         &self,
         id: AppointmentId,
@@ -65,6 +66,8 @@ impl Engine {
         if old.attendance == to {
             return Ok(old);
         }
+        let reopened =
+            tasks::reopen_closed_by_attendance(&mut tx, id, &[TaskKind::NoReply]).await?;
         appointments::restore_attendance(&mut tx, id, to, Some(actor.as_str()), now).await?;
         actor
             .record(
@@ -76,6 +79,7 @@ impl Engine {
                     event: JournalEvent::AttendanceUndone {
                         attendance: Some(to),
                         undone: Some(old.attendance),
+                        reopened_tasks: Some(reopened),
                     },
                     action: "attendance.undo",
                 },

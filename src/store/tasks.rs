@@ -130,6 +130,32 @@ pub async fn close_answered(
     Ok(n)
 }
 
+/// Opens again the tasks of these kinds about one appointment that its
+/// attendance recording closed: those closed by the recorder at the
+/// recording's instant ([`close_answered`] with `set_attendance`'s `by`
+/// and `now`). Run before the attendance is restored. Returns how many.
+pub async fn reopen_closed_by_attendance(
+    c: &mut Conn,
+    appointment: AppointmentId,
+    kinds: &[TaskKind],
+) -> Result<u64> {
+    let mut n = 0;
+    for k in kinds {
+        n += sqlx::query(
+            "UPDATE tasks SET done_at = NULL, done_by = NULL
+             WHERE appointment_id = $1 AND kind = $2 AND done_at IS NOT NULL
+               AND done_at = (SELECT attendance_at FROM appointments WHERE id = $1)
+               AND done_by = (SELECT attendance_by FROM appointments WHERE id = $1)",
+        )
+        .bind(appointment.get())
+        .bind(k.as_str())
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+    }
+    Ok(n)
+}
+
 /// Marks a task done (by whom) or, with `done = false`, open again.
 pub async fn set_done(
     c: &mut Conn,

@@ -276,7 +276,8 @@ pub struct PeriodCounts {
     pub sent: i64,
     pub delivered: i64,
     pub failed: i64,
-    /// Appointments that started in the period and a reminder asked about.
+    /// Appointments whose first reminder asking for a reply went out in the
+    /// period.
     pub asked: i64,
     /// Of those, answered (kommer or förhinder).
     pub replied: i64,
@@ -299,12 +300,11 @@ fn period_case(expr: &str, periods: usize, first: usize) -> String {
 
 /// Message outcomes and replies per period between consecutive `bounds`
 /// (`bounds.len() - 1` periods). Messages count in the period they went out
-/// (or failed); replies in the period the appointment started, up to `now`.
+/// (or failed); replies in the period the first reminder asked for one.
 pub async fn per_period(
     c: &mut Conn,
     unit: Option<UnitId>,
     bounds: &[DateTime<Utc>],
-    now: DateTime<Utc>,
 ) -> Result<Vec<PeriodCounts>> {
     let n = bounds.len().saturating_sub(1);
     let mut out = vec![PeriodCounts::default(); n];
@@ -350,27 +350,32 @@ pub async fn per_period(
             _ => {}
         }
     }
+    // An appointment counts once, in the week its first reminder asking for
+    // a reply went out: a reply to tomorrow's appointment, asked and
+    // answered this week, is this week's (counting by the start left this
+    // week at "asked 0" while staff saw the replies; issue 23).
+    let first_asked = "f.first_asked";
     let sql = format!(
         "SELECT wk, COUNT(*) AS asked,
                 CAST(COALESCE(SUM(CASE WHEN reply <> 'none' THEN 1 ELSE 0 END), 0) AS BIGINT) AS replied
          FROM (
            SELECT {} AS wk, a.reply AS reply
            FROM appointments a
-           WHERE a.status = 'scheduled' AND a.starts_at >= $1 AND a.starts_at < ${}
-             AND a.starts_at <= ${} {}
-             AND EXISTS (SELECT 1 FROM outbox o WHERE o.appointment_id = a.id AND o.ask_reply = 1
-                         AND o.status IN ('sent','delivered'))
+           JOIN (SELECT o.appointment_id, MIN(COALESCE(o.sent_at, o.updated_at)) AS first_asked
+                 FROM outbox o
+                 WHERE o.appointment_id IS NOT NULL AND o.ask_reply = 1
+                   AND o.status IN ('sent','delivered')
+                 GROUP BY o.appointment_id) f ON f.appointment_id = a.id
+           WHERE a.status = 'scheduled' AND {first_asked} >= $1 AND {first_asked} < ${} {}
          ) x GROUP BY wk",
-        period_case("a.starts_at", n, 1),
+        period_case(first_asked, n, 1),
         n + 1,
-        n + 2,
-        unit_clause(n + 3, "a.unit_id")
+        unit_clause(n + 2, "a.unit_id")
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for b in bounds {
         q = q.bind(ms(*b));
     }
-    q = q.bind(ms(now));
     if let Some(u) = unit {
         q = q.bind(u.get());
     }

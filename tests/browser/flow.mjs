@@ -65,6 +65,17 @@ async function logout() {
 }
 
 try {
+  log("the form checks speak the UI's language on a browser set to English");
+  {
+    const en = await browser.newPage({ viewport: { width: 360, height: 780 }, locale: 'en-US' });
+    await en.goto(`${BASE_URL}/login`);
+    await en.getByRole('button', { name: 'Logga in' }).click();
+    const said = await en.getByLabel('Användarnamn').evaluate((el) => el.validationMessage);
+    if (said !== 'Fyll i det här fältet.') throw new Error(`an empty user name was refused with "${said}"`);
+    if (!en.url().endsWith('/login')) throw new Error('an empty form was sent');
+    await en.close();
+  }
+
   log('a page asks for the login first; log in with the keyboard only');
   await page.goto(`${BASE_URL}/today`);
   await page.waitForURL(/\/login\?next=/);
@@ -99,6 +110,29 @@ try {
   await page.getByRole('button', { name: 'Boka' }).click();
   await page.waitForURL((u) => u.href.startsWith(participantUrl));
 
+  // Issue 23, items 6 and 8: no time is changed or doubled without a word.
+  log('a time that overlaps the booked one asks first, and nothing is booked twice');
+  await page.getByRole('link', { name: 'Ny tid' }).click();
+  const overlapping = stockholm(100);
+  await page.getByLabel('Datum').fill(overlapping.date);
+  await page.getByLabel('Klockslag').fill(overlapping.time);
+  await page.getByRole('button', { name: 'Boka' }).click();
+  await page.getByText('Deltagaren har redan en tid som krockar').first().waitFor();
+  await page.getByText('Ja, boka ändå').first().waitFor();
+  await usable('the overlap question');
+
+  log('a time the clocks skip is refused with the reason and the nearest times');
+  {
+    const year = new Date().getFullYear() + 1;
+    const lastSunday = [31, 30, 29, 28, 27, 26, 25].map((d) => new Date(Date.UTC(year, 2, d))).find((d) => d.getUTCDay() === 0);
+    await page.getByLabel('Datum').fill(lastSunday.toISOString().slice(0, 10));
+    await page.getByLabel('Klockslag').fill('02:30');
+    await page.getByRole('button', { name: 'Boka' }).click();
+    await page.getByText('Klockan 02:30 finns inte den').first().waitFor();
+    await page.getByText('01:59 och 03:00').first().waitFor();
+  }
+  await page.goto(participantUrl);
+
   log('the reminder reaches the sandbox phone');
   await page.getByRole('link', { name: 'Sandlådetelefon' }).click();
   const phone = page.locator('section.phone', { hasText: 'Ali' });
@@ -110,6 +144,31 @@ try {
   await phone.getByRole('button', { name: 'Skicka' }).click();
   await page.locator('section.phone', { hasText: 'Ali' }).locator('.b.in', { hasText: 'förhinder sjuk' }).waitFor();
   await shot('sandbox');
+
+  // Issue 23, item 2: while the bot asks "which time?", staff see it.
+  log('Dana has two appointments and answers "kommer": the bot asks which');
+  {
+    const dana = page.locator('section.phone', { hasText: 'Dana' });
+    await dana.locator('.b.out').nth(1).waitFor();
+    await dana.getByLabel('Svara som Dana').fill('kommer');
+    await dana.getByRole('button', { name: 'Skicka' }).click();
+    await page.locator('section.phone', { hasText: 'Dana' }).locator('.b.out', { hasText: 'Gäller det' }).waitFor();
+  }
+  log('Today shows the waiting question on her cards, not "inget svar"');
+  await page.getByRole('link', { name: 'Idag', exact: true }).click();
+  await page.locator('article', { hasText: 'Dana' }).getByText('men vilken tid? Frågan väntar på svar').first().waitFor();
+  log('she answers 1; her case record ties the answer to the first time');
+  await page.getByRole('link', { name: 'Sandlådetelefon' }).click();
+  {
+    const dana = page.locator('section.phone', { hasText: 'Dana' });
+    await dana.getByLabel('Svara som Dana').fill('1');
+    await dana.getByRole('button', { name: 'Skicka' }).click();
+    await page.locator('section.phone', { hasText: 'Dana' }).locator('.b.out', { hasText: 'Tack! Vi har noterat att du kommer' }).waitFor();
+  }
+  await page.goto(`${BASE_URL}/participants`);
+  await page.getByRole('link', { name: 'Dana' }).click();
+  await page.getByText('Frågade vilken tid svaret gäller').first().waitFor();
+  await page.getByText('svar 1 på frågan om vilken tid').first().waitFor();
 
   log('Today shows the reply and the task');
   await page.getByRole('link', { name: 'Idag', exact: true }).click();
@@ -124,6 +183,14 @@ try {
   await page.getByText('sjuk').first().waitFor();
   await usable('the case record');
   await shot('participant');
+  {
+    // On a phone the next step is within the first screen, not far down.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const box = await page.getByRole('link', { name: 'Ny tid' }).boundingBox();
+    const screens = await page.evaluate(() => document.documentElement.scrollHeight / window.innerHeight);
+    console.log(`the case record is ${screens.toFixed(1)} screens tall at 360 px; "Ny tid" ends at ${Math.round(box.y + box.height)} px`);
+    if (box.y + box.height > 780) throw new Error(`"Ny tid" is below the first screen (${box.y} px)`);
+  }
 
   log("correct Ali's phone number: a bad one is refused in Swedish and kept, a good one saved");
   await page.getByRole('link', { name: 'Ändra uppgifter' }).click();
@@ -153,15 +220,30 @@ try {
   await page.waitForURL(/\/today\?att=\d+/);
   await page.locator('.badge.attended', { hasText: 'Närvarade' }).first().waitFor();
 
+  log('an address that does not exist gets a page in Swedish with a way back');
+  {
+    const res = await page.goto(`${BASE_URL}/no-such-page`);
+    if (res.status() !== 404) throw new Error(`status ${res.status()}`);
+    await page.getByText('Det finns inget här.').first().waitFor();
+    await page.getByRole('link', { name: 'Tillbaka till Idag' }).waitFor();
+  }
+
   log('the other main pages, for the README');
   for (const [name, path] of [['calendar', '/calendar'], ['participants', '/participants']]) {
     await page.goto(`${BASE_URL}${path}`);
     await usable(path);
     await shot(name);
   }
-  log('a coordinator sees monitoring and settings');
+  log("a coordinator's Today has the unit's open work, the förhinder first");
   await logout();
   await login(COORDINATOR_USER);
+  {
+    const tasks = page.locator('section', { has: page.getByRole('heading', { name: 'Mina uppgifter' }) });
+    await tasks.getByText('Ali').first().waitFor();
+    if (await tasks.getByText('Inga öppna uppgifter.').count()) throw new Error("the unit's tasks are missing");
+  }
+
+  log('a coordinator sees monitoring and settings');
   await page.getByRole('link', { name: 'Uppföljning', exact: true }).click();
   await page.getByRole('heading', { level: 1, name: 'Uppföljning' }).waitFor();
   await page.getByText('Ali').first().waitFor();
@@ -179,10 +261,15 @@ try {
   await page.goto(`${BASE_URL}/broadcasts/new`);
   await usable('/broadcasts/new');
   await page.getByLabel('Svensk text').fill('Gruppträffen flyttas till 14:00.');
+  // Issue 23, item 3: one limit, counted live as one types.
+  await page.locator('#count-sv', { hasText: '32 av 612 tecken · 1 sms' }).waitFor();
   await page.getByLabel('Engelsk text').fill('The group meeting moves to 14:00.');
   await page.getByLabel('Gäller aktivitet').selectOption({ index: 1 });
   await page.getByRole('button', { name: 'Förhandsgranska' }).click();
   await page.getByText('Så här ser meddelandet ut').waitFor();
+  // Issue 23, item 1: the reply question shown as added, once.
+  await page.getByText('Läggs till automatiskt för deltagare med en tid på aktiviteten:').first().waitFor();
+  if ((await page.locator('.bc-text', { hasText: 'KOMMER' }).count()) !== 0) throw new Error('the question is in the text itself');
   await page.getByRole('button', { name: 'Skicka' }).click();
   await page.waitForURL(/\/broadcasts\/\d+$/);
   const statusUrl = page.url();

@@ -353,6 +353,23 @@ both_backends! {
             assert!(page.contains(reason), "{reason}");
             assert!(page.contains("Typed in English"), "what was typed is kept");
         }
+        // A time the clocks skip or repeat: refused with the reason, not moved.
+        let year = Utc::now().year() + 1;
+        let last_sunday = |month: u32| (25..=31).rev()
+            .map(|d| chrono::NaiveDate::from_ymd_opt(year, month, d).unwrap())
+            .find(|d| d.weekday() == chrono::Weekday::Sun).unwrap().to_string();
+        for (month, reason) in [(3, "Klockan 02:30 finns inte den"), (10, "Klockan 02:30 kommer två gånger den")] {
+            let date = last_sunday(month);
+            let mut form = base("Hej!", "later", "");
+            for (k, v) in form.iter_mut() {
+                match *k { "date" => *v = date.clone(), "time" => *v = "02:30".to_string(), _ => {} }
+            }
+            let f: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let res = b.post("/broadcasts", &f).await;
+            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            let page = res.text().await.unwrap();
+            assert!(page.contains(reason) && page.contains(&date), "{reason}: {page}");
+        }
         // An activity that does not exist.
         let mut form = base("Hej!", "now", "");
         form.push(("activity", "999999".to_string()));

@@ -306,9 +306,10 @@ both_backends! {
         let wd = ["mån", "tis", "ons", "tor", "fre", "lör", "sön"][local.weekday().num_days_from_monday() as usize];
         assert_eq!(
             lines[1],
-            format!("{};{wd};{};Ali;Enhet A;Påminnelse;sms;delivered;1;gsm7;0,35;SEK;", local.format("%Y-%m-%d %H:%M"), w.ali.id)
+            format!("{};{wd};{};Ali;Enhet A;Påminnelse;SMS;levererad;1;GSM-7;0,35;SEK;", local.format("%Y-%m-%d %H:%M"), w.ali.id)
         );
-        assert!(lines[2].contains(";failed;") && lines[2].ends_with(";operatören svarade inte"));
+        assert!(lines[2].contains(";misslyckad;") && lines[2].ends_with(";operatören svarade inte"));
+        assert!(!body.contains("delivered") && !body.contains("failed") && !body.contains("gsm7"), "no English values under Swedish headers: {body}");
         assert!(!body.contains(SECRET) && !body.contains("Dan") && !body.contains("Cem"));
         let audit = w.app.audit("monitoring.export").await;
         assert_eq!(audit.len(), 1);
@@ -322,6 +323,8 @@ both_backends! {
         b.http.get(format!("{}/lang/en", b.base)).send().await.unwrap();
         let (_, csv) = b.get("/monitoring/messages.csv?status=delivered").await;
         assert!(csv.contains("Time;Weekday;Participant number") && csv.contains(";0.35;SEK;"), "{csv}");
+        assert!(csv.contains(";Reminder;SMS;delivered;1;GSM-7;"), "values in English too: {csv}");
+        assert!(!csv.contains("levererad") && !csv.contains("Påminnelse"), "no Swedish values under English headers: {csv}");
     }
 }
 
@@ -447,5 +450,43 @@ both_backends! {
         let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
         let units: Vec<String> = reader.records().map(|r| r.unwrap()[4].to_string()).collect();
         assert_eq!(units, vec!["'=HYPERLINK(\"http://evil.example\")".to_string()]);
+    }
+}
+
+both_backends! {
+    async fn a_reply_asked_and_given_this_week_counts_this_week_even_before_the_appointment(t) {
+        let w = world(&t).await;
+        let now = Utc::now();
+        // Tomorrow's appointments: the reminders asking for a reply went out
+        // just now (this week, whatever the hour); Ali answered, Dan has not yet. Staff see Ali's reply,
+        // so the week may not say "asked 0".
+        let mut ids = Vec::new();
+        for (who, reply) in [(&w.ali, "coming"), (&w.dan, "none")] {
+            let mut c = w.app.engine.db.conn().await.unwrap();
+            let id = appointments::insert(&mut c, w.app.unit.id, &NewAppointment {
+                participant_id: who.id,
+                series_id: None,
+                kind: AppointmentKind::Meeting,
+                starts_at: now + Duration::days(1),
+                duration_min: 60,
+                location: None,
+                with_whom: None,
+                internal_note: None,
+                external_ref: None,
+            }, now - Duration::days(3)).await.unwrap().unwrap();
+            sqlx::query("UPDATE appointments SET reply = $1 WHERE id = $2").bind(reply).bind(id.get()).execute(&mut *c).await.unwrap();
+            ids.push((who, id.get()));
+        }
+        for (who, id) in &ids {
+            msg(&w.app, who, Msg { appointment: Some(*id), ask_reply: true, ..Msg::sms("delivered", now) }).await;
+            // Asked again on the other channel: the appointment still counts once.
+            msg(&w.app, who, Msg { appointment: Some(*id), ask_reply: true, channel: "telegram", ..Msg::sms("sent", now) }).await;
+        }
+        let mut b = w.app.login("cora").await;
+        let (_, page) = b.get("/monitoring").await;
+        let today = now.with_timezone(&Stockholm).date_naive();
+        let row_start = page.find(&format!("<th scope=\"row\">v. {}", today.iso_week().week())).expect("this week's row");
+        let row = &page[row_start..row_start + page[row_start..].find("</tr>").unwrap()];
+        assert!(row.ends_with("<td>2</td><td>1</td><td>50 %</td>\n  "), "asked 2, replied 1: {row}");
     }
 }

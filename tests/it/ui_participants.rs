@@ -1003,3 +1003,40 @@ both_backends! {
         assert_eq!(get_appointment(&f.app, third.id).await.starts_at, third.starts_at);
     }
 }
+
+both_backends! {
+    async fn a_series_in_the_night_hour_says_what_dst_does_and_is_made_only_once_seen(t) {
+        let f = setup(&t).await;
+        let mut lisa = f.app.login("lisa").await;
+        let year = Utc::now().year() + 1;
+        let from = NaiveDate::from_ymd_opt(year, 1, 1).unwrap().to_string();
+        let path = format!("/participants/{}/series", f.ali.id);
+        // Sundays 02:30: the last Sunday of March has no 02:30, the last of
+        // October has two.
+        let fields = [("kind", "meeting"), ("from", from.as_str()), ("weekday", "7"), ("time", "02:30"),
+            ("duration", "30"), ("cron", ""), ("location", "")];
+        let with = |extra: &[(&'static str, &'static str)]| { let mut v = fields.to_vec(); v.extend_from_slice(extra); v };
+        let res = lisa.post(&path, &with(&[("action", "preview")])).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let page = res.text().await.unwrap();
+        let march_end = (25..=31).rev().map(|d| NaiveDate::from_ymd_opt(year, 3, d).unwrap()).find(|d| d.weekday() == chrono::Weekday::Sun).unwrap();
+        assert!(page.contains("Sommartid och vintertid ändrar de här tiderna"), "{page}");
+        assert!(page.contains(&format!("sön {} mar {year}: klockan 02:30 finns inte den dagen", march_end.day())), "{page}");
+        assert!(page.contains("Tiden blir 03:00."), "{page}");
+        assert!(page.contains("klockan 02:30 kommer två gånger den natten"), "{page}");
+        // "Skapa" without having ticked it: nothing is made, the reason is said.
+        let res = lisa.post(&path, &with(&[("action", "create")])).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Kryssa i att du har sett hur tiderna blir"), "{page}");
+        assert!(page.contains(r#"id="wd-7" name="weekday" type="checkbox" value="7" checked"#), "the form keeps its values");
+        assert!(f.app.audit("series.create").await.is_empty());
+        let res = lisa.post(&path, &with(&[("action", "create"), ("dst_ok", "1")])).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(f.app.audit("series.create").await.len(), 1);
+        // A daytime series asks nothing.
+        let res = lisa.post(&path, &[("kind", "meeting"), ("from", from.as_str()), ("weekday", "7"), ("time", "10:30"),
+            ("duration", "30"), ("action", "preview")]).await;
+        assert!(!res.text().await.unwrap().contains("Sommartid och vintertid"));
+    }
+}

@@ -440,6 +440,24 @@ both_backends! {
             tasks::list(&mut c, Some(ali.id), false).await.unwrap().into_iter().find(|t| t.kind == TaskKind::NoReply).unwrap()
         };
         assert_eq!(closed.done_by.as_deref(), Some("test"));
+        // A wrong tap undone: the silence is unanswered again, so its task
+        // is open again; a task a person closed by hand stays closed.
+        let mut c = e.db.conn().await.unwrap();
+        let gap = tasks::list(&mut c, Some(ali.id), true).await.unwrap().into_iter().find(|t| t.kind == TaskKind::Gap).unwrap();
+        tasks::set_done(&mut c, gap.id, true, "staff:lisa", local(0, 9) + Duration::minutes(1)).await.unwrap();
+        drop(c);
+        e.undo_attendance(past.id, Attendance::Unknown, &actor(), local(0, 10)).await.unwrap();
+        let open: Vec<TaskKind> = open_tasks(e, ali.id).await.iter().map(|t| t.kind).collect();
+        assert!(open.contains(&TaskKind::NoReply), "reopened: {open:?}");
+        assert!(!open.contains(&TaskKind::Gap), "closed by hand, not by the recording: {open:?}");
+        let undone = {
+            let mut c = e.db.conn().await.unwrap();
+            journal::list(&mut c, ali.id).await.unwrap().into_iter().find(|ev| ev.kind == "attendance_undone").unwrap()
+        };
+        assert_eq!(undone.detail["reopened_tasks"], 1);
+        // Recording again closes it again.
+        e.record_attendance(past.id, Attendance::Absent, &actor(), local(0, 11)).await.unwrap();
+        assert!(!open_tasks(e, ali.id).await.iter().any(|t| t.kind == TaskKind::NoReply));
     }
 }
 

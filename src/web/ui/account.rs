@@ -49,6 +49,9 @@ impl LoginPage {
     fn lang_code(&self) -> &'static str {
         self.lang.as_str()
     }
+    fn check_texts(&self) -> Vec<(&'static str, String)> {
+        super::check_texts(self.lang)
+    }
 }
 
 #[derive(Deserialize)]

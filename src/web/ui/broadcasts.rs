@@ -14,7 +14,7 @@ use super::settings::{Check, check};
 use super::{Me, Posted, Ui, UiError, render, render_refused, see_other, t, ta};
 use crate::domain::access::{self, Action};
 use crate::domain::broadcast::{MAX_TEXT_CHARS, TextError, check_text};
-use crate::domain::schedule::resolve_local;
+use crate::domain::wall_clock::{self, WallClock};
 use crate::domain::{
     AppointmentId, AppointmentKind, AppointmentStatus, GroupId, Language, ParticipantId,
     ParticipantStatus, Phase, StaffId, UnitId,
@@ -369,7 +369,21 @@ async fn parse_compose(
         let (Ok(d), Ok(tm)) = (d, tm) else {
             return Ok(Err(t(lang, "ui-broadcasts-error-when")));
         };
-        let at = resolve_local(d.and_time(tm), tz);
+        // A time the clocks skip or repeat is refused with the reason
+        // (`domain::wall_clock`), never moved without a word.
+        let said = [
+            ("time", tm.format("%H:%M").to_string()),
+            ("date", d.format("%Y-%m-%d").to_string()),
+        ];
+        let at = match wall_clock::resolve(d.and_time(tm), tz, None) {
+            WallClock::At(at) => at,
+            WallClock::Gap { .. } => {
+                return Ok(Err(ta(lang, "ui-broadcasts-error-dst-gap", &said)));
+            }
+            WallClock::Ambiguous { .. } => {
+                return Ok(Err(ta(lang, "ui-broadcasts-error-dst-repeated", &said)));
+            }
+        };
         if at < now {
             return Ok(Err(t(lang, "ui-broadcasts-error-past")));
         }

@@ -85,14 +85,12 @@ pub fn router() -> Router<AppState> {
         .route(
             "/static/counter.js",
             axum::routing::get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-                        (header::CACHE_CONTROL, "max-age=3600"),
-                    ],
-                    include_str!("../../../templates/ui/counter.js"),
-                )
+                script(include_str!("../../../templates/ui/counter.js"))
             }),
+        )
+        .route(
+            "/static/forms.js",
+            axum::routing::get(|| async { script(include_str!("../../../templates/ui/forms.js")) }),
         )
         .merge(account::router())
         .merge(today::router())
@@ -102,6 +100,17 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(broadcasts::router())
         .merge(sandbox::router())
+}
+
+/// A script of the UI's own, cached for an hour.
+pub(super) fn script(body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        body,
+    )
 }
 
 /// A path no route serves: the UI's error page in the viewer's language
@@ -309,6 +318,17 @@ pub fn t(lang: Language, key: &str) -> String {
     crate::texts::render(lang, key, &[])
 }
 
+/// The wording of the browser's form checks (`templates/ui/forms.js` reads
+/// them from `data-check-*` on `<body>`), in the UI's language.
+pub fn check_texts(lang: Language) -> Vec<(&'static str, String)> {
+    [
+        "missing", "choose", "tick", "short", "long", "range", "format",
+    ]
+    .into_iter()
+    .map(|k| (k, t(lang, &format!("ui-check-{k}"))))
+    .collect()
+}
+
 /// A UI text by key with arguments.
 pub fn ta(lang: Language, key: &str, args: &[(&'static str, String)]) -> String {
     crate::texts::render(lang, key, args)
@@ -357,6 +377,9 @@ impl Ui {
     }
     pub fn lang_code(&self) -> &'static str {
         self.lang.as_str()
+    }
+    pub fn check_texts(&self) -> Vec<(&'static str, String)> {
+        check_texts(self.lang)
     }
     pub fn role_name(&self) -> String {
         self.t(&format!("ui-role-{}", self.role.as_str()))

@@ -406,7 +406,7 @@ async fn weeks(
     let bounds: Vec<DateTime<Utc>> = mondays.iter().map(|d| midnight(*d, sc.tz)).collect();
     let counts = {
         let mut c = s.engine.db.conn().await?;
-        mon::per_period(&mut c, sc.unit.as_ref().map(|u| u.id), &bounds, now).await?
+        mon::per_period(&mut c, sc.unit.as_ref().map(|u| u.id), &bounds).await?
     };
     Ok(counts
         .iter()
@@ -1001,10 +1001,12 @@ fn csv_body(
             cell(&r.first_name).into_owned(),
             cell(unit_names.get(&r.unit_id).map_or("", String::as_str)).into_owned(),
             kind_label(lang, r),
-            r.channel.as_str().to_string(),
-            r.status.as_str().to_string(),
+            // The words the page shows, in the UI's language: a Swedish
+            // header over "delivered" was the mix users reported (issue 23).
+            channel_label(r.channel).to_string(),
+            t(lang, &format!("ui-monitoring-status-{}", r.status.as_str())),
             r.parts.map(|p| p.to_string()).unwrap_or_default(),
-            cell(r.encoding.as_deref().unwrap_or_default()).into_owned(),
+            encoding_label(r.encoding.as_deref()).to_string(),
             r.cost.map(|c| money(c, None, lang)).unwrap_or_default(),
             // The gateway's word: outside text like a name.
             cell(r.currency.as_deref().unwrap_or_default()).into_owned(),

@@ -27,18 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/sandbox/{id}/next-now", post(next_now))
         .route(
             "/static/sandbox.js",
-            get(|| async {
-                (
-                    [
-                        (
-                            axum::http::header::CONTENT_TYPE,
-                            "text/javascript; charset=utf-8",
-                        ),
-                        (axum::http::header::CACHE_CONTROL, "max-age=3600"),
-                    ],
-                    include_str!("../../../templates/ui/sandbox.js"),
-                )
-            }),
+            get(|| async { super::script(include_str!("../../../templates/ui/sandbox.js")) }),
         )
 }
 

@@ -807,6 +807,9 @@ pub(crate) struct SeriesForm {
     /// Which button: `preview` or `create`.
     #[serde(default)]
     action: String,
+    /// "1": the person has seen the times a DST change moves.
+    #[serde(default)]
+    dst_ok: String,
 }
 
 struct WeekdayBox {
@@ -867,6 +870,9 @@ struct SeriesPage {
     form: SeriesForm,
     errors: Errors,
     preview: Option<Vec<Date>>,
+    /// The occurrences in the coming year a DST change moves, in words;
+    /// the series is made only once the person has ticked that they saw them.
+    dst: Vec<String>,
 }
 
 impl SeriesPage {
@@ -902,7 +908,41 @@ fn series_page_for(
         form,
         errors,
         preview,
+        dst: Vec::new(),
     }
+}
+
+/// How far ahead a new series is checked for DST days: both changes of a
+/// year.
+const DST_LOOKAHEAD_DAYS: i64 = 366;
+
+/// The DST shifts of a series in plain words ("sön 28 mar 2027: klockan
+/// 02:30 finns inte den dagen … Tiden blir 03:00.").
+fn dst_notes(lang: Language, cron: &CronExpr, tz: Tz, start: DateTime<Utc>) -> Vec<String> {
+    use crate::domain::recurrence::DstShift;
+    let hm = |x: chrono::NaiveDateTime| x.format("%H:%M").to_string();
+    cron.dst_shifts(tz, start, start + Duration::days(DST_LOOKAHEAD_DAYS))
+        .into_iter()
+        .map(|shift| match shift {
+            DstShift::Gap { wall, becomes } => ta(
+                lang,
+                "ui-participants-series-dst-gap",
+                &[
+                    ("date", super::day(lang, resolve_local(wall, tz), tz)),
+                    ("time", hm(wall)),
+                    ("becomes", hm(becomes)),
+                ],
+            ),
+            DstShift::Repeated { wall } => ta(
+                lang,
+                "ui-participants-series-dst-repeated",
+                &[
+                    ("date", super::day(lang, resolve_local(wall, tz), tz)),
+                    ("time", hm(wall)),
+                ],
+            ),
+        })
+        .collect()
 }
 
 async fn series_page(
@@ -1067,6 +1107,20 @@ pub(crate) async fn series_submit(
             )));
         }
     };
+    let dst = dst_notes(me.lang, &parsed.cron, tz, parsed.start);
+    if f.action == "create" && !dst.is_empty() && f.dst_ok.trim() != "1" {
+        let mut errors = Errors::default();
+        errors.add(
+            "dst_ok",
+            t(me.lang, "ui-participants-series-dst-confirm-needed"),
+        );
+        let mut page = series_page_for(me, owner, f, errors, None);
+        page.dst = dst;
+        return Ok(Some(with_status(
+            render(&page),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )));
+    }
     if f.action != "create" {
         let dates = parsed
             .dates
@@ -1076,13 +1130,9 @@ pub(crate) async fn series_submit(
                 iso: d.to_rfc3339(),
             })
             .collect();
-        return Ok(Some(render(&series_page_for(
-            me,
-            owner,
-            f,
-            Errors::default(),
-            Some(dates),
-        ))));
+        let mut page = series_page_for(me, owner, f, Errors::default(), Some(dates));
+        page.dst = dst;
+        return Ok(Some(render(&page)));
     }
     s.engine
         .create_series_from(

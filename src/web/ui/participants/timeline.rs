@@ -320,8 +320,15 @@ impl Cx<'_> {
                     &[("attendance", self.label("attendance", attendance))],
                 )
             }
-            Some(J::AttendanceUndone { attendance, undone }) => {
+            Some(J::AttendanceUndone {
+                attendance,
+                undone,
+                reopened_tasks,
+            }) => {
                 details.extend(about.clone());
+                if reopened_tasks.unwrap_or(0) > 0 {
+                    details.push(self.t("attendance-undone-reopened"));
+                }
                 self.ta(
                     "attendance-undone",
                     &[
