@@ -64,6 +64,12 @@ pub struct Config {
     pub telegram_webhook_secret: Option<String>,
     /// The bot's username, for deep links (`https://t.me/<bot>?start=<code>`).
     pub telegram_bot_username: Option<String>,
+    /// The organisation that runs this instance, named in the
+    /// accessibility statement (`/accessibility`).
+    pub organisation_name: Option<String>,
+    /// Where to report accessibility problems (an e-mail address, a phone
+    /// number or a web page), shown in the accessibility statement.
+    pub accessibility_contact: Option<String>,
     /// Messages per second across all chats.
     pub telegram_rate_per_sec: u32,
     /// Messages per second to one chat.
@@ -156,6 +162,8 @@ impl Default for Config {
             telegram_mode: "polling".into(),
             telegram_webhook_secret: None,
             telegram_bot_username: None,
+            organisation_name: None,
+            accessibility_contact: None,
             telegram_rate_per_sec: 30,
             telegram_per_chat_per_sec: 1,
             sandbox_latency_ms: 0,

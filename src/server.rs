@@ -236,6 +236,8 @@ pub async fn run(
                 }),
                 telegram_bot_username: cfg.telegram_bot_username.clone(),
                 trusted_proxies: cfg.trusted_proxies.clone(),
+                organisation_name: cfg.organisation_name.clone(),
+                accessibility_contact: cfg.accessibility_contact.clone(),
             },
         },
         shutdown.clone(),

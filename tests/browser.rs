@@ -51,9 +51,11 @@ fn browser_env() -> Option<BrowserEnv> {
     let chromium = PathBuf::from(
         std::env::var("PAMINN_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
     );
-    let missing = if !dir.join("node_modules/playwright-core").is_dir() {
+    let missing = if !dir.join("node_modules/playwright-core").is_dir()
+        || !dir.join("node_modules/axe-core").is_dir()
+    {
         Some(format!(
-            "playwright-core (run `npm ci` in {})",
+            "playwright-core and axe-core (run `npm ci` in {})",
             dir.display()
         ))
     } else if !chromium.exists() {
@@ -76,7 +78,12 @@ fn browser_env() -> Option<BrowserEnv> {
 both_backends! {
     async fn a_lots_works_a_reply_from_login_to_attendance_in_chromium(t) {
         let Some(env) = browser_env() else { return };
-        let app = ui::spawn(&t, true).await;
+        // The demo's login page, with its credentials shown (issue 20 found
+        // their contrast too low there).
+        let app = ui::spawn_with(&t, true, paminn::web::ui::UiConfig {
+            demo_login: Some(("lisa".into(), PASSWORD.into())),
+            ..Default::default()
+        }).await;
         let now = Utc::now();
         let lisa = app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
         app.staff("kim", Role::Coordinator, Some(app.unit.id)).await;
@@ -241,7 +248,7 @@ both_backends! {
         assert_eq!(n, 1);
         let bos = appointments::for_participant(&mut c, bo.id, None).await.unwrap();
         assert!(bos.iter().any(|a| a.reply == ReplyState::Cannot && a.reply_reason.as_deref() == Some("sick")), "Bo's own activity holds his answer");
-        for page in ["login", "today", "participant", "sandbox", "calendar", "participants", "monitoring", "settings", "templates", "broadcast", "audit"] {
+        for page in ["accessibility", "login", "today", "participant", "sandbox", "calendar", "participants", "monitoring", "settings", "templates", "broadcast", "audit"] {
             let f = shots.as_deref().unwrap_or(tmp.path()).join(format!("{page}.png"));
             assert!(std::fs::metadata(&f).is_ok_and(|m| m.len() > 1000), "no screenshot {}", f.display());
         }

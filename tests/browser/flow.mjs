@@ -8,15 +8,48 @@
 // than the screen, a label for every field, a name for every button.
 // Exits non-zero with the failing step on error.
 import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const AXE = require.resolve('axe-core/axe.min.js');
+const AXE_VERSION = require('axe-core/package.json').version;
 
 const { BASE_URL, LOGIN_USER, LOGIN_PASSWORD, COORDINATOR_USER, ADMIN_USER, CHROMIUM, SHOTS } = process.env;
 let step = 'start';
 const log = (s) => { step = s; console.log(`step: ${s}`); };
 
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-const page = await browser.newPage({ viewport: { width: 360, height: 780 }, locale: 'sv-SE' });
+// bypassCSP: only so the test can inject axe-core; the pages' own policy
+// allows no inline script.
+const page = await browser.newPage({ viewport: { width: 360, height: 780 }, locale: 'sv-SE', bypassCSP: true });
 page.setDefaultTimeout(20000);
 const shot = (name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+
+// axe-core's WCAG 2.1 A and AA rules on the page as it is now (issue 20).
+// Throws with each violation, its help text and the elements.
+const WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+const axeChecked = new Set();
+async function axe(what) {
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async (tags) => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n      ${v.nodes.slice(0, 5).map((n) => n.target.join(' ')).join('\n      ')}`);
+  }, WCAG);
+  if (violations.length) throw new Error(`${what}: ${violations.length} accessibility violation(s):\n    ${violations.join('\n    ')}`);
+  axeChecked.add(what);
+}
+
+// Both widths of issue 20: a phone (360 px) and a desk (1366 px), and 200 %
+// zoom at 1366 px (a 683 px wide layout viewport) without sideways scrolling.
+async function accessible(what) {
+  await axe(`${what} at 360 px`);
+  await page.setViewportSize({ width: 1366, height: 900 });
+  await axe(`${what} at 1366 px`);
+  await page.setViewportSize({ width: 683, height: 450 });
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  if (wide > 1) throw new Error(`${what} scrolls sideways by ${wide}px at 200 % zoom on a 1366 px screen`);
+  await page.setViewportSize({ width: 360, height: 780 });
+}
 
 // What every page must satisfy. Throws with the offending elements.
 async function usable(what) {
@@ -39,6 +72,35 @@ async function usable(what) {
     return out;
   });
   if (problems.length) throw new Error(`${what} is not usable:\n  ${problems.join('\n  ')}`);
+  await accessible(what);
+}
+
+// Every page in the menu and the account page, as the signed-in role:
+// usable and accessible (issue 20: every page, as each role).
+async function everyMenuPage(role) {
+  const hrefs = await page.locator('header.top nav a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  for (const h of [...hrefs, '/account']) {
+    await page.goto(`${BASE_URL}${h}`);
+    await usable(`${h} as ${role}`);
+  }
+}
+
+// Presses Tab until the control named `name` has the focus (at most 60
+// times) and checks that the focus can be seen: keyboard-only use.
+async function tabTo(name) {
+  for (let i = 0; i < 60; i++) {
+    await page.keyboard.press('Tab');
+    const here = await page.evaluate(() => (document.activeElement?.textContent || '').trim());
+    if (here === name) {
+      const ring = await page.evaluate(() => {
+        const st = getComputedStyle(document.activeElement);
+        return { style: st.outlineStyle, width: parseFloat(st.outlineWidth) };
+      });
+      if (ring.style === 'none' || !(ring.width > 0)) throw new Error(`the focus on "${name}" cannot be seen`);
+      return;
+    }
+  }
+  throw new Error(`"${name}" cannot be reached with Tab`);
 }
 
 // Local date and time in Stockholm, `minutes` from now.
@@ -76,6 +138,13 @@ try {
     await en.close();
   }
 
+  log('the accessibility statement is one click from the login page');
+  await page.goto(`${BASE_URL}/login`);
+  await page.getByRole('link', { name: 'Tillgänglighet' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Tillgänglighetsredogörelse för paminn' }).waitFor();
+  await usable('the accessibility statement');
+  await shot('accessibility');
+
   log('a page asks for the login first; log in with the keyboard only');
   await page.goto(`${BASE_URL}/today`);
   await page.waitForURL(/\/login\?next=/);
@@ -89,6 +158,8 @@ try {
   await page.waitForURL(/\/today$/);
   await page.getByRole('heading', { level: 1 }).waitFor();
   await usable('Today');
+  await everyMenuPage('a lots');
+  await page.goto(`${BASE_URL}/today`);
 
   log('create a participant');
   await page.getByRole('link', { name: 'Deltagare', exact: true }).click();
@@ -107,7 +178,10 @@ try {
   const at = stockholm(90);
   await page.getByLabel('Datum').fill(at.date);
   await page.getByLabel('Klockslag').fill(at.time);
-  await page.getByRole('button', { name: 'Boka' }).click();
+  // From the time field to "Boka" and Enter: the keyboard alone books.
+  await page.getByLabel('Klockslag').focus();
+  await tabTo('Boka');
+  await page.keyboard.press('Enter');
   await page.waitForURL((u) => u.href.startsWith(participantUrl));
 
   // Issue 23, items 6 and 8: no time is changed or doubled without a word.
@@ -207,8 +281,9 @@ try {
 
   log("record Sara's attendance with one tap, then undo it and record it again");
   await page.getByRole('link', { name: 'Idag', exact: true }).click();
-  const sara = page.locator('article, li, .card', { hasText: 'Sara' }).filter({ has: page.getByRole('button', { name: 'Närvarade' }) }).first();
-  await sara.getByRole('button', { name: 'Närvarade' }).click();
+  // With the keyboard: Sara's is the only appointment that has started.
+  await tabTo('Närvarade');
+  await page.keyboard.press('Enter');
   await page.waitForURL(/\/today\?att=\d+/);
   await page.getByText('Närvaro: Sara, närvarade.').first().waitFor();
   await page.locator('.badge.attended', { hasText: 'Närvarade' }).first().waitFor();
@@ -237,6 +312,8 @@ try {
   log("a coordinator's Today has the unit's open work, the förhinder first");
   await logout();
   await login(COORDINATOR_USER);
+  await everyMenuPage('a coordinator');
+  await page.goto(`${BASE_URL}/today`);
   {
     const tasks = page.locator('section', { has: page.getByRole('heading', { name: 'Mina uppgifter' }) });
     await tasks.getByText('Ali').first().waitFor();
@@ -295,10 +372,12 @@ try {
   log("an admin reads in the audit log who viewed Ali's case record");
   await logout();
   await login(ADMIN_USER);
+  await everyMenuPage('an admin');
   await page.getByRole('link', { name: 'Granskningslogg', exact: true }).click();
   await page.getByText('case.view').first().waitFor();
   await usable('/audit');
   await shot('audit');
+  console.log(`axe-core ${AXE_VERSION}: ${axeChecked.size} page states checked (WCAG 2.1 A/AA), 0 violations`);
   console.log('ok');
 } catch (e) {
   console.log(`FAILED at step "${step}": ${e.message}`);

@@ -243,7 +243,7 @@ both_backends! {
         let mut b = w.app.login("boss").await;
         let (status, page) = b.get("/audit").await;
         assert_eq!(status, StatusCode::OK);
-        assert!(page.contains("<h1>Granskningslogg</h1>"));
+        assert!(page.contains(r#"<h1 id="h-page">Granskningslogg</h1>"#));
         assert!(page.contains(r#"<td data-label="Vem">lisa Testsson (lisa)</td>"#), "the actor by name");
         assert!(page.contains("><code>login</code></td>") && page.contains("><code>case.view</code></td>"));
         assert!(page.contains(&format!(r#"<a href="/participants/{}">deltagare #{}</a>"#, p.id, p.id)));

@@ -372,7 +372,7 @@ both_backends! {
         // The page has the chart inline and the same figures as a table.
         let (_, page) = b.get("/monitoring").await;
         assert!(page.contains("<figure class=\"chart-box\">\n<svg"));
-        assert!(page.contains("<caption>Leverans och svar per vecka, i siffror</caption>"));
+        assert!(page.contains(r#"<caption id="rates-caption">Leverans och svar per vecka, i siffror</caption>"#));
         let this_week = format!("<th scope=\"row\">v. {}", today.iso_week().week());
         assert!(page.contains(&this_week));
     }

@@ -256,3 +256,51 @@ crate::both_backends! {
         assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     }
 }
+
+crate::both_backends! {
+    async fn the_accessibility_statement_is_public_and_linked_from_every_page(t) {
+        let app = crate::common::ui::spawn_with(&t, false, paminn::web::ui::UiConfig {
+            organisation_name: Some("Exempelby kommun".into()),
+            accessibility_contact: Some("tillganglighet@exempelby.se".into()),
+            ..Default::default()
+        }).await;
+        app.staff("eva", Role::Admin, None).await;
+        let http = reqwest::Client::new();
+        // Readable before signing in, in DIGG's sections.
+        let res = http.get(format!("{}/accessibility", app.base)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let page = res.text().await.unwrap();
+        for words in [
+            "<h1>Tillgänglighetsredogörelse för paminn</h1>",
+            "Exempelby kommun står bakom den här tjänsten.",
+            "lagen (2018:1937) om tillgänglighet till digital offentlig service",
+            "Hur tillgänglig är tjänsten?",
+            "Rapportera brister i tjänstens tillgänglighet",
+            "<strong>tillganglighet@exempelby.se</strong>",
+            r#"<a href="https://www.digg.se/tdosanmalan">"#,
+            "Tjänsten är delvis förenlig",
+            "Innehåll som inte är tillgängligt",
+            "axe-core mot WCAG 2.1 nivå A och AA",
+            &format!("Den senaste bedömningen gjordes {}.", paminn::web::ui::statement::ASSESSED_ON),
+        ] {
+            assert!(page.contains(words), "{words}: {page}");
+        }
+        let res = http.get(format!("{}/accessibility", app.base)).header("cookie", "paminn_lang=en").send().await.unwrap();
+        let page = res.text().await.unwrap();
+        assert!(page.contains("<h1>Accessibility statement for paminn</h1>") && page.contains("Exempelby kommun is responsible"), "{page}");
+        // Without settings: no organisation or address is made up.
+        let plain = crate::common::ui::spawn(&t, false).await;
+        let page = http.get(format!("{}/accessibility", plain.base)).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("Organisationen som driver den här tjänsten står bakom") && page.contains("<strong>din samordnare eller systemförvaltare</strong>"), "{page}");
+        // The footer of the login page, a signed-in page and an error page.
+        let link = r#"<footer class="foot"><a href="/accessibility">Tillgänglighet</a></footer>"#;
+        let login = http.get(format!("{}/login", app.base)).send().await.unwrap().text().await.unwrap();
+        assert!(login.contains(link), "{login}");
+        let mut eva = app.login("eva").await;
+        for path in ["/today", "/participants", "/audit"] {
+            assert!(eva.get(path).await.1.contains(link), "{path}");
+        }
+        let missing = http.get(format!("{}/no-such-page", app.base)).send().await.unwrap().text().await.unwrap();
+        assert!(missing.contains(link), "{missing}");
+    }
+}

@@ -22,6 +22,7 @@ pub mod monitoring;
 pub mod participants;
 pub mod sandbox;
 pub mod settings;
+pub mod statement;
 pub mod today;
 
 use super::AppState;
@@ -65,6 +66,12 @@ pub struct UiConfig {
     /// Proxies whose `X-Forwarded-For` names the client (for the login
     /// limits); empty: the TCP peer is the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Named in the accessibility statement; without it, "the organisation
+    /// that runs this service".
+    pub organisation_name: Option<String>,
+    /// Where to report accessibility problems; without it, the statement
+    /// says to ask one's coordinator.
+    pub accessibility_contact: Option<String>,
 }
 
 pub fn router() -> Router<AppState> {
@@ -92,6 +99,7 @@ pub fn router() -> Router<AppState> {
             "/static/forms.js",
             axum::routing::get(|| async { script(include_str!("../../../templates/ui/forms.js")) }),
         )
+        .merge(statement::router())
         .merge(account::router())
         .merge(today::router())
         .merge(participants::router())
@@ -418,6 +426,7 @@ struct ErrorPage<'a> {
     title: String,
     message: &'a str,
     back: String,
+    a11y: String,
 }
 
 impl UiError {
@@ -468,6 +477,7 @@ impl IntoResponse for UiError {
             title: t(self.lang, "ui-error-title"),
             message: &self.message,
             back: t(self.lang, "ui-back"),
+            a11y: t(self.lang, "ui-footer-a11y"),
         };
         match page.render() {
             Ok(html) => (self.status, Html(html)).into_response(),
