@@ -1640,10 +1640,10 @@ async fn broadcast_cmd(
                 if let Some(t) = &s.tally {
                     out.push(format!(
                         "kommer {}, förhinder {}, no answer {}, not delivered {}",
-                        t.coming,
+                        t.coming.len(),
                         t.cannot.len(),
-                        t.no_answer,
-                        t.not_delivered
+                        t.no_answer.len(),
+                        t.not_delivered.len()
                     ));
                     for c in &t.cannot {
                         out.push(format!(

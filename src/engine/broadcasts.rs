@@ -114,10 +114,14 @@ pub struct BroadcastStatus {
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Tally {
-    pub coming: i64,
+    /// Who: a coordinator phones the silent ones before the activity and
+    /// needs the names of every group, not only the counts (issue 20).
+    pub coming: Vec<ParticipantId>,
     pub cannot: Vec<CannotCome>,
-    pub no_answer: i64,
-    pub not_delivered: i64,
+    /// Got the message and has not answered.
+    pub no_answer: Vec<ParticipantId>,
+    /// The message has not reached them (held back, failed or not yet sent).
+    pub not_delivered: Vec<ParticipantId>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -563,13 +567,13 @@ async fn tally(c: &mut Conn, id: i64) -> Result<Tally> {
     let mut t = Tally::default();
     for a in broadcasts::answers(c, id).await? {
         match a.reply {
-            ReplyState::Coming => t.coming += 1,
+            ReplyState::Coming => t.coming.push(a.participant_id),
             ReplyState::Cannot => t.cannot.push(CannotCome {
                 participant_id: a.participant_id,
                 reason: a.reason,
             }),
-            ReplyState::None if a.delivered => t.no_answer += 1,
-            ReplyState::None => t.not_delivered += 1,
+            ReplyState::None if a.delivered => t.no_answer.push(a.participant_id),
+            ReplyState::None => t.not_delivered.push(a.participant_id),
         }
     }
     Ok(t)

@@ -361,13 +361,17 @@ try {
     await page.locator('section.phone', { hasText: name }).locator('.b.in', { hasText: reply }).waitFor();
   }
 
-  log('the tally: one coming, one cannot with the reason');
+  log('the tally: one coming, one cannot with the reason, each by name');
   await page.goto(statusUrl);
   await page.getByText('Kommer: 1').waitFor();
   await page.getByText('Förhinder: 1').waitFor();
   await page.getByText('sick').first().waitFor();
   await usable('the broadcast status');
   await shot('broadcast');
+  // Issue 20: the names of those coming too, one tap from their record.
+  await page.locator('.bc-tally').getByRole('link', { name: 'Sara' }).click();
+  await page.getByRole('heading', { level: 1, name: /Sara/ }).waitFor();
+  await page.goBack();
 
   log("an admin reads in the audit log who viewed Ali's case record");
   await logout();

@@ -306,12 +306,20 @@ both_backends! {
         let r = dispatcher(&w.app).run_once(at).await.unwrap();
         assert_eq!(r.sent, 2);
         say(&w, w.ali.id, "kommer", "ui-bgw-1", at + Duration::minutes(2)).await;
+        // Before Eve answers: whom to phone, by name, with the number.
+        let (_, page) = b.get(&to).await;
+        let (ali, eve) = (w.ali.id.get(), w.eve.id.get());
+        let eve_phone = w.eve.phone.as_ref().expect("Eve has a number").as_e164().to_string();
+        assert!(page.contains(&format!(r#"Kommer: <strong>1</strong>
+      <ul><li><a href="/participants/{ali}">Ali</a></li></ul>"#)), "{page}");
+        assert!(page.contains(&format!(r#"Inget svar: <strong>1</strong>
+      <ul><li><a href="/participants/{eve}">Eve</a> · <a href="tel:{eve_phone}">{eve_phone}</a></li></ul>"#)), "{page}");
         say(&w, w.eve.id, "förhinder, sjuk", "ui-bgw-2", at + Duration::minutes(3)).await;
         let (status, page) = b.get(&to).await;
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("Kommer: <strong>1</strong>"), "{page}");
         assert!(page.contains("Förhinder: <strong>1</strong>"));
-        assert!(page.contains("Eve: <q>"), "first name with the reason");
+        assert!(page.contains(&format!(r#"<a href="/participants/{eve}">Eve</a>: <q>"#)), "first name with the reason");
         assert!(page.contains("sjuk"));
         assert!(page.contains("Inget svar: <strong>0</strong>"));
         assert!(page.contains("<q>Svara KOMMER eller FÖRHINDER.</q>"), "the added line on the status page");

@@ -512,9 +512,22 @@ async fn compose_post(
 
 // ---------------------------------------------------------------- status
 
-struct Cannot {
+/// A member in the tally: a link to their case record and, for those to
+/// phone, their number.
+struct Member {
+    id: i64,
     first_name: String,
+    phone: Option<String>,
     reason: Option<String>,
+}
+
+/// The tally by name.
+#[derive(Default)]
+struct Named {
+    coming: Vec<Member>,
+    cannot: Vec<Member>,
+    no_answer: Vec<Member>,
+    not_delivered: Vec<Member>,
 }
 
 #[derive(Template)]
@@ -543,7 +556,7 @@ struct StatusPage {
     auto_en: Option<String>,
     st: crate::engine::broadcasts::BroadcastStatus,
     skipped: Vec<(String, i64)>,
-    cannot: Vec<Cannot>,
+    named: Named,
 }
 
 #[derive(Deserialize, Default)]
@@ -623,22 +636,38 @@ async fn status(
         .await
         .map_err(db_err(lang))?;
     drop(c);
-    // The tally names members and their reasons: every view is audited.
-    let cannot = s
+    // The tally names members, their reasons and numbers: every view is
+    // audited.
+    let named = s
         .engine
         .read_audited(&me.actor(), now, async |c| {
-            let mut cannot = Vec::new();
+            let mut named = Named::default();
             if let Some(tl) = &st.tally {
-                for x in &tl.cannot {
-                    let p = participants::get(c, x.participant_id).await?;
-                    cannot.push(Cannot {
+                let member = async |c: &mut crate::store::Conn, id, reason| {
+                    let p = participants::get(c, id).await?;
+                    Ok::<_, crate::error::Error>(Member {
+                        id: p.id.get(),
                         first_name: p.first_name,
-                        reason: x.reason.clone(),
-                    });
+                        phone: p.phone.map(|x| x.as_e164().to_string()),
+                        reason,
+                    })
+                };
+                for id in &tl.coming {
+                    named.coming.push(member(&mut *c, *id, None).await?);
+                }
+                for x in &tl.cannot {
+                    let m = member(&mut *c, x.participant_id, x.reason.clone()).await?;
+                    named.cannot.push(m);
+                }
+                for id in &tl.no_answer {
+                    named.no_answer.push(member(&mut *c, *id, None).await?);
+                }
+                for id in &tl.not_delivered {
+                    named.not_delivered.push(member(&mut *c, *id, None).await?);
                 }
             }
             Ok((
-                cannot,
+                named,
                 Viewed::new("broadcast.view", format!("broadcast:{id}")),
             ))
         })
@@ -669,7 +698,7 @@ async fn status(
             text_en,
             st,
             skipped,
-            cannot,
+            named,
         },
         failed,
     ))
