@@ -1,3 +1,5 @@
+// Forms: checks in the UI's language, and one submit per form.
+//
 // Form checks in the UI's language. A browser words its own checks
 // ("Please fill out this field.") in the browser's language, not the page's,
 // so a Swedish page on an English phone spoke English (issue 23). The texts
@@ -38,4 +40,30 @@
   }
   document.addEventListener("input", clear, true);
   document.addEventListener("change", clear, true);
+
+  // One submit per form: a double click or a second tap while the page is
+  // loading sends the form once (issue 20). The server guards what must
+  // not happen twice anyway (bookings, broadcasts); this spares the rest a
+  // second row and the person a confusing second answer. A form opens
+  // again after ten seconds (a lost connection can be retried) and when
+  // the page is shown again from the back button's cache.
+  var HOLD_MS = 10000;
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (e.defaultPrevented || (form.method || "").toLowerCase() !== "post") return;
+    var at = Number(form.dataset.sentAt || 0);
+    if (at && Date.now() - at < HOLD_MS) {
+      e.preventDefault();
+      return;
+    }
+    form.dataset.sentAt = String(Date.now());
+    form.setAttribute("aria-busy", "true");
+  });
+  window.addEventListener("pageshow", function (e) {
+    if (!e.persisted) return;
+    document.querySelectorAll("form[data-sent-at]").forEach(function (f) {
+      delete f.dataset.sentAt;
+      f.removeAttribute("aria-busy");
+    });
+  });
 })();

@@ -168,7 +168,24 @@ try {
   await page.getByLabel('Förnamn').fill('Ali');
   await page.getByLabel('Telefonnummer').fill('070-111 11 11');
   await page.getByLabel('SMS', { exact: true }).check();
-  await page.getByRole('button', { name: 'Lägg till deltagare' }).click();
+  log('a double submit sends the form once');
+  {
+    // Two submits in a row, as a double tap makes them; a listener after
+    // forms.js's counts those that would go to the server and stops them.
+    const sent = await page.evaluate(() => {
+      const form = document.querySelector('form[action="/participants"][method="post"]');
+      let n = 0;
+      const count = (e) => { if (!e.defaultPrevented) n += 1; e.preventDefault(); };
+      window.addEventListener('submit', count);
+      form.requestSubmit();
+      form.requestSubmit();
+      window.removeEventListener('submit', count);
+      delete form.dataset.sentAt;
+      return n;
+    });
+    if (sent !== 1) throw new Error(`a double submit sent the form ${sent} times`);
+  }
+  await page.getByRole('button', { name: 'Lägg till deltagare' }).dblclick();
   await page.waitForURL(/\/participants\/\d+$/);
   const participantUrl = page.url().split(/[?#]/)[0];
 
