@@ -394,6 +394,33 @@ try {
   await logout();
   await login(ADMIN_USER);
   await everyMenuPage('an admin');
+
+  log('in English, no page of the menu speaks Swedish');
+  {
+    await page.goto(`${BASE_URL}/lang/en?next=/today`);
+    await page.getByRole('link', { name: 'Today', exact: true }).waitFor();
+    const hrefs = await page.locator('header.top nav a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    // Words of the Swedish UI; names, replies and the Swedish message texts
+    // a page quotes are data, so only the page's own words are looked at.
+    const swedish = /\b(Spara|Tillbaka|Sök|Välj|Inga|Ingen|Skicka|Ändra|Deltagare|Uppgifter|Inställningar|Idag|Kommande|Förhandsgranska|Visa|Alla|Senaste|Nästa|Föregående)\b/;
+    for (const h of [...hrefs, '/account', '/accessibility']) {
+      await page.goto(`${BASE_URL}${h}`);
+      const found = await page.evaluate((re) => {
+        const r = new RegExp(re);
+        const out = [];
+        const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+          const el = n.parentElement;
+          if (el.closest('q, .bc-text, .b, [lang="sv"], code, td[data-label], .timeline')) continue;
+          const m = n.textContent.match(r);
+          if (m) out.push(`${m[0]} in "${n.textContent.trim().slice(0, 80)}"`);
+        }
+        return out;
+      }, swedish.source);
+      if (found.length) throw new Error(`${h} in English still says: ${found.join('; ')}`);
+    }
+    await page.goto(`${BASE_URL}/lang/sv?next=/today`);
+  }
   await page.getByRole('link', { name: 'Granskningslogg', exact: true }).click();
   await page.getByText('case.view').first().waitFor();
   await usable('/audit');
