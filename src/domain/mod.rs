@@ -22,6 +22,7 @@ pub mod retention;
 pub mod retry;
 pub mod schedule;
 pub mod span;
+pub mod template;
 pub mod spreadsheet;
 pub mod throttle;
 pub mod urgency;
