@@ -463,9 +463,8 @@ mod tests {
             }
         );
         // A summons' placeholder is not a reminder's.
-        let e =
-            TemplateText::parse(TemplateKey::Reminder, Language::Sv, "{tid} senast {senast}")
-                .unwrap_err();
+        let e = TemplateText::parse(TemplateKey::Reminder, Language::Sv, "{tid} senast {senast}")
+            .unwrap_err();
         assert_eq!(
             e,
             TemplateError::UnknownPlaceholder {
@@ -592,8 +591,8 @@ mod tests {
             TemplateText::parse(TemplateKey::Reminder, Language::Sv, "{tid}\u{7}"),
             Err(TemplateError::ControlChars)
         );
-        let line_breaks = TemplateText::parse(TemplateKey::Reminder, Language::Sv, "Hej!\r\n{tid}")
-            .unwrap();
+        let line_breaks =
+            TemplateText::parse(TemplateKey::Reminder, Language::Sv, "Hej!\r\n{tid}").unwrap();
         assert_eq!(line_breaks.body(), "Hej!\n{tid}");
         // Fits as typed, but not once a long date is in.
         let long = format!("{} {{tid}}", "a".repeat(MAX_CHARS - 10));

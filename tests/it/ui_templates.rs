@@ -147,7 +147,13 @@ async fn stored(app: &UiApp, unit: &Unit) -> Vec<(String, String, String)> {
         .await
         .unwrap()
         .into_iter()
-        .map(|t| (t.key.as_str().to_string(), t.lang.as_str().to_string(), t.body))
+        .map(|t| {
+            (
+                t.key.as_str().to_string(),
+                t.lang.as_str().to_string(),
+                t.body,
+            )
+        })
         .collect()
 }
 

@@ -10,8 +10,8 @@ use super::unit_templates::{self, UnitTemplateRow};
 use super::{Me, Posted, Ui, UiError, render_refused, see_other, t, ta};
 use crate::channels::sms::gsm7::{self, Encoding};
 use crate::domain::access::{self, Action};
-use crate::domain::template::TemplateKey;
 use crate::domain::schedule::{QuietHours, resolve_local};
+use crate::domain::template::TemplateKey;
 use crate::domain::{AppointmentKind, Language, Span};
 use crate::engine::settings::{MAX_GAP_ALERT_DAYS, MAX_RETENTION_DAYS, RuleChange, UnitSettings};
 use crate::store::rules;
@@ -641,10 +641,7 @@ struct CheckInput {
 }
 
 /// Counts a typed text; nothing is stored.
-async fn check_text(
-    State(s): State<AppState>,
-    p: Posted<CheckInput>,
-) -> Result<Response, UiError> {
+async fn check_text(State(s): State<AppState>, p: Posted<CheckInput>) -> Result<Response, UiError> {
     let (me, f) = (p.me, p.form);
     me.require(Action::Settings)?;
     let sc = scope(&s, &me, f.unit.as_deref(), false).await?;

@@ -128,16 +128,19 @@ fn default_of(key: TemplateKey, lang: Language) -> Option<TemplateText> {
 }
 
 /// A refused template in the viewer's language.
-pub(crate) fn error_text(ui: Language, key: TemplateKey, lang: Language, e: &TemplateError) -> String {
+pub(crate) fn error_text(
+    ui: Language,
+    key: TemplateKey,
+    lang: Language,
+    e: &TemplateError,
+) -> String {
     let braces = |p: &str| format!("{{{p}}}");
     match e {
         TemplateError::Empty => t(ui, "ui-templates-error-empty"),
         TemplateError::ControlChars => t(ui, "ui-templates-error-control"),
-        TemplateError::UnbalancedBrace { near } => ta(
-            ui,
-            "ui-templates-error-brace",
-            &[("near", near.clone())],
-        ),
+        TemplateError::UnbalancedBrace { near } => {
+            ta(ui, "ui-templates-error-brace", &[("near", near.clone())])
+        }
         TemplateError::UnknownPlaceholder { name } => ta(
             ui,
             "ui-templates-error-unknown",
@@ -232,15 +235,27 @@ pub(crate) async fn unit_rows(
                 custom: own.is_some(),
                 check: check(&text),
                 text,
-                edit_href: format!("/settings/templates/{}/{}?unit={unit}", key.as_str(), lang.as_str()),
-                reset_action: format!("/settings/templates/{}/{}/reset", key.as_str(), lang.as_str()),
+                edit_href: format!(
+                    "/settings/templates/{}/{}?unit={unit}",
+                    key.as_str(),
+                    lang.as_str()
+                ),
+                reset_action: format!(
+                    "/settings/templates/{}/{}/reset",
+                    key.as_str(),
+                    lang.as_str()
+                ),
             });
         }
     }
     Ok(rows)
 }
 
-fn own_template(stored: &[StoredTemplate], key: TemplateKey, lang: Language) -> Option<TemplateText> {
+fn own_template(
+    stored: &[StoredTemplate],
+    key: TemplateKey,
+    lang: Language,
+) -> Option<TemplateText> {
     stored
         .iter()
         .find(|t| t.key == key && t.lang == lang)
@@ -504,7 +519,10 @@ mod tests {
         for ui in LANGS {
             for e in &errors {
                 let w = error_text(ui, TemplateKey::ReminderReply, Language::Sv, e);
-                assert!(!w.contains("Unknown localization") && !w.is_empty(), "{e:?}: {w}");
+                assert!(
+                    !w.contains("Unknown localization") && !w.is_empty(),
+                    "{e:?}: {w}"
+                );
             }
         }
         let w = error_text(
@@ -513,7 +531,10 @@ mod tests {
             Language::Sv,
             &errors[3],
         );
-        assert!(w.contains("{förnamn}") && w.contains("{namn}, {tid}"), "{w}");
+        assert!(
+            w.contains("{förnamn}") && w.contains("{namn}, {tid}"),
+            "{w}"
+        );
     }
 
     #[test]
