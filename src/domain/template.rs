@@ -673,6 +673,38 @@ mod tests {
         }
 
         #[test]
+        fn a_template_of_allowed_pieces_is_accepted_and_filled_completely(
+            key in any_key(),
+            lang in any_lang(),
+            // Letters that spell no sensitive word.
+            words in prop::collection::vec("[hejalvå!., ]{0,8}", 1..6),
+            slots in prop::collection::vec(0usize..3, 0..6),
+            english_spelling in any::<bool>(),
+        ) {
+            let allowed = key.placeholders();
+            let spell = |p: Placeholder| {
+                let l = if english_spelling { Language::En } else { lang };
+                format!("{{{}}}", p.spelling(l))
+            };
+            let mut typed = String::new();
+            for (i, w) in words.iter().enumerate() {
+                typed.push_str(w);
+                if let Some(s) = slots.get(i) {
+                    typed.push_str(&spell(allowed[s % allowed.len()]));
+                }
+            }
+            typed.push_str(&spell(key.time_placeholders()[0]));
+            if key.asks_reply() {
+                let (yes, no) = reply_words(lang);
+                typed.push_str(&format!(" {yes} / {no}"));
+            }
+            let t = TemplateText::parse(key, lang, &typed);
+            prop_assert!(t.is_ok(), "{typed}: {t:?}");
+            let out = t.unwrap().render(&sample(lang));
+            prop_assert!(!out.contains('{') && !out.contains('}'), "{out}");
+        }
+
+        #[test]
         fn a_lone_brace_is_always_refused(
             lang in any_lang(),
             before in "[a-z ]{0,10}",
