@@ -7,6 +7,7 @@
 //! "idag"/"imorgon" are decided at render time, which is send time.
 
 use crate::domain::Language;
+use crate::domain::template::{Placeholder, TemplateKey, TemplateText, Values};
 use chrono::{DateTime, Datelike, Duration, Utc};
 use chrono_tz::Tz;
 use fluent_templates::fluent_bundle::FluentValue;
@@ -171,25 +172,36 @@ pub struct ReminderText<'a> {
     /// Only when the participant has turned discreet mode off.
     pub location: Option<&'a str>,
     pub with_whom: Option<&'a str>,
+    /// The unit's own wording for this language, if it has one (for the
+    /// key `ask_reply` chooses); else the Fluent default.
+    pub template: Option<&'a TemplateText>,
 }
 
 pub fn reminder(r: &ReminderText<'_>, now: DateTime<Utc>) -> String {
-    let a = args([
-        ("name", FluentValue::from(r.first_name.to_string())),
-        (
-            "when",
-            FluentValue::from(when(r.lang, r.starts_at, now, r.tz)),
-        ),
-    ]);
-    let mut out = text(
-        r.lang,
-        if r.ask_reply {
-            "reminder-reply"
-        } else {
-            "reminder"
-        },
-        &a,
-    );
+    let when_text = when(r.lang, r.starts_at, now, r.tz);
+    let mut out = match r.template {
+        Some(t) => t.render(&Values {
+            name: r.first_name,
+            when: &when_text,
+            within: "",
+            deadline: "",
+        }),
+        None => {
+            let a = args([
+                ("name", FluentValue::from(r.first_name.to_string())),
+                ("when", FluentValue::from(when_text)),
+            ]);
+            text(
+                r.lang,
+                if r.ask_reply {
+                    "reminder-reply"
+                } else {
+                    "reminder"
+                },
+                &a,
+            )
+        }
+    };
     if let Some(place) = r.location.filter(|s| !s.trim().is_empty()) {
         out.push(' ');
         out.push_str(&text(
@@ -209,16 +221,9 @@ pub fn reminder(r: &ReminderText<'_>, now: DateTime<Utc>) -> String {
     out
 }
 
-/// A summons: come in within the given time. Never planned in advance.
-pub fn summons(
-    lang: Language,
-    first_name: &str,
-    issued_at: DateTime<Utc>,
-    deadline: DateTime<Utc>,
-    tz: Tz,
-) -> String {
-    let within = deadline - issued_at;
-    let within_text = if within >= Duration::hours(1) && within.num_minutes() % 60 == 0 {
+/// A summons' time to come in, in words: "2 timmar", "90 minuter".
+pub fn within(lang: Language, within: Duration) -> String {
+    if within >= Duration::hours(1) && within.num_minutes() % 60 == 0 {
         text(
             lang,
             "within-hours",
@@ -230,16 +235,52 @@ pub fn summons(
             "within-minutes",
             &args([("n", FluentValue::from(within.num_minutes()))]),
         )
-    };
+    }
+}
+
+/// A summons: come in within the given time. Never planned in advance.
+/// `template`: the unit's own wording for `lang`, if it has one.
+pub fn summons(
+    lang: Language,
+    first_name: &str,
+    issued_at: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    tz: Tz,
+    template: Option<&TemplateText>,
+) -> String {
+    let within_text = within(lang, deadline - issued_at);
+    let deadline_text = deadline.with_timezone(&tz).format("%H:%M").to_string();
+    if let Some(t) = template {
+        return t.render(&Values {
+            name: first_name,
+            when: "",
+            within: &within_text,
+            deadline: &deadline_text,
+        });
+    }
     let a = args([
         ("name", FluentValue::from(first_name.to_string())),
         ("within", FluentValue::from(within_text)),
-        (
-            "deadline",
-            FluentValue::from(deadline.with_timezone(&tz).format("%H:%M").to_string()),
-        ),
+        ("deadline", FluentValue::from(deadline_text)),
     ]);
     text(lang, "summons", &a)
+}
+
+/// The default wording of an editable message, with its placeholders in
+/// the friendly form a coordinator edits (`{namn}`, `{tid}`): what the
+/// edit box starts from.
+pub fn default_template(key: TemplateKey, lang: Language) -> String {
+    let slot = |p: Placeholder| format!("{{{}}}", p.spelling(lang));
+    render(
+        lang,
+        key.as_str(),
+        &[
+            ("name", slot(Placeholder::Name)),
+            ("when", slot(Placeholder::When)),
+            ("within", slot(Placeholder::Within)),
+            ("deadline", slot(Placeholder::Deadline)),
+        ],
+    )
 }
 
 /// The sensitive words found in a text: any word that starts with one of
@@ -305,6 +346,7 @@ mod tests {
             ask_reply: true,
             location: None,
             with_whom: None,
+            template: None,
         }
     }
 
@@ -357,6 +399,7 @@ mod tests {
                 now,
                 now + Duration::hours(2),
                 Stockholm,
+                None,
             ),
             summons(
                 Language::En,
@@ -364,6 +407,7 @@ mod tests {
                 now,
                 now + Duration::minutes(90),
                 Stockholm,
+                None,
             ),
         ];
         // The GSM-7 basic alphabet's letters beyond ASCII that Swedish needs.
@@ -456,7 +500,7 @@ mod tests {
         for lang in [Language::Sv, Language::En] {
             for t in [
                 reminder(&r(lang), now),
-                summons(lang, "Ali", now, now + Duration::hours(2), Stockholm),
+                summons(lang, "Ali", now, now + Duration::hours(2), Stockholm, None),
             ] {
                 assert_eq!(sensitive_words_in(&t), Vec::<&str>::new(), "{t:?}");
             }
@@ -492,7 +536,8 @@ mod tests {
                 "Ali",
                 now,
                 now + Duration::hours(2),
-                Stockholm
+                Stockholm,
+                None
             ),
             "Hej Ali! Du behöver komma in idag inom 2 timmar, senast kl. 14:30. Svara KOMMER eller FÖRHINDER."
         );
@@ -502,9 +547,62 @@ mod tests {
                 "Ali",
                 now,
                 now + Duration::hours(1),
-                Stockholm
+                Stockholm,
+                None
             )
             .contains("within 1 hour,")
+        );
+    }
+
+    #[test]
+    fn a_units_template_replaces_the_wording_and_the_details_still_follow() {
+        let now = sthlm(12, 9, 9, 0);
+        let t = TemplateText::parse(
+            TemplateKey::ReminderReply,
+            Language::Sv,
+            "{namn}, vi ses {tid}! Svara KOMMER eller FÖRHINDER.",
+        )
+        .unwrap();
+        let mut x = r(Language::Sv);
+        x.template = Some(&t);
+        x.location = Some("Storgatan 1");
+        assert_eq!(
+            reminder(&x, now),
+            "Ali, vi ses imorgon torsdag 10 december kl. 09:00! Svara KOMMER eller FÖRHINDER. Plats: Storgatan 1."
+        );
+        let s = TemplateText::parse(
+            TemplateKey::Summons,
+            Language::En,
+            "{name}: come by {deadline} ({within}). Reply COMING or CANNOT.",
+        )
+        .unwrap();
+        let now = sthlm(12, 9, 12, 30);
+        assert_eq!(
+            summons(
+                Language::En,
+                "Ali",
+                now,
+                now + Duration::hours(2),
+                Stockholm,
+                Some(&s)
+            ),
+            "Ali: come by 14:30 (2 hours). Reply COMING or CANNOT."
+        );
+    }
+
+    #[test]
+    fn every_default_is_a_valid_template_in_the_friendly_form() {
+        for key in TemplateKey::ALL {
+            for lang in [Language::Sv, Language::En] {
+                let d = default_template(key, lang);
+                let t = TemplateText::parse(key, lang, &d)
+                    .unwrap_or_else(|e| panic!("{key} {lang}: {d:?}: {e}"));
+                assert_eq!(t.body(), d);
+            }
+        }
+        assert_eq!(
+            default_template(TemplateKey::ReminderReply, Language::Sv),
+            "Hej {namn}! Påminnelse: du har en tid {tid}. Svara KOMMER eller FÖRHINDER."
         );
     }
 }

@@ -7,6 +7,7 @@ ui-nav-participants = Participants
 ui-nav-calendar = Calendar
 ui-nav-monitoring = Monitoring
 ui-nav-settings = Settings
+ui-nav-templates = Messages
 ui-nav-staff = Staff
 ui-nav-audit = Audit log
 ui-nav-sandbox = Sandbox phone

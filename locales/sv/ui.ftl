@@ -7,6 +7,7 @@ ui-nav-participants = Deltagare
 ui-nav-calendar = Kalender
 ui-nav-monitoring = Uppföljning
 ui-nav-settings = Inställningar
+ui-nav-templates = Meddelanden
 ui-nav-staff = Personal
 ui-nav-audit = Granskningslogg
 ui-nav-sandbox = Sandlådetelefon

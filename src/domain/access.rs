@@ -105,6 +105,13 @@ pub fn may(v: &Viewer, a: Action) -> bool {
     }
 }
 
+/// Whether the viewer sees the message previews, the unit's own wording
+/// included: whoever may change settings (and so edit that wording), and a
+/// lots, read-only, to know what their participants get.
+pub fn sees_templates(v: &Viewer) -> bool {
+    may(v, Action::Settings) || (v.role == Role::Lots && v.unit.is_some())
+}
+
 /// Whether a viewer acts on a unit's settings, monitoring or calendar: an
 /// admin on any, everyone else on their own.
 pub fn in_unit(v: &Viewer, unit: UnitId) -> bool {
@@ -282,6 +289,16 @@ mod tests {
         assert!(in_unit(&c, UnitId::from_db(1)));
         assert!(!in_unit(&c, UnitId::from_db(2)));
         assert!(in_unit(&v(Role::Admin, 1, None), UnitId::from_db(2)));
+    }
+
+    #[test]
+    fn lotsar_see_the_message_texts_but_only_settings_roles_edit_them() {
+        assert!(sees_templates(&v(Role::Lots, 2, Some(1))));
+        assert!(sees_templates(&v(Role::Coordinator, 1, Some(1))));
+        assert!(sees_templates(&v(Role::Admin, 1, None)));
+        assert!(!sees_templates(&v(Role::Assistant, 3, Some(1))));
+        assert!(!sees_templates(&v(Role::Lots, 2, None)));
+        assert!(!may(&v(Role::Lots, 2, Some(1)), Action::Settings));
     }
 
     #[test]

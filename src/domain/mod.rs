@@ -23,6 +23,7 @@ pub mod retry;
 pub mod schedule;
 pub mod span;
 pub mod spreadsheet;
+pub mod template;
 pub mod throttle;
 pub mod urgency;
 pub mod wall_clock;

@@ -32,6 +32,7 @@ use crate::domain::journal::JournalEvent;
 use crate::domain::link::CallbackToken;
 use crate::domain::phone::mask_numbers_in;
 use crate::domain::retry::RetryPolicy;
+use crate::domain::template::{TemplateKey, TemplateText};
 use crate::domain::{ChannelKind, FailureKind, Purpose, TaskKind};
 use crate::error::Result;
 use crate::store::outbox::{self, Claimed, Finish, JournalEntry, Outcome};
@@ -93,6 +94,28 @@ pub struct Dispatcher {
     /// Cancelled when `run` is told to stop: rows of the current batch that
     /// have not started sending are put back at once instead of sent.
     stopping: CancellationToken,
+}
+
+/// The unit's own wording of a claimed reminder or summons, read with the
+/// claim (one join, no query per message). It was checked when stored; one
+/// that no longer parses (a rule tightened since) falls back to the
+/// default text rather than sending something unchecked.
+fn unit_template(c: &Claimed) -> Option<TemplateText> {
+    let body = c.template.as_deref()?;
+    let key = match c.purpose {
+        Purpose::Summons => TemplateKey::Summons,
+        Purpose::Reminder if c.ask_reply => TemplateKey::ReminderReply,
+        Purpose::Reminder => TemplateKey::Reminder,
+        _ => return None,
+    };
+    match TemplateText::parse(key, c.language, body) {
+        Ok(t) => Some(t),
+        Err(_) => {
+            tracing::warn!(outbox = %c.id, key = %key,
+                "a unit's template no longer passes its checks; the default text is sent");
+            None
+        }
+    }
 }
 
 /// What happened to one claimed row, for tests and metrics.
@@ -195,6 +218,7 @@ impl Dispatcher {
     }
 
     fn render(&self, c: &Claimed, now: DateTime<Utc>) -> String {
+        let template = unit_template(c);
         match (c.purpose, &c.appointment) {
             (Purpose::Reminder, Some(a)) => texts::reminder(
                 &texts::ReminderText {
@@ -213,6 +237,7 @@ impl Dispatcher {
                     } else {
                         a.with_whom.as_deref()
                     },
+                    template: template.as_ref(),
                 },
                 now,
             ),
@@ -222,6 +247,7 @@ impl Dispatcher {
                 c.due_at,
                 c.deadline_at.unwrap_or(c.due_at),
                 c.tz,
+                template.as_ref(),
             ),
             _ => c.body.clone().unwrap_or_default(),
         }

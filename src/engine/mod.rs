@@ -27,6 +27,7 @@ pub mod settings;
 pub mod staff;
 pub mod summon;
 pub mod tasks;
+pub mod templates;
 
 use crate::domain::journal::JournalEvent;
 use crate::domain::{AppointmentId, ParticipantId};

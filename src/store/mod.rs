@@ -26,6 +26,7 @@ pub mod series;
 pub mod staff;
 pub mod tasks;
 pub mod telegram;
+pub mod templates;
 pub mod tokens;
 pub mod ui_admin;
 pub mod ui_broadcasts;

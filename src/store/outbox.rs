@@ -124,6 +124,9 @@ pub struct Claimed {
     /// The broadcast the row belongs to, and whether staff marked it urgent.
     pub broadcast_id: Option<i64>,
     pub urgent: bool,
+    /// The unit's own wording of this reminder or summons in the
+    /// participant's language (`unit_templates`), if it has one.
+    pub template: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -157,13 +160,17 @@ const CLAIMED_CONTEXT: &str = "SELECT o.id, o.claim_token, o.participant_id, o.a
         p.discreet, p.opted_out, u.quiet_start_min, u.quiet_end_min,
         a.status AS a_status, a.reply AS a_reply, a.kind AS a_kind, a.starts_at, a.location, a.with_whom,
         c.channels AS c_channels, c.expires_at AS c_expires, c.withdrawn_at AS c_withdrawn,
-        o.broadcast_id, b.urgent AS b_urgent
+        o.broadcast_id, b.urgent AS b_urgent, t.body AS t_body
     FROM outbox o
     JOIN participants p ON p.id = o.participant_id
     JOIN units u ON u.id = p.unit_id
     LEFT JOIN appointments a ON a.id = o.appointment_id
     LEFT JOIN consents c ON c.id = (SELECT MAX(id) FROM consents WHERE participant_id = o.participant_id)
     LEFT JOIN broadcasts b ON b.id = o.broadcast_id
+    LEFT JOIN unit_templates t ON t.unit_id = p.unit_id AND t.lang = p.language
+        AND t.key = CASE WHEN o.purpose = 'summons' THEN 'summons'
+                         WHEN o.purpose = 'reminder' AND o.ask_reply <> 0 THEN 'reminder-reply'
+                         WHEN o.purpose = 'reminder' THEN 'reminder' END
     WHERE o.claim_token = $1
     ORDER BY o.next_attempt_at, o.id";
 
@@ -258,6 +265,7 @@ fn claimed_from_row(r: &sqlx::any::AnyRow) -> Result<Claimed> {
         appointment,
         broadcast_id: r.try_get("broadcast_id")?,
         urgent: r.try_get::<Option<i64>, _>("b_urgent")?.unwrap_or(0) != 0,
+        template: r.try_get("t_body")?,
     })
 }
 

@@ -121,6 +121,42 @@ async function login(user) {
   await page.waitForURL(/\/today$/);
 }
 
+// ---- unit templates (issue 23; the unit-templates branch) ----
+// A coordinator, at a desk (1366 px), edits the unit's Swedish reminder:
+// the live counter follows the typing, the preview fills in the sample,
+// saving marks the text as the unit's own; reset brings the default back.
+// The edit page is also checked at 360 px.
+async function unitTemplates() {
+  log('a coordinator edits the unit\'s Swedish reminder (1366 px)');
+  await page.setViewportSize({ width: 1366, height: 900 });
+  await page.goto(`${BASE_URL}/settings/templates`);
+  await page.getByRole('heading', { level: 2, name: /Enhetens påminnelser och kallelser/ }).waitFor();
+  await page.locator('#tpl-unit-reminder-reply-sv').getByRole('link', { name: /^Ändra/ }).click();
+  await page.waitForURL(/\/settings\/templates\/reminder-reply\/sv\?unit=\d+$/);
+  await usable('the template edit page');
+  const box = page.getByLabel('Text', { exact: true });
+  await box.fill('{namn}, vi ses {tid}! Svara KOMMER eller FÖRHINDER.');
+  await page.locator('#body-count', { hasText: /Med exemplet: \d+ tecken · 1 sms/ }).waitFor();
+  await page.getByRole('button', { name: 'Förhandsgranska' }).click();
+  await page.getByRole('heading', { name: /Så här blir meddelandet/ }).waitFor();
+  await page.locator('.preview-text', { hasText: /^Ali, vi ses imorgon .* kl\. 09:00! Svara KOMMER eller FÖRHINDER\.$/ }).waitFor();
+  await page.getByText('SMS-delar: 1').first().waitFor();
+  await shot('template-edit');
+  await page.getByRole('button', { name: 'Spara' }).click();
+  await page.waitForURL(/\/settings\/templates\?unit=\d+&saved=reminder-reply-sv/);
+  const card = page.locator('#tpl-unit-reminder-reply-sv');
+  await card.getByText('Egen text för enheten').waitFor();
+  await card.getByText(/Ali, vi ses imorgon/).waitFor();
+  await usable('/settings/templates with an edited text');
+  await card.getByRole('button', { name: /Återställ till standard/ }).click();
+  await page.waitForURL(/reset=reminder-reply-sv/);
+  await page.locator('#tpl-unit-reminder-reply-sv').getByText('Hej Ali! Påminnelse').waitFor();
+  await page.setViewportSize({ width: 360, height: 780 });
+  await page.goto(`${BASE_URL}/settings/templates/summons/en`);
+  await usable('the template edit page at 360 px');
+}
+// ---- end unit templates ----
+
 async function logout() {
   await page.getByRole('button', { name: 'Logga ut' }).click();
   await page.waitForURL(/\/login$/);
@@ -389,6 +425,8 @@ try {
   await page.locator('.bc-tally').getByRole('link', { name: 'Sara' }).click();
   await page.getByRole('heading', { level: 1, name: /Sara/ }).waitFor();
   await page.goBack();
+
+  await unitTemplates();
 
   log("an admin reads in the audit log who viewed Ali's case record");
   await logout();

@@ -33,5 +33,6 @@ mod ui_participants;
 mod ui_routes;
 mod ui_sandbox;
 mod ui_settings;
+mod ui_templates;
 mod ui_today;
 mod webhooks;

@@ -24,6 +24,7 @@ pub mod sandbox;
 pub mod settings;
 pub mod statement;
 pub mod today;
+pub mod unit_templates;
 
 use super::AppState;
 use crate::domain::access::{self, Action, CaseAccess, Subject, Viewer};
@@ -105,6 +106,7 @@ pub fn router() -> Router<AppState> {
         .merge(participants::router())
         .merge(monitoring::router())
         .merge(settings::router())
+        .merge(unit_templates::router())
         .merge(admin::router())
         .merge(broadcasts::router())
         .merge(sandbox::router())
@@ -307,6 +309,12 @@ fn nav(me: &Me) -> Vec<NavItem> {
             me.may(Action::Broadcast),
         ),
         ("/settings", "ui-nav-settings", me.may(Action::Settings)),
+        // A lots has no settings, but sees the messages their participants get.
+        (
+            "/settings/templates",
+            "ui-nav-templates",
+            !me.may(Action::Settings) && access::sees_templates(&me.viewer),
+        ),
         ("/staff", "ui-nav-staff", me.may(Action::ManageStaff)),
         ("/audit", "ui-nav-audit", me.may(Action::ReadAudit)),
         ("/sandbox", "ui-nav-sandbox", me.demo),

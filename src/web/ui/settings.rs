@@ -6,10 +6,12 @@
 //! it names anything sensitive, plus a box to check a text of one's own.
 
 use super::monitoring::{Scope, UnitOption, scope, unit_options};
+use super::unit_templates::{self, UnitTemplateRow};
 use super::{Me, Posted, Ui, UiError, render_refused, see_other, t, ta};
 use crate::channels::sms::gsm7::{self, Encoding};
-use crate::domain::access::Action;
+use crate::domain::access::{self, Action};
 use crate::domain::schedule::{QuietHours, resolve_local};
+use crate::domain::template::TemplateKey;
 use crate::domain::{AppointmentKind, Language, Span};
 use crate::engine::settings::{MAX_GAP_ALERT_DAYS, MAX_RETENTION_DAYS, RuleChange, UnitSettings};
 use crate::store::rules;
@@ -448,6 +450,17 @@ struct TemplatesPage {
     typed: String,
     result: Option<Check>,
     error: Option<String>,
+    /// Coordinators of the unit and admins: edit and reset the unit's
+    /// wording, and the check box. A lots sees the texts only.
+    can_edit: bool,
+    units: Vec<UnitOption>,
+    show_picker: bool,
+    unit_id: i64,
+    unit_name: String,
+    unit_rows: Vec<UnitTemplateRow>,
+    /// "reminder-sv" when that text was just saved or reset.
+    saved: Option<String>,
+    reset: Option<String>,
 }
 
 /// The sample every preview uses: Ali, an appointment tomorrow at 09:00.
@@ -465,6 +478,7 @@ fn samples_for(key: &str, lang: Language, now: DateTime<Utc>, tz: Tz) -> String 
                 ask_reply,
                 location: details.then_some("Storgatan 1"),
                 with_whom: details.then_some("Sara"),
+                template: None,
             },
             now,
         )
@@ -473,7 +487,7 @@ fn samples_for(key: &str, lang: Language, now: DateTime<Utc>, tz: Tz) -> String 
         "reminder-reply" => reminder(true, false),
         "reminder" => reminder(false, false),
         "reminder-details" => reminder(true, true),
-        "summons" => texts::summons(lang, "Ali", now, now + Duration::hours(2), tz),
+        "summons" => texts::summons(lang, "Ali", now, now + Duration::hours(2), tz, None),
         key => {
             let when = |h: u32| texts::when(lang, at(h), now, tz);
             let args = [
@@ -527,10 +541,25 @@ fn preview(key: &str, ui_lang: Language, now: DateTime<Utc>, tz: Tz) -> Preview 
     }
 }
 
-fn templates(me: &Me, typed: String, result: Option<Check>, error: Option<String>) -> Response {
+/// What the message page shows besides the defaults.
+struct TemplatesView {
+    typed: String,
+    result: Option<Check>,
+    error: Option<String>,
+    saved: Option<String>,
+    reset: Option<String>,
+}
+
+async fn templates(
+    s: &AppState,
+    me: &Me,
+    sc: &Scope,
+    v: TemplatesView,
+) -> Result<Response, UiError> {
     let now = Utc::now();
     let tz = chrono_tz::Europe::Stockholm;
     let lang = me.lang;
+    let unit = sc.unit.as_ref().ok_or_else(|| UiError::not_found(lang))?;
     let previews = ["reminder-reply", "reminder", "reminder-details", "summons"]
         .into_iter()
         .chain(RECEIPT_KEYS.iter().copied())
@@ -540,42 +569,100 @@ fn templates(me: &Me, typed: String, result: Option<Check>, error: Option<String
         .iter()
         .map(|k| preview(k, lang, now, tz))
         .collect();
-    let failed = error.is_some();
+    let unit_rows = unit_templates::unit_rows(s, unit.id, unit.time_zone, lang).await?;
+    let failed = v.error.is_some();
     let page = TemplatesPage {
         ui: me.ui("/settings/templates"),
         previews,
         telegram,
-        typed,
-        result,
-        error,
+        typed: v.typed,
+        result: v.result,
+        error: v.error,
+        can_edit: me.may(Action::Settings),
+        units: unit_options(sc),
+        show_picker: sc.units.len() > 1,
+        unit_id: unit.id.get(),
+        unit_name: unit.name.clone(),
+        unit_rows,
+        saved: v.saved,
+        reset: v.reset,
     };
-    render_refused(&page, failed)
+    Ok(render_refused(&page, failed))
 }
 
-async fn templates_page(me: Me) -> Result<Response, UiError> {
-    me.require(Action::Settings)?;
-    Ok(templates(&me, String::new(), None, None))
+/// The message page: coordinators and admins, and lotsar read-only.
+fn require_templates(me: &Me) -> Result<(), UiError> {
+    if access::sees_templates(&me.viewer) {
+        Ok(())
+    } else {
+        Err(UiError::forbidden(me.lang))
+    }
+}
+
+#[derive(Deserialize)]
+struct TemplatesQuery {
+    unit: Option<String>,
+    saved: Option<String>,
+    reset: Option<String>,
+}
+
+/// Only a known "key-lang" is echoed back into the page.
+fn known_row(v: Option<String>) -> Option<String> {
+    v.filter(|r| {
+        TemplateKey::ALL.iter().any(|k| {
+            [Language::Sv, Language::En]
+                .iter()
+                .any(|l| *r == format!("{}-{}", k.as_str(), l.as_str()))
+        })
+    })
+}
+
+async fn templates_page(
+    State(s): State<AppState>,
+    me: Me,
+    Query(q): Query<TemplatesQuery>,
+) -> Result<Response, UiError> {
+    require_templates(&me)?;
+    let sc = scope(&s, &me, q.unit.as_deref(), false).await?;
+    let view = TemplatesView {
+        typed: String::new(),
+        result: None,
+        error: None,
+        saved: known_row(q.saved),
+        reset: known_row(q.reset),
+    };
+    templates(&s, &me, &sc, view).await
 }
 
 #[derive(Deserialize)]
 struct CheckInput {
     text: String,
+    unit: Option<String>,
 }
 
 /// Counts a typed text; nothing is stored.
-async fn check_text(p: Posted<CheckInput>) -> Result<Response, UiError> {
+async fn check_text(State(s): State<AppState>, p: Posted<CheckInput>) -> Result<Response, UiError> {
     let (me, f) = (p.me, p.form);
     me.require(Action::Settings)?;
+    let sc = scope(&s, &me, f.unit.as_deref(), false).await?;
+    let mut view = TemplatesView {
+        typed: String::new(),
+        result: None,
+        error: None,
+        saved: None,
+        reset: None,
+    };
     if f.text.chars().count() > MAX_CHECK_CHARS {
-        let e = ta(
+        view.error = Some(ta(
             me.lang,
             "ui-settings-check-too-long",
             &[("max", MAX_CHECK_CHARS.to_string())],
-        );
-        return Ok(templates(&me, f.text, None, Some(e)));
+        ));
+    } else {
+        view.result = (!f.text.trim().is_empty()).then(|| check(&f.text));
     }
-    let result = (!f.text.trim().is_empty()).then(|| check(&f.text));
-    Ok(templates(&me, f.text, result, None))
+    view.typed = f.text;
+    templates(&s, &me, &sc, view).await
 }
 
 #[cfg(test)]
