@@ -64,6 +64,30 @@ async function logout() {
   await page.waitForURL(/\/login$/);
 }
 
+// ---- Meddelanden: a participant's messages as a chat (issue 23) ----------
+// Opened from the case record after the sandbox reply: the reply's bubble
+// (its sender and reading in words), the reminder's, the page anchored at
+// the newest message, nothing wider than a 360 px screen.
+async function chatLog(participantUrl) {
+  log("Ali's messages as a chat: the reply bubble, at 360 px");
+  await page.goto(participantUrl);
+  await page.getByRole('link', { name: /^Meddelanden \(\d+\)$/ }).click();
+  await page.waitForURL(/\/participants\/\d+\/messages#latest$/);
+  const reply = page.locator('ol.chat li.in', { hasText: 'förhinder sjuk' });
+  await reply.waitFor();
+  await reply.getByText('Från Ali').waitFor();
+  await reply.getByText('Tolkat som: förhinder').waitFor();
+  await page.locator('ol.chat li.out', { hasText: 'Till Ali' }).first().waitFor();
+  await usable('the messages');
+  const tooWide = await page.evaluate(() => [...document.querySelectorAll('ol.chat .b')]
+    .filter((b) => b.getBoundingClientRect().right > document.documentElement.clientWidth).length);
+  if (tooWide) throw new Error(`${tooWide} message bubbles reach past the screen`);
+  await shot('messages');
+  await page.getByRole('link', { name: 'Tillbaka till Ali' }).first().click();
+  await page.waitForURL((u) => u.href.startsWith(participantUrl));
+}
+// ---- end Meddelanden --------------------------------------------------------
+
 try {
   log('a page asks for the login first; log in with the keyboard only');
   await page.goto(`${BASE_URL}/today`);
@@ -124,6 +148,7 @@ try {
   await page.getByText('sjuk').first().waitFor();
   await usable('the case record');
   await shot('participant');
+  await chatLog(participantUrl);
 
   log("correct Ali's phone number: a bad one is refused in Swedish and kept, a good one saved");
   await page.getByRole('link', { name: 'Ändra uppgifter' }).click();
