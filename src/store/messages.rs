@@ -56,8 +56,9 @@ pub struct MessageRow {
     pub dir: Direction,
     /// The outbox or the inbound row's id (by `dir`).
     pub id: i64,
-    /// When it was sent (or was due, while it waits or when it was
-    /// stopped) or received.
+    /// When it was sent or received; while it waits, when it is due; a
+    /// message that failed before it went or was stopped, when that was
+    /// decided (its last update: a final status never changes again).
     pub at: i64,
     /// `reminder`, `summons`, `receipt`, `notice`; `None` for a reply.
     pub purpose: Option<String>,
@@ -141,7 +142,11 @@ pub async fn page(
         "SELECT dir, id, at, purpose, channel, status, body, error_kind, last_error,
                 broadcast_id, appointment_id, intent
          FROM (
-             SELECT 'out' AS dir, id, COALESCE(sent_at, due_at) AS at, purpose, channel, status,
+             SELECT 'out' AS dir, id,
+                    CASE WHEN sent_at IS NOT NULL THEN sent_at
+                         WHEN status IN ('pending','sending') THEN due_at
+                         ELSE updated_at END AS at,
+                    purpose, channel, status,
                     body, error_kind, last_error, broadcast_id, appointment_id, NULL AS intent
              FROM outbox
              WHERE participant_id = $1 AND status <> 'cancelled'

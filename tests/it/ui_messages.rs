@@ -234,3 +234,46 @@ both_backends! {
         assert_eq!(app.audit("messages.view").await.len(), 2);
     }
 }
+
+both_backends! {
+    async fn broadcasts_staff_notices_and_what_did_not_go_read_in_plain_words(t) {
+        use chrono::Datelike;
+        use paminn::channels::SendError;
+        use paminn::domain::ParticipantStatus;
+        use paminn::engine::broadcasts::{Audience, BroadcastRequest};
+        let f = setup(&t).await;
+        let (app, ali) = (&f.app, &f.ali);
+        let sara = app.staff("sara", Role::Lots, Some(app.unit.id)).await;
+        app.staff("cora", Role::Coordinator, Some(app.unit.id)).await;
+        let d = (Utc::now().with_timezone(&Stockholm).date_naive()) + Duration::days(1);
+        let noon = common::sthlm(d.year(), d.month(), d.day(), 12, 0);
+        let rec = Arc::new(Recorder::default());
+        let disp = dispatcher(app, &rec);
+        // A broadcast to Lisa's caseload goes out.
+        app.engine.plan_broadcast(&BroadcastRequest {
+            audience: Audience::Filter { unit: app.unit.id, status: None, lots: Some(f.lisa.id), phase: None },
+            text_sv: "Kontoret är stängt idag.".into(), text_en: "The office is closed today.".into(),
+            send_at: None, urgent: false, activity: None, key: None,
+        }, &fx::actor(), Utc::now()).await.unwrap();
+        disp.run_once(noon).await.unwrap();
+        // Sara takes over: the message naming her does not arrive.
+        app.engine.reassign_lots(ali.id, sara.id, &fx::actor(), Utc::now()).await.unwrap();
+        rec.script.lock().unwrap().push_back(SendError::InvalidNumber("21211".into()));
+        disp.run_once(noon + Duration::minutes(1)).await.unwrap();
+        // Paused, then Lisa again: that message is stopped at the gate.
+        app.engine.set_status(ali.id, ParticipantStatus::Paused, &fx::actor(), Utc::now()).await.unwrap();
+        app.engine.reassign_lots(ali.id, f.lisa.id, &fx::actor(), Utc::now()).await.unwrap();
+        disp.run_once(noon + Duration::minutes(2)).await.unwrap();
+
+        let mut cora = app.login("cora").await;
+        let (status, page) = cora.get(&format!("/participants/{}/messages", ali.id)).await;
+        assert_eq!(status, StatusCode::OK);
+        in_order(&page, &[
+            "Till Ali · Utskick till flera · SMS", "Kontoret är stängt idag.", "Skickat",
+            "Till Ali · Meddelande från personalen · SMS", "sara", "Gick inte fram: numret fungerar inte",
+            "Till Ali · Meddelande från personalen · SMS", "Ingen text: meddelandet stoppades innan det skrevs.",
+            "Skickades inte: deltagaren är vilande",
+        ]);
+        assert_eq!(page.matches(r#"<li class="out">"#).count(), 3);
+    }
+}
