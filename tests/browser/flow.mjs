@@ -65,11 +65,19 @@ async function logout() {
 }
 
 // ---- Meddelanden: a participant's messages as a chat (issue 23) ----------
-// Opened from the case record after the sandbox reply: the reply's bubble
-// (its sender and reading in words), the reminder's, the page anchored at
-// the newest message, nothing wider than a 360 px screen.
+// Opened from the case record after the sandbox replies (one a long word):
+// the reply's bubble (its sender and reading in words), the reminder's, the
+// page anchored at the newest message, nothing wider than a 360 px screen.
 async function chatLog(participantUrl) {
-  log("Ali's messages as a chat: the reply bubble, at 360 px");
+  log('Ali also sends one long word from the sandbox phone');
+  const longWord = 'qwrtpsdfghjklzxcvbnm'.repeat(4); // no word the reply parser knows
+  await page.goto(`${BASE_URL}/sandbox`);
+  const phone = page.locator('section.phone', { hasText: 'Ali' });
+  await phone.getByLabel('Svara som Ali').fill(longWord);
+  await phone.getByRole('button', { name: 'Skicka' }).click();
+  await page.locator('section.phone', { hasText: 'Ali' }).locator('.b.in', { hasText: longWord }).waitFor();
+
+  log("Ali's messages as a chat: the reply bubbles, at 360 px");
   await page.goto(participantUrl);
   await page.getByRole('link', { name: /^Meddelanden \(\d+\)$/ }).click();
   await page.waitForURL(/\/participants\/\d+\/messages#latest$/);
@@ -78,6 +86,7 @@ async function chatLog(participantUrl) {
   await reply.getByText('Från Ali').waitFor();
   await reply.getByText('Tolkat som: förhinder').waitFor();
   await page.locator('ol.chat li.out', { hasText: 'Till Ali' }).first().waitFor();
+  await page.locator('ol.chat li.in', { hasText: longWord }).getByText('Tolkat som: ej förstått').waitFor();
   await usable('the messages');
   const tooWide = await page.evaluate(() => [...document.querySelectorAll('ol.chat .b')]
     .filter((b) => b.getBoundingClientRect().right > document.documentElement.clientWidth).length);
