@@ -111,6 +111,8 @@ pub struct Conversation {
     pub appointments: HashMap<AppointmentId, Appointment>,
     /// The unit's retention: texts older than this many days are removed.
     pub retention_days: i64,
+    /// The participant's personal data was erased: every text is gone.
+    pub erased: bool,
 }
 
 /// How a reply was read (its `inbound_message` journal event): the
@@ -195,5 +197,6 @@ async fn conversation(
         readings,
         appointments,
         retention_days,
+        erased: p.erased,
     })
 }

@@ -164,6 +164,16 @@ both_backends! {
 
         // Not a position in the list: not found, nothing shown.
         assert_eq!(lisa.get(&format!("{path}?before=x")).await.0, StatusCode::NOT_FOUND);
+
+        // Erased: every text is gone, and the page says why, not "after N days".
+        app.engine.set_status(ali.id, paminn::domain::ParticipantStatus::Discharged, &fx::actor(), Utc::now()).await.unwrap();
+        app.engine.erase(ali.id, &fx::actor(), Utc::now()).await.unwrap();
+        lisa.http.get(format!("{}/lang/sv", lisa.base)).send().await.unwrap();
+        let (status, page) = lisa.get(&path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(page.matches("Texten är borttagen: deltagarens uppgifter är raderade").count(), 7, "{page}");
+        assert!(!page.contains("vem är det här") && !page.contains(&reminder) && !page.contains("efter 180 dagar"));
+        in_order(&page, &["Tolkat som: ej förstått", "Tolkat som: kommer", "Tolkat som: ej förstått"]);
     }
 }
 

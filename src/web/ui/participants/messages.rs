@@ -125,11 +125,15 @@ pub fn items(
             let channel = label(lang, "channel", &m.channel);
             let outgoing = m.dir == Direction::Out;
             let status = m.status.as_deref().and_then(|s| s.parse().ok());
-            let removed = ta(
-                lang,
-                "ui-messages-removed",
-                &[("days", conv.retention_days.to_string())],
-            );
+            let removed = if conv.erased {
+                t(lang, "ui-messages-erased")
+            } else {
+                ta(
+                    lang,
+                    "ui-messages-removed",
+                    &[("days", conv.retention_days.to_string())],
+                )
+            };
             let (text, note) = match (&m.body, status) {
                 (Some(b), _) => (Some(b.clone()), None),
                 // Stopped or still waiting: no text was written yet.
@@ -228,11 +232,16 @@ fn state(
             (Some(text), "failed")
         }
         S::Suppressed => {
-            let why = suppress_reason(lang, m.last_error.as_deref().unwrap_or_default());
-            (
-                Some(ta(lang, "ui-messages-state-suppressed", &[("why", why)])),
-                "failed",
-            )
+            // The reason is gone with an erasure.
+            let text = match m.last_error.as_deref().filter(|r| !r.is_empty()) {
+                Some(r) => ta(
+                    lang,
+                    "ui-messages-state-suppressed-why",
+                    &[("why", suppress_reason(lang, r))],
+                ),
+                None => t(lang, "ui-messages-state-suppressed"),
+            };
+            (Some(text), "failed")
         }
         S::Cancelled => (None, ""),
     }
@@ -497,6 +506,7 @@ mod tests {
             )]),
             appointments: HashMap::new(),
             retention_days: 90,
+            erased: false,
         };
         let items = items(
             Language::Sv,
