@@ -250,6 +250,11 @@ both_backends! {
         assert_eq!(n, 1);
         let bos = appointments::for_participant(&mut c, bo.id, None).await.unwrap();
         assert!(bos.iter().any(|a| a.reply == ReplyState::Cannot && a.reply_reason.as_deref() == Some("sick")), "Bo's own activity holds his answer");
+        // Ali's messages were opened as a chat: audited as such.
+        let viewed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE action = 'messages.view' AND target = $1")
+            .bind(format!("participant:{}", ali.id)).fetch_one(&mut *c).await.unwrap();
+        assert_eq!(viewed, 1, "the messages page was viewed once");
+        assert!(std::fs::metadata(shots.as_deref().unwrap_or(tmp.path()).join("messages.png")).is_ok_and(|m| m.len() > 1000));
         for page in ["accessibility", "login", "today", "participant", "sandbox", "calendar", "participants", "monitoring", "settings", "templates", "broadcast", "audit"] {
             let f = shots.as_deref().unwrap_or(tmp.path()).join(format!("{page}.png"));
             assert!(std::fs::metadata(&f).is_ok_and(|m| m.len() > 1000), "no screenshot {}", f.display());

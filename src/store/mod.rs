@@ -16,6 +16,7 @@ pub mod erasure;
 pub mod export;
 pub mod inbound;
 pub mod journal;
+pub mod messages;
 pub mod outbox;
 pub mod participants;
 pub mod reports;

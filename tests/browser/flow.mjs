@@ -162,6 +162,39 @@ async function logout() {
   await page.waitForURL(/\/login$/);
 }
 
+// ---- Meddelanden: a participant's messages as a chat (issue 23) ----------
+// Opened from the case record after the sandbox replies (one a long word):
+// the reply's bubble (its sender and reading in words), the reminder's, the
+// page anchored at the newest message, nothing wider than a 360 px screen.
+async function chatLog(participantUrl) {
+  log('Ali also sends one long word from the sandbox phone');
+  const longWord = 'qwrtpsdfghjklzxcvbnm'.repeat(4); // no word the reply parser knows
+  await page.goto(`${BASE_URL}/sandbox`);
+  const phone = page.locator('section.phone', { hasText: 'Ali' });
+  await phone.getByLabel('Svara som Ali').fill(longWord);
+  await phone.getByRole('button', { name: 'Skicka' }).click();
+  await page.locator('section.phone', { hasText: 'Ali' }).locator('.b.in', { hasText: longWord }).waitFor();
+
+  log("Ali's messages as a chat: the reply bubbles, at 360 px");
+  await page.goto(participantUrl);
+  await page.getByRole('link', { name: /^Meddelanden \(\d+\)$/ }).click();
+  await page.waitForURL(/\/participants\/\d+\/messages#latest$/);
+  const reply = page.locator('ol.chat li.in', { hasText: 'förhinder sjuk' });
+  await reply.waitFor();
+  await reply.getByText('Från Ali').waitFor();
+  await reply.getByText('Tolkat som: förhinder').waitFor();
+  await page.locator('ol.chat li.out', { hasText: 'Till Ali' }).first().waitFor();
+  await page.locator('ol.chat li.in', { hasText: longWord }).getByText('Tolkat som: ej förstått').waitFor();
+  await usable('the messages');
+  const tooWide = await page.evaluate(() => [...document.querySelectorAll('ol.chat .b')]
+    .filter((b) => b.getBoundingClientRect().right > document.documentElement.clientWidth).length);
+  if (tooWide) throw new Error(`${tooWide} message bubbles reach past the screen`);
+  await shot('messages');
+  await page.getByRole('link', { name: 'Tillbaka till Ali' }).first().click();
+  await page.waitForURL((u) => u.href.startsWith(participantUrl));
+}
+// ---- end Meddelanden --------------------------------------------------------
+
 try {
   log("the form checks speak the UI's language on a browser set to English");
   {
@@ -318,6 +351,7 @@ try {
     console.log(`the case record is ${screens.toFixed(1)} screens tall at 360 px; "Ny tid" ends at ${Math.round(box.y + box.height)} px`);
     if (box.y + box.height > 780) throw new Error(`"Ny tid" is below the first screen (${box.y} px)`);
   }
+  await chatLog(participantUrl);
 
   log("correct Ali's phone number: a bad one is refused in Swedish and kept, a good one saved");
   await page.getByRole('link', { name: 'Ändra uppgifter' }).click();

@@ -28,6 +28,7 @@ mod telegram_e2e;
 mod ui_account;
 mod ui_admin;
 mod ui_broadcasts;
+mod ui_messages;
 mod ui_monitoring;
 mod ui_participants;
 mod ui_routes;

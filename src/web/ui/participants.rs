@@ -1,6 +1,7 @@
 //! Participants: the list a viewer may see, adding a participant, the case
 //! record page with its settings and Telegram link code
-//! ([`case`]), its timeline ([`timeline`]), and booking, moving and
+//! ([`case`]), its timeline ([`timeline`]), the messages sent and received
+//! as a chat ([`messages`]), and booking, moving and
 //! cancelling appointments and series ([`appointments`]).
 //!
 //! Who sees what is `domain::access`: a lots their own caseload, a
@@ -12,6 +13,7 @@
 pub(crate) mod appointments;
 mod case;
 mod edit;
+mod messages;
 mod timeline;
 
 use super::{Me, Posted, Ui, UiError, local_date, render, render_refused, see_other, t};
@@ -43,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/participants/new", get(new_page))
         .merge(case::router())
         .merge(edit::router())
+        .merge(messages::router())
         .merge(appointments::router())
 }
 

@@ -16,7 +16,7 @@ use crate::domain::{
 use crate::store::participants::{self, Participant};
 use crate::store::telegram::Subject;
 use crate::store::ui_participants as store;
-use crate::store::{appointments, consents, journal, tasks};
+use crate::store::{appointments, consents, journal, messages, tasks};
 use crate::web::AppState;
 use askama::Template;
 use axum::Router;
@@ -100,6 +100,8 @@ struct CasePage {
     lots_name: Option<String>,
     lotsar: Option<Vec<Opt>>,
     timeline: Vec<Entry>,
+    /// How many messages the chat log has ("Meddelanden (N)"), full only.
+    messages: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -229,6 +231,7 @@ async fn build(
         lots_name: None,
         lotsar: None,
         timeline: vec![],
+        messages: None,
         ui,
     };
     if full {
@@ -280,6 +283,11 @@ async fn build(
             .await
             .map_err(engine_err(lang))?;
         page.timeline = timeline::build(&mut c, lang, &p, &events, &task_list, &appts).await?;
+        page.messages = Some(
+            messages::count(&mut c, p.id, now)
+                .await
+                .map_err(engine_err(lang))?,
+        );
     }
     drop(c);
     Ok(render_refused(&page, page.consent_error.is_some()))

@@ -95,6 +95,33 @@ pub async fn build(
     Ok(out)
 }
 
+/// Why the gates stopped a message, in words (the stored reason as it is
+/// when this version does not know it).
+pub(super) fn suppress_reason(lang: Language, reason: &str) -> String {
+    use SuppressReason::*;
+    let key = match SuppressReason::from_text(reason) {
+        None => return reason.to_string(),
+        Some(NotActive { status }) => {
+            return ta(
+                lang,
+                "ui-participants-ev-why-not-active",
+                &[("status", label(lang, "status", status))],
+            );
+        }
+        Some(NoConsent) => "no-consent",
+        Some(ConsentWithdrawn) => "consent-withdrawn",
+        Some(ConsentExpired) => "consent-expired",
+        Some(ChannelNotConsented) => "channel-not-consented",
+        Some(OptedOut) => "opted-out",
+        Some(AppointmentCancelled) => "appointment-cancelled",
+        Some(AppointmentStarted) => "appointment-started",
+        Some(DeadlinePassed) => "deadline-passed",
+        Some(SaidCannot) => "said-cannot",
+        Some(QuietHoursUntilStart) => "quiet-hours",
+    };
+    t(lang, &format!("ui-participants-ev-why-{key}"))
+}
+
 struct Cx<'a> {
     lang: Language,
     tz: Tz,
@@ -169,27 +196,7 @@ impl Cx<'_> {
         }
     }
     fn suppress_reason(&self, reason: &str) -> String {
-        use SuppressReason::*;
-        let key = match SuppressReason::from_text(reason) {
-            None => return reason.to_string(),
-            Some(NotActive { status }) => {
-                return self.ta(
-                    "why-not-active",
-                    &[("status", label(self.lang, "status", status))],
-                );
-            }
-            Some(NoConsent) => "no-consent",
-            Some(ConsentWithdrawn) => "consent-withdrawn",
-            Some(ConsentExpired) => "consent-expired",
-            Some(ChannelNotConsented) => "channel-not-consented",
-            Some(OptedOut) => "opted-out",
-            Some(AppointmentCancelled) => "appointment-cancelled",
-            Some(AppointmentStarted) => "appointment-started",
-            Some(DeadlinePassed) => "deadline-passed",
-            Some(SaidCannot) => "said-cannot",
-            Some(QuietHoursUntilStart) => "quiet-hours",
-        };
-        self.t(&format!("why-{key}"))
+        suppress_reason(self.lang, reason)
     }
 
     fn event(&self, e: &Event) -> Entry {
