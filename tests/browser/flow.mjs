@@ -337,6 +337,13 @@ try {
   await tasks.getByText('Ali').first().waitFor();
   await shot('today');
 
+  log('"Klar" says what was done, comes back at the list, and can be undone');
+  await tasks.getByRole('button', { name: 'Klar, uppgiften om Ali' }).first().click();
+  await page.getByText(/Klar: Ali, /).first().waitFor();
+  await page.getByRole('button', { name: 'Ångra Klar för Ali' }).click();
+  await page.getByText(/Öppen igen: Ali, /).first().waitFor();
+  await tasks.getByRole('button', { name: 'Klar, uppgiften om Ali' }).first().waitFor();
+
   log('the timeline shows the reply and its reason');
   await page.goto(participantUrl);
   await page.getByText('Svarade FÖRHINDER (SMS)').first().waitFor();
@@ -351,6 +358,14 @@ try {
     console.log(`the case record is ${screens.toFixed(1)} screens tall at 360 px; "Ny tid" ends at ${Math.round(box.y + box.height)} px`);
     if (box.y + box.height > 780) throw new Error(`"Ny tid" is below the first screen (${box.y} px)`);
   }
+
+  log('"Ställ in" asks first; "Nej, tillbaka" leaves the appointment as it was');
+  await page.getByRole('button', { name: 'Ställ in' }).first().click();
+  await page.getByRole('heading', { level: 1, name: 'Ställa in tiden?' }).waitFor();
+  await usable('the cancel question');
+  await page.getByRole('link', { name: 'Nej, tillbaka' }).click();
+  await page.waitForURL((u) => u.href.startsWith(participantUrl));
+  await page.getByRole('button', { name: 'Ställ in' }).first().waitFor();
   await chatLog(participantUrl);
 
   log("correct Ali's phone number: a bad one is refused in Swedish and kept, a good one saved");
@@ -405,6 +420,8 @@ try {
     const tasks = page.locator('section', { has: page.getByRole('heading', { name: 'Mina uppgifter' }) });
     await tasks.getByText('Ali').first().waitFor();
     if (await tasks.getByText('Inga öppna uppgifter.').count()) throw new Error("the unit's tasks are missing");
+    const first = await tasks.locator('article.task').first().innerText();
+    if (!first.startsWith('Förhinder')) throw new Error(`the most urgent task is not first: ${first}`);
   }
 
   log('a coordinator sees monitoring and settings');
