@@ -231,24 +231,32 @@ impl CronExpr {
         until: DateTime<Utc>,
     ) -> Vec<DateTime<Utc>> {
         let mut out: Vec<DateTime<Utc>> = Vec::new();
-        if until <= from {
-            return out;
-        }
-        // A day of margin on both sides: resolving can move a time by the
-        // length of a DST gap.
-        let wall_from = Utc.from_utc_datetime(&(local(from, tz) - Duration::days(1)));
-        let wall_until = local(until, tz) + Duration::days(1);
-        for wall in self.schedule.after(&wall_from) {
-            let wall = wall.naive_utc();
-            if wall > wall_until {
-                break;
-            }
-            let t = resolve_local(wall, tz);
-            if t >= from && t < until && out.last() != Some(&t) {
+        for (_, t) in self.walls(tz, from, until) {
+            if out.last() != Some(&t) {
                 out.push(t);
             }
         }
         out
+    }
+
+    /// Each wall-clock occurrence whose resolved instant is in `[from,
+    /// until)`, with that instant, in order.
+    fn walls(
+        &self,
+        tz: Tz,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Iterator<Item = (NaiveDateTime, DateTime<Utc>)> + '_ {
+        // A day of margin on both sides: resolving can move a time by the
+        // length of a DST gap.
+        let wall_from = Utc.from_utc_datetime(&(local(from, tz) - Duration::days(1)));
+        let wall_until = local(until, tz) + Duration::days(1);
+        self.schedule
+            .after(&wall_from)
+            .map(|w| w.naive_utc())
+            .take_while(move |w| *w <= wall_until)
+            .map(move |w| (w, resolve_local(w, tz)))
+            .filter(move |(_, t)| from < until && *t >= from && *t < until)
     }
 }
 
@@ -272,31 +280,16 @@ impl CronExpr {
     /// The occurrences in `[from, until)` that a DST change moves or makes
     /// ambiguous, in order. Empty for a series on ordinary hours.
     pub fn dst_shifts(&self, tz: Tz, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DstShift> {
-        let mut out = Vec::new();
-        if until <= from {
-            return out;
-        }
-        let wall_from = Utc.from_utc_datetime(&(local(from, tz) - Duration::days(1)));
-        let wall_until = local(until, tz) + Duration::days(1);
-        for wall in self.schedule.after(&wall_from) {
-            let wall = wall.naive_utc();
-            if wall > wall_until {
-                break;
-            }
-            let t = resolve_local(wall, tz);
-            if t < from || t >= until {
-                continue;
-            }
-            match wall_clock::resolve(wall, tz, None) {
-                WallClock::At(_) => {}
-                WallClock::Gap { .. } => out.push(DstShift::Gap {
+        self.walls(tz, from, until)
+            .filter_map(|(wall, t)| match wall_clock::resolve(wall, tz, None) {
+                WallClock::At(_) => None,
+                WallClock::Gap { .. } => Some(DstShift::Gap {
                     wall,
                     becomes: local(t, tz),
                 }),
-                WallClock::Ambiguous { .. } => out.push(DstShift::Repeated { wall }),
-            }
-        }
-        out
+                WallClock::Ambiguous { .. } => Some(DstShift::Repeated { wall }),
+            })
+            .collect()
     }
 }
 

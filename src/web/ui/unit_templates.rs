@@ -446,14 +446,7 @@ async fn edit_submit(
         .set_unit_template(unit.id, &parsed, &me.actor(), Utc::now())
         .await
         .map_err(|e| UiError::from_engine(e, ui))?;
-    Ok(see_other(&format!(
-        "/settings/templates?unit={}&saved={}-{}#tpl-unit-{}-{}",
-        unit.id,
-        key.as_str(),
-        lang.as_str(),
-        key.as_str(),
-        lang.as_str()
-    )))
+    Ok(back_to_list(unit.id, "saved", key, lang))
 }
 
 #[derive(Deserialize)]
@@ -476,14 +469,16 @@ async fn reset(
         .reset_unit_template(unit.id, key, lang, &me.actor(), Utc::now())
         .await
         .map_err(|e| UiError::from_engine(e, ui))?;
-    Ok(see_other(&format!(
-        "/settings/templates?unit={}&reset={}-{}#tpl-unit-{}-{}",
-        unit.id,
-        key.as_str(),
-        lang.as_str(),
-        key.as_str(),
-        lang.as_str()
-    )))
+    Ok(back_to_list(unit.id, "reset", key, lang))
+}
+
+/// Back to the list at the template's card, saying what was done
+/// (`saved` or `reset`).
+fn back_to_list(unit: UnitId, done: &str, key: TemplateKey, lang: Language) -> Response {
+    let (k, l) = (key.as_str(), lang.as_str());
+    see_other(&format!(
+        "/settings/templates?unit={unit}&{done}={k}-{l}#tpl-unit-{k}-{l}"
+    ))
 }
 
 #[cfg(test)]
