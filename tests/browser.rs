@@ -176,6 +176,19 @@ both_backends! {
             }, &actor, now).await.unwrap());
         }
 
+        // Another lots's participant: not on Lisa's sandbox phone (issue 23, item 10).
+        let karl = app.staff("karl", Role::Lots, Some(app.unit.id)).await;
+        app.engine.add_participant(&NewParticipant {
+            unit_id: app.unit.id,
+            first_name: "Olle".into(),
+            phone: Some(PhoneNumber::parse("070-666 66 66").unwrap()),
+            language: Language::Sv,
+            channel_pref: ChannelKind::Sms,
+            time_zone: app.unit.time_zone,
+            discreet: true,
+            lots_id: Some(karl.id),
+        }, Some(ChannelSet::NONE.with(ChannelKind::Sms, true)), &actor, now).await.unwrap();
+
         let bo = app.engine.add_participant(&NewParticipant {
             unit_id: app.unit.id,
             first_name: "Bo".into(),

@@ -290,6 +290,21 @@ try {
     await page.getByRole('button', { name: 'Boka' }).click();
     await page.getByText('Klockan 02:30 finns inte den').first().waitFor();
     await page.getByText('01:59 och 03:00').first().waitFor();
+    log('a time that happens twice is booked only once one says which');
+    const lastOctSunday = [31, 30, 29, 28, 27, 26, 25].map((d) => new Date(Date.UTC(year, 9, d))).find((d) => d.getUTCDay() === 0);
+    await page.getByLabel('Datum').fill(lastOctSunday.toISOString().slice(0, 10));
+    await page.getByLabel('Klockslag').fill('02:30');
+    await page.getByRole('button', { name: 'Boka' }).click();
+    await page.getByLabel('02:30 sommartid (CEST), den första').waitFor();
+    await page.getByLabel('02:30 vintertid (CET), den andra').waitFor();
+    await usable('the repeated-hour question');
+    log('a time that has passed asks first');
+    const yesterday = stockholm(-24 * 60);
+    await page.getByLabel('Datum').fill(yesterday.date);
+    await page.getByLabel('Klockslag').fill(yesterday.time);
+    await page.getByRole('button', { name: 'Boka' }).click();
+    await page.getByText('Tiden har redan varit.').first().waitFor();
+    await page.getByLabel('Ja, tiden har redan varit').waitFor();
   }
   await page.goto(participantUrl);
 
@@ -298,6 +313,17 @@ try {
   const phone = page.locator('section.phone', { hasText: 'Ali' });
   await phone.locator('.b.out').first().waitFor();
   await usable('the sandbox phone');
+
+  if (await page.locator('section.phone', { hasText: 'Olle' }).count()) throw new Error("another navigator's participant is on Lisa's sandbox phone");
+
+  log('"Påminn nu" sends the next planned reminder at once (demo)');
+  {
+    const sara = () => page.locator('section.phone', { hasText: 'Sara' });
+    await sara().locator('.b.out').first().waitFor();
+    const before = await sara().locator('.b.out').count();
+    await sara().getByRole('button', { name: 'Påminn nu' }).click();
+    await sara().locator('.b.out').nth(before).waitFor();
+  }
 
   log('answer "förhinder sjuk" as Ali');
   await phone.getByLabel('Svara som Ali').fill('förhinder sjuk');
