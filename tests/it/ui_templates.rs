@@ -303,7 +303,7 @@ both_backends! {
         let mut lisa = w.app.login("lisa").await;
         let (status, page) = lisa.get("/settings/templates").await;
         assert_eq!(status, StatusCode::OK);
-        assert!(page.contains(r#"<li><a href="/settings/templates" aria-current="page">Meddelanden</a></li>"#), "in a lots's menu");
+        assert!(page.contains(r#"<li><a href="/settings/templates" aria-current="page">Meddelandetexter</a></li>"#), "in a lots's menu");
         assert!(unit_card(&page, "reminder-reply-sv").contains("Hej Ali! Påminnelse"));
         assert!(!page.contains("/settings/templates/reminder-reply/sv"), "no edit link");
         assert!(!page.contains("/settings/templates/check"), "no check box");
