@@ -109,11 +109,21 @@ both_backends! {
             discreet: true,
             lots_id: Some(lisa.id),
         }, Some(ChannelSet::NONE.with(ChannelKind::Sms, true)), &actor, now).await.unwrap();
+        // Started, and today on the unit's clock: Today lists started
+        // appointments of the day with their attendance, and earlier days'
+        // only while unrecorded, so half an hour ago would be yesterday's
+        // between midnight and 00:30 (seen in CI at 00:08).
+        let since_midnight = {
+            let local = now.with_timezone(&app.unit.time_zone);
+            let midnight = local.date_naive().and_hms_opt(0, 0, 0).unwrap();
+            local.naive_local() - midnight
+        };
+        let sara_starts = now - Duration::minutes(30).min(since_midnight / 2);
         let saras = app.engine.create_appointment(&NewAppointment {
             participant_id: sara.id,
             series_id: None,
             kind: AppointmentKind::Meeting,
-            starts_at: now - Duration::minutes(30),
+            starts_at: sara_starts,
             duration_min: 20,
             location: None,
             with_whom: None,
