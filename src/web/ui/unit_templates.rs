@@ -423,11 +423,8 @@ async fn edit_submit(
     p: Posted<EditInput>,
 ) -> Result<Response, UiError> {
     let (me, f) = (p.me, p.form);
-    me.require(Action::Settings)?;
     let ui = me.lang;
-    let (key, lang) = parse_path(&key, &lang, ui)?;
-    let sc = scope(&s, &me, Some(&f.unit), false).await?;
-    let unit = sc.unit.as_ref().ok_or_else(|| UiError::not_found(ui))?;
+    let (sc, unit, key, lang) = target(&s, &me, &key, &lang, &f.unit).await?;
     let parsed = match TemplateText::parse(key, lang, &f.body) {
         Ok(t) => t,
         Err(e) => {
@@ -443,10 +440,10 @@ async fn edit_submit(
         return edit(&s, &me, &sc, key, lang, Some(f.body), None).await;
     }
     s.engine
-        .set_unit_template(unit.id, &parsed, &me.actor(), Utc::now())
+        .set_unit_template(unit, &parsed, &me.actor(), Utc::now())
         .await
         .map_err(|e| UiError::from_engine(e, ui))?;
-    Ok(back_to_list(unit.id, "saved", key, lang))
+    Ok(back_to_list(unit, "saved", key, lang))
 }
 
 #[derive(Deserialize)]
@@ -460,16 +457,34 @@ async fn reset(
     p: Posted<ResetInput>,
 ) -> Result<Response, UiError> {
     let (me, f) = (p.me, p.form);
-    me.require(Action::Settings)?;
     let ui = me.lang;
-    let (key, lang) = parse_path(&key, &lang, ui)?;
-    let sc = scope(&s, &me, Some(&f.unit), false).await?;
-    let unit = sc.unit.as_ref().ok_or_else(|| UiError::not_found(ui))?;
+    let (_, unit, key, lang) = target(&s, &me, &key, &lang, &f.unit).await?;
     s.engine
-        .reset_unit_template(unit.id, key, lang, &me.actor(), Utc::now())
+        .reset_unit_template(unit, key, lang, &me.actor(), Utc::now())
         .await
         .map_err(|e| UiError::from_engine(e, ui))?;
-    Ok(back_to_list(unit.id, "reset", key, lang))
+    Ok(back_to_list(unit, "reset", key, lang))
+}
+
+/// What a posted form is about: the template named by the path, in the unit
+/// the form names, once the viewer may change settings there (403), and the
+/// unit exists (404).
+async fn target(
+    s: &AppState,
+    me: &Me,
+    key: &str,
+    lang: &str,
+    unit: &str,
+) -> Result<(Scope, UnitId, TemplateKey, Language), UiError> {
+    me.require(Action::Settings)?;
+    let (key, lang) = parse_path(key, lang, me.lang)?;
+    let sc = scope(s, me, Some(unit), false).await?;
+    let unit = sc
+        .unit
+        .as_ref()
+        .ok_or_else(|| UiError::not_found(me.lang))?
+        .id;
+    Ok((sc, unit, key, lang))
 }
 
 /// Back to the list at the template's card, saying what was done
