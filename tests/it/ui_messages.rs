@@ -242,6 +242,15 @@ both_backends! {
         in_order(&page, &[">meddelande 00<", ">meddelande 04<", "Till de senaste"]);
         assert!(!page.contains("Äldre") && !page.contains(">meddelande 05<"), "the earliest, and no more");
         assert_eq!(app.audit("messages.view").await.len(), 2);
+        // "In English" from the older page comes back to the older page.
+        let i = page.find(r#"<a href="/lang/en?next="#).expect("a language switch") + r#"<a href=""#.len();
+        let switch = page[i..page[i..].find('"').unwrap() + i].replace("&amp;", "&");
+        let res = lisa.http.get(format!("{}{switch}", lisa.base)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let back = res.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(back, older.trim_end_matches("#latest"));
+        let (_, page) = lisa.get(&back).await;
+        assert!(page.contains(">meddelande 00<") && page.contains("To the latest"), "{page}");
     }
 }
 

@@ -141,6 +141,10 @@ pub struct Me {
     pub lang: Language,
     /// `paminn demo`: the sandbox phone is in the menu.
     pub demo: bool,
+    /// The page asked for, with its query, when it was a GET: the language
+    /// switch comes back to exactly this (an older page of messages, a
+    /// filtered list), not to the first page.
+    pub here: Option<String>,
 }
 
 impl Me {
@@ -169,6 +173,11 @@ impl Me {
             name: self.staff.name.clone(),
             role: self.staff.role,
             path: path.to_string(),
+            here: self
+                .here
+                .clone()
+                .filter(|h| h.starts_with(path))
+                .unwrap_or_else(|| path.to_string()),
             nav: nav(self),
         }
     }
@@ -223,6 +232,9 @@ impl FromRequestParts<AppState> for Me {
             role: staff.role,
             unit: staff.unit_id,
         };
+        let here = (parts.method == axum::http::Method::GET)
+            .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_string()))
+            .flatten();
         Ok(Me {
             lang: lang.unwrap_or(staff.language),
             staff,
@@ -230,6 +242,7 @@ impl FromRequestParts<AppState> for Me {
             csrf,
             token_hash,
             demo: s.demo,
+            here,
         })
     }
 }
@@ -358,10 +371,16 @@ pub struct Ui {
     pub name: String,
     pub role: Role,
     pub path: String,
+    /// Where the language switch returns: the page with its query.
+    pub here: String,
     pub nav: Vec<NavItem>,
 }
 
 impl Ui {
+    /// `here`, encoded for `?next=`.
+    pub fn next_param(&self) -> String {
+        form_urlencoded::byte_serialize(self.here.as_bytes()).collect()
+    }
     /// A text by key.
     pub fn t(&self, key: &str) -> String {
         t(self.lang, key)
