@@ -85,6 +85,39 @@ async function everyMenuPage(role) {
   }
 }
 
+// The role's menu pages, the account page and `more` in English: none of
+// the page's own words is Swedish (issue 20: mixed languages). Names,
+// replies and the Swedish message texts a page quotes are data, so they
+// are not looked at. Switches back to Swedish at the end.
+async function inEnglish(role, more = []) {
+  log(`in English, no page ${role} sees speaks Swedish`);
+  await page.goto(`${BASE_URL}/lang/en?next=/today`);
+  await page.getByRole('link', { name: 'Today', exact: true }).waitFor();
+  const hrefs = await page.locator('header.top nav a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  // Whole words: JavaScript's \b knows only ASCII letters, so å, ä and ö
+  // are told apart with Unicode letter classes.
+  const swedish = '(?<!\\p{L})(Spara|Sparat|Tillbaka|Sök|Välj|Inga|Ingen|Inget|Skicka|Ändra|Deltagare|Uppgifter|Uppgift|Inställningar|Idag|Kommande|Förhandsgranska|Visa|Alla|Senaste|Nästa|Föregående|Boka|Bokad|Tid|Tider|Svar|Kommer|Förhinder|Avbryt|Ställ|Logga|Meddelanden|Påminnelse|Påminnelser|Samtycke|och|eller|för|med|inte|av|är|på)(?!\\p{L})';
+  for (const h of [...hrefs, '/account', ...more]) {
+    await page.goto(`${BASE_URL}${h}`);
+    const found = await page.evaluate((re) => {
+      const r = new RegExp(re, 'u');
+      const out = [];
+      const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+        const el = n.parentElement;
+        if (el.closest('q, .bc-text, .b, .sample, [lang="sv"], code, td[data-label], .timeline, option, script, style')) continue;
+        const m = n.textContent.match(r);
+        if (m) out.push(`${m[0]} in "${n.textContent.trim().slice(0, 80)}"`);
+      }
+      return out;
+    }, swedish);
+    if (found.length) throw new Error(`${h} in English, as ${role}, still says: ${found.join('; ')}`);
+    await usable(`${h} in English as ${role}`);
+  }
+  await page.goto(`${BASE_URL}/lang/sv?next=/today`);
+  await page.getByRole('link', { name: 'Idag', exact: true }).waitFor();
+}
+
 // Presses Tab until the control named `name` has the focus (at most 60
 // times) and checks that the focus can be seen: keyboard-only use.
 async function tabTo(name) {
@@ -255,7 +288,8 @@ try {
     if (sent !== 1) throw new Error(`a double submit sent the form ${sent} times`);
   }
   await page.getByRole('button', { name: 'Lägg till deltagare' }).dblclick();
-  await page.waitForURL(/\/participants\/\d+$/);
+  await page.waitForURL(/\/participants\/\d+\?saved=created$/);
+  await page.getByText('Ali är tillagd.').first().waitFor();
   const participantUrl = page.url().split(/[?#]/)[0];
 
   log('book an appointment 90 minutes from now');
@@ -404,7 +438,8 @@ try {
   if ((await page.getByLabel('Telefonnummer').inputValue()) !== '070-12') throw new Error('the typed number was not kept');
   await page.getByLabel('Telefonnummer').fill('070-444 44 44');
   await page.getByRole('button', { name: 'Spara' }).click();
-  await page.waitForURL((u) => u.href.startsWith(participantUrl) && u.search.includes('saved=1'));
+  await page.waitForURL((u) => u.href.startsWith(participantUrl) && u.search.includes('saved=details'));
+  await page.getByText('Uppgifterna är sparade.').first().waitFor();
   await page.getByText('Uppgifter ändrade: telefonnummer').first().waitFor();
 
   log("record Sara's attendance with one tap, then undo it and record it again");
@@ -437,10 +472,15 @@ try {
     await usable(path);
     await shot(name);
   }
+  {
+    const p = new URL(participantUrl).pathname;
+    await inEnglish('a lots', [p, `${p}/appointments/new`, `${p}/series/new`, `${p}/messages`, `${p}/edit`]);
+  }
   log("a coordinator's Today has the unit's open work, the förhinder first");
   await logout();
   await login(COORDINATOR_USER);
   await everyMenuPage('a coordinator');
+  await inEnglish('a coordinator', ['/broadcasts/new']);
   await page.goto(`${BASE_URL}/today`);
   {
     const tasks = page.locator('section', { has: page.getByRole('heading', { name: 'Mina uppgifter' }) });
@@ -510,32 +550,7 @@ try {
   await login(ADMIN_USER);
   await everyMenuPage('an admin');
 
-  log('in English, no page of the menu speaks Swedish');
-  {
-    await page.goto(`${BASE_URL}/lang/en?next=/today`);
-    await page.getByRole('link', { name: 'Today', exact: true }).waitFor();
-    const hrefs = await page.locator('header.top nav a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
-    // Words of the Swedish UI; names, replies and the Swedish message texts
-    // a page quotes are data, so only the page's own words are looked at.
-    const swedish = /\b(Spara|Tillbaka|Sök|Välj|Inga|Ingen|Skicka|Ändra|Deltagare|Uppgifter|Inställningar|Idag|Kommande|Förhandsgranska|Visa|Alla|Senaste|Nästa|Föregående)\b/;
-    for (const h of [...hrefs, '/account', '/accessibility']) {
-      await page.goto(`${BASE_URL}${h}`);
-      const found = await page.evaluate((re) => {
-        const r = new RegExp(re);
-        const out = [];
-        const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-        for (let n = walk.nextNode(); n; n = walk.nextNode()) {
-          const el = n.parentElement;
-          if (el.closest('q, .bc-text, .b, [lang="sv"], code, td[data-label], .timeline')) continue;
-          const m = n.textContent.match(r);
-          if (m) out.push(`${m[0]} in "${n.textContent.trim().slice(0, 80)}"`);
-        }
-        return out;
-      }, swedish.source);
-      if (found.length) throw new Error(`${h} in English still says: ${found.join('; ')}`);
-    }
-    await page.goto(`${BASE_URL}/lang/sv?next=/today`);
-  }
+  await inEnglish('an admin', ['/accessibility']);
   await page.getByRole('link', { name: 'Granskningslogg', exact: true }).click();
   await page.getByText('case.view').first().waitFor();
   await usable('/audit');
