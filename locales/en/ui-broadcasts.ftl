@@ -111,3 +111,9 @@ ui-broadcasts-back-to-group = Back to the group
 ui-broadcasts-counter = %chars of %max characters · %parts SMS
 ui-broadcasts-error-dst-gap = { $time } does not exist on { $date }: the clocks go forward an hour when summer time starts. Choose another time.
 ui-broadcasts-error-dst-repeated = { $time } happens twice on { $date }: the clocks go back an hour when summer time ends. Choose another time.
+
+## The confirmation on a group's page after a form.
+ui-broadcasts-group-created = The group is created. Add participants below.
+ui-broadcasts-member-added = { $name } is in the group.
+ui-broadcasts-member-removed = { $name } is no longer in the group.
+ui-broadcasts-activity-created = The activity is saved. Each member of the group has their own appointment.

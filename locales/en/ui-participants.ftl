@@ -293,3 +293,18 @@ ui-participants-series-dst-repeated = { $date }: { $time } happens twice that ni
 ui-participants-series-dst-confirm = I have seen what the times above will be
 ui-participants-series-dst-confirm-needed = Tick that you have seen what the times will be, or choose another time of day.
 ui-participants-ev-attendance-undone-reopened = The "No reply" task is open again.
+
+## The confirmation at the top of the case record after a form: what changed.
+ui-participants-saved-booked = Booked: { $what }.
+ui-participants-saved-moved = Moved to { $what }.
+ui-participants-saved-changed = Changed: { $what }.
+ui-participants-saved-unchanged = Nothing changed: { $what }.
+ui-participants-saved-next-reminder = The first reminder goes out { $when } by { $channel }.
+ui-participants-saved-no-reminder = No reminder is planned for this appointment – tell them yourself.
+ui-participants-saved-series = The recurring appointment is saved. The appointments are listed under Upcoming appointments.
+ui-participants-saved-details = The details are saved.
+ui-participants-saved-consent = The consent is saved.
+ui-participants-saved-consent-withdrawn = The consent is withdrawn. No more reminders will be sent.
+ui-participants-saved-field = { $field }: { $value } – saved.
+ui-participants-saved-created = { $name } is added. Next: book an appointment.
+ui-participants-saved-created-no-consent = { $name } is added. Next: record consent and book an appointment.

@@ -111,3 +111,9 @@ ui-broadcasts-back-to-group = Tillbaka till gruppen
 ui-broadcasts-counter = %chars av %max tecken · %parts sms
 ui-broadcasts-error-dst-gap = Klockan { $time } finns inte den { $date }: klockan ställs fram en timme när sommartiden börjar. Välj en annan tid.
 ui-broadcasts-error-dst-repeated = Klockan { $time } kommer två gånger den { $date }: klockan ställs tillbaka en timme när sommartiden slutar. Välj en annan tid.
+
+## The confirmation on a group's page after a form.
+ui-broadcasts-group-created = Gruppen är skapad. Lägg till deltagare nedan.
+ui-broadcasts-member-added = { $name } är med i gruppen.
+ui-broadcasts-member-removed = { $name } är inte längre med i gruppen.
+ui-broadcasts-activity-created = Aktiviteten är sparad. Deltagarna i gruppen har fått var sin tid.

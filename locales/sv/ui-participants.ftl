@@ -293,3 +293,18 @@ ui-participants-series-dst-repeated = { $date }: klockan { $time } kommer två g
 ui-participants-series-dst-confirm = Jag har sett hur tiderna ovan blir
 ui-participants-series-dst-confirm-needed = Kryssa i att du har sett hur tiderna blir, eller välj en annan klocktid.
 ui-participants-ev-attendance-undone-reopened = Uppgiften "Inget svar" är öppen igen.
+
+## The confirmation at the top of the case record after a form: what changed.
+ui-participants-saved-booked = Bokad: { $what }.
+ui-participants-saved-moved = Flyttad till { $what }.
+ui-participants-saved-changed = Ändrad: { $what }.
+ui-participants-saved-unchanged = Inget ändrades: { $what }.
+ui-participants-saved-next-reminder = Första påminnelsen går { $when } med { $channel }.
+ui-participants-saved-no-reminder = Ingen påminnelse planeras om den här tiden – berätta om den själv.
+ui-participants-saved-series = Den återkommande tiden är sparad. Tiderna står under Kommande tider.
+ui-participants-saved-details = Uppgifterna är sparade.
+ui-participants-saved-consent = Samtycket är sparat.
+ui-participants-saved-consent-withdrawn = Samtycket är återkallat. Inga fler påminnelser skickas.
+ui-participants-saved-field = { $field }: { $value } – sparat.
+ui-participants-saved-created = { $name } är tillagd. Nästa steg: boka en tid.
+ui-participants-saved-created-no-consent = { $name } är tillagd. Nästa steg: registrera samtycke och boka en tid.

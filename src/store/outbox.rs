@@ -73,6 +73,24 @@ pub async fn insert(c: &mut Conn, m: &NewMessage, now: DateTime<Utc>) -> Result<
     Ok(id.map(OutboxId::from_db))
 }
 
+/// The first reminder still to go out for an appointment: when it is due
+/// and on which channel (the confirmation after booking names it).
+pub async fn next_pending_for_appointment(
+    c: &mut Conn,
+    appointment: AppointmentId,
+) -> Result<Option<(DateTime<Utc>, ChannelKind)>> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT due_at, channel FROM outbox
+         WHERE appointment_id = $1 AND status = 'pending' AND purpose = 'reminder'
+         ORDER BY due_at, id LIMIT 1",
+    )
+    .bind(appointment.get())
+    .fetch_optional(&mut *c)
+    .await?;
+    row.map(|(due, ch)| Ok((from_ms(due), parse_col(&ch)?)))
+        .transpose()
+}
+
 /// Cancels the rows of an appointment that have not gone out yet
 /// (pending, or claimed but not yet sent). Returns how many.
 pub async fn cancel_open_for_appointment(

@@ -401,7 +401,10 @@ both_backends! {
         let unit = w.app.unit.id.get().to_string();
         let res = b.post("/groups", &[("unit", unit.as_str()), ("name", "Fredagsfika")]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        let to = location(&res);
+        let (to, done) = location(&res).split_once('?').map(|(a, b)| (a.to_string(), b.to_string())).unwrap();
+        assert_eq!(done, "done=created");
+        let (_, page) = b.get(&location(&res)).await;
+        assert!(page.contains("Gruppen är skapad. Lägg till deltagare nedan."), "{page}");
         assert_eq!(w.app.audit("group.create").await.len(), 2, "the world's and this one");
         // The same name again: refused with the reason.
         let res = b.post("/groups", &[("unit", unit.as_str()), ("name", "Fredagsfika")]).await;
@@ -414,15 +417,17 @@ both_backends! {
         let cid = cia.id.get().to_string();
         let res = b.post(&format!("{to}/members"), &[("participant", cid.as_str())]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        let (_, page) = b.get(&to).await;
+        let (_, page) = b.get(&location(&res)).await;
         assert!(page.contains(&format!("{to}/members/{cid}/remove")), "Cia is a member");
+        assert!(page.contains("Cia är med i gruppen."), "{page}");
         let adds = w.app.audit("group.add_member").await;
         assert_eq!(adds.len(), 3, "Ali, Eve and Cia");
         assert!(adds[2].0.starts_with("staff:"));
         let res = b.post(&format!("{to}/members/{cid}/remove"), &[]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        let (_, page) = b.get(&to).await;
+        let (_, page) = b.get(&location(&res)).await;
         assert!(page.contains("Gruppen har inga medlemmar."));
+        assert!(page.contains("Cia är inte längre med i gruppen."), "{page}");
         assert_eq!(w.app.audit("group.remove_member").await.len(), 1);
         // A participant of another unit cannot be added.
         let other = fx::participant(&w.app.engine, &w.b, "Dan", "sms", Utc::now()).await;
@@ -727,7 +732,8 @@ both_backends! {
         let mut b = w.app.login("cora").await;
         let unit = w.app.unit.id.get().to_string();
         let res = b.post("/groups", &[("unit", unit.as_str()), ("name", "Budgetkurs")]).await;
-        let group = location(&res);
+        assert_eq!(location(&res).split_once('?').map(|x| x.1), Some("done=created"));
+        let group = location(&res).split('?').next().unwrap().to_string();
         for p in [w.ali.id, w.eve.id] {
             let pid = p.get().to_string();
             let res = b.post(&format!("{group}/members"), &[("participant", pid.as_str())]).await;
@@ -760,7 +766,9 @@ both_backends! {
         // Create: each member gets their own appointments of it.
         let res = b.post(&format!("{group}/activity"), &form("group_activity", "create")).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        assert_eq!(location(&res), group);
+        assert_eq!(location(&res), format!("{group}?done=activity"));
+        let (_, page) = b.get(&location(&res)).await;
+        assert!(page.contains("Aktiviteten är sparad. Deltagarna i gruppen har fått var sin tid."), "{page}");
         let made = w.app.audit("series.create").await;
         assert_eq!(made.len(), 1);
         assert!(made[0].0.starts_with("staff:"));

@@ -15,8 +15,8 @@ use common::fx::{self, Recorder};
 use common::ui::{self, UiApp, location};
 use paminn::domain::schedule::resolve_local;
 use paminn::domain::{
-    AppointmentKind, AppointmentStatus, ChannelKind, Intensity, Language, ParticipantId,
-    ParticipantStatus, PhoneNumber, Role, StaffId,
+    AppointmentKind, AppointmentStatus, ChannelKind, Intensity, Language, OutboxStatus,
+    ParticipantId, ParticipantStatus, PhoneNumber, Purpose, Role, StaffId,
 };
 use paminn::engine::Actor;
 use paminn::engine::dispatcher::{Dispatcher, DispatcherConfig};
@@ -226,7 +226,7 @@ both_backends! {
             ("channel", "sms"), ("consent", "sms"), ("consent", "telegram")]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let to = location(&res);
-        let id: ParticipantId = to.strip_prefix("/participants/").unwrap().parse().unwrap();
+        let id: ParticipantId = to.strip_prefix("/participants/").unwrap().strip_suffix("?saved=created").unwrap().parse().unwrap();
         let p = get_participant(&f.app, id).await;
         assert_eq!((p.first_name.as_str(), p.language, p.lots_id, p.unit_id), ("Dana", Language::En, Some(f.lisa.id), f.app.unit.id));
         assert_eq!(p.phone.unwrap().as_e164(), "+46707654321");
@@ -240,6 +240,7 @@ both_backends! {
         let (status, page) = lisa.get(&to).await;
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("<h1>Dana"));
+        assert!(page.contains("Dana är tillagd. Nästa steg: boka en tid."), "consent given on the form: {page}");
 
         // A coordinator picks a lots of the unit.
         let mut cora = f.app.login("cora").await;
@@ -252,9 +253,11 @@ both_backends! {
         let res = cora.post("/participants", &[("first_name", "Eli"), ("phone", ""), ("language", "sv"), ("channel", "sms"),
             ("discreet", "on"), ("lots", &f.sara.id.to_string())]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        let id: ParticipantId = location(&res).strip_prefix("/participants/").unwrap().parse().unwrap();
+        let id: ParticipantId = location(&res).strip_prefix("/participants/").unwrap().strip_suffix("?saved=created").unwrap().parse().unwrap();
         let p = get_participant(&f.app, id).await;
         assert_eq!((p.lots_id, p.discreet, p.phone.is_none()), (Some(f.sara.id), true, true));
+        let (_, page) = cora.get(&location(&res)).await;
+        assert!(page.contains("Eli är tillagd. Nästa steg: registrera samtycke och boka en tid."), "no consent yet: {page}");
 
         // Assistants add no one.
         let mut anna = f.app.login("anna").await;
@@ -339,6 +342,9 @@ both_backends! {
         assert_eq!(moved.internal_note.as_deref(), Some("Hemlig anteckning"), "details untouched");
         assert_eq!(moved.location.as_deref(), Some("Storgatan 1"));
         assert_eq!(f.app.audit("appointment.move").await.len(), 1);
+        // The assistant's confirmation: the new time, not the kind.
+        let (_, page) = anna.get(&location(&res)).await;
+        assert!(page.contains(&format!("Flyttad till {}.", when(Language::Sv, later, Stockholm))), "{page}");
 
         // Booking: the note field is not offered and not stored.
         let (_, page) = anna.get(&format!("/participants/{}/appointments/new", f.ali.id)).await;
@@ -431,12 +437,12 @@ both_backends! {
         let post = |path: &str| format!("/participants/{}/{path}", f.ali.id);
 
         let res = lisa.post(&post("consent/withdraw"), &[]).await;
-        assert_eq!(location(&res), format!("{page_path}?saved=1"));
+        assert_eq!(location(&res), format!("{page_path}?saved=consent-withdrawn"));
         let mut c = f.app.engine.db.conn().await.unwrap();
         assert!(consents::current(&mut c, f.ali.id).await.unwrap().unwrap().withdrawn_at.is_some());
         drop(c);
         let (_, page) = lisa.get(&location(&res)).await;
-        assert!(page.contains("Sparat.") && page.contains("Återkallat") && page.contains("gäller inte"));
+        assert!(page.contains("Samtycket är återkallat.") && page.contains("Återkallat") && page.contains("gäller inte"));
         assert!(!page.contains("/consent/withdraw"), "nothing left to withdraw");
 
         // No channel: 422 with the reason by the form; a date in the past too.
@@ -457,14 +463,24 @@ both_backends! {
         assert_eq!(f.app.audit("consent.withdraw").await.len(), 1);
         assert_eq!(f.app.audit("consent.record").await.len(), 1);
 
+        let (_, page) = lisa.get(&location(&res)).await;
+        assert!(page.contains("Samtycket är sparat."), "{page}");
+
+        // Each setting's confirmation names the field and its new value.
         let res = lisa.post(&post("status"), &[("value", "in_custody")]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let (_, page) = lisa.get(&location(&res)).await;
+        assert!(page.contains("Status: frihetsberövad – sparat."), "{page}");
         let res = lisa.post(&post("status"), &[("value", "asleep")]).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let res = lisa.post(&post("language"), &[("value", "en")]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let (_, page) = lisa.get(&location(&res)).await;
+        assert!(page.contains("Språk i meddelanden: engelska – sparat."), "{page}");
         let res = lisa.post(&post("discreet"), &[]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let (_, page) = lisa.get(&location(&res)).await;
+        assert!(page.contains("Diskret läge: nej – sparat."), "{page}");
         let res = lisa.post(&post("intensity"), &[("value", "day_before")]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let p = get_participant(&f.app, f.ali.id).await;
@@ -596,13 +612,25 @@ both_backends! {
         assert_eq!((a.kind, a.duration_min, a.location.as_deref(), a.with_whom.as_deref(), a.internal_note.as_deref()),
             (AppointmentKind::DrugTest, 30, Some("Mottagningen"), None, Some("ta med legitimation")));
         assert_eq!(f.app.audit("appointment.create").await.len(), 1);
+        // The confirmation names what was booked and the first reminder
+        // still to go out for it (as the outbox has it).
+        assert_eq!(location(&res), format!("/participants/{}?saved=booked&a={}", f.ali.id, a.id));
+        let first = first_reminder(&f.app, a.id).await;
+        let (_, page) = lisa.get(&location(&res)).await;
+        let booked = format!("Bokad: provtagning {}.", when(Language::Sv, a.starts_at, Stockholm));
+        assert!(page.contains(&booked), "{page}");
+        let reminder = match first {
+            Some((due, channel)) => format!("Första påminnelsen går {} med {channel}.", when(Language::Sv, due, Stockholm)),
+            None => "Ingen påminnelse planeras om den här tiden".to_string(),
+        };
+        assert!(page.contains(&format!("{booked} {reminder}")), "{page}");
 
         // The edit form shows what is stored, in local time; viewing it is audited.
         let (status, page) = lisa.get(&format!("/appointments/{}/edit", a.id)).await;
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains(&format!(r#"value="{day}""#)) && page.contains(r#"value="09:15""#) && page.contains("ta med legitimation"));
         assert!(page.contains(&when(Language::Sv, a.starts_at, Stockholm)));
-        assert_eq!(f.app.audit("case.view").await.len(), 1);
+        assert_eq!(f.app.audit("case.view").await.len(), 2, "the booking's confirmation, then the edit form");
 
         // Details: an update.
         let edit = format!("/appointments/{}", a.id);
@@ -611,6 +639,8 @@ both_backends! {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(get_appointment(&f.app, a.id).await.duration_min, 45);
         assert_eq!(f.app.audit("appointment.update").await.len(), 1);
+        let (_, page) = lisa.get(&location(&res)).await;
+        assert!(page.contains(&format!("Ändrad: provtagning {}.", when(Language::Sv, a.starts_at, Stockholm))), "{page}");
         // The time alone: a move, with the reminders re-planned.
         let next = day.succ_opt().unwrap();
         let res = lisa.post(&edit, &[("kind", "drug_test"), ("date", &next.to_string()), ("time", "10:00"), ("duration", "45"),
@@ -619,6 +649,14 @@ both_backends! {
         let moved = get_appointment(&f.app, a.id).await;
         assert_eq!(moved.starts_at, resolve_local(next.and_hms_opt(10, 0, 0).unwrap(), Stockholm));
         assert!(moved.plan_version > a.plan_version);
+        assert_eq!(f.app.audit("appointment.move").await.len(), 1);
+        let (_, page) = lisa.get(&location(&res)).await;
+        assert!(page.contains(&format!("Flyttad till provtagning {}.", when(Language::Sv, moved.starts_at, Stockholm))), "{page}");
+        // The same form again: nothing to save, and the page says so.
+        let res = lisa.post(&edit, &[("kind", "drug_test"), ("date", &next.to_string()), ("time", "10:00"), ("duration", "45"),
+            ("location", "Mottagningen"), ("internal_note", "ta med legitimation")]).await;
+        let (_, page) = lisa.get(&location(&res)).await;
+        assert!(page.contains("Inget ändrades: provtagning"), "{page}");
         assert_eq!(f.app.audit("appointment.move").await.len(), 1);
 
         // "Ställ in" asks first; nothing is cancelled until "Ja, ställ in".
@@ -824,7 +862,7 @@ both_backends! {
 
         // Each field.
         let res = lisa.post(&edit, &fields("Alia", "+358 40 123 4567", "telegram", "Europe/Helsinki", "en")).await;
-        assert_eq!(location(&res), format!("/participants/{}?saved=1", f.ali.id));
+        assert_eq!(location(&res), format!("/participants/{}?saved=details", f.ali.id));
         let p = get_participant(&f.app, f.ali.id).await;
         assert_eq!(p.first_name, "Alia");
         assert_eq!(p.phone.as_ref().map(|x| x.as_e164().to_string()).as_deref(), Some("+358401234567"));
@@ -1039,4 +1077,31 @@ both_backends! {
             ("duration", "30"), ("action", "preview")]).await;
         assert!(!res.text().await.unwrap().contains("Sommartid och vintertid"));
     }
+}
+
+/// The first reminder still pending for an appointment, read from the
+/// outbox's own listing, with the channel as the Swedish page names it.
+async fn first_reminder(
+    app: &UiApp,
+    id: paminn::domain::AppointmentId,
+) -> Option<(DateTime<Utc>, &'static str)> {
+    let mut c = app.engine.db.conn().await.unwrap();
+    let rows = paminn::store::outbox::list(&mut c, None).await.unwrap();
+    rows.into_iter()
+        .filter(|r| {
+            r.appointment_id == Some(id)
+                && r.status == OutboxStatus::Pending
+                && r.purpose == Purpose::Reminder
+        })
+        .min_by_key(|r| (r.due_at, r.id))
+        .map(|r| {
+            (
+                r.due_at,
+                if r.channel == ChannelKind::Sms {
+                    "SMS"
+                } else {
+                    "Telegram"
+                },
+            )
+        })
 }

@@ -957,7 +957,7 @@ async fn create_group(
         .create_group(unit.id, &f.name, &me.actor(), Utc::now())
         .await
     {
-        Ok(id) => Ok(see_other(&format!("/groups/{id}"))),
+        Ok(id) => Ok(see_other(&format!("/groups/{id}?done=created"))),
         Err(Error::Invalid(_)) => {
             let e = t(me.lang, "ui-broadcasts-group-name-invalid");
             groups_list(&s, &me, &sc, f.name, Some(e)).await
@@ -986,12 +986,25 @@ struct GroupPage {
     candidates: Vec<MemberRow>,
     /// The next occurrences of the group's activities, local time.
     activities: Vec<String>,
+    /// What the last form changed ("Sara är med i gruppen.").
+    notice: Option<String>,
+}
+
+/// What a group form just did, for the confirmation on the group page.
+#[derive(Deserialize)]
+struct GroupQuery {
+    #[serde(default)]
+    done: Option<String>,
+    /// The participant added or removed.
+    #[serde(default)]
+    who: Option<i64>,
 }
 
 async fn group_page(
     State(s): State<AppState>,
     me: Me,
     Path(id): Path<i64>,
+    Query(q): Query<GroupQuery>,
 ) -> Result<Response, UiError> {
     let (unit, name) = own_group(&s, &me, id).await?;
     let lang = me.lang;
@@ -1028,6 +1041,25 @@ async fn group_page(
         .take(5)
         .map(|(_, at)| super::local_dt(lang, at, tz))
         .collect();
+    // The name of the participant a form added or removed, read back from
+    // this unit only.
+    let who = match q.who {
+        Some(pid) => participants::get(&mut c, ParticipantId::from_db(pid))
+            .await
+            .ok()
+            .filter(|p| p.unit_id == unit)
+            .map(|p| p.first_name),
+        None => None,
+    };
+    let notice = match (q.done.as_deref(), who) {
+        (Some("created"), _) => Some(t(lang, "ui-broadcasts-group-created")),
+        (Some("added"), Some(n)) => Some(ta(lang, "ui-broadcasts-member-added", &[("name", n)])),
+        (Some("removed"), Some(n)) => {
+            Some(ta(lang, "ui-broadcasts-member-removed", &[("name", n)]))
+        }
+        (Some("activity"), _) => Some(t(lang, "ui-broadcasts-activity-created")),
+        _ => None,
+    };
     Ok(render(&GroupPage {
         ui: me.ui("/groups"),
         id,
@@ -1036,6 +1068,7 @@ async fn group_page(
         members,
         candidates,
         activities,
+        notice,
     }))
 }
 
@@ -1084,7 +1117,7 @@ async fn activity_post(
     if let Some(page) = series_submit(&s, &me, &owner, f).await? {
         return Ok(page);
     }
-    Ok(see_other(&format!("/groups/{id}")))
+    Ok(see_other(&format!("/groups/{id}?done=activity")))
 }
 
 #[derive(Deserialize)]
@@ -1118,7 +1151,7 @@ async fn add_member(
         .add_group_member(GroupId::from_db(id), pid, &me.actor(), Utc::now())
         .await
         .map_err(db_err(me.lang))?;
-    Ok(see_other(&format!("/groups/{id}")))
+    Ok(see_other(&format!("/groups/{id}?done=added&who={pid}")))
 }
 
 async fn remove_member(
@@ -1137,7 +1170,7 @@ async fn remove_member(
         )
         .await
         .map_err(db_err(me.lang))?;
-    Ok(see_other(&format!("/groups/{id}")))
+    Ok(see_other(&format!("/groups/{id}?done=removed&who={pid}")))
 }
 
 #[cfg(test)]

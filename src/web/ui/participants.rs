@@ -449,7 +449,11 @@ async fn create(State(s): State<AppState>, p: Posted<NewForm>) -> Result<Respons
         .add_participant(&new, Some(consent), &actor, Utc::now())
         .await
         .map_err(engine_err(lang))?;
-    Ok(see_other(&format!("/participants/{}", created.id)))
+    Ok(see_other(&case::saved_url(
+        created.id,
+        case::Saved::Created,
+        None,
+    )))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! never see or write the internal note.
 
 use super::super::{Me, Posted, Ui, UiError, case, render, see_other, t, ta};
+use super::case::{Saved, saved_url};
 use super::{Errors, Opt, engine_err, options, parse_id, when};
 use crate::domain::access::CaseAccess;
 use crate::domain::recurrence::CronExpr;
@@ -503,7 +504,7 @@ async fn create(
         // The same form twice at once (a double click): booked once.
         return Ok(already_booked(&me, &p, access, f, booked.starts_at));
     }
-    Ok(see_other(&format!("/participants/{}?saved=1", p.id)))
+    Ok(see_other(&saved_url(p.id, Saved::Booked, Some(booked.id))))
 }
 
 /// The participant's other scheduled appointments (all of them, past ones
@@ -687,11 +688,17 @@ async fn update(
             && parsed.location == a.location
             && parsed.with_whom == a.with_whom
             && parsed.internal_note == a.internal_note);
-    if details_same {
+    let moved = parsed.starts_at != a.starts_at;
+    let what = if details_same {
         s.engine
             .move_appointment(a.id, parsed.starts_at, &actor, now)
             .await
             .map_err(engine_err(me.lang))?;
+        if moved {
+            Saved::Moved
+        } else {
+            Saved::Unchanged
+        }
     } else {
         let new = NewAppointment {
             participant_id: p.id,
@@ -708,8 +715,9 @@ async fn update(
             .update_appointment(a.id, &new, &actor, now)
             .await
             .map_err(engine_err(me.lang))?;
-    }
-    Ok(see_other(&format!("/participants/{}?saved=1", p.id)))
+        if moved { Saved::Moved } else { Saved::Changed }
+    };
+    Ok(see_other(&saved_url(p.id, what, Some(a.id))))
 }
 
 #[derive(Deserialize, Default)]
@@ -1162,7 +1170,7 @@ async fn series_post(
     if let Some(page) = series_submit(&s, &me, &owner, f).await? {
         return Ok(page);
     }
-    Ok(see_other(&format!("/participants/{}?saved=1", p.id)))
+    Ok(see_other(&saved_url(p.id, Saved::Series, None)))
 }
 
 #[cfg(test)]

@@ -10,13 +10,13 @@ use crate::domain::access::{Action, CaseAccess};
 use crate::domain::link::LinkCode;
 use crate::domain::schedule::resolve_local;
 use crate::domain::{
-    AppointmentStatus, ChannelSet, Intensity, Language, ParticipantId, ParticipantStatus, Phase,
-    ReplyState, StaffId,
+    AppointmentId, AppointmentStatus, ChannelSet, Intensity, Language, ParticipantId,
+    ParticipantStatus, Phase, ReplyState, StaffId,
 };
 use crate::store::participants::{self, Participant};
 use crate::store::telegram::Subject;
 use crate::store::ui_participants as store;
-use crate::store::{appointments, consents, journal, messages, tasks};
+use crate::store::{appointments, consents, journal, messages, outbox, tasks};
 use crate::web::AppState;
 use askama::Template;
 use axum::Router;
@@ -104,10 +104,75 @@ struct CasePage {
     messages: Option<i64>,
 }
 
+/// What a form just changed, named in the confirmation at the top of the
+/// case record ("Språk: engelska – sparat.", "Bokad: möte tis 8 dec
+/// 10:00. Första påminnelsen går …"). `?saved=` carries it; anything else
+/// (an old `saved=1` link) is the plain "Sparat.".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(in crate::web::ui) enum Saved {
+    Created,
+    Booked,
+    Moved,
+    Changed,
+    Unchanged,
+    Series,
+    Details,
+    Consent,
+    ConsentWithdrawn,
+    Status,
+    Language,
+    Intensity,
+    Phase,
+    Discreet,
+    Lots,
+    #[serde(other)]
+    Other,
+}
+
+impl Saved {
+    fn as_str(self) -> &'static str {
+        match self {
+            Saved::Created => "created",
+            Saved::Booked => "booked",
+            Saved::Moved => "moved",
+            Saved::Changed => "changed",
+            Saved::Unchanged => "unchanged",
+            Saved::Series => "series",
+            Saved::Details => "details",
+            Saved::Consent => "consent",
+            Saved::ConsentWithdrawn => "consent-withdrawn",
+            Saved::Status => "status",
+            Saved::Language => "language",
+            Saved::Intensity => "intensity",
+            Saved::Phase => "phase",
+            Saved::Discreet => "discreet",
+            Saved::Lots => "lots",
+            Saved::Other => "1",
+        }
+    }
+}
+
+/// Back to the case record, saying what was saved (and, for an
+/// appointment, which one).
+pub(in crate::web::ui) fn saved_url(
+    p: ParticipantId,
+    what: Saved,
+    appointment: Option<AppointmentId>,
+) -> String {
+    match appointment {
+        Some(a) => format!("/participants/{p}?saved={}&a={a}", what.as_str()),
+        None => format!("/participants/{p}?saved={}", what.as_str()),
+    }
+}
+
 #[derive(Deserialize)]
 struct PageQuery {
     #[serde(default)]
-    saved: Option<String>,
+    saved: Option<Saved>,
+    /// The appointment a `saved` booking, move or change was about.
+    #[serde(default)]
+    a: Option<String>,
     /// An appointment of this participant just cancelled.
     #[serde(default)]
     cancelled: Option<String>,
@@ -121,7 +186,10 @@ async fn page(
 ) -> Result<Response, UiError> {
     let id: ParticipantId = parse_id(&id, me.lang)?;
     let (p, access) = case(&s, &me, id, true).await?;
-    let notice = q.saved.map(|_| t(me.lang, "ui-participants-saved"));
+    let notice = match q.saved {
+        Some(what) => Some(saved_notice(&s, &me, &p, access, what, q.a.as_deref()).await?),
+        None => None,
+    };
     let mut cancelled = None;
     // "Inställd: möte tis 8 dec 09:00", read back (the query is an id).
     if let Some(aid) = q.cancelled.and_then(|x| x.parse().ok()) {
@@ -312,8 +380,118 @@ pub(super) async fn full_case(s: &AppState, me: &Me, id: &str) -> Result<Partici
     Ok(p)
 }
 
-fn back(p: &Participant) -> Response {
-    see_other(&format!("/participants/{}?saved=1", p.id))
+fn back(p: &Participant, what: Saved) -> Response {
+    see_other(&saved_url(p.id, what, None))
+}
+
+/// The confirmation for `what`, read back from the record as it is now:
+/// for an appointment its kind and time and the first reminder still to
+/// go out (or that none will, so the lots tells the participant), for a
+/// setting its new value.
+async fn saved_notice(
+    s: &AppState,
+    me: &Me,
+    p: &Participant,
+    access: CaseAccess,
+    what: Saved,
+    appointment: Option<&str>,
+) -> Result<String, UiError> {
+    let lang = me.lang;
+    let field = |key: &str, value: String| {
+        ta(
+            lang,
+            "ui-participants-saved-field",
+            &[("field", t(lang, key)), ("value", value)],
+        )
+    };
+    let mut c = s.engine.db.conn().await.map_err(engine_err(lang))?;
+    Ok(match what {
+        Saved::Booked | Saved::Moved | Saved::Changed | Saved::Unchanged => {
+            let a = match appointment.and_then(|x| x.parse().ok()) {
+                Some(aid) => appointments::get(&mut c, aid).await.ok(),
+                None => None,
+            };
+            let Some(a) = a.filter(|a| a.participant_id == p.id) else {
+                return Ok(t(lang, "ui-participants-saved"));
+            };
+            let at = when(lang, a.starts_at, p.time_zone);
+            let what_text = if access == CaseAccess::Full {
+                format!("{} {at}", label(lang, "kind", a.kind))
+            } else {
+                at
+            };
+            let key = match what {
+                Saved::Booked => "ui-participants-saved-booked",
+                Saved::Moved => "ui-participants-saved-moved",
+                Saved::Changed => "ui-participants-saved-changed",
+                _ => "ui-participants-saved-unchanged",
+            };
+            let head = ta(lang, key, &[("what", what_text)]);
+            if a.status != AppointmentStatus::Scheduled || a.starts_at <= Utc::now() {
+                return Ok(head);
+            }
+            let next = outbox::next_pending_for_appointment(&mut c, a.id)
+                .await
+                .map_err(engine_err(lang))?;
+            let tail = match next {
+                Some((due, channel)) => ta(
+                    lang,
+                    "ui-participants-saved-next-reminder",
+                    &[
+                        ("when", when(lang, due, p.time_zone)),
+                        ("channel", label(lang, "channel", channel)),
+                    ],
+                ),
+                None => t(lang, "ui-participants-saved-no-reminder"),
+            };
+            format!("{head} {tail}")
+        }
+        Saved::Created => {
+            let consented = consents::current(&mut c, p.id)
+                .await
+                .map_err(engine_err(lang))?
+                .is_some_and(|k| k.withdrawn_at.is_none());
+            let key = if consented {
+                "ui-participants-saved-created"
+            } else {
+                "ui-participants-saved-created-no-consent"
+            };
+            ta(lang, key, &[("name", p.first_name.clone())])
+        }
+        Saved::Series => t(lang, "ui-participants-saved-series"),
+        Saved::Details => t(lang, "ui-participants-saved-details"),
+        Saved::Consent => t(lang, "ui-participants-saved-consent"),
+        Saved::ConsentWithdrawn => t(lang, "ui-participants-saved-consent-withdrawn"),
+        Saved::Status => field("ui-participants-status", label(lang, "status", p.status)),
+        Saved::Language => field(
+            "ui-participants-language",
+            label(lang, "language", p.language),
+        ),
+        Saved::Intensity => field(
+            "ui-participants-intensity",
+            label(lang, "intensity", p.intensity),
+        ),
+        Saved::Phase => field(
+            "ui-participants-phase",
+            p.phase
+                .as_ref()
+                .map_or_else(|| "–".to_string(), |x| x.as_str().to_string()),
+        ),
+        Saved::Discreet => field(
+            "ui-participants-discreet",
+            t(lang, if p.discreet { "ui-yes" } else { "ui-no" }),
+        ),
+        Saved::Lots => {
+            let name = match p.lots_id {
+                Some(l) => store::staff_name(&mut c, l)
+                    .await
+                    .map_err(engine_err(lang))?,
+                None => None,
+            };
+            field("ui-participants-lots", name.unwrap_or_else(|| "–".into()))
+        }
+        Saved::Other => t(lang, "ui-participants-saved"),
+    })
 }
 
 fn invalid(lang: Language, key: &str) -> UiError {
@@ -371,7 +549,7 @@ async fn record_consent(
         .record_consent(p.id, channels, expires.unwrap_or(None), &me.actor(), now)
         .await
         .map_err(engine_err(lang))?;
-    Ok(back(&p))
+    Ok(back(&p, Saved::Consent))
 }
 
 #[derive(Deserialize)]
@@ -388,7 +566,7 @@ async fn withdraw_consent(
         .withdraw_consent(p.id, &me.actor(), Utc::now())
         .await
         .map_err(engine_err(me.lang))?;
-    Ok(back(&p))
+    Ok(back(&p, Saved::ConsentWithdrawn))
 }
 
 #[derive(Deserialize)]
@@ -412,6 +590,7 @@ fn value<T: std::str::FromStr>(lang: Language, f: &ValueForm) -> Result<T, UiErr
 async fn set_field<F, T>(
     s: &AppState,
     id: &str,
+    what: Saved,
     posted: Posted<F>,
     read: impl FnOnce(Language, &F) -> Result<T, UiError>,
     set: impl AsyncFnOnce(
@@ -428,7 +607,7 @@ async fn set_field<F, T>(
     set(&s.engine, p.id, v, &me.actor(), Utc::now())
         .await
         .map_err(engine_err(me.lang))?;
-    Ok(back(&p))
+    Ok(back(&p, what))
 }
 
 async fn set_status(
@@ -439,6 +618,7 @@ async fn set_status(
     set_field(
         &s,
         &id,
+        Saved::Status,
         f,
         value::<ParticipantStatus>,
         async |e, p, v, a, now| e.set_status(p, v, a, now).await,
@@ -451,9 +631,14 @@ async fn set_language(
     Path(id): Path<String>,
     f: Posted<ValueForm>,
 ) -> Result<Response, UiError> {
-    set_field(&s, &id, f, value::<Language>, async |e, p, v, a, now| {
-        e.set_language(p, v, a, now).await
-    })
+    set_field(
+        &s,
+        &id,
+        Saved::Language,
+        f,
+        value::<Language>,
+        async |e, p, v, a, now| e.set_language(p, v, a, now).await,
+    )
     .await
 }
 
@@ -470,9 +655,14 @@ async fn set_discreet(
     f: Posted<DiscreetForm>,
 ) -> Result<Response, UiError> {
     let ticked = |_: Language, f: &DiscreetForm| Ok(f.discreet.is_some());
-    set_field(&s, &id, f, ticked, async |e, p, v, a, now| {
-        e.set_discreet(p, v, a, now).await
-    })
+    set_field(
+        &s,
+        &id,
+        Saved::Discreet,
+        f,
+        ticked,
+        async |e, p, v, a, now| e.set_discreet(p, v, a, now).await,
+    )
     .await
 }
 
@@ -481,9 +671,14 @@ async fn set_intensity(
     Path(id): Path<String>,
     f: Posted<ValueForm>,
 ) -> Result<Response, UiError> {
-    set_field(&s, &id, f, value::<Intensity>, async |e, p, v, a, now| {
-        e.set_intensity(p, v, a, now).await
-    })
+    set_field(
+        &s,
+        &id,
+        Saved::Intensity,
+        f,
+        value::<Intensity>,
+        async |e, p, v, a, now| e.set_intensity(p, v, a, now).await,
+    )
     .await
 }
 
@@ -502,7 +697,7 @@ async fn set_phase(
                 .map_err(|_| invalid(lang, "ui-participants-error-phase")),
         }
     };
-    set_field(&s, &id, f, phase, async |e, p, v, a, now| {
+    set_field(&s, &id, Saved::Phase, f, phase, async |e, p, v, a, now| {
         e.set_phase(p, v, a, now).await
     })
     .await
@@ -529,7 +724,7 @@ async fn assign_lots(
             }
             e => UiError::from_engine(e, me.lang),
         })?;
-    Ok(back(&p))
+    Ok(back(&p, Saved::Lots))
 }
 
 #[derive(Template)]

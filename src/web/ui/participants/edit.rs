@@ -153,5 +153,9 @@ async fn save(
         .edit_participant(p.id, &details, &me.actor(), Utc::now())
         .await
         .map_err(engine_err(lang))?;
-    Ok(see_other(&format!("/participants/{}?saved=1", p.id)))
+    Ok(see_other(&super::case::saved_url(
+        p.id,
+        super::case::Saved::Details,
+        None,
+    )))
 }
