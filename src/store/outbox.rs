@@ -73,22 +73,34 @@ pub async fn insert(c: &mut Conn, m: &NewMessage, now: DateTime<Utc>) -> Result<
     Ok(id.map(OutboxId::from_db))
 }
 
-/// The first reminder still to go out for an appointment: when it is due
-/// and on which channel (the confirmation after booking names it).
-pub async fn next_pending_for_appointment(
-    c: &mut Conn,
-    appointment: AppointmentId,
-) -> Result<Option<(DateTime<Utc>, ChannelKind)>> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT due_at, channel FROM outbox
-         WHERE appointment_id = $1 AND status = 'pending' AND purpose = 'reminder'
-         ORDER BY due_at, id LIMIT 1",
-    )
-    .bind(appointment.get())
-    .fetch_optional(&mut *c)
-    .await?;
-    row.map(|(due, ch)| Ok((from_ms(due), parse_col(&ch)?)))
-        .transpose()
+/// An appointment's reminders as a confirmation names them: the latest
+/// that has gone out (sending, sent or delivered) and the next still to go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReminderOutlook {
+    pub sent: Option<(DateTime<Utc>, ChannelKind)>,
+    pub next: Option<(DateTime<Utc>, ChannelKind)>,
+}
+
+pub async fn reminder_outlook(c: &mut Conn, appointment: AppointmentId) -> Result<ReminderOutlook> {
+    const SENT: &str = "SELECT due_at, channel FROM outbox
+         WHERE appointment_id = $1 AND purpose = 'reminder'
+           AND status IN ('sending', 'sent', 'delivered')
+         ORDER BY due_at DESC, id DESC LIMIT 1";
+    const NEXT: &str = "SELECT due_at, channel FROM outbox
+         WHERE appointment_id = $1 AND purpose = 'reminder' AND status = 'pending'
+         ORDER BY due_at, id LIMIT 1";
+    let mut read = async |sql: &'static str| -> Result<Option<(DateTime<Utc>, ChannelKind)>> {
+        let row: Option<(i64, String)> = sqlx::query_as(sql)
+            .bind(appointment.get())
+            .fetch_optional(&mut *c)
+            .await?;
+        row.map(|(due, ch)| Ok((from_ms(due), parse_col(&ch)?)))
+            .transpose()
+    };
+    Ok(ReminderOutlook {
+        sent: read(SENT).await?,
+        next: read(NEXT).await?,
+    })
 }
 
 /// Cancels the rows of an appointment that have not gone out yet

@@ -302,7 +302,11 @@ try {
   await page.getByLabel('Klockslag').focus();
   await tabTo('Boka');
   await page.keyboard.press('Enter');
-  await page.waitForURL((u) => u.href.startsWith(participantUrl));
+  await page.waitForURL((u) => u.href.startsWith(participantUrl) && u.search.includes('saved=booked'));
+  // Issue 20: the page says what was booked and whether a reminder will go.
+  await page.getByText(/^Bokad: möte .*\. (En påminnelse har redan gått|Nästa påminnelse går|Ingen påminnelse planeras|Påminnelser om den är planerade men går inte ut)/).first().waitFor();
+  await usable('the confirmation of a booking');
+  await shot('booked');
 
   // Issue 23, items 6 and 8: no time is changed or doubled without a word.
   log('a time that overlaps the booked one asks first, and nothing is booked twice');

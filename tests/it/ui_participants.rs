@@ -258,6 +258,14 @@ both_backends! {
         assert_eq!((p.lots_id, p.discreet, p.phone.is_none()), (Some(f.sara.id), true, true));
         let (_, page) = cora.get(&location(&res)).await;
         assert!(page.contains("Eli är tillagd. Nästa steg: registrera samtycke och boka en tid."), "no consent yet: {page}");
+        // Booked without consent: the reminders are planned, and the
+        // confirmation says they will not go out and why.
+        let day = (Utc::now().with_timezone(&Stockholm) + Duration::days(4)).date_naive().to_string();
+        let res = cora.post(&format!("/participants/{id}/appointments"), &[("kind", "meeting"), ("date", &day),
+            ("time", "10:00"), ("duration", "30")]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let (_, page) = cora.get(&location(&res)).await;
+        assert!(page.contains("Påminnelser om den är planerade men går inte ut: inget samtycke registrerat. Berätta om tiden själv."), "{page}");
 
         // Assistants add no one.
         let mut anna = f.app.login("anna").await;
@@ -615,14 +623,10 @@ both_backends! {
         // The confirmation names what was booked and the first reminder
         // still to go out for it (as the outbox has it).
         assert_eq!(location(&res), format!("/participants/{}?saved=booked&a={}", f.ali.id, a.id));
-        let first = first_reminder(&f.app, a.id).await;
+        let reminder = reminders_said(&f.app, a.id).await;
         let (_, page) = lisa.get(&location(&res)).await;
         let booked = format!("Bokad: provtagning {}.", when(Language::Sv, a.starts_at, Stockholm));
         assert!(page.contains(&booked), "{page}");
-        let reminder = match first {
-            Some((due, channel)) => format!("Första påminnelsen går {} med {channel}.", when(Language::Sv, due, Stockholm)),
-            None => "Ingen påminnelse planeras om den här tiden".to_string(),
-        };
         assert!(page.contains(&format!("{booked} {reminder}")), "{page}");
 
         // The edit form shows what is stored, in local time; viewing it is audited.
@@ -1079,29 +1083,58 @@ both_backends! {
     }
 }
 
-/// The first reminder still pending for an appointment, read from the
-/// outbox's own listing, with the channel as the Swedish page names it.
-async fn first_reminder(
-    app: &UiApp,
-    id: paminn::domain::AppointmentId,
-) -> Option<(DateTime<Utc>, &'static str)> {
+/// What the booking's confirmation must say about reminders, from the
+/// outbox's own listing: one already gone (sending, sent, delivered), the
+/// next still pending, or that none is planned.
+async fn reminders_said(app: &UiApp, id: paminn::domain::AppointmentId) -> String {
     let mut c = app.engine.db.conn().await.unwrap();
     let rows = paminn::store::outbox::list(&mut c, None).await.unwrap();
-    rows.into_iter()
-        .filter(|r| {
-            r.appointment_id == Some(id)
-                && r.status == OutboxStatus::Pending
-                && r.purpose == Purpose::Reminder
-        })
+    let mine: Vec<_> = rows
+        .into_iter()
+        .filter(|r| r.appointment_id == Some(id) && r.purpose == Purpose::Reminder)
+        .collect();
+    let channel = |c: ChannelKind| {
+        if c == ChannelKind::Sms {
+            "SMS"
+        } else {
+            "Telegram"
+        }
+    };
+    let gone = mine.iter().any(|r| {
+        matches!(
+            r.status,
+            OutboxStatus::Sending | OutboxStatus::Sent | OutboxStatus::Delivered
+        )
+    });
+    let mut said = Vec::new();
+    if gone {
+        let r = mine
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.status,
+                    OutboxStatus::Sending | OutboxStatus::Sent | OutboxStatus::Delivered
+                )
+            })
+            .max_by_key(|r| (r.due_at, r.id))
+            .unwrap();
+        said.push(format!(
+            "En påminnelse har redan gått med {}.",
+            channel(r.channel)
+        ));
+    }
+    match mine
+        .iter()
+        .filter(|r| r.status == OutboxStatus::Pending)
         .min_by_key(|r| (r.due_at, r.id))
-        .map(|r| {
-            (
-                r.due_at,
-                if r.channel == ChannelKind::Sms {
-                    "SMS"
-                } else {
-                    "Telegram"
-                },
-            )
-        })
+    {
+        Some(r) => said.push(format!(
+            "Nästa påminnelse går {} med {}.",
+            when(Language::Sv, r.due_at, Stockholm),
+            channel(r.channel)
+        )),
+        None if !gone => said.push("Ingen påminnelse planeras om den här tiden".to_string()),
+        None => {}
+    }
+    said.join(" ")
 }

@@ -7,16 +7,17 @@ use super::super::{Me, Posted, Ui, UiError, case, render, render_refused, see_ot
 use super::timeline::{self, Entry};
 use super::{Opt, day, engine_err, label, options, parse_id, status_class, when};
 use crate::domain::access::{Action, CaseAccess};
+use crate::domain::gates::{self, GateInput, Verdict};
 use crate::domain::link::LinkCode;
 use crate::domain::schedule::resolve_local;
 use crate::domain::{
     AppointmentId, AppointmentStatus, ChannelSet, Intensity, Language, ParticipantId,
-    ParticipantStatus, Phase, ReplyState, StaffId,
+    ParticipantStatus, Phase, Purpose, ReplyState, StaffId,
 };
 use crate::store::participants::{self, Participant};
 use crate::store::telegram::Subject;
 use crate::store::ui_participants as store;
-use crate::store::{appointments, consents, journal, messages, outbox, tasks};
+use crate::store::{appointments, consents, journal, messages, outbox, tasks, units};
 use crate::web::AppState;
 use askama::Template;
 use axum::Router;
@@ -430,21 +431,68 @@ async fn saved_notice(
             if a.status != AppointmentStatus::Scheduled || a.starts_at <= Utc::now() {
                 return Ok(head);
             }
-            let next = outbox::next_pending_for_appointment(&mut c, a.id)
+            let seen = outbox::reminder_outlook(&mut c, a.id)
                 .await
                 .map_err(engine_err(lang))?;
-            let tail = match next {
-                Some((due, channel)) => ta(
+            let mut parts = vec![head];
+            if let Some((_, channel)) = seen.sent {
+                parts.push(ta(
                     lang,
-                    "ui-participants-saved-next-reminder",
-                    &[
-                        ("when", when(lang, due, p.time_zone)),
-                        ("channel", label(lang, "channel", channel)),
-                    ],
-                ),
-                None => t(lang, "ui-participants-saved-no-reminder"),
-            };
-            format!("{head} {tail}")
+                    "ui-participants-saved-reminder-sent",
+                    &[("channel", label(lang, "channel", channel))],
+                ));
+            }
+            match seen.next {
+                // The gate the dispatcher applies, asked now about the
+                // row's due time: a planned reminder that would be held
+                // back (no consent, paused, STOPP) is said to be.
+                Some((due, channel)) => {
+                    let consent = consents::current(&mut c, p.id)
+                        .await
+                        .map_err(engine_err(lang))?;
+                    let quiet = units::get(&mut c, p.unit_id)
+                        .await
+                        .map_err(engine_err(lang))?
+                        .quiet_hours;
+                    let gate = GateInput {
+                        now: due.max(Utc::now()),
+                        purpose: Purpose::Reminder,
+                        channel,
+                        status: p.status,
+                        consent: consent.as_ref().map(|k| k.state()),
+                        opted_out: p.opted_out,
+                        appointment: Some((a.status, a.starts_at)),
+                        said_cannot: a.reply == ReplyState::Cannot,
+                        deadline: None,
+                        tz: p.time_zone,
+                        quiet,
+                        urgent: false,
+                    };
+                    let channel = ("channel", label(lang, "channel", channel));
+                    parts.push(match gates::check(&gate) {
+                        Verdict::Send => ta(
+                            lang,
+                            "ui-participants-saved-next-reminder",
+                            &[("when", when(lang, gate.now, p.time_zone)), channel],
+                        ),
+                        Verdict::Defer(until) => ta(
+                            lang,
+                            "ui-participants-saved-next-reminder",
+                            &[("when", when(lang, until, p.time_zone)), channel],
+                        ),
+                        Verdict::Suppress(why) => ta(
+                            lang,
+                            "ui-participants-saved-reminder-held",
+                            &[("why", timeline::suppress_reason(lang, &why.to_string()))],
+                        ),
+                    });
+                }
+                None if seen.sent.is_none() => {
+                    parts.push(t(lang, "ui-participants-saved-no-reminder"));
+                }
+                None => {}
+            }
+            parts.join(" ")
         }
         Saved::Created => {
             let consented = consents::current(&mut c, p.id)
