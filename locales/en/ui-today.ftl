@@ -37,6 +37,7 @@ ui-today-attendance-invalid = Choose attended, did not show or excused.
 ui-today-attendance-conflict = Attendance cannot be recorded: the appointment has not started yet or is cancelled.
 ui-today-tasks = My tasks
 ui-today-tasks-none = No open tasks.
+ui-today-to-tasks = To my tasks ({ $n })
 ui-today-task-done = Done
 ui-today-task-done-label = Done, the task about { $name }
 ui-today-task-created = Created { $when }

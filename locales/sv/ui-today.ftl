@@ -37,6 +37,7 @@ ui-today-attendance-invalid = Välj närvarade, uteblev eller giltigt förhinder
 ui-today-attendance-conflict = Närvaron kan inte registreras: tiden har inte börjat ännu eller är inställd.
 ui-today-tasks = Mina uppgifter
 ui-today-tasks-none = Inga öppna uppgifter.
+ui-today-to-tasks = Till mina uppgifter ({ $n })
 ui-today-task-done = Klar
 ui-today-task-done-label = Klar, uppgiften om { $name }
 ui-today-task-created = Skapad { $when }

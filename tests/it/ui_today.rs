@@ -203,6 +203,11 @@ both_backends! {
         assert!(!page.contains("Cilla"));
         // The tasks: "förhinder" with its reason, and the failed delivery.
         assert!(page.contains("<h2 id=\"h-tasks\">Mina uppgifter</h2>"));
+        // On a phone the tasks are far down: a link at the top says how
+        // many wait and jumps there.
+        let tasks = page.matches(r#"<article class="card task""#).count();
+        assert!(page.contains(&format!(r##"<a href="#h-tasks">Till mina uppgifter ({tasks})</a>"##)), "{page}");
+        assert!(page.find("Till mina uppgifter").unwrap() < page.find(r#"id="h-today""#).unwrap());
         assert!(page.contains("<strong>Förhinder</strong>") && page.contains("<p>förhinder: sjuk</p>"), "{page}");
         assert!(page.contains("<strong>Påminnelsen gick inte fram</strong>"));
         assert_eq!(app.audit("today.view").await, vec![(format!("staff:{}", lisa.id), format!("staff:{}", lisa.id))]);
