@@ -206,6 +206,7 @@ ui-participants-ev-too-late = came after the appointment had started
 ui-participants-ev-choice = answer { $n } to the question which time
 ui-participants-ev-asked-which = Asked which time the reply is about: { $first } or { $second }
 ui-participants-ev-attendance = Attendance: { $attendance }
+ui-participants-ev-reply-recorded = Reply by phone or in person: { $reply }
 ui-participants-ev-intensity = Reminders changed: { $from } → { $to }
 ui-participants-ev-lots = Responsible navigator: { $name }
 ui-participants-ev-lots-none = No responsible navigator any more

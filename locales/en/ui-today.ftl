@@ -76,3 +76,12 @@ ui-today-flash-reopened = Open again: { $name }, { $what }.
 ui-today-undo = Undo
 ui-today-undo-attendance = Undo attendance for { $name }
 ui-today-undo-task = Undo Done for { $name }
+
+## "Reply by phone": the participant's answer given to staff another way.
+ui-today-reply-by-phone = Reply by phone
+ui-today-reply-by-phone-coming = They are coming
+ui-today-reply-by-phone-cannot = They cannot come
+ui-today-reply-label = Reply from { $name }, { $when }
+ui-today-flash-replied = Reply recorded: { $name }, { $reply }.
+ui-today-reply-invalid = Choose coming or cannot come.
+ui-today-reply-conflict = The reply cannot be recorded: the appointment has started or is cancelled. Record attendance instead.

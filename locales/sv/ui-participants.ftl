@@ -206,6 +206,7 @@ ui-participants-ev-too-late = kom efter att tiden börjat
 ui-participants-ev-choice = svar { $n } på frågan om vilken tid
 ui-participants-ev-asked-which = Frågade vilken tid svaret gäller: { $first } eller { $second }
 ui-participants-ev-attendance = Närvaro: { $attendance }
+ui-participants-ev-reply-recorded = Svar per telefon eller på plats: { $reply }
 ui-participants-ev-intensity = Påminnelser ändrade: { $from } → { $to }
 ui-participants-ev-lots = Ansvarig lots: { $name }
 ui-participants-ev-lots-none = Ingen ansvarig lots längre

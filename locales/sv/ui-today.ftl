@@ -76,3 +76,12 @@ ui-today-flash-reopened = Öppen igen: { $name }, { $what }.
 ui-today-undo = Ångra
 ui-today-undo-attendance = Ångra närvaron för { $name }
 ui-today-undo-task = Ångra Klar för { $name }
+
+## "Svar per telefon": the participant's answer given to staff another way.
+ui-today-reply-by-phone = Svar per telefon
+ui-today-reply-by-phone-coming = Hen kommer
+ui-today-reply-by-phone-cannot = Hen har förhinder
+ui-today-reply-label = Svar från { $name }, { $when }
+ui-today-flash-replied = Svar registrerat: { $name }, { $reply }.
+ui-today-reply-invalid = Välj kommer eller förhinder.
+ui-today-reply-conflict = Svaret kan inte registreras: tiden har redan börjat eller är inställd. Registrera närvaron i stället.

@@ -12,7 +12,7 @@
 
 use super::{
     AppointmentId, AppointmentKind, Attendance, ChannelKind, ChannelSet, GroupId, Intensity,
-    Language, OutboxId, ParticipantStatus, Purpose, SeriesId, StaffId, phase::Phase,
+    Language, OutboxId, ParticipantStatus, Purpose, ReplyState, SeriesId, StaffId, phase::Phase,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -136,6 +136,14 @@ pub enum JournalEvent {
         /// "No reply" tasks the recording had closed, open again.
         #[serde(default)]
         reopened_tasks: Option<u64>,
+    },
+    /// A reply the participant gave staff another way (on the phone, at
+    /// the desk), recorded by staff: `reply` what they said, `previous`
+    /// what was recorded before. "No reply" tasks it answered are closed.
+    ReplyRecorded {
+        reply: Option<ReplyState>,
+        previous: Option<ReplyState>,
+        closed_tasks: Option<u64>,
     },
     /// The contact details form: what was and what is (the number masked).
     DetailsChanged {
@@ -355,6 +363,11 @@ mod tests {
                 attendance: None,
                 undone: None,
                 reopened_tasks: None,
+            },
+            ReplyRecorded {
+                reply: None,
+                previous: None,
+                closed_tasks: None,
             },
             DetailsChanged {
                 from: None,

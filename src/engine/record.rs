@@ -6,7 +6,8 @@ use super::reads::Viewed;
 use super::{Actor, Change, Engine};
 use crate::domain::journal::JournalEvent;
 use crate::domain::{
-    AppointmentId, AppointmentStatus, Attendance, ParticipantId, ParticipantStatus, TaskKind,
+    AppointmentId, AppointmentStatus, Attendance, ParticipantId, ParticipantStatus, ReplyState,
+    TaskKind,
 };
 use crate::error::{Error, Result};
 use crate::store::{Conn, appointments, export, journal, outbox, participants, tasks};
@@ -82,6 +83,56 @@ impl Engine {
                         reopened_tasks: Some(reopened),
                     },
                     action: "attendance.undo",
+                },
+            )
+            .await?;
+        let a = appointments::get(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(a)
+    }
+
+    /// Records a reply the participant gave staff another way (they
+    /// phoned, or the lots phoned them): `kommer` or `förhinder`, as if
+    /// they had texted it, so Today, the broadcast's tally and the unit's
+    /// figures agree. Only before the appointment starts (after, it is
+    /// attendance); a cancelled one is a conflict. The "no reply" task is
+    /// answered and closed. A wrong tap is put right by tapping the other
+    /// answer: the later reply overrides, as a participant's does.
+    /// Journalled as `reply_recorded`, audited as `reply.record`.
+    pub async fn record_reply(
+        &self,
+        id: AppointmentId,
+        reply: ReplyState,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<appointments::Appointment> {
+        if reply == ReplyState::None {
+            return Err(Error::invalid("a reply is coming or cannot"));
+        }
+        let mut tx = self.db.begin().await?;
+        let old = appointments::get(&mut tx, id).await?;
+        if old.status == AppointmentStatus::Cancelled {
+            return Err(Error::Conflict(format!("appointment {id} was cancelled")));
+        }
+        if old.starts_at <= now {
+            return Err(Error::Conflict(format!("appointment {id} has started")));
+        }
+        appointments::set_reply(&mut tx, id, reply, None, None, now).await?;
+        let closed =
+            tasks::close_answered(&mut tx, id, &[TaskKind::NoReply], actor.as_str(), now).await?;
+        actor
+            .record(
+                &mut tx,
+                now,
+                Change {
+                    participant: old.participant_id,
+                    appointment: Some(id),
+                    event: JournalEvent::ReplyRecorded {
+                        reply: Some(reply),
+                        previous: Some(old.reply),
+                        closed_tasks: Some(closed),
+                    },
+                    action: "reply.record",
                 },
             )
             .await?;

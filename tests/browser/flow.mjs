@@ -408,6 +408,17 @@ try {
   await page.getByText(/Öppen igen: Ali, /).first().waitFor();
   await tasks.getByRole('button', { name: 'Klar, uppgiften om Ali' }).first().waitFor();
 
+  log('a reply given by phone is recorded from the card, and the card says so');
+  {
+    const card = page.locator('article.appt', { has: page.locator('details.by-phone') }).first();
+    const name = (await card.locator('.appt-who a').first().innerText()).trim();
+    await card.locator('details.by-phone summary').click();
+    await card.getByRole('button', { name: 'Hen kommer' }).click();
+    await page.waitForURL(/\/today\?replied=\d+/);
+    await page.getByText(`Svar registrerat: ${name}, kommer.`).first().waitFor();
+    await usable('Today after a reply by phone');
+  }
+
   log('the timeline shows the reply and its reason');
   await page.goto(participantUrl);
   await page.getByText('Svarade FÖRHINDER (SMS)').first().waitFor();

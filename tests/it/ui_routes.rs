@@ -52,6 +52,7 @@ const POSTS: &[&str] = &[
     "/tasks/1/done",
     "/tasks/1/undo",
     "/appointments/1/attendance/undo",
+    "/appointments/1/reply",
     "/participants/1/edit",
     "/participants",
     "/participants/1/appointments",

@@ -580,3 +580,60 @@ both_backends! {
         assert!(card(&page, &a_eva).contains("Enhet B") && card(&page, &a_ali).contains("förhinder: sjuk"));
     }
 }
+
+both_backends! {
+    async fn a_reply_given_by_phone_is_recorded_from_the_card_and_answers_the_silence(t) {
+        let app = ui::spawn(&t, false).await;
+        let lisa = app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
+        app.staff("sara", Role::Lots, Some(app.unit.id)).await;
+        let e = &app.engine;
+        let ali = person(&app, &app.unit, "Ali", Some(lisa.id)).await;
+        let coming = book(e, ali.id, AppointmentKind::Meeting, local(1, 13), None).await;
+        let past = book(e, ali.id, AppointmentKind::Meeting, local(-1, 13), None).await;
+        let mut c = e.db.conn().await.unwrap();
+        tasks::create(&mut c, ali.id, Some(coming.id), TaskKind::NoReply, "t-silent", serde_json::json!({}), booked())
+            .await.unwrap().unwrap();
+        drop(c);
+        let mut b = app.login("lisa").await;
+        let (_, page) = b.get("/today").await;
+        let path = format!("/appointments/{}/reply", coming.id);
+        // Offered on tomorrow's card (not started), not on yesterday's.
+        let tomorrow = card(&page, &coming);
+        assert!(tomorrow.contains("Svar per telefon") && tomorrow.contains(&format!(r#"action="{path}""#)), "{tomorrow}");
+        assert!(tomorrow.contains(&format!(r#"aria-label="Svar från Ali, {}""#, when(coming.starts_at))), "{tomorrow}");
+        assert!(!card(&page, &past).contains("Svar per telefon"));
+
+        // "Hen har förhinder": the reply is förhinder, the silence task is
+        // answered, and the card says so at once.
+        let res = b.post(&path, &[("reply", "cannot")]).await;
+        assert_eq!(location(&res), format!("/today?replied={0}#a{0}", coming.id));
+        assert_eq!(appt(e, &coming).await.reply, paminn::domain::ReplyState::Cannot);
+        assert!(!open_tasks(e, ali.id).await.iter().any(|t| t.kind == TaskKind::NoReply));
+        let (_, page) = b.get(&location(&res)).await;
+        let after = card(&page, &coming);
+        assert!(after.contains("Svar registrerat: Ali, förhinder.") && after.contains(r#"role="status""#), "{after}");
+        // A wrong tap is put right with the other answer.
+        b.post(&path, &[("reply", "coming")]).await;
+        assert_eq!(appt(e, &coming).await.reply, paminn::domain::ReplyState::Coming);
+        let rows: Vec<_> = {
+            let mut c = e.db.conn().await.unwrap();
+            journal::list(&mut c, ali.id).await.unwrap().into_iter().filter(|ev| ev.kind == "reply_recorded").collect()
+        };
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[1].detail["reply"].as_str(), rows[1].detail["previous"].as_str()), (Some("coming"), Some("cannot")));
+        assert_eq!(app.audit("reply.record").await.len(), 2);
+        let (_, record) = b.get(&format!("/participants/{}", ali.id)).await;
+        assert!(record.contains("Svar per telefon eller på plats: kommer"), "the timeline names it");
+
+        // Refused: a started appointment (attendance instead), a made-up
+        // answer, and another lots.
+        let res = b.post(&format!("/appointments/{}/reply", past.id), &[("reply", "coming")]).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert!(res.text().await.unwrap().contains("Registrera närvaron i stället"));
+        assert_eq!(b.post(&path, &[("reply", "none")]).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let mut sara = app.login("sara").await;
+        assert_eq!(sara.post(&path, &[("reply", "cannot")]).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(appt(e, &coming).await.reply, paminn::domain::ReplyState::Coming);
+        assert_eq!(app.audit("reply.record").await.len(), 2);
+    }
+}

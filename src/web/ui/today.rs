@@ -55,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .route("/calendar", get(calendar_page))
         .route("/appointments/{id}/attendance", post(record_attendance))
         .route("/appointments/{id}/attendance/undo", post(undo_attendance))
+        .route("/appointments/{id}/reply", post(record_reply))
         .route("/tasks/{id}/done", post(task_done))
         .route("/tasks/{id}/undo", post(undo_task_done))
 }
@@ -119,6 +120,11 @@ pub struct ApptView {
     pub can_record: bool,
     /// "Närvaro för Ali, tis 8 dec 09:00": the buttons' group label.
     pub group_label: String,
+    /// Not started, not cancelled, full access: the participant's answer
+    /// given by phone can be recorded ("Svar per telefon").
+    pub can_reply: bool,
+    /// "Svar från Ali, tis 8 dec 09:00": those buttons' group label.
+    pub reply_label: String,
 }
 
 fn appt_view(me: &Me, row: Option<&DayRow>, slot: &Slot, now: DateTime<Utc>) -> ApptView {
@@ -202,6 +208,12 @@ fn appt_view(me: &Me, row: Option<&DayRow>, slot: &Slot, now: DateTime<Utc>) -> 
         group_label: ta(
             l,
             "ui-today-attendance-label",
+            &[("name", slot.first_name.clone()), ("when", when.clone())],
+        ),
+        can_reply: full && !slot.cancelled && slot.starts_at > now,
+        reply_label: ta(
+            l,
+            "ui-today-reply-label",
             &[("name", slot.first_name.clone()), ("when", when.clone())],
         ),
         when,
@@ -353,6 +365,9 @@ struct TodayQuery {
     /// Attendance undone for this appointment.
     #[serde(default)]
     att_undone: Option<String>,
+    /// A reply given by phone recorded for this appointment.
+    #[serde(default)]
+    replied: Option<String>,
     /// This task marked done, or opened again.
     #[serde(default)]
     done: Option<String>,
@@ -371,6 +386,27 @@ async fn flash(s: &AppState, me: &Me, q: &TodayQuery) -> Option<Flash> {
         undo_to: String::new(),
         undo_label: String::new(),
     };
+    if let Some(id) = q.replied.as_deref() {
+        let id: AppointmentId = id.parse().ok()?;
+        let (a, p, access) = super::appointment_case(s, me, id).await.ok()?;
+        if access != CaseAccess::Full || a.reply == ReplyState::None {
+            return None;
+        }
+        let mut f = none();
+        f.appt = a.id.get();
+        f.text = ta(
+            l,
+            "ui-today-flash-replied",
+            &[
+                ("name", p.first_name),
+                (
+                    "reply",
+                    t(l, &format!("ui-today-reply-{}", a.reply.as_str())),
+                ),
+            ],
+        );
+        return Some(f);
+    }
     if let Some(id) = q.att.as_deref().or(q.att_undone.as_deref()) {
         let id: AppointmentId = id.parse().ok()?;
         let (a, p, access) = super::appointment_case(s, me, id).await.ok()?;
@@ -609,6 +645,46 @@ async fn record_attendance(
             StatusCode::CONFLICT,
             me.lang,
             &t(me.lang, "ui-today-attendance-conflict"),
+        )),
+        Err(e) => Err(UiError::from_engine(e, me.lang)),
+    }
+}
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    reply: String,
+}
+
+/// "Svar per telefon": the participant told staff `kommer` or
+/// `förhinder` another way; recorded as their reply, back at the card.
+async fn record_reply(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    p: Posted<ReplyForm>,
+) -> Result<Response, UiError> {
+    let (me, f) = (p.me, p.form);
+    let id = appointment_in_full(&s, &me, &id).await?;
+    let reply = match f.reply.parse::<ReplyState>() {
+        Ok(r) if r != ReplyState::None => r,
+        _ => {
+            return Err(UiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                me.lang,
+                &t(me.lang, "ui-today-reply-invalid"),
+            ));
+        }
+    };
+    match s
+        .engine
+        .record_reply(id, reply, &me.actor(), Utc::now())
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!("/today?replied={id}#a{id}"))),
+        // Started meanwhile, or cancelled: say so in words.
+        Err(Error::Conflict(_)) => Err(UiError::new(
+            StatusCode::CONFLICT,
+            me.lang,
+            &t(me.lang, "ui-today-reply-conflict"),
         )),
         Err(e) => Err(UiError::from_engine(e, me.lang)),
     }

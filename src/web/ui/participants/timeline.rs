@@ -327,6 +327,11 @@ impl Cx<'_> {
                     &[("attendance", self.label("attendance", attendance))],
                 )
             }
+            Some(J::ReplyRecorded { reply, .. }) => {
+                class = "reply";
+                details.extend(about.clone());
+                self.ta("reply-recorded", &[("reply", self.label("reply", reply))])
+            }
             Some(J::AttendanceUndone {
                 attendance,
                 undone,
