@@ -311,3 +311,4 @@ ui-participants-saved-field = { $field }: { $value } – saved.
 ui-participants-saved-created = { $name } is added. Next: book an appointment.
 ui-participants-saved-created-no-consent = { $name } is added. Next: record consent and book an appointment.
 ui-participants-saved-reminder-held = Reminders for it are planned but will not go out: { $why }. Tell them about it yourself.
+ui-participants-saved-replied = Reply recorded for { $what }: { $reply }.

@@ -311,3 +311,4 @@ ui-participants-saved-field = { $field }: { $value } – sparat.
 ui-participants-saved-created = { $name } är tillagd. Nästa steg: boka en tid.
 ui-participants-saved-created-no-consent = { $name } är tillagd. Nästa steg: registrera samtycke och boka en tid.
 ui-participants-saved-reminder-held = Påminnelser om den är planerade men går inte ut: { $why }. Berätta om tiden själv.
+ui-participants-saved-replied = Svar registrerat för { $what }: { $reply }.

@@ -624,6 +624,13 @@ both_backends! {
         assert_eq!(app.audit("reply.record").await.len(), 2);
         let (_, record) = b.get(&format!("/participants/{}", ali.id)).await;
         assert!(record.contains("Svar per telefon eller på plats: kommer"), "the timeline names it");
+        // The same from the case record (a coordinator's round of calls
+        // goes from the broadcast's names there): back to the record.
+        assert!(record.contains(&format!(r#"action="{path}""#)) && record.contains(r#"name="back" value="case""#));
+        let res = b.post(&path, &[("reply", "cannot"), ("back", "case")]).await;
+        assert_eq!(location(&res), format!("/participants/{}?saved=replied&a={}", ali.id, coming.id));
+        let (_, record) = b.get(&location(&res)).await;
+        assert!(record.contains(&format!("Svar registrerat för möte {}: förhinder.", when(coming.starts_at))), "{record}");
 
         // Refused: a started appointment (attendance instead), a made-up
         // answer, and another lots.
@@ -632,8 +639,8 @@ both_backends! {
         assert!(res.text().await.unwrap().contains("Registrera närvaron i stället"));
         assert_eq!(b.post(&path, &[("reply", "none")]).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let mut sara = app.login("sara").await;
-        assert_eq!(sara.post(&path, &[("reply", "cannot")]).await.status(), StatusCode::FORBIDDEN);
-        assert_eq!(appt(e, &coming).await.reply, paminn::domain::ReplyState::Coming);
-        assert_eq!(app.audit("reply.record").await.len(), 2);
+        assert_eq!(sara.post(&path, &[("reply", "coming")]).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(appt(e, &coming).await.reply, paminn::domain::ReplyState::Cannot);
+        assert_eq!(app.audit("reply.record").await.len(), 3);
     }
 }

@@ -12,6 +12,7 @@
 
 pub(crate) mod appointments;
 mod case;
+pub(in crate::web::ui) use case::{Saved, saved_url};
 mod edit;
 mod messages;
 mod timeline;

@@ -653,6 +653,9 @@ async fn record_attendance(
 #[derive(Deserialize)]
 struct ReplyForm {
     reply: String,
+    /// `case`: sent from the case record, which it returns to.
+    #[serde(default)]
+    back: String,
 }
 
 /// "Svar per telefon": the participant told staff `kommer` or
@@ -679,6 +682,11 @@ async fn record_reply(
         .record_reply(id, reply, &me.actor(), Utc::now())
         .await
     {
+        Ok(a) if f.back == "case" => Ok(see_other(&super::participants::saved_url(
+            a.participant_id,
+            super::participants::Saved::Replied,
+            Some(id),
+        ))),
         Ok(_) => Ok(see_other(&format!("/today?replied={id}#a{id}"))),
         // Started meanwhile, or cancelled: say so in words.
         Err(Error::Conflict(_)) => Err(UiError::new(

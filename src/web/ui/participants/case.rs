@@ -58,6 +58,9 @@ pub struct ApptView {
     pub reply: String,
     pub reply_class: &'static str,
     pub reason: Option<String>,
+    /// "Svar från Ali, tis 8 dec 09:00": the "Svar per telefon" buttons'
+    /// group label.
+    pub reply_label: String,
 }
 
 pub struct ConsentView {
@@ -114,6 +117,7 @@ struct CasePage {
 pub(in crate::web::ui) enum Saved {
     Created,
     Booked,
+    Replied,
     Moved,
     Changed,
     Unchanged,
@@ -136,6 +140,7 @@ impl Saved {
         match self {
             Saved::Created => "created",
             Saved::Booked => "booked",
+            Saved::Replied => "replied",
             Saved::Moved => "moved",
             Saved::Changed => "changed",
             Saved::Unchanged => "unchanged",
@@ -241,6 +246,14 @@ async fn build(
         .filter(|a| a.status == AppointmentStatus::Scheduled)
         .map(|a| ApptView {
             id: a.id.to_string(),
+            reply_label: ta(
+                lang,
+                "ui-today-reply-label",
+                &[
+                    ("name", p.first_name.clone()),
+                    ("when", when(lang, a.starts_at, tz)),
+                ],
+            ),
             when: when(lang, a.starts_at, tz),
             iso: a.starts_at.to_rfc3339(),
             kind: if full {
@@ -407,6 +420,30 @@ async fn saved_notice(
     };
     let mut c = s.engine.db.conn().await.map_err(engine_err(lang))?;
     Ok(match what {
+        Saved::Replied => {
+            let a = match appointment.and_then(|x| x.parse().ok()) {
+                Some(aid) => appointments::get(&mut c, aid).await.ok(),
+                None => None,
+            };
+            match a.filter(|a| a.participant_id == p.id && access == CaseAccess::Full) {
+                Some(a) => ta(
+                    lang,
+                    "ui-participants-saved-replied",
+                    &[
+                        (
+                            "what",
+                            format!(
+                                "{} {}",
+                                label(lang, "kind", a.kind),
+                                when(lang, a.starts_at, p.time_zone)
+                            ),
+                        ),
+                        ("reply", label(lang, "reply", a.reply)),
+                    ],
+                ),
+                None => t(lang, "ui-participants-saved"),
+            }
+        }
         Saved::Booked | Saved::Moved | Saved::Changed | Saved::Unchanged => {
             let a = match appointment.and_then(|x| x.parse().ok()) {
                 Some(aid) => appointments::get(&mut c, aid).await.ok(),
