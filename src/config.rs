@@ -278,6 +278,7 @@ impl Config {
             "config",
             "test_postgres_url",
             "require_telegram_emulator",
+            "require_oidc_provider",
             // The browser test's switches (tests/browser.rs).
             "require_browser",
             "screenshots",
