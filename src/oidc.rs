@@ -13,13 +13,10 @@
 
 use crate::domain::sign_in::Failure;
 use chrono::{DateTime, Utc};
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken, CoreJsonWebKey,
-    CoreJweContentEncryptionAlgorithm,
-};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJsonWebKey};
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    EmptyAdditionalClaims, IssuerUrl, JsonWebKeySet, LogoutRequest, Nonce,
+    IssuerUrl, JsonWebKeySet, LogoutRequest, Nonce,
     PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout,
     RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
 };
@@ -242,12 +239,7 @@ impl Oidc {
     pub async fn end_session_url(&self, id_token: &str) -> Option<String> {
         let m = self.metadata().await.ok()?;
         let endpoint = m.additional_metadata().end_session_endpoint.clone()?;
-        let hint: openidconnect::IdToken<
-            EmptyAdditionalClaims,
-            CoreGenderClaim,
-            CoreJweContentEncryptionAlgorithm,
-            openidconnect::core::CoreJwsSigningAlgorithm,
-        > = id_token.parse().ok()?;
+        let hint: CoreIdToken = id_token.parse().ok()?;
         let mut req = LogoutRequest::from(endpoint)
             .set_id_token_hint(&hint)
             .set_client_id(ClientId::new(self.settings.client_id.clone()));

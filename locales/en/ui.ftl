@@ -127,3 +127,6 @@ ui-oidc-back = To the login page
 ui-staff-external-id = Id at the sign-in service
 ui-staff-external-id-hint = The value of { $claim } at your organisation's sign-in. Empty: cannot sign in that way.
 ui-staff-external-id-save = Save id
+ui-logout-title = Logged out
+ui-logout-provider = You are logged out of paminn. You are now being logged out of your organisation's sign-in too.
+ui-logout-provider-link = Continue to logging out at the sign-in service

@@ -127,3 +127,6 @@ ui-oidc-back = Till inloggningssidan
 ui-staff-external-id = Id hos inloggningstjänsten
 ui-staff-external-id-hint = Värdet på { $claim } hos organisationens inloggning. Tomt: kan inte logga in den vägen.
 ui-staff-external-id-save = Spara id
+ui-logout-title = Utloggad
+ui-logout-provider = Du är utloggad från paminn. Du loggas nu ut hos organisationens inloggning också.
+ui-logout-provider-link = Fortsätt till utloggningen hos inloggningstjänsten

@@ -249,7 +249,7 @@ async fn provision(
         "oidc",
         "staff.provision",
         &format!("staff:{}", s.id),
-        json!({ "role": rule.role, "unit": unit.id, "group": rule.group }),
+        json!({ "role": rule.role, "unit": unit.id.get(), "group": rule.group }),
     )
     .await?;
     staff::get(c, s.id).await.map(Some)

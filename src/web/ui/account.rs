@@ -297,7 +297,35 @@ async fn logout(
         (Some(si), Some(t)) => si.oidc.end_session_url(&t).await,
         _ => None,
     };
-    Ok((jar, see_other(to.as_deref().unwrap_or("/login"))).into_response())
+    match to {
+        // A page that moves on to the provider at once, rather than a
+        // redirect: the CSP's `form-action 'self'` stops a form's POST from
+        // being redirected to another origin.
+        Some(url) => Ok((
+            jar,
+            render(&SignedOutPage {
+                lang: p.me.lang,
+                title: t(p.me.lang, "ui-logout-title"),
+                message: t(p.me.lang, "ui-logout-provider"),
+                link: t(p.me.lang, "ui-logout-provider-link"),
+                url,
+            }),
+        )
+            .into_response()),
+        None => Ok((jar, see_other("/login")).into_response()),
+    }
+}
+
+/// After logging out of a session signed in through the identity
+/// provider: on to its end-session endpoint.
+#[derive(Template)]
+#[template(path = "ui/signed_out.html")]
+struct SignedOutPage {
+    lang: Language,
+    title: String,
+    message: String,
+    link: String,
+    url: String,
 }
 
 #[derive(Template)]
