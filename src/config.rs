@@ -818,6 +818,47 @@ mod tests {
     }
 
     #[test]
+    fn sign_in_through_a_provider_needs_its_client_and_password_login_off_needs_it() {
+        figment::Jail::expect_with(|jail| {
+            assert!(Config::load(None).unwrap().sign_in().unwrap().is_none());
+            jail.set_env("PAMINN_PASSWORD_LOGIN", "false");
+            let e = Config::load(None).unwrap_err();
+            assert!(e.contains("password_login"), "{e}");
+            jail.set_env("PAMINN_OIDC_ISSUER_URL", "https://idp.kommun.example");
+            assert!(Config::load(None).unwrap_err().contains("oidc_client_id"));
+            jail.set_env("PAMINN_OIDC_CLIENT_ID", "paminn");
+            assert!(Config::load(None).unwrap_err().contains("oidc_client_secret"));
+            jail.create_file("secret", "s3cret-from-a-file\n")?;
+            jail.set_env("PAMINN_OIDC_CLIENT_SECRET_FILE", "secret");
+            assert!(Config::load(None).unwrap_err().contains("public_url"));
+            jail.set_env("PAMINN_PUBLIC_URL", "https://paminn.kommun.example/");
+            jail.set_env("PAMINN_OIDC_MATCH_CLAIM", "not a claim");
+            assert!(Config::load(None).unwrap_err().contains("oidc_match_claim"));
+            jail.set_env("PAMINN_OIDC_MATCH_CLAIM", "hsa_id");
+            let c = Config::load(None).unwrap();
+            assert!(!format!("{c:?}").contains("s3cret"));
+            let si = c.sign_in().unwrap().expect("configured");
+            assert_eq!(si.oidc.settings.client_secret, "s3cret-from-a-file");
+            assert_eq!(
+                si.oidc.settings.redirect_url,
+                "https://paminn.kommun.example/login/oidc/callback"
+            );
+            assert_eq!(si.policy.match_claim.as_str(), "hsa_id");
+            jail.set_env("PAMINN_OIDC_PROVISIONING", "true");
+            assert!(Config::load(None).unwrap_err().contains("oidc_provisioning_map"));
+            jail.create_file(
+                "p.toml",
+                "[[oidc_provisioning_map]]\ngroup = \"g1\"\nrole = \"lots\"\nunit = \"Norr\"\n",
+            )?;
+            let c = Config::load(Some(Path::new("p.toml"))).unwrap();
+            let si = c.sign_in().unwrap().unwrap();
+            assert!(si.policy.provisioning);
+            assert_eq!(si.policy.rules[0].role, crate::domain::Role::Lots);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn sqlite_in_the_data_dir_by_default() {
         let c = Config {
             data_dir: "/var/lib/paminn".into(),
