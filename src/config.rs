@@ -415,7 +415,10 @@ impl Config {
             .map_err(|e| format!("oidc_client_secret_file {}: {e}", path.display()))?;
         let s = s.trim().to_string();
         if s.is_empty() {
-            return Err(format!("oidc_client_secret_file {} is empty", path.display()));
+            return Err(format!(
+                "oidc_client_secret_file {} is empty",
+                path.display()
+            ));
         }
         Ok(s)
     }
@@ -827,7 +830,11 @@ mod tests {
             jail.set_env("PAMINN_OIDC_ISSUER_URL", "https://idp.kommun.example");
             assert!(Config::load(None).unwrap_err().contains("oidc_client_id"));
             jail.set_env("PAMINN_OIDC_CLIENT_ID", "paminn");
-            assert!(Config::load(None).unwrap_err().contains("oidc_client_secret"));
+            assert!(
+                Config::load(None)
+                    .unwrap_err()
+                    .contains("oidc_client_secret")
+            );
             jail.create_file("secret", "s3cret-from-a-file\n")?;
             jail.set_env("PAMINN_OIDC_CLIENT_SECRET_FILE", "secret");
             assert!(Config::load(None).unwrap_err().contains("public_url"));
@@ -845,7 +852,11 @@ mod tests {
             );
             assert_eq!(si.policy.match_claim.as_str(), "hsa_id");
             jail.set_env("PAMINN_OIDC_PROVISIONING", "true");
-            assert!(Config::load(None).unwrap_err().contains("oidc_provisioning_map"));
+            assert!(
+                Config::load(None)
+                    .unwrap_err()
+                    .contains("oidc_provisioning_map")
+            );
             jail.create_file(
                 "p.toml",
                 "[[oidc_provisioning_map]]\ngroup = \"g1\"\nrole = \"lots\"\nunit = \"Norr\"\n",

@@ -15,10 +15,10 @@ use crate::domain::sign_in::Failure;
 use chrono::{DateTime, Utc};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJsonWebKey};
 use openidconnect::{
-    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    IssuerUrl, JsonWebKeySet, LogoutRequest, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout,
-    RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
+    JsonWebKeySet, LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
+    SignatureVerificationError, TokenResponse,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -91,8 +91,7 @@ impl std::fmt::Debug for Oidc {
 
 impl Oidc {
     pub fn new(settings: OidcSettings) -> Result<Oidc, String> {
-        IssuerUrl::new(settings.issuer_url.clone())
-            .map_err(|e| format!("oidc_issuer_url: {e}"))?;
+        IssuerUrl::new(settings.issuer_url.clone()).map_err(|e| format!("oidc_issuer_url: {e}"))?;
         RedirectUrl::new(settings.redirect_url.clone())
             .map_err(|e| format!("the OIDC redirect URL: {e}"))?;
         let http = reqwest::Client::builder()
@@ -113,7 +112,8 @@ impl Oidc {
         if let Some(m) = self.metadata.read().await.as_ref() {
             return Ok(m.clone());
         }
-        let issuer = IssuerUrl::new(self.settings.issuer_url.clone()).map_err(|_| Failure::Provider)?;
+        let issuer =
+            IssuerUrl::new(self.settings.issuer_url.clone()).map_err(|_| Failure::Provider)?;
         let m = ProviderMetadataWithLogout::discover_async(issuer, &self.http)
             .await
             .map_err(|e| {

@@ -96,7 +96,10 @@ pub fn groups(claims: &Value, claim: &str) -> Vec<String> {
 }
 
 /// The first rule (in the configured order) whose group the person has.
-pub fn provision_rule<'a>(rules: &'a [ProvisionRule], groups: &[String]) -> Option<&'a ProvisionRule> {
+pub fn provision_rule<'a>(
+    rules: &'a [ProvisionRule],
+    groups: &[String],
+) -> Option<&'a ProvisionRule> {
     rules.iter().find(|r| groups.iter().any(|g| *g == r.group))
 }
 
@@ -163,7 +166,14 @@ mod tests {
 
     #[test]
     fn claim_names_are_checked() {
-        for ok in ["email", "preferred_username", "sub", "oid", "hsa_id", "urn:x/hsaid"] {
+        for ok in [
+            "email",
+            "preferred_username",
+            "sub",
+            "oid",
+            "hsa_id",
+            "urn:x/hsaid",
+        ] {
             assert!(MatchClaim::parse(ok).is_ok(), "{ok}");
         }
         for bad in ["", "e mail", "a\"b", "x".repeat(65).as_str()] {
@@ -175,7 +185,10 @@ mod tests {
     fn values_are_read_and_normalised() {
         let c = json!({ "email": " Anna@Kommun.SE ", "sub": "AbC", "n": 42, "e": "", "l": ["x"] });
         let m = |s: &str| MatchClaim::parse(s).unwrap();
-        assert_eq!(claim_value(&c, &m("email")).as_deref(), Some("anna@kommun.se"));
+        assert_eq!(
+            claim_value(&c, &m("email")).as_deref(),
+            Some("anna@kommun.se")
+        );
         assert_eq!(claim_value(&c, &m("sub")).as_deref(), Some("AbC"));
         assert_eq!(claim_value(&c, &m("n")).as_deref(), Some("42"));
         assert_eq!(claim_value(&c, &m("e")), None);
@@ -186,18 +199,32 @@ mod tests {
             Ok(Some("anna@kommun.se".into()))
         );
         assert_eq!(normalise_external_id("  ", &m("email")), Ok(None));
-        assert_eq!(normalise_external_id("SE123", &m("hsa_id")), Ok(Some("SE123".into())));
+        assert_eq!(
+            normalise_external_id("SE123", &m("hsa_id")),
+            Ok(Some("SE123".into()))
+        );
         assert!(normalise_external_id("a\nb", &m("sub")).is_err());
     }
 
     #[test]
     fn the_first_matching_rule_provisions() {
         let rules = vec![
-            ProvisionRule { group: "coord".into(), role: Role::Coordinator, unit: "Norr".into() },
-            ProvisionRule { group: "lots".into(), role: Role::Lots, unit: "Norr".into() },
+            ProvisionRule {
+                group: "coord".into(),
+                role: Role::Coordinator,
+                unit: "Norr".into(),
+            },
+            ProvisionRule {
+                group: "lots".into(),
+                role: Role::Lots,
+                unit: "Norr".into(),
+            },
         ];
         let g = groups(&json!({ "groups": ["other", "lots", "coord"] }), "groups");
-        assert_eq!(provision_rule(&rules, &g).map(|r| r.role), Some(Role::Coordinator));
+        assert_eq!(
+            provision_rule(&rules, &g).map(|r| r.role),
+            Some(Role::Coordinator)
+        );
         let g = groups(&json!({ "groups": "lots" }), "groups");
         assert_eq!(provision_rule(&rules, &g).map(|r| r.role), Some(Role::Lots));
         assert_eq!(provision_rule(&rules, &groups(&json!({}), "groups")), None);

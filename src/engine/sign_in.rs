@@ -73,10 +73,16 @@ impl Engine {
 
     /// Takes a state once: `None` when it is unknown, was used already (a
     /// replay) or is older than [`STATE_TTL`].
-    pub async fn oidc_take_state(&self, state: &str, now: DateTime<Utc>) -> Result<Option<OidcState>> {
+    pub async fn oidc_take_state(
+        &self,
+        state: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OidcState>> {
         let mut c = self.db.conn().await?;
         let s = web::take_oidc_state(&mut c, &token_hash(state)).await?;
-        Ok(s.filter(|s| now - s.created_at <= STATE_TTL && s.created_at <= now + Duration::minutes(1)))
+        Ok(s.filter(|s| {
+            now - s.created_at <= STATE_TTL && s.created_at <= now + Duration::minutes(1)
+        }))
     }
 
     /// Audits a refused sign-in (`login.oidc.failed` with the reason code;
@@ -216,7 +222,14 @@ async fn provision(
     }
     let groups = sign_in::groups(claims, &policy.groups_claim);
     let Some(rule) = sign_in::provision_rule(&policy.rules, &groups) else {
-        refused(c, Failure::NoAccount, None, detail("no_matching_group"), now).await?;
+        refused(
+            c,
+            Failure::NoAccount,
+            None,
+            detail("no_matching_group"),
+            now,
+        )
+        .await?;
         return Ok(None);
     };
     let unit = match units::resolve(c, &rule.unit).await {
@@ -317,9 +330,15 @@ mod tests {
     fn usernames_come_from_the_token() {
         let c = json!({ "preferred_username": "Åsa.Öberg@kommun.se" });
         assert_eq!(username_base(&c, "x"), "asa.oberg");
-        assert_eq!(username_base(&json!({}), "SE2321000016-1234"), "se2321000016-1234");
+        assert_eq!(
+            username_base(&json!({}), "SE2321000016-1234"),
+            "se2321000016-1234"
+        );
         assert_eq!(username_base(&json!({ "email": "@x" }), "v"), "staff");
-        assert_eq!(display_name(&json!({ "given_name": "Anna", "family_name": "Berg" })).as_deref(), Some("Anna Berg"));
+        assert_eq!(
+            display_name(&json!({ "given_name": "Anna", "family_name": "Berg" })).as_deref(),
+            Some("Anna Berg")
+        );
         assert_eq!(display_name(&json!({ "name": "" })), None);
     }
 }

@@ -27,8 +27,7 @@ pub struct Staff {
     pub external_id: Option<String>,
 }
 
-const COLS: &str =
-    "id, unit_id, name, username, role, language, active, telegram_chat_id, telegram_linked_at, external_id";
+const COLS: &str = "id, unit_id, name, username, role, language, active, telegram_chat_id, telegram_linked_at, external_id";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Staff> {
     let chat: Option<String> = r.try_get("telegram_chat_id")?;

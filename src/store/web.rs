@@ -267,11 +267,7 @@ pub struct OidcState {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn insert_oidc_state(
-    c: &mut Conn,
-    state_hash: &str,
-    s: &OidcState,
-) -> Result<()> {
+pub async fn insert_oidc_state(c: &mut Conn, state_hash: &str, s: &OidcState) -> Result<()> {
     sqlx::query(
         "INSERT INTO oidc_states (state_hash, nonce, pkce_verifier, next_path, created_at)
          VALUES ($1, $2, $3, $4, $5)",

@@ -138,7 +138,13 @@ impl Setup {
             .await
             .unwrap();
         self.engine
-            .set_password(s.id, &Password::parse(PASSWORD).unwrap(), None, &actor(), now)
+            .set_password(
+                s.id,
+                &Password::parse(PASSWORD).unwrap(),
+                None,
+                &actor(),
+                now,
+            )
             .await
             .unwrap();
         if external {
@@ -187,7 +193,12 @@ impl Setup {
             .unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let authorize = location(&res);
-        for must in ["code_challenge=", "code_challenge_method=S256", "nonce=", "state="] {
+        for must in [
+            "code_challenge=",
+            "code_challenge_method=S256",
+            "nonce=",
+            "state=",
+        ] {
             assert!(authorize.contains(must), "{must} in {authorize}");
         }
         let back = self.op.sign_in(http, &authorize, account, groups).await;

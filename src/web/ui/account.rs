@@ -120,7 +120,11 @@ fn oidc_label(s: &AppState, lang: Language) -> Option<String> {
     Some(if name.trim().is_empty() {
         t(lang, "ui-login-oidc-generic")
     } else {
-        ta(lang, "ui-login-oidc", &[("provider", name.trim().to_string())])
+        ta(
+            lang,
+            "ui-login-oidc",
+            &[("provider", name.trim().to_string())],
+        )
     })
 }
 

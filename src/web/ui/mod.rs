@@ -16,13 +16,13 @@
 //! Role rules are `domain::access`; handlers only ask it.
 
 pub mod account;
-pub mod sign_in;
 pub mod admin;
 pub mod broadcasts;
 pub mod monitoring;
 pub mod participants;
 pub mod sandbox;
 pub mod settings;
+pub mod sign_in;
 pub mod statement;
 pub mod today;
 pub mod unit_templates;

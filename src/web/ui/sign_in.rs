@@ -57,8 +57,17 @@ fn refused_page(s: &AppState, lang: Language, reason: Failure) -> Response {
         Failure::NoClaim => (StatusCode::FORBIDDEN, "ui-oidc-no-claim"),
         _ => (StatusCode::UNAUTHORIZED, "ui-oidc-refused"),
     };
-    let ask = matches!(reason, Failure::NoAccount | Failure::Inactive | Failure::NoClaim).then(|| {
-        match s.ui.sign_in.as_ref().and_then(|c| c.no_account_contact.clone()) {
+    let ask = matches!(
+        reason,
+        Failure::NoAccount | Failure::Inactive | Failure::NoClaim
+    )
+    .then(|| {
+        match s
+            .ui
+            .sign_in
+            .as_ref()
+            .and_then(|c| c.no_account_contact.clone())
+        {
             Some(who) => ta(lang, "ui-oidc-ask-contact", &[("contact", who)]),
             None => t(lang, "ui-oidc-ask"),
         }
