@@ -490,3 +490,30 @@ both_backends!(
         assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/today"));
     }
 );
+
+both_backends!(
+    async fn a_token_signed_with_a_rotated_key_is_checked_against_the_new_keys(t) {
+        let Some(mut s) = setup(&t, Options::default()).await else { return };
+        s.staff("jonas", Role::Lots, true).await;
+        // paminn learns the provider's keys at the first sign-in.
+        let http = s.browser();
+        let back = s.to_callback(&http, "jonas", "").await;
+        let (status, _, _) = s.get(&http, &back).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        // The provider rotates its key: the next token names a key paminn
+        // has not seen, and paminn fetches the key set again.
+        s.op = s
+            .op
+            .restart_with_a_new_key(
+                &format!("{}/login/oidc/callback", s.base),
+                &format!("{}/login", s.base),
+            )
+            .await;
+        let http = s.browser();
+        let back = s.to_callback(&http, "jonas", "").await;
+        let (status, to, _) = s.get(&http, &back).await;
+        assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/today"));
+        assert_eq!(s.audit("login").await.len(), 2);
+        assert!(s.refusals().await.is_empty());
+    }
+);

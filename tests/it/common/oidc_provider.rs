@@ -41,6 +41,27 @@ fn dir() -> PathBuf {
 /// Starts a provider whose client `paminn` may come back to `redirect_uri`
 /// and, after logout, to `post_logout_uri`.
 pub async fn start(redirect_uri: &str, post_logout_uri: &str) -> Option<Provider> {
+    start_at(0, redirect_uri, post_logout_uri).await
+}
+
+impl Provider {
+    /// The same provider (issuer, client) restarted with a new signing
+    /// key: what a relying party sees when the provider rotates its keys.
+    pub async fn restart_with_a_new_key(
+        mut self,
+        redirect_uri: &str,
+        post_logout_uri: &str,
+    ) -> Provider {
+        let port: u16 = self.issuer.rsplit(':').next().unwrap().parse().unwrap();
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+        start_at(port, redirect_uri, post_logout_uri)
+            .await
+            .expect("the provider ran before")
+    }
+}
+
+async fn start_at(port: u16, redirect_uri: &str, post_logout_uri: &str) -> Option<Provider> {
     let dir = dir();
     if !dir.join("node_modules").is_dir() {
         if std::env::var_os("PAMINN_REQUIRE_OIDC_PROVIDER").is_some() {
@@ -57,7 +78,7 @@ pub async fn start(redirect_uri: &str, post_logout_uri: &str) -> Option<Provider
     }
     let mut child = Command::new("node")
         .arg(dir.join("launch.mjs"))
-        .args(["--port", "0", "--redirect-uri", redirect_uri])
+        .args(["--port", &port.to_string(), "--redirect-uri", redirect_uri])
         .args(["--post-logout-redirect-uri", post_logout_uri])
         .current_dir(&dir)
         .stdin(Stdio::piped())
