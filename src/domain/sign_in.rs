@@ -100,7 +100,7 @@ pub fn provision_rule<'a>(
     rules: &'a [ProvisionRule],
     groups: &[String],
 ) -> Option<&'a ProvisionRule> {
-    rules.iter().find(|r| groups.iter().any(|g| *g == r.group))
+    rules.iter().find(|r| groups.contains(&r.group))
 }
 
 /// Why a sign-in through the provider was refused: the audit row's
