@@ -99,6 +99,40 @@ pub struct Config {
     pub appointment_years_back: u32,
     /// ... and this many years ahead; anything else is refused as a typo.
     pub appointment_years_ahead: u32,
+    /// Staff may log in with a username and password (the login form).
+    /// An admin can switch it off for an instance that signs everyone in
+    /// through the identity provider; needs `oidc_issuer_url` then.
+    pub password_login: bool,
+    /// Sign-in through the organisation's identity provider (OpenID
+    /// Connect): its issuer URL. Unset: no such sign-in.
+    pub oidc_issuer_url: Option<String>,
+    /// paminn's client id at the provider.
+    pub oidc_client_id: Option<String>,
+    /// paminn's client secret at the provider. A secret: set it in the
+    /// environment (`PAMINN_OIDC_CLIENT_SECRET`) or use
+    /// `oidc_client_secret_file`.
+    pub oidc_client_secret: Option<String>,
+    /// A file holding the client secret (readable only by the service).
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// The provider's name on the login button ("Logga in med <name>").
+    pub oidc_provider_name: Option<String>,
+    /// Scopes asked for besides `openid`, space-separated.
+    pub oidc_scopes: String,
+    /// The claim staff are matched by against their account's
+    /// identity-provider id: `email`, `preferred_username`, `sub`, or a
+    /// custom claim (an HSA-id, Entra's `oid`).
+    pub oidc_match_claim: String,
+    /// Unknown people get an account when their group claim maps to a
+    /// role and unit in `oidc_provisioning_map`. Off by default.
+    pub oidc_provisioning: bool,
+    /// The claim holding a person's groups or roles, for provisioning.
+    pub oidc_groups_claim: String,
+    /// Group claim value → role and unit (name or id); the first match
+    /// wins. TOML: `[[oidc_provisioning_map]]` with `group`, `role`, `unit`.
+    pub oidc_provisioning_map: Vec<crate::domain::sign_in::ProvisionRule>,
+    /// Whom someone without an account should ask (shown on the "no
+    /// account" page); without it, "your coordinator or paminn's admin".
+    pub oidc_no_account_contact: Option<String>,
 }
 
 /// Settings that are secrets: `{:?}` shows whether they are set, never
@@ -110,6 +144,7 @@ const SECRET_KEYS: &[&str] = &[
     "sinch_api_token",
     "telegram_token",
     "telegram_webhook_secret",
+    "oidc_client_secret",
 ];
 
 impl std::fmt::Debug for Config {
@@ -178,6 +213,18 @@ impl Default for Config {
             series_min_interval_minutes: 60,
             appointment_years_back: 1,
             appointment_years_ahead: 5,
+            password_login: true,
+            oidc_issuer_url: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_client_secret_file: None,
+            oidc_provider_name: None,
+            oidc_scopes: "email profile".into(),
+            oidc_match_claim: "email".into(),
+            oidc_provisioning: false,
+            oidc_groups_claim: "groups".into(),
+            oidc_provisioning_map: Vec::new(),
+            oidc_no_account_contact: None,
         }
     }
 }
@@ -231,6 +278,7 @@ impl Config {
             "config",
             "test_postgres_url",
             "require_telegram_emulator",
+            "require_oidc_provider",
             // The browser test's switches (tests/browser.rs).
             "require_browser",
             "screenshots",
@@ -348,7 +396,90 @@ impl Config {
         Ok(())
     }
 
+    /// Whether sign-in through an identity provider is configured.
+    pub fn oidc_enabled(&self) -> bool {
+        self.oidc_issuer_url
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty())
+    }
+
+    /// The client secret: `oidc_client_secret`, else the file's contents.
+    fn oidc_client_secret(&self) -> Result<String, String> {
+        if let Some(s) = self.oidc_client_secret.as_deref().filter(|s| !s.is_empty()) {
+            return Ok(s.to_string());
+        }
+        let Some(path) = &self.oidc_client_secret_file else {
+            return Err("oidc_issuer_url needs oidc_client_secret (PAMINN_OIDC_CLIENT_SECRET) or oidc_client_secret_file".into());
+        };
+        let s = std::fs::read_to_string(path)
+            .map_err(|e| format!("oidc_client_secret_file {}: {e}", path.display()))?;
+        let s = s.trim().to_string();
+        if s.is_empty() {
+            return Err(format!(
+                "oidc_client_secret_file {} is empty",
+                path.display()
+            ));
+        }
+        Ok(s)
+    }
+
+    /// Sign-in through the identity provider, when configured: the
+    /// relying party and who may sign in.
+    pub fn sign_in(&self) -> Result<Option<crate::web::ui::SignInConfig>, String> {
+        if !self.oidc_enabled() {
+            return Ok(None);
+        }
+        let issuer = self.oidc_issuer_url.clone().unwrap_or_default();
+        let client_id = self
+            .oidc_client_id
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .ok_or("oidc_issuer_url needs oidc_client_id (PAMINN_OIDC_CLIENT_ID)")?;
+        let secret = self.oidc_client_secret()?;
+        let base = self
+            .public_url
+            .as_deref()
+            .ok_or("oidc_issuer_url needs public_url: the provider sends the browser back to <public_url>/login/oidc/callback")?
+            .trim_end_matches('/')
+            .to_string();
+        let match_claim = crate::domain::sign_in::MatchClaim::parse(&self.oidc_match_claim)?;
+        if self.oidc_provisioning && self.oidc_provisioning_map.is_empty() {
+            return Err("oidc_provisioning = true needs at least one [[oidc_provisioning_map]] entry (group, role, unit)".into());
+        }
+        let mut scopes: Vec<String> = self
+            .oidc_scopes
+            .split_whitespace()
+            .filter(|s| *s != "openid")
+            .map(str::to_string)
+            .collect();
+        scopes.dedup();
+        let oidc = crate::oidc::Oidc::new(crate::oidc::OidcSettings {
+            issuer_url: issuer,
+            client_id,
+            client_secret: secret,
+            redirect_url: format!("{base}/login/oidc/callback"),
+            post_logout_url: format!("{base}/login"),
+            scopes,
+            display_name: self.oidc_provider_name.clone().unwrap_or_default(),
+            clock_offset: chrono::Duration::zero(),
+        })?;
+        Ok(Some(crate::web::ui::SignInConfig {
+            oidc,
+            policy: crate::engine::sign_in::SignInPolicy {
+                match_claim,
+                provisioning: self.oidc_provisioning,
+                groups_claim: self.oidc_groups_claim.clone(),
+                rules: self.oidc_provisioning_map.clone(),
+            },
+            no_account_contact: self.oidc_no_account_contact.clone(),
+        }))
+    }
+
     fn validate(&self) -> Result<(), String> {
+        if !self.password_login && !self.oidc_enabled() {
+            return Err("password_login = false needs sign-in through an identity provider (oidc_issuer_url), or nobody could log in".into());
+        }
+        self.sign_in()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(format!(
                 "log_format must be text or json, not '{}'",
@@ -687,6 +818,55 @@ mod tests {
                 && d.contains("\"sms_provider\":\"sandbox\""),
             "{d}"
         );
+    }
+
+    #[test]
+    fn sign_in_through_a_provider_needs_its_client_and_password_login_off_needs_it() {
+        figment::Jail::expect_with(|jail| {
+            assert!(Config::load(None).unwrap().sign_in().unwrap().is_none());
+            jail.set_env("PAMINN_PASSWORD_LOGIN", "false");
+            let e = Config::load(None).unwrap_err();
+            assert!(e.contains("password_login"), "{e}");
+            jail.set_env("PAMINN_OIDC_ISSUER_URL", "https://idp.kommun.example");
+            assert!(Config::load(None).unwrap_err().contains("oidc_client_id"));
+            jail.set_env("PAMINN_OIDC_CLIENT_ID", "paminn");
+            assert!(
+                Config::load(None)
+                    .unwrap_err()
+                    .contains("oidc_client_secret")
+            );
+            jail.create_file("secret", "s3cret-from-a-file\n")?;
+            jail.set_env("PAMINN_OIDC_CLIENT_SECRET_FILE", "secret");
+            assert!(Config::load(None).unwrap_err().contains("public_url"));
+            jail.set_env("PAMINN_PUBLIC_URL", "https://paminn.kommun.example/");
+            jail.set_env("PAMINN_OIDC_MATCH_CLAIM", "not a claim");
+            assert!(Config::load(None).unwrap_err().contains("oidc_match_claim"));
+            jail.set_env("PAMINN_OIDC_MATCH_CLAIM", "hsa_id");
+            let c = Config::load(None).unwrap();
+            assert!(!format!("{c:?}").contains("s3cret"));
+            let si = c.sign_in().unwrap().expect("configured");
+            assert_eq!(si.oidc.settings.client_secret, "s3cret-from-a-file");
+            assert_eq!(
+                si.oidc.settings.redirect_url,
+                "https://paminn.kommun.example/login/oidc/callback"
+            );
+            assert_eq!(si.policy.match_claim.as_str(), "hsa_id");
+            jail.set_env("PAMINN_OIDC_PROVISIONING", "true");
+            assert!(
+                Config::load(None)
+                    .unwrap_err()
+                    .contains("oidc_provisioning_map")
+            );
+            jail.create_file(
+                "p.toml",
+                "[[oidc_provisioning_map]]\ngroup = \"g1\"\nrole = \"lots\"\nunit = \"Norr\"\n",
+            )?;
+            let c = Config::load(Some(Path::new("p.toml"))).unwrap();
+            let si = c.sign_in().unwrap().unwrap();
+            assert!(si.policy.provisioning);
+            assert_eq!(si.policy.rules[0].role, crate::domain::Role::Lots);
+            Ok(())
+        });
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod import;
+pub mod oidc;
 pub mod server;
 pub mod store;
 pub mod telegram;

@@ -238,6 +238,8 @@ pub async fn run(
                 trusted_proxies: cfg.trusted_proxies.clone(),
                 organisation_name: cfg.organisation_name.clone(),
                 accessibility_contact: cfg.accessibility_contact.clone(),
+                password_login_disabled: !cfg.password_login,
+                sign_in: cfg.sign_in().map_err(|e| anyhow::anyhow!(e))?,
             },
         },
         shutdown.clone(),

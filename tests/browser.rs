@@ -284,3 +284,91 @@ both_backends! {
         }
     }
 }
+
+both_backends! {
+    /// Issue 18: a lots signs in through the organisation's identity
+    /// provider (a real one: oidc-provider, `tests/oidc-provider`) in
+    /// Chromium and lands on Today; axe checks paminn's pages on the way.
+    async fn a_lots_signs_in_through_the_identity_provider_in_chromium(t) {
+        use paminn::domain::sign_in::MatchClaim;
+        use paminn::engine::sign_in::SignInPolicy;
+        use paminn::oidc::{Oidc, OidcSettings};
+        use paminn::web::ui::{SignInConfig, UiConfig};
+        let Some(env) = browser_env() else { return };
+        let engine = paminn::engine::Engine::new(t.db.clone());
+        let now = Utc::now();
+        let unit = {
+            let mut c = engine.db.conn().await.unwrap();
+            units::create(&mut c, "Enhet A", now).await.unwrap()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let Some(op) = common::oidc_provider::start(
+            &format!("{base}/login/oidc/callback"),
+            &format!("{base}/login"),
+        )
+        .await else { return };
+        let actor = Actor("test".into());
+        let lisa = engine.add_staff(&paminn::store::staff::NewStaff {
+            unit: Some(unit.id),
+            name: "Lisa Lots".into(),
+            username: "lisa".into(),
+            role: Role::Lots,
+            language: Language::Sv,
+        }, &actor, now).await.unwrap();
+        engine.set_staff_external_id(lisa.id, "lisa@kommun.example", &MatchClaim::parse("email").unwrap(), &actor, now).await.unwrap();
+        let ui = UiConfig {
+            sign_in: Some(SignInConfig {
+                oidc: Oidc::new(OidcSettings {
+                    issuer_url: op.issuer.clone(),
+                    client_id: "paminn".into(),
+                    client_secret: common::oidc_provider::CLIENT_SECRET.into(),
+                    redirect_url: format!("{base}/login/oidc/callback"),
+                    post_logout_url: format!("{base}/login"),
+                    scopes: vec!["email".into(), "profile".into()],
+                    display_name: "Testkommunens inloggning".into(),
+                    clock_offset: Duration::zero(),
+                }).unwrap(),
+                policy: SignInPolicy {
+                    match_claim: MatchClaim::parse("email").unwrap(),
+                    provisioning: false,
+                    groups_claim: "groups".into(),
+                    rules: Vec::new(),
+                },
+                no_account_contact: None,
+            }),
+            ..Default::default()
+        };
+        let stop = CancellationToken::new();
+        tokio::spawn(paminn::web::serve(listener, paminn::web::AppState { ui, ..common::server::state(&engine) }, stop.clone()));
+        let shots = std::env::var("PAMINN_SCREENSHOTS").ok().map(PathBuf::from);
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tokio::process::Command::new("node")
+            .arg(env.dir.join("flow.mjs"))
+            .env("FLOW", "oidc")
+            .env("BASE_URL", &base)
+            .env("OIDC_ACCOUNT", "lisa")
+            .env("OIDC_PROVIDER_NAME", "Testkommunens inloggning")
+            .env("CHROMIUM", &env.chromium)
+            .env("SHOTS", shots.as_deref().unwrap_or(tmp.path()))
+            .current_dir(&env.dir)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run node (is Node.js installed?)");
+        stop.cancel();
+        let log = String::from_utf8_lossy(&out.stdout);
+        eprintln!("{log}");
+        assert!(out.status.success(), "the sign-in flow failed:\n{log}\n{}", String::from_utf8_lossy(&out.stderr));
+        // The database says the same: one sign-in through the provider, and
+        // its logout.
+        let mut c = engine.db.conn().await.unwrap();
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT action, detail FROM audit WHERE target = $1 AND action IN ('login', 'logout') ORDER BY id")
+            .bind(format!("staff:{}", lisa.id))
+            .fetch_all(&mut *c).await.unwrap();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert!(rows[0].0 == "login" && rows[0].1.contains("oidc"), "{rows:?}");
+        assert_eq!(rows[1].0, "logout");
+        drop(op);
+    }
+}

@@ -54,3 +54,6 @@ ui-admin-done-role = { $name } has a new role or unit.
 ui-admin-not-yourself-role = You cannot change your own role; ask another administrator.
 ui-admin-role-invalid = Choose the role and unit from the lists.
 ui-admin-role-caseload = { $name } is the navigator of { $n } participants. Give them another navigator first.
+ui-admin-done-external-id = { $name } has a new id at the sign-in service.
+ui-admin-external-id-invalid = The id at the sign-in service is 1–200 characters on one line.
+ui-admin-external-id-taken = Someone else already has that id at the sign-in service.

@@ -107,3 +107,26 @@ ui-a11y-tested-h = How we tested the service
 ui-a11y-tested = We made a self-assessment (internal testing). On every change an automated test in the Chromium browser goes through the service's pages as a navigator, a coordinator and an administrator, 360 and 1366 pixels wide, and checks them with axe-core against WCAG 2.1 levels A and AA. It also checks that no page needs sideways scrolling at 200 % zoom on a 1366 pixel wide screen, that signing in, booking and recording attendance work with the keyboard alone, and that the focus can be seen.
 ui-a11y-assessed = The service was last assessed on { $date }.
 ui-a11y-updated = This statement was last updated on { $date }.
+
+## Sign-in through the organisation's identity provider (OIDC)
+ui-login-oidc = Sign in with { $provider }
+ui-login-oidc-generic = Sign in with your organisation's account
+ui-login-with-password = Or with a password
+ui-login-password-off = Password login is switched off here. Sign in through your organisation.
+ui-oidc-refused-title = Sign-in failed
+ui-oidc-no-account = You have no account in paminn. Accounts are not made automatically.
+ui-oidc-inactive = Your paminn account is switched off.
+ui-oidc-no-claim = The sign-in service did not send what paminn recognises you by.
+ui-oidc-state = The sign-in had expired or was used already. Start again from the login page.
+ui-oidc-provider-error = The sign-in service cancelled the sign-in.
+ui-oidc-unreachable = The sign-in service does not answer right now. Try again in a while.
+ui-oidc-refused = The sign-in service's answer could not be accepted. Start again from the login page.
+ui-oidc-ask = Ask your coordinator or paminn's administrator for an account.
+ui-oidc-ask-contact = Contact { $contact } to get an account.
+ui-oidc-back = To the login page
+ui-staff-external-id = Id at the sign-in service
+ui-staff-external-id-hint = The value of { $claim } at your organisation's sign-in. Empty: cannot sign in that way.
+ui-staff-external-id-save = Save id
+ui-logout-title = Logged out
+ui-logout-provider = You are logged out of paminn. You are now being logged out of your organisation's sign-in too.
+ui-logout-provider-link = Continue to logging out at the sign-in service

@@ -54,3 +54,6 @@ ui-admin-done-role = { $name } har fått ny roll eller enhet.
 ui-admin-not-yourself-role = Du kan inte ändra din egen roll; be en annan administratör.
 ui-admin-role-invalid = Välj roll och enhet i listorna.
 ui-admin-role-caseload = { $name } är lots för { $n } deltagare. Ge dem en annan lots först.
+ui-admin-done-external-id = { $name } har fått nytt id hos inloggningstjänsten.
+ui-admin-external-id-invalid = Id:t hos inloggningstjänsten är 1–200 tecken på en rad.
+ui-admin-external-id-taken = En annan person har redan det id:t hos inloggningstjänsten.

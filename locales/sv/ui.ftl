@@ -107,3 +107,26 @@ ui-a11y-tested-h = Hur vi har testat tjänsten
 ui-a11y-tested = Vi har gjort en självskattning (intern testning). Vid varje ändring går ett automatiskt test i webbläsaren Chromium igenom tjänstens sidor som lots, samordnare och administratör, i 360 och 1366 pixlars bredd, och kontrollerar dem med axe-core mot WCAG 2.1 nivå A och AA. Testet kontrollerar också att sidorna inte behöver rullas i sidled vid 200 % förstoring på en 1366 pixlar bred skärm, att inloggning, bokning och närvaro går att göra med enbart tangentbordet och att fokus syns.
 ui-a11y-assessed = Den senaste bedömningen gjordes { $date }.
 ui-a11y-updated = Redogörelsen uppdaterades senast { $date }.
+
+## Inloggning via organisationens identitetsleverantör (OIDC)
+ui-login-oidc = Logga in med { $provider }
+ui-login-oidc-generic = Logga in med organisationens konto
+ui-login-with-password = Eller med lösenord
+ui-login-password-off = Inloggning med lösenord är avstängd här. Logga in via organisationens inloggning.
+ui-oidc-refused-title = Inloggningen gick inte
+ui-oidc-no-account = Du har inget konto i paminn. Ett konto skapas inte automatiskt.
+ui-oidc-inactive = Ditt konto i paminn är avstängt.
+ui-oidc-no-claim = Inloggningstjänsten skickade inte den uppgift paminn känner igen dig på.
+ui-oidc-state = Inloggningen hade gått ut eller redan använts. Börja om från inloggningssidan.
+ui-oidc-provider-error = Inloggningstjänsten avbröt inloggningen.
+ui-oidc-unreachable = Inloggningstjänsten svarar inte just nu. Försök igen om en stund.
+ui-oidc-refused = Inloggningstjänstens svar kunde inte godtas. Börja om från inloggningssidan.
+ui-oidc-ask = Be din samordnare eller paminns administratör om ett konto.
+ui-oidc-ask-contact = Kontakta { $contact } för att få ett konto.
+ui-oidc-back = Till inloggningssidan
+ui-staff-external-id = Id hos inloggningstjänsten
+ui-staff-external-id-hint = Värdet på { $claim } hos organisationens inloggning. Tomt: kan inte logga in den vägen.
+ui-staff-external-id-save = Spara id
+ui-logout-title = Utloggad
+ui-logout-provider = Du är utloggad från paminn. Du loggas nu ut hos organisationens inloggning också.
+ui-logout-provider-link = Fortsätt till utloggningen hos inloggningstjänsten

@@ -21,6 +21,7 @@ pub mod reply;
 pub mod retention;
 pub mod retry;
 pub mod schedule;
+pub mod sign_in;
 pub mod span;
 pub mod spreadsheet;
 pub mod template;

@@ -261,6 +261,21 @@ fn limit_keys(username: &str, client: &str) -> [(Limit, String); 3] {
     ]
 }
 
+/// A new session for `id` (the password login and the sign-in through the
+/// identity provider make the same one): its cookie token, shown once.
+/// Sessions past their lifetime are purged on the way.
+pub(super) async fn open_session(
+    c: &mut crate::store::Conn,
+    id: StaffId,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let token = random_b64(32);
+    let csrf = random_b64(24);
+    web::create_session(c, &token_hash(&token), id, &csrf, now).await?;
+    web::purge_sessions(c, now - SESSION_MAX).await?;
+    Ok(token)
+}
+
 impl Engine {
     /// Sets a staff member's password and ends their other sessions
     /// (`keep`: the session that made the change, if any).
@@ -425,10 +440,7 @@ impl Engine {
             return Ok(Login::Wrong);
         };
         Self::clear_limits(&mut tx, &keys, now).await?;
-        let token = random_b64(32);
-        let csrf = random_b64(24);
-        web::create_session(&mut tx, &token_hash(&token), id, &csrf, now).await?;
-        web::purge_sessions(&mut tx, now - SESSION_MAX).await?;
+        let token = open_session(&mut tx, id, now).await?;
         audit::append(
             &mut tx,
             now,

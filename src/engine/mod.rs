@@ -24,6 +24,7 @@ pub mod record;
 pub mod replies;
 pub mod series;
 pub mod settings;
+pub mod sign_in;
 pub mod staff;
 pub mod summon;
 pub mod tasks;

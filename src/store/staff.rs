@@ -22,10 +22,12 @@ pub struct Staff {
     pub telegram_linked_at: Option<DateTime<Utc>>,
     #[serde(skip)]
     pub telegram_chat_id: Option<String>,
+    /// Who they are at the identity provider (the configured claim's
+    /// value), for sign-in through it (migration 0015).
+    pub external_id: Option<String>,
 }
 
-const COLS: &str =
-    "id, unit_id, name, username, role, language, active, telegram_chat_id, telegram_linked_at";
+const COLS: &str = "id, unit_id, name, username, role, language, active, telegram_chat_id, telegram_linked_at, external_id";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Staff> {
     let chat: Option<String> = r.try_get("telegram_chat_id")?;
@@ -40,6 +42,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Staff> {
         telegram_linked: chat.is_some(),
         telegram_linked_at: opt_from_ms(r.try_get("telegram_linked_at")?),
         telegram_chat_id: chat,
+        external_id: r.try_get("external_id")?,
     })
 }
 
@@ -148,4 +151,30 @@ pub async fn id_by_username(c: &mut Conn, username: &str) -> Result<Option<Staff
         .fetch_optional(&mut *c)
         .await?;
     Ok(id.map(StaffId::from_db))
+}
+
+/// The staff member whose identity-provider id is `external_id`, if any.
+pub async fn by_external_id(c: &mut Conn, external_id: &str) -> Result<Option<Staff>> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM staff WHERE external_id = $1"));
+    let row = sqlx::query(sql)
+        .bind(external_id)
+        .fetch_optional(&mut *c)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Sets (or clears, with `None`) a staff member's identity-provider id;
+/// another account with the same id is a conflict.
+pub async fn set_external_id(c: &mut Conn, id: StaffId, external_id: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE staff SET external_id = $1 WHERE id = $2")
+        .bind(external_id)
+        .bind(id.get())
+        .execute(&mut *c)
+        .await
+        .map_err(|e| {
+            Error::from(e).unique_as_conflict(|| {
+                "another staff member already has this identity-provider id".to_string()
+            })
+        })?;
+    Ok(())
 }

@@ -257,3 +257,77 @@ pub async fn owner(c: &mut Conn, t: &Owned) -> Result<(Option<UnitId>, Option<Pa
         None => (None, None),
     })
 }
+
+/// A sign-in through the identity provider under way (`oidc_states`).
+#[derive(Debug, Clone)]
+pub struct OidcState {
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub next_path: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert_oidc_state(c: &mut Conn, state_hash: &str, s: &OidcState) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO oidc_states (state_hash, nonce, pkce_verifier, next_path, created_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(state_hash)
+    .bind(&s.nonce)
+    .bind(&s.pkce_verifier)
+    .bind(&s.next_path)
+    .bind(ms(s.created_at))
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// Takes a state: deletes it and hands back what it held, once. A second
+/// take of the same state (a replay) finds nothing.
+pub async fn take_oidc_state(c: &mut Conn, state_hash: &str) -> Result<Option<OidcState>> {
+    let row = sqlx::query(
+        "DELETE FROM oidc_states WHERE state_hash = $1
+         RETURNING nonce, pkce_verifier, next_path, created_at",
+    )
+    .bind(state_hash)
+    .fetch_optional(&mut *c)
+    .await?;
+    row.map(|r| {
+        Ok(OidcState {
+            nonce: r.try_get("nonce")?,
+            pkce_verifier: r.try_get("pkce_verifier")?,
+            next_path: r.try_get("next_path")?,
+            created_at: from_ms(r.try_get("created_at")?),
+        })
+    })
+    .transpose()
+}
+
+/// Removes states begun before `before` (sign-ins never finished).
+pub async fn purge_oidc_states(c: &mut Conn, before: DateTime<Utc>) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM oidc_states WHERE created_at < $1")
+        .bind(ms(before))
+        .execute(&mut *c)
+        .await?
+        .rows_affected())
+}
+
+/// Keeps the provider's id_token with a session, for RP-initiated logout.
+pub async fn set_session_id_token(c: &mut Conn, token_hash: &str, id_token: &str) -> Result<()> {
+    sqlx::query("UPDATE web_sessions SET id_token = $1 WHERE token_hash = $2")
+        .bind(id_token)
+        .bind(token_hash)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// The provider's id_token of a session, when it was signed in through one.
+pub async fn session_id_token(c: &mut Conn, token_hash: &str) -> Result<Option<String>> {
+    let t: Option<Option<String>> =
+        sqlx::query_scalar("SELECT id_token FROM web_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&mut *c)
+            .await?;
+    Ok(t.flatten())
+}

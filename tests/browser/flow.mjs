@@ -228,6 +228,47 @@ async function chatLog(participantUrl) {
 }
 // ---- end Meddelanden --------------------------------------------------------
 
+// ---- sign-in through the identity provider (issue 18; the oidc branch) ----
+// FLOW=oidc: only this. A lots clicks "Logga in med <provider>" on
+// paminn's login page, signs in on the provider's own page (oidc-provider,
+// tests/oidc-provider: not paminn's, so axe does not check it), lands on
+// Today, and logs out of both.
+async function oidcFlow() {
+  const { OIDC_ACCOUNT, OIDC_PROVIDER_NAME } = process.env;
+  log('a page asks for the login first; the login page offers the organisation\'s sign-in');
+  await page.goto(`${BASE_URL}/today`);
+  await page.waitForURL(/\/login\?next=/);
+  await usable('the login page with the identity provider\'s button');
+  await shot('login-oidc');
+  log('a lots signs in through the provider\'s pages');
+  await page.getByRole('link', { name: `Logga in med ${OIDC_PROVIDER_NAME}` }).click();
+  await page.getByLabel('Konto').fill(OIDC_ACCOUNT);
+  await page.getByRole('button', { name: 'Logga in' }).click();
+  await page.waitForURL(/\/today$/);
+  await page.getByRole('heading', { level: 1 }).waitFor();
+  await usable('Today, signed in through the identity provider');
+  log('logging out ends the session here and at the provider');
+  await page.getByRole('button', { name: 'Logga ut' }).click();
+  await page.getByRole('button', { name: /sign me out/i }).click();
+  await page.waitForURL(/\/login$/);
+  await usable('the login page after logging out');
+}
+
+if (process.env.FLOW === 'oidc') {
+  try {
+    await oidcFlow();
+    console.log(`axe-core ${AXE_VERSION}: ${axeChecked.size} page states checked (WCAG 2.1 A/AA), 0 violations`);
+    console.log('ok');
+  } catch (e) {
+    console.log(`FAILED at step "${step}": ${e.message}`);
+    await page.screenshot({ path: `${SHOTS}/failure.png`, fullPage: true }).catch(() => {});
+    await browser.close();
+    process.exit(1);
+  }
+  await browser.close();
+  process.exit(0);
+}
+
 try {
   log("the form checks speak the UI's language on a browser set to English");
   {

@@ -17,6 +17,7 @@ mod erasure;
 mod import;
 mod invariants;
 mod logs;
+mod oidc;
 mod outage;
 mod replies;
 mod schema_parity;

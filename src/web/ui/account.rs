@@ -34,6 +34,10 @@ struct LoginPage {
     username: String,
     error: Option<String>,
     demo_login: Option<(String, String)>,
+    /// The password form is shown (`password_login`).
+    password_login: bool,
+    /// "Logga in med <provider>", when sign-in through one is configured.
+    oidc_label: Option<String>,
 }
 
 impl LoginPage {
@@ -48,6 +52,10 @@ impl LoginPage {
     }
     fn lang_code(&self) -> &'static str {
         self.lang.as_str()
+    }
+    /// `next` for the sign-in button's query string.
+    fn next_enc(&self) -> String {
+        form_urlencoded::byte_serialize(self.next.as_bytes()).collect()
     }
     fn check_texts(&self) -> Vec<(&'static str, String)> {
         super::check_texts(self.lang)
@@ -105,7 +113,22 @@ fn is_local_path(n: &str) -> bool {
         .is_ok_and(|u| u.origin() == origin.origin() && u.username().is_empty())
 }
 
-fn page_lang(jar: &CookieJar) -> Language {
+/// The sign-in button's text: "Logga in med <provider>" (or a general
+/// one when the provider has no configured name).
+fn oidc_label(s: &AppState, lang: Language) -> Option<String> {
+    let name = &s.ui.sign_in.as_ref()?.oidc.settings.display_name;
+    Some(if name.trim().is_empty() {
+        t(lang, "ui-login-oidc-generic")
+    } else {
+        ta(
+            lang,
+            "ui-login-oidc",
+            &[("provider", name.trim().to_string())],
+        )
+    })
+}
+
+pub(super) fn page_lang(jar: &CookieJar) -> Language {
     super::lang_from(jar).unwrap_or(Language::Sv)
 }
 
@@ -144,6 +167,8 @@ async fn login_page(
         username: String::new(),
         error: None,
         demo_login: s.ui.demo_login.clone(),
+        password_login: !s.ui.password_login_disabled,
+        oidc_label: oidc_label(&s, page_lang(&jar)),
     });
     (jar, page).into_response()
 }
@@ -181,6 +206,8 @@ async fn login(
             username: f.username.clone(),
             error: Some(error),
             demo_login: s.ui.demo_login.clone(),
+            password_login: !s.ui.password_login_disabled,
+            oidc_label: oidc_label(&s, lang),
         });
         *r.status_mut() = status;
         if let Some(secs) = retry_after
@@ -190,6 +217,14 @@ async fn login(
         }
         (jar.clone(), r).into_response()
     };
+    // Switched off for this instance: nothing is counted or checked.
+    if s.ui.password_login_disabled {
+        return Ok(again(
+            StatusCode::FORBIDDEN,
+            t(lang, "ui-login-password-off"),
+            None,
+        ));
+    }
     // Login CSRF first: nothing is counted or checked without the token.
     if !cookie_token.is_some_and(|c| super::same_token(&f.csrf, &c)) {
         return Ok(again(StatusCode::FORBIDDEN, t(lang, "ui-error-csrf"), None));
@@ -247,12 +282,54 @@ async fn logout(
     jar: CookieJar,
     p: Posted<Empty>,
 ) -> Result<Response, UiError> {
+    // Signed in through the provider: its session ends too (RP-initiated
+    // logout), when it offers an end-session endpoint.
+    let id_token = match &s.ui.sign_in {
+        Some(_) => s
+            .engine
+            .session_id_token(&p.me.token_hash)
+            .await
+            .map_err(|e| UiError::from_engine(e, p.me.lang))?,
+        None => None,
+    };
     s.engine
         .logout(&p.me.token_hash, p.me.staff.id, Utc::now())
         .await
         .map_err(|e| UiError::from_engine(e, p.me.lang))?;
     let jar = jar.remove(Cookie::build(super::SESSION_COOKIE).path("/"));
-    Ok((jar, see_other("/login")).into_response())
+    let to = match (&s.ui.sign_in, id_token) {
+        (Some(si), Some(t)) => si.oidc.end_session_url(&t).await,
+        _ => None,
+    };
+    match to {
+        // A page that moves on to the provider at once, rather than a
+        // redirect: the CSP's `form-action 'self'` stops a form's POST from
+        // being redirected to another origin.
+        Some(url) => Ok((
+            jar,
+            render(&SignedOutPage {
+                lang: p.me.lang,
+                title: t(p.me.lang, "ui-logout-title"),
+                message: t(p.me.lang, "ui-logout-provider"),
+                link: t(p.me.lang, "ui-logout-provider-link"),
+                url,
+            }),
+        )
+            .into_response()),
+        None => Ok((jar, see_other("/login")).into_response()),
+    }
+}
+
+/// After logging out of a session signed in through the identity
+/// provider: on to its end-session endpoint.
+#[derive(Template)]
+#[template(path = "ui/signed_out.html")]
+struct SignedOutPage {
+    lang: Language,
+    title: String,
+    message: String,
+    link: String,
+    url: String,
 }
 
 #[derive(Template)]

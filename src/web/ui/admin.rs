@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/{id}/password", post(set_password))
         .route("/staff/{id}/active", post(set_active))
         .route("/staff/{id}/role", post(set_role))
+        .route("/staff/{id}/external-id", post(set_external_id))
         .route("/audit", get(audit_page))
 }
 
@@ -52,6 +53,8 @@ struct StaffView {
     telegram: bool,
     caseload: i64,
     is_me: bool,
+    /// Their identity-provider id (empty: none).
+    external_id: String,
 }
 
 /// The create form as typed (no password: it is never shown again).
@@ -85,6 +88,9 @@ struct StaffPage {
     /// about (`None`: the create form).
     error: Option<String>,
     error_for: Option<i64>,
+    /// The claim staff are matched by, when sign-in through an identity
+    /// provider is configured (the id field is shown then).
+    match_claim: Option<String>,
 }
 
 impl StaffPage {
@@ -144,6 +150,7 @@ async fn staff_response(
             telegram: x.telegram_linked,
             caseload: loads.get(&x.id).copied().unwrap_or(0),
             is_me: x.id == me.staff.id,
+            external_id: x.external_id.clone().unwrap_or_default(),
         })
         .collect();
     let f = &notes.form;
@@ -200,6 +207,11 @@ async fn staff_response(
         warning: notes.warning,
         error: notes.error,
         error_for: notes.error_for,
+        match_claim: s
+            .ui
+            .sign_in
+            .as_ref()
+            .map(|c| c.policy.match_claim.as_str().to_string()),
     });
     *r.status_mut() = status;
     Ok(r)
@@ -233,6 +245,7 @@ async fn staff_page(
             "deactivated" => Some("ui-admin-done-deactivated"),
             "reactivated" => Some("ui-admin-done-reactivated"),
             "role" => Some("ui-admin-done-role"),
+            "external-id" => Some("ui-admin-done-external-id"),
             _ => None,
         };
         notes.message = key.map(|k| ta(lang, k, &[("name", w.name.clone())]));
@@ -381,6 +394,60 @@ async fn set_password(
     Ok(see_other(&format!(
         "/staff?done=password&who={id}#staff-{id}"
     )))
+}
+
+#[derive(Deserialize)]
+struct ExternalIdInput {
+    #[serde(default)]
+    external_id: String,
+}
+
+/// Sets or clears who a staff member is at the identity provider (the
+/// configured claim's value); another account's id is refused.
+async fn set_external_id(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    p: Posted<ExternalIdInput>,
+) -> Result<Response, UiError> {
+    let (me, f) = (p.me, p.form);
+    me.require(Action::ManageStaff)?;
+    let lang = me.lang;
+    let Some(si) = &s.ui.sign_in else {
+        return Err(UiError::not_found(lang));
+    };
+    let who = target(&s, lang, id).await?;
+    match s
+        .engine
+        .set_staff_external_id(
+            who.id,
+            &f.external_id,
+            &si.policy.match_claim,
+            &me.actor(),
+            Utc::now(),
+        )
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!(
+            "/staff?done=external-id&who={id}#staff-{id}"
+        ))),
+        Err(Error::Invalid(_)) => {
+            let notes = Notes {
+                error: Some(t(lang, "ui-admin-external-id-invalid")),
+                error_for: Some(id),
+                ..Default::default()
+            };
+            staff_response(&s, &me, notes, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(Error::Conflict(_)) => {
+            let notes = Notes {
+                error: Some(t(lang, "ui-admin-external-id-taken")),
+                error_for: Some(id),
+                ..Default::default()
+            };
+            staff_response(&s, &me, notes, StatusCode::CONFLICT).await
+        }
+        Err(e) => Err(db(lang)(e)),
+    }
 }
 
 #[derive(Deserialize)]

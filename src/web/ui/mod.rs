@@ -22,6 +22,7 @@ pub mod monitoring;
 pub mod participants;
 pub mod sandbox;
 pub mod settings;
+pub mod sign_in;
 pub mod statement;
 pub mod today;
 pub mod unit_templates;
@@ -73,6 +74,21 @@ pub struct UiConfig {
     /// Where to report accessibility problems; without it, the statement
     /// says to ask one's coordinator.
     pub accessibility_contact: Option<String>,
+    /// The password login is switched off (`password_login = false`):
+    /// the form is not shown and `POST /login` is refused.
+    pub password_login_disabled: bool,
+    /// Sign-in through the organisation's identity provider, when
+    /// configured (`web::ui::sign_in`).
+    pub sign_in: Option<SignInConfig>,
+}
+
+/// Sign-in through the identity provider: the relying party, who may sign
+/// in, and whom to ask without an account.
+#[derive(Debug, Clone)]
+pub struct SignInConfig {
+    pub oidc: crate::oidc::Oidc,
+    pub policy: crate::engine::sign_in::SignInPolicy,
+    pub no_account_contact: Option<String>,
 }
 
 pub fn router() -> Router<AppState> {
@@ -102,6 +118,7 @@ pub fn router() -> Router<AppState> {
         )
         .merge(statement::router())
         .merge(account::router())
+        .merge(sign_in::router())
         .merge(today::router())
         .merge(participants::router())
         .merge(monitoring::router())

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod oidc_provider;
 pub mod server;
 pub mod tg_emulator;
 pub mod tg_fake;

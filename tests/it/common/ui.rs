@@ -144,6 +144,19 @@ pub fn csrf_in(html: &str) -> Option<String> {
 }
 
 impl Browser {
+    /// A client of the server at `base`, not logged in.
+    pub fn new(base: &str) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: base.to_string(),
+            csrf: None,
+        }
+    }
+
     /// GET a path: (status, body). Remembers the page's CSRF token.
     pub async fn get(&mut self, path: &str) -> (StatusCode, String) {
         let res = self
