@@ -99,6 +99,10 @@ pub struct Config {
     pub appointment_years_back: u32,
     /// ... and this many years ahead; anything else is refused as a typo.
     pub appointment_years_ahead: u32,
+    /// How long audit rows (who looked at or changed what) are kept, in
+    /// days, apart from the units' message retention: at least 365 (the
+    /// database refuses to delete younger rows), by default five years.
+    pub audit_retention_days: i64,
 }
 
 /// Settings that are secrets: `{:?}` shows whether they are set, never
@@ -178,6 +182,7 @@ impl Default for Config {
             series_min_interval_minutes: 60,
             appointment_years_back: 1,
             appointment_years_ahead: 5,
+            audit_retention_days: crate::engine::review::DEFAULT_AUDIT_RETENTION_DAYS,
         }
     }
 }
@@ -408,6 +413,12 @@ impl Config {
         }
         if self.series_min_interval_minutes < 1 {
             return Err("series_min_interval_minutes must be at least 1".into());
+        }
+        if self.audit_retention_days < crate::engine::review::MIN_AUDIT_RETENTION_DAYS {
+            return Err(format!(
+                "audit_retention_days must be at least {} (a year of audit rows is kept whatever the setting)",
+                crate::engine::review::MIN_AUDIT_RETENTION_DAYS
+            ));
         }
         Ok(())
     }

@@ -93,6 +93,20 @@ string_enum!(
         Coordinator => "coordinator" | "samordnare",
         Lots => "lots" | "navigator",
         Assistant => "assistant" | "assistent",
+        /// Reviews the audit log (loggkontroll) and nothing else.
+        Reviewer => "reviewer" | "granskare",
+    }
+);
+
+string_enum!(
+    /// The log review's ready-made selections of case-record views
+    /// (`domain::review`): every view, views outside the viewer's own
+    /// caseload, views of protected participants, the month's sample.
+    ReviewSelection, "review selection" {
+        All => "all" | "alla",
+        Outside => "outside" | "utanfor" | "utanför",
+        Protected => "protected" | "skyddade",
+        Sample => "sample" | "stickprov",
     }
 );
 
