@@ -87,13 +87,13 @@ string_enum!(
 );
 
 string_enum!(
-    /// Staff roles.
+    /// Staff roles. A reviewer ("granskare") reviews the audit log and
+    /// nothing else.
     Role, "role" {
         Admin => "admin",
         Coordinator => "coordinator" | "samordnare",
         Lots => "lots" | "navigator",
         Assistant => "assistant" | "assistent",
-        /// Reviews the audit log (loggkontroll) and nothing else.
         Reviewer => "reviewer" | "granskare",
     }
 );

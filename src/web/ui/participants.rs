@@ -17,7 +17,7 @@ mod messages;
 mod timeline;
 
 use super::{Me, Posted, Ui, UiError, local_date, render, render_refused, see_other, t};
-use crate::domain::access::{self, Action, CaseAccess, Subject};
+use crate::domain::access::{Action, CaseAccess};
 use crate::domain::{
     ChannelKind, ChannelSet, Language, ParticipantStatus, PhoneNumber, Role, StaffId, UnitId,
     phone::PhoneError,

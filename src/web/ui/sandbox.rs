@@ -7,7 +7,7 @@
 //! 403 and a `case.denied` audit row otherwise).
 
 use super::{Me, Posted, Ui, UiError, local_dt, render, see_other};
-use crate::domain::access::{CaseAccess, Subject, case_access};
+use crate::domain::access::CaseAccess;
 use crate::domain::{OutboxStatus, ParticipantId};
 use crate::store::{outbox, participants, sandbox};
 use crate::web::AppState;

@@ -24,7 +24,7 @@
 //!   (an admin: every unit's), times, first names and kinds only.
 
 use super::{Me, Posted, Ui, UiError, local_date, local_dt, render, see_other, t, ta};
-use crate::domain::access::{CaseAccess, Subject, case_access};
+use crate::domain::access::CaseAccess;
 use crate::domain::{
     AppointmentId, AppointmentKind, Attendance, Language, ReplyState, Role, TaskKind,
 };
