@@ -107,14 +107,25 @@ pub fn within_caseload(v: &Viewer, p: &Subject) -> bool {
     }
 }
 
-const REVIEWER_PAGES: &[&str] = &["/review", "/audit", "/account", "/logout", "/accessibility", "/lang", "/static"];
+const REVIEWER_PAGES: &[&str] = &[
+    "/review",
+    "/audit",
+    "/account",
+    "/logout",
+    "/accessibility",
+    "/lang",
+    "/static",
+];
 
 /// The pages a reviewer may open: the log review, their own account, the
 /// accessibility statement and logging out. Everything else is 403.
 pub fn reviewer_may_open(path: &str) -> bool {
-    REVIEWER_PAGES
-        .iter()
-        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
+    REVIEWER_PAGES.iter().any(|p| {
+        path == *p
+            || path
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
 /// Whether the viewer sees a unit's calendar (times and first names, no
@@ -347,10 +358,26 @@ mod tests {
             assert!(!in_unit(&r, UnitId::from_db(1)));
             assert!(!sees_templates(&r));
         }
-        for ok in ["/review", "/review/export.csv", "/audit", "/account", "/logout", "/lang/en", "/static/app.css"] {
+        for ok in [
+            "/review",
+            "/review/export.csv",
+            "/audit",
+            "/account",
+            "/logout",
+            "/lang/en",
+            "/static/app.css",
+        ] {
             assert!(reviewer_may_open(ok), "{ok}");
         }
-        for no in ["/today", "/participants/1", "/auditx", "/reviewer", "/calendar", "/api/v1/participants", "/"] {
+        for no in [
+            "/today",
+            "/participants/1",
+            "/auditx",
+            "/reviewer",
+            "/calendar",
+            "/api/v1/participants",
+            "/",
+        ] {
             assert!(!reviewer_may_open(no), "{no}");
         }
     }

@@ -58,7 +58,11 @@ pub fn staff_of(actor: &str) -> Option<StaffId> {
 /// The participant's lots at `at` (Unix ms), from the `lots_assigned`
 /// events (`(at, lots)`, oldest first) and today's lots. See the module
 /// doc for what is approximated.
-pub fn lots_at(assigned: &[(i64, Option<StaffId>)], current: Option<StaffId>, at: i64) -> Option<StaffId> {
+pub fn lots_at(
+    assigned: &[(i64, Option<StaffId>)],
+    current: Option<StaffId>,
+    at: i64,
+) -> Option<StaffId> {
     if assigned.is_empty() {
         return current;
     }
@@ -130,7 +134,10 @@ mod tests {
 
     #[test]
     fn targets_and_actors() {
-        assert_eq!(participant_of("participant:7"), Some(ParticipantId::from_db(7)));
+        assert_eq!(
+            participant_of("participant:7"),
+            Some(ParticipantId::from_db(7))
+        );
         assert_eq!(participant_of("participant:x"), None);
         assert_eq!(participant_of("unit:7"), None);
         assert_eq!(staff_of("staff:3"), Some(s(3)));
@@ -144,7 +151,11 @@ mod tests {
         // Never reassigned: today's lots.
         assert_eq!(lots_at(&[], Some(s(4)), 10), Some(s(4)));
         let h = [(100, Some(s(1))), (200, None), (300, Some(s(2)))];
-        assert_eq!(lots_at(&h, Some(s(2)), 50), None, "before the first event: unknown");
+        assert_eq!(
+            lots_at(&h, Some(s(2)), 50),
+            None,
+            "before the first event: unknown"
+        );
         assert_eq!(lots_at(&h, Some(s(2)), 100), Some(s(1)));
         assert_eq!(lots_at(&h, Some(s(2)), 250), None);
         assert_eq!(lots_at(&h, Some(s(2)), 301), Some(s(2)));
@@ -154,9 +165,21 @@ mod tests {
     fn outside_one_s_caseload() {
         let unit = UnitId::from_db(1);
         let p = ParticipantId::from_db(9);
-        let lots = Viewer { id: s(7), role: Role::Lots, unit: Some(unit) };
-        let coord = Viewer { id: s(3), role: Role::Coordinator, unit: Some(UnitId::from_db(2)) };
-        let admin = Viewer { id: s(1), role: Role::Admin, unit: None };
+        let lots = Viewer {
+            id: s(7),
+            role: Role::Lots,
+            unit: Some(unit),
+        };
+        let coord = Viewer {
+            id: s(3),
+            role: Role::Coordinator,
+            unit: Some(UnitId::from_db(2)),
+        };
+        let admin = Viewer {
+            id: s(1),
+            role: Role::Admin,
+            unit: None,
+        };
         assert!(!outside_caseload(Some(&lots), p, unit, Some(s(7))));
         assert!(outside_caseload(Some(&lots), p, unit, Some(s(8))));
         assert!(outside_caseload(Some(&coord), p, unit, Some(s(7))));
@@ -171,10 +194,18 @@ mod tests {
         assert_eq!(a.len(), 10);
         let mut reversed = ids.clone();
         reversed.reverse();
-        assert_eq!(sample(&reversed, "2026-11", "", 10), a, "order of ids does not matter");
+        assert_eq!(
+            sample(&reversed, "2026-11", "", 10),
+            a,
+            "order of ids does not matter"
+        );
         assert_ne!(sample(&ids, "2026-12", "", 10), a);
         assert_ne!(sample(&ids, "2026-11", "x", 10), a);
-        assert_eq!(sample(&ids[..5], "2026-11", "", 10).len(), 5, "fewer views than n: all");
+        assert_eq!(
+            sample(&ids[..5], "2026-11", "", 10).len(),
+            5,
+            "fewer views than n: all"
+        );
     }
 
     proptest! {

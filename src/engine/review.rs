@@ -92,14 +92,9 @@ impl Engine {
         q: &ReviewQuery,
     ) -> Result<ReviewResult> {
         self.read_audited(actor, now, async |c| {
-            let rows = crate::store::review::views(
-                c,
-                q.from,
-                q.to,
-                q.actor.as_deref(),
-                q.participant,
-            )
-            .await?;
+            let rows =
+                crate::store::review::views(c, q.from, q.to, q.actor.as_deref(), q.participant)
+                    .await?;
             let people = crate::store::review::participants(c).await?;
             let history = crate::store::review::lots_history(c).await?;
             let viewers: HashMap<StaffId, Viewer> = staff::list(c)
@@ -125,9 +120,7 @@ impl Engine {
             let views: Vec<ReviewedView> = match q.selection {
                 ReviewSelection::All => judged,
                 ReviewSelection::Outside => judged.into_iter().filter(|v| v.outside).collect(),
-                ReviewSelection::Protected => {
-                    judged.into_iter().filter(|v| v.protected).collect()
-                }
+                ReviewSelection::Protected => judged.into_iter().filter(|v| v.protected).collect(),
                 ReviewSelection::Sample => {
                     let ids: Vec<i64> = judged.iter().map(|v| v.row.id).collect();
                     let picked = review::sample(&ids, &q.sample_key, &q.seed, q.sample_n);
@@ -137,8 +130,8 @@ impl Engine {
                         .collect()
                 }
             };
-            let viewed = Viewed::new("review.view", format!("selection:{}", q.selection))
-                .with(json!({
+            let viewed =
+                Viewed::new("review.view", format!("selection:{}", q.selection)).with(json!({
                     "from": q.from,
                     "to": q.to,
                     "actor": q.actor,
@@ -162,10 +155,14 @@ impl Engine {
     ) -> Result<i64> {
         let note = r.note.trim();
         if note.is_empty() {
-            return Err(Error::invalid("a review needs a note: what was checked and found"));
+            return Err(Error::invalid(
+                "a review needs a note: what was checked and found",
+            ));
         }
         if note.chars().count() > 4000 {
-            return Err(Error::invalid("a review's note has at most 4000 characters"));
+            return Err(Error::invalid(
+                "a review's note has at most 4000 characters",
+            ));
         }
         if r.from >= r.to {
             return Err(Error::invalid("the period must end after it starts"));

@@ -268,9 +268,8 @@ async fn authenticate(parts: &mut Parts, s: &AppState) -> Result<Authed, Respons
             .protected;
         drop(c);
         if protected {
-            let v = Viewed::participant("case.denied", p).with(
-                json!({ "via": "api", "token": t.id, "route": route, "protected": true }),
-            );
+            let v = Viewed::participant("case.denied", p)
+                .with(json!({ "via": "api", "token": t.id, "route": route, "protected": true }));
             s.engine.audit(&actor, now, v).await.map_err(err)?;
             return Err((
                 StatusCode::FORBIDDEN,

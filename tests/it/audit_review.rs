@@ -40,7 +40,9 @@ async fn world(t: &common::TestDb) -> World {
     };
     let lisa = app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
     let lars = app.staff("lars", Role::Lots, Some(app.unit.id)).await;
-    let cora = app.staff("cora", Role::Coordinator, Some(app.unit.id)).await;
+    let cora = app
+        .staff("cora", Role::Coordinator, Some(app.unit.id))
+        .await;
     let cobo = app.staff("cobo", Role::Coordinator, Some(b.id)).await;
     let boss = app.staff("boss", Role::Admin, None).await;
     app.staff("greta", Role::Reviewer, None).await;
@@ -66,7 +68,12 @@ async fn person(app: &UiApp, name: &str, lots: Option<StaffId>) -> Participant {
         lots_id: lots,
     };
     app.engine
-        .add_participant(&new, Some("sms".parse().unwrap()), &Actor("test".into()), Utc::now())
+        .add_participant(
+            &new,
+            Some("sms".parse().unwrap()),
+            &Actor("test".into()),
+            Utc::now(),
+        )
         .await
         .unwrap()
 }
@@ -74,10 +81,20 @@ async fn person(app: &UiApp, name: &str, lots: Option<StaffId>) -> Participant {
 /// An audit row as a read writes it, at `at`; its id.
 async fn view(app: &UiApp, at: DateTime<Utc>, who: &Staff, action: &str, p: ParticipantId) -> i64 {
     let mut c = app.engine.db.conn().await.unwrap();
-    audit::append(&mut c, at, &format!("staff:{}", who.id), action, &format!("participant:{p}"), json!({}))
+    audit::append(
+        &mut c,
+        at,
+        &format!("staff:{}", who.id),
+        action,
+        &format!("participant:{p}"),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    sqlx::query_scalar("SELECT MAX(id) FROM audit")
+        .fetch_one(&mut *c)
         .await
-        .unwrap();
-    sqlx::query_scalar("SELECT MAX(id) FROM audit").fetch_one(&mut *c).await.unwrap()
+        .unwrap()
 }
 
 fn query(selection: ReviewSelection) -> ReviewQuery {

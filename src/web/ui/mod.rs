@@ -261,11 +261,13 @@ impl FromRequestParts<AppState> for Me {
         let path = parts.uri.path();
         if viewer.role == Role::Reviewer && !access::reviewer_may_open(path) {
             let lang = lang.unwrap_or(staff.language);
-            return Err(if path == "/today" && parts.method == axum::http::Method::GET {
-                Redirect::to("/review").into_response()
-            } else {
-                UiError::forbidden(lang).into_response()
-            });
+            return Err(
+                if path == "/today" && parts.method == axum::http::Method::GET {
+                    Redirect::to("/review").into_response()
+                } else {
+                    UiError::forbidden(lang).into_response()
+                },
+            );
         }
         let hidden = hidden_for(s, staff.id)
             .await

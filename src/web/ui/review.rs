@@ -101,7 +101,11 @@ impl Asked {
 }
 
 fn bad_date(lang: Language) -> UiError {
-    UiError::new(StatusCode::BAD_REQUEST, lang, &t(lang, "ui-review-bad-date"))
+    UiError::new(
+        StatusCode::BAD_REQUEST,
+        lang,
+        &t(lang, "ui-review-bad-date"),
+    )
 }
 
 fn parse(p: &ReviewParams, tz: Tz, now: DateTime<Utc>, lang: Language) -> Result<Asked, UiError> {
@@ -120,7 +124,10 @@ fn parse(p: &ReviewParams, tz: Tz, now: DateTime<Utc>, lang: Language) -> Result
     let month = from.format("%Y-%m").to_string();
     if selection == ReviewSelection::Sample {
         from = month_start(from);
-        to = (month_start(from) + Duration::days(32)).with_day(1).unwrap_or(from) - Duration::days(1);
+        to = (month_start(from) + Duration::days(32))
+            .with_day(1)
+            .unwrap_or(from)
+            - Duration::days(1);
     }
     if to < from {
         return Err(bad_date(lang));
@@ -256,7 +263,10 @@ fn row_view(lang: Language, v: &ReviewedView, cx: &Context) -> RowView {
             ta(
                 lang,
                 "ui-review-token",
-                &[("name", cx.tokens.get(&id).cloned().unwrap_or(id.to_string()))]
+                &[(
+                    "name",
+                    cx.tokens.get(&id).cloned().unwrap_or(id.to_string())
+                )]
             )
         ),
         (Some(p), None) => p.clone(),
@@ -469,7 +479,9 @@ async fn review_page(
             period: format!(
                 "{} – {}",
                 r.from.with_timezone(&cx.tz).date_naive(),
-                (r.to - Duration::days(1)).with_timezone(&cx.tz).date_naive()
+                (r.to - Duration::days(1))
+                    .with_timezone(&cx.tz)
+                    .date_naive()
             ),
             views: r.views,
             note: r.note,
@@ -512,9 +524,10 @@ async fn review_page(
         .collect();
     let message = match f.done.as_deref() {
         Some("recorded") => Some(t(lang, "ui-review-recorded")),
-        Some(id) => id.parse::<i64>().ok().map(|id| {
-            ta(lang, "ui-review-protect-saved", &[("id", id.to_string())])
-        }),
+        Some(id) => id
+            .parse::<i64>()
+            .ok()
+            .map(|id| ta(lang, "ui-review-protect-saved", &[("id", id.to_string())])),
         None => None,
     };
     let mut hidden = vec![
@@ -523,7 +536,10 @@ async fn review_page(
         ("to", asked.to.to_string()),
         ("person", asked.person.clone()),
         ("participant", asked.participant.clone()),
-        ("unit", asked.unit.map(|u| u.to_string()).unwrap_or_default()),
+        (
+            "unit",
+            asked.unit.map(|u| u.to_string()).unwrap_or_default(),
+        ),
     ];
     if asked.q.selection == ReviewSelection::Sample {
         hidden.push(("n", asked.n.to_string()));
@@ -559,7 +575,15 @@ async fn review_page(
     }))
 }
 
-const COLUMNS: [&str; 7] = ["time", "who", "what", "participant", "unit", "from", "flags"];
+const COLUMNS: [&str; 7] = [
+    "time",
+    "who",
+    "what",
+    "participant",
+    "unit",
+    "from",
+    "flags",
+];
 
 async fn print_page(
     State(s): State<AppState>,
@@ -588,7 +612,11 @@ async fn print_page(
             ],
         ),
         count: count_line(lang, &result),
-        rows: result.views.iter().map(|v| row_view(lang, v, &cx)).collect(),
+        rows: result
+            .views
+            .iter()
+            .map(|v| row_view(lang, v, &cx))
+            .collect(),
         heads: COLUMNS
             .iter()
             .map(|c| t(lang, &format!("ui-review-col-{c}")))
@@ -639,7 +667,11 @@ async fn export_csv(
 fn csv_body(lang: Language, r: &ReviewResult, cx: &Context) -> anyhow::Result<Vec<u8>> {
     let mut w = super::monitoring::excel_csv();
     let mut head: Vec<String> = vec!["id".to_string()];
-    head.extend(COLUMNS.iter().map(|c| t(lang, &format!("ui-review-col-{c}"))));
+    head.extend(
+        COLUMNS
+            .iter()
+            .map(|c| t(lang, &format!("ui-review-col-{c}"))),
+    );
     head.push("code".to_string());
     w.write_record(&head)?;
     for v in &r.views {
@@ -733,6 +765,7 @@ async fn record_review(
 
 #[derive(Deserialize)]
 struct ProtectForm {
+    #[serde(default)]
     participant: String,
     #[serde(default)]
     protected: Option<String>,
@@ -806,14 +839,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a.q.selection, ReviewSelection::All);
-        assert_eq!((a.from.to_string(), a.to.to_string()), ("2026-12-01".into(), "2026-12-07".into()));
-        assert!(parse(
-            &ReviewParams { from: Some("7/12".into()), ..Default::default() },
-            chrono_tz::Europe::Stockholm,
-            now,
-            Language::En
-        )
-        .is_err());
+        assert_eq!(
+            (a.from.to_string(), a.to.to_string()),
+            ("2026-12-01".into(), "2026-12-07".into())
+        );
+        assert!(
+            parse(
+                &ReviewParams {
+                    from: Some("7/12".into()),
+                    ..Default::default()
+                },
+                chrono_tz::Europe::Stockholm,
+                now,
+                Language::En
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -837,7 +878,10 @@ mod tests {
                 assert_ne!(action_name(lang, a), *a, "{a}");
             }
         }
-        assert_eq!(action_name(Language::En, "case.view"), "opened the case record");
+        assert_eq!(
+            action_name(Language::En, "case.view"),
+            "opened the case record"
+        );
         assert_eq!(action_name(Language::En, "no.such"), "no.such");
     }
 }
