@@ -229,15 +229,15 @@ struct RowView {
 }
 
 fn who_name(lang: Language, actor: &str, cx: &Context) -> String {
-    if let Some(id) = crate::domain::review::staff_of(actor) {
-        if let Some(s) = cx.staff.iter().find(|s| s.id == id) {
-            return format!(
-                "{} ({}, {})",
-                s.name,
-                s.username,
-                t(lang, &format!("ui-role-{}", s.role.as_str()))
-            );
-        }
+    if let Some(id) = crate::domain::review::staff_of(actor)
+        && let Some(s) = cx.staff.iter().find(|s| s.id == id)
+    {
+        return format!(
+            "{} ({}, {})",
+            s.name,
+            s.username,
+            t(lang, &format!("ui-role-{}", s.role.as_str()))
+        );
     }
     match actor.split_once(':') {
         Some(("api", name)) => ta(lang, "ui-review-token", &[("name", name.to_string())]),
