@@ -593,6 +593,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     let db = server::open_db(&cfg).await?;
     let engine = Engine::new(db.clone())
         .with_series_min_gap(cfg.series_min_gap())
+        .with_audit_retention_days(cfg.audit_retention_days)
         .with_window(cfg.appointment_window());
     let actor = Actor::cli();
     let now = Utc::now();

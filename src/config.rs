@@ -133,6 +133,10 @@ pub struct Config {
     /// Whom someone without an account should ask (shown on the "no
     /// account" page); without it, "your coordinator or paminn's admin".
     pub oidc_no_account_contact: Option<String>,
+    /// How long audit rows (who looked at or changed what) are kept, in
+    /// days, apart from the units' message retention: at least 365 (the
+    /// database refuses to delete younger rows), by default five years.
+    pub audit_retention_days: i64,
 }
 
 /// Settings that are secrets: `{:?}` shows whether they are set, never
@@ -225,6 +229,7 @@ impl Default for Config {
             oidc_groups_claim: "groups".into(),
             oidc_provisioning_map: Vec::new(),
             oidc_no_account_contact: None,
+            audit_retention_days: crate::engine::review::DEFAULT_AUDIT_RETENTION_DAYS,
         }
     }
 }
@@ -539,6 +544,12 @@ impl Config {
         }
         if self.series_min_interval_minutes < 1 {
             return Err("series_min_interval_minutes must be at least 1".into());
+        }
+        if self.audit_retention_days < crate::engine::review::MIN_AUDIT_RETENTION_DAYS {
+            return Err(format!(
+                "audit_retention_days must be at least {} (a year of audit rows is kept whatever the setting)",
+                crate::engine::review::MIN_AUDIT_RETENTION_DAYS
+            ));
         }
         Ok(())
     }

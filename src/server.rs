@@ -133,6 +133,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let engine = Engine::new(db.clone())
         .with_series_min_gap(cfg.series_min_gap())
+        .with_audit_retention_days(cfg.audit_retention_days)
         .with_window(cfg.appointment_window());
     // Install the metrics recorder before anything counts.
     crate::telemetry::handle();

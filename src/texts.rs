@@ -90,6 +90,12 @@ pub fn render(lang: Language, key: &str, args_in: &[(&'static str, String)]) -> 
     text(lang, key, &a)
 }
 
+/// A text by key when there is one (the audit log's event names fall back
+/// to the code for an event without a plain-language name).
+pub fn try_text(lang: Language, key: &str) -> Option<String> {
+    LOCALES.try_lookup(lang_id(lang), key)
+}
+
 /// Every message key, for the GSM-7 and discretion checks.
 pub const RECEIPT_KEYS: &[&str] = &[
     "receipt-coming",

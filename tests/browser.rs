@@ -12,7 +12,9 @@
 //! monitoring and settings and sends a broadcast tied to a group activity
 //! (two members answer on the sandbox phone; the tally shows it), and an
 //! admin finds the case view in the audit
-//! log. Every page is checked at 360 px (see `usable` in flow.mjs). This
+//! log, opens the log review (loggkontroll), picks "views outside one's own
+//! caseload", finds their own view of Ali's record flagged and records a
+//! review. Every page is checked at 360 px (see `usable` in flow.mjs). This
 //! file then checks the
 //! database says the same. With `PAMINN_SCREENSHOTS=<dir>` the script saves
 //! screenshots of the main pages there (`docs/screenshots/` in the README).

@@ -7,6 +7,13 @@
 //! - **lots**: their own caseload in full; the unit's calendar (times, no
 //!   case notes). Another lots's participant is 403, even by URL.
 //! - **assistant**: times and phone numbers in their unit, no case record.
+//! - **reviewer** ("granskare"): the log review (loggkontroll) and nothing
+//!   else: no case record, no list of participants, no settings.
+//!
+//! A participant with a protected identity ("skyddad identitet") is seen
+//! only by the staff an admin named for them, and by those only as far as
+//! their role allows: protection narrows, it never widens. Everyone else,
+//! admins included, gets nothing ([`case_access`], [`shows`]).
 //!
 //! Also: the password rule and the slow-down after failed logins.
 
@@ -27,6 +34,38 @@ pub struct Subject {
     pub id: ParticipantId,
     pub unit: UnitId,
     pub lots: Option<StaffId>,
+    /// Protected identity, and whether the viewer asking is named.
+    pub shield: Shield,
+}
+
+/// Whether a participant's identity is protected, as seen by one viewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shield {
+    /// Not protected: the role rules alone decide.
+    Open,
+    /// Protected; `named`: the viewer is one of the staff named for them.
+    Protected { named: bool },
+}
+
+impl Shield {
+    /// The shield of a participant (`protected`, with the staff named for
+    /// them) for the viewer `viewer`.
+    pub fn of(protected: bool, named: &[StaffId], viewer: StaffId) -> Shield {
+        if protected {
+            Shield::Protected {
+                named: named.contains(&viewer),
+            }
+        } else {
+            Shield::Open
+        }
+    }
+}
+
+/// Whether a participant may appear at all (in a list, a search, a
+/// calendar, an export, a tally) for `viewer`: not protected, or the
+/// viewer is named for them. The role rules still apply on top.
+pub fn shows(viewer: StaffId, protected: bool, named: &[StaffId]) -> bool {
+    Shield::of(protected, named, viewer) != Shield::Protected { named: false }
 }
 
 /// How much of one participant a viewer may see.
@@ -42,6 +81,9 @@ pub enum CaseAccess {
 }
 
 pub fn case_access(v: &Viewer, p: &Subject) -> CaseAccess {
+    if p.shield == (Shield::Protected { named: false }) {
+        return CaseAccess::None;
+    }
     let same_unit = v.unit == Some(p.unit);
     match v.role {
         Role::Admin => CaseAccess::Full,
@@ -52,10 +94,44 @@ pub fn case_access(v: &Viewer, p: &Subject) -> CaseAccess {
     }
 }
 
+/// Whether a view of `p` by `v` stayed within the viewer's own work: the
+/// participant's lots, or a coordinator or assistant of the participant's
+/// unit. Admins and reviewers have no caseload, so every view of theirs is
+/// outside it; so is every refused attempt's, whoever made it. The log
+/// review's "views outside one's own caseload" is the complement.
+pub fn within_caseload(v: &Viewer, p: &Subject) -> bool {
+    match v.role {
+        Role::Lots => p.lots == Some(v.id),
+        Role::Coordinator | Role::Assistant => v.unit == Some(p.unit),
+        Role::Admin | Role::Reviewer => false,
+    }
+}
+
+const REVIEWER_PAGES: &[&str] = &[
+    "/review",
+    "/audit",
+    "/account",
+    "/logout",
+    "/accessibility",
+    "/lang",
+    "/static",
+];
+
+/// The pages a reviewer may open: the log review, their own account, the
+/// accessibility statement and logging out. Everything else is 403.
+pub fn reviewer_may_open(path: &str) -> bool {
+    REVIEWER_PAGES.iter().any(|p| {
+        path == *p
+            || path
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
 /// Whether the viewer sees a unit's calendar (times and first names, no
 /// case notes).
 pub fn sees_unit_calendar(v: &Viewer, unit: UnitId) -> bool {
-    v.role == Role::Admin || v.unit == Some(unit)
+    v.role == Role::Admin || (v.role != Role::Reviewer && v.unit == Some(unit))
 }
 
 /// Things a viewer may do that are not about one participant.
@@ -71,14 +147,16 @@ pub enum Action {
     Monitoring,
     /// Add staff, set their passwords.
     ManageStaff,
-    /// Read the audit log.
+    /// Read the audit log and record log reviews.
     ReadAudit,
     /// Groups and broadcasts.
     Broadcast,
+    /// Mark a participant protected and name who may see them.
+    Protect,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 8] = [
         Action::AddParticipant,
         Action::AssignLots,
         Action::Settings,
@@ -86,6 +164,7 @@ impl Action {
         Action::ManageStaff,
         Action::ReadAudit,
         Action::Broadcast,
+        Action::Protect,
     ];
 }
 
@@ -93,6 +172,8 @@ pub fn may(v: &Viewer, a: Action) -> bool {
     use Action::*;
     match v.role {
         Role::Admin => true,
+        // A reviewer reviews the log, with or without a unit.
+        Role::Reviewer => matches!(a, ReadAudit),
         // Without a unit a coordinator, lots or assistant can do nothing
         // unit-bound.
         _ if v.unit.is_none() => false,
@@ -115,7 +196,7 @@ pub fn sees_templates(v: &Viewer) -> bool {
 /// Whether a viewer acts on a unit's settings, monitoring or calendar: an
 /// admin on any, everyone else on their own.
 pub fn in_unit(v: &Viewer, unit: UnitId) -> bool {
-    v.role == Role::Admin || v.unit == Some(unit)
+    v.role == Role::Admin || (v.role != Role::Reviewer && v.unit == Some(unit))
 }
 
 /// A password as chosen: 10-200 characters, not all the same character.
@@ -193,7 +274,13 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const ROLES: [Role; 4] = [Role::Admin, Role::Coordinator, Role::Lots, Role::Assistant];
+    const ROLES: [Role; 5] = [
+        Role::Admin,
+        Role::Coordinator,
+        Role::Lots,
+        Role::Assistant,
+        Role::Reviewer,
+    ];
 
     fn v(role: Role, id: i64, unit: Option<i64>) -> Viewer {
         Viewer {
@@ -207,6 +294,7 @@ mod tests {
             id: ParticipantId::from_db(1),
             unit: UnitId::from_db(unit),
             lots: lots.map(StaffId::from_db),
+            shield: Shield::Open,
         }
     }
 
@@ -229,6 +317,9 @@ mod tests {
             (Role::Assistant, Some(1), 1, true, Contact),
             (Role::Assistant, Some(1), 2, false, no),
             (Role::Assistant, None, 1, false, no),
+            (Role::Reviewer, Some(1), 1, false, no),
+            (Role::Reviewer, Some(1), 1, true, no),
+            (Role::Reviewer, None, 1, false, no),
         ];
         for (role, vu, pu, mine, want) in table {
             let viewer = v(role, 7, vu);
@@ -242,14 +333,96 @@ mod tests {
     }
 
     #[test]
-    fn only_admins_read_the_audit_log_and_manage_staff() {
+    fn only_admins_and_reviewers_read_the_audit_log_only_admins_manage_staff() {
         for role in ROLES {
             for unit in [None, Some(1)] {
                 let viewer = v(role, 1, unit);
-                assert_eq!(may(&viewer, Action::ReadAudit), role == Role::Admin);
+                assert_eq!(
+                    may(&viewer, Action::ReadAudit),
+                    matches!(role, Role::Admin | Role::Reviewer)
+                );
                 assert_eq!(may(&viewer, Action::ManageStaff), role == Role::Admin);
+                assert_eq!(may(&viewer, Action::Protect), role == Role::Admin);
             }
         }
+    }
+
+    #[test]
+    fn a_reviewer_may_do_nothing_but_review() {
+        for unit in [None, Some(1)] {
+            let r = v(Role::Reviewer, 1, unit);
+            for a in Action::ALL {
+                assert_eq!(may(&r, a), a == Action::ReadAudit, "{a:?}");
+            }
+            assert!(!sees_unit_calendar(&r, UnitId::from_db(1)));
+            assert!(!in_unit(&r, UnitId::from_db(1)));
+            assert!(!sees_templates(&r));
+        }
+        for ok in [
+            "/review",
+            "/review/export.csv",
+            "/audit",
+            "/account",
+            "/logout",
+            "/lang/en",
+            "/static/app.css",
+        ] {
+            assert!(reviewer_may_open(ok), "{ok}");
+        }
+        for no in [
+            "/today",
+            "/participants/1",
+            "/auditx",
+            "/reviewer",
+            "/calendar",
+            "/api/v1/participants",
+            "/",
+        ] {
+            assert!(!reviewer_may_open(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn a_protected_participant_is_seen_only_by_named_staff_and_only_as_their_role_allows() {
+        let named = [StaffId::from_db(7)];
+        let mut subject = p(1, Some(7));
+        // (role, viewer id, viewer unit, expected)
+        let table = [
+            (Role::Admin, 9, None, CaseAccess::None),
+            (Role::Admin, 7, None, CaseAccess::Full),
+            (Role::Coordinator, 9, Some(1), CaseAccess::None),
+            (Role::Lots, 7, Some(1), CaseAccess::Full),
+            (Role::Lots, 8, Some(1), CaseAccess::None),
+            (Role::Assistant, 9, Some(1), CaseAccess::None),
+            // Named, but the role gives nothing: protection never widens.
+            (Role::Coordinator, 7, Some(2), CaseAccess::None),
+            (Role::Assistant, 7, Some(1), CaseAccess::Contact),
+        ];
+        for (role, id, unit, want) in table {
+            let viewer = v(role, id, unit);
+            subject.shield = Shield::of(true, &named, viewer.id);
+            assert_eq!(case_access(&viewer, &subject), want, "{role:?} {id}");
+            assert_eq!(
+                shows(viewer.id, true, &named),
+                id == 7,
+                "{role:?} {id} in lists"
+            );
+        }
+        assert!(shows(StaffId::from_db(9), false, &[]));
+        assert!(shows(StaffId::from_db(9), false, &named));
+        assert!(!shows(StaffId::from_db(9), true, &[]));
+    }
+
+    #[test]
+    fn within_caseload_is_the_lots_or_the_unit_never_an_admin() {
+        let mine = p(1, Some(7));
+        assert!(within_caseload(&v(Role::Lots, 7, Some(1)), &mine));
+        assert!(!within_caseload(&v(Role::Lots, 8, Some(1)), &mine));
+        assert!(within_caseload(&v(Role::Coordinator, 3, Some(1)), &mine));
+        assert!(!within_caseload(&v(Role::Coordinator, 3, Some(2)), &mine));
+        assert!(within_caseload(&v(Role::Assistant, 4, Some(1)), &mine));
+        assert!(!within_caseload(&v(Role::Admin, 1, None), &mine));
+        assert!(!within_caseload(&v(Role::Reviewer, 5, Some(1)), &mine));
     }
 
     #[test]
@@ -265,7 +438,7 @@ mod tests {
             for a in Action::ALL {
                 assert_eq!(
                     may(&v(role, 1, None), a),
-                    role == Role::Admin,
+                    role == Role::Admin || (role == Role::Reviewer && a == Action::ReadAudit),
                     "{role:?} {a:?}"
                 );
             }

@@ -87,12 +87,26 @@ string_enum!(
 );
 
 string_enum!(
-    /// Staff roles.
+    /// Staff roles. A reviewer ("granskare") reviews the audit log and
+    /// nothing else.
     Role, "role" {
         Admin => "admin",
         Coordinator => "coordinator" | "samordnare",
         Lots => "lots" | "navigator",
         Assistant => "assistant" | "assistent",
+        Reviewer => "reviewer" | "granskare",
+    }
+);
+
+string_enum!(
+    /// The log review's ready-made selections of case-record views
+    /// (`domain::review`): every view, views outside the viewer's own
+    /// caseload, views of protected participants, the month's sample.
+    ReviewSelection, "review selection" {
+        All => "all" | "alla",
+        Outside => "outside" | "utanfor" | "utanför",
+        Protected => "protected" | "skyddade",
+        Sample => "sample" | "stickprov",
     }
 );
 

@@ -20,6 +20,7 @@ pub mod recurrence;
 pub mod reply;
 pub mod retention;
 pub mod retry;
+pub mod review;
 pub mod schedule;
 pub mod sign_in;
 pub mod span;

@@ -89,9 +89,16 @@ impl Engine {
         };
         let day = now.with_timezone(&tz).date_naive();
         let (start, end) = (midnight(day, tz), midnight(day + Duration::days(1), tz));
-        let list = self
+        let mut list = self
             .day(Scope::Caseload(s), start, end, false, MAX_TODAY_ROWS, now)
             .await?;
+        // A protected participant the lots is not named for is not theirs
+        // to see (`domain::access::shows`).
+        let hidden = {
+            let mut c = self.db.conn().await?;
+            crate::store::protection::hidden_for(&mut c, Some(s)).await?
+        };
+        list.retain(|r| !hidden.contains(&r.slot.participant_id));
         Ok((tz, list))
     }
 }

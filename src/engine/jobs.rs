@@ -1,6 +1,7 @@
 //! Periodic jobs, run by `paminn serve` every few minutes and by
 //! `paminn maintenance`: tasks for silence, expiring consent and empty
-//! calendars, and the purge of old message texts. Every job is idempotent
+//! calendars, the purge of old message texts, and of audit rows older than
+//! `audit_retention_days` (`Engine::purge_audit`). Every job is idempotent
 //! (tasks are keyed), so running it twice or from two instances is safe.
 
 use super::Engine;
@@ -20,6 +21,8 @@ pub struct JobReport {
     pub consent_tasks: usize,
     pub gap_tasks: usize,
     pub purged_texts: u64,
+    /// Audit rows older than `audit_retention_days`, deleted.
+    pub purged_audit_rows: u64,
 }
 
 impl Engine {
@@ -29,6 +32,7 @@ impl Engine {
             consent_tasks: self.consent_tasks(now).await?,
             gap_tasks: self.gap_tasks(now).await?,
             purged_texts: self.purge_texts(now).await?,
+            purged_audit_rows: self.purge_audit(now).await?,
         })
     }
 

@@ -307,10 +307,16 @@ impl Engine {
                 role: tapper.role,
                 unit: tapper.unit_id,
             };
+            let named = if p.protected {
+                crate::store::protection::named(&mut tx, p.id).await?
+            } else {
+                Vec::new()
+            };
             let subject = crate::domain::access::Subject {
                 id: p.id,
                 unit: p.unit_id,
                 lots: p.lots_id,
+                shield: crate::domain::access::Shield::of(p.protected, &named, tapper.id),
             };
             if !link::attendance_button_valid(cb.created_at, now)
                 || !tapper.active

@@ -22,6 +22,7 @@ pub mod planner;
 pub mod reads;
 pub mod record;
 pub mod replies;
+pub mod review;
 pub mod series;
 pub mod settings;
 pub mod sign_in;
@@ -50,6 +51,9 @@ pub struct Engine {
     series_min_gap: chrono::Duration,
     /// Accepted appointment times (`appointment_years_back` / `_ahead`).
     pub window: crate::domain::window::Window,
+    /// How long audit rows are kept (`audit_retention_days`), apart from
+    /// the units' message retention.
+    audit_retention_days: i64,
 }
 
 impl Engine {
@@ -59,7 +63,20 @@ impl Engine {
             wake: Arc::new(Notify::new()),
             series_min_gap: chrono::Duration::minutes(60),
             window: Default::default(),
+            audit_retention_days: review::DEFAULT_AUDIT_RETENTION_DAYS,
         }
+    }
+
+    /// Sets how long audit rows are kept; at least
+    /// [`review::MIN_AUDIT_RETENTION_DAYS`] (the database refuses younger
+    /// deletions anyway).
+    pub fn with_audit_retention_days(mut self, days: i64) -> Self {
+        self.audit_retention_days = days.max(review::MIN_AUDIT_RETENTION_DAYS);
+        self
+    }
+
+    pub fn audit_retention_days(&self) -> i64 {
+        self.audit_retention_days
     }
 
     /// Sets the shortest gap a series may have (default 60 minutes).

@@ -87,7 +87,7 @@ impl Engine {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Staff> {
-        if role != Role::Admin && unit.is_none() {
+        if !matches!(role, Role::Admin | Role::Reviewer) && unit.is_none() {
             return Err(Error::invalid(
                 "a coordinator, lots or assistant belongs to a unit",
             ));

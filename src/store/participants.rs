@@ -36,6 +36,9 @@ pub struct Participant {
     pub phase: Option<Phase>,
     /// Set when personal data was erased; the row stays for counts.
     pub erased: bool,
+    /// Protected identity (skyddad identitet): only the staff named in
+    /// `protected_staff` see them (`store::protection`, `domain::access`).
+    pub protected: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -62,7 +65,7 @@ pub struct NewParticipant {
 }
 
 pub(crate) const COLS: &str = "id, unit_id, first_name, phone, language, channel_pref, status, lots_id, \
-                    time_zone, discreet, opted_out, telegram_chat_id, intensity, phase, erased_at, created_at";
+                    time_zone, discreet, opted_out, telegram_chat_id, intensity, phase, erased_at, protected, created_at";
 
 pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Participant> {
     let opted: String = r.try_get("opted_out")?;
@@ -88,6 +91,7 @@ pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Participant> {
         intensity: parse_col(&r.try_get::<String, _>("intensity")?)?,
         phase: r.try_get::<Option<String>, _>("phase")?.map(Phase::from_db),
         erased: r.try_get::<Option<i64>, _>("erased_at")?.is_some(),
+        protected: r.try_get::<i64, _>("protected")? != 0,
         created_at: from_ms(r.try_get("created_at")?),
     })
 }

@@ -33,6 +33,10 @@ pub struct MessageFilter {
     pub status: Option<OutboxStatus>,
     pub channel: Option<ChannelKind>,
     pub who: Option<Who>,
+    /// The staff member searching: protected participants they are not
+    /// named for are left out (`domain::access::shows`). `None`: no one is
+    /// searching (internal use), nothing left out.
+    pub viewer: Option<crate::domain::StaffId>,
 }
 
 /// One message as monitoring shows it: no text.
@@ -126,6 +130,14 @@ fn where_clause(f: &MessageFilter) -> (String, Vec<Arg>) {
             )
         }
         None => {}
+    }
+    if let Some(v) = f.viewer {
+        push(
+            "(p.protected = 0 OR EXISTS (SELECT 1 FROM protected_staff ps \
+              WHERE ps.participant_id = p.id AND ps.staff_id = ?1))",
+            vec![Arg::I(v.get())],
+            &mut args,
+        );
     }
     (parts.join(" AND "), args)
 }

@@ -258,6 +258,26 @@ async fn authenticate(parts: &mut Parts, s: &AppState) -> Result<Authed, Respons
             return Err(Error::not_found(what).into_response());
         }
     }
+    // A protected participant is seen only by the staff named for them; a
+    // token is no one's: 403, and the attempt is flagged in the log review.
+    if let Some(p) = participant {
+        let mut c = s.engine.db.conn().await.map_err(err)?;
+        let protected = crate::store::participants::get(&mut c, p)
+            .await
+            .map_err(err)?
+            .protected;
+        drop(c);
+        if protected {
+            let v = Viewed::participant("case.denied", p)
+                .with(json!({ "via": "api", "token": t.id, "route": route, "protected": true }));
+            s.engine.audit(&actor, now, v).await.map_err(err)?;
+            return Err((
+                StatusCode::FORBIDDEN,
+                Json(json!({ "error": "this participant has a protected identity" })),
+            )
+                .into_response());
+        }
+    }
     if !writes {
         let (action, target) = match (participant, &named) {
             (Some(p), _) => ("case.view", format!("participant:{p}")),
@@ -406,7 +426,10 @@ async fn list_participants(
         }
         None => scope.0.unit,
     };
-    Ok(Json(participants::list(&mut c, unit).await?))
+    // Protected participants are in no token's list.
+    let mut list = participants::list(&mut c, unit).await?;
+    list.retain(|p| !p.protected);
+    Ok(Json(list))
 }
 
 #[derive(Deserialize)]
@@ -711,7 +734,8 @@ async fn list_tasks(
     let p = q.participant.as_deref().map(pid).transpose()?;
     let mut c = s.engine.db.conn().await?;
     let mut list = crate::store::tasks::list(&mut c, p, !q.all).await?;
-    list.retain(|t| scope.0.in_unit(Some(t.unit_id)));
+    let hidden = crate::store::protection::hidden_for(&mut c, None).await?;
+    list.retain(|t| scope.0.in_unit(Some(t.unit_id)) && !hidden.contains(&t.participant_id));
     Ok(Json(list))
 }
 

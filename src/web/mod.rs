@@ -42,6 +42,13 @@ pub fn router(state: AppState) -> Router {
         .merge(telegram::router())
         .merge(ui::router())
         .fallback(ui::not_found_page);
+    // Every audit row written while serving a request names its page.
+    let r = r.layer(axum::middleware::from_fn(
+        |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            let page = format!("{} {}", req.method(), req.uri().path());
+            crate::store::audit::PAGE.scope(page, next.run(req)).await
+        },
+    ));
     let https = state.ui.secure_cookies;
     // The request span names the path, never the query: gateways put the
     // webhook secret in `?secret=`.

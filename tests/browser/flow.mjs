@@ -611,6 +611,29 @@ try {
   await page.getByText('case.view').first().waitFor();
   await usable('/audit');
   await shot('audit');
+
+  log("an admin reviews the views outside one's own caseload and records the review (loggkontroll)");
+  // The admin opens Ali's case record: an admin has no caseload, so the
+  // view is outside one's own and must show in that selection.
+  await page.goto(participantUrl);
+  await page.getByRole('heading', { level: 1, name: /Ali/ }).waitFor();
+  await page.getByRole('link', { name: 'Loggkontroll', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: 'Loggkontroll' }).waitFor();
+  await usable('the log review');
+  await page.getByRole('link', { name: 'Öppningar utanför egen ärendelista' }).click();
+  await page.waitForURL(/selection=outside/);
+  {
+    const row = page.locator('table.review tbody tr', { hasText: 'Ali' }).filter({ hasText: 'öppnade akten' }).first();
+    await row.waitFor();
+    await row.getByText('utanför egen ärendelista').waitFor();
+  }
+  await usable("the log review: views outside one's own caseload");
+  await page.getByLabel('Kommentar: vad som granskades och vad som hittades').fill('Administratörens öppning av Alis akt var en del av uppföljningen. Inget att åtgärda.');
+  await page.getByRole('button', { name: 'Registrera granskning' }).click();
+  await page.getByText('Granskningen är registrerad.').waitFor();
+  await page.locator('#past-reviews').getByText('Inget att åtgärda.').waitFor();
+  await usable('the log review with a recorded review');
+  await shot('review');
   console.log(`axe-core ${AXE_VERSION}: ${axeChecked.size} page states checked (WCAG 2.1 A/AA), 0 violations`);
   console.log('ok');
 } catch (e) {

@@ -180,7 +180,8 @@ both_backends! {
         let (s, _) = app.call(reqwest::Method::POST, &format!("/api/v1/tasks/{tid}/done"), None).await;
         assert_eq!(s, StatusCode::CONFLICT);
         // Closed the way the web UI closes one (`Engine::set_task_done`):
-        // one audit row naming the participant and the kind.
+        // one audit row naming the participant and the kind, and the
+        // request it came from.
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT target, detail FROM audit WHERE action = 'task.done'")
                 .fetch_all(&app.engine.db.pool)
@@ -188,7 +189,7 @@ both_backends! {
                 .unwrap();
         assert_eq!(rows.len(), 1, "{rows:?}");
         let detail: Value = serde_json::from_str(&rows[0].1).unwrap();
-        assert_eq!((rows[0].0.clone(), detail), (format!("task:{tid}"), json!({ "participant_id": pid, "kind": "gap" })));
+        assert_eq!((rows[0].0.clone(), detail), (format!("task:{tid}"), json!({ "participant_id": pid, "kind": "gap", "page": format!("POST /api/v1/tasks/{tid}/done") })));
         let (_, a) = app.call(reqwest::Method::POST, "/api/v1/appointments", Some(json!({
             "participant_id": pid, "start": "2030-06-10T09:00"
         }))).await;

@@ -8,6 +8,7 @@ mod common;
 
 mod api;
 mod api_tokens;
+mod audit_review;
 mod bad_input;
 mod broadcasts;
 mod cli;

@@ -245,16 +245,18 @@ both_backends! {
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains(r#"<h1 id="h-page">Granskningslogg</h1>"#));
         assert!(page.contains(r#"<td data-label="Vem">lisa Testsson (lisa)</td>"#), "the actor by name");
-        assert!(page.contains("><code>login</code></td>") && page.contains("><code>case.view</code></td>"));
+        // Each event in plain language, its code beside it.
+        assert!(page.contains(">loggade in<br><small><code>login</code></small></td>"));
+        assert!(page.contains(">öppnade akten<br><small><code>case.view</code></small></td>"));
         assert!(page.contains(&format!(r#"<a href="/participants/{}">deltagare #{}</a>"#, p.id, p.id)));
         assert!(page.contains(&local_dt(Language::Sv, viewed_at, Stockholm)), "local time with the weekday");
         // Newest first: the admin's own login is above lisa's.
-        let boss_login = page.find("boss Testsson (boss)</td>\n    <td data-label=\"Händelse\"><code>login</code>").expect("the admin's login");
-        let lisa_login = page.find("lisa Testsson (lisa)</td>\n    <td data-label=\"Händelse\"><code>login</code>").expect("lisa's login");
+        let boss_login = page.find("boss Testsson (boss)</td>\n    <td data-label=\"Händelse\">loggade in<br><small><code>login</code>").expect("the admin's login");
+        let lisa_login = page.find("lisa Testsson (lisa)</td>\n    <td data-label=\"Händelse\">loggade in<br><small><code>login</code>").expect("lisa's login");
         assert!(boss_login < lisa_login);
         // Filtered by actor (username) and action (a prefix).
         let (_, page) = b.get("/audit?actor=lisa&action=case").await;
-        assert!(page.contains("><code>case.view</code></td>"));
+        assert!(page.contains("<code>case.view</code></small></td>"));
         assert!(!page.contains("<code>login</code>") && !page.contains("boss Testsson (boss)</td>"));
         let (_, page) = b.get("/audit?actor=system").await;
         assert!(page.contains("Inga rader matchar."));
@@ -272,7 +274,7 @@ both_backends! {
         }
         let mut b = w.app.login("boss").await;
         let (_, page) = b.get("/audit?action=test.bulk").await;
-        assert_eq!(page.matches("><code>test.bulk</code></td>").count(), 50);
+        assert_eq!(page.matches("<small><code>test.bulk</code></small></td>").count(), 50);
         assert!(page.contains("row:59<") && !page.contains("row:9<"));
         let start = page.find(r#"rel="next""#).expect("an older page");
         let href_start = page[..start].rfind("href=\"").unwrap() + 6;
@@ -281,7 +283,7 @@ both_backends! {
             .replace("&#38;", "&");
         assert!(href.starts_with("/audit?action=test.bulk&before="), "{href}");
         let (_, older) = b.get(&href).await;
-        assert_eq!(older.matches("><code>test.bulk</code></td>").count(), 10);
+        assert_eq!(older.matches("<small><code>test.bulk</code></small></td>").count(), 10);
         assert!(older.contains("row:0<") && !older.contains("rel=\"next\""));
         assert!(older.contains("systemet"), "the system as an actor");
     }
@@ -307,10 +309,10 @@ both_backends! {
         assert_eq!(res.status(), StatusCode::CONFLICT);
         assert!(res.text().await.unwrap().contains("lisa Testsson är lots för 1 deltagare"));
         w.app.engine.assign_lots(ali.id, None, &actor, now).await.unwrap();
-        // Every role but admin needs a unit.
+        // Every role but admin and reviewer needs a unit.
         let res = b.post(&format!("/staff/{id}/role"), &[("role", "coordinator"), ("unit", "")]).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(res.text().await.unwrap().contains("Alla utom administratörer behöver en enhet."));
+        assert!(res.text().await.unwrap().contains("Alla utom administratörer och granskare behöver en enhet."));
         let res = b.post(&format!("/staff/{id}/role"), &[("role", "boss"), ("unit", unit_a.as_str())]).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(w.app.audit("staff.role").await.is_empty());

@@ -34,6 +34,9 @@ const GETS: &[&str] = &[
     "/settings/templates/reminder-reply/sv",
     "/staff",
     "/audit",
+    "/review",
+    "/review/export.csv",
+    "/review/print",
     "/account",
     "/sandbox",
     "/sandbox/1/messages",
@@ -82,6 +85,8 @@ const POSTS: &[&str] = &[
     "/broadcasts/1/cancel-activity",
     "/groups",
     "/groups/1/activity",
+    "/review/record",
+    "/review/protection",
 ];
 
 async fn fixture(t: &common::TestDb) -> ui::UiApp {
@@ -306,5 +311,41 @@ crate::both_backends! {
         }
         let missing = http.get(format!("{}/no-such-page", app.base)).send().await.unwrap().text().await.unwrap();
         assert!(missing.contains(link), "{missing}");
+    }
+}
+
+both_backends! {
+    async fn a_reviewer_opens_the_review_and_the_audit_log_and_nothing_else(t) {
+        let app = fixture(&t).await;
+        app.staff("greta", Role::Reviewer, None).await;
+        let mut r = app.login("greta").await;
+        let allowed = ["/audit", "/review", "/review/export.csv", "/review/print", "/account"];
+        for path in GETS {
+            let (status, _) = r.get(path).await;
+            let want = if allowed.contains(path) {
+                StatusCode::OK
+            } else if *path == "/today" {
+                StatusCode::SEE_OTHER
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(status, want, "GET {path} as a reviewer");
+        }
+        assert_eq!(r.get_location("/today").await.as_deref(), Some("/review"));
+        r.get("/review").await;
+        for path in POSTS {
+            let s = r.post(path, &[("text", "x"), ("value", "paused")]).await.status();
+            let may = ["/logout", "/account/password", "/review/record"];
+            if !may.contains(path) {
+                assert_eq!(s, StatusCode::FORBIDDEN, "POST {path} as a reviewer");
+            }
+            if *path == "/logout" {
+                r = app.login("greta").await;
+                r.get("/review").await;
+            }
+        }
+        // No case record was opened, no list was read.
+        assert!(app.audit("case.view").await.is_empty());
+        assert!(app.audit("today.view").await.is_empty());
     }
 }

@@ -314,7 +314,7 @@ async fn create_staff(
                 u.parse::<i64>().map_err(|_| "ui-admin-unit-needed")?,
             )),
         };
-        if unit.is_none() && role != Role::Admin {
+        if unit.is_none() && !matches!(role, Role::Admin | Role::Reviewer) {
             return Err("ui-admin-unit-needed");
         }
         let password = Password::parse(&f.password).map_err(|_| "ui-password-rule")?;
@@ -584,6 +584,8 @@ struct AuditView {
     at: String,
     actor: String,
     action: String,
+    /// The action in plain language ("opened the case record").
+    what: String,
     target: String,
     target_href: Option<String>,
     detail: Option<String>,
@@ -733,6 +735,7 @@ async fn audit_page(
                 at: local_dt(lang, r.at, tz),
                 actor: who_is(lang, &r.actor, &names),
                 action: r.action.clone(),
+                what: super::action_name(lang, &r.action),
                 target,
                 target_href,
                 detail: (r.detail != "{}").then(|| r.detail.clone()),

@@ -638,6 +638,7 @@ async fn status(
     drop(c);
     // The tally names members, their reasons and numbers: every view is
     // audited.
+    let hidden = &me.hidden;
     let named = s
         .engine
         .read_audited(&me.actor(), now, async |c| {
@@ -652,17 +653,20 @@ async fn status(
                         reason,
                     })
                 };
-                for id in &tl.coming {
+                // Protected participants the viewer is not named for are
+                // counted, never named.
+                let shown = |id: &crate::domain::ParticipantId| !hidden.contains(id);
+                for id in tl.coming.iter().filter(|i| shown(i)) {
                     named.coming.push(member(&mut *c, *id, None).await?);
                 }
-                for x in &tl.cannot {
+                for x in tl.cannot.iter().filter(|x| shown(&x.participant_id)) {
                     let m = member(&mut *c, x.participant_id, x.reason.clone()).await?;
                     named.cannot.push(m);
                 }
-                for id in &tl.no_answer {
+                for id in tl.no_answer.iter().filter(|i| shown(i)) {
                     named.no_answer.push(member(&mut *c, *id, None).await?);
                 }
-                for id in &tl.not_delivered {
+                for id in tl.not_delivered.iter().filter(|i| shown(i)) {
                     named.not_delivered.push(member(&mut *c, *id, None).await?);
                 }
             }

@@ -20,6 +20,7 @@ pub mod admin;
 pub mod broadcasts;
 pub mod monitoring;
 pub mod participants;
+pub mod review;
 pub mod sandbox;
 pub mod settings;
 pub mod sign_in;
@@ -28,7 +29,7 @@ pub mod today;
 pub mod unit_templates;
 
 use super::AppState;
-use crate::domain::access::{self, Action, CaseAccess, Subject, Viewer};
+use crate::domain::access::{self, Action, CaseAccess, Shield, Subject, Viewer};
 use crate::domain::{AppointmentId, Language, ParticipantId, Role};
 use crate::engine::Actor;
 use crate::engine::auth::LiveSession;
@@ -125,6 +126,7 @@ pub fn router() -> Router<AppState> {
         .merge(settings::router())
         .merge(unit_templates::router())
         .merge(admin::router())
+        .merge(review::router())
         .merge(broadcasts::router())
         .merge(sandbox::router())
 }
@@ -162,6 +164,10 @@ pub struct Me {
     /// switch comes back to exactly this (an older page of messages, a
     /// filtered list), not to the first page.
     pub here: Option<String>,
+    /// The protected participants this viewer is not named for: left out
+    /// of every list, calendar, search, export and tally, 403 when asked
+    /// for (`access::shows`).
+    pub hidden: std::collections::HashSet<ParticipantId>,
 }
 
 impl Me {
@@ -171,6 +177,33 @@ impl Me {
 
     pub fn may(&self, a: Action) -> bool {
         access::may(&self.viewer, a)
+    }
+
+    /// A participant's protection as this viewer meets it.
+    pub fn shield(&self, p: ParticipantId) -> Shield {
+        if self.hidden.contains(&p) {
+            Shield::Protected { named: false }
+        } else {
+            Shield::Open
+        }
+    }
+
+    /// How much of a participant (id, unit, lots) this viewer may see.
+    pub fn access_to(
+        &self,
+        id: ParticipantId,
+        unit: crate::domain::UnitId,
+        lots: Option<crate::domain::StaffId>,
+    ) -> CaseAccess {
+        access::case_access(
+            &self.viewer,
+            &Subject {
+                id,
+                unit,
+                lots,
+                shield: self.shield(id),
+            },
+        )
     }
 
     /// 403 unless the viewer may do `a`.
@@ -252,7 +285,24 @@ impl FromRequestParts<AppState> for Me {
         let here = (parts.method == axum::http::Method::GET)
             .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_string()))
             .flatten();
+        // A reviewer sees the log review and nothing else: the start page
+        // is the review, every other page 403.
+        let path = parts.uri.path();
+        if viewer.role == Role::Reviewer && !access::reviewer_may_open(path) {
+            let lang = lang.unwrap_or(staff.language);
+            return Err(
+                if path == "/today" && parts.method == axum::http::Method::GET {
+                    Redirect::to("/review").into_response()
+                } else {
+                    UiError::forbidden(lang).into_response()
+                },
+            );
+        }
+        let hidden = hidden_for(s, staff.id)
+            .await
+            .map_err(|e| UiError::from(e).into_response())?;
         Ok(Me {
+            hidden,
             lang: lang.unwrap_or(staff.language),
             staff,
             viewer,
@@ -262,6 +312,21 @@ impl FromRequestParts<AppState> for Me {
             here,
         })
     }
+}
+
+/// The protected participants `viewer` is not named for, by the rule in
+/// `domain::access` ([`access::shows`]).
+pub async fn hidden_for(
+    s: &AppState,
+    viewer: crate::domain::StaffId,
+) -> crate::error::Result<std::collections::HashSet<ParticipantId>> {
+    let mut c = s.engine.db.conn().await?;
+    Ok(crate::store::protection::all(&mut c)
+        .await?
+        .into_iter()
+        .filter(|(_, named)| !access::shows(viewer, true, named))
+        .map(|(p, _)| p)
+        .collect())
 }
 
 /// A form posted by a logged-in staff member, its CSRF token checked.
@@ -324,10 +389,11 @@ pub struct NavItem {
 
 fn nav(me: &Me) -> Vec<NavItem> {
     let l = me.lang;
+    let works = me.viewer.role != Role::Reviewer;
     let mut items = vec![
-        ("/today", "ui-nav-today", true),
-        ("/participants", "ui-nav-participants", true),
-        ("/calendar", "ui-nav-calendar", true),
+        ("/today", "ui-nav-today", works),
+        ("/participants", "ui-nav-participants", works),
+        ("/calendar", "ui-nav-calendar", works),
         (
             "/monitoring",
             "ui-nav-monitoring",
@@ -346,6 +412,7 @@ fn nav(me: &Me) -> Vec<NavItem> {
             !me.may(Action::Settings) && access::sees_templates(&me.viewer),
         ),
         ("/staff", "ui-nav-staff", me.may(Action::ManageStaff)),
+        ("/review", "ui-nav-review", me.may(Action::ReadAudit)),
         ("/audit", "ui-nav-audit", me.may(Action::ReadAudit)),
         ("/sandbox", "ui-nav-sandbox", me.demo),
     ];
@@ -362,6 +429,13 @@ fn nav(me: &Me) -> Vec<NavItem> {
 /// A UI text by key.
 pub fn t(lang: Language, key: &str) -> String {
     crate::texts::render(lang, key, &[])
+}
+
+/// An audit event code (`case.view`) in plain language ("opened the case
+/// record"), or the code itself when it has no name yet.
+pub fn action_name(lang: Language, code: &str) -> String {
+    let key = format!("ui-action-{}", code.replace(['.', '_'], "-"));
+    crate::texts::try_text(lang, &key).unwrap_or_else(|| code.to_string())
 }
 
 /// The wording of the browser's form checks (`templates/ui/forms.js` reads
@@ -597,27 +671,27 @@ pub async fn case(
     let engine_err = |e| UiError::from_engine(e, me.lang);
     let actor = me.actor();
     let now = Utc::now();
-    let access_of = |p: &Participant| {
-        access::case_access(
-            &me.viewer,
-            &Subject {
-                id: p.id,
-                unit: p.unit_id,
-                lots: p.lots_id,
-            },
-        )
+    let access_of = |p: &Participant| me.access_to(p.id, p.unit_id, p.lots_id);
+    // A refused look at a protected participant is flagged in the review.
+    let denied = |p: &Participant| {
+        let v = Viewed::participant("case.denied", p.id);
+        if p.protected {
+            v.with(serde_json::json!({ "protected": true }))
+        } else {
+            v
+        }
     };
     let (p, a) = if audit_view {
         s.engine
             .read_audited(&actor, now, async |c| {
                 let p = crate::store::participants::get(c, id).await?;
                 let a = access_of(&p);
-                let action = match a {
-                    CaseAccess::None => "case.denied",
-                    CaseAccess::Full => "case.view",
-                    _ => "case.view_contact",
+                let v = match a {
+                    CaseAccess::None => denied(&p),
+                    CaseAccess::Full => Viewed::participant("case.view", id),
+                    _ => Viewed::participant("case.view_contact", id),
                 };
-                Ok(((p, a), Viewed::participant(action, id)))
+                Ok(((p, a), v))
             })
             .await
             .map_err(engine_err)?
@@ -630,7 +704,7 @@ pub async fn case(
         let a = access_of(&p);
         if a == CaseAccess::None {
             s.engine
-                .audit(&actor, now, Viewed::participant("case.denied", id))
+                .audit(&actor, now, denied(&p))
                 .await
                 .map_err(engine_err)?;
         }

@@ -18,7 +18,7 @@ mod messages;
 mod timeline;
 
 use super::{Me, Posted, Ui, UiError, local_date, render, render_refused, see_other, t};
-use crate::domain::access::{self, Action, CaseAccess, Subject};
+use crate::domain::access::{Action, CaseAccess};
 use crate::domain::{
     ChannelKind, ChannelSet, Language, ParticipantStatus, PhoneNumber, Role, StaffId, UnitId,
     phone::PhoneError,
@@ -169,6 +169,7 @@ async fn list_page(
         Role::Admin => Some((None, None)),
         Role::Lots => Some((None, Some(me.staff.id))),
         Role::Coordinator | Role::Assistant => me.viewer.unit.map(|u| (Some(u), None)),
+        Role::Reviewer => None,
     };
     let rows = match scope {
         Some((unit, lots)) => {
@@ -193,14 +194,7 @@ async fn list_page(
         .filter(|_| !contact_only);
     let rows: Vec<ListRow> = rows
         .into_iter()
-        .filter(|r| {
-            let subject = Subject {
-                id: r.id,
-                unit: r.unit_id,
-                lots: r.lots_id,
-            };
-            access::case_access(&me.viewer, &subject) != CaseAccess::None
-        })
+        .filter(|r| me.access_to(r.id, r.unit_id, r.lots_id) != CaseAccess::None)
         .filter(|r| {
             needle
                 .as_ref()

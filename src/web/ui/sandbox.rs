@@ -7,7 +7,7 @@
 //! 403 and a `case.denied` audit row otherwise).
 
 use super::{Me, Posted, Ui, UiError, local_dt, render, see_other};
-use crate::domain::access::{CaseAccess, Subject, case_access};
+use crate::domain::access::CaseAccess;
 use crate::domain::{OutboxStatus, ParticipantId};
 use crate::store::{outbox, participants, sandbox};
 use crate::web::AppState;
@@ -71,14 +71,7 @@ async fn page(State(s): State<AppState>, me: Me) -> Result<Response, UiError> {
     let mut c = s.engine.db.conn().await.map_err(err(&me))?;
     let mut phones = Vec::new();
     for p in participants::list(&mut c, None).await.map_err(err(&me))? {
-        let access = case_access(
-            &me.viewer,
-            &Subject {
-                id: p.id,
-                unit: p.unit_id,
-                lots: p.lots_id,
-            },
-        );
+        let access = me.access_to(p.id, p.unit_id, p.lots_id);
         if p.erased || access != CaseAccess::Full {
             continue;
         }

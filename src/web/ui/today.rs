@@ -24,7 +24,7 @@
 //!   (an admin: every unit's), times, first names and kinds only.
 
 use super::{Me, Posted, Ui, UiError, local_date, local_dt, render, see_other, t, ta};
-use crate::domain::access::{CaseAccess, Subject, case_access};
+use crate::domain::access::CaseAccess;
 use crate::domain::{
     AppointmentId, AppointmentKind, Attendance, Language, ReplyState, Role, TaskKind,
 };
@@ -80,14 +80,7 @@ async fn viewer_tz(s: &AppState, me: &Me) -> Result<Tz, UiError> {
 
 /// Midnight starting `day` in `tz`, as an instant.
 fn access(me: &Me, slot: &Slot) -> CaseAccess {
-    case_access(
-        &me.viewer,
-        &Subject {
-            id: slot.participant_id,
-            unit: slot.unit_id,
-            lots: slot.lots_id,
-        },
-    )
+    me.access_to(slot.participant_id, slot.unit_id, slot.lots_id)
 }
 
 fn kind_label(lang: Language, k: AppointmentKind) -> String {
@@ -249,14 +242,7 @@ pub struct TaskView {
 
 fn task_view(me: &Me, o: &OpenTask, tz: Tz) -> Option<TaskView> {
     let l = me.lang;
-    let a = case_access(
-        &me.viewer,
-        &Subject {
-            id: o.task.participant_id,
-            unit: o.task.unit_id,
-            lots: o.lots_id,
-        },
-    );
+    let a = me.access_to(o.task.participant_id, o.task.unit_id, o.lots_id);
     if a == CaseAccess::None {
         return None;
     }
@@ -501,7 +487,7 @@ async fn today_page(
         (Role::Admin, _) => Some(Scope::All),
         (Role::Lots, _) => Some(Scope::Caseload(me.staff.id)),
         (Role::Coordinator | Role::Assistant, Some(u)) => Some(Scope::Unit(u)),
-        (Role::Coordinator | Role::Assistant, None) => None,
+        (Role::Coordinator | Role::Assistant, None) | (Role::Reviewer, _) => None,
     };
     let contact_only = me.staff.role == Role::Assistant;
     let date = now.with_timezone(&tz).date_naive();
@@ -524,6 +510,11 @@ async fn today_page(
                     let from = start - Duration::days(EARLIER_DAYS);
                     earlier = day::rows(c, scope, from, start, true, MAX_ROWS, now).await?;
                 }
+                // Protected participants the viewer is not named for are
+                // not on the page at all.
+                let hidden = |r: &DayRow| me_ref.hidden.contains(&r.slot.participant_id);
+                rows.retain(|r| !hidden(r));
+                earlier.retain(|r| !hidden(r));
             }
             let mut tasks = Vec::new();
             if !contact_only {
@@ -807,6 +798,7 @@ async fn calendar_page(
     let l = me.lang;
     let scope = match (me.staff.role, me.staff.unit_id) {
         (Role::Admin, _) => Scope::All,
+        (Role::Reviewer, _) => return Err(UiError::forbidden(l)),
         (_, Some(u)) => Scope::Unit(u),
         (_, None) => return Err(UiError::forbidden(l)),
     };
@@ -845,6 +837,7 @@ async fn calendar_page(
                 items: slots
                     .iter()
                     .filter(|x| x.starts_at.with_timezone(&tz).date_naive() == d)
+                    .filter(|x| !me.hidden.contains(&x.participant_id))
                     .map(|x| appt_view(&me, None, x, now))
                     .collect(),
             }
