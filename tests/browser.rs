@@ -261,6 +261,9 @@ both_backends! {
         let alis = appointments::for_participant(&mut c, ali.id, None).await.unwrap();
         assert_eq!(alis.len(), 1);
         assert_eq!(alis[0].reply, ReplyState::Cannot);
+        // "Svar per telefon" on Kristoffer…'s card: recorded as their reply.
+        let kris_appts = appointments::for_participant(&mut c, kris.id, None).await.unwrap();
+        assert_eq!(kris_appts[0].reply, ReplyState::Coming, "the reply given by phone");
         assert_eq!(alis[0].reply_reason.as_deref(), Some("sjuk"));
         assert_eq!(ali.phone.as_ref().map(|p| p.as_e164()), Some("+46704444444"), "corrected on the edit form");
         let open = tasks::list(&mut c, Some(ali.id), true).await.unwrap();
@@ -278,7 +281,7 @@ both_backends! {
         // Ali's messages were opened as a chat: audited as such.
         let viewed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE action = 'messages.view' AND target = $1")
             .bind(format!("participant:{}", ali.id)).fetch_one(&mut *c).await.unwrap();
-        assert_eq!(viewed, 1, "the messages page was viewed once");
+        assert_eq!(viewed, 2, "the messages page was viewed twice: from the case record, and in English by the language check");
         assert!(std::fs::metadata(shots.as_deref().unwrap_or(tmp.path()).join("messages.png")).is_ok_and(|m| m.len() > 1000));
         for page in ["accessibility", "login", "today", "participant", "sandbox", "calendar", "participants", "monitoring", "settings", "templates", "broadcast", "audit"] {
             let f = shots.as_deref().unwrap_or(tmp.path()).join(format!("{page}.png"));

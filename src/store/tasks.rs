@@ -231,11 +231,14 @@ const ALERTS_DUE_SQL: &str = "SELECT t.id, t.kind, t.detail, p.id AS pid, p.firs
      WHERE t.alerted_at IS NULL AND t.done_at IS NULL AND s.active = 1
        AND s.telegram_chat_id IS NOT NULL AND t.created_at >= s.telegram_linked_at
        AND t.kind IN ('cannot','coming_late','no_reply','delivery_failed','not_understood','late_reply')
+       AND (p.protected = 0 OR EXISTS (SELECT 1 FROM protected_staff ps
+                                       WHERE ps.participant_id = p.id AND ps.staff_id = s.id))
      ORDER BY t.id LIMIT $1";
 
 /// Tasks owed to lotsar as Telegram alerts: open, of an alerted kind,
 /// for a lots whose chat is linked, created after the linking (so
-/// linking does not bring an avalanche of old tasks).
+/// linking does not bring an avalanche of old tasks). A protected
+/// participant's tasks are alerted only to staff named for them.
 pub async fn alerts_due(c: &mut Conn, limit: i64) -> Result<Vec<StaffAlert>> {
     let rows = sqlx::query(ALERTS_DUE_SQL)
         .bind(limit)

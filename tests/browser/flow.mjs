@@ -451,7 +451,9 @@ try {
 
   log('a reply given by phone is recorded from the card, and the card says so');
   {
-    const card = page.locator('article.appt', { has: page.locator('details.by-phone') }).first();
+    // Kristoffer… (seeded, 90 minutes from now, silent) said on the phone
+    // that they are coming.
+    const card = page.locator('article.appt', { has: page.locator('details.by-phone') }).filter({ hasText: 'Kristoffersdottir' }).first();
     const name = (await card.locator('.appt-who a').first().innerText()).trim();
     await card.locator('details.by-phone summary').click();
     await card.getByRole('button', { name: 'Hen kommer' }).click();

@@ -542,6 +542,14 @@ both_backends! {
         assert_eq!(alerts[n - 1], format!("Ej förstått, från Ali (#{}): kan ni ringa mig", p.id));
         assert_eq!(w.bot.send_alerts(at).await.unwrap(), 0, "each task is alerted once");
         assert_eq!(w.appt(&a).await.reply, ReplyState::Cannot);
+        // Protected identity: a lots who is not named gets no alert naming
+        // the participant; named, the waiting one comes.
+        w.e.set_protection(&actor(), at, p.id, true, &[]).await.unwrap();
+        w.send(ALI_CHAT, "kan någon ringa", at + Duration::minutes(1)).await;
+        assert_eq!(w.bot.send_alerts(at + Duration::minutes(1)).await.unwrap(), 0, "not named: no alert");
+        w.e.set_protection(&actor(), at, p.id, true, &[lots]).await.unwrap();
+        assert_eq!(w.bot.send_alerts(at + Duration::minutes(2)).await.unwrap(), 1, "named: the alert");
+        assert!(w.fake.texts_to(LOTS_CHAT).await.last().unwrap().contains("kan någon ringa"));
         // Participants never reach staff commands.
         w.send(ALI_CHAT, "/idag", at).await;
         assert!(!w.fake.texts_to(ALI_CHAT).await.iter().any(|t| t.starts_with("Idag")));

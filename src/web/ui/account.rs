@@ -236,18 +236,7 @@ async fn login(
         .map_err(|e| UiError::from_engine(e, lang))?
     {
         Login::Ok { staff, token } => {
-            let jar = jar.add(cookie(super::SESSION_COOKIE, token, secure(&s, &headers)));
-            // The staff member's own language unless they switched on this
-            // browser.
-            let jar = if super::lang_from(&jar).is_none() {
-                jar.add(cookie(
-                    super::LANG_COOKIE,
-                    staff.language.to_string(),
-                    secure(&s, &headers),
-                ))
-            } else {
-                jar
-            };
+            let jar = signed_in(&s, &headers, jar, token, staff.language);
             Ok((jar, see_other(&safe_next(f.next.as_deref()))).into_response())
         }
         Login::Wrong => Ok(again(
@@ -444,6 +433,28 @@ async fn switch_language(
         secure(&s, &headers),
     ));
     (jar, see_other(&safe_next(q.next.as_deref()))).into_response()
+}
+
+/// The cookies of a new session (password login or the identity
+/// provider's): the session, and the staff member's own language unless
+/// they switched on this browser.
+pub(super) fn signed_in(
+    s: &AppState,
+    headers: &HeaderMap,
+    jar: CookieJar,
+    token: String,
+    language: Language,
+) -> CookieJar {
+    let jar = jar.add(cookie(super::SESSION_COOKIE, token, secure(s, headers)));
+    if super::lang_from(&jar).is_none() {
+        jar.add(cookie(
+            super::LANG_COOKIE,
+            language.to_string(),
+            secure(s, headers),
+        ))
+    } else {
+        jar
+    }
 }
 
 #[cfg(test)]

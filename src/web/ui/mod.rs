@@ -329,6 +329,11 @@ pub async fn hidden_for(
         .collect())
 }
 
+/// A query parameter as typed, trimmed; `None` when absent or blank.
+pub(crate) fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|x| !x.is_empty())
+}
+
 /// A form posted by a logged-in staff member, its CSRF token checked.
 /// Fields are read with `serde_html_form`, so repeated keys (checkboxes)
 /// fill a `Vec`.

@@ -7,7 +7,7 @@
 //!
 //! Also the unit scope the settings pages share ([`scope`]).
 
-use super::{Me, Ui, UiError, local_date, render_refused, t, ta};
+use super::{Me, Ui, UiError, given, local_date, render_refused, t, ta};
 use crate::domain::access::{self, Action};
 use crate::domain::gates::SuppressReason;
 use crate::domain::schedule::resolve_local;
@@ -172,10 +172,6 @@ struct SearchQuery {
     channel: Option<String>,
     participant: Option<String>,
     page: Option<String>,
-}
-
-fn given(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// The search as understood, with what could not be.

@@ -9,7 +9,7 @@
 //! protected here and name who may see them: once protected, the case
 //! record itself is closed to an admin who is not named.
 
-use super::{Me, Posted, Ui, UiError, action_name, local_dt, render, see_other, t, ta};
+use super::{Me, Posted, Ui, UiError, action_name, given, local_dt, render, see_other, t, ta};
 use crate::domain::access::Action;
 use crate::domain::spreadsheet::cell;
 use crate::domain::{Language, ParticipantId, ReviewSelection, Role, StaffId, UnitId};
@@ -56,10 +56,6 @@ struct ReviewParams {
     unit: Option<String>,
     n: Option<String>,
     seed: Option<String>,
-}
-
-fn given(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|x| !x.is_empty())
 }
 
 /// The review asked for, read and checked.

@@ -178,16 +178,7 @@ async fn callback(
         .await
     {
         Ok(SignIn::Ok { staff, token }) => {
-            let jar = jar.add(cookie(super::SESSION_COOKIE, token, secure(&s, &headers)));
-            let jar = if super::lang_from(&jar).is_none() {
-                jar.add(cookie(
-                    super::LANG_COOKIE,
-                    staff.language.to_string(),
-                    secure(&s, &headers),
-                ))
-            } else {
-                jar
-            };
+            let jar = super::account::signed_in(&s, &headers, jar, token, staff.language);
             (jar, see_other(&safe_next(Some(&pending.next_path)))).into_response()
         }
         // Audited by the engine.
