@@ -365,6 +365,13 @@ both_backends! {
         drop(c);
         let new = all.iter().find(|x| x.id != a.id).unwrap();
         assert_eq!(new.internal_note, None);
+        // The assistant's confirmation is the time alone: nothing of the
+        // reminders, their delivery or consent.
+        let (_, page) = anna.get(&location(&res)).await;
+        assert!(page.contains(&format!("Bokad: {}.", when(Language::Sv, new.starts_at, Stockholm))), "{page}");
+        for secret in ["påminnelse", "Påminnelse", "samtycke", "Samtycke", "möte"] {
+            assert!(!page.contains(secret), "an assistant must not see {secret:?}: {page}");
+        }
 
         let res = anna.post(&format!("/appointments/{}/cancel", new.id), &[]).await;
         assert_eq!(res.status(), StatusCode::OK, "asked first");

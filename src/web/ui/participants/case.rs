@@ -465,7 +465,13 @@ async fn saved_notice(
                 _ => "ui-participants-saved-unchanged",
             };
             let head = ta(lang, key, &[("what", what_text)]);
-            if a.status != AppointmentStatus::Scheduled || a.starts_at <= Utc::now() {
+            // Reminders, their delivery and the gate's reason (consent,
+            // status) are case record: an assistant's confirmation is the
+            // time alone.
+            if access != CaseAccess::Full
+                || a.status != AppointmentStatus::Scheduled
+                || a.starts_at <= Utc::now()
+            {
                 return Ok(head);
             }
             let seen = outbox::reminder_outlook(&mut c, a.id)
