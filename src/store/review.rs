@@ -40,18 +40,7 @@ pub async fn views(
         .bind(participant.map_or(String::new(), |p| format!("participant:{p}")))
         .fetch_all(&mut *c)
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(AuditRow {
-                id: r.try_get("id")?,
-                at: from_ms(r.try_get("at")?),
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                target: r.try_get("target")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect()
+    rows.iter().map(AuditRow::from_row).collect()
 }
 
 /// A participant as the review needs them: first name (erased ones keep

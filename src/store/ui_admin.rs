@@ -54,6 +54,20 @@ pub struct AuditRow {
     pub detail: String,
 }
 
+impl AuditRow {
+    /// A row of `SELECT id, at, actor, action, target, detail FROM audit`.
+    pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<AuditRow> {
+        Ok(AuditRow {
+            id: r.try_get("id")?,
+            at: from_ms(r.try_get("at")?),
+            actor: r.try_get("actor")?,
+            action: r.try_get("action")?,
+            target: r.try_get("target")?,
+            detail: r.try_get("detail")?,
+        })
+    }
+}
+
 /// A filter on the audit log: an exact actor (`staff:3`, `system`) and an
 /// action prefix (`case` finds `case.view` and `case.denied`).
 #[derive(Debug, Clone, Default)]
@@ -97,16 +111,5 @@ pub async fn audit_page(c: &mut Conn, f: &AuditFilter, limit: i64) -> Result<Vec
         .bind(limit)
         .fetch_all(&mut *c)
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(AuditRow {
-                id: r.try_get("id")?,
-                at: from_ms(r.try_get("at")?),
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                target: r.try_get("target")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect()
+    rows.iter().map(AuditRow::from_row).collect()
 }

@@ -951,18 +951,7 @@ async fn export_csv(
         sr.from,
         sr.to
     );
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(csv_download(&name, body))
 }
 
 /// A CSV writer as Swedish Excel reads it: semicolons, UTF-8 with a BOM.
@@ -976,6 +965,23 @@ pub(super) fn excel_csv() -> csv::Writer<Vec<u8>> {
 /// The CSV of [`export_csv`]. Cells typed by people go through
 /// [`cell`] (no formula injection); the rest are figures, times and closed
 /// vocabularies the service writes itself.
+/// A CSV file to download as `name`, never cached (monitoring's and the
+/// log review's exports).
+pub(super) fn csv_download(name: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 fn csv_body(
     lang: Language,
     rows: &[MessageRow],

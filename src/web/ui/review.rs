@@ -23,8 +23,8 @@ use crate::web::AppState;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -646,18 +646,7 @@ async fn export_csv(
         asked.from,
         asked.to
     );
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(super::monitoring::csv_download(&name, body))
 }
 
 fn csv_body(lang: Language, r: &ReviewResult, cx: &Context) -> anyhow::Result<Vec<u8>> {
