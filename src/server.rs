@@ -240,6 +240,7 @@ pub async fn run(
                 organisation_name: cfg.organisation_name.clone(),
                 accessibility_contact: cfg.accessibility_contact.clone(),
                 password_login_disabled: !cfg.password_login,
+                public_url: cfg.public_url.clone(),
                 sign_in: cfg.sign_in().map_err(|e| anyhow::anyhow!(e))?,
             },
         },

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod api_scope;
 pub mod broadcast;
+pub mod calendar_feed;
 pub mod channel_choice;
 pub mod enums;
 pub mod gates;

@@ -67,6 +67,11 @@ pub fn random_token() -> String {
     random_b64(24)
 }
 
+/// A long random URL-safe secret (256 bits): a calendar feed's link.
+pub fn random_secret() -> String {
+    random_b64(32)
+}
+
 fn random_b64(n: usize) -> String {
     let mut b = vec![0u8; n];
     rand::rng().fill_bytes(&mut b);

@@ -13,6 +13,7 @@
 pub mod appointments;
 pub mod auth;
 pub mod broadcasts;
+pub mod calendar_feeds;
 pub mod day;
 pub mod dispatcher;
 pub mod jobs;

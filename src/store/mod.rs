@@ -11,6 +11,7 @@ pub mod appointments;
 pub mod audit;
 pub mod broadcasts;
 pub mod bulk;
+pub mod calendar_feeds;
 pub mod consents;
 pub mod erasure;
 pub mod export;

@@ -11,6 +11,7 @@ mod api_tokens;
 mod audit_review;
 mod bad_input;
 mod broadcasts;
+mod calendar_feeds;
 mod cli;
 mod demo;
 mod engine;

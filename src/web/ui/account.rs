@@ -328,6 +328,14 @@ struct AccountPage {
     username: String,
     message: Option<String>,
     error: Option<String>,
+    /// The role has a calendar feed to subscribe to (`/account/calendar`).
+    calendar: bool,
+}
+
+fn has_calendar(me: &Me) -> bool {
+    crate::domain::calendar_feed::FeedScope::ALL
+        .into_iter()
+        .any(|k| k.allowed(me.staff.role, me.staff.unit_id.is_some()))
 }
 
 #[derive(Deserialize)]
@@ -341,6 +349,7 @@ async fn account_page(me: Me, Query(q): Query<DoneQuery>) -> Response {
         username: me.staff.username.clone(),
         message: q.done.map(|_| t(me.lang, "ui-password-changed")),
         error: None,
+        calendar: has_calendar(&me),
     })
 }
 
@@ -365,6 +374,7 @@ async fn change_password(
             username: me.staff.username.clone(),
             message: None,
             error: Some(error),
+            calendar: has_calendar(&me),
         });
         *r.status_mut() = status;
         if let Some(secs) = retry_after

@@ -18,6 +18,7 @@
 pub mod account;
 pub mod admin;
 pub mod broadcasts;
+pub mod calendar_feeds;
 pub mod monitoring;
 pub mod participants;
 pub mod review;
@@ -78,6 +79,9 @@ pub struct UiConfig {
     /// The password login is switched off (`password_login = false`):
     /// the form is not shown and `POST /login` is refused.
     pub password_login_disabled: bool,
+    /// Where this paminn is reached from outside (`public_url`): the base of
+    /// the calendar feed links. Without it, the request's host.
+    pub public_url: Option<String>,
     /// Sign-in through the organisation's identity provider, when
     /// configured (`web::ui::sign_in`).
     pub sign_in: Option<SignInConfig>,
@@ -119,6 +123,7 @@ pub fn router() -> Router<AppState> {
         )
         .merge(statement::router())
         .merge(account::router())
+        .merge(calendar_feeds::router())
         .merge(sign_in::router())
         .merge(today::router())
         .merge(participants::router())

@@ -1,0 +1,29 @@
+# Calendar feeds (iCalendar): subscribe in Outlook or a phone's calendar.
+calendar-name-caseload = paminn – my participants
+calendar-name-activities = paminn – group activities { $unit }
+calendar-caseload-summary = { $name } – { $kind }
+calendar-activity-booked = Group activity · { $count } booked
+
+ui-calendar-title = Calendar in Outlook or on your phone
+ui-calendar-intro = Subscribe to your appointments in Outlook or your phone's calendar. The calendar shows first names and kinds of appointment – never notes, reasons or replies. Participants with protected identity are left out.
+ui-calendar-account-hint = subscribe to your appointments
+ui-calendar-caseload = My participants' appointments
+ui-calendar-caseload-hint = The appointments of the participants you are lots for, a month back and half a year ahead.
+ui-calendar-unit_activities = The unit's group activities
+ui-calendar-unit_activities-hint = The group activities' times with the group's name and how many are booked – no names.
+ui-calendar-status = Link
+ui-calendar-live-since = active since { $since }
+ui-calendar-no-link = no link
+ui-calendar-last-fetched = Last fetched
+ui-calendar-never-fetched = not fetched yet
+ui-calendar-create = Create link
+ui-calendar-replace = Create a new link (the old one stops working)
+ui-calendar-revoke = Revoke the link
+ui-calendar-revoked = The link is revoked. Calendars subscribed to it get no more appointments.
+ui-calendar-new-link = New link: { $feed }
+ui-calendar-address = Address to subscribe to
+ui-calendar-new-link-hint = Copy the address now – it is shown only this once. In Outlook: Add calendar → Subscribe from web. Whoever has the address sees the appointments, so do not share it.
+ui-calendar-none-for-role = Your role has no calendar to subscribe to.
+ui-action-calendar-link = created a calendar link
+ui-action-calendar-revoke = revoked a calendar link
+ui-action-calendar-fetch = the calendar fetched appointments

@@ -1,0 +1,29 @@
+# Kalenderflöden (iCalendar): prenumerera i Outlook eller telefonens kalender.
+calendar-name-caseload = paminn – mina deltagare
+calendar-name-activities = paminn – gruppaktiviteter { $unit }
+calendar-caseload-summary = { $name } – { $kind }
+calendar-activity-booked = Gruppaktivitet · { $count } bokade
+
+ui-calendar-title = Kalender i Outlook eller telefonen
+ui-calendar-intro = Prenumerera på dina tider i Outlook eller telefonens kalender. Kalendern visar förnamn och typ av tid – aldrig anteckningar, skäl eller svar. Deltagare med skyddad identitet visas inte.
+ui-calendar-account-hint = prenumerera på dina tider
+ui-calendar-caseload = Mina deltagares tider
+ui-calendar-caseload-hint = Tiderna för deltagarna du är lots för, en månad bakåt och ett halvår framåt.
+ui-calendar-unit_activities = Enhetens gruppaktiviteter
+ui-calendar-unit_activities-hint = Gruppaktiviteternas tider med gruppens namn och hur många som är bokade – inga namn.
+ui-calendar-status = Länk
+ui-calendar-live-since = aktiv sedan { $since }
+ui-calendar-no-link = ingen länk
+ui-calendar-last-fetched = Senast hämtad
+ui-calendar-never-fetched = inte hämtad än
+ui-calendar-create = Skapa länk
+ui-calendar-replace = Skapa ny länk (den gamla slutar fungera)
+ui-calendar-revoke = Återkalla länken
+ui-calendar-revoked = Länken är återkallad. Kalendrar som prenumererar på den får inga fler tider.
+ui-calendar-new-link = Ny länk: { $feed }
+ui-calendar-address = Adress att prenumerera på
+ui-calendar-new-link-hint = Kopiera adressen nu – den visas bara den här gången. I Outlook: Lägg till kalender → Prenumerera från webben. Den som har adressen ser tiderna, så dela den inte.
+ui-calendar-none-for-role = Din roll har ingen kalender att prenumerera på.
+ui-action-calendar-link = skapade en kalenderlänk
+ui-action-calendar-revoke = återkallade en kalenderlänk
+ui-action-calendar-fetch = kalendern hämtade tider
