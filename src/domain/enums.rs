@@ -50,6 +50,18 @@ macro_rules! string_enum {
                 s.parse()
             }
         }
+
+        /// The API's OpenAPI document: the closed set of names, as
+        /// `as_str` writes them (the aliases are accepted on input only).
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $name {}
     };
 }
 
@@ -300,6 +312,17 @@ impl Serialize for ChannelSet {
         s.collect_seq(self.iter().map(ChannelKind::as_str))
     }
 }
+
+/// A list of channel names in the API's OpenAPI document.
+impl utoipa::PartialSchema for ChannelSet {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(<ChannelKind as utoipa::PartialSchema>::schema())
+            .unique_items(true)
+            .into()
+    }
+}
+impl utoipa::ToSchema for ChannelSet {}
 
 /// The form [`Serialize`] writes (a list of channel names); the stored
 /// text form (`sms,telegram`) is read too.

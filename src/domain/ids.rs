@@ -61,6 +61,21 @@ macro_rules! id_type {
                 }
             }
         }
+
+        /// A positive integer in the API's OpenAPI document.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Integer)
+                    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                        utoipa::openapi::KnownFormat::Int64,
+                    )))
+                    .minimum(Some(1))
+                    .description(Some(concat!("The id of a ", $what, ".")))
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $name {}
     };
 }
 

@@ -58,6 +58,18 @@ impl fmt::Display for Phase {
     }
 }
 
+/// A unit's own phase label in the API's OpenAPI document.
+impl utoipa::PartialSchema for Phase {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(40))
+            .into()
+    }
+}
+impl utoipa::ToSchema for Phase {}
+
 impl Serialize for Phase {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)

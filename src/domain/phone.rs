@@ -216,6 +216,18 @@ impl fmt::Display for PhoneNumber {
     }
 }
 
+/// E.164 in the API's OpenAPI document.
+impl utoipa::PartialSchema for PhoneNumber {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^\+[1-9][0-9]{6,14}$"))
+            .examples(["+46701234567"])
+            .into()
+    }
+}
+impl utoipa::ToSchema for PhoneNumber {}
+
 impl Serialize for PhoneNumber {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)

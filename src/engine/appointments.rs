@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 
 /// What an idempotent create did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Upsert {
     Created,

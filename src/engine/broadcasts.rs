@@ -72,13 +72,14 @@ pub struct BroadcastRequest {
 
 /// The result of a request: the broadcast, and whether this request
 /// created it (false: the key had been used; nothing new was planned).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Planned {
     pub broadcast: Broadcast,
     pub created: bool,
     /// Sensitive words in the texts (`texts::sensitive_words_in`): a
     /// warning for the sender, not a refusal; a message on a shared phone
     /// should not name the agency, probation, drugs or tests.
+    #[schema(value_type = Vec<String>)]
     pub sensitive_words: Vec<&'static str>,
 }
 
@@ -91,7 +92,7 @@ pub struct Member {
 }
 
 /// Progress of a broadcast, and the tally when tied to an activity.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BroadcastStatus {
     pub id: i64,
     pub group_id: Option<GroupId>,
@@ -112,7 +113,7 @@ pub struct BroadcastStatus {
     pub tally: Option<Tally>,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 pub struct Tally {
     /// Who: a coordinator phones the silent ones before the activity and
     /// needs the names of every group, not only the counts (issue 20).
@@ -124,7 +125,7 @@ pub struct Tally {
     pub not_delivered: Vec<ParticipantId>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CannotCome {
     pub participant_id: ParticipantId,
     pub reason: Option<String>,

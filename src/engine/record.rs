@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 
 /// Rates over one window.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Rates {
     pub weeks: i64,
     /// Appointments with attendance recorded (excused ones left out).

@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use sqlx::Row;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Appointment {
     pub id: AppointmentId,
     pub unit_id: UnitId,

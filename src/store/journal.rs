@@ -12,7 +12,8 @@ use sqlx::Row;
 
 /// A journal row as stored: the API shows `kind` and `detail` as they are;
 /// [`Event::event`] reads them as a [`JournalEvent`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = JournalEvent)]
 pub struct Event {
     pub id: i64,
     pub participant_id: ParticipantId,

@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use sqlx::Row;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Participant {
     pub id: ParticipantId,
     pub unit_id: UnitId,
@@ -25,6 +25,7 @@ pub struct Participant {
     pub status: ParticipantStatus,
     pub lots_id: Option<StaffId>,
     #[serde(serialize_with = "ser_tz")]
+    #[schema(value_type = String, example = "Europe/Stockholm")]
     pub time_zone: Tz,
     /// On by default: messages name no place and no person.
     pub discreet: bool,

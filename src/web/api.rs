@@ -20,37 +20,116 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::json;
 
+/// The API's description: OpenAPI 3.1, generated from the handlers below
+/// and the types they take and give, so it cannot drift from them.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "paminn API",
+        version = "1",
+        description = "The JSON API for the agency systems that read and write paminn's record. \
+            Bearer tokens from `paminn token create`; errors are 4xx with `{\"error\": \"...\"}`. \
+            `start` and `at` are a local time of the participant's (or unit's) zone \
+            (`2026-12-10T09:00`) or RFC 3339 with an offset."
+    ),
+    servers((url = "/api/v1")),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "participants"), (name = "appointments"), (name = "tasks"), (name = "broadcasts")
+    )
+)]
+struct ApiDoc;
+
+/// The bearer token scheme every operation needs.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "A token from `paminn token create`: read or write, one unit or all, \
+                         with an expiry. Without one (or expired, revoked): 401.",
+                        ))
+                        .build(),
+                ),
+            );
+    }
+}
+
+/// The routes and their OpenAPI document, made from one list: a handler
+/// is routed only by being listed here, and listing it documents it.
+pub fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(list_participants, create_participant))
+        .routes(routes!(get_participant))
+        .routes(routes!(get_journal))
+        .routes(routes!(list_appointments))
+        .routes(routes!(create_appointment))
+        .routes(routes!(get_appointment, update_appointment))
+        .routes(routes!(cancel_appointment))
+        .routes(routes!(record_attendance))
+        .routes(routes!(stats))
+        .routes(routes!(create_broadcast))
+        .routes(routes!(get_broadcast))
+        .routes(routes!(list_tasks))
+        .routes(routes!(task_done))
+        .routes(routes!(task_reopen))
+        .split_for_parts()
+}
+
+/// The OpenAPI document (`GET /api/v1/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    parts().1
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let (routes, doc) = parts();
+    let json: std::sync::Arc<str> = doc
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises")
+        .into();
+    routes
+        // Public: it describes the API, it holds no data.
         .route(
-            "/participants",
-            get(list_participants).post(create_participant),
+            "/openapi.json",
+            get(move || {
+                let json = json.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        json.to_string(),
+                    )
+                }
+            }),
         )
-        .route("/participants/{id}", get(get_participant))
-        .route("/participants/{id}/journal", get(get_journal))
-        .route("/participants/{id}/appointments", get(list_appointments))
-        .route("/appointments", post(create_appointment))
-        .route(
-            "/appointments/{id}",
-            get(get_appointment).patch(update_appointment),
-        )
-        .route("/appointments/{id}/cancel", post(cancel_appointment))
-        .route("/appointments/{id}/attendance", post(record_attendance))
-        .route("/participants/{id}/stats", get(stats))
-        .route("/broadcasts", post(create_broadcast))
-        .route("/broadcasts/{id}", get(get_broadcast))
-        .route("/tasks", get(list_tasks))
-        .route("/tasks/{id}/done", post(task_done))
-        .route("/tasks/{id}/reopen", post(task_reopen))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// The body of every API error.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({ "error": "participant 7 not found" })))]
+pub struct ApiErrorBody {
+    /// What was wrong, in words a developer can act on.
+    pub error: String,
 }
 
 /// An unknown route under `/api`: a JSON 404 like every other API error.
@@ -406,11 +485,25 @@ fn aid(s: &str) -> Result<AppointmentId> {
     s.parse().map_err(Error::Invalid)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UnitQuery {
+    /// A unit's name or id; left out: the token's unit, or every unit.
     unit: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/participants",
+    tag = "participants",
+    summary = "List participants",
+    params(UnitQuery),
+    responses(
+        (status = 200, description = "The unit's participants (the token's unit, or `unit`); protected participants are never listed", body = Vec<Participant>),
+        (status = 404, description = "An unknown unit, or one outside the token's scope", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn list_participants(
     State(s): State<AppState>,
     ApiActor(_): ApiActor,
@@ -432,25 +525,51 @@ async fn list_participants(
     Ok(Json(list))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({
+    "unit": "Enhet A", "first_name": "Ali", "phone": "070-123 45 67",
+    "language": "sv", "channel": "sms", "consent": ["sms"]
+})))]
 struct ParticipantIn {
+    /// The unit's name or id.
     unit: String,
+    /// 1-50 characters, no control or bidi-override characters.
     first_name: String,
+    /// A mobile number (SMS go to it); landlines, premium-rate and
+    /// toll-free numbers are refused. Not needed on Telegram alone.
     phone: Option<String>,
+    /// `sv` (default) or `en`.
     #[serde(default)]
     language: Option<String>,
+    /// `sms` (default) or `telegram`.
     #[serde(default)]
     channel: Option<String>,
     /// Required: the channels the participant consented to (`[]` when
     /// none is recorded yet; nothing is sent until one is).
     consent: Vec<String>,
+    /// An IANA zone; left out: the unit's.
     #[serde(default)]
     time_zone: Option<String>,
+    /// On unless `false`: messages name no place and no person.
     #[serde(default)]
     discreet: Option<bool>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/participants",
+    tag = "participants",
+    summary = "Add a participant with their consent",
+    request_body = ParticipantIn,
+    responses(
+        (status = 201, description = "Added", body = Participant),
+        (status = 403, description = "The token may only read", body = ApiErrorBody),
+        (status = 404, description = "An unknown unit, or one outside the token's scope", body = ApiErrorBody),
+        (status = 422, description = "A field is wrong; the error says which and how", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn create_participant(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -496,6 +615,18 @@ async fn create_participant(
     Ok((StatusCode::CREATED, Json(p)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/participants/{id}",
+    tag = "participants",
+    summary = "One participant (audited as a view of the case record)",
+    params(("id" = i64, Path, description = "The participant's id")),
+    responses(
+        (status = 200, description = "The participant", body = Participant),
+        (status = 404, description = "No such participant, or outside the token's scope", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn get_participant(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -512,6 +643,18 @@ async fn get_participant(
     Ok(Json(p))
 }
 
+#[utoipa::path(
+    get,
+    path = "/participants/{id}/journal",
+    tag = "participants",
+    summary = "The case record: one entry per event",
+    params(("id" = i64, Path, description = "The participant's id")),
+    responses(
+        (status = 200, description = "Oldest first; `detail` by `kind` is the closed set `domain::journal::JournalEvent`, any field may be missing after erasure or purge", body = Vec<journal::Event>),
+        (status = 404, description = "No such participant, or outside the token's scope", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn get_journal(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -529,6 +672,18 @@ async fn get_journal(
     Ok(Json(events))
 }
 
+#[utoipa::path(
+    get,
+    path = "/participants/{id}/appointments",
+    tag = "appointments",
+    summary = "A participant's appointments",
+    params(("id" = i64, Path, description = "The participant's id")),
+    responses(
+        (status = 200, description = "The appointments", body = Vec<Appointment>),
+        (status = 404, description = "No such participant, or outside the token's scope", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn list_appointments(
     State(s): State<AppState>,
     ApiActor(_): ApiActor,
@@ -544,25 +699,52 @@ fn parse_start(s: &str, tz: Tz) -> Result<DateTime<Utc>> {
     crate::domain::schedule::parse_start(s, tz).map_err(|e| Error::invalid(format!("start: {e}")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({
+    "participant_id": 1, "kind": "meeting", "start": "2027-01-12T10:00",
+    "duration_min": 45, "location": "Storgatan 1", "external_ref": "treserva-4711"
+})))]
 struct AppointmentIn {
     participant_id: i64,
+    /// `meeting` (default), `drug_test`, `group_activity` or `other`.
     #[serde(default)]
     kind: Option<String>,
+    /// Local time in the participant's zone (`2027-01-12T10:00`) or RFC 3339.
     start: String,
+    /// Whole minutes, 1-1440; default 60.
     #[serde(default, deserialize_with = "duration")]
+    #[schema(minimum = 1, maximum = 1440)]
     duration_min: Option<i64>,
     #[serde(default)]
     location: Option<String>,
     #[serde(default)]
     with_whom: Option<String>,
+    /// Staff only; never in a message.
     #[serde(default)]
     internal_note: Option<String>,
+    /// The case system's own id: a second request with it updates instead
+    /// of booking twice.
     #[serde(default)]
     external_ref: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/appointments",
+    tag = "appointments",
+    summary = "Book an appointment, or update the one with the same `external_ref`",
+    request_body = AppointmentIn,
+    responses(
+        (status = 201, description = "Booked", body = AppointmentResult),
+        (status = 200, description = "The `external_ref` was known: `updated` or `unchanged`", body = AppointmentResult),
+        (status = 403, description = "The token may only read", body = ApiErrorBody),
+        (status = 404, description = "No such participant, or outside the token's scope", body = ApiErrorBody),
+        (status = 422, description = "A field is wrong; the error says which and how", body = ApiErrorBody),
+        (status = 409, description = "The `external_ref` belongs to another participant's appointment", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn create_appointment(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -599,9 +781,35 @@ async fn create_appointment(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(json!({ "result": what, "appointment": a }))).into_response())
+    Ok((
+        status,
+        Json(AppointmentResult {
+            result: what,
+            appointment: a,
+        }),
+    )
+        .into_response())
 }
 
+/// What a booking did, and the appointment as it is now.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct AppointmentResult {
+    result: Upsert,
+    appointment: Appointment,
+}
+
+#[utoipa::path(
+    get,
+    path = "/appointments/{id}",
+    tag = "appointments",
+    summary = "One appointment",
+    params(("id" = i64, Path, description = "The appointment's id")),
+    responses(
+        (status = 200, description = "The appointment", body = Appointment),
+        (status = 404, description = "No such appointment, or outside the token's scope", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn get_appointment(
     State(s): State<AppState>,
     ApiActor(_): ApiActor,
@@ -611,14 +819,17 @@ async fn get_appointment(
     Ok(Json(appointments::get(&mut c, aid(&id)?).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({ "start": "2027-01-12T13:00", "location": null })))]
 struct AppointmentPatch {
+    /// A new time re-plans the reminders.
     #[serde(default)]
     start: Option<String>,
     #[serde(default)]
     kind: Option<String>,
     #[serde(default, deserialize_with = "duration")]
+    #[schema(minimum = 1, maximum = 1440)]
     duration_min: Option<i64>,
     /// `null` clears it; left out keeps it (also `with_whom`,
     /// `internal_note`).
@@ -630,6 +841,22 @@ struct AppointmentPatch {
     internal_note: Option<Option<String>>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/appointments/{id}",
+    tag = "appointments",
+    summary = "Change an appointment's time or details; a new time re-plans its reminders",
+    params(("id" = i64, Path, description = "The appointment's id")),
+    request_body = AppointmentPatch,
+    responses(
+        (status = 200, description = "The appointment as it is now", body = Appointment),
+        (status = 403, description = "The token may only read", body = ApiErrorBody),
+        (status = 404, description = "No such appointment, or outside the token's scope", body = ApiErrorBody),
+        (status = 422, description = "A field is wrong; the error says which and how", body = ApiErrorBody),
+        (status = 409, description = "The appointment is cancelled: book a new one", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn update_appointment(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -668,6 +895,19 @@ async fn update_appointment(
     Ok(Json(a))
 }
 
+#[utoipa::path(
+    post,
+    path = "/appointments/{id}/cancel",
+    tag = "appointments",
+    summary = "Cancel an appointment (its pending reminders are cancelled)",
+    params(("id" = i64, Path, description = "The appointment's id")),
+    responses(
+        (status = 200, description = "The cancelled appointment", body = Appointment),
+        (status = 403, description = "The token may only read", body = ApiErrorBody),
+        (status = 404, description = "No such appointment, or outside the token's scope", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn cancel_appointment(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -680,12 +920,30 @@ async fn cancel_appointment(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({ "attendance": "attended" })))]
 struct AttendanceIn {
+    /// `attended`, `absent`, `excused` or `unknown` (undo).
     attendance: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/appointments/{id}/attendance",
+    tag = "appointments",
+    summary = "Record attendance (staff only ever; never automatic)",
+    params(("id" = i64, Path, description = "The appointment's id")),
+    request_body = AttendanceIn,
+    responses(
+        (status = 200, description = "The appointment with its attendance", body = Appointment),
+        (status = 403, description = "The token may only read", body = ApiErrorBody),
+        (status = 404, description = "No such appointment, or outside the token's scope", body = ApiErrorBody),
+        (status = 422, description = "A field is wrong; the error says which and how", body = ApiErrorBody),
+        (status = 409, description = "The appointment has not started yet, or was cancelled", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn record_attendance(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -700,31 +958,66 @@ async fn record_attendance(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/participants/{id}/stats",
+    tag = "participants",
+    summary = "Show-up and reply rates over 4 and 12 weeks",
+    params(("id" = i64, Path, description = "The participant's id")),
+    responses(
+        (status = 200, description = "The rates", body = Stats),
+        (status = 404, description = "No such participant, or outside the token's scope", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn stats(
     State(s): State<AppState>,
     ApiActor(_): ApiActor,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<Stats>> {
     let id = pid(&id)?;
     {
         let mut c = s.engine.db.conn().await?;
         participants::get(&mut c, id).await?;
     }
     let now = Utc::now();
-    Ok(Json(json!({
-        "participant": id,
-        "weeks_4": s.engine.rates(id, 4, now).await?,
-        "weeks_12": s.engine.rates(id, 12, now).await?,
-    })))
+    Ok(Json(Stats {
+        participant: id,
+        weeks_4: s.engine.rates(id, 4, now).await?,
+        weeks_12: s.engine.rates(id, 12, now).await?,
+    }))
 }
 
-#[derive(Deserialize)]
+/// A participant's show-up and reply rates.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Stats {
+    participant: ParticipantId,
+    weeks_4: crate::engine::record::Rates,
+    weeks_12: crate::engine::record::Rates,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TaskQuery {
+    /// Only this participant's tasks.
     participant: Option<String>,
+    /// Done ones too.
     #[serde(default)]
     all: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/tasks",
+    tag = "tasks",
+    summary = "Open tasks (all with `all=true`)",
+    params(TaskQuery),
+    responses(
+        (status = 200, description = "The tasks in the token's scope; protected participants' tasks are never listed", body = Vec<crate::store::tasks::Task>),
+        (status = 422, description = "A field is wrong; the error says which and how", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn list_tasks(
     State(s): State<AppState>,
     ApiActor(_): ApiActor,
@@ -753,6 +1046,19 @@ async fn set_task(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/tasks/{id}/done",
+    tag = "tasks",
+    summary = "Mark a task done",
+    params(("id" = i64, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The task", body = crate::store::tasks::Task),
+        (status = 403, description = "The token may only read", body = ApiErrorBody),
+        (status = 404, description = "No such task, or outside the token's scope", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn task_done(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -761,6 +1067,19 @@ async fn task_done(
     set_task(&s, &actor, &id, true).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/tasks/{id}/reopen",
+    tag = "tasks",
+    summary = "Reopen a task",
+    params(("id" = i64, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The task", body = crate::store::tasks::Task),
+        (status = 403, description = "The token may only read", body = ApiErrorBody),
+        (status = 404, description = "No such task, or outside the token's scope", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn task_reopen(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -769,8 +1088,12 @@ async fn task_reopen(
     set_task(&s, &actor, &id, false).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({
+    "group": 1, "sv": "Gruppen i morgon börjar 14:00.",
+    "en": "Tomorrow's group starts at 14:00.", "key": "change-2027-01-12"
+})))]
 struct BroadcastIn {
     /// The group: its current members get it.
     #[serde(default)]
@@ -802,6 +1125,22 @@ struct BroadcastIn {
 
 /// Plans a broadcast. 201 when created; 200 with the same broadcast when
 /// the key (header `Idempotency-Key` or field `key`) was used before.
+#[utoipa::path(
+    post,
+    path = "/broadcasts",
+    tag = "broadcasts",
+    summary = "Plan a broadcast to a group, or to a unit narrowed by status, lots and phase",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first broadcast (also the `key` field)")),
+    request_body = BroadcastIn,
+    responses(
+        (status = 201, description = "Planned", body = crate::engine::broadcasts::Planned),
+        (status = 200, description = "The key was used before: the same broadcast, nothing new planned", body = crate::engine::broadcasts::Planned),
+        (status = 403, description = "The token may only read", body = ApiErrorBody),
+        (status = 404, description = "An unknown group or unit, or one outside the token's scope", body = ApiErrorBody),
+        (status = 422, description = "A field is wrong; the error says which and how", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn create_broadcast(
     State(s): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -889,6 +1228,18 @@ async fn create_broadcast(
     Ok((status, Json(p)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/broadcasts/{id}",
+    tag = "broadcasts",
+    summary = "A broadcast's progress, skipped by reason, and its tally",
+    params(("id" = i64, Path, description = "The broadcast's id")),
+    responses(
+        (status = 200, description = "The broadcast", body = crate::engine::broadcasts::BroadcastStatus),
+        (status = 404, description = "No such broadcast, or outside the token's scope", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
 async fn get_broadcast(
     State(s): State<AppState>,
     ApiActor(_): ApiActor,

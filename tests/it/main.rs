@@ -20,6 +20,7 @@ mod import;
 mod invariants;
 mod logs;
 mod oidc;
+mod openapi;
 mod outage;
 mod replies;
 mod schema_parity;
