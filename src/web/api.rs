@@ -46,6 +46,8 @@ pub fn router() -> Router<AppState> {
         .route("/participants/{id}/stats", get(stats))
         .route("/broadcasts", post(create_broadcast))
         .route("/broadcasts/{id}", get(get_broadcast))
+        .route("/units/{id}/outcomes", get(unit_outcomes))
+        .route("/units/{id}/trials", get(unit_trials))
         .route("/tasks", get(list_tasks))
         .route("/tasks/{id}/done", post(task_done))
         .route("/tasks/{id}/reopen", post(task_reopen))
@@ -716,6 +718,84 @@ async fn stats(
         "weeks_4": s.engine.rates(id, 4, now).await?,
         "weeks_12": s.engine.rates(id, 12, now).await?,
     })))
+}
+
+#[derive(Deserialize)]
+struct OutcomeQuery {
+    /// First day, `YYYY-MM-DD` in the unit's time zone; default 90 days
+    /// before `to`.
+    from: Option<String>,
+    /// Last day (inclusive); default today.
+    to: Option<String>,
+    /// Fewest distinct people a cell shows (default 5).
+    min: Option<u32>,
+}
+
+fn unit_id(id: &str) -> Result<UnitId> {
+    id.parse::<i64>()
+        .map(UnitId::from_db)
+        .map_err(|_| Error::not_found("unit"))
+}
+
+/// A unit's outcome report (issue 21): `web::ui::outcomes`' tables as
+/// JSON, suppression applied. Audited as `outcomes.view`.
+async fn unit_outcomes(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    scope: ApiScope,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<OutcomeQuery>,
+) -> Result<Json<crate::engine::outcomes::OutcomeReport>> {
+    let unit = unit_id(&id)?;
+    scope.unit(unit, "unit")?;
+    let tz = {
+        let mut c = s.engine.db.conn().await?;
+        units::get(&mut c, unit).await?.time_zone
+    };
+    let now = Utc::now();
+    let day = |v: &Option<String>, default: chrono::NaiveDate| match v.as_deref() {
+        None => Ok(default),
+        Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map_err(|_| Error::invalid(format!("'{v}' is not a date; write YYYY-MM-DD"))),
+    };
+    let to = day(&q.to, now.with_timezone(&tz).date_naive())?;
+    let from = day(&q.from, to - chrono::Duration::days(90))?;
+    let at = |d: chrono::NaiveDate| {
+        crate::domain::schedule::resolve_local(d.and_hms_opt(0, 0, 0).unwrap_or_default(), tz)
+    };
+    Ok(Json(
+        s.engine
+            .outcome_report(
+                &actor,
+                now,
+                unit,
+                at(from),
+                at(to + chrono::Duration::days(1)),
+                q.min.unwrap_or(crate::domain::outcomes::DEFAULT_MIN_PEOPLE),
+            )
+            .await?,
+    ))
+}
+
+/// A unit's trials with each arm's show-up rate, interval and verdict.
+async fn unit_trials(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    scope: ApiScope,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<crate::engine::outcomes::TrialResult>>> {
+    let unit = unit_id(&id)?;
+    scope.unit(unit, "unit")?;
+    Ok(Json(
+        s.engine
+            .trial_results(
+                &actor,
+                Utc::now(),
+                unit,
+                crate::domain::outcomes::DEFAULT_MIN_PEOPLE,
+            )
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
