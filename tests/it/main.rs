@@ -20,6 +20,7 @@ mod invariants;
 mod logs;
 mod oidc;
 mod outage;
+mod outcomes;
 mod replies;
 mod schema_parity;
 mod security;
