@@ -265,7 +265,9 @@ pub enum Shows {
 
 /// Groups appointments into tallies by a key, counting distinct people.
 /// `items` are (key, participant, outcome).
-pub fn tally_by<K: Ord + Clone>(items: impl IntoIterator<Item = (K, i64, Shows)>) -> Vec<(K, Tally)> {
+pub fn tally_by<K: Ord + Clone>(
+    items: impl IntoIterator<Item = (K, i64, Shows)>,
+) -> Vec<(K, Tally)> {
     use std::collections::{BTreeMap, BTreeSet};
     let mut m: BTreeMap<K, (Tally, BTreeSet<i64>)> = BTreeMap::new();
     for (k, who, s) in items {
@@ -361,7 +363,19 @@ mod tests {
     #[test]
     fn rare_values_are_blanked() {
         let mut rows: Vec<(String, Vec<String>)> = (0..6)
-            .map(|i| (format!("p{i}"), vec!["meeting".into(), if i == 0 { "rare".into() } else { "common".into() }]))
+            .map(|i| {
+                (
+                    format!("p{i}"),
+                    vec![
+                        "meeting".into(),
+                        if i == 0 {
+                            "rare".into()
+                        } else {
+                            "common".into()
+                        },
+                    ],
+                )
+            })
             .collect();
         blank_rare(&mut rows, 5);
         assert_eq!(rows[0].1, vec!["meeting".to_string(), BLANK.to_string()]);

@@ -59,7 +59,9 @@ impl Wording {
         match s.trim() {
             "unit" => Ok(Wording::Unit),
             "default" => Ok(Wording::Default),
-            other => Err(format!("'{other}' is not a wording; expected unit or default")),
+            other => Err(format!(
+                "'{other}' is not a wording; expected unit or default"
+            )),
         }
     }
 }
@@ -107,7 +109,9 @@ pub fn check_new(standard: &[Span], a: &Variant, b: &Variant, ack: bool) -> Resu
     if a == b {
         return Err("the two arms are the same; change the times or the wording of one".into());
     }
-    if !ack && (fewer_than_standard(standard, &a.offsets) || fewer_than_standard(standard, &b.offsets)) {
+    if !ack
+        && (fewer_than_standard(standard, &a.offsets) || fewer_than_standard(standard, &b.offsets))
+    {
         return Err(
             "an arm gives fewer reminders than the unit's standard; tick the box to choose that explicitly"
                 .into(),
@@ -154,7 +158,10 @@ mod tests {
         assert!(check_new(&std, &b, &b, true).is_err());
         // Without the box the standard stands in for a shorter arm.
         assert_eq!(offsets_for(&std, &a.offsets, false, Intensity::All), std);
-        assert_eq!(offsets_for(&std, &a.offsets, true, Intensity::All), s("24h"));
+        assert_eq!(
+            offsets_for(&std, &a.offsets, true, Intensity::All),
+            s("24h")
+        );
     }
 
     #[test]

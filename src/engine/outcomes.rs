@@ -141,7 +141,10 @@ fn breakdown(
     key: impl Fn(&OutcomeRow) -> String,
     min_people: u32,
 ) -> Breakdown {
-    let tallies = tally_by(rows.iter().map(|r| (key(r), r.participant_id.get(), r.shows)));
+    let tallies = tally_by(
+        rows.iter()
+            .map(|r| (key(r), r.participant_id.get(), r.shows)),
+    );
     let ordered: Vec<(String, Tally)> = codes
         .iter()
         .map(|c| {
@@ -222,7 +225,10 @@ pub fn report(
             .collect();
         let t = outcomes::total(in_week.iter().map(|r| (r.participant_id.get(), r.shows)));
         let shown = t.people >= min_people;
-        let replied = in_week.iter().filter(|r| r.reply != ReplyState::None).count() as f64;
+        let replied = in_week
+            .iter()
+            .filter(|r| r.reply != ReplyState::None)
+            .count() as f64;
         weeks.push(Week {
             starts: w,
             show_up_pct: t.rate().filter(|_| shown).map(|r| r * 100.0),

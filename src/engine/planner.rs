@@ -8,14 +8,14 @@
 use crate::domain::channel_choice::pick_channel;
 use crate::domain::journal::JournalEvent;
 use crate::domain::schedule::{plan_reminders, taper};
+use crate::domain::trials::{self as trial_rules, Arm};
 use crate::domain::{AppointmentStatus, ChannelKind, ChannelSet, Purpose};
 use crate::error::Result;
 use crate::store::appointments::Appointment;
 use crate::store::consents::Consent;
+use crate::store::outbox::TrialMark;
 use crate::store::outbox::{self, NewMessage};
 use crate::store::participants::Participant;
-use crate::domain::trials::{self as trial_rules, Arm};
-use crate::store::outbox::TrialMark;
 use crate::store::rules::Rule;
 use crate::store::trials::Trial;
 use crate::store::units::Unit;
@@ -48,7 +48,11 @@ pub(crate) fn channel_for(p: &Participant, consent: Option<&Consent>) -> Channel
 /// participant's arm, recorded the first time it is asked (random by the
 /// trial's seed, then never changed). The one place a trial reaches the
 /// planner; [`messages`] turns the arm into offsets and a wording.
-pub(crate) async fn trial_arm(c: &mut Conn, a: &Appointment, now: DateTime<Utc>) -> Result<Option<(Trial, Arm)>> {
+pub(crate) async fn trial_arm(
+    c: &mut Conn,
+    a: &Appointment,
+    now: DateTime<Utc>,
+) -> Result<Option<(Trial, Arm)>> {
     let Some(t) = trials::running(c, a.unit_id, a.kind, a.starts_at).await? else {
         return Ok(None);
     };
@@ -76,6 +80,7 @@ pub(crate) async fn trial_arm(c: &mut Conn, a: &Appointment, now: DateTime<Utc>)
 /// [`plan_appointment`] without the reads and writes around it (the CSV
 /// import plans many appointments with one read of each participant, rule
 /// and consent, and one multi-row insert).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn messages(
     a: &Appointment,
     p: &Participant,

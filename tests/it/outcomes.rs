@@ -71,14 +71,16 @@ async fn arms(e: &Engine, trial: i64) -> BTreeMap<ParticipantId, Arm> {
 
 async fn world(t: &common::TestDb) -> World {
     let app = ui::spawn(t, false).await;
-    app.staff("cora", Role::Coordinator, Some(app.unit.id)).await;
+    app.staff("cora", Role::Coordinator, Some(app.unit.id))
+        .await;
     app.staff("lisa", Role::Lots, Some(app.unit.id)).await;
     let e = &app.engine;
     // Everything happened 40 days ago and since.
     let t0 = Utc::now() - Duration::days(40);
     let mut people = Vec::new();
     for i in 0..PEOPLE {
-        people.push(common::fx::participant(e, &app.unit, &format!("Deltagare{i}"), "sms", t0).await);
+        people
+            .push(common::fx::participant(e, &app.unit, &format!("Namnsson{i}"), "sms", t0).await);
     }
     // The first participant chose no reminders at all.
     e.set_intensity(people[0].id, Intensity::None, &actor(), t0)
@@ -201,14 +203,7 @@ async fn world(t: &common::TestDb) -> World {
 async fn report(w: &World) -> OutcomeReport {
     w.app
         .engine
-        .outcome_report(
-            &actor(),
-            Utc::now(),
-            w.app.unit.id,
-            w.t0,
-            Utc::now(),
-            5,
-        )
+        .outcome_report(&actor(), Utc::now(), w.app.unit.id, w.t0, Utc::now(), 5)
         .await
         .unwrap()
 }
@@ -253,7 +248,9 @@ both_backends! {
         assert!((rate - f64::from(attended) / n).abs() < 1e-12);
         assert!((i.low - lo).abs() < 1e-6 && (i.high - hi).abs() < 1e-6, "{i:?} vs {lo} {hi}");
     }
+}
 
+both_backends! {
     async fn a_trial_shows_each_arms_rate_interval_and_verdict(t) {
         let w = world(&t).await;
         let arm = arms(&w.app.engine, w.trial_id).await;
@@ -283,7 +280,9 @@ both_backends! {
         assert!(page.contains("24h eller 48h"));
         assert!(page.contains("Fler kom med variant A.") || page.contains("För få för att säga."));
     }
+}
 
+both_backends! {
     async fn arms_choose_the_reminders_but_intensity_wins_and_assignment_is_stable(t) {
         let w = world(&t).await;
         let e = &w.app.engine;
@@ -360,7 +359,9 @@ both_backends! {
         .unwrap();
         assert_eq!(n, 1, "drawn once");
     }
+}
 
+both_backends! {
     async fn fewer_reminders_than_standard_needs_the_explicit_choice(t) {
         let w = world(&t).await;
         let e = &w.app.engine;
@@ -402,7 +403,9 @@ both_backends! {
         .unwrap();
         assert_eq!(ack, 1);
     }
+}
 
+both_backends! {
     async fn the_export_has_no_names_or_numbers_and_fresh_pseudonyms(t) {
         let w = world(&t).await;
         let mut b = w.app.login("cora").await;
@@ -411,7 +414,7 @@ both_backends! {
         let (s2, two) = b.get(&path).await;
         assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
         for csv in [&one, &two] {
-            assert!(!csv.contains("Deltagare"), "no names");
+            assert!(!csv.contains("Namnsson"), "no names");
             assert!(!csv.contains("070") && !csv.contains("+4670"), "no numbers");
         }
         let pseudonyms = |csv: &str| -> Vec<String> {
@@ -426,7 +429,9 @@ both_backends! {
         assert!(!one.contains("drug_test"));
         assert_eq!(w.app.audit("outcomes.export").await.len(), 2);
     }
+}
 
+both_backends! {
     async fn only_coordinators_and_admins_see_outcomes(t) {
         let w = world(&t).await;
         let mut lisa = w.app.login("lisa").await;
@@ -439,7 +444,7 @@ both_backends! {
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("för få personer"), "the hidden cell says why");
         assert!(page.contains("<svg"), "the chart");
-        assert!(!page.contains("Deltagare"));
+        assert!(!page.contains("Namnsson"));
         let (status, csv) = cora.get(&format!("/outcomes/outcomes.csv?unit={}", w.app.unit.id)).await;
         assert_eq!(status, StatusCode::OK);
         assert!(csv.contains("kind;drug_test;–;–;–;–;–;–;few_people"), "{csv}");

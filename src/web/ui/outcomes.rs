@@ -286,7 +286,11 @@ async fn page(
         .map(|w| w.starts.with_timezone(&tz).format("%d/%m").to_string())
         .collect();
     let chart = render_chart(&line_chart(&ChartSpec {
-        title: ta(lang, "ui-outcomes-chart-title", &[("unit", unit_name.clone())]),
+        title: ta(
+            lang,
+            "ui-outcomes-chart-title",
+            &[("unit", unit_name.clone())],
+        ),
         desc: t(lang, "ui-outcomes-chart-desc"),
         first_label: t(lang, "ui-outcomes-chart-show-up"),
         second_label: t(lang, "ui-outcomes-chart-replied"),
@@ -304,9 +308,7 @@ async fn page(
         to: p.to_date.to_string(),
         min: p.min_people,
         tables: r.breakdowns.iter().map(|b| table_view(lang, b)).collect(),
-        rules_changed: r
-            .rules_changed_at
-            .map(|at| super::local_date(lang, at, tz)),
+        rules_changed: r.rules_changed_at.map(|at| super::local_date(lang, at, tz)),
         chart,
         csv_href: format!("/outcomes/outcomes.csv?{qs}"),
         export_href: format!("/outcomes/export.csv?{qs}"),
@@ -644,7 +646,11 @@ async fn trials_page(
 
 /// The request a form asks for, or the error to show (in the viewer's
 /// language) with the form kept.
-fn parse_form(lang: Language, f: &TrialForm, standard: Option<&[Span]>) -> Result<TrialRequest, String> {
+fn parse_form(
+    lang: Language,
+    f: &TrialForm,
+    standard: Option<&[Span]>,
+) -> Result<TrialRequest, String> {
     let kind: AppointmentKind = f
         .kind
         .parse()
@@ -652,7 +658,11 @@ fn parse_form(lang: Language, f: &TrialForm, standard: Option<&[Span]>) -> Resul
     let standard = standard.ok_or_else(|| t(lang, "ui-outcomes-trial-no-rule"))?;
     let variant = |o: &str, w: &str| -> Result<Variant, String> {
         let offsets = Span::parse_list(o).map_err(|_| {
-            ta(lang, "ui-outcomes-trial-bad-offsets", &[("value", o.to_string())])
+            ta(
+                lang,
+                "ui-outcomes-trial-bad-offsets",
+                &[("value", o.to_string())],
+            )
         })?;
         if offsets.is_empty() || offsets.len() > crate::domain::trials::MAX_OFFSETS {
             return Err(ta(
@@ -689,7 +699,10 @@ fn parse_form(lang: Language, f: &TrialForm, standard: Option<&[Span]>) -> Resul
     })
 }
 
-async fn create_trial(State(s): State<AppState>, p: Posted<TrialForm>) -> Result<Response, UiError> {
+async fn create_trial(
+    State(s): State<AppState>,
+    p: Posted<TrialForm>,
+) -> Result<Response, UiError> {
     let (me, f) = (p.me, p.form);
     let lang = me.lang;
     let sc = unit_scope(&s, &me, Some(f.unit.as_str())).await?;
