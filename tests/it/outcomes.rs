@@ -450,3 +450,44 @@ both_backends! {
         assert!(csv.contains("kind;drug_test;–;–;–;–;–;–;few_people"), "{csv}");
     }
 }
+
+both_backends! {
+    async fn the_api_gives_the_same_report_within_the_tokens_unit(t) {
+        use paminn::domain::api_scope::{TokenAccess, TokenScope};
+        let w = world(&t).await;
+        let other = common::fx::unit(&w.app.engine, "Enhet B", Utc::now()).await;
+        let token = |unit: paminn::domain::UnitId| {
+            let e = w.app.engine.clone();
+            async move {
+                let mut c = e.db.conn().await.unwrap();
+                let scope = TokenScope { access: TokenAccess::Read, unit: Some(unit) };
+                paminn::store::tokens::create_scoped(&mut c, "eval", scope, 90, Utc::now())
+                    .await
+                    .unwrap()
+                    .1
+            }
+        };
+        let http = reqwest::Client::new();
+        let mine = token(w.app.unit.id).await;
+        let url = format!("{}/api/v1/units/{}/outcomes", w.app.base, w.app.unit.id);
+        let (status, body) = common::server::call(&http, &url, &mine, reqwest::Method::GET, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let kind = v["breakdowns"].as_array().unwrap().iter().find(|b| b["by"] == "kind").unwrap();
+        let direct = report(&w).await;
+        let want = direct.breakdowns.iter().find(|b| b.by == "kind").unwrap();
+        assert_eq!(kind["total"]["attended"], serde_json::json!(want.total.tally().unwrap().attended));
+        let drug = kind["rows"].as_array().unwrap().iter().find(|r| r["code"] == "drug_test").unwrap();
+        assert_eq!(drug["cell"]["state"], "hidden");
+        assert!(!body.contains("Namnsson"));
+        let (status, body) = common::server::call(
+            &http, &format!("{}/api/v1/units/{}/trials", w.app.base, w.app.unit.id),
+            &mine, reqwest::Method::GET, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("24h eller 48h") && !body.contains("seed"));
+        // Another unit's token learns nothing about this unit.
+        let theirs = token(other.id).await;
+        let (status, _) = common::server::call(&http, &url, &theirs, reqwest::Method::GET, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}
