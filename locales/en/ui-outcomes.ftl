@@ -23,6 +23,7 @@ ui-outcomes-chart-desc = Two lines in per cent per week: the share that came, an
 ui-outcomes-chart-show-up = came
 ui-outcomes-chart-replied = replied
 ui-outcomes-chart-hint = Weeks with too few people are not shown; the line breaks there.
+ui-outcomes-chart-to-tables = The figures in the tables
 ui-outcomes-tables = Tables
 ui-outcomes-rules-changed = The unit's reminder rules changed on { $date }; the "before/after" table splits the period there.
 ui-outcomes-rules-unchanged = The reminder rules did not change during the period.

@@ -23,6 +23,7 @@ ui-outcomes-chart-desc = Två linjer i procent per vecka: andel som kom och ande
 ui-outcomes-chart-show-up = kom
 ui-outcomes-chart-replied = svarade
 ui-outcomes-chart-hint = Veckor med för få personer visas inte; linjen bryts där.
+ui-outcomes-chart-to-tables = Siffrorna i tabellerna
 ui-outcomes-tables = Tabeller
 ui-outcomes-rules-changed = Enhetens påminnelseregler ändrades { $date }; tabellen "före/efter" delar perioden där.
 ui-outcomes-rules-unchanged = Påminnelsereglerna ändrades inte under perioden.
