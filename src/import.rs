@@ -894,7 +894,9 @@ async fn insert_fresh(
             continue;
         };
         let consent = consent_of.get(&p.id);
-        let (channel, msgs) = planner::messages(a, p, rule, &u, consent, now, true);
+        let trial = planner::trial_arm(&mut tx, a, now).await?;
+        let trial = trial.as_ref().map(|(t, arm)| (t, *arm));
+        let (channel, msgs) = planner::messages(a, p, rule, &u, consent, trial, now, true);
         if !msgs.is_empty() {
             let times: Vec<_> = msgs.iter().map(|m| m.due_at).collect();
             lines.push(JournalLine {

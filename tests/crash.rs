@@ -70,6 +70,7 @@ async fn seed(db: &Db) {
                 due_at: now - Duration::minutes(1),
                 deadline_at: None,
                 body: None,
+                trial: None,
             };
             outbox::insert(&mut tx, &m, now).await.unwrap().unwrap();
         }

@@ -195,6 +195,12 @@ pub enum JournalEvent {
         broadcast_id: Option<i64>,
         outbox_id: Option<OutboxId>,
     },
+    /// The participant was assigned, at random and for good, to an arm of
+    /// a trial of reminder timing or wording (issue 21).
+    TrialAssigned {
+        trial_id: Option<i64>,
+        arm: Option<String>,
+    },
 }
 
 /// A participant's contact details as the journal keeps them: the number
@@ -404,6 +410,10 @@ mod tests {
             BroadcastQueued {
                 broadcast_id: None,
                 outbox_id: None,
+            },
+            TrialAssigned {
+                trial_id: None,
+                arm: None,
             },
         ]
     }

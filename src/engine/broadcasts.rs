@@ -618,6 +618,7 @@ async fn queue_cancellation(
             due_at: now,
             deadline_at: None,
             body: Some(body),
+            trial: None,
         },
         now,
     )

@@ -642,6 +642,7 @@ impl Dispatcher {
                 due_at: now,
                 deadline_at: c.deadline_at,
                 body: c.body.clone(),
+                trial: None,
             };
             if let Some(sms_id) = outbox::insert(&mut *tx, &m, now).await? {
                 fell_back = true;

@@ -18,6 +18,7 @@ pub mod day;
 pub mod dispatcher;
 pub mod jobs;
 pub mod linking;
+pub mod outcomes;
 pub mod participants;
 pub mod planner;
 pub mod reads;

@@ -390,6 +390,7 @@ impl Engine {
                 due_at: now,
                 deadline_at: None,
                 body: Some(body),
+                trial: None,
             },
             now,
         )

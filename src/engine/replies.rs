@@ -1009,6 +1009,7 @@ async fn plan_answer(
         due_at: leave,
         deadline_at: Some(a.starts_at),
         body: Some(body),
+        trial: None,
     });
     Ok(h)
 }

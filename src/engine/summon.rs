@@ -65,6 +65,7 @@ impl Engine {
             due_at: now,
             deadline_at: Some(deadline),
             body: None,
+            trial: None,
         };
         let oid = outbox::insert(&mut tx, &m, now)
             .await?

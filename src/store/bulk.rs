@@ -270,7 +270,7 @@ pub async fn outbox(c: &mut Conn, rows: &[NewMessage], now: DateTime<Utc>) -> Re
     if rows.is_empty() {
         return Ok(());
     }
-    let mut values = Vec::with_capacity(rows.len() * 13);
+    let mut values = Vec::with_capacity(rows.len() * 16);
     for m in rows {
         values.extend([
             V::I(m.participant_id.get()),
@@ -286,14 +286,18 @@ pub async fn outbox(c: &mut Conn, rows: &[NewMessage], now: DateTime<Utc>) -> Re
             V::NS(m.body.clone()),
             V::I(ms(now)),
             V::I(ms(now)),
+            V::NI(m.trial.map(|t| t.trial_id)),
+            V::NS(m.trial.map(|t| t.arm.as_str().to_string())),
+            V::NS(m.trial.map(|t| t.wording.as_str().to_string())),
         ]);
     }
     insert_many(
         c,
         "INSERT INTO outbox (participant_id, appointment_id, plan_version, purpose, offset_min, channel,
-                             ask_reply, due_at, deadline_at, next_attempt_at, body, created_at, updated_at)",
+                             ask_reply, due_at, deadline_at, next_attempt_at, body, created_at, updated_at,
+                             trial_id, trial_arm, wording)",
         "ON CONFLICT (appointment_id, plan_version, offset_min, channel) DO NOTHING",
-        13,
+        16,
         values,
     )
     .await?;

@@ -393,6 +393,7 @@ async fn write_in_turn(
             due_at: now,
             deadline_at: None,
             body: Some(body.to_string()),
+            trial: None,
         };
         outbox::insert(c, &m, now).await?;
     }

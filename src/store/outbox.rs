@@ -45,6 +45,18 @@ pub struct NewMessage {
     /// Pre-rendered text, for messages whose text is fixed when planned
     /// (receipts). Reminders are rendered at send time.
     pub body: Option<String>,
+    /// The trial arm a reminder was planned under (issue 21), if any.
+    pub trial: Option<TrialMark>,
+}
+
+/// The trial, arm and wording a reminder was planned under: recorded on
+/// the row so outcomes can be attributed and the dispatcher uses the arm's
+/// wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrialMark {
+    pub trial_id: i64,
+    pub arm: crate::domain::trials::Arm,
+    pub wording: crate::domain::trials::Wording,
 }
 
 /// Inserts a planned message. Returns its id, or `None` if the same
@@ -52,8 +64,9 @@ pub struct NewMessage {
 pub async fn insert(c: &mut Conn, m: &NewMessage, now: DateTime<Utc>) -> Result<Option<OutboxId>> {
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO outbox (participant_id, appointment_id, plan_version, purpose, offset_min, channel,
-                             ask_reply, due_at, deadline_at, next_attempt_at, body, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $10, $11, $11)
+                             ask_reply, due_at, deadline_at, next_attempt_at, body, created_at, updated_at,
+                             trial_id, trial_arm, wording)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $10, $11, $11, $12, $13, $14)
          ON CONFLICT (appointment_id, plan_version, offset_min, channel) DO NOTHING
          RETURNING id",
     )
@@ -68,6 +81,9 @@ pub async fn insert(c: &mut Conn, m: &NewMessage, now: DateTime<Utc>) -> Result<
     .bind(m.deadline_at.map(ms))
     .bind(m.body.clone())
     .bind(ms(now))
+    .bind(m.trial.map(|t| t.trial_id))
+    .bind(m.trial.map(|t| t.arm.as_str()))
+    .bind(m.trial.map(|t| t.wording.as_str()))
     .fetch_optional(&mut *c)
     .await?;
     Ok(id.map(OutboxId::from_db))
@@ -198,6 +214,7 @@ const CLAIMED_CONTEXT: &str = "SELECT o.id, o.claim_token, o.participant_id, o.a
     LEFT JOIN consents c ON c.id = (SELECT MAX(id) FROM consents WHERE participant_id = o.participant_id)
     LEFT JOIN broadcasts b ON b.id = o.broadcast_id
     LEFT JOIN unit_templates t ON t.unit_id = p.unit_id AND t.lang = p.language
+        AND (o.wording IS NULL OR o.wording <> 'default')
         AND t.key = CASE WHEN o.purpose = 'summons' THEN 'summons'
                          WHEN o.purpose = 'reminder' AND o.ask_reply <> 0 THEN 'reminder-reply'
                          WHEN o.purpose = 'reminder' THEN 'reminder' END

@@ -43,7 +43,7 @@ use serde_json::json;
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     tags(
-        (name = "participants"), (name = "appointments"), (name = "tasks"), (name = "broadcasts")
+        (name = "participants"), (name = "appointments"), (name = "tasks"), (name = "broadcasts"), (name = "outcomes")
     )
 )]
 struct ApiDoc;
@@ -89,6 +89,8 @@ pub fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(stats))
         .routes(routes!(create_broadcast))
         .routes(routes!(get_broadcast))
+        .routes(routes!(unit_outcomes))
+        .routes(routes!(unit_trials))
         .routes(routes!(list_tasks))
         .routes(routes!(task_done))
         .routes(routes!(task_reopen))
@@ -994,6 +996,110 @@ struct Stats {
     participant: ParticipantId,
     weeks_4: crate::engine::record::Rates,
     weeks_12: crate::engine::record::Rates,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct OutcomeQuery {
+    /// First day, `YYYY-MM-DD` in the unit's time zone; default 90 days
+    /// before `to`.
+    from: Option<String>,
+    /// Last day (inclusive); default today.
+    to: Option<String>,
+    /// Fewest distinct people a cell shows (default 5).
+    min: Option<u32>,
+}
+
+fn unit_id(id: &str) -> Result<UnitId> {
+    id.parse::<i64>()
+        .map(UnitId::from_db)
+        .map_err(|_| Error::not_found("unit"))
+}
+
+/// A unit's outcome report (issue 21): `web::ui::outcomes`' tables as
+/// JSON, suppression applied. Audited as `outcomes.view`.
+#[utoipa::path(
+    get,
+    path = "/units/{id}/outcomes",
+    tag = "outcomes",
+    summary = "A unit's outcome report: show-up rates by kind, channel, reply, time since start and rule change",
+    params(("id" = i64, Path, description = "The unit's id"), OutcomeQuery),
+    responses(
+        (status = 200, description = "The report; cells with fewer people than `min` (and their complements) are hidden with the reason", body = crate::engine::outcomes::OutcomeReport),
+        (status = 404, description = "No such unit, or outside the token's scope", body = ApiErrorBody),
+        (status = 422, description = "A date is wrong; the error says which", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
+async fn unit_outcomes(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    scope: ApiScope,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<OutcomeQuery>,
+) -> Result<Json<crate::engine::outcomes::OutcomeReport>> {
+    let unit = unit_id(&id)?;
+    scope.unit(unit, "unit")?;
+    let tz = {
+        let mut c = s.engine.db.conn().await?;
+        units::get(&mut c, unit).await?.time_zone
+    };
+    let now = Utc::now();
+    let day = |v: &Option<String>, default: chrono::NaiveDate| match v.as_deref() {
+        None => Ok(default),
+        Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map_err(|_| Error::invalid(format!("'{v}' is not a date; write YYYY-MM-DD"))),
+    };
+    let to = day(&q.to, now.with_timezone(&tz).date_naive())?;
+    let from = day(&q.from, to - chrono::Duration::days(90))?;
+    let at = |d: chrono::NaiveDate| {
+        crate::domain::schedule::resolve_local(d.and_hms_opt(0, 0, 0).unwrap_or_default(), tz)
+    };
+    Ok(Json(
+        s.engine
+            .outcome_report(
+                &actor,
+                now,
+                unit,
+                at(from),
+                at(to + chrono::Duration::days(1)),
+                q.min.unwrap_or(crate::domain::outcomes::DEFAULT_MIN_PEOPLE),
+            )
+            .await?,
+    ))
+}
+
+/// A unit's trials with each arm's show-up rate, interval and verdict.
+#[utoipa::path(
+    get,
+    path = "/units/{id}/trials",
+    tag = "outcomes",
+    summary = "A unit's trials with each arm's show-up rate, interval and verdict",
+    params(("id" = i64, Path, description = "The unit's id")),
+    responses(
+        (status = 200, description = "The trials, newest first", body = Vec<crate::engine::outcomes::TrialResult>),
+        (status = 404, description = "No such unit, or outside the token's scope", body = ApiErrorBody),
+        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
+    )
+)]
+async fn unit_trials(
+    State(s): State<AppState>,
+    ApiActor(actor): ApiActor,
+    scope: ApiScope,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<crate::engine::outcomes::TrialResult>>> {
+    let unit = unit_id(&id)?;
+    scope.unit(unit, "unit")?;
+    Ok(Json(
+        s.engine
+            .trial_results(
+                &actor,
+                Utc::now(),
+                unit,
+                crate::domain::outcomes::DEFAULT_MIN_PEOPLE,
+            )
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -190,6 +190,26 @@ async function unitTemplates() {
 }
 // ---- end unit templates ----
 
+// ---- outcomes and trials (issue 21; the outcomes branch) ----
+// A coordinator opens the unit's outcome report (tables, chart, small cells
+// hidden) and the trials page with its form; axe runs on both.
+async function outcomesAndTrials() {
+  log('a coordinator opens the outcome report and the trials page');
+  await page.getByRole('link', { name: 'Utfall', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: /^Utfall/ }).waitFor();
+  await page.getByRole('heading', { level: 2, name: 'Tabeller' }).waitFor();
+  await usable('/outcomes');
+  await shot('outcomes');
+  await page.getByRole('link', { name: 'Försök med tider och formuleringar' }).click();
+  await page.getByRole('heading', { level: 1, name: /^Försök/ }).waitFor();
+  await page.getByLabel('Namn på försöket').fill('24h eller 48h');
+  await page.getByRole('button', { name: 'Starta försöket' }).click();
+  await page.locator('section.trial', { hasText: '24h eller 48h' }).waitFor();
+  await usable('/outcomes/trials');
+  await shot('trials');
+}
+// ---- end outcomes and trials ----
+
 async function logout() {
   await page.getByRole('button', { name: 'Logga ut' }).click();
   await page.waitForURL(/\/login$/);
@@ -560,6 +580,7 @@ try {
   await page.goto(`${BASE_URL}/settings/templates`);
   await usable('/settings/templates');
   await shot('templates');
+  await outcomesAndTrials(); // issue 21 (outcomes branch)
 
   log('the coordinator sends a broadcast tied to the group activity');
   await page.getByRole('link', { name: 'Utskick', exact: true }).click();

@@ -58,6 +58,10 @@ const KEPT: &[(&str, &str)] = &[
     ("outbox", "currency"),
     // A closed vocabulary (domain::FailureKind): why a message failed, not what it said.
     ("outbox", "error_kind"),
+    // A trial's arm and wording (issue 21): a closed vocabulary, no words sent.
+    ("outbox", "trial_arm"),
+    ("outbox", "wording"),
+    ("trial_assignments", "arm"),
     ("inbound", "channel"),
     ("journal", "kind"),
     ("tasks", "kind"),

@@ -22,6 +22,7 @@ mod logs;
 mod oidc;
 mod openapi;
 mod outage;
+mod outcomes;
 mod replies;
 mod schema_parity;
 mod security;

@@ -127,6 +127,7 @@ both_backends! {
             ("POST", "/appointments/{id}/cancel"), ("POST", "/appointments/{id}/attendance"),
             ("GET", "/tasks"), ("POST", "/tasks/{id}/done"), ("POST", "/tasks/{id}/reopen"),
             ("POST", "/broadcasts"), ("GET", "/broadcasts/{id}"),
+            ("GET", "/units/{id}/outcomes"), ("GET", "/units/{id}/trials"),
         ].into_iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
         assert_eq!(ops, expected, "the README's table of routes");
 
@@ -284,6 +285,17 @@ both_backends! {
         assert_eq!(status, StatusCode::OK, "{body}");
         check("POST", "/tasks/{id}/reopen", status, &body);
 
+        // The unit's outcome report and trials.
+        let unit = {
+            let mut c = app._engine.db.conn().await.unwrap();
+            units::resolve(&mut c, "Enhet A").await.unwrap().id
+        };
+        for (path, doc_path) in [("outcomes", "/units/{id}/outcomes"), ("trials", "/units/{id}/trials")] {
+            let (status, body) = app.call(Method::GET, &format!("/units/{unit}/{path}"), None).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+            check("GET", doc_path, status, &body);
+        }
+
         // Errors are documented too, with their body.
         let (status, body) = app.call(Method::GET, "/participants/999999", None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
@@ -292,6 +304,6 @@ both_backends! {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         check("POST", "/participants", status, &body);
 
-        assert_eq!(seen.len(), 16, "every documented operation was answered and checked: {seen:?}");
+        assert_eq!(seen.len(), 18, "every documented operation was answered and checked: {seen:?}");
     }
 }

@@ -172,6 +172,7 @@ async fn seed(db: &Db) {
                 due_at: now + Duration::milliseconds(a * 10 * 33 + off * 33),
                 deadline_at: None,
                 body: None,
+                trial: None,
             };
             outbox::insert(&mut tx, &m, now).await.unwrap().unwrap();
         }

@@ -29,6 +29,10 @@ const GETS: &[&str] = &[
     "/monitoring",
     "/monitoring/messages.csv",
     "/monitoring/chart.svg",
+    "/outcomes",
+    "/outcomes/outcomes.csv",
+    "/outcomes/export.csv",
+    "/outcomes/trials",
     "/settings",
     "/settings/templates",
     "/settings/templates/reminder-reply/sv",
@@ -87,6 +91,8 @@ const POSTS: &[&str] = &[
     "/groups/1/activity",
     "/review/record",
     "/review/protection",
+    "/outcomes/trials",
+    "/outcomes/trials/1/end",
 ];
 
 async fn fixture(t: &common::TestDb) -> ui::UiApp {

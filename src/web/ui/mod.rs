@@ -20,6 +20,7 @@ pub mod admin;
 pub mod broadcasts;
 pub mod calendar_feeds;
 pub mod monitoring;
+pub mod outcomes;
 pub mod participants;
 pub mod review;
 pub mod sandbox;
@@ -128,6 +129,7 @@ pub fn router() -> Router<AppState> {
         .merge(today::router())
         .merge(participants::router())
         .merge(monitoring::router())
+        .merge(outcomes::router())
         .merge(settings::router())
         .merge(unit_templates::router())
         .merge(admin::router())
@@ -409,6 +411,7 @@ fn nav(me: &Me) -> Vec<NavItem> {
             "ui-nav-monitoring",
             me.may(Action::Monitoring),
         ),
+        ("/outcomes", "ui-nav-outcomes", me.may(Action::Monitoring)),
         (
             "/broadcasts",
             "ui-nav-broadcasts",

@@ -448,7 +448,7 @@ struct Tick {
 /// The weekly chart: hand-drawn SVG, two lines (got through, replied).
 #[derive(Template)]
 #[template(path = "ui/monitoring_chart.svg")]
-struct Chart {
+pub(super) struct Chart {
     title: String,
     desc: String,
     delivery_label: String,
@@ -507,34 +507,50 @@ fn series(
 }
 
 fn chart(lang: Language, scope_name: &str, weeks: &[WeekView]) -> Chart {
-    let n = weeks.len().max(2) as i64;
-    let xs: Vec<i64> = (0..weeks.len() as i64)
-        .map(|i| LEFT + 12 + i * (RIGHT - LEFT - 24) / (n - 1))
-        .collect();
-    let labels: Vec<String> = weeks.iter().map(|w| w.label.clone()).collect();
-    let delivery_label = t(lang, "ui-monitoring-chart-delivery");
-    let reply_label = t(lang, "ui-monitoring-chart-reply");
-    let (delivery_lines, delivery_dots) = series(
-        &xs,
-        &weeks.iter().map(|w| w.delivery_pct).collect::<Vec<_>>(),
-        &labels,
-        &delivery_label,
-    );
-    let (reply_lines, reply_dots) = series(
-        &xs,
-        &weeks.iter().map(|w| w.reply_pct).collect::<Vec<_>>(),
-        &labels,
-        &reply_label,
-    );
-    Chart {
+    line_chart(&ChartSpec {
         title: ta(
             lang,
             "ui-monitoring-chart-title",
             &[("scope", scope_name.to_string())],
         ),
         desc: t(lang, "ui-monitoring-chart-desc"),
-        delivery_label,
-        reply_label,
+        first_label: t(lang, "ui-monitoring-chart-delivery"),
+        second_label: t(lang, "ui-monitoring-chart-reply"),
+        labels: weeks.iter().map(|w| w.label.clone()).collect(),
+        first: weeks.iter().map(|w| w.delivery_pct).collect(),
+        second: weeks.iter().map(|w| w.reply_pct).collect(),
+    })
+}
+
+/// What a two-line percentage chart shows: monitoring's weekly delivery and
+/// reply rates, and the outcome page's show-up and reply rates
+/// (`web::ui::outcomes`). A `None` breaks its line.
+pub(super) struct ChartSpec {
+    pub title: String,
+    pub desc: String,
+    /// The solid line with round dots.
+    pub first_label: String,
+    /// The dashed line with square dots.
+    pub second_label: String,
+    pub labels: Vec<String>,
+    pub first: Vec<Option<f64>>,
+    pub second: Vec<Option<f64>>,
+}
+
+/// The hand-drawn SVG chart of a [`ChartSpec`] (per cent, 0-100).
+pub(super) fn line_chart(spec: &ChartSpec) -> Chart {
+    let n = spec.labels.len().max(2) as i64;
+    let xs: Vec<i64> = (0..spec.labels.len() as i64)
+        .map(|i| LEFT + 12 + i * (RIGHT - LEFT - 24) / (n - 1))
+        .collect();
+    let labels = &spec.labels;
+    let (delivery_lines, delivery_dots) = series(&xs, &spec.first, labels, &spec.first_label);
+    let (reply_lines, reply_dots) = series(&xs, &spec.second, labels, &spec.second_label);
+    Chart {
+        title: spec.title.clone(),
+        desc: spec.desc.clone(),
+        delivery_label: spec.first_label.clone(),
+        reply_label: spec.second_label.clone(),
         y_ticks: [0, 25, 50, 75, 100]
             .into_iter()
             .map(|p| Tick {
@@ -544,7 +560,7 @@ fn chart(lang: Language, scope_name: &str, weeks: &[WeekView]) -> Chart {
             .collect(),
         x_ticks: xs
             .iter()
-            .zip(&labels)
+            .zip(labels)
             .map(|(x, l)| Tick {
                 pos: *x,
                 label: l.clone(),
@@ -864,7 +880,7 @@ async fn page(
     Ok(render_refused(&page, failed))
 }
 
-fn render_chart(c: &Chart) -> Result<String, UiError> {
+pub(super) fn render_chart(c: &Chart) -> Result<String, UiError> {
     c.render().map_err(|e| {
         tracing::error!(error = %e, "chart template failed");
         UiError::new(

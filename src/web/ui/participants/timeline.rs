@@ -454,6 +454,13 @@ impl Cx<'_> {
                     )],
                 )
             }
+            Some(J::TrialAssigned { trial_id, arm }) => self.ta(
+                "trial-assigned",
+                &[
+                    ("trial", trial_id.map(|t| t.to_string()).unwrap_or_default()),
+                    ("arm", arm.unwrap_or_default().to_uppercase()),
+                ],
+            ),
             // A kind this version does not know (or a detail of another
             // shape): shown by its name, nothing hidden.
             None => self.ta("other", &[("kind", e.kind.clone())]),
