@@ -8,6 +8,7 @@ pub mod api_scope;
 pub mod broadcast;
 pub mod channel_choice;
 pub mod enums;
+pub mod event_hooks;
 pub mod gates;
 pub mod ids;
 pub mod journal;

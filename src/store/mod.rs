@@ -13,6 +13,7 @@ pub mod broadcasts;
 pub mod bulk;
 pub mod consents;
 pub mod erasure;
+pub mod event_hooks;
 pub mod export;
 pub mod inbound;
 pub mod journal;
