@@ -46,6 +46,8 @@ const GETS: &[&str] = &[
     "/groups",
     "/groups/1",
     "/groups/1/activity/new",
+    // Event webhooks (issue 19).
+    "/event-hooks",
 ];
 
 const POSTS: &[&str] = &[
@@ -87,6 +89,10 @@ const POSTS: &[&str] = &[
     "/groups/1/activity",
     "/review/record",
     "/review/protection",
+    // Event webhooks (issue 19).
+    "/event-hooks",
+    "/event-hooks/1/enabled",
+    "/event-hooks/deliveries/1/resend",
 ];
 
 async fn fixture(t: &common::TestDb) -> ui::UiApp {
