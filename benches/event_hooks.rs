@@ -58,7 +58,11 @@ async fn receive(
 ) -> axum::http::StatusCode {
     use axum::http::StatusCode;
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let (id, ts, sig) = (h("webhook-id"), h("webhook-timestamp"), h("webhook-signature"));
+    let (id, ts, sig) = (
+        h("webhook-id"),
+        h("webhook-timestamp"),
+        h("webhook-signature"),
+    );
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&r.key.lock().unwrap()).unwrap();
     mac.update(format!("{id}.{ts}.").as_bytes());
     mac.update(&body);
@@ -190,9 +194,21 @@ async fn run(kind: &str) -> (f64, f64, usize) {
     let mut c = db.conn().await.unwrap();
     let counts = store::counts(&mut c, endpoint).await.unwrap();
     drop(c);
-    assert_eq!(counts, [("delivered".to_string(), EVENTS as i64)], "{kind}: {counts:?}");
-    assert_eq!(r.ids.lock().unwrap().len(), EVENTS, "{kind}: an event was lost");
-    assert_eq!(r.bad.load(Ordering::SeqCst), 0, "{kind}: a signature did not verify");
+    assert_eq!(
+        counts,
+        [("delivered".to_string(), EVENTS as i64)],
+        "{kind}: {counts:?}"
+    );
+    assert_eq!(
+        r.ids.lock().unwrap().len(),
+        EVENTS,
+        "{kind}: an event was lost"
+    );
+    assert_eq!(
+        r.bad.load(Ordering::SeqCst),
+        0,
+        "{kind}: a signature did not verify"
+    );
     assert!(r.outage_done.load(Ordering::SeqCst));
     server.abort();
     db.close().await;
@@ -221,7 +237,9 @@ fn main() {
     if std::env::var("PAMINN_TEST_POSTGRES_URL").is_ok() {
         kinds.push("postgresql");
     }
-    println!("| backend | run | events | seconds | events/s | refused in outage | load average (1, 5, 15 min) |");
+    println!(
+        "| backend | run | events | seconds | events/s | refused in outage | load average (1, 5, 15 min) |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for kind in kinds {
         let mut rates = Vec::new();

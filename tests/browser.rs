@@ -419,13 +419,22 @@ mod event_hooks {
         headers: HeaderMap,
         body: Bytes,
     ) -> StatusCode {
-        let secret: Option<String> = sqlx::query_scalar("SELECT secret FROM event_hook_endpoints ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&engine.db.pool)
-            .await
-            .unwrap();
-        let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let secret: Option<String> =
+            sqlx::query_scalar("SELECT secret FROM event_hook_endpoints ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&engine.db.pool)
+                .await
+                .unwrap();
+        let h = |n: &str| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
         let b64 = base64::engine::general_purpose::STANDARD;
-        let key = b64.decode(secret.unwrap_or_default().trim_start_matches("whsec_")).unwrap_or_default();
+        let key = b64
+            .decode(secret.unwrap_or_default().trim_start_matches("whsec_"))
+            .unwrap_or_default();
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
         mac.update(format!("{}.{}.", h("webhook-id"), h("webhook-timestamp")).as_bytes());
         mac.update(&body);
@@ -450,12 +459,18 @@ mod event_hooks {
                 .with_state((engine.clone(), seen.clone()));
             let s1 = stop.clone();
             tokio::spawn(async move {
-                axum::serve(listener, app).with_graceful_shutdown(s1.cancelled_owned()).await.ok();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(s1.cancelled_owned())
+                    .await
+                    .ok();
             });
-            let worker = EventHookWorker::new(engine.clone(), EventHooksConfig {
-                poll: std::time::Duration::from_millis(200),
-                ..Default::default()
-            });
+            let worker = EventHookWorker::new(
+                engine.clone(),
+                EventHooksConfig {
+                    poll: std::time::Duration::from_millis(200),
+                    ..Default::default()
+                },
+            );
             tokio::spawn(async move { worker.run(stop).await });
             Hooks { url, seen }
         }
@@ -463,7 +478,11 @@ mod event_hooks {
         pub fn check(&self) {
             let s = self.seen.lock().unwrap();
             assert_eq!(s.bad, 0, "a delivery's signature did not verify");
-            assert!(s.types.iter().any(|t| t == "reply.received"), "the reply reached the receiver: {:?}", s.types);
+            assert!(
+                s.types.iter().any(|t| t == "reply.received"),
+                "the reply reached the receiver: {:?}",
+                s.types
+            );
         }
     }
 }

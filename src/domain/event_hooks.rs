@@ -222,7 +222,9 @@ impl Secret {
         let b = s
             .strip_prefix(SECRET_PREFIX)
             .ok_or("a secret begins with whsec_")?;
-        let key = B64.decode(b).map_err(|_| "a secret is base64 after whsec_")?;
+        let key = B64
+            .decode(b)
+            .map_err(|_| "a secret is base64 after whsec_")?;
         if key.len() < 16 {
             return Err("a secret has at least 16 bytes".into());
         }
@@ -248,8 +250,7 @@ impl fmt::Debug for Secret {
 /// The `webhook-signature` header's value: `v1,` and the base64
 /// HMAC-SHA256 of `{id}.{timestamp}.{body}` under the secret's key.
 pub fn sign(secret: &Secret, id: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac =
-        Hmac::<sha2::Sha256>::new_from_slice(&secret.key()).expect("HMAC takes any key");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&secret.key()).expect("HMAC takes any key");
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.to_string().as_bytes());
@@ -267,14 +268,8 @@ pub fn webhook_id(delivery: i64) -> String {
 /// The case-record row a delivery stands for, as the store reads it.
 #[derive(Debug, Clone)]
 pub enum Source {
-    Journal {
-        kind: String,
-        detail: Value,
-    },
-    Task {
-        id: i64,
-        kind: String,
-    },
+    Journal { kind: String, detail: Value },
+    Task { id: i64, kind: String },
 }
 
 /// What a payload is built from besides its source row.
@@ -294,12 +289,7 @@ pub struct Subject<'a> {
 /// (`text`, `reason`) only with `include_text`. An erased or unknown
 /// journal row still gives its ids. The gateway's error words are never
 /// sent (they can name the number).
-pub fn payload(
-    event: HookEvent,
-    source: &Source,
-    s: &Subject<'_>,
-    include_text: bool,
-) -> Value {
+pub fn payload(event: HookEvent, source: &Source, s: &Subject<'_>, include_text: bool) -> Value {
     let mut data = Map::new();
     data.insert("unit_id".into(), json!(s.unit_id));
     data.insert("participant_id".into(), json!(s.participant_id));
@@ -384,7 +374,10 @@ fn describe(
             put("purpose", json!(purpose));
             put("channel", json!(channel));
             put("attempts", json!(attempts));
-            put("reported_by_gateway", json!(reported_by.as_deref() == Some("gateway")));
+            put(
+                "reported_by_gateway",
+                json!(reported_by.as_deref() == Some("gateway")),
+            );
         }
         Some(JournalEvent::AppointmentCreated {
             kind, starts_at, ..
@@ -497,8 +490,14 @@ mod tests {
             EndpointUrl::parse("http://127.0.0.1.evil.example/h", true),
             Err(UrlError::NotHttps)
         );
-        assert_eq!(EndpointUrl::parse("ftp://x/", true), Err(UrlError::NotHttps));
-        assert_eq!(EndpointUrl::parse("not a url", true), Err(UrlError::Invalid));
+        assert_eq!(
+            EndpointUrl::parse("ftp://x/", true),
+            Err(UrlError::NotHttps)
+        );
+        assert_eq!(
+            EndpointUrl::parse("not a url", true),
+            Err(UrlError::Invalid)
+        );
         assert_eq!(
             EndpointUrl::parse("https://u:p@x.example/", false),
             Err(UrlError::Credentials)
@@ -517,7 +516,10 @@ mod tests {
         assert_eq!(f.to_db(), ",reply.received,task.created,");
         assert_eq!(EventFilter::from_db(&f.to_db()), f);
         assert!(EventFilter::new(vec![]).is_err());
-        assert_eq!(EventFilter::from_db(&EventFilter::all().to_db()), EventFilter::all());
+        assert_eq!(
+            EventFilter::from_db(&EventFilter::all().to_db()),
+            EventFilter::all()
+        );
         for e in HookEvent::ALL {
             assert_eq!(e.as_str().parse::<HookEvent>().unwrap(), *e);
         }
@@ -577,11 +579,17 @@ mod tests {
     fn tasks_appointments_attendance_and_failures() {
         let p = payload(
             HookEvent::TaskCreated,
-            &Source::Task { id: 9, kind: "cannot".into() },
+            &Source::Task {
+                id: 9,
+                kind: "cannot".into(),
+            },
             &subject(),
             true,
         );
-        assert_eq!((p["data"]["task_id"].clone(), p["data"]["task_kind"].clone()), (json!(9), json!("cannot")));
+        assert_eq!(
+            (p["data"]["task_id"].clone(), p["data"]["task_kind"].clone()),
+            (json!(9), json!("cannot"))
+        );
         let moved = Source::Journal {
             kind: "appointment_moved".into(),
             detail: json!({"from": "2026-12-08T09:00:00Z", "to": "2026-12-09T09:00:00Z", "reminders_cancelled": 2}),
@@ -605,7 +613,10 @@ mod tests {
         // The gateway's words can name the number: never sent.
         assert!(!p.to_string().contains("4670"));
         // An erased row: the ids only.
-        let erased = Source::Journal { kind: "inbound_message".into(), detail: json!({}) };
+        let erased = Source::Journal {
+            kind: "inbound_message".into(),
+            detail: json!({}),
+        };
         let p = payload(HookEvent::ReplyReceived, &erased, &subject(), true);
         assert_eq!(p["data"]["participant_id"], 7);
     }
@@ -613,8 +624,14 @@ mod tests {
     #[test]
     fn retries_end_a_day_after_queueing() {
         let t0 = utc(2026, 12, 7, 9, 0);
-        assert_eq!(next_attempt(1, 1.0, t0, t0), Some(t0 + Duration::seconds(30)));
-        assert_eq!(next_attempt(2, 1.0, t0, t0), Some(t0 + Duration::seconds(60)));
+        assert_eq!(
+            next_attempt(1, 1.0, t0, t0),
+            Some(t0 + Duration::seconds(30))
+        );
+        assert_eq!(
+            next_attempt(2, 1.0, t0, t0),
+            Some(t0 + Duration::seconds(60))
+        );
         assert_eq!(
             next_attempt(40, 1.0, t0, t0 + Duration::hours(23)),
             Some(t0 + RETRY_WINDOW)

@@ -18,8 +18,8 @@ use crate::domain::event_hooks::{
 };
 use crate::domain::{ParticipantId, UnitId};
 use crate::error::{Error, Result};
-use crate::store::event_hooks::{self as store, Claimed, Finish};
 use crate::store::audit;
+use crate::store::event_hooks::{self as store, Claimed, Finish};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use rand::{Rng, RngCore};
@@ -38,7 +38,8 @@ pub struct EndpointForm<'a> {
 
 impl Engine {
     fn hook_url(&self, url: &str) -> Result<EndpointUrl> {
-        EndpointUrl::parse(url, self.event_hooks_local_http).map_err(|e| Error::invalid(e.to_string()))
+        EndpointUrl::parse(url, self.event_hooks_local_http)
+            .map_err(|e| Error::invalid(e.to_string()))
     }
 
     /// Registers an endpoint for a unit's events. Returns its id and its
@@ -193,7 +194,9 @@ impl Engine {
         }
         store::set_participant_ref(&mut tx, p, r)
             .await
-            .map_err(|e| e.unique_as_conflict(|| "another participant of the unit has that reference".into()))?;
+            .map_err(|e| {
+                e.unique_as_conflict(|| "another participant of the unit has that reference".into())
+            })?;
         audit::append(
             &mut tx,
             now,
@@ -368,7 +371,10 @@ impl EventHookWorker {
                     json!({ "reason": "failing", "failing_since": since }),
                 )
                 .await?;
-                tracing::warn!(endpoint, "event hook endpoint failed for a day; switched off");
+                tracing::warn!(
+                    endpoint,
+                    "event hook endpoint failed for a day; switched off"
+                );
                 report.disabled += 1;
             }
         }

@@ -89,7 +89,13 @@ const KEPT: &[(&str, &str)] = &[
 /// The participant's columns that erasure clears; every text column of
 /// `participants` is either here or in `KEPT` (the participant row is not
 /// filled directly: its values must parse for `erase` to read it).
-const PARTICIPANT_ERASED: &[&str] = &["first_name", "phone", "telegram_chat_id", "phase", "external_ref"];
+const PARTICIPANT_ERASED: &[&str] = &[
+    "first_name",
+    "phone",
+    "telegram_chat_id",
+    "phase",
+    "external_ref",
+];
 
 fn is_postgres(db: &Db) -> bool {
     matches!(db.backend, paminn::store::Backend::Postgres)

@@ -103,8 +103,12 @@ async fn respond(s: &AppState, me: &Me, n: Notes, status: StatusCode) -> Result<
     let lang = me.lang;
     let mut c = s.engine.db.conn().await.map_err(db(lang))?;
     let unit_list = units::list(&mut c).await.map_err(db(lang))?;
-    let endpoints = store::list_endpoints(&mut c, None).await.map_err(db(lang))?;
-    let deliveries = store::recent(&mut c, None, RECENT).await.map_err(db(lang))?;
+    let endpoints = store::list_endpoints(&mut c, None)
+        .await
+        .map_err(db(lang))?;
+    let deliveries = store::recent(&mut c, None, RECENT)
+        .await
+        .map_err(db(lang))?;
     drop(c);
     let tz: Tz = me
         .staff
