@@ -193,8 +193,9 @@ async function unitTemplates() {
 
 // ---- event webhooks (issue 19; the hooks branch) ----
 // An admin registers an endpoint pointing at the receiver tests/browser.rs
-// started (HOOK_URL), sees its secret once, makes an event (Ali answers
-// "kommer" on the sandbox phone) and sees the delivery listed as delivered.
+// started (HOOK_URL), sees its secret once, makes an event (Ali repeats
+// "förhinder sjuk" on the sandbox phone: the reply the rest of the test
+// checks stays as it was) and sees the delivery listed as delivered.
 // The page is reloaded until the worker has delivered (bounded).
 async function eventHooks() {
   log('an admin registers an event webhook and sees the delivery (issue 19)');
@@ -208,9 +209,10 @@ async function eventHooks() {
   await usable('the event webhooks page with a new secret');
   await page.goto(`${BASE_URL}/sandbox`);
   const phone = page.locator('section.phone', { hasText: 'Ali' });
-  await phone.getByLabel('Svara som Ali').fill('kommer');
+  const before = await phone.locator('.b.in', { hasText: 'förhinder sjuk' }).count();
+  await phone.getByLabel('Svara som Ali').fill('förhinder sjuk');
   await phone.getByRole('button', { name: 'Skicka' }).click();
-  await page.locator('section.phone', { hasText: 'Ali' }).locator('.b.in', { hasText: 'kommer' }).first().waitFor();
+  await page.locator('section.phone', { hasText: 'Ali' }).locator('.b.in', { hasText: 'förhinder sjuk' }).nth(before).waitFor();
   for (let i = 0; ; i++) {
     await page.goto(`${BASE_URL}/event-hooks`);
     if (await page.locator('tr[data-status="delivered"]', { hasText: 'reply.received' }).count()) break;
