@@ -45,3 +45,6 @@ event-hooks-done-created = The receiver is registered.
 event-hooks-done-resent = The delivery is sent again.
 event-hooks-done-enabled = The receiver is switched on.
 event-hooks-done-disabled = The receiver is switched off.
+event-hooks-edit = Change the receiver
+event-hooks-save = Save
+event-hooks-done-edited = The receiver is changed.

@@ -45,3 +45,6 @@ event-hooks-done-created = Mottagaren är registrerad.
 event-hooks-done-resent = Leveransen skickas igen.
 event-hooks-done-enabled = Mottagaren är påslagen.
 event-hooks-done-disabled = Mottagaren är avstängd.
+event-hooks-edit = Ändra mottagaren
+event-hooks-save = Spara
+event-hooks-done-edited = Mottagaren är ändrad.

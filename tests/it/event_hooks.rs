@@ -459,6 +459,21 @@ both_backends! {
         let (_, again) = b.get("/event-hooks").await;
         assert!(!again.contains(&secret));
 
+        // Edit: another event and the text opt-in; the secret stays.
+        let hook_id = {
+            let mut c = e.db.conn().await.unwrap();
+            hooks_store::list_endpoints(&mut c, None).await.unwrap()[0].id
+        };
+        let res = b.post(&format!("/event-hooks/{hook_id}"), &[("url", &rec.url), ("events", "appointment.changed"),
+                                                              ("events", "task.created"), ("include_text", "1")]).await;
+        assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+        {
+            let mut c = e.db.conn().await.unwrap();
+            let ep = hooks_store::get_endpoint(&mut c, hook_id).await.unwrap();
+            assert_eq!((ep.events, ep.include_text), (vec!["task.created".to_string(), "appointment.changed".to_string()], true));
+        }
+        b.get("/event-hooks").await;
+
         let p = fx::participant(&e, &unit, "Ali", "sms", now).await;
         e.create_appointment(&appt(p.id, now + Duration::days(2)), &actor(), now).await.unwrap();
         drain(&worker(&e), Utc::now()).await;
@@ -486,6 +501,6 @@ both_backends! {
         let audited: Vec<String> = sqlx::query_scalar(
             "SELECT action FROM audit WHERE action LIKE 'hooks.%' ORDER BY id")
             .fetch_all(&mut *c).await.unwrap();
-        assert_eq!(audited, ["hooks.endpoint.create", "hooks.delivery.resend"]);
+        assert_eq!(audited, ["hooks.endpoint.create", "hooks.endpoint.edit", "hooks.delivery.resend"]);
     }
 }

@@ -91,6 +91,7 @@ const POSTS: &[&str] = &[
     "/review/protection",
     // Event webhooks (issue 19).
     "/event-hooks",
+    "/event-hooks/1",
     "/event-hooks/1/enabled",
     "/event-hooks/deliveries/1/resend",
 ];

@@ -26,6 +26,7 @@ use serde::Deserialize;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/event-hooks", get(page).post(create))
+        .route("/event-hooks/{id}", post(edit))
         .route("/event-hooks/{id}/enabled", post(set_enabled))
         .route("/event-hooks/deliveries/{id}/resend", post(resend))
 }
@@ -38,6 +39,8 @@ struct EndpointView {
     url: String,
     unit: String,
     events: String,
+    /// The edit form's checkboxes.
+    choices: Vec<EventChoice>,
     include_text: bool,
     enabled: bool,
     /// Why it is off (empty: on).
@@ -129,6 +132,13 @@ async fn respond(s: &AppState, me: &Me, n: Notes, status: StatusCode) -> Result<
             id: e.id,
             unit: unit_name(e.unit_id),
             events: e.events.join(", "),
+            choices: HookEvent::ALL
+                .iter()
+                .map(|x| EventChoice {
+                    value: x.as_str(),
+                    checked: e.events.iter().any(|y| y == x.as_str()),
+                })
+                .collect(),
             include_text: e.include_text,
             enabled: e.disabled_at.is_none(),
             disabled_why: match e.disabled_reason.as_deref() {
@@ -227,6 +237,7 @@ async fn page(
     me.require(Action::ManageStaff)?;
     let message = match q.done.as_deref() {
         Some("resent") => Some(t(me.lang, "event-hooks-done-resent")),
+        Some("edited") => Some(t(me.lang, "event-hooks-done-edited")),
         Some("enabled") => Some(t(me.lang, "event-hooks-done-enabled")),
         Some("disabled") => Some(t(me.lang, "event-hooks-done-disabled")),
         _ => None,
@@ -296,6 +307,51 @@ async fn create(State(s): State<AppState>, p: Posted<CreateInput>) -> Result<Res
             notes.error = Some(t(lang, "event-hooks-unit-needed"));
             respond(&s, &me, notes, bad).await
         }
+        Err(e) => Err(UiError::from_engine(e, lang)),
+    }
+}
+
+#[derive(Deserialize)]
+struct EditInput {
+    url: String,
+    #[serde(default)]
+    events: Vec<String>,
+    #[serde(default)]
+    include_text: Option<String>,
+}
+
+/// Changes an endpoint's URL, events and text opt-in (the secret stays).
+async fn edit(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    p: Posted<EditInput>,
+) -> Result<Response, UiError> {
+    let (me, f) = (p.me, p.form);
+    me.require(Action::ManageStaff)?;
+    let lang = me.lang;
+    let events: Vec<HookEvent> = f.events.iter().filter_map(|e| e.parse().ok()).collect();
+    let refuse = |key: &str| Notes {
+        error: Some(t(lang, key)),
+        ..Default::default()
+    };
+    let bad = StatusCode::UNPROCESSABLE_ENTITY;
+    if events.is_empty() {
+        return respond(&s, &me, refuse("event-hooks-events-needed"), bad).await;
+    }
+    let form = EndpointForm {
+        url: &f.url,
+        events,
+        include_text: f.include_text.is_some(),
+    };
+    match s
+        .engine
+        .edit_event_hook(&me.actor(), Utc::now(), id, &form)
+        .await
+    {
+        Ok(()) => Ok(see_other(&format!(
+            "/event-hooks?done=edited#event-hook-{id}"
+        ))),
+        Err(Error::Invalid(_)) => respond(&s, &me, refuse("event-hooks-url-rule"), bad).await,
         Err(e) => Err(UiError::from_engine(e, lang)),
     }
 }
