@@ -103,6 +103,9 @@ pub struct Config {
     /// An admin can switch it off for an instance that signs everyone in
     /// through the identity provider; needs `oidc_issuer_url` then.
     pub password_login: bool,
+    /// Event webhook endpoints may be plain `http://` to 127.0.0.1 or
+    /// localhost (tests and the demo); otherwise `https://` only.
+    pub event_hooks_allow_local_http: bool,
     /// Sign-in through the organisation's identity provider (OpenID
     /// Connect): its issuer URL. Unset: no such sign-in.
     pub oidc_issuer_url: Option<String>,
@@ -218,6 +221,7 @@ impl Default for Config {
             appointment_years_back: 1,
             appointment_years_ahead: 5,
             password_login: true,
+            event_hooks_allow_local_http: false,
             oidc_issuer_url: None,
             oidc_client_id: None,
             oidc_client_secret: None,

@@ -134,7 +134,8 @@ pub async fn run(
     let engine = Engine::new(db.clone())
         .with_series_min_gap(cfg.series_min_gap())
         .with_audit_retention_days(cfg.audit_retention_days)
-        .with_window(cfg.appointment_window());
+        .with_window(cfg.appointment_window())
+        .with_event_hooks_local_http(cfg.event_hooks_allow_local_http);
     // Install the metrics recorder before anything counts.
     crate::telemetry::handle();
     let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -158,6 +159,13 @@ pub async fn run(
     let dispatcher = Dispatcher::new(engine.clone(), chans, cfg.dispatcher());
     let d_token = shutdown.clone();
     let dispatcher_task = tokio::spawn(async move { dispatcher.run(d_token).await });
+    // Event webhooks out: the delivery worker beside the dispatcher.
+    let hooks = crate::engine::event_hooks::EventHookWorker::new(
+        engine.clone(),
+        crate::engine::event_hooks::EventHooksConfig::default(),
+    );
+    let h_token = shutdown.clone();
+    let hooks_task = tokio::spawn(async move { hooks.run(h_token).await });
 
     // Series expansion and the task/retention jobs: at start, then every
     // five minutes. All of them are idempotent.
@@ -249,6 +257,7 @@ pub async fn run(
     .await?;
     shutdown.cancel();
     dispatcher_task.await.ok();
+    hooks_task.await.ok();
     series_task.await.ok();
     for t in tg_tasks {
         t.await.ok();

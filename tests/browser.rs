@@ -228,10 +228,16 @@ both_backends! {
         let d_stop = stop.clone();
         let d_task = tokio::spawn(async move { dispatcher.run(d_stop).await });
 
+        // ---- event webhooks (issue 19): a receiver that verifies each
+        // signature with the endpoint's secret, and the delivery worker.
+        let hooks = event_hooks::Hooks::start(&app.engine, stop.clone()).await;
+        // ---- end event webhooks
+
         let shots = std::env::var("PAMINN_SCREENSHOTS").ok().map(PathBuf::from);
         let tmp = tempfile::tempdir().unwrap();
         let out = tokio::process::Command::new("node")
             .arg(env.dir.join("flow.mjs"))
+            .env("HOOK_URL", &hooks.url)
             .env("BASE_URL", &app.base)
             .env("LOGIN_USER", "lisa")
             .env("LOGIN_PASSWORD", PASSWORD)
@@ -250,6 +256,9 @@ both_backends! {
         // The steps and the figures the flow measured (shown with --nocapture).
         eprintln!("{log}");
         assert!(out.status.success(), "the browser flow failed:\n{log}\n{}", String::from_utf8_lossy(&out.stderr));
+
+        // The endpoint the admin registered got the reply, signed.
+        hooks.check();
 
         // What the browser did is what the database holds.
         let mut c = app.engine.db.conn().await.unwrap();
@@ -375,5 +384,105 @@ both_backends! {
         assert!(rows[0].0 == "login" && rows[0].1.contains("oidc"), "{rows:?}");
         assert_eq!(rows[1].0, "logout");
         drop(op);
+    }
+}
+
+/// Event webhooks (issue 19) in the browser flow: a receiver on
+/// 127.0.0.1 that verifies the Standard Webhooks signature with the
+/// secret the admin's endpoint got (read from the database), and the
+/// delivery worker polling every 200 ms.
+mod event_hooks {
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    use paminn::engine::Engine;
+    use paminn::engine::event_hooks::{EventHookWorker, EventHooksConfig};
+    use std::sync::{Arc, Mutex};
+    use tokio_util::sync::CancellationToken;
+
+    #[derive(Default)]
+    struct Seen {
+        /// The `type` of each verified delivery.
+        types: Vec<String>,
+        bad: usize,
+    }
+
+    pub struct Hooks {
+        pub url: String,
+        seen: Arc<Mutex<Seen>>,
+    }
+
+    async fn receive(
+        State((engine, seen)): State<(Engine, Arc<Mutex<Seen>>)>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> StatusCode {
+        let secret: Option<String> =
+            sqlx::query_scalar("SELECT secret FROM event_hook_endpoints ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&engine.db.pool)
+                .await
+                .unwrap();
+        let h = |n: &str| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let key = b64
+            .decode(secret.unwrap_or_default().trim_start_matches("whsec_"))
+            .unwrap_or_default();
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+        mac.update(format!("{}.{}.", h("webhook-id"), h("webhook-timestamp")).as_bytes());
+        mac.update(&body);
+        let want = format!("v1,{}", b64.encode(mac.finalize().into_bytes()));
+        let mut s = seen.lock().unwrap();
+        if h("webhook-signature") != want {
+            s.bad += 1;
+            return StatusCode::UNAUTHORIZED;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        s.types.push(v["type"].as_str().unwrap_or("").to_string());
+        StatusCode::NO_CONTENT
+    }
+
+    impl Hooks {
+        pub async fn start(engine: &Engine, stop: CancellationToken) -> Hooks {
+            let seen = Arc::new(Mutex::new(Seen::default()));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/hook", listener.local_addr().unwrap());
+            let app = axum::Router::new()
+                .route("/hook", axum::routing::post(receive))
+                .with_state((engine.clone(), seen.clone()));
+            let s1 = stop.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(s1.cancelled_owned())
+                    .await
+                    .ok();
+            });
+            let worker = EventHookWorker::new(
+                engine.clone(),
+                EventHooksConfig {
+                    poll: std::time::Duration::from_millis(200),
+                    ..Default::default()
+                },
+            );
+            tokio::spawn(async move { worker.run(stop).await });
+            Hooks { url, seen }
+        }
+
+        pub fn check(&self) {
+            let s = self.seen.lock().unwrap();
+            assert_eq!(s.bad, 0, "a delivery's signature did not verify");
+            assert!(
+                s.types.iter().any(|t| t == "reply.received"),
+                "the reply reached the receiver: {:?}",
+                s.types
+            );
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod broadcast;
 pub mod calendar_feed;
 pub mod channel_choice;
 pub mod enums;
+pub mod event_hooks;
 pub mod gates;
 pub mod ids;
 pub mod journal;

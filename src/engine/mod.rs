@@ -16,6 +16,7 @@ pub mod broadcasts;
 pub mod calendar_feeds;
 pub mod day;
 pub mod dispatcher;
+pub mod event_hooks;
 pub mod jobs;
 pub mod linking;
 pub mod outcomes;
@@ -56,6 +57,9 @@ pub struct Engine {
     /// How long audit rows are kept (`audit_retention_days`), apart from
     /// the units' message retention.
     audit_retention_days: i64,
+    /// Event webhook endpoints may be plain http:// to 127.0.0.1 or
+    /// localhost (`event_hooks_allow_local_http`; tests and the demo).
+    event_hooks_local_http: bool,
 }
 
 impl Engine {
@@ -66,6 +70,7 @@ impl Engine {
             series_min_gap: chrono::Duration::minutes(60),
             window: Default::default(),
             audit_retention_days: review::DEFAULT_AUDIT_RETENTION_DAYS,
+            event_hooks_local_http: false,
         }
     }
 
@@ -74,6 +79,12 @@ impl Engine {
     /// deletions anyway).
     pub fn with_audit_retention_days(mut self, days: i64) -> Self {
         self.audit_retention_days = days.max(review::MIN_AUDIT_RETENTION_DAYS);
+        self
+    }
+
+    /// Allows event webhook endpoints at http://127.0.0.1 or localhost.
+    pub fn with_event_hooks_local_http(mut self, allow: bool) -> Self {
+        self.event_hooks_local_http = allow;
         self
     }
 

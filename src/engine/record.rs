@@ -182,8 +182,8 @@ impl Engine {
     ///
     /// What goes, table by table (`tests/it/erasure.rs` writes a marker into
     /// every text column a participant's data reaches and scans the whole
-    /// database for it afterwards): the participant's name, number, chat
-    /// and phase; appointments' and series' place, with whom, notes,
+    /// database for it afterwards): the participant's name, number, chat,
+    /// phase and case-system reference; appointments' and series' place, with whom, notes,
     /// reasons and references; message texts, errors and gateway ids;
     /// replies' texts and the reason inside their stored intent (only the
     /// intent's kind stays); journal and task details; consents' staff

@@ -20,7 +20,7 @@ pub async fn erase_participant(c: &mut Conn, id: ParticipantId, now: DateTime<Ut
             .await?;
     sqlx::query(
         "UPDATE participants SET first_name = '-', phone = NULL, telegram_chat_id = NULL,
-                phase = NULL, erased_at = $2, updated_at = $2 WHERE id = $1",
+                phase = NULL, external_ref = NULL, erased_at = $2, updated_at = $2 WHERE id = $1",
     )
     .bind(id.get())
     .bind(ms(now))

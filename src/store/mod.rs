@@ -14,6 +14,7 @@ pub mod bulk;
 pub mod calendar_feeds;
 pub mod consents;
 pub mod erasure;
+pub mod event_hooks;
 pub mod export;
 pub mod inbound;
 pub mod journal;

@@ -15,6 +15,7 @@ const AXE = require.resolve('axe-core/axe.min.js');
 const AXE_VERSION = require('axe-core/package.json').version;
 
 const { BASE_URL, LOGIN_USER, LOGIN_PASSWORD, COORDINATOR_USER, ADMIN_USER, CHROMIUM, SHOTS } = process.env;
+const { HOOK_URL } = process.env; // event webhooks (issue 19): the receiver tests/browser.rs started
 let step = 'start';
 const log = (s) => { step = s; console.log(`step: ${s}`); };
 
@@ -209,6 +210,39 @@ async function outcomesAndTrials() {
   await shot('trials');
 }
 // ---- end outcomes and trials ----
+// ---- event webhooks (issue 19; the hooks branch) ----
+// An admin registers an endpoint pointing at the receiver tests/browser.rs
+// started (HOOK_URL), sees its secret once, makes an event (Ali repeats
+// "förhinder sjuk" on the sandbox phone: the reply the rest of the test
+// checks stays as it was) and sees the delivery listed as delivered.
+// The page is reloaded until the worker has delivered (bounded).
+async function eventHooks() {
+  log('an admin registers an event webhook and sees the delivery (issue 19)');
+  await page.getByRole('link', { name: 'Webhooks', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: 'Webhooks för händelser' }).waitFor();
+  await page.getByLabel('Adress (https://)').fill(HOOK_URL);
+  await page.getByRole('button', { name: 'Registrera' }).click();
+  await page.getByText('Mottagaren är registrerad.').waitFor();
+  const secret = await page.locator('#event-hook-secret').textContent();
+  if (!secret.startsWith('whsec_')) throw new Error(`no secret shown: ${secret}`);
+  await usable('the event webhooks page with a new secret');
+  await page.goto(`${BASE_URL}/sandbox`);
+  const phone = page.locator('section.phone', { hasText: 'Ali' });
+  const before = await phone.locator('.b.in', { hasText: 'förhinder sjuk' }).count();
+  await phone.getByLabel('Svara som Ali').fill('förhinder sjuk');
+  await phone.getByRole('button', { name: 'Skicka' }).click();
+  await page.locator('section.phone', { hasText: 'Ali' }).locator('.b.in', { hasText: 'förhinder sjuk' }).nth(before).waitFor();
+  for (let i = 0; ; i++) {
+    await page.goto(`${BASE_URL}/event-hooks`);
+    if (await page.locator('tr[data-status="delivered"]', { hasText: 'reply.received' }).count()) break;
+    if (i === 50) throw new Error('no delivery of reply.received was listed as delivered');
+    await page.waitForTimeout(200);
+  }
+  await page.locator('tr[data-status="delivered"]').first().getByText('Levererad').waitFor();
+  await usable('the event webhooks page with a delivery');
+  await shot('event-hooks');
+}
+// ---- end event webhooks ----
 
 async function logout() {
   await page.getByRole('button', { name: 'Logga ut' }).click();
@@ -657,6 +691,7 @@ try {
   await page.locator('#past-reviews').getByText('Inget att åtgärda.').waitFor();
   await usable('the log review with a recorded review');
   await shot('review');
+  await eventHooks();
   console.log(`axe-core ${AXE_VERSION}: ${axeChecked.size} page states checked (WCAG 2.1 A/AA), 0 violations`);
   console.log('ok');
 } catch (e) {

@@ -73,6 +73,16 @@ const KEPT: &[(&str, &str)] = &[
     ("outbox", "claim_token"),
     ("tasks", "dedupe_key"),
     ("link_codes", "code_hash"),
+    // Event webhooks (issue 19): the event type, its source table, the
+    // status and the closed word of the last failure (`timeout`,
+    // `connect`, `status`); a worker's lease. The body is built from the
+    // journal at each attempt, so an erased journal row sends ids only.
+    ("event_hook_deliveries", "event"),
+    ("event_hook_deliveries", "source"),
+    ("event_hook_deliveries", "status"),
+    ("event_hook_deliveries", "last_error"),
+    ("event_hook_deliveries", "lease_owner"),
+    ("event_hook_deliveries", "claim_token"),
     // Who on the staff did something (`staff:3`, `cli`, `api:name`).
     ("appointments", "attendance_by"),
     ("journal", "actor"),
@@ -83,7 +93,13 @@ const KEPT: &[(&str, &str)] = &[
 /// The participant's columns that erasure clears; every text column of
 /// `participants` is either here or in `KEPT` (the participant row is not
 /// filled directly: its values must parse for `erase` to read it).
-const PARTICIPANT_ERASED: &[&str] = &["first_name", "phone", "telegram_chat_id", "phase"];
+const PARTICIPANT_ERASED: &[&str] = &[
+    "first_name",
+    "phone",
+    "telegram_chat_id",
+    "phase",
+    "external_ref",
+];
 
 fn is_postgres(db: &Db) -> bool {
     matches!(db.backend, paminn::store::Backend::Postgres)

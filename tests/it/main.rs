@@ -16,6 +16,7 @@ mod cli;
 mod demo;
 mod engine;
 mod erasure;
+mod event_hooks;
 mod import;
 mod invariants;
 mod logs;

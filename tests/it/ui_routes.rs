@@ -50,6 +50,8 @@ const GETS: &[&str] = &[
     "/groups",
     "/groups/1",
     "/groups/1/activity/new",
+    // Event webhooks (issue 19).
+    "/event-hooks",
 ];
 
 const POSTS: &[&str] = &[
@@ -93,6 +95,11 @@ const POSTS: &[&str] = &[
     "/review/protection",
     "/outcomes/trials",
     "/outcomes/trials/1/end",
+    // Event webhooks (issue 19).
+    "/event-hooks",
+    "/event-hooks/1",
+    "/event-hooks/1/enabled",
+    "/event-hooks/deliveries/1/resend",
 ];
 
 async fn fixture(t: &common::TestDb) -> ui::UiApp {

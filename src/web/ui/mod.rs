@@ -19,6 +19,7 @@ pub mod account;
 pub mod admin;
 pub mod broadcasts;
 pub mod calendar_feeds;
+pub mod event_hooks;
 pub mod monitoring;
 pub mod outcomes;
 pub mod participants;
@@ -133,6 +134,7 @@ pub fn router() -> Router<AppState> {
         .merge(settings::router())
         .merge(unit_templates::router())
         .merge(admin::router())
+        .merge(event_hooks::router())
         .merge(review::router())
         .merge(broadcasts::router())
         .merge(sandbox::router())
@@ -425,6 +427,11 @@ fn nav(me: &Me) -> Vec<NavItem> {
             !me.may(Action::Settings) && access::sees_templates(&me.viewer),
         ),
         ("/staff", "ui-nav-staff", me.may(Action::ManageStaff)),
+        (
+            "/event-hooks",
+            "event-hooks-nav",
+            me.may(Action::ManageStaff),
+        ),
         ("/review", "ui-nav-review", me.may(Action::ReadAudit)),
         ("/audit", "ui-nav-audit", me.may(Action::ReadAudit)),
         ("/sandbox", "ui-nav-sandbox", me.demo),

@@ -31,7 +31,9 @@ pub async fn spawn(t: &TestDb, demo: bool) -> UiApp {
 
 /// [`spawn`] with the UI's settings given (trusted proxies, https).
 pub async fn spawn_with(t: &TestDb, demo: bool, ui: paminn::web::ui::UiConfig) -> UiApp {
-    let engine = Engine::new(t.db.clone());
+    // Event webhook endpoints may be http://127.0.0.1 (a receiver in the
+    // test; issue 19).
+    let engine = Engine::new(t.db.clone()).with_event_hooks_local_http(true);
     let unit = {
         let mut c = engine.db.conn().await.unwrap();
         // A second server on the same database shares the unit.
