@@ -191,6 +191,28 @@ async function unitTemplates() {
 }
 // ---- end unit templates ----
 
+// ---- calendar feed (issue 19, item 2) ----
+// The lots makes a calendar link on the account page and fetches it as a
+// calendar app would (no session, no cookies): an iCalendar text.
+async function calendarFeed() {
+  log('a lots makes a calendar link and a calendar app fetches it (issue 19)');
+  await page.goto(`${BASE_URL}/account`);
+  await page.getByRole('link', { name: 'Kalender i Outlook eller telefonen' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Kalender i Outlook eller telefonen' }).waitFor();
+  await usable('/account/calendar');
+  await page.getByRole('button', { name: 'Skapa länk' }).first().click();
+  const url = await page.getByLabel('Adress att prenumerera på').inputValue();
+  if (!/\/calendar\/[A-Za-z0-9_-]+\.ics$/.test(url)) throw new Error(`no calendar link shown: ${url}`);
+  await usable('/account/calendar with a new link');
+  const res = await fetch(url);
+  const text = await res.text();
+  if (res.status !== 200 || !text.startsWith('BEGIN:VCALENDAR')) {
+    throw new Error(`the feed answered ${res.status}: ${text.slice(0, 80)}`);
+  }
+  if (!/SUMMARY:\S+ – /.test(text)) throw new Error('the feed has no appointment named by first name and kind');
+}
+// ---- end calendar feed ----
+
 // ---- outcomes and trials (issue 21; the outcomes branch) ----
 // A coordinator opens the unit's outcome report (tables, chart, small cells
 // hidden) and the trials page with its form; axe runs on both.
@@ -588,6 +610,7 @@ try {
     const p = new URL(participantUrl).pathname;
     await inEnglish('a lots', [p, `${p}/appointments/new`, `${p}/series/new`, `${p}/messages`, `${p}/edit`]);
   }
+  await calendarFeed(); // issue 19, item 2
   log("a coordinator's Today has the unit's open work, the förhinder first");
   await logout();
   await login(COORDINATOR_USER);
