@@ -45,7 +45,7 @@ pub fn router(state: AppState) -> Router {
     // Every audit row written while serving a request names its page.
     let r = r.layer(axum::middleware::from_fn(
         |req: axum::extract::Request, next: axum::middleware::Next| async move {
-            let page = format!("{} {}", req.method(), req.uri().path());
+            let page = format!("{} {}", req.method(), loggable_path(req.uri().path()));
             crate::store::audit::PAGE.scope(page, next.run(req)).await
         },
     ));
@@ -55,10 +55,21 @@ pub fn router(state: AppState) -> Router {
     security_headers(r.with_state(state), https).layer(
         tower_http::trace::TraceLayer::new_for_http().make_span_with(
             |req: &axum::http::Request<axum::body::Body>| {
-                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+                tracing::debug_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()))
             },
         ),
     )
+}
+
+/// A request's path as the logs and the audit log may keep it. A calendar
+/// feed's path is its secret (`/calendar/<secret>.ics`: calendar apps
+/// cannot send a header), so it is replaced; every other path is kept.
+pub fn loggable_path(path: &str) -> &str {
+    if path.starts_with("/calendar/") {
+        "/calendar/<secret>"
+    } else {
+        path
+    }
 }
 
 /// The policy every response carries. The UI has no inline script or

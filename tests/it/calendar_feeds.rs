@@ -244,6 +244,15 @@ both_backends! {
         // Each fetch is a read of personal data, audited by the link's owner.
         let fetches = w.app.audit("calendar.fetch").await;
         assert_eq!(fetches.len(), 2, "{fetches:?}");
+        // The link is the key: it is never written down, not in the audit
+        // log's page either.
+        let secret = url.rsplit('/').next().unwrap().trim_end_matches(".ics").to_string();
+        let details: Vec<(String,)> = {
+            let mut c = w.app.engine.db.conn().await.unwrap();
+            sqlx::query_as("SELECT detail FROM audit").fetch_all(&mut *c).await.unwrap()
+        };
+        assert!(details.iter().any(|(d,)| d.contains("/calendar/<secret>")), "the fetch names its page, masked");
+        assert!(details.iter().all(|(d,)| !d.contains(&secret)), "the secret is in the audit log");
         let (_, page) = b.get("/account/calendar").await;
         assert!(page.contains("aktiv sedan") && !page.contains("inte hämtad än"), "the page shows the link is in use");
         assert!(!page.contains(&url), "the secret is shown only once");
