@@ -85,3 +85,8 @@ ui-today-reply-label = Reply from { $name }, { $when }
 ui-today-flash-replied = Reply recorded: { $name }, { $reply }.
 ui-today-reply-invalid = Choose coming or cannot come.
 ui-today-reply-conflict = The reply cannot be recorded: the appointment has started or is cancelled. Record attendance instead.
+
+# Event webhooks switched off after a day of failures: the admin's to-do.
+ui-today-hooks-off-title = To do: webhook receiver switched off
+ui-today-hooks-off-since = switched off { $since } after a day of failed deliveries
+ui-today-hooks-off-link = Check the receiver and switch it on again under Webhooks

@@ -85,3 +85,8 @@ ui-today-reply-label = Svar från { $name }, { $when }
 ui-today-flash-replied = Svar registrerat: { $name }, { $reply }.
 ui-today-reply-invalid = Välj kommer eller förhinder.
 ui-today-reply-conflict = Svaret kan inte registreras: tiden har redan börjat eller är inställd. Registrera närvaron i stället.
+
+# Event webhooks switched off after a day of failures: the admin's to-do.
+ui-today-hooks-off-title = Att göra: webhook-mottagare avstängd
+ui-today-hooks-off-since = avstängd { $since } efter ett dygn av misslyckade leveranser
+ui-today-hooks-off-link = Kontrollera mottagaren och slå på den igen under Webhooks

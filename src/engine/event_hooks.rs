@@ -114,6 +114,18 @@ impl Engine {
 
     /// Switches an endpoint off or on. Switched on, its waiting deliveries
     /// get a new day of retries.
+    /// The endpoints the worker switched off after a day of failures, not
+    /// yet switched on again: the admin's to-do on Today (an admin has no
+    /// participant, so this is not a row in `tasks`).
+    pub async fn event_hooks_switched_off(&self) -> Result<Vec<store::Endpoint>> {
+        let mut c = self.db.conn().await?;
+        Ok(store::list_endpoints(&mut c, None)
+            .await?
+            .into_iter()
+            .filter(|e| e.disabled_reason.as_deref() == Some("failing"))
+            .collect())
+    }
+
     pub async fn set_event_hook_enabled(
         &self,
         actor: &Actor,

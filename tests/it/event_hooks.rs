@@ -504,3 +504,53 @@ both_backends! {
         assert_eq!(audited, ["hooks.endpoint.create", "hooks.endpoint.edit", "hooks.delivery.resend"]);
     }
 }
+
+both_backends! {
+    async fn an_endpoint_switched_off_for_failing_is_on_the_admins_today_until_switched_on(t) {
+        let e = Engine::new(t.db.clone()).with_event_hooks_local_http(true);
+        let server = crate::common::server::serve_with(|_| crate::common::server::state(&e)).await;
+        let now = Utc::now();
+        let unit = fx::unit(&e, "Chansen", now).await;
+        for (user, role) in [("admin", Role::Admin), ("coord", Role::Coordinator)] {
+            let s = e.add_staff(&NewStaff {
+                unit: Some(unit.id), name: format!("{user} Testsson"), username: user.into(),
+                role, language: Language::Sv,
+            }, &actor(), now).await.unwrap();
+            e.set_password(s.id, &Password::parse(PASSWORD).unwrap(), None, &actor(), now).await.unwrap();
+        }
+        let rec = Receiver::start(0).await;
+        let id = endpoint(&e, &unit, &rec, &[HookEvent::AppointmentChanged], false, now).await;
+        let login = |user: &'static str| {
+            let base = server.base.clone();
+            async move {
+                let b = Browser::new(&base);
+                let res = b.post_login(&[("username", user), ("password", PASSWORD), ("next", "/today")]).await;
+                assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+                b
+            }
+        };
+        let mut admin = login("admin").await;
+        let (_, page) = admin.get("/today").await;
+        assert!(!page.contains("webhook-mottagare avstängd"), "nothing to do while it works");
+
+        // What the worker does after a day of failures (the test above
+        // drives that day); an admin's switching off is not a to-do.
+        {
+            let mut c = e.db.conn().await.unwrap();
+            hooks_store::set_endpoint_disabled(&mut c, id, Some((now, "failing"))).await.unwrap();
+        }
+        let (_, page) = admin.get("/today").await;
+        assert!(page.contains("Att göra: webhook-mottagare avstängd"), "{page}");
+        assert!(page.contains(&rec.url) && page.contains(r#"href="/event-hooks""#));
+        let mut coord = login("coord").await;
+        let (_, page) = coord.get("/today").await;
+        assert!(!page.contains("webhook-mottagare"), "the admin's, not the coordinator's");
+
+        e.set_event_hook_enabled(&actor(), now, id, true).await.unwrap();
+        let (_, page) = admin.get("/today").await;
+        assert!(!page.contains("webhook-mottagare avstängd"), "switched on again: done");
+        e.set_event_hook_enabled(&actor(), now, id, false).await.unwrap();
+        let (_, page) = admin.get("/today").await;
+        assert!(!page.contains("webhook-mottagare avstängd"), "switched off by an admin: no to-do");
+    }
+}

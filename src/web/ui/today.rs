@@ -472,6 +472,9 @@ struct TodayPage {
     contact_only: bool,
     tasks: Vec<TaskView>,
     truncated: bool,
+    /// Admins: webhook receivers switched off after a day of failures
+    /// (their URL and since when), until switched on again.
+    hooks_off: Vec<(String, String)>,
 }
 
 async fn today_page(
@@ -560,7 +563,25 @@ async fn today_page(
                 .chain(&earlier)
                 .any(|r| r.slot.id.get() == f.appt)
     });
+    let hooks_off = if me.staff.role == Role::Admin {
+        s.engine
+            .event_hooks_switched_off()
+            .await
+            .map_err(|e| UiError::from_engine(e, l))?
+            .into_iter()
+            .map(|e| {
+                let since = e
+                    .disabled_at
+                    .map(|at| local_dt(l, at, tz))
+                    .unwrap_or_default();
+                (e.url, since)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(render(&TodayPage {
+        hooks_off,
         flash,
         flash_in_card,
         today_heading: ta(
