@@ -95,7 +95,9 @@ impl Engine {
     pub async fn calendar_feeds(&self, who: StaffId) -> Result<(Vec<FeedLink>, chrono_tz::Tz)> {
         let mut c = self.db.conn().await?;
         let links = calendar_feeds::live_for(&mut c, who).await?;
-        let tz = unit_zone(&mut c, who).await?;
+        let unit_id = staff::get(&mut c, who).await?.unit_id;
+        let unit = unit_of(&mut c, unit_id).await?;
+        let tz = zone(unit.as_ref());
         Ok((links, tz))
     }
 
@@ -120,11 +122,11 @@ impl Engine {
         let lang = link.language;
         let text = self
             .read_audited(&actor, now, async |c| {
-                let tz = unit_zone(c, person.id).await?;
-                let (name, events) = match (link.scope, person.unit_id) {
+                let unit = unit_of(c, person.unit_id).await?;
+                let tz = zone(unit.as_ref());
+                let (name, events) = match (link.scope, unit) {
                     (FeedScope::UnitActivities, Some(unit)) => {
-                        let unit_name = units::get(c, unit).await?.name;
-                        let rows = calendar_feeds::unit_activities(c, unit, from, to).await?;
+                        let rows = calendar_feeds::unit_activities(c, unit.id, from, to).await?;
                         let events = rows
                             .into_iter()
                             .map(|r| FeedEvent {
@@ -143,7 +145,7 @@ impl Engine {
                         let name = crate::texts::render(
                             lang,
                             "calendar-name-activities",
-                            &[("unit", unit_name)],
+                            &[("unit", unit.name)],
                         );
                         (name, events)
                     }
@@ -198,11 +200,19 @@ impl Engine {
     }
 }
 
+/// A person's unit, when they have one.
+async fn unit_of(
+    c: &mut crate::store::Conn,
+    unit: Option<crate::domain::UnitId>,
+) -> Result<Option<units::Unit>> {
+    Ok(match unit {
+        Some(u) => Some(units::get(c, u).await?),
+        None => None,
+    })
+}
+
 /// The zone a person's calendar is written in: their unit's, or Sweden's
 /// for a person without a unit.
-async fn unit_zone(c: &mut crate::store::Conn, who: StaffId) -> Result<chrono_tz::Tz> {
-    Ok(match staff::get(c, who).await?.unit_id {
-        Some(u) => units::get(c, u).await?.time_zone,
-        None => chrono_tz::Europe::Stockholm,
-    })
+fn zone(unit: Option<&units::Unit>) -> chrono_tz::Tz {
+    unit.map_or(chrono_tz::Europe::Stockholm, |u| u.time_zone)
 }
