@@ -10,9 +10,11 @@
 //! randomly named database that is dropped afterwards.
 //!
 //! 1. **Throughput**: N due rows → claim → gate → render → send through the
-//!    real sandbox transport → record, driven by `Dispatcher::run_once` until
-//!    a batch claims nothing; then every row is checked to have reached the
-//!    sandbox phone exactly once.
+//!    real sandbox transport → record, driven by `Dispatcher::drain` (what
+//!    the `run` loop calls: batch after batch, streamed) until a drain claims
+//!    nothing; then every row is checked to have reached the sandbox phone
+//!    exactly once. `PAMINN_BENCH_DRIVE=run_once` drives it one batch at a
+//!    time instead, as before streaming, for comparison.
 //! 2. **Due-claim latency vs table size**: `store::outbox::claim` of 200 due
 //!    rows in a small and a large outbox (mostly sent or pending far ahead).
 //! 3. **Lateness under load**: rows falling due at 1,000/s for 10 s, sent by
@@ -545,6 +547,12 @@ async fn server_cpu_delta(db: &Db, before: &[(i64, f64)]) -> Result<Option<f64>>
     ))
 }
 
+/// `PAMINN_BENCH_DRIVE=run_once`: scenario 1 claims and finishes one batch
+/// at a time, as the dispatcher did before batches were streamed.
+fn one_batch_at_a_time() -> bool {
+    std::env::var("PAMINN_BENCH_DRIVE").is_ok_and(|v| v == "run_once")
+}
+
 async fn throughput(kind: Kind, rows: i64, batch: i64, concurrency: usize) -> Result<Throughput> {
     let b = BenchDb::new(kind).await?;
     let setup_now = Utc::now() - CDuration::hours(1);
@@ -565,7 +573,11 @@ async fn throughput(kind: Kind, rows: i64, batch: i64, concurrency: usize) -> Re
     let cpu0 = cpu_ms("self");
     let t = Instant::now();
     loop {
-        let r = d.run_once(Utc::now()).await?;
+        let r = if one_batch_at_a_time() {
+            d.run_once(Utc::now()).await?
+        } else {
+            d.drain(Utc::now()).await?
+        };
         if r.claimed == 0 {
             break;
         }

@@ -11,13 +11,19 @@
 //! * **Record** the outcomes in groups: whatever finished while the previous
 //!   group was committing is written in one transaction (outcomes and
 //!   journal entries), each row only while its claim is still ours.
+//! * **Stream**: when more is due than one batch, the next batch is claimed
+//!   while the current one's last rows are sent and recorded
+//!   ([`Dispatcher::drain`]).
 //!
 //! Delivery is at-least-once. The duplicate window is the time between the
 //! gateway accepting a message and the commit of its group: a crash there
 //! (or a lease that runs out mid-send, default 60 s) means the row is
-//! claimed and sent again. At most the rows in flight (still `sending`) at a
-//! crash can be duplicated: a group never spans batches, so at most
-//! `batch_size` rows, in practice those that finished during one commit.
+//! claimed and sent again. At most `batch_size` rows can be accepted by a
+//! gateway and not yet recorded at a crash: a row takes one of `batch_size`
+//! permits before its send starts and returns it once its outcome is
+//! committed. In practice it is the rows that finished during one commit.
+//! Rows claimed and not yet sent are not duplicated by a crash: they are
+//! sent once their lease runs out.
 //!
 //! There is no fixed tick: the loop sleeps until the earliest due time, and
 //! is woken early by [`Engine::wake`] when this process plans new work. Work
@@ -44,6 +50,7 @@ use rand::Rng;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
@@ -154,34 +161,90 @@ impl Dispatcher {
 
     /// Claims one batch of rows due at `now` and processes it to the end.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<BatchReport> {
-        let lease_until = now + chrono::Duration::from_std(self.cfg.lease).unwrap_or_default();
-        let claimed = outbox::claim(
-            self.db(),
-            &self.cfg.owner,
-            now,
-            lease_until,
-            self.cfg.batch_size,
-        )
-        .await?;
-        let mut report = BatchReport {
-            claimed: claimed.len(),
-            ..Default::default()
-        };
-        // Each row is gated and recorded at its own moment: `now` plus the
-        // time the batch has taken so far (rate limits can stretch it).
-        // Rows are sent concurrently; their outcomes are recorded by one
-        // writer, in groups: everything that finished while the previous
-        // group was being committed goes into the next transaction.
-        let started = std::time::Instant::now();
-        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Done>();
+        self.drive(now, Some(1)).await
+    }
+
+    /// Sends everything due, batch after batch, until a claim comes back
+    /// short of a full batch (nothing more is due, or other instances hold
+    /// the rest). The rows of successive claims flow through one stream:
+    /// the next batch is claimed while the last rows of the current one are
+    /// still being sent and recorded, so neither the claim nor a batch's
+    /// slowest send leaves the gateways idle.
+    ///
+    /// An error from the first claim is returned at once. An error from a
+    /// later claim stops the claiming; what was claimed before is still
+    /// sent and recorded, and then the error is returned.
+    pub async fn drain(&self, now: DateTime<Utc>) -> Result<BatchReport> {
+        self.drive(now, None).await
+    }
+
+    async fn drive(&self, base: DateTime<Utc>, max_claims: Option<usize>) -> Result<BatchReport> {
+        let lease = chrono::Duration::from_std(self.cfg.lease).unwrap_or_default();
+        let batch_size = self.cfg.batch_size.max(1);
         let concurrency = self.cfg.concurrency.max(1);
+        let first =
+            outbox::claim(self.db(), &self.cfg.owner, base, base + lease, batch_size).await?;
+        // Each row is gated and recorded at its own moment: `base` plus the
+        // time taken since the first claim (rate limits can stretch a batch).
+        let started = std::time::Instant::now();
+        let clock =
+            move || base + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+
+        // Three stages joined in this task: claims → sends (`concurrency` at
+        // once) → one writer, which commits whatever has finished, at most
+        // `batch_size` rows a group. A row takes one of `batch_size` permits
+        // before its send starts and gives it back once its outcome is
+        // recorded, so a slow writer holds new sends back instead of letting
+        // sent-but-unrecorded rows pile up: at a crash, at most `batch_size`
+        // rows are sent and not recorded, as with one batch at a time. The
+        // wait is before a send, never after one: a send that has finished
+        // must not wait for the writer while holding what the writer needs
+        // (on SQLite, the sandbox's write transaction).
+        let (row_tx, mut row_rx) =
+            tokio::sync::mpsc::channel::<(Claimed, std::time::Instant)>(concurrency);
+        let (done_tx, mut done_rx) =
+            tokio::sync::mpsc::unbounded_channel::<(Done, OwnedSemaphorePermit)>();
+        let unrecorded = Arc::new(Semaphore::new(batch_size as usize));
+        let claims = async move {
+            let (mut batch, mut claimed_at, mut claims, mut total) =
+                (first, started, 1usize, 0usize);
+            loop {
+                let full = batch.len() as i64 >= batch_size;
+                total += batch.len();
+                for c in batch {
+                    // The receiver lives until every row has been taken.
+                    let _ = row_tx.send((c, claimed_at)).await;
+                }
+                if !full || max_claims.is_some_and(|m| claims >= m) || self.stopping.is_cancelled()
+                {
+                    return Ok(total);
+                }
+                claimed_at = std::time::Instant::now();
+                let now = clock();
+                match outbox::claim(self.db(), &self.cfg.owner, now, now + lease, batch_size).await
+                {
+                    Ok(b) => (batch, claims) = (b, claims + 1),
+                    Err(e) => return Err((e, total)),
+                }
+            }
+        };
         let sends = async move {
-            futures::stream::iter(claimed)
-                .map(|c| self.process(c, now, started))
+            futures::stream::poll_fn(move |cx| row_rx.poll_recv(cx))
+                .then(|row| {
+                    let unrecorded = unrecorded.clone();
+                    async move {
+                        // Never closed, so a permit always comes.
+                        let permit = unrecorded.acquire_owned().await.expect("semaphore open");
+                        (row, permit)
+                    }
+                })
+                .map(|((c, claimed_at), permit)| async move {
+                    (self.process(c, clock(), claimed_at).await, permit)
+                })
                 .buffer_unordered(concurrency)
-                .for_each(|d| {
-                    // The receiver lives until every sender is gone.
-                    let _ = done_tx.send(d);
+                .for_each(|done| {
+                    // The writer lives until every sender is gone.
+                    let _ = done_tx.send(done);
                     futures::future::ready(())
                 })
                 .await;
@@ -190,15 +253,28 @@ impl Dispatcher {
             let mut results = Vec::new();
             while let Some(first) = done_rx.recv().await {
                 let mut group = vec![first];
-                while let Ok(d) = done_rx.try_recv() {
-                    group.push(d);
+                while group.len() < batch_size as usize {
+                    match done_rx.try_recv() {
+                        Ok(d) => group.push(d),
+                        Err(_) => break,
+                    }
                 }
+                let (group, permits): (Vec<Done>, Vec<OwnedSemaphorePermit>) =
+                    group.into_iter().unzip();
                 let kept = self.record_group(&group).await;
+                // Recorded (or given up to its lease): the next sends may start.
+                drop(permits);
                 results.extend(group.into_iter().map(|d| d.outcome).zip(kept));
             }
             results
         };
-        let ((), results) = futures::join!(sends, records);
+        let (claimed, (), results) = futures::join!(claims, sends, records);
+        let mut report = BatchReport {
+            claimed: match &claimed {
+                Ok(n) | Err((_, n)) => *n,
+            },
+            ..Default::default()
+        };
         for (outcome, kept) in results {
             // One row that could not be recorded does not lose the batch's
             // other outcomes; that row's lease runs out and it is retried.
@@ -214,7 +290,14 @@ impl Dispatcher {
                 Outcome::Suppressed { .. } => report.suppressed += 1,
             }
         }
-        Ok(report)
+        match claimed {
+            Ok(_) => Ok(report),
+            Err((e, n)) => {
+                tracing::error!(error = %e, sent = report.sent, claimed = n,
+                    "a claim failed; the rows claimed before it were sent and recorded");
+                Err(e)
+            }
+        }
     }
 
     fn render(&self, c: &Claimed, now: DateTime<Utc>) -> String {
@@ -258,18 +341,17 @@ impl Dispatcher {
     async fn process(
         &self,
         c: Claimed,
-        batch_now: DateTime<Utc>,
-        started: std::time::Instant,
+        now: DateTime<Utc>,
+        claimed_at: std::time::Instant,
     ) -> Done {
-        let elapsed = started.elapsed();
-        let now = batch_now + chrono::Duration::from_std(elapsed).unwrap_or_default();
+        let elapsed = claimed_at.elapsed();
         let retry = self.cfg.retry;
         let outcome = if self.stopping.is_cancelled() {
             // Shutting down: not started, so put back for the next
             // instance (or this one after a restart) with no attempt used.
             Outcome::Defer { until: now }
         } else if elapsed > self.cfg.lease.mul_f64(0.8) {
-            // The lease is nearly over (a long batch behind a rate limit):
+            // The lease is nearly over (the row waited behind a rate limit):
             // sending now could race another instance that takes the row
             // when the lease ends. Put it back instead; no attempt is used.
             Outcome::Defer { until: now }
@@ -741,13 +823,9 @@ impl Dispatcher {
         let mut db_errors = 0u32;
         while !shutdown.is_cancelled() {
             let now = Utc::now();
-            match self.run_once(now).await {
-                Ok(r) => {
-                    db_errors = 0;
-                    if r.claimed as i64 >= self.cfg.batch_size {
-                        continue; // more is due right now
-                    }
-                }
+            // Everything due now, batch after batch, in one stream.
+            match self.drain(now).await {
+                Ok(_) => db_errors = 0,
                 Err(e) => {
                     db_errors += 1;
                     let backoff = Duration::from_millis(200 * u64::from(db_errors.min(25)));

@@ -657,8 +657,8 @@ pub struct Finish<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// The most rows one multi-row statement carries (PostgreSQL allows
-/// 65,535 parameters, SQLite 32,766; the widest row here has 9).
+/// The most rows one multi-row statement carries, so that one JSON
+/// parameter stays a few hundred kilobytes however large a group is.
 const GROUP_CHUNK: usize = 500;
 
 /// Records the outcomes of several claimed rows in the caller's
@@ -666,8 +666,8 @@ const GROUP_CHUNK: usize = 500;
 /// is still `sending` (as [`finish`]). Returns, for each row in order,
 /// whether it was written (false: the claim was lost).
 ///
-/// On PostgreSQL each outcome kind is one `UPDATE … FROM (VALUES …)` that
-/// returns the ids it wrote; on SQLite, where a write is a page in the
+/// On PostgreSQL each outcome kind is one `UPDATE … FROM
+/// json_to_recordset(…)` that returns the ids it wrote; on SQLite, where a write is a page in the
 /// same local transaction, the rows are written one by one. `Failed` rows
 /// are always written one by one: they are rare and the caller does more
 /// for each (tasks, fallback).
@@ -703,94 +703,85 @@ pub async fn finish_group(c: &mut Conn, rows: &[Finish<'_>]) -> Result<Vec<bool>
     Ok(kept)
 }
 
-/// One multi-row `UPDATE … FROM (VALUES …)` for rows of one outcome kind
-/// (0 sent, 1 retry, 2 defer, 3 suppressed), PostgreSQL only. Returns the
-/// ids written.
+const FINISH_SENT_POSTGRES: &str = "UPDATE outbox AS o SET status = 'sent', gateway_id = v.gateway_id,
+        body = v.body, sent_at = v.at, updated_at = v.at, lease_until = NULL, claim_token = NULL,
+        last_error = NULL, encoding = v.encoding, parts = v.parts, cost = v.cost, currency = v.currency
+    FROM json_to_recordset($1::json) AS v(id bigint, token text, at bigint, gateway_id text, body text,
+                                          encoding text, parts bigint, cost bigint, currency text)
+    WHERE o.id = v.id AND o.claim_token = v.token AND o.status = 'sending'
+    RETURNING o.id";
+
+const FINISH_RETRY_POSTGRES: &str = "UPDATE outbox AS o SET status = 'pending',
+        next_attempt_at = v.next_at, last_error = v.error, updated_at = v.at,
+        lease_until = NULL, claim_token = NULL
+    FROM json_to_recordset($1::json) AS v(id bigint, token text, at bigint, next_at bigint, error text)
+    WHERE o.id = v.id AND o.claim_token = v.token AND o.status = 'sending'
+    RETURNING o.id";
+
+const FINISH_DEFER_POSTGRES: &str = "UPDATE outbox AS o SET status = 'pending',
+        next_attempt_at = v.next_at, attempts = o.attempts - 1, last_error = v.error,
+        updated_at = v.at, lease_until = NULL, claim_token = NULL
+    FROM json_to_recordset($1::json) AS v(id bigint, token text, at bigint, next_at bigint, error text)
+    WHERE o.id = v.id AND o.claim_token = v.token AND o.status = 'sending'
+    RETURNING o.id";
+
+const FINISH_SUPPRESSED_POSTGRES: &str = "UPDATE outbox AS o SET status = 'suppressed',
+        last_error = v.reason, updated_at = v.at, lease_until = NULL, claim_token = NULL, body = NULL
+    FROM json_to_recordset($1::json) AS v(id bigint, token text, at bigint, reason text)
+    WHERE o.id = v.id AND o.claim_token = v.token AND o.status = 'sending'
+    RETURNING o.id";
+
+/// Writes rows of one outcome kind (0 sent, 1 retry, 2 defer, 3
+/// suppressed) in one statement, PostgreSQL only, and returns the ids
+/// written. The rows travel as one JSON parameter read by
+/// `json_to_recordset`, so each kind is one static statement, prepared once
+/// per connection: a `VALUES` list with a placeholder per field would be a
+/// new statement for every group size, parsed and planned by the server
+/// each time (the Any driver has no array parameters for `unnest`).
 async fn finish_kind_postgres(
     c: &mut Conn,
     kind: usize,
     rows: &[Finish<'_>],
     chunk: &[usize],
 ) -> Result<std::collections::HashSet<i64>> {
-    // The columns of the VALUES list after (id, token, at), with their
-    // types (a NULL parameter has none of its own), and the SET clause.
-    let (cols, types, set): (&str, &[&str], &str) = match kind {
-        0 => (
-            "gateway_id, body, encoding, parts, cost, currency",
-            &["text", "text", "text", "bigint", "bigint", "text"],
-            "status = 'sent', gateway_id = v.gateway_id, body = v.body, sent_at = v.at,
-             updated_at = v.at, lease_until = NULL, claim_token = NULL, last_error = NULL,
-             encoding = v.encoding, parts = v.parts, cost = v.cost, currency = v.currency",
-        ),
-        1 => (
-            "next_at, error",
-            &["bigint", "text"],
-            "status = 'pending', next_attempt_at = v.next_at, last_error = v.error,
-             updated_at = v.at, lease_until = NULL, claim_token = NULL",
-        ),
-        2 => (
-            "next_at, error",
-            &["bigint", "text"],
-            "status = 'pending', next_attempt_at = v.next_at, attempts = o.attempts - 1,
-             last_error = v.error, updated_at = v.at, lease_until = NULL, claim_token = NULL",
-        ),
-        _ => (
-            "reason",
-            &["text"],
-            "status = 'suppressed', last_error = v.reason, updated_at = v.at,
-             lease_until = NULL, claim_token = NULL, body = NULL",
-        ),
+    let values: Vec<serde_json::Value> = chunk
+        .iter()
+        .map(|&i| {
+            let r = &rows[i];
+            let (id, token, at) = (r.id.get(), r.claim_token, ms(r.at));
+            match r.outcome {
+                Outcome::Sent {
+                    gateway_id,
+                    body,
+                    encoding,
+                    parts,
+                    cost,
+                    currency,
+                } => serde_json::json!({"id": id, "token": token, "at": at,
+                    "gateway_id": gateway_id, "body": body, "encoding": encoding,
+                    "parts": parts, "cost": cost, "currency": currency}),
+                Outcome::Retry { at: next, error } => serde_json::json!({"id": id,
+                    "token": token, "at": at, "next_at": ms(*next), "error": error}),
+                Outcome::Defer { until } => serde_json::json!({"id": id, "token": token,
+                    "at": at, "next_at": ms(*until), "error": "deferred: quiet hours"}),
+                Outcome::Suppressed { reason } => serde_json::json!({"id": id,
+                    "token": token, "at": at, "reason": reason}),
+                Outcome::Failed { .. } => unreachable!("failed rows are written one by one"),
+            }
+        })
+        .collect();
+    let sql = match kind {
+        0 => FINISH_SENT_POSTGRES,
+        1 => FINISH_RETRY_POSTGRES,
+        2 => FINISH_DEFER_POSTGRES,
+        _ => FINISH_SUPPRESSED_POSTGRES,
     };
-    let width = 3 + types.len();
-    let mut values = String::new();
-    for (n, _) in chunk.iter().enumerate() {
-        if n > 0 {
-            values.push_str(", ");
-        }
-        let base = n * width;
-        values.push_str(&format!(
-            "(${}::bigint, ${}::text, ${}::bigint",
-            base + 1,
-            base + 2,
-            base + 3
-        ));
-        for (j, t) in types.iter().enumerate() {
-            values.push_str(&format!(", ${}::{t}", base + 4 + j));
-        }
-        values.push(')');
-    }
-    let sql = format!(
-        "UPDATE outbox AS o SET {set}
-         FROM (VALUES {values}) AS v(id, token, at, {cols})
-         WHERE o.id = v.id AND o.claim_token = v.token AND o.status = 'sending'
-         RETURNING o.id"
-    );
-    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
-    for &i in chunk {
-        let r = &rows[i];
-        q = q.bind(r.id.get()).bind(r.claim_token).bind(ms(r.at));
-        q = match r.outcome {
-            Outcome::Sent {
-                gateway_id,
-                body,
-                encoding,
-                parts,
-                cost,
-                currency,
-            } => q
-                .bind(gateway_id.as_str())
-                .bind(body.as_str())
-                .bind(*encoding)
-                .bind(*parts)
-                .bind(*cost)
-                .bind(currency.as_deref()),
-            Outcome::Retry { at, error } => q.bind(ms(*at)).bind(error.as_str()),
-            Outcome::Defer { until } => q.bind(ms(*until)).bind("deferred: quiet hours"),
-            Outcome::Suppressed { reason } => q.bind(reason.as_str()),
-            Outcome::Failed { .. } => unreachable!("failed rows are written one by one"),
-        };
-    }
-    Ok(q.fetch_all(&mut *c).await?.into_iter().collect())
+    Ok(sqlx::query_scalar::<_, i64>(sql)
+        .bind(serde_json::Value::Array(values).to_string())
+        .fetch_all(&mut *c)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// A journal entry written with others by [`append_journal_group`].
@@ -802,40 +793,52 @@ pub struct JournalEntry<'a> {
     pub event: &'a JournalEvent,
 }
 
-/// Appends the journal entries of a group of outcomes (actor "system") in
-/// one multi-row INSERT per [`GROUP_CHUNK`] entries, in the given order.
+const JOURNAL_GROUP_POSTGRES: &str = "INSERT INTO journal (participant_id, appointment_id, at, actor, kind, detail)
+    SELECT v.participant_id, v.appointment_id, v.at, 'system', v.kind, v.detail
+    FROM ROWS FROM (json_to_recordset($1::json)
+                    AS (participant_id bigint, appointment_id bigint, at bigint, kind text, detail text))
+         WITH ORDINALITY AS v(participant_id, appointment_id, at, kind, detail, n)
+    ORDER BY v.n";
+
+/// Appends the journal entries of a group of outcomes (actor "system"), in
+/// the given order. On PostgreSQL that is one INSERT per [`GROUP_CHUNK`]
+/// entries, with the entries as one JSON parameter (one static statement,
+/// as in [`finish_kind_postgres`]); on SQLite, where a statement is a local
+/// call, one cached INSERT per entry inside the caller's transaction.
 /// Kept here, next to [`finish_group`], whose rows they describe.
 pub async fn append_journal_group(c: &mut Conn, entries: &[JournalEntry<'_>]) -> Result<()> {
+    if super::backend_of(c) == Backend::Sqlite {
+        for e in entries {
+            super::journal::append(
+                &mut *c,
+                e.participant,
+                e.appointment,
+                e.at,
+                "system",
+                e.event,
+            )
+            .await?;
+        }
+        return Ok(());
+    }
     for chunk in entries.chunks(GROUP_CHUNK) {
-        let mut values = String::new();
-        for n in 0..chunk.len() {
-            if n > 0 {
-                values.push_str(", ");
-            }
-            let b = n * 5;
-            values.push_str(&format!(
-                "(${}, ${}, ${}, 'system', ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5
-            ));
-        }
-        let sql = format!(
-            "INSERT INTO journal (participant_id, appointment_id, at, actor, kind, detail) VALUES {values}"
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for e in chunk {
-            let (kind, detail) = e.event.split();
-            q = q
-                .bind(e.participant.get())
-                .bind(e.appointment.map(AppointmentId::get))
-                .bind(ms(e.at))
-                .bind(kind)
-                .bind(detail.to_string());
-        }
-        q.execute(&mut *c).await?;
+        let values: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|e| {
+                let (kind, detail) = e.event.split();
+                serde_json::json!({
+                    "participant_id": e.participant.get(),
+                    "appointment_id": e.appointment.map(AppointmentId::get),
+                    "at": ms(e.at),
+                    "kind": kind,
+                    "detail": detail.to_string(),
+                })
+            })
+            .collect();
+        sqlx::query(JOURNAL_GROUP_POSTGRES)
+            .bind(serde_json::Value::Array(values).to_string())
+            .execute(&mut *c)
+            .await?;
     }
     Ok(())
 }

@@ -48,6 +48,73 @@ pub async fn insert(
     Ok(())
 }
 
+/// One message the sandbox phone received, written with others by
+/// [`insert_outgoing`].
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub participant: ParticipantId,
+    pub channel: ChannelKind,
+    pub body: String,
+    pub outbox: OutboxId,
+    pub gateway_id: String,
+    pub at: DateTime<Utc>,
+}
+
+const INSERT_OUTGOING_POSTGRES: &str = "INSERT INTO sandbox_messages
+        (participant_id, channel, direction, body, at, outbox_id, gateway_id)
+    SELECT v.participant_id, v.channel, 'out', v.body, v.at, v.outbox_id, v.gateway_id
+    FROM ROWS FROM (json_to_recordset($1::json)
+                    AS (participant_id bigint, channel text, body text, at bigint, outbox_id bigint,
+                        gateway_id text))
+         WITH ORDINALITY AS v(participant_id, channel, body, at, outbox_id, gateway_id, n)
+    ORDER BY v.n";
+
+/// Writes messages to the sandbox phone (direction `out`), in the given
+/// order, all or none: one statement on PostgreSQL (the messages as one JSON
+/// parameter, so the statement is static and prepared once), one
+/// transaction of single-row INSERTs on SQLite.
+pub async fn insert_outgoing(db: &super::Db, messages: &[Outgoing]) -> Result<()> {
+    match db.backend {
+        super::Backend::Postgres => {
+            let rows: Vec<serde_json::Value> = messages
+                .iter()
+                .map(|m| {
+                    serde_json::json!({
+                        "participant_id": m.participant.get(),
+                        "channel": m.channel.as_str(),
+                        "body": m.body,
+                        "at": ms(m.at),
+                        "outbox_id": m.outbox.get(),
+                        "gateway_id": m.gateway_id,
+                    })
+                })
+                .collect();
+            sqlx::query(INSERT_OUTGOING_POSTGRES)
+                .bind(serde_json::Value::Array(rows).to_string())
+                .execute(&db.pool)
+                .await?;
+        }
+        super::Backend::Sqlite => {
+            let mut tx = db.begin().await?;
+            for m in messages {
+                insert(
+                    &mut tx,
+                    m.participant,
+                    m.channel,
+                    "out",
+                    &m.body,
+                    Some(m.outbox),
+                    &m.gateway_id,
+                    m.at,
+                )
+                .await?;
+            }
+            tx.commit().await?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn for_participant(
     c: &mut Conn,
     participant: ParticipantId,

@@ -382,7 +382,8 @@ both_backends! {
         let d = Dispatcher::new(e.clone(), channels, DispatcherConfig::default());
         let at = sthlm(2026, 12, 9, 11, 0);
         d.run_once(at).await.unwrap();
-        d.run_once(at).await.unwrap(); // the fallback rows, due now
+        // The fallback rows, due at the failure (a few ms after `at`).
+        d.run_once(at + Duration::seconds(1)).await.unwrap();
         let mut c = e.db.conn().await.unwrap();
         let ali_rows = outbox::list(&mut c, Some(ali.id)).await.unwrap();
         let sms = ali_rows.iter().find(|r| r.channel == ChannelKind::Sms && r.status == OutboxStatus::Sent).expect("SMS fallback sent");
