@@ -2,7 +2,7 @@
 //! bumps `plan_version`, so reminders planned for the old time can never be
 //! confused with those for the new one.
 
-use super::{Conn, from_ms, ms, opt_from_ms, parse_col};
+use super::{Conn, Parsed, from_ms, ms, opt_from_ms, parse_col};
 use crate::domain::{
     AppointmentId, AppointmentKind, AppointmentStatus, Attendance, Language, ParticipantId,
     ReplyState, SeriesId, StaffId, UnitId,
@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Appointment {
@@ -58,30 +58,62 @@ pub(crate) const COLS: &str = "id, unit_id, participant_id, series_id, kind, sta
      location, with_whom, internal_note, status, reply, reply_reason, reply_at, attendance, \
      external_ref, plan_version, reply_late, reply_late_min";
 
+/// An `appointments` row ([`COLS`]) as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct AppointmentRow {
+    #[sqlx(try_from = "i64")]
+    id: AppointmentId,
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    series_id: Option<i64>,
+    kind: Parsed<AppointmentKind>,
+    starts_at: i64,
+    duration_min: i64,
+    location: Option<String>,
+    with_whom: Option<String>,
+    internal_note: Option<String>,
+    status: Parsed<AppointmentStatus>,
+    reply: Parsed<ReplyState>,
+    reply_reason: Option<String>,
+    reply_at: Option<i64>,
+    reply_late: i64,
+    reply_late_min: Option<i64>,
+    attendance: Parsed<Attendance>,
+    external_ref: Option<String>,
+    plan_version: i64,
+}
+
+impl From<AppointmentRow> for Appointment {
+    fn from(r: AppointmentRow) -> Appointment {
+        Appointment {
+            id: r.id,
+            unit_id: r.unit_id,
+            participant_id: r.participant_id,
+            series_id: r.series_id.map(SeriesId::from_db),
+            kind: r.kind.0,
+            starts_at: from_ms(r.starts_at),
+            duration_min: r.duration_min,
+            location: r.location,
+            with_whom: r.with_whom,
+            internal_note: r.internal_note,
+            status: r.status.0,
+            reply: r.reply.0,
+            reply_reason: r.reply_reason,
+            reply_at: opt_from_ms(r.reply_at),
+            reply_late: r.reply_late != 0,
+            reply_late_min: r.reply_late_min,
+            attendance: r.attendance.0,
+            external_ref: r.external_ref,
+            plan_version: r.plan_version,
+        }
+    }
+}
+
+/// An appointment from a row holding the [`COLS`].
 pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Appointment> {
-    Ok(Appointment {
-        id: AppointmentId::from_db(r.try_get("id")?),
-        unit_id: UnitId::from_db(r.try_get("unit_id")?),
-        participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-        series_id: r
-            .try_get::<Option<i64>, _>("series_id")?
-            .map(SeriesId::from_db),
-        kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-        starts_at: from_ms(r.try_get("starts_at")?),
-        duration_min: r.try_get("duration_min")?,
-        location: r.try_get("location")?,
-        with_whom: r.try_get("with_whom")?,
-        internal_note: r.try_get("internal_note")?,
-        status: parse_col(&r.try_get::<String, _>("status")?)?,
-        reply: parse_col(&r.try_get::<String, _>("reply")?)?,
-        reply_reason: r.try_get("reply_reason")?,
-        reply_at: opt_from_ms(r.try_get("reply_at")?),
-        reply_late: r.try_get::<i64, _>("reply_late")? != 0,
-        reply_late_min: r.try_get("reply_late_min")?,
-        attendance: parse_col(&r.try_get::<String, _>("attendance")?)?,
-        external_ref: r.try_get("external_ref")?,
-        plan_version: r.try_get("plan_version")?,
-    })
+    Ok(AppointmentRow::from_row(r)?.into())
 }
 
 /// Inserts an appointment. Returns `None` when a series occurrence with the
@@ -124,12 +156,12 @@ pub async fn insert(
 
 pub async fn get(c: &mut Conn, id: AppointmentId) -> Result<Appointment> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM appointments WHERE id = $1"));
-    let row = sqlx::query(sql)
+    Ok(sqlx::query_as::<_, AppointmentRow>(sql)
         .bind(id.get())
         .fetch_optional(&mut *c)
         .await?
-        .ok_or_else(|| Error::not_found(format!("appointment {id}")))?;
-    from_row(&row)
+        .ok_or_else(|| Error::not_found(format!("appointment {id}")))?
+        .into())
 }
 
 pub async fn by_external_ref(
@@ -140,12 +172,12 @@ pub async fn by_external_ref(
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLS} FROM appointments WHERE unit_id = $1 AND external_ref = $2"
     ));
-    let row = sqlx::query(sql)
+    let row = sqlx::query_as::<_, AppointmentRow>(sql)
         .bind(unit.get())
         .bind(external_ref)
         .fetch_optional(&mut *c)
         .await?;
-    row.as_ref().map(from_row).transpose()
+    Ok(row.map(Appointment::from))
 }
 
 /// Records a participant's reply (a later one overrides the earlier, its
@@ -184,12 +216,12 @@ pub async fn for_participant(
         "SELECT {COLS} FROM appointments WHERE participant_id = $1 AND starts_at >= $2
          ORDER BY starts_at, id"
     ));
-    let rows = sqlx::query(sql)
+    let rows = sqlx::query_as::<_, AppointmentRow>(sql)
         .bind(participant.get())
         .bind(from.map_or(i64::MIN, ms))
         .fetch_all(&mut *c)
         .await?;
-    rows.iter().map(from_row).collect()
+    Ok(rows.into_iter().map(Appointment::from).collect())
 }
 
 /// Sets a new start (and other fields) and bumps the plan version.

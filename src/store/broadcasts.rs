@@ -52,44 +52,60 @@ pub struct NewBroadcast<'a> {
 const COLS: &str = "id, unit_id, group_id, filter, send_at, urgent, appointment_id, series_id, \
                     idem_key, recipients, skipped, created_by, created_at, cancelled_at";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Broadcast> {
-    let filter: Option<String> = r.try_get("filter")?;
-    let skipped: String = r.try_get("skipped")?;
-    Ok(Broadcast {
-        id: r.try_get("id")?,
-        unit_id: UnitId::from_db(r.try_get("unit_id")?),
-        group_id: r
-            .try_get::<Option<i64>, _>("group_id")?
-            .map(GroupId::from_db),
-        filter: filter
-            .map(|f| serde_json::from_str(&f))
-            .transpose()
-            .map_err(|e| Error::invalid(format!("broadcast filter: {e}")))?,
-        send_at: from_ms(r.try_get("send_at")?),
-        urgent: r.try_get::<i64, _>("urgent")? != 0,
-        appointment_id: r
-            .try_get::<Option<i64>, _>("appointment_id")?
-            .map(AppointmentId::from_db),
-        series_id: r
-            .try_get::<Option<i64>, _>("series_id")?
-            .map(SeriesId::from_db),
-        key: r.try_get("idem_key")?,
-        recipients: r.try_get("recipients")?,
-        skipped: serde_json::from_str(&skipped).unwrap_or_default(),
-        created_by: r.try_get("created_by")?,
-        created_at: from_ms(r.try_get("created_at")?),
-        cancelled_at: opt_from_ms(r.try_get("cancelled_at")?),
-    })
+/// A `broadcasts` row ([`COLS`]) as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct BroadcastRow {
+    id: i64,
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    group_id: Option<i64>,
+    filter: Option<String>,
+    send_at: i64,
+    urgent: i64,
+    appointment_id: Option<i64>,
+    series_id: Option<i64>,
+    idem_key: String,
+    recipients: i64,
+    skipped: String,
+    created_by: String,
+    created_at: i64,
+    cancelled_at: Option<i64>,
+}
+
+impl TryFrom<BroadcastRow> for Broadcast {
+    type Error = Error;
+    fn try_from(r: BroadcastRow) -> Result<Broadcast> {
+        Ok(Broadcast {
+            id: r.id,
+            unit_id: r.unit_id,
+            group_id: r.group_id.map(GroupId::from_db),
+            filter: r
+                .filter
+                .map(|f| serde_json::from_str(&f))
+                .transpose()
+                .map_err(|e| Error::invalid(format!("broadcast filter: {e}")))?,
+            send_at: from_ms(r.send_at),
+            urgent: r.urgent != 0,
+            appointment_id: r.appointment_id.map(AppointmentId::from_db),
+            series_id: r.series_id.map(SeriesId::from_db),
+            key: r.idem_key,
+            recipients: r.recipients,
+            skipped: serde_json::from_str(&r.skipped).unwrap_or_default(),
+            created_by: r.created_by,
+            created_at: from_ms(r.created_at),
+            cancelled_at: opt_from_ms(r.cancelled_at),
+        })
+    }
 }
 
 pub async fn get(c: &mut Conn, id: i64) -> Result<Broadcast> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM broadcasts WHERE id = $1"));
-    let row = sqlx::query(sql)
+    sqlx::query_as::<_, BroadcastRow>(sql)
         .bind(id)
         .fetch_optional(&mut *c)
         .await?
-        .ok_or_else(|| Error::not_found(format!("broadcast {id}")))?;
-    from_row(&row)
+        .ok_or_else(|| Error::not_found(format!("broadcast {id}")))?
+        .try_into()
 }
 
 /// The broadcast planned earlier with this request key, if any.
@@ -97,12 +113,12 @@ pub async fn by_key(c: &mut Conn, unit: UnitId, key: &str) -> Result<Option<Broa
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLS} FROM broadcasts WHERE unit_id = $1 AND idem_key = $2"
     ));
-    let row = sqlx::query(sql)
+    let row = sqlx::query_as::<_, BroadcastRow>(sql)
         .bind(unit.get())
         .bind(key)
         .fetch_optional(&mut *c)
         .await?;
-    row.as_ref().map(from_row).transpose()
+    row.map(Broadcast::try_from).transpose()
 }
 
 /// Inserts the broadcast; `None` when the key was used already (a

@@ -2,13 +2,12 @@
 //! The latest row is the one in force; withdrawing stamps it, and from
 //! that instant the dispatcher's gate stops every message.
 
-use super::{Conn, from_ms, ms, opt_from_ms, parse_col};
+use super::{Conn, Parsed, from_ms, ms, opt_from_ms};
 use crate::domain::gates::ConsentState;
 use crate::domain::{ChannelSet, ParticipantId};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 /// Consent lasts a year unless recorded otherwise; staff are reminded
 /// before it runs out.
@@ -66,26 +65,41 @@ pub async fn record(
 
 /// The consent in force (the latest recorded), withdrawn or not.
 pub async fn current(c: &mut Conn, participant: ParticipantId) -> Result<Option<Consent>> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, ConsentRow>(
         "SELECT id, participant_id, channels, given_at, recorded_by, expires_at, withdrawn_at
          FROM consents WHERE participant_id = $1 ORDER BY id DESC LIMIT 1",
     )
     .bind(participant.get())
     .fetch_optional(&mut *c)
     .await?;
-    row.as_ref().map(from_row).transpose()
+    Ok(row.map(Consent::from))
 }
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Consent> {
-    Ok(Consent {
-        id: r.try_get("id")?,
-        participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-        channels: parse_col(&r.try_get::<String, _>("channels")?)?,
-        given_at: from_ms(r.try_get("given_at")?),
-        recorded_by: r.try_get("recorded_by")?,
-        expires_at: opt_from_ms(r.try_get("expires_at")?),
-        withdrawn_at: opt_from_ms(r.try_get("withdrawn_at")?),
-    })
+/// A `consents` row as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct ConsentRow {
+    id: i64,
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    channels: Parsed<ChannelSet>,
+    given_at: i64,
+    recorded_by: String,
+    expires_at: Option<i64>,
+    withdrawn_at: Option<i64>,
+}
+
+impl From<ConsentRow> for Consent {
+    fn from(r: ConsentRow) -> Consent {
+        Consent {
+            id: r.id,
+            participant_id: r.participant_id,
+            channels: r.channels.0,
+            given_at: from_ms(r.given_at),
+            recorded_by: r.recorded_by,
+            expires_at: opt_from_ms(r.expires_at),
+            withdrawn_at: opt_from_ms(r.withdrawn_at),
+        }
+    }
 }
 
 /// The latest consent of every participant of a unit that has one, in one
@@ -94,7 +108,7 @@ pub async fn current_in_unit(
     c: &mut Conn,
     unit: crate::domain::UnitId,
 ) -> Result<std::collections::HashMap<ParticipantId, Consent>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, ConsentRow>(
         "SELECT c.id, c.participant_id, c.channels, c.given_at, c.recorded_by, c.expires_at, c.withdrawn_at
          FROM consents c JOIN participants p ON p.id = c.participant_id
          WHERE p.unit_id = $1
@@ -103,9 +117,10 @@ pub async fn current_in_unit(
     .bind(unit.get())
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| from_row(r).map(|c| (c.participant_id, c)))
-        .collect()
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.participant_id, Consent::from(r)))
+        .collect())
 }
 
 /// Withdraws the consent in force. Returns false when there was none to

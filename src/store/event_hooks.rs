@@ -32,23 +32,41 @@ pub struct Endpoint {
     pub failing_since: Option<DateTime<Utc>>,
 }
 
-fn endpoint_from_row(r: &sqlx::any::AnyRow) -> Result<Endpoint> {
-    Ok(Endpoint {
-        id: r.try_get("id")?,
-        unit_id: UnitId::from_db(r.try_get("unit_id")?),
-        url: r.try_get("url")?,
-        events: EventFilter::from_db(&r.try_get::<String, _>("events")?)
-            .events()
-            .iter()
-            .map(|e| e.as_str().to_string())
-            .collect(),
-        include_text: r.try_get::<i64, _>("include_text")? != 0,
-        created_by: r.try_get("created_by")?,
-        created_at: from_ms(r.try_get("created_at")?),
-        disabled_at: opt_from_ms(r.try_get("disabled_at")?),
-        disabled_reason: r.try_get("disabled_reason")?,
-        failing_since: opt_from_ms(r.try_get("failing_since")?),
-    })
+/// An `event_hook_endpoints` row (no secret) as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct EndpointRow {
+    id: i64,
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    url: String,
+    events: String,
+    include_text: i64,
+    created_by: String,
+    created_at: i64,
+    disabled_at: Option<i64>,
+    disabled_reason: Option<String>,
+    failing_since: Option<i64>,
+}
+
+impl From<EndpointRow> for Endpoint {
+    fn from(r: EndpointRow) -> Endpoint {
+        Endpoint {
+            id: r.id,
+            unit_id: r.unit_id,
+            url: r.url,
+            events: EventFilter::from_db(&r.events)
+                .events()
+                .iter()
+                .map(|e| e.as_str().to_string())
+                .collect(),
+            include_text: r.include_text != 0,
+            created_by: r.created_by,
+            created_at: from_ms(r.created_at),
+            disabled_at: opt_from_ms(r.disabled_at),
+            disabled_reason: r.disabled_reason,
+            failing_since: opt_from_ms(r.failing_since),
+        }
+    }
 }
 
 pub struct NewEndpoint<'a> {
@@ -77,27 +95,27 @@ pub async fn insert_endpoint(c: &mut Conn, e: &NewEndpoint<'_>, now: DateTime<Ut
 }
 
 pub async fn get_endpoint(c: &mut Conn, id: i64) -> Result<Endpoint> {
-    let r = sqlx::query(
+    Ok(sqlx::query_as::<_, EndpointRow>(
         "SELECT id, unit_id, url, events, include_text, created_by, created_at, disabled_at, disabled_reason, failing_since
          FROM event_hook_endpoints WHERE id = $1",
     )
         .bind(id)
         .fetch_optional(&mut *c)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("endpoint {id}")))?;
-    endpoint_from_row(&r)
+        .ok_or_else(|| Error::NotFound(format!("endpoint {id}")))?
+        .into())
 }
 
 /// The endpoints of a unit, or of every unit; oldest first.
 pub async fn list_endpoints(c: &mut Conn, unit: Option<UnitId>) -> Result<Vec<Endpoint>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, EndpointRow>(
         "SELECT id, unit_id, url, events, include_text, created_by, created_at, disabled_at, disabled_reason, failing_since
          FROM event_hook_endpoints WHERE ($1 IS NULL OR unit_id = $1) ORDER BY id",
     )
     .bind(unit.map(UnitId::get))
     .fetch_all(&mut *c)
     .await?;
-    rows.iter().map(endpoint_from_row).collect()
+    Ok(rows.into_iter().map(Endpoint::from).collect())
 }
 
 /// URL, event filter and the text opt-in of an endpoint.

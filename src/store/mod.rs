@@ -237,6 +237,25 @@ pub fn opt_from_ms(v: Option<i64>) -> Option<DateTime<Utc>> {
     v.map(from_ms)
 }
 
+/// A row field stored as text and parsed on read (a vocabulary, a channel
+/// set): it decodes to the value, or fails naming the column with the
+/// parser's message. `#[sqlx(try_from = "String")]` fails too, but sqlx
+/// 0.9.0 reports its errors as "unprintable".
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parsed<T>(pub T);
+
+impl<T> sqlx::Type<Any> for Parsed<T> {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <String as sqlx::Type<Any>>::type_info()
+    }
+}
+
+impl<'r, T: std::str::FromStr<Err = String>> sqlx::Decode<'r, Any> for Parsed<T> {
+    fn decode(v: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Parsed(<&str as sqlx::Decode<Any>>::decode(v)?.parse()?))
+    }
+}
+
 /// Parses a stored enum value; a value the code does not know means the
 /// database was written by something else and is reported, not guessed.
 pub fn parse_col<T: std::str::FromStr<Err = String>>(v: &str) -> Result<T> {

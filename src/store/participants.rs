@@ -2,7 +2,7 @@
 //! and whether they may get anything at all (status, opt-outs).
 
 use super::units::{parse_tz, ser_tz};
-use super::{Conn, from_ms, ms, parse_col};
+use super::{Conn, Parsed, from_ms, ms};
 use crate::domain::journal::ContactFields;
 use crate::domain::{
     ChannelKind, ChannelSet, Intensity, Language, ParticipantId, ParticipantStatus, Phase,
@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::FromRow;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Participant {
@@ -68,33 +68,58 @@ pub struct NewParticipant {
 pub(crate) const COLS: &str = "id, unit_id, first_name, phone, language, channel_pref, status, lots_id, \
                     time_zone, discreet, opted_out, telegram_chat_id, intensity, phase, erased_at, protected, created_at";
 
+/// A `participants` row ([`COLS`]) as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct ParticipantRow {
+    #[sqlx(try_from = "i64")]
+    id: ParticipantId,
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    first_name: String,
+    phone: Option<String>,
+    language: Parsed<Language>,
+    channel_pref: Parsed<ChannelKind>,
+    status: Parsed<ParticipantStatus>,
+    lots_id: Option<i64>,
+    time_zone: String,
+    discreet: i64,
+    opted_out: Parsed<ChannelSet>,
+    telegram_chat_id: Option<String>,
+    intensity: Parsed<Intensity>,
+    phase: Option<String>,
+    erased_at: Option<i64>,
+    protected: i64,
+    created_at: i64,
+}
+
+impl TryFrom<ParticipantRow> for Participant {
+    type Error = Error;
+    fn try_from(r: ParticipantRow) -> Result<Participant> {
+        Ok(Participant {
+            id: r.id,
+            unit_id: r.unit_id,
+            first_name: r.first_name,
+            phone: r.phone.map(PhoneNumber::from_db),
+            language: r.language.0,
+            channel_pref: r.channel_pref.0,
+            status: r.status.0,
+            lots_id: r.lots_id.map(StaffId::from_db),
+            time_zone: parse_tz(&r.time_zone)?,
+            discreet: r.discreet != 0,
+            opted_out: r.opted_out.0,
+            telegram_linked: r.telegram_chat_id.is_some(),
+            intensity: r.intensity.0,
+            phase: r.phase.map(Phase::from_db),
+            erased: r.erased_at.is_some(),
+            protected: r.protected != 0,
+            created_at: from_ms(r.created_at),
+        })
+    }
+}
+
+/// A participant from a row holding the [`COLS`] among others.
 pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Participant> {
-    let opted: String = r.try_get("opted_out")?;
-    Ok(Participant {
-        id: ParticipantId::from_db(r.try_get("id")?),
-        unit_id: UnitId::from_db(r.try_get("unit_id")?),
-        first_name: r.try_get("first_name")?,
-        phone: r
-            .try_get::<Option<String>, _>("phone")?
-            .map(PhoneNumber::from_db),
-        language: parse_col(&r.try_get::<String, _>("language")?)?,
-        channel_pref: parse_col(&r.try_get::<String, _>("channel_pref")?)?,
-        status: parse_col(&r.try_get::<String, _>("status")?)?,
-        lots_id: r
-            .try_get::<Option<i64>, _>("lots_id")?
-            .map(StaffId::from_db),
-        time_zone: parse_tz(&r.try_get::<String, _>("time_zone")?)?,
-        discreet: r.try_get::<i64, _>("discreet")? != 0,
-        opted_out: parse_col(&opted)?,
-        telegram_linked: r
-            .try_get::<Option<String>, _>("telegram_chat_id")?
-            .is_some(),
-        intensity: parse_col(&r.try_get::<String, _>("intensity")?)?,
-        phase: r.try_get::<Option<String>, _>("phase")?.map(Phase::from_db),
-        erased: r.try_get::<Option<i64>, _>("erased_at")?.is_some(),
-        protected: r.try_get::<i64, _>("protected")? != 0,
-        created_at: from_ms(r.try_get("created_at")?),
-    })
+    ParticipantRow::from_row(r)?.try_into()
 }
 
 pub async fn create(c: &mut Conn, p: &NewParticipant, now: DateTime<Utc>) -> Result<Participant> {
@@ -119,23 +144,23 @@ pub async fn create(c: &mut Conn, p: &NewParticipant, now: DateTime<Utc>) -> Res
 
 pub async fn get(c: &mut Conn, id: ParticipantId) -> Result<Participant> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM participants WHERE id = $1"));
-    let row = sqlx::query(sql)
+    sqlx::query_as::<_, ParticipantRow>(sql)
         .bind(id.get())
         .fetch_optional(&mut *c)
         .await?
-        .ok_or_else(|| Error::not_found(format!("participant {id}")))?;
-    from_row(&row)
+        .ok_or_else(|| Error::not_found(format!("participant {id}")))?
+        .try_into()
 }
 
 pub async fn list(c: &mut Conn, unit: Option<UnitId>) -> Result<Vec<Participant>> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLS} FROM participants WHERE ($1 IS NULL OR unit_id = $1) ORDER BY id"
     ));
-    let rows = sqlx::query(sql)
+    let rows = sqlx::query_as::<_, ParticipantRow>(sql)
         .bind(unit.map(UnitId::get))
         .fetch_all(&mut *c)
         .await?;
-    rows.iter().map(from_row).collect()
+    rows.into_iter().map(Participant::try_from).collect()
 }
 
 pub async fn set_status(

@@ -4,7 +4,7 @@
 //! like the audit log; migration 0014). The judging is
 //! `domain::review`; the page is `web::ui::review`.
 
-use super::ui_admin::AuditRow;
+use super::ui_admin::{AuditRow, StoredAudit};
 use super::{Conn, from_ms, ms};
 use crate::domain::review::VIEW_ACTIONS;
 use crate::domain::{ParticipantId, ReviewSelection, StaffId, UnitId};
@@ -33,14 +33,14 @@ pub async fn views(
            AND ($3 = '' OR actor = $3) AND ($4 = '' OR target = $4)
          ORDER BY id DESC"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query_as::<_, StoredAudit>(sqlx::AssertSqlSafe(sql))
         .bind(ms(from))
         .bind(ms(to))
         .bind(actor.unwrap_or(""))
         .bind(participant.map_or(String::new(), |p| format!("participant:{p}")))
         .fetch_all(&mut *c)
         .await?;
-    rows.iter().map(AuditRow::from_row).collect()
+    Ok(rows.into_iter().map(AuditRow::from).collect())
 }
 
 /// A participant as the review needs them: first name (erased ones keep

@@ -1,11 +1,10 @@
 //! Reminder rules: per unit and kind of appointment, the offsets before the
 //! start, whether a reply is asked for, and by when.
 
-use super::{Conn, parse_col};
+use super::{Conn, Parsed};
 use crate::domain::{AppointmentKind, Span, UnitId};
 use crate::error::{Error, Result};
 use serde::Serialize;
-use sqlx::Row;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Rule {
@@ -50,24 +49,37 @@ pub async fn set(
     Ok(())
 }
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Rule> {
-    let offsets: String = r.try_get("offsets")?;
-    let deadline: Option<i64> = r.try_get("reply_deadline_min")?;
-    Ok(Rule {
-        unit_id: UnitId::from_db(r.try_get("unit_id")?),
-        kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-        offsets: Span::parse_list(&offsets).map_err(Error::Invalid)?,
-        ask_reply: r.try_get::<i64, _>("ask_reply")? != 0,
-        reply_deadline: deadline
-            .map(|m| Span::minutes(m as u32))
-            .transpose()
-            .map_err(Error::Invalid)?,
-    })
+/// A `reminder_rules` row as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct RuleRow {
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    kind: Parsed<AppointmentKind>,
+    offsets: String,
+    ask_reply: i64,
+    reply_deadline_min: Option<i64>,
+}
+
+impl TryFrom<RuleRow> for Rule {
+    type Error = Error;
+    fn try_from(r: RuleRow) -> Result<Rule> {
+        Ok(Rule {
+            unit_id: r.unit_id,
+            kind: r.kind.0,
+            offsets: Span::parse_list(&r.offsets).map_err(Error::Invalid)?,
+            ask_reply: r.ask_reply != 0,
+            reply_deadline: r
+                .reply_deadline_min
+                .map(|m| Span::minutes(m as u32))
+                .transpose()
+                .map_err(Error::Invalid)?,
+        })
+    }
 }
 
 /// The rule for a kind; a unit without one gets no reminders for that kind.
 pub async fn get(c: &mut Conn, unit: UnitId, kind: AppointmentKind) -> Result<Option<Rule>> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, RuleRow>(
         "SELECT unit_id, kind, offsets, ask_reply, reply_deadline_min
          FROM reminder_rules WHERE unit_id = $1 AND kind = $2",
     )
@@ -75,16 +87,16 @@ pub async fn get(c: &mut Conn, unit: UnitId, kind: AppointmentKind) -> Result<Op
     .bind(kind.as_str())
     .fetch_optional(&mut *c)
     .await?;
-    row.as_ref().map(from_row).transpose()
+    row.map(Rule::try_from).transpose()
 }
 
 pub async fn list(c: &mut Conn, unit: UnitId) -> Result<Vec<Rule>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, RuleRow>(
         "SELECT unit_id, kind, offsets, ask_reply, reply_deadline_min
          FROM reminder_rules WHERE unit_id = $1 ORDER BY kind",
     )
     .bind(unit.get())
     .fetch_all(&mut *c)
     .await?;
-    rows.iter().map(from_row).collect()
+    rows.into_iter().map(Rule::try_from).collect()
 }

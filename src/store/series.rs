@@ -3,14 +3,13 @@
 //! appointments over a rolling horizon.
 
 use super::units::{parse_tz, ser_tz};
-use super::{Conn, from_ms, ms, parse_col};
+use super::{Conn, Parsed, from_ms, ms};
 use crate::domain::recurrence::CronExpr;
 use crate::domain::{AppointmentKind, GroupId, ParticipantId, SeriesId, UnitId};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use sqlx::Row;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Series {
@@ -75,25 +74,41 @@ pub async fn create(
     Ok(SeriesId::from_db(id))
 }
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Series> {
-    let cron: String = r.try_get("cron")?;
-    Ok(Series {
-        id: SeriesId::from_db(r.try_get("id")?),
-        unit_id: UnitId::from_db(r.try_get("unit_id")?),
-        participant_id: r
-            .try_get::<Option<i64>, _>("participant_id")?
-            .map(ParticipantId::from_db),
-        group_id: r
-            .try_get::<Option<i64>, _>("group_id")?
-            .map(GroupId::from_db),
-        kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-        cron: CronExpr::from_db(&cron).map_err(Error::Invalid)?,
-        time_zone: parse_tz(&r.try_get::<String, _>("time_zone")?)?,
-        duration_min: r.try_get("duration_min")?,
-        location: r.try_get("location")?,
-        with_whom: r.try_get("with_whom")?,
-        expanded_until: from_ms(r.try_get("expanded_until")?),
-    })
+/// A `series` row ([`COLS`]) as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct SeriesRow {
+    #[sqlx(try_from = "i64")]
+    id: SeriesId,
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    participant_id: Option<i64>,
+    group_id: Option<i64>,
+    kind: Parsed<AppointmentKind>,
+    cron: String,
+    time_zone: String,
+    duration_min: i64,
+    location: Option<String>,
+    with_whom: Option<String>,
+    expanded_until: i64,
+}
+
+impl TryFrom<SeriesRow> for Series {
+    type Error = Error;
+    fn try_from(r: SeriesRow) -> Result<Series> {
+        Ok(Series {
+            id: r.id,
+            unit_id: r.unit_id,
+            participant_id: r.participant_id.map(ParticipantId::from_db),
+            group_id: r.group_id.map(GroupId::from_db),
+            kind: r.kind.0,
+            cron: CronExpr::from_db(&r.cron).map_err(Error::Invalid)?,
+            time_zone: parse_tz(&r.time_zone)?,
+            duration_min: r.duration_min,
+            location: r.location,
+            with_whom: r.with_whom,
+            expanded_until: from_ms(r.expanded_until),
+        })
+    }
 }
 
 const COLS: &str = "id, unit_id, participant_id, group_id, kind, cron, time_zone, duration_min, \
@@ -104,21 +119,21 @@ pub async fn needing_expansion(c: &mut Conn, horizon_end: DateTime<Utc>) -> Resu
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLS} FROM series WHERE active = 1 AND expanded_until < $1 ORDER BY id"
     ));
-    let rows = sqlx::query(sql)
+    let rows = sqlx::query_as::<_, SeriesRow>(sql)
         .bind(ms(horizon_end))
         .fetch_all(&mut *c)
         .await?;
-    rows.iter().map(from_row).collect()
+    rows.into_iter().map(Series::try_from).collect()
 }
 
 pub async fn get(c: &mut Conn, id: SeriesId) -> Result<Series> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM series WHERE id = $1"));
-    let row = sqlx::query(sql)
+    sqlx::query_as::<_, SeriesRow>(sql)
         .bind(id.get())
         .fetch_optional(&mut *c)
         .await?
-        .ok_or_else(|| Error::not_found(format!("series {id}")))?;
-    from_row(&row)
+        .ok_or_else(|| Error::not_found(format!("series {id}")))?
+        .try_into()
 }
 
 pub async fn set_expanded_until(c: &mut Conn, id: SeriesId, until: DateTime<Utc>) -> Result<()> {

@@ -2,12 +2,11 @@
 //! responsible for participants (`participants.lots_id`); their tasks and
 //! Telegram alerts follow from that.
 
-use super::{Conn, ms, opt_from_ms, parse_col};
+use super::{Conn, Parsed, ms, opt_from_ms};
 use crate::domain::{Language, ParticipantId, Role, StaffId, UnitId};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Staff {
@@ -29,21 +28,38 @@ pub struct Staff {
 
 const COLS: &str = "id, unit_id, name, username, role, language, active, telegram_chat_id, telegram_linked_at, external_id";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Staff> {
-    let chat: Option<String> = r.try_get("telegram_chat_id")?;
-    Ok(Staff {
-        id: StaffId::from_db(r.try_get("id")?),
-        unit_id: r.try_get::<Option<i64>, _>("unit_id")?.map(UnitId::from_db),
-        name: r.try_get("name")?,
-        username: r.try_get("username")?,
-        role: parse_col(&r.try_get::<String, _>("role")?)?,
-        language: parse_col(&r.try_get::<String, _>("language")?)?,
-        active: r.try_get::<i64, _>("active")? != 0,
-        telegram_linked: chat.is_some(),
-        telegram_linked_at: opt_from_ms(r.try_get("telegram_linked_at")?),
-        telegram_chat_id: chat,
-        external_id: r.try_get("external_id")?,
-    })
+/// A `staff` row ([`COLS`]) as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct StaffRow {
+    #[sqlx(try_from = "i64")]
+    id: StaffId,
+    unit_id: Option<i64>,
+    name: String,
+    username: String,
+    role: Parsed<Role>,
+    language: Parsed<Language>,
+    active: i64,
+    telegram_chat_id: Option<String>,
+    telegram_linked_at: Option<i64>,
+    external_id: Option<String>,
+}
+
+impl From<StaffRow> for Staff {
+    fn from(r: StaffRow) -> Staff {
+        Staff {
+            id: r.id,
+            unit_id: r.unit_id.map(UnitId::from_db),
+            name: r.name,
+            username: r.username,
+            role: r.role.0,
+            language: r.language.0,
+            active: r.active != 0,
+            telegram_linked: r.telegram_chat_id.is_some(),
+            telegram_linked_at: opt_from_ms(r.telegram_linked_at),
+            telegram_chat_id: r.telegram_chat_id,
+            external_id: r.external_id,
+        }
+    }
 }
 
 /// A username: 2-40 characters of lowercase letters, digits, `.`, `_`, `-`.
@@ -99,12 +115,12 @@ pub async fn create(c: &mut Conn, new: &NewStaff, now: DateTime<Utc>) -> Result<
 
 pub async fn get(c: &mut Conn, id: StaffId) -> Result<Staff> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM staff WHERE id = $1"));
-    let row = sqlx::query(sql)
+    Ok(sqlx::query_as::<_, StaffRow>(sql)
         .bind(id.get())
         .fetch_optional(&mut *c)
         .await?
-        .ok_or_else(|| Error::not_found(format!("staff member {id}")))?;
-    from_row(&row)
+        .ok_or_else(|| Error::not_found(format!("staff member {id}")))?
+        .into())
 }
 
 /// A staff member who is still active (links and lots assignments need one).
@@ -118,8 +134,10 @@ pub async fn get_active(c: &mut Conn, id: StaffId) -> Result<Staff> {
 
 pub async fn list(c: &mut Conn) -> Result<Vec<Staff>> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM staff ORDER BY id"));
-    let rows = sqlx::query(sql).fetch_all(&mut *c).await?;
-    rows.iter().map(from_row).collect()
+    let rows = sqlx::query_as::<_, StaffRow>(sql)
+        .fetch_all(&mut *c)
+        .await?;
+    Ok(rows.into_iter().map(Staff::from).collect())
 }
 
 /// Makes `lots` responsible for a participant (or nobody, with `None`).
@@ -156,11 +174,11 @@ pub async fn id_by_username(c: &mut Conn, username: &str) -> Result<Option<Staff
 /// The staff member whose identity-provider id is `external_id`, if any.
 pub async fn by_external_id(c: &mut Conn, external_id: &str) -> Result<Option<Staff>> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM staff WHERE external_id = $1"));
-    let row = sqlx::query(sql)
+    let row = sqlx::query_as::<_, StaffRow>(sql)
         .bind(external_id)
         .fetch_optional(&mut *c)
         .await?;
-    row.as_ref().map(from_row).transpose()
+    Ok(row.map(Staff::from))
 }
 
 /// Sets (or clears, with `None`) a staff member's identity-provider id;

@@ -2,14 +2,14 @@
 //! participant; "förhinder", silence, a failed delivery or a text nobody
 //! understood becomes a task for the responsible lots, who closes it.
 
-use super::{Conn, from_ms, ms, opt_from_ms, parse_col};
+use super::{Conn, Parsed, from_ms, ms, opt_from_ms, parse_col};
 use crate::domain::{AppointmentId, Language, ParticipantId, StaffId, TaskKind, UnitId};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Task {
@@ -53,25 +53,43 @@ pub async fn create(
 
 const COLS: &str = "id, unit_id, participant_id, appointment_id, kind, detail, assigned_to, created_at, done_at, done_by";
 
-/// A `tasks` row (its columns unqualified, as in [`COLS`]) as a [`Task`].
+/// A `tasks` row ([`COLS`]) as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    id: i64,
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    appointment_id: Option<i64>,
+    kind: Parsed<TaskKind>,
+    detail: String,
+    assigned_to: Option<i64>,
+    created_at: i64,
+    done_at: Option<i64>,
+    done_by: Option<String>,
+}
+
+impl From<TaskRow> for Task {
+    fn from(r: TaskRow) -> Task {
+        Task {
+            id: r.id,
+            unit_id: r.unit_id,
+            participant_id: r.participant_id,
+            appointment_id: r.appointment_id.map(AppointmentId::from_db),
+            kind: r.kind.0,
+            detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
+            assigned_to: r.assigned_to.map(StaffId::from_db),
+            created_at: from_ms(r.created_at),
+            done_at: opt_from_ms(r.done_at),
+            done_by: r.done_by,
+        }
+    }
+}
+
+/// A task from a row holding the [`COLS`] (unqualified) among others.
 pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Task> {
-    let detail: String = r.try_get("detail")?;
-    Ok(Task {
-        id: r.try_get("id")?,
-        unit_id: UnitId::from_db(r.try_get("unit_id")?),
-        participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-        appointment_id: r
-            .try_get::<Option<i64>, _>("appointment_id")?
-            .map(AppointmentId::from_db),
-        kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-        assigned_to: r
-            .try_get::<Option<i64>, _>("assigned_to")?
-            .map(StaffId::from_db),
-        created_at: from_ms(r.try_get("created_at")?),
-        done_at: opt_from_ms(r.try_get("done_at")?),
-        done_by: r.try_get("done_by")?,
-    })
+    Ok(TaskRow::from_row(r)?.into())
 }
 
 /// Tasks, newest first; `open_only` leaves out the done ones.
@@ -85,22 +103,22 @@ pub async fn list(
          WHERE ($1 IS NULL OR participant_id = $1) AND ($2 = 0 OR done_at IS NULL)
          ORDER BY id DESC"
     ));
-    let rows = sqlx::query(sql)
+    let rows = sqlx::query_as::<_, TaskRow>(sql)
         .bind(participant.map(ParticipantId::get))
         .bind(i64::from(open_only))
         .fetch_all(&mut *c)
         .await?;
-    rows.iter().map(from_row).collect()
+    Ok(rows.into_iter().map(Task::from).collect())
 }
 
 pub async fn get(c: &mut Conn, id: i64) -> Result<Task> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM tasks WHERE id = $1"));
-    let row = sqlx::query(sql)
+    Ok(sqlx::query_as::<_, TaskRow>(sql)
         .bind(id)
         .fetch_optional(&mut *c)
         .await?
-        .ok_or_else(|| Error::not_found(format!("task {id}")))?;
-    from_row(&row)
+        .ok_or_else(|| Error::not_found(format!("task {id}")))?
+        .into())
 }
 
 /// Closes the open tasks of these kinds about one appointment, as done by

@@ -4,12 +4,11 @@
 //! The dispatcher does not read this module: its claim query joins the
 //! row it needs (`store::outbox::claim`).
 
-use super::{Conn, from_ms, ms, parse_col};
+use super::{Conn, Parsed, from_ms, ms};
 use crate::domain::template::TemplateKey;
 use crate::domain::{Language, UnitId};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 /// One stored override.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,29 +20,39 @@ pub struct StoredTemplate {
     pub updated_by: String,
 }
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredTemplate> {
-    Ok(StoredTemplate {
-        key: r
-            .try_get::<String, _>("key")?
-            .parse()
-            .map_err(Error::Invalid)?,
-        lang: parse_col(&r.try_get::<String, _>("lang")?)?,
-        body: r.try_get("body")?,
-        updated_at: from_ms(r.try_get("updated_at")?),
-        updated_by: r.try_get("updated_by")?,
-    })
+/// A `unit_templates` row as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct TemplateRow {
+    key: String,
+    lang: Parsed<Language>,
+    body: String,
+    updated_at: i64,
+    updated_by: String,
+}
+
+impl TryFrom<TemplateRow> for StoredTemplate {
+    type Error = Error;
+    fn try_from(r: TemplateRow) -> Result<StoredTemplate> {
+        Ok(StoredTemplate {
+            key: r.key.parse().map_err(Error::Invalid)?,
+            lang: r.lang.0,
+            body: r.body,
+            updated_at: from_ms(r.updated_at),
+            updated_by: r.updated_by,
+        })
+    }
 }
 
 /// Every override of a unit.
 pub async fn list(c: &mut Conn, unit: UnitId) -> Result<Vec<StoredTemplate>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, TemplateRow>(
         "SELECT key, lang, body, updated_at, updated_by FROM unit_templates
          WHERE unit_id = $1 ORDER BY key, lang",
     )
     .bind(unit.get())
     .fetch_all(&mut *c)
     .await?;
-    rows.iter().map(from_row).collect()
+    rows.into_iter().map(StoredTemplate::try_from).collect()
 }
 
 /// One override, if the unit has it.
@@ -53,7 +62,7 @@ pub async fn get(
     key: TemplateKey,
     lang: Language,
 ) -> Result<Option<StoredTemplate>> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, TemplateRow>(
         "SELECT key, lang, body, updated_at, updated_by FROM unit_templates
          WHERE unit_id = $1 AND key = $2 AND lang = $3",
     )
@@ -62,7 +71,7 @@ pub async fn get(
     .bind(lang.as_str())
     .fetch_optional(&mut *c)
     .await?;
-    row.as_ref().map(from_row).transpose()
+    row.map(StoredTemplate::try_from).transpose()
 }
 
 /// Stores (or replaces) an override.

@@ -3,7 +3,7 @@
 //! every unit, `domain::api_scope`) and an expiry; it can be listed and
 //! revoked (migration 0010).
 
-use super::{Conn, from_ms, ms};
+use super::{Conn, from_ms, ms, opt_from_ms};
 use crate::domain::UnitId;
 use crate::domain::api_scope::{self, DEFAULT_TOKEN_DAYS, TokenAccess, TokenScope};
 use crate::error::{Error, Result};
@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 const PREFIX: &str = "pmn_";
 
@@ -33,22 +32,36 @@ pub struct TokenInfo {
 
 const COLS: &str = "id, name, can_write, unit_id, created_at, expires_at, revoked_at";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<TokenInfo> {
-    Ok(TokenInfo {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        scope: TokenScope {
-            access: if r.try_get::<i64, _>("can_write")? != 0 {
-                TokenAccess::Write
-            } else {
-                TokenAccess::Read
+/// An `api_tokens` row ([`COLS`]) as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: i64,
+    name: String,
+    can_write: i64,
+    unit_id: Option<i64>,
+    created_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl From<TokenRow> for TokenInfo {
+    fn from(r: TokenRow) -> TokenInfo {
+        TokenInfo {
+            id: r.id,
+            name: r.name,
+            scope: TokenScope {
+                access: if r.can_write != 0 {
+                    TokenAccess::Write
+                } else {
+                    TokenAccess::Read
+                },
+                unit: r.unit_id.map(UnitId::from_db),
             },
-            unit: r.try_get::<Option<i64>, _>("unit_id")?.map(UnitId::from_db),
-        },
-        created_at: from_ms(r.try_get("created_at")?),
-        expires_at: r.try_get::<Option<i64>, _>("expires_at")?.map(from_ms),
-        revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(from_ms),
-    })
+            created_at: from_ms(r.created_at),
+            expires_at: opt_from_ms(r.expires_at),
+            revoked_at: opt_from_ms(r.revoked_at),
+        }
+    }
 }
 
 /// Creates a token named `name` with every unit, write access and the
@@ -104,24 +117,22 @@ pub async fn verify(c: &mut Conn, token: &str) -> Result<Option<TokenInfo>> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
     ));
-    sqlx::query(sql)
+    Ok(sqlx::query_as::<_, TokenRow>(sql)
         .bind(hash(token))
         .fetch_optional(&mut *c)
         .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+        .map(TokenInfo::from))
 }
 
 /// Every token, revoked ones too, oldest first.
 pub async fn list(c: &mut Conn) -> Result<Vec<TokenInfo>> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM api_tokens ORDER BY id"));
-    sqlx::query(sql)
+    Ok(sqlx::query_as::<_, TokenRow>(sql)
         .fetch_all(&mut *c)
         .await?
-        .iter()
-        .map(from_row)
-        .collect()
+        .into_iter()
+        .map(TokenInfo::from)
+        .collect())
 }
 
 /// Revokes a token at once. Revoking a revoked one changes nothing.
@@ -132,12 +143,10 @@ pub async fn revoke(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<TokenIn
         .execute(&mut *c)
         .await?;
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM api_tokens WHERE id = $1"));
-    sqlx::query(sql)
+    Ok(sqlx::query_as::<_, TokenRow>(sql)
         .bind(id)
         .fetch_optional(&mut *c)
         .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()?
-        .ok_or_else(|| Error::NotFound(format!("API token {id}")))
+        .ok_or_else(|| Error::NotFound(format!("API token {id}")))?
+        .into())
 }

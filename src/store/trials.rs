@@ -1,7 +1,7 @@
 //! Trials of two reminder-rule variants and their recorded assignments
 //! (issue 21). The decisions are in `domain::trials`.
 
-use super::{Conn, from_ms, ms, opt_from_ms, parse_col};
+use super::{Conn, Parsed, from_ms, ms, opt_from_ms};
 use crate::domain::trials::{Arm, Variant, Wording};
 use crate::domain::{AppointmentKind, ParticipantId, Span, UnitId};
 use crate::error::{Error, Result};
@@ -55,27 +55,52 @@ fn spans(s: &[Span]) -> String {
     s.iter().map(Span::to_string).collect::<Vec<_>>().join(",")
 }
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Trial> {
-    let variant = |o: &str, w: &str| -> Result<Variant> {
-        Ok(Variant {
-            offsets: Span::parse_list(&r.try_get::<String, _>(o)?).map_err(Error::Invalid)?,
-            wording: Wording::parse(&r.try_get::<String, _>(w)?).map_err(Error::Invalid)?,
-        })
-    };
-    Ok(Trial {
-        id: r.try_get("id")?,
-        unit_id: UnitId::from_db(r.try_get("unit_id")?),
-        kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-        name: r.try_get("name")?,
-        seed: r.try_get("seed")?,
-        a: variant("a_offsets", "a_wording")?,
-        b: variant("b_offsets", "b_wording")?,
-        fewer_than_standard_ack: r.try_get::<i64, _>("fewer_than_standard_ack")? != 0,
-        starts_at: from_ms(r.try_get("starts_at")?),
-        ends_at: opt_from_ms(r.try_get("ends_at")?),
-        created_by: r.try_get("created_by")?,
-        created_at: from_ms(r.try_get("created_at")?),
+/// A `trials` row as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct TrialRow {
+    id: i64,
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    kind: Parsed<AppointmentKind>,
+    name: String,
+    seed: String,
+    a_offsets: String,
+    a_wording: String,
+    b_offsets: String,
+    b_wording: String,
+    fewer_than_standard_ack: i64,
+    starts_at: i64,
+    ends_at: Option<i64>,
+    created_by: String,
+    created_at: i64,
+}
+
+/// A variant from its stored offsets and wording.
+fn variant(offsets: &str, wording: &str) -> Result<Variant> {
+    Ok(Variant {
+        offsets: Span::parse_list(offsets).map_err(Error::Invalid)?,
+        wording: Wording::parse(wording).map_err(Error::Invalid)?,
     })
+}
+
+impl TryFrom<TrialRow> for Trial {
+    type Error = Error;
+    fn try_from(r: TrialRow) -> Result<Trial> {
+        Ok(Trial {
+            id: r.id,
+            unit_id: r.unit_id,
+            kind: r.kind.0,
+            name: r.name,
+            seed: r.seed,
+            a: variant(&r.a_offsets, &r.a_wording)?,
+            b: variant(&r.b_offsets, &r.b_wording)?,
+            fewer_than_standard_ack: r.fewer_than_standard_ack != 0,
+            starts_at: from_ms(r.starts_at),
+            ends_at: opt_from_ms(r.ends_at),
+            created_by: r.created_by,
+            created_at: from_ms(r.created_at),
+        })
+    }
 }
 
 pub async fn insert(c: &mut Conn, t: &NewTrial<'_>, now: DateTime<Utc>) -> Result<i64> {
@@ -102,7 +127,7 @@ pub async fn insert(c: &mut Conn, t: &NewTrial<'_>, now: DateTime<Utc>) -> Resul
 }
 
 pub async fn get(c: &mut Conn, id: i64) -> Result<Trial> {
-    let row = sqlx::query(
+    sqlx::query_as::<_, TrialRow>(
         "SELECT id, unit_id, kind, name, seed, a_offsets, a_wording, b_offsets, b_wording,
                 fewer_than_standard_ack, starts_at, ends_at, created_by, created_at
          FROM trials WHERE id = $1",
@@ -110,13 +135,13 @@ pub async fn get(c: &mut Conn, id: i64) -> Result<Trial> {
     .bind(id)
     .fetch_optional(&mut *c)
     .await?
-    .ok_or_else(|| Error::not_found(format!("trial {id}")))?;
-    from_row(&row)
+    .ok_or_else(|| Error::not_found(format!("trial {id}")))?
+    .try_into()
 }
 
 /// A unit's trials, newest first.
 pub async fn list(c: &mut Conn, unit: UnitId) -> Result<Vec<Trial>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, TrialRow>(
         "SELECT id, unit_id, kind, name, seed, a_offsets, a_wording, b_offsets, b_wording,
                 fewer_than_standard_ack, starts_at, ends_at, created_by, created_at
          FROM trials WHERE unit_id = $1 ORDER BY id DESC",
@@ -124,7 +149,7 @@ pub async fn list(c: &mut Conn, unit: UnitId) -> Result<Vec<Trial>> {
     .bind(unit.get())
     .fetch_all(&mut *c)
     .await?;
-    rows.iter().map(from_row).collect()
+    rows.into_iter().map(Trial::try_from).collect()
 }
 
 /// The trial of a unit and kind running at `t`, if any (at most one runs).
@@ -134,7 +159,7 @@ pub async fn running(
     kind: AppointmentKind,
     t: DateTime<Utc>,
 ) -> Result<Option<Trial>> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, TrialRow>(
         "SELECT id, unit_id, kind, name, seed, a_offsets, a_wording, b_offsets, b_wording,
                 fewer_than_standard_ack, starts_at, ends_at, created_by, created_at
          FROM trials WHERE unit_id = $1 AND kind = $2 AND starts_at <= $3
@@ -146,7 +171,7 @@ pub async fn running(
     .bind(ms(t))
     .fetch_optional(&mut *c)
     .await?;
-    row.as_ref().map(from_row).transpose()
+    row.map(Trial::try_from).transpose()
 }
 
 /// Ends a running trial at `now`. Returns false if it had ended.

@@ -54,17 +54,28 @@ pub struct AuditRow {
     pub detail: String,
 }
 
-impl AuditRow {
-    /// A row of `SELECT id, at, actor, action, target, detail FROM audit`.
-    pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<AuditRow> {
-        Ok(AuditRow {
-            id: r.try_get("id")?,
-            at: from_ms(r.try_get("at")?),
-            actor: r.try_get("actor")?,
-            action: r.try_get("action")?,
-            target: r.try_get("target")?,
-            detail: r.try_get("detail")?,
-        })
+/// A row of `SELECT id, at, actor, action, target, detail FROM audit` as
+/// the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+pub(super) struct StoredAudit {
+    id: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    target: String,
+    detail: String,
+}
+
+impl From<StoredAudit> for AuditRow {
+    fn from(r: StoredAudit) -> AuditRow {
+        AuditRow {
+            id: r.id,
+            at: from_ms(r.at),
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            detail: r.detail,
+        }
     }
 }
 
@@ -102,7 +113,7 @@ pub async fn audit_page(c: &mut Conn, f: &AuditFilter, limit: i64) -> Result<Vec
         n + 1,
         n + 2
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut q = sqlx::query_as::<_, StoredAudit>(sqlx::AssertSqlSafe(sql));
     for s in strings {
         q = q.bind(s);
     }
@@ -111,5 +122,5 @@ pub async fn audit_page(c: &mut Conn, f: &AuditFilter, limit: i64) -> Result<Vec
         .bind(limit)
         .fetch_all(&mut *c)
         .await?;
-    rows.iter().map(AuditRow::from_row).collect()
+    Ok(rows.into_iter().map(AuditRow::from).collect())
 }

@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use sqlx::Row;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Unit {
@@ -44,22 +43,36 @@ pub fn parse_tz(s: &str) -> Result<Tz> {
 
 const COLS: &str = "id, name, time_zone, quiet_start_min, quiet_end_min, retention_days, plan_making, gap_alert_days, alert_details";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Unit> {
-    let tz: String = r.try_get("time_zone")?;
-    Ok(Unit {
-        id: UnitId::from_db(r.try_get("id")?),
-        name: r.try_get("name")?,
-        time_zone: parse_tz(&tz)?,
-        quiet_hours: QuietHours::from_minutes(
-            r.try_get::<i64, _>("quiet_start_min")? as u32,
-            r.try_get::<i64, _>("quiet_end_min")? as u32,
-        )
-        .map_err(Error::Invalid)?,
-        retention_days: r.try_get("retention_days")?,
-        plan_making: r.try_get::<i64, _>("plan_making")? != 0,
-        gap_alert_days: r.try_get("gap_alert_days")?,
-        alert_details: r.try_get::<i64, _>("alert_details")? != 0,
-    })
+/// A `units` row ([`COLS`]) as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct UnitRow {
+    #[sqlx(try_from = "i64")]
+    id: UnitId,
+    name: String,
+    time_zone: String,
+    quiet_start_min: i64,
+    quiet_end_min: i64,
+    retention_days: i64,
+    plan_making: i64,
+    gap_alert_days: i64,
+    alert_details: i64,
+}
+
+impl TryFrom<UnitRow> for Unit {
+    type Error = Error;
+    fn try_from(r: UnitRow) -> Result<Unit> {
+        Ok(Unit {
+            id: r.id,
+            name: r.name,
+            time_zone: parse_tz(&r.time_zone)?,
+            quiet_hours: QuietHours::from_minutes(r.quiet_start_min as u32, r.quiet_end_min as u32)
+                .map_err(Error::Invalid)?,
+            retention_days: r.retention_days,
+            plan_making: r.plan_making != 0,
+            gap_alert_days: r.gap_alert_days,
+            alert_details: r.alert_details != 0,
+        })
+    }
 }
 
 /// Default reminder rules for a new unit: the day before and two hours
@@ -105,12 +118,12 @@ pub async fn create(c: &mut Conn, name: &str, now: DateTime<Utc>) -> Result<Unit
 
 pub async fn get(c: &mut Conn, id: UnitId) -> Result<Unit> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM units WHERE id = $1"));
-    let row = sqlx::query(sql)
+    sqlx::query_as::<_, UnitRow>(sql)
         .bind(id.get())
         .fetch_optional(&mut *c)
         .await?
-        .ok_or_else(|| Error::not_found(format!("unit {id}")))?;
-    from_row(&row)
+        .ok_or_else(|| Error::not_found(format!("unit {id}")))?
+        .try_into()
 }
 
 /// Finds a unit by id or by exact name, as typed on the command line.
@@ -119,18 +132,18 @@ pub async fn resolve(c: &mut Conn, name_or_id: &str) -> Result<Unit> {
         return get(c, id).await;
     }
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM units WHERE name = $1"));
-    let row = sqlx::query(sql)
+    sqlx::query_as::<_, UnitRow>(sql)
         .bind(name_or_id.trim())
         .fetch_optional(&mut *c)
         .await?
-        .ok_or_else(|| Error::not_found(format!("unit '{}'", name_or_id.trim())))?;
-    from_row(&row)
+        .ok_or_else(|| Error::not_found(format!("unit '{}'", name_or_id.trim())))?
+        .try_into()
 }
 
 pub async fn list(c: &mut Conn) -> Result<Vec<Unit>> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM units ORDER BY id"));
-    let rows = sqlx::query(sql).fetch_all(&mut *c).await?;
-    rows.iter().map(from_row).collect()
+    let rows = sqlx::query_as::<_, UnitRow>(sql).fetch_all(&mut *c).await?;
+    rows.into_iter().map(Unit::try_from).collect()
 }
 
 pub async fn set_quiet_hours(c: &mut Conn, id: UnitId, q: QuietHours) -> Result<()> {

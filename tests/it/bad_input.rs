@@ -445,3 +445,38 @@ both_backends! {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
 }
+
+both_backends! {
+    async fn a_stored_value_the_code_does_not_know_is_an_error_not_a_guess(t) {
+        // Written by something else (a later version, a hand-edited row):
+        // the row is refused with the value named, never read as a default
+        // and never a panic. The rows decode through `sqlx::FromRow`.
+        use paminn::store::{consents, templates};
+        let now = Utc::now();
+        let e = Engine::new(t.db.clone());
+        let unit = fx::unit(&e, "Krami", now).await;
+        let p = fx::participant(&e, &unit, "Ali", "sms", now).await;
+        let mut c = e.db.conn().await.unwrap();
+        let exec = |sql: &'static str| sqlx::query(sql);
+        let says = |r: paminn::error::Result<()>, what: &str| {
+            let err = r.expect_err(what).to_string();
+            assert!(err.contains(what), "{what}: {err}");
+        };
+        exec("UPDATE participants SET opted_out = 'fax' WHERE id = $1")
+            .bind(p.id.get()).execute(&mut *c).await.unwrap();
+        says(participants::get(&mut c, p.id).await.map(drop), "'fax' is not a channel");
+        exec("UPDATE participants SET opted_out = '', intensity = 'loud' WHERE id = $1")
+            .bind(p.id.get()).execute(&mut *c).await.unwrap();
+        says(participants::list(&mut c, None).await.map(drop), "'loud' is not a reminder intensity");
+        exec("UPDATE consents SET channels = 'fax' WHERE participant_id = $1")
+            .bind(p.id.get()).execute(&mut *c).await.unwrap();
+        says(consents::current(&mut c, p.id).await.map(drop), "'fax' is not a channel");
+        exec("INSERT INTO unit_templates (unit_id, key, lang, body, updated_at, updated_by)
+              VALUES ($1, 'reminder', 'fi', 'Hei', 0, 'x')")
+            .bind(unit.id.get()).execute(&mut *c).await.unwrap();
+        says(templates::list(&mut c, unit.id).await.map(drop), "'fi' is not a language");
+        exec("UPDATE units SET time_zone = 'Mars/Olympus' WHERE id = $1")
+            .bind(unit.id.get()).execute(&mut *c).await.unwrap();
+        says(units::get(&mut c, unit.id).await.map(drop), "'Mars/Olympus' is not a time zone");
+    }
+}

@@ -1,11 +1,12 @@
 //! Every static SQL statement in `src/store/` prepares on both backends
 //! (issue 17): the statements are read from the source (each string
-//! literal given to `sqlx::query`, `query_as` or `query_scalar`, and each
-//! `const …_SQL: &str`), and each is prepared on a freshly migrated SQLite
-//! and PostgreSQL database. Preparing checks the tables, columns and
-//! syntax without running anything, so a statement that names a column
-//! only one migration set has, or SQL only one dialect speaks, fails here
-//! and not for the first participant who reaches that path.
+//! literal given to `sqlx::query`, `query_as` (with a turbofish too) or
+//! `query_scalar`, and each `const …_SQL: &str`), and each is prepared on
+//! a freshly migrated SQLite and PostgreSQL database. Preparing checks
+//! the tables, columns and syntax without running anything, so a
+//! statement that names a column only one migration set has, or SQL only
+//! one dialect speaks, fails here and not for the first participant who
+//! reaches that path.
 //!
 //! A statement written for one dialect (the store branches on
 //! `Backend`) is allowed to fail on the other only when it carries a
@@ -99,9 +100,15 @@ fn statements() -> Vec<(String, String)> {
     for path in files {
         let src = std::fs::read_to_string(&path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        // `query_as::<_, Row>(` names its row type before the parenthesis.
+        let turbofish = src.match_indices("query_as::<").filter_map(|(i, m)| {
+            let after = i + m.len();
+            src[after..].find('(').map(|j| after + j + 1)
+        });
         let starts = ["query(", "query_as(", "query_scalar("]
             .iter()
             .flat_map(|call| src.match_indices(call).map(move |(i, _)| i + call.len()))
+            .chain(turbofish)
             .chain(src.match_indices("_SQL: &str =").map(|(i, m)| i + m.len()));
         for start in starts {
             let rest = src[start..].trim_start();
