@@ -13,7 +13,7 @@
 //!   worker whose lease was taken over cannot overwrite the new owner.
 //! * Status only moves forward (see `OutboxStatus::can_move_to`).
 
-use super::{Backend, Conn, Db, from_ms, ms, opt_from_ms, parse_col};
+use super::{Backend, Conn, Db, Parsed, from_ms, ms, opt_from_ms, parse_col};
 use crate::domain::ReplyState;
 use crate::domain::gates::ConsentState;
 use crate::domain::journal::JournalEvent;
@@ -252,68 +252,112 @@ pub async fn claim(
     if n == 0 {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query(CLAIMED_CONTEXT)
+    let rows = sqlx::query_as::<_, ClaimedRow>(CLAIMED_CONTEXT)
         .bind(&token)
         .fetch_all(&db.pool)
         .await?;
-    rows.iter().map(claimed_from_row).collect()
+    rows.into_iter().map(Claimed::try_from).collect()
 }
 
-fn claimed_from_row(r: &sqlx::any::AnyRow) -> Result<Claimed> {
-    let consent = match r.try_get::<Option<String>, _>("c_channels")? {
-        Some(ch) => Some(ConsentState {
-            channels: parse_col(&ch)?,
-            expires_at: opt_from_ms(r.try_get("c_expires")?),
-            withdrawn_at: opt_from_ms(r.try_get("c_withdrawn")?),
-        }),
-        None => None,
-    };
-    let appointment = match r.try_get::<Option<String>, _>("a_status")? {
-        Some(st) => Some(ClaimedAppointment {
-            status: parse_col(&st)?,
-            reply: parse_col(&r.try_get::<String, _>("a_reply")?)?,
-            kind: parse_col(&r.try_get::<String, _>("a_kind")?)?,
-            starts_at: from_ms(r.try_get("starts_at")?),
-            location: r.try_get("location")?,
-            with_whom: r.try_get("with_whom")?,
-        }),
-        None => None,
-    };
-    Ok(Claimed {
-        id: OutboxId::from_db(r.try_get("id")?),
-        claim_token: r.try_get("claim_token")?,
-        participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-        appointment_id: r
-            .try_get::<Option<i64>, _>("appointment_id")?
-            .map(AppointmentId::from_db),
-        plan_version: r.try_get("plan_version")?,
-        offset_min: r.try_get("offset_min")?,
-        purpose: parse_col(&r.try_get::<String, _>("purpose")?)?,
-        channel: parse_col(&r.try_get::<String, _>("channel")?)?,
-        ask_reply: r.try_get::<i64, _>("ask_reply")? != 0,
-        due_at: from_ms(r.try_get("due_at")?),
-        deadline_at: opt_from_ms(r.try_get("deadline_at")?),
-        attempts: r.try_get("attempts")?,
-        body: r.try_get("body")?,
-        first_name: r.try_get("first_name")?,
-        phone: r.try_get("phone")?,
-        telegram_chat_id: r.try_get("telegram_chat_id")?,
-        language: parse_col(&r.try_get::<String, _>("language")?)?,
-        status: parse_col(&r.try_get::<String, _>("p_status")?)?,
-        tz: parse_tz(&r.try_get::<String, _>("time_zone")?)?,
-        discreet: r.try_get::<i64, _>("discreet")? != 0,
-        opted_out: parse_col(&r.try_get::<String, _>("opted_out")?)?,
-        quiet: QuietHours::from_minutes(
-            r.try_get::<i64, _>("quiet_start_min")? as u32,
-            r.try_get::<i64, _>("quiet_end_min")? as u32,
-        )
-        .map_err(Error::Invalid)?,
-        consent,
-        appointment,
-        broadcast_id: r.try_get("broadcast_id")?,
-        urgent: r.try_get::<Option<i64>, _>("b_urgent")?.unwrap_or(0) != 0,
-        template: r.try_get("t_body")?,
-    })
+/// A claimed row and its context ([`CLAIMED_CONTEXT`]) as the `Any` driver
+/// decodes it.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    #[sqlx(try_from = "i64")]
+    id: OutboxId,
+    claim_token: String,
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    appointment_id: Option<i64>,
+    plan_version: i64,
+    offset_min: i64,
+    purpose: Parsed<Purpose>,
+    channel: Parsed<ChannelKind>,
+    ask_reply: i64,
+    due_at: i64,
+    deadline_at: Option<i64>,
+    attempts: i64,
+    body: Option<String>,
+    first_name: String,
+    phone: Option<String>,
+    telegram_chat_id: Option<String>,
+    language: Parsed<Language>,
+    p_status: Parsed<ParticipantStatus>,
+    time_zone: String,
+    discreet: i64,
+    opted_out: Parsed<ChannelSet>,
+    quiet_start_min: i64,
+    quiet_end_min: i64,
+    a_status: Option<String>,
+    a_reply: Option<String>,
+    a_kind: Option<String>,
+    starts_at: Option<i64>,
+    location: Option<String>,
+    with_whom: Option<String>,
+    c_channels: Option<String>,
+    c_expires: Option<i64>,
+    c_withdrawn: Option<i64>,
+    broadcast_id: Option<i64>,
+    b_urgent: Option<i64>,
+    t_body: Option<String>,
+}
+
+impl TryFrom<ClaimedRow> for Claimed {
+    type Error = Error;
+    fn try_from(r: ClaimedRow) -> Result<Claimed> {
+        let consent = match r.c_channels {
+            Some(ch) => Some(ConsentState {
+                channels: parse_col(&ch)?,
+                expires_at: opt_from_ms(r.c_expires),
+                withdrawn_at: opt_from_ms(r.c_withdrawn),
+            }),
+            None => None,
+        };
+        // The appointment's columns are all there or, with no appointment
+        // (a broadcast, a summons), all NULL.
+        let appointment = match (r.a_status, r.a_reply, r.a_kind, r.starts_at) {
+            (Some(status), Some(reply), Some(kind), Some(starts_at)) => Some(ClaimedAppointment {
+                status: parse_col(&status)?,
+                reply: parse_col(&reply)?,
+                kind: parse_col(&kind)?,
+                starts_at: from_ms(starts_at),
+                location: r.location,
+                with_whom: r.with_whom,
+            }),
+            (None, ..) => None,
+            _ => return Err(Error::invalid("a claimed row's appointment is incomplete")),
+        };
+        Ok(Claimed {
+            id: r.id,
+            claim_token: r.claim_token,
+            participant_id: r.participant_id,
+            appointment_id: r.appointment_id.map(AppointmentId::from_db),
+            plan_version: r.plan_version,
+            offset_min: r.offset_min,
+            purpose: r.purpose.0,
+            channel: r.channel.0,
+            ask_reply: r.ask_reply != 0,
+            due_at: from_ms(r.due_at),
+            deadline_at: opt_from_ms(r.deadline_at),
+            attempts: r.attempts,
+            body: r.body,
+            first_name: r.first_name,
+            phone: r.phone,
+            telegram_chat_id: r.telegram_chat_id,
+            language: r.language.0,
+            status: r.p_status.0,
+            tz: parse_tz(&r.time_zone)?,
+            discreet: r.discreet != 0,
+            opted_out: r.opted_out.0,
+            quiet: QuietHours::from_minutes(r.quiet_start_min as u32, r.quiet_end_min as u32)
+                .map_err(Error::Invalid)?,
+            consent,
+            appointment,
+            broadcast_id: r.broadcast_id,
+            urgent: r.b_urgent.unwrap_or(0) != 0,
+            template: r.t_body,
+        })
+    }
 }
 
 /// The outcome of one claimed row, written only while the claim is ours.
@@ -490,8 +534,58 @@ pub struct OutboxRow {
     pub currency: Option<String>,
 }
 
+/// An [`OutboxRow`] as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct ListedRow {
+    #[sqlx(try_from = "i64")]
+    id: OutboxId,
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    appointment_id: Option<i64>,
+    purpose: Parsed<Purpose>,
+    channel: Parsed<ChannelKind>,
+    offset_min: i64,
+    due_at: i64,
+    status: Parsed<OutboxStatus>,
+    attempts: i64,
+    next_attempt_at: i64,
+    gateway_id: Option<String>,
+    body: Option<String>,
+    last_error: Option<String>,
+    sent_at: Option<i64>,
+    encoding: Option<String>,
+    parts: Option<i64>,
+    cost: Option<i64>,
+    currency: Option<String>,
+}
+
+impl From<ListedRow> for OutboxRow {
+    fn from(r: ListedRow) -> OutboxRow {
+        OutboxRow {
+            id: r.id,
+            participant_id: r.participant_id,
+            appointment_id: r.appointment_id.map(AppointmentId::from_db),
+            purpose: r.purpose.0,
+            channel: r.channel.0,
+            offset_min: r.offset_min,
+            due_at: from_ms(r.due_at),
+            status: r.status.0,
+            attempts: r.attempts,
+            next_attempt_at: from_ms(r.next_attempt_at),
+            gateway_id: r.gateway_id,
+            body: r.body,
+            last_error: r.last_error,
+            sent_at: opt_from_ms(r.sent_at),
+            encoding: r.encoding,
+            parts: r.parts,
+            cost: r.cost,
+            currency: r.currency,
+        }
+    }
+}
+
 pub async fn list(c: &mut Conn, participant: Option<ParticipantId>) -> Result<Vec<OutboxRow>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, ListedRow>(
         "SELECT id, participant_id, appointment_id, purpose, channel, offset_min, due_at, status,
                 attempts, next_attempt_at, gateway_id, body, last_error, sent_at,
                 encoding, parts, cost, currency
@@ -500,32 +594,7 @@ pub async fn list(c: &mut Conn, participant: Option<ParticipantId>) -> Result<Ve
     .bind(participant.map(ParticipantId::get))
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(OutboxRow {
-                id: OutboxId::from_db(r.try_get("id")?),
-                participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-                appointment_id: r
-                    .try_get::<Option<i64>, _>("appointment_id")?
-                    .map(AppointmentId::from_db),
-                purpose: parse_col(&r.try_get::<String, _>("purpose")?)?,
-                channel: parse_col(&r.try_get::<String, _>("channel")?)?,
-                offset_min: r.try_get("offset_min")?,
-                due_at: from_ms(r.try_get("due_at")?),
-                status: parse_col(&r.try_get::<String, _>("status")?)?,
-                attempts: r.try_get("attempts")?,
-                next_attempt_at: from_ms(r.try_get("next_attempt_at")?),
-                gateway_id: r.try_get("gateway_id")?,
-                body: r.try_get("body")?,
-                last_error: r.try_get("last_error")?,
-                sent_at: opt_from_ms(r.try_get("sent_at")?),
-                encoding: r.try_get("encoding")?,
-                parts: r.try_get("parts")?,
-                cost: r.try_get("cost")?,
-                currency: r.try_get("currency")?,
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(OutboxRow::from).collect())
 }
 
 /// Puts a row into a broadcast (the SMS fallback of a broadcast's
