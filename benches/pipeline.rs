@@ -485,10 +485,12 @@ impl Throughput {
     fn rate(&self) -> f64 {
         self.sent as f64 / self.secs
     }
+    /// Issue 22's targets (the default configuration is the one that
+    /// counts; the others are printed against the same figure).
     fn target(&self) -> f64 {
         match self.kind {
-            Kind::Sqlite => 1_000.0,
-            Kind::Postgres => 2_000.0,
+            Kind::Sqlite => 5_000.0,
+            Kind::Postgres => 4_000.0,
         }
     }
     fn verified(&self) -> bool {

@@ -3,6 +3,7 @@
 //! that page enter the same inbound path a real gateway's webhook would.
 
 use super::{Accepted, OutgoingMessage, SendError, Transport};
+use crate::store::group_commit::GroupCommit;
 use crate::store::{Db, sandbox};
 use async_trait::async_trait;
 use chrono::Utc;
@@ -13,15 +14,10 @@ pub struct Sandbox {
     db: Db,
     /// Simulated gateway latency, for demos of load and for crash tests.
     latency: Duration,
-    /// Messages waiting to be written, with whom to tell when they are.
-    queue: std::sync::Mutex<Vec<Queued>>,
-    /// Held by the one send that is writing the queue.
-    writer: tokio::sync::Mutex<()>,
-}
-
-struct Queued {
-    message: sandbox::Outgoing,
-    written: tokio::sync::oneshot::Sender<Result<(), String>>,
+    /// Concurrent sends' messages are committed together
+    /// ([`sandbox::insert_outgoing`]); each send returns once its message is
+    /// committed, as a gateway answers only once it has the message.
+    writes: GroupCommit<sandbox::Outgoing, Result<(), String>>,
 }
 
 impl Sandbox {
@@ -29,49 +25,8 @@ impl Sandbox {
         Sandbox {
             db,
             latency,
-            queue: std::sync::Mutex::new(Vec::new()),
-            writer: tokio::sync::Mutex::new(()),
+            writes: GroupCommit::default(),
         }
-    }
-
-    /// Group commit: the message joins the queue; whichever send holds the
-    /// writer next writes everything queued in one transaction and tells
-    /// each waiting send its result before letting go. So a send returns
-    /// only once its message is committed (as a gateway answers only once it
-    /// has the message), while concurrent sends share one commit, and one
-    /// WAL flush on PostgreSQL, instead of one each. Written here because it
-    /// is a dozen lines over a mutex and a oneshot; no crate does this for
-    /// sqlx.
-    async fn write(&self, message: sandbox::Outgoing) -> Result<(), String> {
-        let (written, mut result) = tokio::sync::oneshot::channel();
-        self.lock_queue().push(Queued { message, written });
-        let gone = |_| Err("the sandbox's writer stopped".to_string());
-        tokio::select! {
-            // Written by another send's group while this one waited for
-            // the writer: done, without queueing for the writer again.
-            r = &mut result => r.unwrap_or_else(gone),
-            _writer = self.writer.lock() => {
-                let group = std::mem::take(&mut *self.lock_queue());
-                if !group.is_empty() {
-                    let messages: Vec<sandbox::Outgoing> =
-                        group.iter().map(|q| q.message.clone()).collect();
-                    let outcome = sandbox::insert_outgoing(&self.db, &messages)
-                        .await
-                        .map_err(|e| e.to_string());
-                    for q in group {
-                        // A send that was dropped meanwhile no longer asks.
-                        let _ = q.written.send(outcome.clone());
-                    }
-                }
-                // This message was in that group, or in an earlier one
-                // whose writer answered before letting go of the writer.
-                result.await.unwrap_or_else(gone)
-            }
-        }
-    }
-
-    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Queued>> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -88,16 +43,25 @@ impl Transport for Sandbox {
         let mut b = [0u8; 8];
         rand::rng().fill_bytes(&mut b);
         let gateway_id = format!("sbx-{}", hex::encode(b));
-        self.write(sandbox::Outgoing {
+        let message = sandbox::Outgoing {
             participant: msg.participant_id,
             channel: msg.channel,
             body: msg.body.clone(),
             outbox: msg.outbox_id,
             gateway_id: gateway_id.clone(),
             at: Utc::now(),
-        })
-        .await
-        .map_err(SendError::Temporary)?;
+        };
+        let db = self.db.clone();
+        self.writes
+            .submit(message, move |group| async move {
+                let written = sandbox::insert_outgoing(&db, &group)
+                    .await
+                    .map_err(|e| e.to_string());
+                vec![written; group.len()]
+            })
+            .await
+            .unwrap_or_else(|_| Err("the sandbox's writer stopped".into()))
+            .map_err(SendError::Temporary)?;
         Ok(Accepted::id(gateway_id))
     }
 }

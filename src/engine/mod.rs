@@ -60,6 +60,13 @@ pub struct Engine {
     /// Event webhook endpoints may be plain http:// to 127.0.0.1 or
     /// localhost (`event_hooks_allow_local_http`; tests and the demo).
     event_hooks_local_http: bool,
+    /// Delivery receipts arriving together, committed together.
+    receipts: Arc<
+        crate::store::group_commit::GroupCommit<
+            replies::Receipt,
+            Result<Option<crate::domain::OutboxStatus>>,
+        >,
+    >,
 }
 
 impl Engine {
@@ -71,6 +78,7 @@ impl Engine {
             window: Default::default(),
             audit_retention_days: review::DEFAULT_AUDIT_RETENTION_DAYS,
             event_hooks_local_http: false,
+            receipts: Arc::default(),
         }
     }
 

@@ -1090,26 +1090,102 @@ impl Engine {
         kind: Option<crate::domain::FailureKind>,
         now: DateTime<Utc>,
     ) -> Result<Option<crate::domain::OutboxStatus>> {
+        // Receipts arrive in bursts (a gateway reports a broadcast's
+        // thousand messages within seconds): those arriving together are
+        // committed together, and each caller returns, and its webhook
+        // answers 200, only after the commit that holds its receipt.
+        let receipt = Receipt {
+            channel,
+            gateway_id: gateway_id.to_string(),
+            new,
+            error,
+            kind,
+            now,
+        };
+        let engine = self.clone();
+        self.receipts
+            .submit(receipt, move |group| async move {
+                engine.receipts_together(group).await
+            })
+            .await
+            .unwrap_or_else(|_| {
+                Err(crate::error::Error::Internal(anyhow::anyhow!(
+                    "the receipt writer stopped before answering"
+                )))
+            })
+    }
+
+    /// Applies a group of receipts in one transaction, in order; if that
+    /// fails, each on its own, so one bad receipt does not fail the others.
+    async fn receipts_together(
+        &self,
+        group: Vec<Receipt>,
+    ) -> Vec<Result<Option<crate::domain::OutboxStatus>>> {
+        match self.apply_receipts(&group).await {
+            Ok(after) => after.into_iter().map(Ok).collect(),
+            Err(e) if group.len() == 1 => vec![Err(e)],
+            Err(e) => {
+                tracing::warn!(error = %e, receipts = group.len(),
+                    "could not apply a group of receipts; applying them one by one");
+                let mut out = Vec::with_capacity(group.len());
+                for r in &group {
+                    out.push(
+                        self.apply_receipts(std::slice::from_ref(r))
+                            .await
+                            .map(|mut after| after.remove(0)),
+                    );
+                }
+                out
+            }
+        }
+    }
+
+    async fn apply_receipts(
+        &self,
+        group: &[Receipt],
+    ) -> Result<Vec<Option<crate::domain::OutboxStatus>>> {
         let mut tx = self.db.begin().await?;
-        let Some(row) = outbox::by_gateway_id(&mut tx, channel, gateway_id).await? else {
-            tx.rollback().await?;
+        let mut after = Vec::with_capacity(group.len());
+        for r in group {
+            after.push(self.apply_receipt(&mut tx, r).await?);
+        }
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// One receipt, in the group's transaction.
+    async fn apply_receipt(
+        &self,
+        tx: &mut crate::store::Tx,
+        r: &Receipt,
+    ) -> Result<Option<crate::domain::OutboxStatus>> {
+        let Receipt {
+            channel,
+            gateway_id,
+            new,
+            error,
+            kind,
+            now,
+        } = r;
+        let (channel, new, kind, now) = (*channel, *new, *kind, *now);
+        let Some(row) = outbox::by_gateway_id(&mut *tx, channel, gateway_id).await? else {
             return Ok(None);
         };
         let before = row.status;
-        let after = outbox::apply_receipt(&mut tx, channel, gateway_id, new, now).await?;
+        let after = outbox::apply_receipt(&mut *tx, channel, gateway_id, new, now).await?;
         if before != crate::domain::OutboxStatus::Failed
             && after == Some(crate::domain::OutboxStatus::Failed)
         {
             let (id, p) = (row.id.get(), row.participant_id);
             let a = row.appointment_id.map(AppointmentId::from_db);
             if let Some(kind) = kind {
-                outbox::set_error_kind(&mut tx, row.id, kind).await?;
+                outbox::set_error_kind(&mut *tx, row.id, kind).await?;
             }
             if kind == Some(crate::domain::FailureKind::OptedOut) {
-                let part = participants::get(&mut tx, p).await?;
+                let part = participants::get(&mut *tx, p).await?;
                 if !part.opted_out.contains(channel) {
                     participants::set_opted_out(
-                        &mut tx,
+                        &mut *tx,
                         p,
                         part.opted_out.with(channel, true),
                         now,
@@ -1118,7 +1194,7 @@ impl Engine {
                     let event = JournalEvent::OptedOutAtGateway {
                         channel: Some(channel),
                     };
-                    journal::append(&mut tx, p, None, now, "system", &event).await?;
+                    journal::append(&mut *tx, p, None, now, "system", &event).await?;
                 }
             }
             let event = JournalEvent::DeliveryFailed {
@@ -1129,9 +1205,9 @@ impl Engine {
                 attempts: None,
                 reported_by: Some("gateway".into()),
             };
-            journal::append(&mut tx, p, a, now, "system", &event).await?;
+            journal::append(&mut *tx, p, a, now, "system", &event).await?;
             tasks::create(
-                &mut tx,
+                &mut *tx,
                 p,
                 a,
                 TaskKind::DeliveryFailed,
@@ -1141,7 +1217,16 @@ impl Engine {
             )
             .await?;
         }
-        tx.commit().await?;
         Ok(after)
     }
+}
+
+/// A delivery report waiting to be applied with others.
+pub(crate) struct Receipt {
+    channel: ChannelKind,
+    gateway_id: String,
+    new: crate::domain::OutboxStatus,
+    error: Option<String>,
+    kind: Option<crate::domain::FailureKind>,
+    now: DateTime<Utc>,
 }

@@ -16,6 +16,7 @@ pub mod consents;
 pub mod erasure;
 pub mod event_hooks;
 pub mod export;
+pub mod group_commit;
 pub mod inbound;
 pub mod journal;
 pub mod messages;

@@ -737,25 +737,7 @@ both_backends! {
     /// batches through the sandbox and checks every row arrives once.
     async fn a_drain_through_the_sandbox_phone_sends_every_row_once_across_many_batches(t) {
         let e = Engine::new(t.db.clone());
-        let now = sthlm(2026, 12, 1, 9, 0);
-        let u = fx::unit(&e, "Chansen", now).await;
-        {
-            let mut c = e.db.conn().await.unwrap();
-            // One reminder, two days ahead: all due at 15:30 on 10 December
-            // while every appointment (from 16:00 that day) is still ahead.
-            rules::set(&mut c, u.id, AppointmentKind::Meeting, &[Span::minutes(48 * 60).unwrap()], true, None)
-                .await
-                .unwrap();
-        }
-        let mut n = 0;
-        for name in ["Ali", "Bo", "Cia", "Dan"] {
-            let p = fx::participant(&e, &u, name, "sms", now).await;
-            for i in 0..60 {
-                let at = sthlm(2026, 12, 10, 16, 0) + Duration::minutes(10 * i + 1);
-                e.create_appointment(&appt(p.id, at), &actor(), now).await.unwrap();
-                n += 1;
-            }
-        }
+        let n = many_due(&e, 60).await;
         let sandbox = Arc::new(paminn::channels::sandbox::Sandbox::new(e.db.clone(), std::time::Duration::ZERO));
         let channels = Arc::new(paminn::channels::Channels::new().with(paminn::domain::ChannelKind::Sms, sandbox));
         let cfg = DispatcherConfig { owner: "w1".into(), batch_size: 50, concurrency: 32, ..Default::default() };
@@ -772,5 +754,90 @@ both_backends! {
         assert!(deliveries.iter().all(|(_, k)| *k == 1), "none twice");
         drop(c);
         assert!(rows(&e).await.iter().all(|r| r.status == OutboxStatus::Sent));
+    }
+}
+
+/// Four participants with `each` SMS reminders apiece, all due at 15:30 on
+/// 10 December while every appointment (from 16:00 that day) is ahead.
+/// Returns how many.
+async fn many_due(e: &Engine, each: i64) -> usize {
+    let now = sthlm(2026, 12, 1, 9, 0);
+    let u = fx::unit(e, "Chansen", now).await;
+    {
+        let mut c = e.db.conn().await.unwrap();
+        // One reminder, two days ahead.
+        rules::set(
+            &mut c,
+            u.id,
+            AppointmentKind::Meeting,
+            &[Span::minutes(48 * 60).unwrap()],
+            true,
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    let mut n = 0;
+    for name in ["Ali", "Bo", "Cia", "Dan"] {
+        let p = fx::participant(e, &u, name, "sms", now).await;
+        for i in 0..each {
+            let at = sthlm(2026, 12, 10, 16, 0) + Duration::minutes(10 * i + 1);
+            e.create_appointment(&appt(p.id, at), &actor(), now)
+                .await
+                .unwrap();
+            n += 1;
+        }
+    }
+    n
+}
+
+both_backends! {
+    /// A burst of receipts, all at once, as a gateway reports a broadcast:
+    /// they are committed in groups, and each call returns its own row's
+    /// status after the commit. An unknown id and a failure in the same
+    /// burst do not disturb the others.
+    async fn a_burst_of_delivery_receipts_is_applied_each_once_with_its_own_answer(t) {
+        use paminn::domain::{ChannelKind, FailureKind, TaskKind};
+        let e = Engine::new(t.db.clone());
+        let n = many_due(&e, 25).await;
+        let rec = Arc::new(Recorder::default());
+        let rep = dispatcher(&e, &rec).drain(sthlm(2026, 12, 10, 15, 30)).await.unwrap();
+        assert_eq!(rep.sent, n);
+        let later = sthlm(2026, 12, 10, 15, 31);
+        // rec-1 fails at the gateway; every other one is delivered.
+        let mut burst = Vec::new();
+        for i in 1..=n {
+            let e = e.clone();
+            burst.push(tokio::spawn(async move {
+                let (status, kind) = if i == 1 {
+                    (OutboxStatus::Failed, Some(FailureKind::Unreachable))
+                } else {
+                    (OutboxStatus::Delivered, None)
+                };
+                e.delivery_receipt(ChannelKind::Sms, &format!("rec-{i}"), status, None, kind, later).await
+            }));
+        }
+        let unknown = {
+            let e = e.clone();
+            tokio::spawn(async move {
+                e.delivery_receipt(ChannelKind::Sms, "nobody", OutboxStatus::Delivered, None, None, later).await
+            })
+        };
+        for (i, b) in burst.into_iter().enumerate() {
+            let want = if i == 0 { OutboxStatus::Failed } else { OutboxStatus::Delivered };
+            assert_eq!(b.await.unwrap().unwrap(), Some(want), "rec-{}", i + 1);
+        }
+        assert_eq!(unknown.await.unwrap().unwrap(), None);
+        let all = rows(&e).await;
+        let failed: Vec<_> = all.iter().filter(|r| r.status == OutboxStatus::Failed).collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].gateway_id.as_deref(), Some("rec-1"));
+        assert_eq!(all.iter().filter(|r| r.status == OutboxStatus::Delivered).count(), n - 1);
+        // The failure made exactly one task, for its participant.
+        let tasks: Vec<_> = {
+            let mut c = e.db.conn().await.unwrap();
+            paminn::store::tasks::list(&mut c, Some(failed[0].participant_id), false).await.unwrap()
+        };
+        assert_eq!(tasks.iter().filter(|t| t.kind == TaskKind::DeliveryFailed).count(), 1);
     }
 }
