@@ -8,7 +8,6 @@ use crate::domain::ParticipantId;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::Row;
 
 /// Erases in `c` (the caller's transaction). Appointments, statuses and
 /// event kinds stay, anonymous; the open outbox rows are the caller's.
@@ -60,21 +59,20 @@ pub async fn erase_participant(c: &mut Conn, id: ParticipantId, now: DateTime<Ut
     }
     // A reply's stored intent keeps its kind (for the counts) and
     // nothing else: a reason given ("förhinder, sjuk") is health data.
-    let intents = sqlx::query(
+    let intents = sqlx::query_as::<_, (i64, String)>(
         "SELECT id, intent FROM inbound WHERE participant_id = $1 AND intent IS NOT NULL",
     )
     .bind(id.get())
     .fetch_all(&mut *c)
     .await?;
-    for r in intents {
-        let doc: String = r.try_get("intent")?;
+    for (row, doc) in intents {
         let kept = serde_json::from_str::<serde_json::Value>(&doc)
             .ok()
             .and_then(|v| v.get("intent").filter(|k| k.is_string()).cloned())
             .map_or_else(|| json!({}), |k| json!({ "intent": k }));
         sqlx::query("UPDATE inbound SET intent = $1 WHERE id = $2")
             .bind(kept.to_string())
-            .bind(r.try_get::<i64, _>("id")?)
+            .bind(row)
             .execute(&mut *c)
             .await?;
     }

@@ -28,7 +28,6 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rand::RngCore;
 use serde::Serialize;
-use sqlx::Row;
 
 /// A row to plan.
 #[derive(Debug, Clone)]
@@ -476,14 +475,16 @@ pub async fn apply_receipt(
     new: OutboxStatus,
     now: DateTime<Utc>,
 ) -> Result<Option<OutboxStatus>> {
-    let row = sqlx::query("SELECT id, status FROM outbox WHERE channel = $1 AND gateway_id = $2")
-        .bind(channel.as_str())
-        .bind(gateway_id)
-        .fetch_optional(&mut *c)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let id: i64 = row.try_get("id")?;
-    let cur: OutboxStatus = parse_col(&row.try_get::<String, _>("status")?)?;
+    let row = sqlx::query_as::<_, (i64, Parsed<OutboxStatus>)>(
+        "SELECT id, status FROM outbox WHERE channel = $1 AND gateway_id = $2",
+    )
+    .bind(channel.as_str())
+    .bind(gateway_id)
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some((id, Parsed(cur))) = row else {
+        return Ok(None);
+    };
     if !cur.can_move_to(new) {
         return Ok(Some(cur));
     }
@@ -643,18 +644,13 @@ pub async fn target(
     c: &mut Conn,
     id: OutboxId,
 ) -> Result<Option<(ParticipantId, Option<AppointmentId>)>> {
-    let row = sqlx::query("SELECT participant_id, appointment_id FROM outbox WHERE id = $1")
-        .bind(id.get())
-        .fetch_optional(&mut *c)
-        .await?;
-    row.map(|r| {
-        Ok((
-            ParticipantId::from_db(r.try_get("participant_id")?),
-            r.try_get::<Option<i64>, _>("appointment_id")?
-                .map(AppointmentId::from_db),
-        ))
-    })
-    .transpose()
+    let row = sqlx::query_as::<_, (i64, Option<i64>)>(
+        "SELECT participant_id, appointment_id FROM outbox WHERE id = $1",
+    )
+    .bind(id.get())
+    .fetch_optional(&mut *c)
+    .await?;
+    Ok(row.map(|(p, a)| (ParticipantId::from_db(p), a.map(AppointmentId::from_db))))
 }
 
 /// An outbox row as a delivery report finds it ([`by_gateway_id`]).

@@ -6,7 +6,6 @@ use super::{Conn, ms};
 use crate::domain::{ParticipantId, StaffId};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use std::collections::{HashMap, HashSet};
 
 /// The staff named for a participant, by id.
@@ -44,13 +43,14 @@ pub async fn all(c: &mut Conn) -> Result<HashMap<ParticipantId, Vec<StaffId>>> {
     {
         out.insert(ParticipantId::from_db(id), Vec::new());
     }
-    for r in sqlx::query("SELECT participant_id, staff_id FROM protected_staff ORDER BY staff_id")
-        .fetch_all(&mut *c)
-        .await?
+    for (p, staff) in sqlx::query_as::<_, (i64, i64)>(
+        "SELECT participant_id, staff_id FROM protected_staff ORDER BY staff_id",
+    )
+    .fetch_all(&mut *c)
+    .await?
     {
-        let p = ParticipantId::from_db(r.try_get("participant_id")?);
-        if let Some(v) = out.get_mut(&p) {
-            v.push(StaffId::from_db(r.try_get("staff_id")?));
+        if let Some(v) = out.get_mut(&ParticipantId::from_db(p)) {
+            v.push(StaffId::from_db(staff));
         }
     }
     Ok(out)

@@ -7,7 +7,6 @@ use super::{Conn, ms};
 use crate::domain::retention::strip_texts;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 /// Purges in `c` (the caller's transaction); returns the rows changed.
 pub async fn purge_texts(c: &mut Conn, now: DateTime<Utc>) -> Result<u64> {
@@ -47,13 +46,11 @@ pub async fn purge_texts(c: &mut Conn, now: DateTime<Utc>) -> Result<u64> {
              AND ({column} LIKE '%\"text\":\"%' OR {column} LIKE '%\"reason\":\"%')",
             cutoff.replace("{t}", table)
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql))
             .bind(ms(now))
             .fetch_all(&mut *c)
             .await?;
-        for r in rows {
-            let id: i64 = r.try_get("id")?;
-            let doc: String = r.try_get("doc")?;
+        for (id, doc) in rows {
             let mut v: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
             if strip_texts(&mut v) {
                 let sql = format!("UPDATE {table} SET {column} = $1 WHERE id = $2");

@@ -7,7 +7,6 @@ use crate::domain::{AppointmentKind, ParticipantId, Span, UnitId};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Trial {
@@ -243,7 +242,7 @@ pub async fn arm_outcomes(
     until: DateTime<Utc>,
 ) -> Result<Vec<(Arm, ParticipantId, bool)>> {
     let end = trial.ends_at.map_or(until, |e| e.min(until));
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, (String, i64, String)>(
         "SELECT ta.arm, a.participant_id, a.attendance
          FROM trial_assignments ta
          JOIN appointments a ON a.participant_id = ta.participant_id
@@ -260,12 +259,12 @@ pub async fn arm_outcomes(
     .bind(ms(end))
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
+    rows.into_iter()
+        .map(|(arm, p, attendance)| {
             Ok((
-                Arm::parse(&r.try_get::<String, _>("arm")?).map_err(Error::Invalid)?,
-                ParticipantId::from_db(r.try_get("participant_id")?),
-                r.try_get::<String, _>("attendance")? == "attended",
+                Arm::parse(&arm).map_err(Error::Invalid)?,
+                ParticipantId::from_db(p),
+                attendance == "attended",
             ))
         })
         .collect()

@@ -5,7 +5,6 @@ use super::{Conn, from_ms};
 use crate::domain::{Role, StaffId, UnitId};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use std::collections::HashMap;
 
 /// Sets whether a staff member may log in.
@@ -31,16 +30,17 @@ pub async fn set_role(c: &mut Conn, id: StaffId, role: Role, unit: Option<UnitId
 /// How many participants (not erased, not discharged) each lots is
 /// responsible for.
 pub async fn caseloads(c: &mut Conn) -> Result<HashMap<StaffId, i64>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, (i64, i64)>(
         "SELECT lots_id, COUNT(*) AS n FROM participants
          WHERE lots_id IS NOT NULL AND erased_at IS NULL AND status <> 'discharged'
          GROUP BY lots_id",
     )
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| Ok((StaffId::from_db(r.try_get("lots_id")?), r.try_get("n")?)))
-        .collect()
+    Ok(rows
+        .into_iter()
+        .map(|(lots, n)| (StaffId::from_db(lots), n))
+        .collect())
 }
 
 /// One row of the audit log.
