@@ -4,7 +4,7 @@
 //! INSERTs: 10,000 members are planned in one transaction in well under the
 //! 2 s the issue asks for.
 
-use super::{Conn, from_ms, ms, opt_from_ms, parse_col};
+use super::{Conn, Parsed, from_ms, ms, opt_from_ms};
 use crate::domain::gates::ConsentState;
 use crate::domain::{
     AppointmentId, ChannelKind, ChannelSet, GroupId, Language, OutboxStatus, ParticipantId,
@@ -13,7 +13,6 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -183,35 +182,44 @@ const CANDIDATE_COLS: &str = "p.id, p.first_name, p.language, p.channel_pref, p.
 const CONSENT_JOIN: &str = "LEFT JOIN consents c ON c.id = \
     (SELECT MAX(id) FROM consents WHERE participant_id = p.id)";
 
-fn candidate(r: &sqlx::any::AnyRow) -> Result<Candidate> {
-    let consent = match r.try_get::<Option<String>, _>("c_channels")? {
-        Some(ch) => Some(ConsentState {
-            channels: parse_col(&ch)?,
-            expires_at: opt_from_ms(r.try_get("c_expires")?),
-            withdrawn_at: opt_from_ms(r.try_get("c_withdrawn")?),
-        }),
-        None => None,
-    };
-    Ok(Candidate {
-        id: ParticipantId::from_db(r.try_get("id")?),
-        first_name: r.try_get("first_name")?,
-        language: parse_col(&r.try_get::<String, _>("language")?)?,
-        channel_pref: parse_col(&r.try_get::<String, _>("channel_pref")?)?,
-        status: parse_col(&r.try_get::<String, _>("status")?)?,
-        reachable: ChannelSet::NONE
-            .with(
-                ChannelKind::Sms,
-                r.try_get::<Option<String>, _>("phone")?.is_some(),
-            )
-            .with(
-                ChannelKind::Telegram,
-                r.try_get::<Option<String>, _>("telegram_chat_id")?
-                    .is_some(),
-            ),
-        opted_out: parse_col(&r.try_get::<String, _>("opted_out")?)?,
-        erased: r.try_get::<Option<i64>, _>("erased_at")?.is_some(),
-        consent,
-    })
+/// A [`Candidate`] ([`CANDIDATE_COLS`]) as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct CandidateRow {
+    #[sqlx(try_from = "i64")]
+    id: ParticipantId,
+    first_name: String,
+    language: Parsed<Language>,
+    channel_pref: Parsed<ChannelKind>,
+    status: Parsed<ParticipantStatus>,
+    phone: Option<String>,
+    telegram_chat_id: Option<String>,
+    opted_out: Parsed<ChannelSet>,
+    erased_at: Option<i64>,
+    c_channels: Option<Parsed<ChannelSet>>,
+    c_expires: Option<i64>,
+    c_withdrawn: Option<i64>,
+}
+
+impl From<CandidateRow> for Candidate {
+    fn from(r: CandidateRow) -> Candidate {
+        Candidate {
+            id: r.id,
+            first_name: r.first_name,
+            language: r.language.0,
+            channel_pref: r.channel_pref.0,
+            status: r.status.0,
+            reachable: ChannelSet::NONE
+                .with(ChannelKind::Sms, r.phone.is_some())
+                .with(ChannelKind::Telegram, r.telegram_chat_id.is_some()),
+            opted_out: r.opted_out.0,
+            erased: r.erased_at.is_some(),
+            consent: r.c_channels.map(|ch| ConsentState {
+                channels: ch.0,
+                expires_at: opt_from_ms(r.c_expires),
+                withdrawn_at: opt_from_ms(r.c_withdrawn),
+            }),
+        }
+    }
 }
 
 /// A group's members at `at`, with their channel facts, in one query.
@@ -226,12 +234,12 @@ pub async fn group_candidates(
                         WHERE group_id = $1 AND joined_at <= $2 AND (left_at IS NULL OR left_at > $2))
          ORDER BY p.id"
     ));
-    let rows = sqlx::query(sql)
+    let rows = sqlx::query_as::<_, CandidateRow>(sql)
         .bind(group.get())
         .bind(ms(at))
         .fetch_all(&mut *c)
         .await?;
-    rows.iter().map(candidate).collect()
+    Ok(rows.into_iter().map(Candidate::from).collect())
 }
 
 /// A unit's participants matching a filter (status, lots, phase).
@@ -248,14 +256,14 @@ pub async fn filter_candidates(
            AND ($4 IS NULL OR p.phase = $4)
          ORDER BY p.id"
     ));
-    let rows = sqlx::query(sql)
+    let rows = sqlx::query_as::<_, CandidateRow>(sql)
         .bind(unit.get())
         .bind(status.map(|s| s.as_str()))
         .bind(lots)
         .bind(phase.map(Phase::as_str))
         .fetch_all(&mut *c)
         .await?;
-    rows.iter().map(candidate).collect()
+    Ok(rows.into_iter().map(Candidate::from).collect())
 }
 
 /// One planned row of a broadcast.
@@ -365,7 +373,7 @@ pub async fn cancel_open_for_member(
 /// add up to the recipients.
 pub async fn progress(c: &mut Conn, id: i64) -> Result<BTreeMap<OutboxStatus, i64>> {
     // The ranks, furthest first; kept in step with `RANKED` below.
-    let rows = sqlx::query(
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT best, COUNT(*) AS n FROM (
              SELECT participant_id, MAX(CASE status
                  WHEN 'delivered' THEN 6 WHEN 'sent' THEN 5 WHEN 'sending' THEN 4
@@ -387,13 +395,12 @@ pub async fn progress(c: &mut Conn, id: i64) -> Result<BTreeMap<OutboxStatus, i6
         OutboxStatus::Delivered,
     ];
     let mut out = BTreeMap::new();
-    for r in rows {
-        let rank: i64 = r.try_get("best")?;
+    for (rank, n) in rows {
         let status = RANKED
             .get(usize::try_from(rank).unwrap_or(0))
             .copied()
             .unwrap_or(OutboxStatus::Cancelled);
-        *out.entry(status).or_insert(0) += r.try_get::<i64, _>("n")?;
+        *out.entry(status).or_insert(0) += n;
     }
     Ok(out)
 }
@@ -410,7 +417,7 @@ pub struct Answer {
 }
 
 pub async fn answers(c: &mut Conn, id: i64) -> Result<Vec<Answer>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, AnswerRow>(
         "SELECT o.participant_id, o.appointment_id, a.reply, a.reply_reason,
                 MAX(CASE WHEN o.status IN ('sent','delivered') THEN 1 ELSE 0 END) AS went
          FROM outbox o JOIN appointments a ON a.id = o.appointment_id
@@ -421,17 +428,31 @@ pub async fn answers(c: &mut Conn, id: i64) -> Result<Vec<Answer>> {
     .bind(id)
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Answer {
-                participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-                appointment_id: AppointmentId::from_db(r.try_get("appointment_id")?),
-                reply: parse_col(&r.try_get::<String, _>("reply")?)?,
-                reason: r.try_get("reply_reason")?,
-                delivered: r.try_get::<i64, _>("went")? != 0,
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(Answer::from).collect())
+}
+
+/// An [`Answer`] as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct AnswerRow {
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    #[sqlx(try_from = "i64")]
+    appointment_id: AppointmentId,
+    reply: Parsed<ReplyState>,
+    reply_reason: Option<String>,
+    went: i64,
+}
+
+impl From<AnswerRow> for Answer {
+    fn from(r: AnswerRow) -> Answer {
+        Answer {
+            participant_id: r.participant_id,
+            appointment_id: r.appointment_id,
+            reply: r.reply.0,
+            reason: r.reply_reason,
+            delivered: r.went != 0,
+        }
+    }
 }
 
 /// Appointments of an activity (same series and start, or the one
@@ -467,7 +488,7 @@ pub async fn activity_appointments(
     starts_at: DateTime<Utc>,
 ) -> Result<Vec<(ParticipantId, AppointmentId)>> {
     let rows = match series {
-        Some(s) => sqlx::query(
+        Some(s) => sqlx::query_as::<_, Occurrence>(
             "SELECT participant_id, id FROM appointments WHERE series_id = $1 AND starts_at = $2
                  ORDER BY participant_id",
         )
@@ -476,32 +497,37 @@ pub async fn activity_appointments(
         .fetch_all(&mut *c)
         .await?,
         None => {
-            sqlx::query("SELECT participant_id, id FROM appointments WHERE id = $1")
-                .bind(appointment.get())
-                .fetch_all(&mut *c)
-                .await?
+            sqlx::query_as::<_, Occurrence>(
+                "SELECT participant_id, id FROM appointments WHERE id = $1",
+            )
+            .bind(appointment.get())
+            .fetch_all(&mut *c)
+            .await?
         }
     };
-    rows.iter()
-        .map(|r| {
-            Ok((
-                ParticipantId::from_db(r.try_get("participant_id")?),
-                AppointmentId::from_db(r.try_get("id")?),
-            ))
-        })
-        .collect()
+    Ok(rows.into_iter().map(|r| (r.participant_id, r.id)).collect())
+}
+
+/// An occurrence of an activity as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct Occurrence {
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    #[sqlx(try_from = "i64")]
+    id: AppointmentId,
 }
 
 /// A unit's groups with their current member counts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct GroupRow {
+    #[sqlx(try_from = "i64")]
     pub id: GroupId,
     pub name: String,
     pub members: i64,
 }
 
 pub async fn list_groups(c: &mut Conn, unit: UnitId, now: DateTime<Utc>) -> Result<Vec<GroupRow>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT g.id, g.name,
                 (SELECT COUNT(DISTINCT m.participant_id) FROM group_members m
                  WHERE m.group_id = g.id AND m.joined_at <= $2
@@ -511,29 +537,18 @@ pub async fn list_groups(c: &mut Conn, unit: UnitId, now: DateTime<Utc>) -> Resu
     .bind(unit.get())
     .bind(ms(now))
     .fetch_all(&mut *c)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(GroupRow {
-                id: GroupId::from_db(r.try_get("id")?),
-                name: r.try_get("name")?,
-                members: r.try_get("members")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// A group's unit and name.
 pub async fn group(c: &mut Conn, id: GroupId) -> Result<(UnitId, String)> {
-    let row = sqlx::query("SELECT unit_id, name FROM activity_groups WHERE id = $1")
-        .bind(id.get())
-        .fetch_optional(&mut *c)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("group {id}")))?;
-    Ok((
-        UnitId::from_db(row.try_get("unit_id")?),
-        row.try_get("name")?,
-    ))
+    let (unit, name): (i64, String) =
+        sqlx::query_as("SELECT unit_id, name FROM activity_groups WHERE id = $1")
+            .bind(id.get())
+            .fetch_optional(&mut *c)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("group {id}")))?;
+    Ok((UnitId::from_db(unit), name))
 }
 
 /// Ends a membership: `left_at` on the open row. Returns whether the

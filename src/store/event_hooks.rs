@@ -15,7 +15,6 @@ use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::Serialize;
-use sqlx::Row;
 
 /// A registered endpoint (its secret is not read here).
 #[derive(Debug, Clone, Serialize)]
@@ -240,7 +239,7 @@ pub async fn claim(
     if n == 0 {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, ClaimedRow>(
         "SELECT d.id, d.claim_token, d.endpoint_id, d.event, d.source, d.source_id, d.participant_id,
                 d.appointment_id, d.occurred_at, d.attempts, d.retry_from,
                 e.url, e.secret, e.include_text, p.unit_id, p.external_ref AS p_ref,
@@ -256,47 +255,71 @@ pub async fn claim(
     .bind(&token)
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let source_id: i64 = r.try_get("source_id")?;
-            let source = if r.try_get::<String, _>("source")? == "task" {
-                Source::Task {
-                    id: source_id,
-                    kind: r
-                        .try_get::<Option<String>, _>("t_kind")?
-                        .unwrap_or_default(),
-                }
-            } else {
-                let detail: Option<String> = r.try_get("j_detail")?;
-                Source::Journal {
-                    kind: r
-                        .try_get::<Option<String>, _>("j_kind")?
-                        .unwrap_or_default(),
-                    detail: detail
-                        .and_then(|d| serde_json::from_str(&d).ok())
-                        .unwrap_or(serde_json::Value::Null),
-                }
-            };
-            Ok(Claimed {
-                id: r.try_get("id")?,
-                claim_token: r.try_get("claim_token")?,
-                endpoint_id: r.try_get("endpoint_id")?,
-                event: r.try_get("event")?,
-                source,
-                unit_id: r.try_get("unit_id")?,
-                participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-                participant_ref: r.try_get("p_ref")?,
-                appointment_id: r.try_get("appointment_id")?,
-                appointment_ref: r.try_get("a_ref")?,
-                occurred_at: from_ms(r.try_get("occurred_at")?),
-                attempts: r.try_get("attempts")?,
-                retry_from: from_ms(r.try_get("retry_from")?),
-                url: r.try_get("url")?,
-                secret: r.try_get("secret")?,
-                include_text: r.try_get::<i64, _>("include_text")? != 0,
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(Claimed::from).collect())
+}
+
+/// A claimed delivery joined with its endpoint, participant, appointment
+/// and source, as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    id: i64,
+    claim_token: String,
+    endpoint_id: i64,
+    event: String,
+    source: String,
+    source_id: i64,
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    appointment_id: Option<i64>,
+    occurred_at: i64,
+    attempts: i64,
+    retry_from: i64,
+    url: String,
+    secret: String,
+    include_text: i64,
+    unit_id: i64,
+    p_ref: Option<String>,
+    a_ref: Option<String>,
+    j_kind: Option<String>,
+    j_detail: Option<String>,
+    t_kind: Option<String>,
+}
+
+impl From<ClaimedRow> for Claimed {
+    fn from(r: ClaimedRow) -> Claimed {
+        let source = if r.source == "task" {
+            Source::Task {
+                id: r.source_id,
+                kind: r.t_kind.unwrap_or_default(),
+            }
+        } else {
+            Source::Journal {
+                kind: r.j_kind.unwrap_or_default(),
+                detail: r
+                    .j_detail
+                    .and_then(|d| serde_json::from_str(&d).ok())
+                    .unwrap_or(serde_json::Value::Null),
+            }
+        };
+        Claimed {
+            id: r.id,
+            claim_token: r.claim_token,
+            endpoint_id: r.endpoint_id,
+            event: r.event,
+            source,
+            unit_id: r.unit_id,
+            participant_id: r.participant_id,
+            participant_ref: r.p_ref,
+            appointment_id: r.appointment_id,
+            appointment_ref: r.a_ref,
+            occurred_at: from_ms(r.occurred_at),
+            attempts: r.attempts,
+            retry_from: from_ms(r.retry_from),
+            url: r.url,
+            secret: r.secret,
+            include_text: r.include_text != 0,
+        }
+    }
 }
 
 /// How an attempt ended, as written to its row.
@@ -393,7 +416,7 @@ pub struct Delivery {
 /// The newest `limit` deliveries of a unit's endpoints (every unit's with
 /// `None`), newest first.
 pub async fn recent(c: &mut Conn, unit: Option<UnitId>, limit: i64) -> Result<Vec<Delivery>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, DeliveryRow>(
         "SELECT d.id, d.endpoint_id, d.event, d.participant_id, d.status, d.attempts, d.last_status_code,
                 d.last_error, d.created_at, d.last_attempt_at, d.next_attempt_at
          FROM event_hook_deliveries d JOIN event_hook_endpoints e ON e.id = d.endpoint_id
@@ -404,23 +427,42 @@ pub async fn recent(c: &mut Conn, unit: Option<UnitId>, limit: i64) -> Result<Ve
     .bind(limit)
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Delivery {
-                id: r.try_get("id")?,
-                endpoint_id: r.try_get("endpoint_id")?,
-                event: r.try_get("event")?,
-                participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-                status: r.try_get("status")?,
-                attempts: r.try_get("attempts")?,
-                last_status_code: r.try_get("last_status_code")?,
-                last_error: r.try_get("last_error")?,
-                created_at: from_ms(r.try_get("created_at")?),
-                last_attempt_at: opt_from_ms(r.try_get("last_attempt_at")?),
-                next_attempt_at: from_ms(r.try_get("next_attempt_at")?),
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(Delivery::from).collect())
+}
+
+/// A [`Delivery`] as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: i64,
+    endpoint_id: i64,
+    event: String,
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    status: String,
+    attempts: i64,
+    last_status_code: Option<i64>,
+    last_error: Option<String>,
+    created_at: i64,
+    last_attempt_at: Option<i64>,
+    next_attempt_at: i64,
+}
+
+impl From<DeliveryRow> for Delivery {
+    fn from(r: DeliveryRow) -> Delivery {
+        Delivery {
+            id: r.id,
+            endpoint_id: r.endpoint_id,
+            event: r.event,
+            participant_id: r.participant_id,
+            status: r.status,
+            attempts: r.attempts,
+            last_status_code: r.last_status_code,
+            last_error: r.last_error,
+            created_at: from_ms(r.created_at),
+            last_attempt_at: opt_from_ms(r.last_attempt_at),
+            next_attempt_at: from_ms(r.next_attempt_at),
+        }
+    }
 }
 
 /// The earliest time a pending delivery of an enabled endpoint is due,
@@ -439,15 +481,12 @@ pub async fn next_due(db: &Db) -> Result<Option<DateTime<Utc>>> {
 /// Deliveries by status (`pending`, `delivered`, `failed`), for the
 /// benchmark, the tests and the page's summary.
 pub async fn counts(c: &mut Conn, endpoint: i64) -> Result<Vec<(String, i64)>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT status, COUNT(*) AS n FROM event_hook_deliveries WHERE endpoint_id = $1 GROUP BY status ORDER BY status",
     )
     .bind(endpoint)
     .fetch_all(&mut *c)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
-        .collect()
+    .await?)
 }
 
 /// A participant's reference in the unit's case system.

@@ -3,11 +3,11 @@
 //! without anything from the case record (the calendar), and a staff
 //! member's open tasks. Read-only; changes go through the engine.
 
-use super::{Conn, from_ms, ms, opt_from_ms, parse_col};
+use super::{Conn, Parsed, from_ms, ms, opt_from_ms};
 use crate::domain::{
     AppointmentId, AppointmentKind, Attendance, ParticipantId, ReplyState, StaffId, UnitId,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::tasks::{self, Task};
 use crate::store::units::parse_tz;
 use chrono::{DateTime, Utc};
@@ -103,21 +103,69 @@ pub struct DayRow {
 const SLOT_COLS: &str = "a.id, a.unit_id, u.name AS unit_name, a.participant_id, p.first_name, \
      p.lots_id, p.time_zone, a.kind, a.starts_at, a.status";
 
-fn slot(r: &sqlx::any::AnyRow) -> Result<Slot> {
-    Ok(Slot {
-        id: AppointmentId::from_db(r.try_get("id")?),
-        unit_id: UnitId::from_db(r.try_get("unit_id")?),
-        unit_name: r.try_get("unit_name")?,
-        participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-        first_name: r.try_get("first_name")?,
-        lots_id: r
-            .try_get::<Option<i64>, _>("lots_id")?
-            .map(StaffId::from_db),
-        time_zone: parse_tz(&r.try_get::<String, _>("time_zone")?)?,
-        kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-        starts_at: from_ms(r.try_get("starts_at")?),
-        cancelled: r.try_get::<String, _>("status")? == "cancelled",
-    })
+/// A [`Slot`] ([`SLOT_COLS`]) as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct SlotRow {
+    #[sqlx(try_from = "i64")]
+    id: AppointmentId,
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    unit_name: String,
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    first_name: String,
+    lots_id: Option<i64>,
+    time_zone: String,
+    kind: Parsed<AppointmentKind>,
+    starts_at: i64,
+    status: String,
+}
+
+impl TryFrom<SlotRow> for Slot {
+    type Error = Error;
+    fn try_from(r: SlotRow) -> Result<Slot> {
+        Ok(Slot {
+            id: r.id,
+            unit_id: r.unit_id,
+            unit_name: r.unit_name,
+            participant_id: r.participant_id,
+            first_name: r.first_name,
+            lots_id: r.lots_id.map(StaffId::from_db),
+            time_zone: parse_tz(&r.time_zone)?,
+            kind: r.kind.0,
+            starts_at: from_ms(r.starts_at),
+            cancelled: r.status == "cancelled",
+        })
+    }
+}
+
+/// A [`DayRow`] as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct DayRowRow {
+    #[sqlx(flatten)]
+    slot: SlotRow,
+    reply: Parsed<ReplyState>,
+    reply_reason: Option<String>,
+    reply_late: i64,
+    reply_late_min: Option<i64>,
+    attendance: Parsed<Attendance>,
+    delivery: Option<i64>,
+}
+
+impl TryFrom<DayRowRow> for DayRow {
+    type Error = Error;
+    fn try_from(r: DayRowRow) -> Result<DayRow> {
+        Ok(DayRow {
+            slot: r.slot.try_into()?,
+            reply: r.reply.0,
+            reply_reason: r.reply_reason,
+            reply_late: r.reply_late != 0,
+            reply_late_min: r.reply_late_min,
+            attendance: r.attendance.0,
+            delivery: r.delivery.and_then(Delivery::from_rank),
+            awaiting_choice: None,
+        })
+    }
 }
 
 /// What the day list and the calendar read from: appointments with their
@@ -153,7 +201,7 @@ pub async fn day_rows(
          ORDER BY a.starts_at, a.id
          LIMIT $6"
     ));
-    let rows = sqlx::query(sql)
+    let rows = sqlx::query_as::<_, DayRowRow>(sql)
         .bind(ms(from))
         .bind(ms(to))
         .bind(lots)
@@ -162,22 +210,7 @@ pub async fn day_rows(
         .bind(limit)
         .fetch_all(&mut *c)
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(DayRow {
-                slot: slot(r)?,
-                reply: parse_col(&r.try_get::<String, _>("reply")?)?,
-                reply_reason: r.try_get("reply_reason")?,
-                reply_late: r.try_get::<i64, _>("reply_late")? != 0,
-                reply_late_min: r.try_get("reply_late_min")?,
-                attendance: parse_col(&r.try_get::<String, _>("attendance")?)?,
-                delivery: r
-                    .try_get::<Option<i64>, _>("delivery")?
-                    .and_then(Delivery::from_rank),
-                awaiting_choice: None,
-            })
-        })
-        .collect()
+    rows.into_iter().map(DayRow::try_from).collect()
 }
 
 /// The calendar: appointments starting in `[from, to)`, oldest first, at
@@ -197,7 +230,7 @@ pub async fn calendar(
          ORDER BY a.starts_at, a.id
          LIMIT $5"
     ));
-    let rows = sqlx::query(sql)
+    let rows = sqlx::query_as::<_, SlotRow>(sql)
         .bind(ms(from))
         .bind(ms(to))
         .bind(lots)
@@ -205,7 +238,7 @@ pub async fn calendar(
         .bind(limit)
         .fetch_all(&mut *c)
         .await?;
-    rows.iter().map(slot).collect()
+    rows.into_iter().map(Slot::try_from).collect()
 }
 
 /// An open task with what the list shows beside it.
