@@ -8,7 +8,6 @@ use crate::domain::{AppointmentId, ParticipantId};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 /// A journal row as stored: the API shows `kind` and `detail` as they are;
 /// [`Event::event`] reads them as a [`JournalEvent`].
@@ -49,29 +48,41 @@ pub async fn append(
 }
 
 pub async fn list(c: &mut Conn, participant: ParticipantId) -> Result<Vec<Event>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, StoredEvent>(
         "SELECT id, participant_id, appointment_id, at, actor, kind, detail
          FROM journal WHERE participant_id = $1 ORDER BY id",
     )
     .bind(participant.get())
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let detail: String = r.try_get("detail")?;
-            Ok(Event {
-                id: r.try_get("id")?,
-                participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-                appointment_id: r
-                    .try_get::<Option<i64>, _>("appointment_id")?
-                    .map(AppointmentId::from_db),
-                at: from_ms(r.try_get("at")?),
-                actor: r.try_get("actor")?,
-                kind: r.try_get("kind")?,
-                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(Event::from).collect())
+}
+
+/// A `journal` row as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct StoredEvent {
+    id: i64,
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    appointment_id: Option<i64>,
+    at: i64,
+    actor: String,
+    kind: String,
+    detail: String,
+}
+
+impl From<StoredEvent> for Event {
+    fn from(r: StoredEvent) -> Event {
+        Event {
+            id: r.id,
+            participant_id: r.participant_id,
+            appointment_id: r.appointment_id.map(AppointmentId::from_db),
+            at: from_ms(r.at),
+            actor: r.actor,
+            kind: r.kind,
+            detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
+        }
+    }
 }
 
 impl Event {

@@ -4,12 +4,11 @@
 //! attendance staff recorded as attended or absent are read; protected
 //! participants are never counted.
 
-use super::{Conn, from_ms, ms, parse_col};
+use super::{Conn, Parsed, from_ms, ms};
 use crate::domain::outcomes::Shows;
 use crate::domain::{AppointmentKind, ChannelKind, ParticipantId, ReplyState, UnitId};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 /// One counted appointment.
 #[derive(Debug, Clone)]
@@ -36,7 +35,7 @@ pub async fn rows(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<OutcomeRow>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, CountedRow>(
         "SELECT a.participant_id, a.kind, a.reply, a.attendance, a.starts_at,
                 p.created_at AS p_created,
                 (SELECT MIN(o.channel) FROM outbox o WHERE o.appointment_id = a.id
@@ -57,35 +56,50 @@ pub async fn rows(
     .bind(ms(to))
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let mut channels = Vec::new();
-            let lo: Option<String> = r.try_get("ch_min")?;
-            let hi: Option<String> = r.try_get("ch_max")?;
-            if let Some(lo) = lo {
-                channels.push(parse_col(&lo)?);
-            }
-            if let Some(hi) = hi
-                && Some(hi.as_str()) != channels.first().map(|c: &ChannelKind| c.as_str())
-            {
-                channels.push(parse_col(&hi)?);
-            }
-            Ok(OutcomeRow {
-                participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-                kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-                reply: parse_col(&r.try_get::<String, _>("reply")?)?,
-                shows: if r.try_get::<String, _>("attendance")? == "attended" {
-                    Shows::Attended
-                } else {
-                    Shows::Absent
-                },
-                starts_at: from_ms(r.try_get("starts_at")?),
-                started_at: from_ms(r.try_get("p_created")?),
-                channels,
-                trial_arm: r.try_get("arm")?,
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(OutcomeRow::from).collect())
+}
+
+/// An [`OutcomeRow`] as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct CountedRow {
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    kind: Parsed<AppointmentKind>,
+    reply: Parsed<ReplyState>,
+    attendance: String,
+    starts_at: i64,
+    p_created: i64,
+    ch_min: Option<Parsed<ChannelKind>>,
+    ch_max: Option<Parsed<ChannelKind>>,
+    arm: Option<String>,
+}
+
+impl From<CountedRow> for OutcomeRow {
+    fn from(r: CountedRow) -> OutcomeRow {
+        let mut channels = Vec::new();
+        if let Some(lo) = r.ch_min {
+            channels.push(lo.0);
+        }
+        if let Some(hi) = r.ch_max
+            && Some(hi.0.as_str()) != channels.first().map(|c: &ChannelKind| c.as_str())
+        {
+            channels.push(hi.0);
+        }
+        OutcomeRow {
+            participant_id: r.participant_id,
+            kind: r.kind.0,
+            reply: r.reply.0,
+            shows: if r.attendance == "attended" {
+                Shows::Attended
+            } else {
+                Shows::Absent
+            },
+            starts_at: from_ms(r.starts_at),
+            started_at: from_ms(r.p_created),
+            channels,
+            trial_arm: r.arm,
+        }
+    }
 }
 
 /// When the unit's reminder rules were changed in `[from, to)`, oldest

@@ -5,10 +5,9 @@ use crate::domain::{ParticipantId, UnitId};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 /// SMS sent by a unit in a period, per currency.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
 pub struct SmsCost {
     pub currency: Option<String>,
     pub messages: i64,
@@ -23,7 +22,7 @@ pub async fn sms_cost(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<SmsCost>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT o.currency, COUNT(*) AS messages,
                 CAST(COALESCE(SUM(o.parts), 0) AS BIGINT) AS parts,
                 CAST(COALESCE(SUM(o.cost), 0) AS BIGINT) AS cost
@@ -35,17 +34,7 @@ pub async fn sms_cost(
     .bind(ms(from))
     .bind(ms(to))
     .fetch_all(&mut *c)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(SmsCost {
-                currency: r.try_get("currency")?,
-                messages: r.try_get("messages")?,
-                parts: r.try_get("parts")?,
-                cost: r.try_get("cost")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// Inbound SMS from numbers that belong to nobody, in a period: only the

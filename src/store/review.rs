@@ -5,12 +5,11 @@
 //! `domain::review`; the page is `web::ui::review`.
 
 use super::ui_admin::{AuditRow, StoredAudit};
-use super::{Conn, from_ms, ms};
+use super::{Conn, Parsed, from_ms, ms};
 use crate::domain::review::VIEW_ACTIONS;
 use crate::domain::{ParticipantId, ReviewSelection, StaffId, UnitId};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use std::collections::HashMap;
 
 /// The views of case records from `from` up to `to`, optionally by one
@@ -55,24 +54,38 @@ pub struct Who {
 
 /// Every participant, by id.
 pub async fn participants(c: &mut Conn) -> Result<HashMap<ParticipantId, Who>> {
-    let rows = sqlx::query("SELECT id, first_name, unit_id, lots_id, protected FROM participants")
-        .fetch_all(&mut *c)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                ParticipantId::from_db(r.try_get("id")?),
-                Who {
-                    first_name: r.try_get("first_name")?,
-                    unit: UnitId::from_db(r.try_get("unit_id")?),
-                    lots: r
-                        .try_get::<Option<i64>, _>("lots_id")?
-                        .map(StaffId::from_db),
-                    protected: r.try_get::<i64, _>("protected")? != 0,
-                },
-            ))
-        })
-        .collect()
+    let rows = sqlx::query_as::<_, WhoRow>(
+        "SELECT id, first_name, unit_id, lots_id, protected FROM participants",
+    )
+    .fetch_all(&mut *c)
+    .await?;
+    Ok(rows.into_iter().map(<(ParticipantId, Who)>::from).collect())
+}
+
+/// A [`Who`] and their id as the `Any` driver decodes them.
+#[derive(sqlx::FromRow)]
+struct WhoRow {
+    #[sqlx(try_from = "i64")]
+    id: ParticipantId,
+    first_name: String,
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    lots_id: Option<i64>,
+    protected: i64,
+}
+
+impl From<WhoRow> for (ParticipantId, Who) {
+    fn from(r: WhoRow) -> (ParticipantId, Who) {
+        (
+            r.id,
+            Who {
+                first_name: r.first_name,
+                unit: r.unit_id,
+                lots: r.lots_id.map(StaffId::from_db),
+                protected: r.protected != 0,
+            },
+        )
+    }
 }
 
 /// Every participant's `lots_assigned` journal events, `(at ms, lots)`,
@@ -80,21 +93,27 @@ pub async fn participants(c: &mut Conn) -> Result<HashMap<ParticipantId, Who>> {
 pub async fn lots_history(
     c: &mut Conn,
 ) -> Result<HashMap<ParticipantId, Vec<(i64, Option<StaffId>)>>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, LotsEventRow>(
         "SELECT participant_id, at, detail FROM journal WHERE kind = 'lots_assigned' ORDER BY at, id",
     )
     .fetch_all(&mut *c)
     .await?;
     let mut out: HashMap<ParticipantId, Vec<(i64, Option<StaffId>)>> = HashMap::new();
     for r in rows {
-        let detail: String = r.try_get("detail")?;
-        let v: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&r.detail).unwrap_or_default();
         let lots = v["lots_id"].as_i64().map(StaffId::from_db);
-        out.entry(ParticipantId::from_db(r.try_get("participant_id")?))
-            .or_default()
-            .push((r.try_get("at")?, lots));
+        out.entry(r.participant_id).or_default().push((r.at, lots));
     }
     Ok(out)
+}
+
+/// A `lots_assigned` journal event as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct LotsEventRow {
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    at: i64,
+    detail: String,
 }
 
 /// A review to record.
@@ -144,27 +163,43 @@ pub async fn record(c: &mut Conn, r: &NewReview, now: DateTime<Utc>) -> Result<i
 
 /// The latest `limit` reviews, newest first.
 pub async fn list(c: &mut Conn, limit: i64) -> Result<Vec<Review>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, ReviewRow>(
         "SELECT id, at, staff_id, selection, period_from, period_to, filters, views, note
          FROM audit_reviews ORDER BY id DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let filters: String = r.try_get("filters")?;
-            Ok(Review {
-                id: r.try_get("id")?,
-                at: from_ms(r.try_get("at")?),
-                staff: StaffId::from_db(r.try_get("staff_id")?),
-                selection: super::parse_col(&r.try_get::<String, _>("selection")?)?,
-                from: from_ms(r.try_get("period_from")?),
-                to: from_ms(r.try_get("period_to")?),
-                filters: serde_json::from_str(&filters).unwrap_or_default(),
-                views: r.try_get("views")?,
-                note: r.try_get("note")?,
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(Review::from).collect())
+}
+
+/// An `audit_reviews` row as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct ReviewRow {
+    id: i64,
+    at: i64,
+    #[sqlx(try_from = "i64")]
+    staff_id: StaffId,
+    selection: Parsed<ReviewSelection>,
+    period_from: i64,
+    period_to: i64,
+    filters: String,
+    views: i64,
+    note: String,
+}
+
+impl From<ReviewRow> for Review {
+    fn from(r: ReviewRow) -> Review {
+        Review {
+            id: r.id,
+            at: from_ms(r.at),
+            staff: r.staff_id,
+            selection: r.selection.0,
+            from: from_ms(r.period_from),
+            to: from_ms(r.period_to),
+            filters: serde_json::from_str(&r.filters).unwrap_or_default(),
+            views: r.views,
+            note: r.note,
+        }
+    }
 }

@@ -7,7 +7,6 @@ use crate::domain::{ChannelKind, OutboxId, ParticipantId};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SandboxMessage {
@@ -119,40 +118,50 @@ pub async fn for_participant(
     c: &mut Conn,
     participant: ParticipantId,
 ) -> Result<Vec<SandboxMessage>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, StoredMessage>(
         "SELECT id, participant_id, channel, direction, body, at, outbox_id
          FROM sandbox_messages WHERE participant_id = $1 ORDER BY id",
     )
     .bind(participant.get())
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(SandboxMessage {
-                id: r.try_get("id")?,
-                participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-                channel: r.try_get("channel")?,
-                direction: r.try_get("direction")?,
-                body: r.try_get("body")?,
-                at: from_ms(r.try_get("at")?),
-                outbox_id: r
-                    .try_get::<Option<i64>, _>("outbox_id")?
-                    .map(OutboxId::from_db),
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(SandboxMessage::from).collect())
+}
+
+/// A `sandbox_messages` row as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct StoredMessage {
+    id: i64,
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    channel: String,
+    direction: String,
+    body: String,
+    at: i64,
+    outbox_id: Option<i64>,
+}
+
+impl From<StoredMessage> for SandboxMessage {
+    fn from(r: StoredMessage) -> SandboxMessage {
+        SandboxMessage {
+            id: r.id,
+            participant_id: r.participant_id,
+            channel: r.channel,
+            direction: r.direction,
+            body: r.body,
+            at: from_ms(r.at),
+            outbox_id: r.outbox_id.map(OutboxId::from_db),
+        }
+    }
 }
 
 /// How many times each outbox row reached the sandbox phone: the measure of
 /// "sent at least once" and "sent twice" in the crash tests.
 pub async fn deliveries_per_outbox_row(c: &mut Conn) -> Result<Vec<(i64, i64)>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT outbox_id, COUNT(*) AS n FROM sandbox_messages
          WHERE direction = 'out' AND outbox_id IS NOT NULL GROUP BY outbox_id ORDER BY outbox_id",
     )
     .fetch_all(&mut *c)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("outbox_id")?, r.try_get("n")?)))
-        .collect()
+    .await?)
 }

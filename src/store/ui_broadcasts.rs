@@ -4,7 +4,6 @@
 use super::{Conn, from_ms, ms};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 /// One broadcast in the list.
 #[derive(Debug, Clone)]
@@ -23,7 +22,7 @@ pub struct ListRow {
 
 /// A unit's broadcasts, newest first (at most `limit`).
 pub async fn list(c: &mut Conn, unit: crate::domain::UnitId, limit: i64) -> Result<Vec<ListRow>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, ListedRow>(
         "SELECT b.id, g.name AS group_name, b.text_sv, b.send_at, b.recipients,
                 (SELECT COUNT(DISTINCT o.participant_id) FROM outbox o WHERE o.broadcast_id = b.id
                    AND o.status IN ('sent','delivered')) AS gone,
@@ -39,29 +38,42 @@ pub async fn list(c: &mut Conn, unit: crate::domain::UnitId, limit: i64) -> Resu
     .bind(limit)
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ListRow {
-                id: r.try_get("id")?,
-                group_name: r.try_get("group_name")?,
-                text_sv: r.try_get("text_sv")?,
-                send_at: from_ms(r.try_get("send_at")?),
-                recipients: r.try_get("recipients")?,
-                gone: r.try_get("gone")?,
-                failed: r.try_get("failed")?,
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(ListRow::from).collect())
+}
+
+/// A [`ListRow`] as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct ListedRow {
+    id: i64,
+    group_name: Option<String>,
+    text_sv: String,
+    send_at: i64,
+    recipients: i64,
+    gone: i64,
+    failed: i64,
+}
+
+impl From<ListedRow> for ListRow {
+    fn from(r: ListedRow) -> ListRow {
+        ListRow {
+            id: r.id,
+            group_name: r.group_name,
+            text_sv: r.text_sv,
+            send_at: from_ms(r.send_at),
+            recipients: r.recipients,
+            gone: r.gone,
+            failed: r.failed,
+        }
+    }
 }
 
 /// A broadcast's texts (Swedish, English).
 pub async fn texts(c: &mut Conn, id: i64) -> Result<(String, String)> {
-    let r = sqlx::query("SELECT text_sv, text_en FROM broadcasts WHERE id = $1")
+    sqlx::query_as::<_, (String, String)>("SELECT text_sv, text_en FROM broadcasts WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *c)
         .await?
-        .ok_or_else(|| Error::not_found(format!("broadcast {id}")))?;
-    Ok((r.try_get("text_sv")?, r.try_get("text_en")?))
+        .ok_or_else(|| Error::not_found(format!("broadcast {id}")))
 }
 
 /// Upcoming appointments of a group's series (one per series and start):
@@ -71,7 +83,7 @@ pub async fn upcoming_activities(
     group: crate::domain::GroupId,
     now: DateTime<Utc>,
 ) -> Result<Vec<(i64, DateTime<Utc>)>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, (i64, i64)>(
         "SELECT MIN(a.id) AS id, a.starts_at FROM appointments a
          JOIN series s ON s.id = a.series_id
          WHERE s.group_id = $1 AND a.starts_at > $2 AND a.status = 'scheduled'
@@ -81,7 +93,8 @@ pub async fn upcoming_activities(
     .bind(ms(now))
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("id")?, from_ms(r.try_get("starts_at")?))))
-        .collect()
+    Ok(rows
+        .into_iter()
+        .map(|(id, starts_at)| (id, from_ms(starts_at)))
+        .collect())
 }

@@ -4,7 +4,7 @@
 //! cost per month. Every query takes an optional unit: `None` is every unit
 //! (admins only; the handler decides).
 
-use super::{Conn, from_ms, ms, parse_col};
+use super::{Conn, Parsed, from_ms, ms};
 use crate::domain::{
     ChannelKind, FailureKind, OutboxId, OutboxStatus, ParticipantId, Purpose, UnitId,
 };
@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::store::units::parse_tz;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 /// Which participant a search is about: an id, or the start of a first name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +155,55 @@ fn bind_all<'q>(
     q
 }
 
+/// A [`MessageRow`] as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct SearchedRow {
+    #[sqlx(try_from = "i64")]
+    id: OutboxId,
+    at: i64,
+    #[sqlx(try_from = "i64")]
+    participant_id: ParticipantId,
+    first_name: String,
+    time_zone: String,
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    purpose: Parsed<Purpose>,
+    ask_reply: i64,
+    channel: Parsed<ChannelKind>,
+    status: Parsed<OutboxStatus>,
+    parts: Option<i64>,
+    encoding: Option<String>,
+    cost: Option<i64>,
+    currency: Option<String>,
+    last_error: Option<String>,
+    error_kind: Option<String>,
+}
+
+impl TryFrom<SearchedRow> for MessageRow {
+    type Error = crate::error::Error;
+    fn try_from(r: SearchedRow) -> Result<MessageRow> {
+        Ok(MessageRow {
+            id: r.id,
+            at: from_ms(r.at),
+            participant_id: r.participant_id,
+            first_name: r.first_name,
+            time_zone: parse_tz(&r.time_zone)?,
+            unit_id: r.unit_id,
+            purpose: r.purpose.0,
+            ask_reply: r.ask_reply != 0,
+            channel: r.channel.0,
+            status: r.status.0,
+            parts: r.parts,
+            encoding: r.encoding,
+            cost: r.cost,
+            currency: r.currency,
+            last_error: r.last_error,
+            // An unknown kind is shown as none, not refused.
+            error_kind: r.error_kind.and_then(|k| k.parse().ok()),
+        })
+    }
+}
+
 /// Messages matching a filter, newest first.
 pub async fn search(
     c: &mut Conn,
@@ -181,28 +230,7 @@ pub async fn search(
         .fetch_all(&mut *c)
         .await?;
     rows.iter()
-        .map(|r| {
-            Ok(MessageRow {
-                id: OutboxId::from_db(r.try_get("id")?),
-                at: from_ms(r.try_get("at")?),
-                participant_id: ParticipantId::from_db(r.try_get("participant_id")?),
-                first_name: r.try_get("first_name")?,
-                time_zone: parse_tz(&r.try_get::<String, _>("time_zone")?)?,
-                unit_id: UnitId::from_db(r.try_get("unit_id")?),
-                purpose: parse_col(&r.try_get::<String, _>("purpose")?)?,
-                ask_reply: r.try_get::<i64, _>("ask_reply")? != 0,
-                channel: parse_col(&r.try_get::<String, _>("channel")?)?,
-                status: parse_col(&r.try_get::<String, _>("status")?)?,
-                parts: r.try_get("parts")?,
-                encoding: r.try_get("encoding")?,
-                cost: r.try_get("cost")?,
-                currency: r.try_get("currency")?,
-                last_error: r.try_get("last_error")?,
-                error_kind: r
-                    .try_get::<Option<String>, _>("error_kind")?
-                    .and_then(|k| k.parse().ok()),
-            })
-        })
+        .map(|r| SearchedRow::from_row(r)?.try_into())
         .collect()
 }
 
@@ -260,25 +288,38 @@ pub async fn number_issues(c: &mut Conn, unit: Option<UnitId>) -> Result<Vec<Num
             ""
         }
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut q = sqlx::query_as::<_, NumberIssueRow>(sqlx::AssertSqlSafe(sql));
     if let Some(u) = unit {
         q = q.bind(u.get());
     }
     let rows = q.fetch_all(&mut *c).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(NumberIssue {
-                participant_id: ParticipantId::from_db(r.try_get("id")?),
-                unit_id: UnitId::from_db(r.try_get("unit_id")?),
-                first_name: r.try_get("first_name")?,
-                problem: if r.try_get::<i64, _>("missing")? != 0 {
-                    NumberProblem::Missing
-                } else {
-                    NumberProblem::Invalid
-                },
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(NumberIssue::from).collect())
+}
+
+/// A [`NumberIssue`] as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct NumberIssueRow {
+    #[sqlx(try_from = "i64")]
+    id: ParticipantId,
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    first_name: String,
+    missing: i64,
+}
+
+impl From<NumberIssueRow> for NumberIssue {
+    fn from(r: NumberIssueRow) -> NumberIssue {
+        NumberIssue {
+            participant_id: r.id,
+            unit_id: r.unit_id,
+            first_name: r.first_name,
+            problem: if r.missing != 0 {
+                NumberProblem::Missing
+            } else {
+                NumberProblem::Invalid
+            },
+        }
+    }
 }
 
 /// Counts for one period (a week).
@@ -341,7 +382,7 @@ pub async fn per_period(
         n + 1,
         unit_clause(n + 2, "p.unit_id")
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut q = sqlx::query_as::<_, StatusCountRow>(sqlx::AssertSqlSafe(sql));
     for b in bounds {
         q = q.bind(ms(*b));
     }
@@ -349,16 +390,13 @@ pub async fn per_period(
         q = q.bind(u.get());
     }
     for r in q.fetch_all(&mut *c).await? {
-        let wk: i64 = r.try_get("wk")?;
-        let count: i64 = r.try_get("n")?;
-        let status: OutboxStatus = parse_col(&r.try_get::<String, _>("status")?)?;
-        let Some(p) = usize::try_from(wk).ok().and_then(|i| out.get_mut(i)) else {
+        let Some(p) = usize::try_from(r.wk).ok().and_then(|i| out.get_mut(i)) else {
             continue;
         };
-        match status {
-            OutboxStatus::Sent => p.sent += count,
-            OutboxStatus::Delivered => p.delivered += count,
-            OutboxStatus::Failed => p.failed += count,
+        match r.status.0 {
+            OutboxStatus::Sent => p.sent += r.n,
+            OutboxStatus::Delivered => p.delivered += r.n,
+            OutboxStatus::Failed => p.failed += r.n,
             _ => {}
         }
     }
@@ -384,7 +422,7 @@ pub async fn per_period(
         n + 1,
         unit_clause(n + 2, "a.unit_id")
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut q = sqlx::query_as::<_, RepliesRow>(sqlx::AssertSqlSafe(sql));
     for b in bounds {
         q = q.bind(ms(*b));
     }
@@ -392,14 +430,29 @@ pub async fn per_period(
         q = q.bind(u.get());
     }
     for r in q.fetch_all(&mut *c).await? {
-        let wk: i64 = r.try_get("wk")?;
-        let Some(p) = usize::try_from(wk).ok().and_then(|i| out.get_mut(i)) else {
+        let Some(p) = usize::try_from(r.wk).ok().and_then(|i| out.get_mut(i)) else {
             continue;
         };
-        p.asked = r.try_get("asked")?;
-        p.replied = r.try_get("replied")?;
+        p.asked = r.asked;
+        p.replied = r.replied;
     }
     Ok(out)
+}
+
+/// Messages of one status in one period, as [`per_period`] counts them.
+#[derive(sqlx::FromRow)]
+struct StatusCountRow {
+    wk: i64,
+    status: Parsed<OutboxStatus>,
+    n: i64,
+}
+
+/// Replies asked for and given in one period, as [`per_period`] counts them.
+#[derive(sqlx::FromRow)]
+struct RepliesRow {
+    wk: i64,
+    asked: i64,
+    replied: i64,
 }
 
 /// SMS sent in one period, in one currency.
@@ -441,26 +494,37 @@ pub async fn sms_per_period(
             String::new()
         }
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut q = sqlx::query_as::<_, SmsPeriodRow>(sqlx::AssertSqlSafe(sql));
     for b in bounds {
         q = q.bind(ms(*b));
     }
     if let Some(u) = unit {
         q = q.bind(u.get());
     }
-    q.fetch_all(&mut *c)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(SmsPeriod {
-                period: usize::try_from(r.try_get::<i64, _>("period")?).unwrap_or(0),
-                currency: r.try_get("currency")?,
-                messages: r.try_get("messages")?,
-                parts: r.try_get("parts")?,
-                cost: r.try_get("cost")?,
-            })
-        })
-        .collect()
+    let rows = q.fetch_all(&mut *c).await?;
+    Ok(rows.into_iter().map(SmsPeriod::from).collect())
+}
+
+/// An [`SmsPeriod`] as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct SmsPeriodRow {
+    period: i64,
+    currency: Option<String>,
+    messages: i64,
+    parts: i64,
+    cost: i64,
+}
+
+impl From<SmsPeriodRow> for SmsPeriod {
+    fn from(r: SmsPeriodRow) -> SmsPeriod {
+        SmsPeriod {
+            period: usize::try_from(r.period).unwrap_or(0),
+            currency: r.currency,
+            messages: r.messages,
+            parts: r.parts,
+            cost: r.cost,
+        }
+    }
 }
 
 #[cfg(test)]

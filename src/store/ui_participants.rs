@@ -3,11 +3,10 @@
 //! active lotsar one can pick, staff names for the timeline, and the
 //! discreet flag.
 
-use super::{Conn, ms, parse_col};
+use super::{Conn, Parsed, ms};
 use crate::domain::{ParticipantId, ParticipantStatus, PhoneNumber, StaffId, UnitId};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 /// One line of the participants list.
 #[derive(Debug, Clone)]
@@ -28,7 +27,7 @@ pub async fn list(
     unit: Option<UnitId>,
     lots: Option<StaffId>,
 ) -> Result<Vec<ListRow>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, ListedRow>(
         "SELECT p.id, p.unit_id, p.first_name, p.phone, p.status, p.lots_id, s.name AS lots_name
          FROM participants p LEFT JOIN staff s ON s.id = p.lots_id
          WHERE p.erased_at IS NULL
@@ -40,23 +39,35 @@ pub async fn list(
     .bind(lots.map(StaffId::get))
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ListRow {
-                id: ParticipantId::from_db(r.try_get("id")?),
-                unit_id: UnitId::from_db(r.try_get("unit_id")?),
-                first_name: r.try_get("first_name")?,
-                phone: r
-                    .try_get::<Option<String>, _>("phone")?
-                    .map(PhoneNumber::from_db),
-                status: parse_col(&r.try_get::<String, _>("status")?)?,
-                lots_id: r
-                    .try_get::<Option<i64>, _>("lots_id")?
-                    .map(StaffId::from_db),
-                lots_name: r.try_get("lots_name")?,
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(ListRow::from).collect())
+}
+
+/// A [`ListRow`] as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct ListedRow {
+    #[sqlx(try_from = "i64")]
+    id: ParticipantId,
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    first_name: String,
+    phone: Option<String>,
+    status: Parsed<ParticipantStatus>,
+    lots_id: Option<i64>,
+    lots_name: Option<String>,
+}
+
+impl From<ListedRow> for ListRow {
+    fn from(r: ListedRow) -> ListRow {
+        ListRow {
+            id: r.id,
+            unit_id: r.unit_id,
+            first_name: r.first_name,
+            phone: r.phone.map(PhoneNumber::from_db),
+            status: r.status.0,
+            lots_id: r.lots_id.map(StaffId::from_db),
+            lots_name: r.lots_name,
+        }
+    }
 }
 
 /// An active lots one can make responsible for a participant.
@@ -70,7 +81,7 @@ pub struct LotsOption {
 
 /// Active staff with the lots role, in `unit` (every unit with `None`).
 pub async fn active_lotsar(c: &mut Conn, unit: Option<UnitId>) -> Result<Vec<LotsOption>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, LotsOptionRow>(
         "SELECT s.id, s.name, s.unit_id, u.name AS unit_name
          FROM staff s JOIN units u ON u.id = s.unit_id
          WHERE s.role = 'lots' AND s.active = 1 AND ($1 IS NULL OR s.unit_id = $1)
@@ -79,16 +90,29 @@ pub async fn active_lotsar(c: &mut Conn, unit: Option<UnitId>) -> Result<Vec<Lot
     .bind(unit.map(UnitId::get))
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(LotsOption {
-                id: StaffId::from_db(r.try_get("id")?),
-                name: r.try_get("name")?,
-                unit_id: UnitId::from_db(r.try_get("unit_id")?),
-                unit_name: r.try_get("unit_name")?,
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(LotsOption::from).collect())
+}
+
+/// A [`LotsOption`] as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct LotsOptionRow {
+    #[sqlx(try_from = "i64")]
+    id: StaffId,
+    name: String,
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    unit_name: String,
+}
+
+impl From<LotsOptionRow> for LotsOption {
+    fn from(r: LotsOptionRow) -> LotsOption {
+        LotsOption {
+            id: r.id,
+            name: r.name,
+            unit_id: r.unit_id,
+            unit_name: r.unit_name,
+        }
+    }
 }
 
 /// A staff member's name, if there is one with this id.

@@ -7,7 +7,6 @@ use crate::domain::throttle::Counted;
 use crate::domain::{ParticipantId, StaffId, UnitId};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 /// A session as stored.
 #[derive(Debug, Clone)]
@@ -39,21 +38,34 @@ pub async fn create_session(
 }
 
 pub async fn get_session(c: &mut Conn, token_hash: &str) -> Result<Option<Session>> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, SessionRow>(
         "SELECT staff_id, csrf, created_at, last_seen_at FROM web_sessions WHERE token_hash = $1",
     )
     .bind(token_hash)
     .fetch_optional(&mut *c)
     .await?;
-    row.map(|r| {
-        Ok(Session {
-            staff_id: StaffId::from_db(r.try_get("staff_id")?),
-            csrf: r.try_get("csrf")?,
-            created_at: from_ms(r.try_get("created_at")?),
-            last_seen_at: from_ms(r.try_get("last_seen_at")?),
-        })
-    })
-    .transpose()
+    Ok(row.map(Session::from))
+}
+
+/// A `web_sessions` row as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    #[sqlx(try_from = "i64")]
+    staff_id: StaffId,
+    csrf: String,
+    created_at: i64,
+    last_seen_at: i64,
+}
+
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Session {
+        Session {
+            staff_id: r.staff_id,
+            csrf: r.csrf,
+            created_at: from_ms(r.created_at),
+            last_seen_at: from_ms(r.last_seen_at),
+        }
+    }
 }
 
 pub async fn touch_session(c: &mut Conn, token_hash: &str, now: DateTime<Utc>) -> Result<()> {
@@ -103,7 +115,7 @@ pub async fn purge_sessions(c: &mut Conn, before: DateTime<Utc>) -> Result<u64> 
 /// upsert takes the row lock; SQLite's write transaction is `BEGIN
 /// IMMEDIATE`), so parallel attempts queue here one by one.
 pub async fn throttle_count(c: &mut Conn, key: &str, now: DateTime<Utc>) -> Result<Counted> {
-    let r = sqlx::query(
+    let r = sqlx::query_as::<_, CountedRow>(
         "INSERT INTO login_throttle (key, tries, checks, window_start, last_check_at, updated_at)
          VALUES ($1, 1, 0, $2, 0, $2)
          ON CONFLICT (key) DO UPDATE SET tries = login_throttle.tries + 1,
@@ -115,10 +127,18 @@ pub async fn throttle_count(c: &mut Conn, key: &str, now: DateTime<Utc>) -> Resu
     .fetch_one(&mut *c)
     .await?;
     Ok(Counted {
-        checks: r.try_get("checks")?,
-        window_start: from_ms(r.try_get("window_start")?),
-        last_check_at: from_ms(r.try_get("last_check_at")?),
+        checks: r.checks,
+        window_start: from_ms(r.window_start),
+        last_check_at: from_ms(r.last_check_at),
     })
+}
+
+/// A `login_throttle` row as [`throttle_count`] returns it.
+#[derive(sqlx::FromRow)]
+struct CountedRow {
+    checks: i64,
+    window_start: i64,
+    last_check_at: i64,
 }
 
 /// Records a check let through (`domain::throttle::after_check`).
@@ -178,18 +198,22 @@ pub async fn credentials(
     c: &mut Conn,
     username: &str,
 ) -> Result<Option<(StaffId, Option<String>, bool)>> {
-    let row = sqlx::query("SELECT id, password_hash, active FROM staff WHERE username = $1")
-        .bind(username)
-        .fetch_optional(&mut *c)
-        .await?;
-    row.map(|r| {
-        Ok((
-            StaffId::from_db(r.try_get("id")?),
-            r.try_get("password_hash")?,
-            r.try_get::<i64, _>("active")? != 0,
-        ))
-    })
-    .transpose()
+    let row = sqlx::query_as::<_, CredentialsRow>(
+        "SELECT id, password_hash, active FROM staff WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(&mut *c)
+    .await?;
+    Ok(row.map(|r| (r.id, r.password_hash, r.active != 0)))
+}
+
+/// A staff member's credentials as the `Any` driver decodes them.
+#[derive(sqlx::FromRow)]
+struct CredentialsRow {
+    #[sqlx(try_from = "i64")]
+    id: StaffId,
+    password_hash: Option<String>,
+    active: i64,
 }
 
 pub async fn password_hash(c: &mut Conn, staff: StaffId) -> Result<Option<String>> {
@@ -247,15 +271,26 @@ pub async fn owner(c: &mut Conn, t: &Owned) -> Result<(Option<UnitId>, Option<Pa
             id,
         ),
     };
-    let row = sqlx::query(sql).bind(*id).fetch_optional(&mut *c).await?;
+    let row = sqlx::query_as::<_, OwnerRow>(sql)
+        .bind(*id)
+        .fetch_optional(&mut *c)
+        .await?;
     Ok(match row {
         Some(r) => (
-            Some(UnitId::from_db(r.try_get("unit_id")?)),
-            r.try_get::<Option<i64>, _>("participant_id")?
-                .map(ParticipantId::from_db),
+            Some(r.unit_id),
+            r.participant_id.map(ParticipantId::from_db),
         ),
         None => (None, None),
     })
+}
+
+/// The unit and participant of a route's thing as the `Any` driver decodes
+/// them.
+#[derive(sqlx::FromRow)]
+struct OwnerRow {
+    #[sqlx(try_from = "i64")]
+    unit_id: UnitId,
+    participant_id: Option<i64>,
 }
 
 /// A sign-in through the identity provider under way (`oidc_states`).
@@ -285,22 +320,34 @@ pub async fn insert_oidc_state(c: &mut Conn, state_hash: &str, s: &OidcState) ->
 /// Takes a state: deletes it and hands back what it held, once. A second
 /// take of the same state (a replay) finds nothing.
 pub async fn take_oidc_state(c: &mut Conn, state_hash: &str) -> Result<Option<OidcState>> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, OidcStateRow>(
         "DELETE FROM oidc_states WHERE state_hash = $1
          RETURNING nonce, pkce_verifier, next_path, created_at",
     )
     .bind(state_hash)
     .fetch_optional(&mut *c)
     .await?;
-    row.map(|r| {
-        Ok(OidcState {
-            nonce: r.try_get("nonce")?,
-            pkce_verifier: r.try_get("pkce_verifier")?,
-            next_path: r.try_get("next_path")?,
-            created_at: from_ms(r.try_get("created_at")?),
-        })
-    })
-    .transpose()
+    Ok(row.map(OidcState::from))
+}
+
+/// An `oidc_states` row as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct OidcStateRow {
+    nonce: String,
+    pkce_verifier: String,
+    next_path: String,
+    created_at: i64,
+}
+
+impl From<OidcStateRow> for OidcState {
+    fn from(r: OidcStateRow) -> OidcState {
+        OidcState {
+            nonce: r.nonce,
+            pkce_verifier: r.pkce_verifier,
+            next_path: r.next_path,
+            created_at: from_ms(r.created_at),
+        }
+    }
 }
 
 /// Removes states begun before `before` (sign-ins never finished).
