@@ -285,7 +285,16 @@ pub fn plan_reminders(
     let offsets: std::collections::BTreeSet<Span> = offsets.iter().copied().collect();
     for offset in offsets {
         let wall = start_local - offset.to_chrono();
-        let Some(due) = avoid_quiet_hours(resolve_local(wall, tz), start, tz, quiet) else {
+        let mut resolved = resolve_local(wall, tz);
+        if resolved >= start {
+            // The wall time is in a spring-forward gap and the appointment
+            // starts right after it (03:00 on the night clocks go forward,
+            // a reminder 30 minutes before): the first minute after the
+            // gap is the start itself, so the reminder goes at the last
+            // minute before the gap instead of not at all.
+            resolved = resolve_local_not_after(wall, tz);
+        }
+        let Some(due) = avoid_quiet_hours(resolved, start, tz, quiet) else {
             continue;
         };
         if due < now {
@@ -545,6 +554,41 @@ mod tests {
             .prop_map(|v| v.into_iter().map(|m| Span::minutes(m).unwrap()).collect())
     }
 
+    /// Found by the property test below: an appointment at 03:00 on the
+    /// night clocks go forward (02:00 → 03:00), reminded a minute before.
+    /// 02:59 does not exist; the first minute after the gap is the start
+    /// itself, so the reminder goes at 01:59, the last minute before it.
+    #[test]
+    fn a_reminder_whose_wall_time_falls_in_the_gap_just_before_the_start_is_kept() {
+        let start = Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap(); // 03:00 CEST
+        let one = [Span::minutes(1).unwrap()];
+        let plan = plan_reminders(
+            start,
+            Stockholm,
+            &one,
+            QuietHours::none(),
+            start - Duration::days(30),
+        );
+        assert_eq!(plan.len(), 1);
+        assert_eq!(
+            plan[0].due,
+            Utc.with_ymd_and_hms(2026, 3, 29, 0, 59, 0).unwrap()
+        ); // 01:59 CET
+        // Thirty minutes before: the same.
+        let thirty = [Span::minutes(30).unwrap()];
+        let plan = plan_reminders(
+            start,
+            Stockholm,
+            &thirty,
+            QuietHours::none(),
+            start - Duration::days(30),
+        );
+        assert_eq!(
+            plan[0].due,
+            Utc.with_ymd_and_hms(2026, 3, 29, 0, 59, 0).unwrap()
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
 
@@ -581,9 +625,16 @@ mod tests {
             for p in &plan {
                 let wall = local(start, Stockholm) - p.offset.to_chrono();
                 // Either exactly the wall time, or (DST gap) the first minute
-                // after it.
+                // after it, or, when that minute is the start itself, the
+                // last minute before the gap.
                 let got = local(p.due, Stockholm);
-                prop_assert!(got >= wall && got - wall <= Duration::hours(1), "{} vs {}", got, wall);
+                prop_assert!(p.due < start);
+                if got < wall {
+                    prop_assert!(resolve_local(wall, Stockholm) >= start, "{} vs {}", got, wall);
+                    prop_assert!(wall - got <= Duration::hours(1), "{} vs {}", got, wall);
+                } else {
+                    prop_assert!(got - wall <= Duration::hours(1), "{} vs {}", got, wall);
+                }
             }
         }
 

@@ -213,6 +213,29 @@ fn only_the_store_runs_sql() {
 }
 
 #[test]
+fn the_store_decodes_rows_by_type_not_by_name() {
+    // Rows are `#[derive(sqlx::FromRow)]` structs or typed tuples
+    // (ARCHITECTURE.md, `store/`): a column read by name with `try_get`
+    // is a mapping the compiler does not see.
+    let all = sources();
+    let breaking = under(&all, "src/store/")
+        .filter(|(_, code)| code.contains("try_get("))
+        .map(|(p, _)| p.clone())
+        .collect();
+    ratchet(
+        "the store decodes rows by type",
+        breaking,
+        &[
+            "src/store/appointments.rs",
+            "src/store/inbound.rs",
+            "src/store/tasks.rs",
+            "src/store/telegram.rs",
+            "src/store/ui_today.rs",
+        ],
+    );
+}
+
+#[test]
 fn adapters_write_only_through_the_engine() {
     let all = sources();
     // A store module's writing functions, called by name from an adapter.
