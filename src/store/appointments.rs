@@ -2,7 +2,7 @@
 //! bumps `plan_version`, so reminders planned for the old time can never be
 //! confused with those for the new one.
 
-use super::{Conn, Parsed, from_ms, ms, opt_from_ms, parse_col};
+use super::{Conn, Parsed, from_ms, ms, opt_from_ms};
 use crate::domain::{
     AppointmentId, AppointmentKind, AppointmentStatus, Attendance, Language, ParticipantId,
     ReplyState, SeriesId, StaffId, UnitId,
@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use sqlx::{FromRow, Row};
+use sqlx::FromRow;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Appointment {
@@ -362,7 +362,7 @@ pub async fn attendance_prompts_due(
     to: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<AttendancePrompt>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, AttendancePromptRow>(
         "SELECT a.id, a.kind, a.starts_at, p.id AS pid, p.first_name, p.time_zone,
                 s.id AS sid, s.telegram_chat_id, s.language
          FROM appointments a
@@ -380,21 +380,41 @@ pub async fn attendance_prompts_due(
     .bind(limit)
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(AttendancePrompt {
-                appointment_id: AppointmentId::from_db(r.try_get("id")?),
-                participant_id: ParticipantId::from_db(r.try_get("pid")?),
-                staff_id: StaffId::from_db(r.try_get("sid")?),
-                chat_id: r.try_get("telegram_chat_id")?,
-                language: parse_col(&r.try_get::<String, _>("language")?)?,
-                first_name: r.try_get("first_name")?,
-                kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-                starts_at: from_ms(r.try_get("starts_at")?),
-                tz: super::units::parse_tz(&r.try_get::<String, _>("time_zone")?)?,
-            })
+    rows.into_iter().map(AttendancePrompt::try_from).collect()
+}
+
+/// An [`AttendancePrompt`] as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct AttendancePromptRow {
+    #[sqlx(try_from = "i64")]
+    id: AppointmentId,
+    kind: Parsed<AppointmentKind>,
+    starts_at: i64,
+    #[sqlx(try_from = "i64")]
+    pid: ParticipantId,
+    first_name: String,
+    time_zone: String,
+    #[sqlx(try_from = "i64")]
+    sid: StaffId,
+    telegram_chat_id: String,
+    language: Parsed<Language>,
+}
+
+impl TryFrom<AttendancePromptRow> for AttendancePrompt {
+    type Error = Error;
+    fn try_from(r: AttendancePromptRow) -> Result<AttendancePrompt> {
+        Ok(AttendancePrompt {
+            appointment_id: r.id,
+            participant_id: r.pid,
+            staff_id: r.sid,
+            chat_id: r.telegram_chat_id,
+            language: r.language.0,
+            first_name: r.first_name,
+            kind: r.kind.0,
+            starts_at: from_ms(r.starts_at),
+            tz: super::units::parse_tz(&r.time_zone)?,
         })
-        .collect()
+    }
 }
 
 pub async fn mark_attendance_prompted(

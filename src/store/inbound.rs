@@ -4,18 +4,17 @@
 //! to nobody. What a reply means is `engine::replies` and `domain::reply`.
 
 use super::outbox::{self, NewMessage};
-use super::participants::{self, Participant};
-use super::{Backend, Conn, appointments, backend_of, from_ms, journal, ms, parse_col, tasks};
+use super::participants::{self, Participant, ParticipantRow};
+use super::{Backend, Conn, Parsed, appointments, backend_of, from_ms, journal, ms, tasks};
 use crate::domain::journal::JournalEvent;
 use crate::domain::matching::Asked;
 use crate::domain::{
     AppointmentId, AppointmentStatus, ChannelKind, ChannelSet, ParticipantId, PhoneNumber, Purpose,
     ReplyState, TaskKind,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::Row;
 use std::sync::LazyLock;
 
 /// Who sent a reply: a participant known by id (Telegram, the sandbox) or
@@ -81,7 +80,7 @@ pub struct ReplyContext {
 /// the participant, the unit's setting, the pending question and the
 /// latest asked message (one row with NULL `a_*` columns when nothing was
 /// asked). The participant's columns keep their names, so
-/// `participants::from_row` reads any of the rows. Both subqueries on
+/// `ParticipantRow` reads any of the rows. Both subqueries on
 /// `outbox` are those of the separate queries they replace (the
 /// `outbox_asked` index). `reserve` is the inbound id (see
 /// [`Context::inbound_id`]).
@@ -161,64 +160,109 @@ pub async fn read_context(
     let since = ms(since);
     let rows = match who {
         Sender::Id(id) => {
-            sqlx::query(sqlx::AssertSqlSafe(CONTEXT_SQL[2 * pg].as_str()))
+            sqlx::query_as::<_, ContextRow>(sqlx::AssertSqlSafe(CONTEXT_SQL[2 * pg].as_str()))
                 .bind(id.get())
                 .bind(since)
                 .fetch_all(&mut *c)
                 .await?
         }
         Sender::Phone(phone) => {
-            sqlx::query(sqlx::AssertSqlSafe(CONTEXT_SQL[2 * pg + 1].as_str()))
+            sqlx::query_as::<_, ContextRow>(sqlx::AssertSqlSafe(CONTEXT_SQL[2 * pg + 1].as_str()))
                 .bind(phone.as_e164())
                 .bind(since)
                 .fetch_all(&mut *c)
                 .await?
         }
     };
-    let Some(r) = rows.first() else {
+    let asked = rows
+        .iter()
+        .filter_map(|r| r.asked().transpose())
+        .collect::<Result<Vec<Asked>>>()?;
+    let Some(r) = rows.into_iter().next() else {
         return Ok(None);
     };
-    let question = match r.try_get::<Option<String>, _>("q_kind")? {
-        Some(kind) => Some(PendingQuestion {
-            kind,
-            payload: serde_json::from_str(&r.try_get::<String, _>("q_payload")?)
-                .unwrap_or(Value::Null),
-            expires_at: r.try_get("q_expires_at")?,
-        }),
-        None => None,
-    };
-    let latest_ask = match r.try_get::<Option<i64>, _>("s_id")? {
-        Some(outbox_id) => Some(LatestAsk {
-            outbox_id,
-            purpose: parse_col(&r.try_get::<String, _>("s_purpose")?)?,
-            deadline_at: r.try_get("s_deadline_at")?,
-        }),
-        None => None,
-    };
-    let mut asked = Vec::new();
-    for r in &rows {
-        let Some(id) = r.try_get::<Option<i64>, _>("a_id")? else {
-            continue;
-        };
-        asked.push(Asked {
-            appointment: AppointmentId::from_db(id),
-            starts_at: from_ms(r.try_get("a_starts_at")?),
-            cancelled: parse_col::<AppointmentStatus>(&r.try_get::<String, _>("a_status")?)?
-                == AppointmentStatus::Cancelled,
-            reply: parse_col(&r.try_get::<String, _>("a_reply")?)?,
-            asked_at: from_ms(r.try_get::<Option<i64>, _>("a_asked_at")?.unwrap_or(0)),
-        });
-    }
     Ok(Some(ReplyContext {
-        p: participants::from_row(r)?,
-        plan_making: r.try_get::<i64, _>("plan_making")? != 0,
-        question,
-        latest_ask,
+        plan_making: r.plan_making != 0,
+        question: r.question()?,
+        latest_ask: r.latest_ask()?,
         asked,
-        inbound_id: r.try_get("inbound_id")?,
-        sharers: r.try_get("me_sharers")?,
-        tied: r.try_get("me_tied")?,
+        inbound_id: r.inbound_id,
+        sharers: r.me_sharers,
+        tied: r.me_tied,
+        p: r.p.try_into()?,
     }))
+}
+
+/// A row of the context query ([`context_sql`]) as the `Any` driver
+/// decodes it: the participant's columns, the same in every row, and one
+/// asked appointment's (`a_*`, NULL when nothing was asked).
+#[derive(sqlx::FromRow)]
+struct ContextRow {
+    #[sqlx(flatten)]
+    p: ParticipantRow,
+    plan_making: i64,
+    inbound_id: Option<i64>,
+    me_sharers: i64,
+    me_tied: i64,
+    q_kind: Option<String>,
+    q_payload: Option<String>,
+    q_expires_at: Option<i64>,
+    s_id: Option<i64>,
+    s_purpose: Option<Parsed<Purpose>>,
+    s_deadline_at: Option<i64>,
+    a_id: Option<i64>,
+    a_starts_at: Option<i64>,
+    a_status: Option<Parsed<AppointmentStatus>>,
+    a_reply: Option<Parsed<ReplyState>>,
+    a_asked_at: Option<i64>,
+}
+
+/// A LEFT JOIN's columns are all there or all NULL; anything else means
+/// the database is not what the code wrote.
+fn incomplete(what: &str) -> Error {
+    Error::Internal(anyhow::anyhow!(
+        "a reply context row's {what} is incomplete"
+    ))
+}
+
+impl ContextRow {
+    fn question(&self) -> Result<Option<PendingQuestion>> {
+        match (&self.q_kind, &self.q_payload, self.q_expires_at) {
+            (Some(kind), Some(payload), Some(expires_at)) => Ok(Some(PendingQuestion {
+                kind: kind.clone(),
+                payload: serde_json::from_str(payload).unwrap_or(Value::Null),
+                expires_at,
+            })),
+            (None, ..) => Ok(None),
+            _ => Err(incomplete("pending question")),
+        }
+    }
+
+    fn latest_ask(&self) -> Result<Option<LatestAsk>> {
+        match (self.s_id, self.s_purpose) {
+            (Some(outbox_id), Some(purpose)) => Ok(Some(LatestAsk {
+                outbox_id,
+                purpose: purpose.0,
+                deadline_at: self.s_deadline_at,
+            })),
+            (None, _) => Ok(None),
+            _ => Err(incomplete("latest ask")),
+        }
+    }
+
+    fn asked(&self) -> Result<Option<Asked>> {
+        match (self.a_id, self.a_starts_at, self.a_status, self.a_reply) {
+            (Some(id), Some(starts_at), Some(status), Some(reply)) => Ok(Some(Asked {
+                appointment: AppointmentId::from_db(id),
+                starts_at: from_ms(starts_at),
+                cancelled: status.0 == AppointmentStatus::Cancelled,
+                reply: reply.0,
+                asked_at: from_ms(self.a_asked_at.unwrap_or(0)),
+            })),
+            (None, ..) => Ok(None),
+            _ => Err(incomplete("asked appointment")),
+        }
+    }
 }
 
 /// The reply's answer on an appointment (a later reply overrides).
@@ -460,21 +504,22 @@ pub async fn others_with_phone(
     phone: &PhoneNumber,
     except: ParticipantId,
 ) -> Result<Vec<(ParticipantId, ChannelSet)>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, PhoneSharerRow>(
         "SELECT id, opted_out FROM participants WHERE phone = $1 AND erased_at IS NULL AND id <> $2 ORDER BY id",
     )
     .bind(phone.as_e164())
     .bind(except.get())
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                ParticipantId::from_db(r.try_get("id")?),
-                parse_col(&r.try_get::<String, _>("opted_out")?)?,
-            ))
-        })
-        .collect()
+    Ok(rows.into_iter().map(|r| (r.id, r.opted_out.0)).collect())
+}
+
+/// A participant sharing a number, as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct PhoneSharerRow {
+    #[sqlx(try_from = "i64")]
+    id: ParticipantId,
+    opted_out: Parsed<ChannelSet>,
 }
 
 /// The open "which time?" questions (a reply that fitted two appointments):

@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use sqlx::FromRow;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Participant {
@@ -68,9 +67,10 @@ pub struct NewParticipant {
 pub(crate) const COLS: &str = "id, unit_id, first_name, phone, language, channel_pref, status, lots_id, \
                     time_zone, discreet, opted_out, telegram_chat_id, intensity, phase, erased_at, protected, created_at";
 
-/// A `participants` row ([`COLS`]) as the `Any` driver decodes it.
+/// A `participants` row ([`COLS`]) as the `Any` driver decodes it; a row
+/// holding the columns among others flattens it in.
 #[derive(sqlx::FromRow)]
-struct ParticipantRow {
+pub(crate) struct ParticipantRow {
     #[sqlx(try_from = "i64")]
     id: ParticipantId,
     #[sqlx(try_from = "i64")]
@@ -115,11 +115,6 @@ impl TryFrom<ParticipantRow> for Participant {
             created_at: from_ms(r.created_at),
         })
     }
-}
-
-/// A participant from a row holding the [`COLS`] among others.
-pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Participant> {
-    ParticipantRow::from_row(r)?.try_into()
 }
 
 pub async fn create(c: &mut Conn, p: &NewParticipant, now: DateTime<Utc>) -> Result<Participant> {

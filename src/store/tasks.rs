@@ -2,14 +2,13 @@
 //! participant; "förhinder", silence, a failed delivery or a text nobody
 //! understood becomes a task for the responsible lots, who closes it.
 
-use super::{Conn, Parsed, from_ms, ms, opt_from_ms, parse_col};
+use super::{Conn, Parsed, from_ms, ms, opt_from_ms};
 use crate::domain::{AppointmentId, Language, ParticipantId, StaffId, TaskKind, UnitId};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{FromRow, Row};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Task {
@@ -53,9 +52,10 @@ pub async fn create(
 
 const COLS: &str = "id, unit_id, participant_id, appointment_id, kind, detail, assigned_to, created_at, done_at, done_by";
 
-/// A `tasks` row ([`COLS`]) as the `Any` driver decodes it.
+/// A `tasks` row ([`COLS`]) as the `Any` driver decodes it; a row holding
+/// the columns (unqualified) among others flattens it in.
 #[derive(sqlx::FromRow)]
-struct TaskRow {
+pub(crate) struct TaskRow {
     id: i64,
     #[sqlx(try_from = "i64")]
     unit_id: UnitId,
@@ -85,11 +85,6 @@ impl From<TaskRow> for Task {
             done_by: r.done_by,
         }
     }
-}
-
-/// A task from a row holding the [`COLS`] (unqualified) among others.
-pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Task> {
-    Ok(TaskRow::from_row(r)?.into())
 }
 
 /// Tasks, newest first; `open_only` leaves out the done ones.
@@ -258,27 +253,45 @@ const ALERTS_DUE_SQL: &str = "SELECT t.id, t.kind, t.detail, p.id AS pid, p.firs
 /// linking does not bring an avalanche of old tasks). A protected
 /// participant's tasks are alerted only to staff named for them.
 pub async fn alerts_due(c: &mut Conn, limit: i64) -> Result<Vec<StaffAlert>> {
-    let rows = sqlx::query(ALERTS_DUE_SQL)
+    let rows = sqlx::query_as::<_, StaffAlertRow>(ALERTS_DUE_SQL)
         .bind(limit)
         .fetch_all(&mut *c)
         .await?;
-    rows.iter()
-        .map(|r| {
-            let detail: String = r.try_get("detail")?;
-            Ok(StaffAlert {
-                task_id: r.try_get("id")?,
-                kind: parse_col(&r.try_get::<String, _>("kind")?)?,
-                chat_id: r.try_get("telegram_chat_id")?,
-                language: parse_col(&r.try_get::<String, _>("language")?)?,
-                participant_id: ParticipantId::from_db(r.try_get("pid")?),
-                first_name: r.try_get("first_name")?,
-                starts_at: r.try_get::<Option<i64>, _>("starts_at")?.map(from_ms),
-                tz: super::units::parse_tz(&r.try_get::<String, _>("time_zone")?)?,
-                detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
-                details: r.try_get::<i64, _>("alert_details")? != 0,
-            })
+    rows.into_iter().map(StaffAlert::try_from).collect()
+}
+
+/// A [`StaffAlert`] ([`ALERTS_DUE_SQL`]) as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct StaffAlertRow {
+    id: i64,
+    kind: Parsed<TaskKind>,
+    detail: String,
+    #[sqlx(try_from = "i64")]
+    pid: ParticipantId,
+    first_name: String,
+    time_zone: String,
+    telegram_chat_id: String,
+    language: Parsed<Language>,
+    starts_at: Option<i64>,
+    alert_details: i64,
+}
+
+impl TryFrom<StaffAlertRow> for StaffAlert {
+    type Error = Error;
+    fn try_from(r: StaffAlertRow) -> Result<StaffAlert> {
+        Ok(StaffAlert {
+            task_id: r.id,
+            kind: r.kind.0,
+            chat_id: r.telegram_chat_id,
+            language: r.language.0,
+            participant_id: r.pid,
+            first_name: r.first_name,
+            starts_at: opt_from_ms(r.starts_at),
+            tz: super::units::parse_tz(&r.time_zone)?,
+            detail: serde_json::from_str(&r.detail).unwrap_or(Value::Null),
+            details: r.alert_details != 0,
         })
-        .collect()
+    }
 }
 
 pub async fn mark_alerted(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<()> {

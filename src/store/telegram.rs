@@ -2,12 +2,11 @@
 //! counters per chat (stored as hashes of the chat id), the tokens behind
 //! inline buttons, and which chat belongs to whom.
 
-use super::{Conn, ms};
+use super::{Conn, from_ms, ms};
 use crate::domain::link::{CallbackToken, LinkCode};
 use crate::domain::{AppointmentId, OutboxId, ParticipantId, StaffId};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 /// Whom a link code links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +49,7 @@ pub async fn redeem_link_code(
     code: &LinkCode,
     now: DateTime<Utc>,
 ) -> Result<Option<Subject>> {
-    let row = sqlx::query(
+    let row: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
         "UPDATE link_codes SET used_at = $1
          WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1
          RETURNING participant_id, staff_id",
@@ -59,9 +58,7 @@ pub async fn redeem_link_code(
     .bind(code.hash())
     .fetch_optional(&mut *c)
     .await?;
-    let Some(r) = row else { return Ok(None) };
-    let p: Option<i64> = r.try_get("participant_id")?;
-    let s: Option<i64> = r.try_get("staff_id")?;
+    let Some((p, s)) = row else { return Ok(None) };
     Ok(match (p, s) {
         (Some(p), _) => Some(Subject::Participant(ParticipantId::from_db(p))),
         (None, Some(s)) => Some(Subject::Staff(StaffId::from_db(s))),
@@ -71,18 +68,12 @@ pub async fn redeem_link_code(
 
 /// Wrong codes so far from a chat: (count, last at).
 pub async fn link_failures(c: &mut Conn, chat_key: &str) -> Result<Option<(i64, DateTime<Utc>)>> {
-    let row =
-        sqlx::query("SELECT failures, last_at FROM telegram_link_failures WHERE chat_key = $1")
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT failures, last_at FROM telegram_link_failures WHERE chat_key = $1")
             .bind(chat_key)
             .fetch_optional(&mut *c)
             .await?;
-    row.map(|r| {
-        Ok((
-            r.try_get("failures")?,
-            super::from_ms(r.try_get("last_at")?),
-        ))
-    })
-    .transpose()
+    Ok(row.map(|(failures, last_at)| (failures, from_ms(last_at))))
 }
 
 pub async fn record_link_failure(c: &mut Conn, chat_key: &str, now: DateTime<Utc>) -> Result<()> {
@@ -145,30 +136,39 @@ pub async fn insert_callback(
 }
 
 pub async fn get_callback(c: &mut Conn, token: &CallbackToken) -> Result<Option<Callback>> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, CallbackRow>(
         "SELECT kind, outbox_id, appointment_id, staff_id, chat_id, used_at, created_at FROM telegram_callbacks WHERE token = $1",
     )
     .bind(token.as_str())
     .fetch_optional(&mut *c)
     .await?;
-    row.map(|r| {
-        Ok(Callback {
-            kind: r.try_get("kind")?,
-            outbox_id: r
-                .try_get::<Option<i64>, _>("outbox_id")?
-                .map(OutboxId::from_db),
-            appointment_id: r
-                .try_get::<Option<i64>, _>("appointment_id")?
-                .map(AppointmentId::from_db),
-            staff_id: r
-                .try_get::<Option<i64>, _>("staff_id")?
-                .map(StaffId::from_db),
-            chat_id: r.try_get("chat_id")?,
-            used: r.try_get::<Option<i64>, _>("used_at")?.is_some(),
-            created_at: super::from_ms(r.try_get("created_at")?),
-        })
-    })
-    .transpose()
+    Ok(row.map(Callback::from))
+}
+
+/// A [`Callback`] as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct CallbackRow {
+    kind: String,
+    outbox_id: Option<i64>,
+    appointment_id: Option<i64>,
+    staff_id: Option<i64>,
+    chat_id: String,
+    used_at: Option<i64>,
+    created_at: i64,
+}
+
+impl From<CallbackRow> for Callback {
+    fn from(r: CallbackRow) -> Callback {
+        Callback {
+            kind: r.kind,
+            outbox_id: r.outbox_id.map(OutboxId::from_db),
+            appointment_id: r.appointment_id.map(AppointmentId::from_db),
+            staff_id: r.staff_id.map(StaffId::from_db),
+            chat_id: r.chat_id,
+            used: r.used_at.is_some(),
+            created_at: from_ms(r.created_at),
+        }
+    }
 }
 
 /// Marks a token used; false when it already was (a replayed or second

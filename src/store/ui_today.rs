@@ -8,11 +8,10 @@ use crate::domain::{
     AppointmentId, AppointmentKind, Attendance, ParticipantId, ReplyState, StaffId, UnitId,
 };
 use crate::error::{Error, Result};
-use crate::store::tasks::{self, Task};
+use crate::store::tasks::{Task, TaskRow};
 use crate::store::units::parse_tz;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sqlx::Row;
 
 /// Whose appointments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,7 +267,7 @@ pub async fn open_tasks(c: &mut Conn, scope: TaskScope, limit: i64) -> Result<Ve
         TaskScope::Mine(s) => (Some(s.get()), None),
         TaskScope::Unit(u) => (None, Some(u.get())),
     };
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, OpenTaskRow>(
         "SELECT t.id, t.unit_id, t.participant_id, t.appointment_id, t.kind, t.detail,
                 t.assigned_to, t.created_at, t.done_at, t.done_by,
                 p.first_name, p.lots_id, p.time_zone, a.starts_at AS appointment_starts_at
@@ -285,21 +284,35 @@ pub async fn open_tasks(c: &mut Conn, scope: TaskScope, limit: i64) -> Result<Ve
     .fetch_all(&mut *c)
     .await?;
     let mut tasks = rows
-        .iter()
-        .map(|r| {
-            Ok(OpenTask {
-                task: tasks::from_row(r)?,
-                first_name: r.try_get("first_name")?,
-                lots_id: r
-                    .try_get::<Option<i64>, _>("lots_id")?
-                    .map(StaffId::from_db),
-                time_zone: parse_tz(&r.try_get::<String, _>("time_zone")?)?,
-                appointment_starts_at: opt_from_ms(r.try_get("appointment_starts_at")?),
-            })
-        })
+        .into_iter()
+        .map(OpenTask::try_from)
         .collect::<Result<Vec<OpenTask>>>()?;
     tasks.sort_by_key(|o| {
         crate::domain::urgency::sort_key(o.task.kind, o.appointment_starts_at, o.task.created_at)
     });
     Ok(tasks)
+}
+
+/// An [`OpenTask`] as the `Any` driver decodes it.
+#[derive(sqlx::FromRow)]
+struct OpenTaskRow {
+    #[sqlx(flatten)]
+    task: TaskRow,
+    first_name: String,
+    lots_id: Option<i64>,
+    time_zone: String,
+    appointment_starts_at: Option<i64>,
+}
+
+impl TryFrom<OpenTaskRow> for OpenTask {
+    type Error = Error;
+    fn try_from(r: OpenTaskRow) -> Result<OpenTask> {
+        Ok(OpenTask {
+            task: r.task.into(),
+            first_name: r.first_name,
+            lots_id: r.lots_id.map(StaffId::from_db),
+            time_zone: parse_tz(&r.time_zone)?,
+            appointment_starts_at: opt_from_ms(r.appointment_starts_at),
+        })
+    }
 }
