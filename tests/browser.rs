@@ -26,7 +26,7 @@
 #[path = "it/common/mod.rs"]
 mod common;
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, Timelike, Utc};
 use common::ui::{self, PASSWORD};
 use paminn::domain::recurrence::CronExpr;
 use paminn::domain::schedule::QuietHours;
@@ -159,8 +159,8 @@ both_backends! {
             external_ref: None,
         }, &actor, now).await.unwrap();
 
-        // A group, Sara and Bo (English), with a group activity every day
-        // at 13:00, for the coordinator's broadcast.
+        // A group, Sara and Bo (English), with a group activity every day,
+        // for the coordinator's broadcast (its hour: below).
         // Issue 23, item 2: two appointments asked about at once, so a
         // "kommer" is asked back "which one?".
         let dana = app.engine.add_participant(&NewParticipant {
@@ -215,7 +215,15 @@ both_backends! {
         for p in [sara.id, bo.id] {
             app.engine.add_group_member(group, p, &actor, now).await.unwrap();
         }
-        let daily: CronExpr = "0 13 * * *".parse().unwrap();
+        // Its next occurrence is two to three hours ahead at any hour the
+        // suite runs, so Sara's next planned reminder ("Påminn nu" below)
+        // is the 2 h one of the occurrence the broadcast is about. At a fixed
+        // 13:00, between 11:00 and 13:00 it was the next day's 24 h
+        // reminder: Sara was then asked about two occurrences, her
+        // "kommer" rightly got "which one?", and the tally had no "Kommer"
+        // (CI, 2026-12-07 at 11:17).
+        let hour = (now + Duration::hours(3)).with_timezone(&app.unit.time_zone).hour();
+        let daily: CronExpr = format!("0 {hour} * * *").parse().unwrap();
         app.engine.create_series(app.unit.id, SeriesTarget::Group(group), AppointmentKind::GroupActivity,
             &daily, app.unit.time_zone, 60, None, Duration::days(7), &actor, now).await.unwrap();
 

@@ -661,7 +661,8 @@ try {
   await page.getByRole('link', { name: 'Sandlådetelefon' }).click();
   for (const [name, reply, label] of [['Sara', 'kommer', 'Svara som Sara'], ['Bo', 'förhinder, sick', 'Svara som Bo']]) {
     const card = page.locator('section.phone', { hasText: name });
-    await card.locator('.b.out', { hasText: '14:00' }).first().waitFor();
+    // The broadcast itself, not a reminder of an activity that may be at 14:00.
+    await card.locator('.b.out', { hasText: /flyttas till 14:00|moves to 14:00/ }).first().waitFor();
     await card.getByLabel(label).fill(reply);
     await card.getByRole('button', { name: 'Skicka' }).click();
     await page.locator('section.phone', { hasText: name }).locator('.b.in', { hasText: reply }).waitFor();
