@@ -63,10 +63,10 @@ impl FeedScope {
     }
 }
 
-impl TryFrom<String> for FeedScope {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        FeedScope::parse(&s).ok_or_else(|| format!("unknown calendar feed scope {s:?}"))
+impl std::str::FromStr for FeedScope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        FeedScope::parse(s).ok_or_else(|| format!("unknown calendar feed scope {s:?}"))
     }
 }
 

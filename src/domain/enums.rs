@@ -42,15 +42,6 @@ macro_rules! string_enum {
             }
         }
 
-        /// For `#[sqlx(try_from = "String")]` on rows read from the
-        /// database: an unknown value is a decoding error.
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(s: String) -> Result<Self, Self::Error> {
-                s.parse()
-            }
-        }
-
         /// The API's OpenAPI document: the closed set of names, as
         /// `as_str` writes them (the aliases are accepted on input only).
         impl utoipa::PartialSchema for $name {

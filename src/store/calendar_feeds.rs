@@ -17,9 +17,9 @@ pub struct FeedLink {
     pub id: i64,
     #[sqlx(try_from = "i64")]
     pub staff_id: StaffId,
-    #[sqlx(try_from = "String")]
+    #[sqlx(try_from = "super::Parsed<FeedScope>")]
     pub scope: FeedScope,
-    #[sqlx(try_from = "String")]
+    #[sqlx(try_from = "super::Parsed<Language>")]
     pub language: Language,
     /// Unix milliseconds.
     pub created_at: i64,
@@ -109,7 +109,7 @@ pub struct CaseloadSlot {
     /// Unix milliseconds.
     pub starts_at: i64,
     pub duration_min: i64,
-    #[sqlx(try_from = "String")]
+    #[sqlx(try_from = "super::Parsed<AppointmentKind>")]
     pub kind: AppointmentKind,
     pub first_name: String,
 }

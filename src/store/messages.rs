@@ -38,10 +38,10 @@ impl Direction {
     }
 }
 
-impl TryFrom<String> for Direction {
-    type Error = String;
-    fn try_from(s: String) -> std::result::Result<Self, Self::Error> {
-        match s.as_str() {
+impl std::str::FromStr for Direction {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
             "in" => Ok(Direction::In),
             "out" => Ok(Direction::Out),
             _ => Err(format!("'{s}' is not a message direction")),
@@ -52,7 +52,7 @@ impl TryFrom<String> for Direction {
 /// One message, sent or received, as stored. Instants are milliseconds.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MessageRow {
-    #[sqlx(try_from = "String")]
+    #[sqlx(try_from = "super::Parsed<Direction>")]
     pub dir: Direction,
     /// The outbox or the inbound row's id (by `dir`).
     pub id: i64,
@@ -122,7 +122,7 @@ impl FromStr for Cursor {
         };
         Ok(Cursor {
             at: at.parse().map_err(|_| bad())?,
-            dir: Direction::try_from(dir.to_string()).map_err(|_| bad())?,
+            dir: dir.parse().map_err(|_| bad())?,
             id: id.parse().map_err(|_| bad())?,
         })
     }

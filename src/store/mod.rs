@@ -241,7 +241,7 @@ pub fn opt_from_ms(v: Option<i64>) -> Option<DateTime<Utc>> {
 /// A row field stored as text and parsed on read (a vocabulary, a channel
 /// set): it decodes to the value, or fails naming the column with the
 /// parser's message. `#[sqlx(try_from = "String")]` fails too, but sqlx
-/// 0.9.0 reports its errors as "unprintable".
+/// 0.9.0 reports its errors as "unprintable" (see `from_parsed!`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Parsed<T>(pub T);
 
@@ -256,6 +256,28 @@ impl<'r, T: std::str::FromStr<Err = String>> sqlx::Decode<'r, Any> for Parsed<T>
         Ok(Parsed(<&str as sqlx::Decode<Any>>::decode(v)?.parse()?))
     }
 }
+
+/// For a public row's field, `#[sqlx(try_from = "Parsed<T>")]`: the
+/// conversion cannot fail, so an unknown stored word fails in [`Parsed`]'s
+/// decoding with its message. (sqlx 0.9.0's own `try_from` error wrapper
+/// calls its specialisation on the value, not on a reference, so it always
+/// picks the "unprintable" fallback.)
+macro_rules! from_parsed {
+    ($($t:ty),+) => {$(
+        impl From<Parsed<$t>> for $t {
+            fn from(p: Parsed<$t>) -> $t {
+                p.0
+            }
+        }
+    )+};
+}
+from_parsed!(
+    crate::domain::Language,
+    crate::domain::AppointmentKind,
+    crate::domain::OutboxStatus,
+    crate::domain::calendar_feed::FeedScope,
+    messages::Direction
+);
 
 /// Parses a stored enum value; a value the code does not know means the
 /// database was written by something else and is reported, not guessed.

@@ -287,13 +287,13 @@ struct ClaimedRow {
     opted_out: Parsed<ChannelSet>,
     quiet_start_min: i64,
     quiet_end_min: i64,
-    a_status: Option<String>,
-    a_reply: Option<String>,
-    a_kind: Option<String>,
+    a_status: Option<Parsed<AppointmentStatus>>,
+    a_reply: Option<Parsed<ReplyState>>,
+    a_kind: Option<Parsed<AppointmentKind>>,
     starts_at: Option<i64>,
     location: Option<String>,
     with_whom: Option<String>,
-    c_channels: Option<String>,
+    c_channels: Option<Parsed<ChannelSet>>,
     c_expires: Option<i64>,
     c_withdrawn: Option<i64>,
     broadcast_id: Option<i64>,
@@ -305,8 +305,8 @@ impl TryFrom<ClaimedRow> for Claimed {
     type Error = Error;
     fn try_from(r: ClaimedRow) -> Result<Claimed> {
         let consent = match r.c_channels {
-            Some(ch) => Some(ConsentState {
-                channels: parse_col(&ch)?,
+            Some(Parsed(channels)) => Some(ConsentState {
+                channels,
                 expires_at: opt_from_ms(r.c_expires),
                 withdrawn_at: opt_from_ms(r.c_withdrawn),
             }),
@@ -316,9 +316,9 @@ impl TryFrom<ClaimedRow> for Claimed {
         // (a broadcast, a summons), all NULL.
         let appointment = match (r.a_status, r.a_reply, r.a_kind, r.starts_at) {
             (Some(status), Some(reply), Some(kind), Some(starts_at)) => Some(ClaimedAppointment {
-                status: parse_col(&status)?,
-                reply: parse_col(&reply)?,
-                kind: parse_col(&kind)?,
+                status: status.0,
+                reply: reply.0,
+                kind: kind.0,
                 starts_at: from_ms(starts_at),
                 location: r.location,
                 with_whom: r.with_whom,
@@ -658,7 +658,7 @@ pub async fn target(
 pub struct Reported {
     #[sqlx(try_from = "i64")]
     pub id: OutboxId,
-    #[sqlx(try_from = "String")]
+    #[sqlx(try_from = "super::Parsed<OutboxStatus>")]
     pub status: OutboxStatus,
     #[sqlx(try_from = "i64")]
     pub participant_id: ParticipantId,

@@ -49,7 +49,7 @@ pub async fn insert(
 
 /// One message the sandbox phone received, written with others by
 /// [`insert_outgoing`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Outgoing {
     pub participant: ParticipantId,
     pub channel: ChannelKind,

@@ -12,7 +12,8 @@ use crate::error::Result;
 use crate::store::units::parse_tz;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sqlx::{FromRow, Row};
+use sqlx::Arguments;
+use sqlx::any::AnyArguments;
 
 /// Which participant a search is about: an id, or the start of a first name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,17 +143,17 @@ fn where_clause(f: &MessageFilter) -> (String, Vec<Arg>) {
     (parts.join(" AND "), args)
 }
 
-fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    args: Vec<Arg>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    for a in args {
-        q = match a {
-            Arg::I(v) => q.bind(v),
-            Arg::S(v) => q.bind(v),
-        };
+/// The filter's values as the query's arguments, in order.
+fn arguments(args: Vec<Arg>) -> Result<AnyArguments> {
+    let mut a = AnyArguments::default();
+    for v in args {
+        match v {
+            Arg::I(v) => a.add(v),
+            Arg::S(v) => a.add(v),
+        }
+        .map_err(sqlx::Error::Encode)?;
     }
-    q
+    Ok(a)
 }
 
 /// A [`MessageRow`] as the `Any` driver decodes it.
@@ -224,14 +225,12 @@ pub async fn search(
         n + 1,
         n + 2
     );
-    let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
-        .bind(limit)
-        .bind(offset)
+    let mut args = args;
+    args.extend([Arg::I(limit), Arg::I(offset)]);
+    let rows: Vec<SearchedRow> = sqlx::query_as_with(sqlx::AssertSqlSafe(sql), arguments(args)?)
         .fetch_all(&mut *c)
         .await?;
-    rows.iter()
-        .map(|r| SearchedRow::from_row(r)?.try_into())
-        .collect()
+    rows.into_iter().map(MessageRow::try_from).collect()
 }
 
 /// How many messages match a filter.
@@ -240,10 +239,11 @@ pub async fn count(c: &mut Conn, f: &MessageFilter) -> Result<i64> {
     let sql = format!(
         "SELECT COUNT(*) FROM outbox o JOIN participants p ON p.id = o.participant_id WHERE {w}"
     );
-    let row = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
-        .fetch_one(&mut *c)
-        .await?;
-    Ok(row.try_get::<i64, _>(0)?)
+    Ok(
+        sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), arguments(args)?)
+            .fetch_one(&mut *c)
+            .await?,
+    )
 }
 
 /// What is wrong with a participant's number.

@@ -87,6 +87,23 @@ fn literal(body: &str) -> Option<String> {
     None
 }
 
+/// After `::<`, the offset just past the call's `(`: the generics may hold
+/// `<…>` and `(…)` of their own, so the one that counts is the first `(`
+/// once the `<` is closed.
+fn after_generics(rest: &str) -> Option<usize> {
+    let mut depth = 1;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth -= 1,
+            '(' if depth == 0 => return Some(i + 1),
+            c if depth == 0 && !c.is_whitespace() => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
 /// `(file:line, statement)` for every static statement in `src/store/`.
 fn statements() -> Vec<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
@@ -100,11 +117,12 @@ fn statements() -> Vec<(String, String)> {
     for path in files {
         let src = std::fs::read_to_string(&path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        // `query_as::<_, Row>(` names its row type before the parenthesis.
-        let turbofish = src.match_indices("query_as::<").filter_map(|(i, m)| {
-            let after = i + m.len();
-            src[after..].find('(').map(|j| after + j + 1)
-        });
+        // `query_as::<_, Row>(` and `query_as::<_, (i64, String)>(` name
+        // their row type before the call's own parenthesis.
+        let turbofish = ["query::<", "query_as::<", "query_scalar::<"]
+            .iter()
+            .flat_map(|call| src.match_indices(call).map(move |(i, _)| i + call.len()))
+            .filter_map(|after| after_generics(&src[after..]).map(|j| after + j));
         let starts = ["query(", "query_as(", "query_scalar("]
             .iter()
             .flat_map(|call| src.match_indices(call).map(move |(i, _)| i + call.len()))
@@ -195,6 +213,13 @@ fn the_scanner_reads_literals_as_rust_does() {
     assert_eq!(literal("one \\\n      two\""), Some("one two".into()));
     assert_eq!(literal("{\\\"x\\\":1}\""), Some("{\"x\":1}".into()));
     assert_eq!(literal("never closed"), None);
+    // A turbofish is skipped whole, a tuple of row types included.
+    assert_eq!(
+        after_generics("_, (i64, Option<String>)>(\"SELECT"),
+        Some(26)
+    );
+    assert_eq!(after_generics("_, Row>(x"), Some(8));
+    assert_eq!(after_generics("_, Row> = y"), None);
     // The scan finds the statements this file knows are there.
     let all = statements();
     assert!(
@@ -204,5 +229,11 @@ fn the_scanner_reads_literals_as_rust_does() {
     assert!(
         all.iter().any(|(at, _)| at.starts_with("tasks.rs")),
         "ALERTS_DUE_SQL, a const, is found"
+    );
+    assert!(
+        all.iter()
+            .any(|(at, sql)| at.starts_with("trials.rs")
+                && sql.contains("FROM trial_assignments ta")),
+        "a query_as::<_, (…)> with a tuple row is found"
     );
 }
