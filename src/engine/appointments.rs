@@ -139,23 +139,14 @@ impl Engine {
             })?
             .ok_or_else(|| Error::Conflict("this series occurrence already exists".into()))?;
         let a = appointments::get(&mut *tx, id).await?;
-        actor
-            .record(
-                &mut *tx,
-                now,
-                Change {
-                    participant: p.id,
-                    appointment: Some(id),
-                    event: JournalEvent::AppointmentCreated {
-                        kind: Some(a.kind),
-                        starts_at: Some(a.starts_at),
-                        external_ref: a.external_ref.clone(),
-                        series_id: None,
-                    },
-                    action: "appointment.create",
-                },
-            )
-            .await?;
+        let event = JournalEvent::AppointmentCreated {
+            kind: Some(a.kind),
+            starts_at: Some(a.starts_at),
+            external_ref: a.external_ref.clone(),
+            series_id: None,
+        };
+        let change = Change::of(p.id, "appointment.create", event).on(id);
+        actor.record(&mut *tx, now, change).await?;
         planner::plan_appointment(&mut *tx, &a, now).await?;
         Ok(a)
     }
@@ -375,22 +366,13 @@ impl Engine {
         appointments::set_status(&mut tx, id, AppointmentStatus::Cancelled, now).await?;
         let n =
             outbox::cancel_open_for_appointment(&mut tx, id, "appointment cancelled", now).await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: a.participant_id,
-                    appointment: Some(id),
-                    event: JournalEvent::AppointmentCancelled {
-                        reminders_cancelled: Some(n),
-                        activity: None,
-                        cancellation_outbox_id: None,
-                    },
-                    action: "appointment.cancel",
-                },
-            )
-            .await?;
+        let event = JournalEvent::AppointmentCancelled {
+            reminders_cancelled: Some(n),
+            activity: None,
+            cancellation_outbox_id: None,
+        };
+        let change = Change::of(a.participant_id, "appointment.cancel", event).on(id);
+        actor.record(&mut tx, now, change).await?;
         let a = appointments::get(&mut tx, id).await?;
         tx.commit().await?;
         Ok(a)

@@ -202,20 +202,11 @@ impl Engine {
             return Ok(false);
         }
         series::add_member(&mut tx, group, p, now).await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: p,
-                    appointment: None,
-                    event: JournalEvent::GroupJoined {
-                        group_id: Some(group),
-                    },
-                    action: "group.add_member",
-                },
-            )
-            .await?;
+        let event = JournalEvent::GroupJoined {
+            group_id: Some(group),
+        };
+        let change = Change::of(p, "group.add_member", event);
+        actor.record(&mut tx, now, change).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -236,21 +227,12 @@ impl Engine {
             return Ok(false);
         }
         let n = broadcasts::cancel_open_for_member(&mut tx, group, p, now).await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: p,
-                    appointment: None,
-                    event: JournalEvent::GroupLeft {
-                        group_id: Some(group),
-                        broadcast_messages_cancelled: Some(n),
-                    },
-                    action: "group.remove_member",
-                },
-            )
-            .await?;
+        let event = JournalEvent::GroupLeft {
+            group_id: Some(group),
+            broadcast_messages_cancelled: Some(n),
+        };
+        let change = Change::of(p, "group.remove_member", event);
+        actor.record(&mut tx, now, change).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -536,22 +518,13 @@ impl Engine {
                     notified += 1;
                 }
             }
-            actor
-                .record(
-                    &mut tx,
-                    now,
-                    Change {
-                        participant: p,
-                        appointment: Some(aid),
-                        event: JournalEvent::AppointmentCancelled {
-                            reminders_cancelled: Some(n),
-                            activity: Some(appointment),
-                            cancellation_outbox_id: told,
-                        },
-                        action: "appointment.cancel",
-                    },
-                )
-                .await?;
+            let event = JournalEvent::AppointmentCancelled {
+                reminders_cancelled: Some(n),
+                activity: Some(appointment),
+                cancellation_outbox_id: told,
+            };
+            let change = Change::of(p, "appointment.cancel", event).on(aid);
+            actor.record(&mut tx, now, change).await?;
         }
         tx.commit().await?;
         if notified > 0 {

@@ -102,20 +102,11 @@ impl Engine {
                 if part.erased {
                     return Err(Error::Conflict(format!("participant {p} was erased")));
                 }
-                actor
-                    .record(
-                        &mut tx,
-                        now,
-                        Change {
-                            participant: p,
-                            appointment: None,
-                            event: JournalEvent::TelegramLinkCodeCreated {
-                                expires_at: Some(expires),
-                            },
-                            action: "participant.link_code",
-                        },
-                    )
-                    .await?;
+                let event = JournalEvent::TelegramLinkCodeCreated {
+                    expires_at: Some(expires),
+                };
+                let change = Change::of(p, "participant.link_code", event);
+                actor.record(&mut tx, now, change).await?;
             }
             Subject::Staff(s) => {
                 staff::get_active(&mut tx, s).await?;

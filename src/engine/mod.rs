@@ -156,6 +156,27 @@ pub(crate) struct Change<'a> {
     pub action: &'a str,
 }
 
+impl<'a> Change<'a> {
+    /// A change about the participant (the audit target), no appointment.
+    pub fn of(participant: ParticipantId, action: &'a str, event: JournalEvent) -> Self {
+        Change {
+            participant,
+            appointment: None,
+            event,
+            action,
+        }
+    }
+
+    /// The same change about one of the participant's appointments (the
+    /// audit target then).
+    pub fn on(self, appointment: AppointmentId) -> Self {
+        Change {
+            appointment: Some(appointment),
+            ..self
+        }
+    }
+}
+
 impl Actor {
     /// Writes a change into the participant's case record and into the
     /// audit log, in the caller's transaction: no staff change reaches one
@@ -227,18 +248,8 @@ impl Engine {
             return Ok(false);
         }
         write(&mut tx).await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: id,
-                    appointment: None,
-                    event: (field.event)(from, field.to),
-                    action: field.action,
-                },
-            )
-            .await?;
+        let change = Change::of(id, field.action, (field.event)(from, field.to));
+        actor.record(&mut tx, now, change).await?;
         tx.commit().await?;
         Ok(true)
     }

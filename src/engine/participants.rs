@@ -33,21 +33,12 @@ impl Engine {
         let mut tx = self.db.begin().await?;
         crate::store::units::get(&mut tx, new.unit_id).await?;
         let p = participants::create(&mut tx, new, now).await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: p.id,
-                    appointment: None,
-                    event: JournalEvent::ParticipantCreated {
-                        language: Some(p.language),
-                        channel: Some(p.channel_pref),
-                    },
-                    action: "participant.create",
-                },
-            )
-            .await?;
+        let event = JournalEvent::ParticipantCreated {
+            language: Some(p.language),
+            channel: Some(p.channel_pref),
+        };
+        let change = Change::of(p.id, "participant.create", event);
+        actor.record(&mut tx, now, change).await?;
         if let Some(ch) = consent.filter(|c| !c.is_empty()) {
             let c = consents::record(
                 &mut tx,
@@ -87,21 +78,12 @@ impl Engine {
         participants::get(&mut tx, id).await?;
         let expires = expires_at.or(Some(now + DEFAULT_VALIDITY));
         let c = consents::record(&mut tx, id, channels, actor.as_str(), now, expires).await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: id,
-                    appointment: None,
-                    event: JournalEvent::ConsentRecorded {
-                        channels: Some(c.channels),
-                        expires_at: c.expires_at,
-                    },
-                    action: "consent.record",
-                },
-            )
-            .await?;
+        let event = JournalEvent::ConsentRecorded {
+            channels: Some(c.channels),
+            expires_at: c.expires_at,
+        };
+        let change = Change::of(id, "consent.record", event);
+        actor.record(&mut tx, now, change).await?;
         tx.commit().await?;
         self.wake();
         Ok(())
@@ -121,18 +103,8 @@ impl Engine {
                 "participant {id} has no consent in force"
             )));
         }
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: id,
-                    appointment: None,
-                    event: JournalEvent::ConsentWithdrawn {},
-                    action: "consent.withdraw",
-                },
-            )
-            .await?;
+        let change = Change::of(id, "consent.withdraw", JournalEvent::ConsentWithdrawn {});
+        actor.record(&mut tx, now, change).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -395,22 +367,13 @@ impl Engine {
             now,
         )
         .await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: id,
-                    appointment: None,
-                    event: JournalEvent::ContactNoticeQueued {
-                        outbox_id,
-                        channel: Some(channel),
-                        lots_id: Some(lots),
-                    },
-                    action: "participant.contact_notice",
-                },
-            )
-            .await?;
+        let event = JournalEvent::ContactNoticeQueued {
+            outbox_id,
+            channel: Some(channel),
+            lots_id: Some(lots),
+        };
+        let change = Change::of(id, "participant.contact_notice", event);
+        actor.record(&mut tx, now, change).await?;
         tx.commit().await?;
         self.wake();
         Ok(outbox_id)
@@ -444,17 +407,9 @@ pub(crate) async fn assign_lots_in(
         staff::get_active(c, s).await?;
     }
     staff::assign_lots(c, p, lots, now).await?;
+    let event = JournalEvent::LotsAssigned { lots_id: lots };
     actor
-        .record(
-            c,
-            now,
-            Change {
-                participant: p,
-                appointment: None,
-                event: JournalEvent::LotsAssigned { lots_id: lots },
-                action: "participant.lots",
-            },
-        )
+        .record(c, now, Change::of(p, "participant.lots", event))
         .await
 }
 

@@ -70,22 +70,13 @@ impl Engine {
         let reopened =
             tasks::reopen_closed_by_attendance(&mut tx, id, &[TaskKind::NoReply]).await?;
         appointments::restore_attendance(&mut tx, id, to, Some(actor.as_str()), now).await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: old.participant_id,
-                    appointment: Some(id),
-                    event: JournalEvent::AttendanceUndone {
-                        attendance: Some(to),
-                        undone: Some(old.attendance),
-                        reopened_tasks: Some(reopened),
-                    },
-                    action: "attendance.undo",
-                },
-            )
-            .await?;
+        let event = JournalEvent::AttendanceUndone {
+            attendance: Some(to),
+            undone: Some(old.attendance),
+            reopened_tasks: Some(reopened),
+        };
+        let change = Change::of(old.participant_id, "attendance.undo", event).on(id);
+        actor.record(&mut tx, now, change).await?;
         let a = appointments::get(&mut tx, id).await?;
         tx.commit().await?;
         Ok(a)
@@ -120,22 +111,13 @@ impl Engine {
         appointments::set_reply(&mut tx, id, reply, None, None, now).await?;
         let closed =
             tasks::close_answered(&mut tx, id, &[TaskKind::NoReply], actor.as_str(), now).await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: old.participant_id,
-                    appointment: Some(id),
-                    event: JournalEvent::ReplyRecorded {
-                        reply: Some(reply),
-                        previous: Some(old.reply),
-                        closed_tasks: Some(closed),
-                    },
-                    action: "reply.record",
-                },
-            )
-            .await?;
+        let event = JournalEvent::ReplyRecorded {
+            reply: Some(reply),
+            previous: Some(old.reply),
+            closed_tasks: Some(closed),
+        };
+        let change = Change::of(old.participant_id, "reply.record", event).on(id);
+        actor.record(&mut tx, now, change).await?;
         let a = appointments::get(&mut tx, id).await?;
         tx.commit().await?;
         Ok(a)
@@ -204,18 +186,8 @@ impl Engine {
         }
         crate::store::erasure::erase_participant(&mut tx, id, now).await?;
         outbox::cancel_all_open_for_participant(&mut tx, id, "participant erased", now).await?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: id,
-                    appointment: None,
-                    event: JournalEvent::Erased {},
-                    action: "participant.erase",
-                },
-            )
-            .await?;
+        let change = Change::of(id, "participant.erase", JournalEvent::Erased {});
+        actor.record(&mut tx, now, change).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -246,22 +218,13 @@ pub(crate) async fn record_attendance_in(
     // Whether they came is known now: silence before it needs nobody.
     let closed =
         tasks::close_answered(&mut *c, id, &[TaskKind::NoReply], actor.as_str(), now).await?;
-    actor
-        .record(
-            &mut *c,
-            now,
-            Change {
-                participant: old.participant_id,
-                appointment: Some(id),
-                event: JournalEvent::AttendanceRecorded {
-                    attendance: Some(a),
-                    previous: Some(old.attendance),
-                    closed_tasks: Some(closed),
-                },
-                action: "attendance.record",
-            },
-        )
-        .await?;
+    let event = JournalEvent::AttendanceRecorded {
+        attendance: Some(a),
+        previous: Some(old.attendance),
+        closed_tasks: Some(closed),
+    };
+    let change = Change::of(old.participant_id, "attendance.record", event).on(id);
+    actor.record(&mut *c, now, change).await?;
     appointments::get(c, id).await
 }
 

@@ -70,22 +70,13 @@ impl Engine {
         let oid = outbox::insert(&mut tx, &m, now)
             .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("summons row not inserted")))?;
-        actor
-            .record(
-                &mut tx,
-                now,
-                Change {
-                    participant: id,
-                    appointment: None,
-                    event: JournalEvent::SummonsIssued {
-                        deadline: Some(deadline),
-                        channel: Some(channel),
-                        outbox_id: Some(oid),
-                    },
-                    action: "summons.issue",
-                },
-            )
-            .await?;
+        let event = JournalEvent::SummonsIssued {
+            deadline: Some(deadline),
+            channel: Some(channel),
+            outbox_id: Some(oid),
+        };
+        let change = Change::of(id, "summons.issue", event);
+        actor.record(&mut tx, now, change).await?;
         tx.commit().await?;
         self.wake();
         Ok(oid)
