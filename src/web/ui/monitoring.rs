@@ -729,14 +729,10 @@ fn audit_target(sc: &Scope) -> String {
     }
 }
 
-/// What the page and the export start from: the user may monitor; their
-/// unit scope; the search as understood at `now`; the units' names by id.
-struct Searching {
-    sc: Scope,
-    now: DateTime<Utc>,
-    sr: Search,
-    unit_names: HashMap<UnitId, String>,
-}
+/// What the page and the export start from, once the user may monitor:
+/// their unit scope, `now`, the search as understood at `now`, and the
+/// units' names by id.
+struct Searching(Scope, DateTime<Utc>, Search, HashMap<UnitId, String>);
 
 async fn searching(s: &AppState, me: &Me, q: &SearchQuery) -> Result<Searching, UiError> {
     me.require(Action::Monitoring)?;
@@ -745,12 +741,7 @@ async fn searching(s: &AppState, me: &Me, q: &SearchQuery) -> Result<Searching, 
     let mut sr = parse_search(q, &sc, now, me.lang);
     sr.filter.viewer = Some(me.staff.id);
     let unit_names = sc.units.iter().map(|u| (u.id, u.name.clone())).collect();
-    Ok(Searching {
-        sc,
-        now,
-        sr,
-        unit_names,
-    })
+    Ok(Searching(sc, now, sr, unit_names))
 }
 
 async fn page(
@@ -760,12 +751,7 @@ async fn page(
 ) -> Result<Response, UiError> {
     let lang = me.lang;
     let err = move |e| UiError::from_engine(e, lang);
-    let Searching {
-        sc,
-        now,
-        sr,
-        unit_names,
-    } = searching(&s, &me, &q).await?;
+    let Searching(sc, now, sr, unit_names) = searching(&s, &me, &q).await?;
     let (rows, total) = if sr.errors.is_empty() {
         // The list names participants (first name, number issues) and
         // what was sent to them: every view is audited, like the CSV.
@@ -928,13 +914,7 @@ async fn export_csv(
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, UiError> {
     let lang = me.lang;
-    let err = move |e| UiError::from_engine(e, lang);
-    let Searching {
-        sc,
-        now,
-        sr,
-        unit_names,
-    } = searching(&s, &me, &q).await?;
+    let Searching(sc, now, sr, unit_names) = searching(&s, &me, &q).await?;
     if let Some(e) = sr.errors.first() {
         return Err(UiError::new(StatusCode::UNPROCESSABLE_ENTITY, lang, e));
     }
@@ -952,7 +932,7 @@ async fn export_csv(
             Ok((rows, viewed))
         })
         .await
-        .map_err(err)?;
+        .map_err(|e| UiError::from_engine(e, lang))?;
     let body = csv_body(lang, &rows, &unit_names).map_err(|e| {
         tracing::error!(error = %e, "csv export failed");
         UiError::new(

@@ -14,6 +14,7 @@ use crate::domain::{
     AppointmentId, AppointmentStatus, ChannelSet, Intensity, Language, ParticipantId,
     ParticipantStatus, Phase, Purpose, ReplyState, StaffId,
 };
+use crate::engine::Engine;
 use crate::store::participants::{self, Participant};
 use crate::store::telegram::Subject;
 use crate::store::ui_participants as store;
@@ -679,13 +680,13 @@ fn value<T: std::str::FromStr>(lang: Language, f: &ValueForm) -> Result<T, UiErr
 /// `read` (422 with the reason), the engine's setter (which journals and
 /// audits), back to the record.
 async fn set_field<F, T>(
+    what: Saved,
     s: &AppState,
     id: &str,
-    what: Saved,
     posted: Posted<F>,
     read: impl FnOnce(Language, &F) -> Result<T, UiError>,
     set: impl AsyncFnOnce(
-        &crate::engine::Engine,
+        &Engine,
         ParticipantId,
         T,
         &crate::engine::Actor,
@@ -707,12 +708,12 @@ async fn set_status(
     f: Posted<ValueForm>,
 ) -> Result<Response, UiError> {
     set_field(
+        Saved::Status,
         &s,
         &id,
-        Saved::Status,
         f,
         value::<ParticipantStatus>,
-        async |e, p, v, a, now| e.set_status(p, v, a, now).await,
+        Engine::set_status,
     )
     .await
 }
@@ -723,12 +724,12 @@ async fn set_language(
     f: Posted<ValueForm>,
 ) -> Result<Response, UiError> {
     set_field(
+        Saved::Language,
         &s,
         &id,
-        Saved::Language,
         f,
         value::<Language>,
-        async |e, p, v, a, now| e.set_language(p, v, a, now).await,
+        Engine::set_language,
     )
     .await
 }
@@ -746,15 +747,7 @@ async fn set_discreet(
     f: Posted<DiscreetForm>,
 ) -> Result<Response, UiError> {
     let ticked = |_: Language, f: &DiscreetForm| Ok(f.discreet.is_some());
-    set_field(
-        &s,
-        &id,
-        Saved::Discreet,
-        f,
-        ticked,
-        async |e, p, v, a, now| e.set_discreet(p, v, a, now).await,
-    )
-    .await
+    set_field(Saved::Discreet, &s, &id, f, ticked, Engine::set_discreet).await
 }
 
 async fn set_intensity(
@@ -763,12 +756,12 @@ async fn set_intensity(
     f: Posted<ValueForm>,
 ) -> Result<Response, UiError> {
     set_field(
+        Saved::Intensity,
         &s,
         &id,
-        Saved::Intensity,
         f,
         value::<Intensity>,
-        async |e, p, v, a, now| e.set_intensity(p, v, a, now).await,
+        Engine::set_intensity,
     )
     .await
 }
@@ -788,10 +781,7 @@ async fn set_phase(
                 .map_err(|_| invalid(lang, "ui-participants-error-phase")),
         }
     };
-    set_field(&s, &id, Saved::Phase, f, phase, async |e, p, v, a, now| {
-        e.set_phase(p, v, a, now).await
-    })
-    .await
+    set_field(Saved::Phase, &s, &id, f, phase, Engine::set_phase).await
 }
 
 async fn assign_lots(

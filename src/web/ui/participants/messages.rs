@@ -395,6 +395,29 @@ pub fn reading_lines(
     lines
 }
 
+/// One stored reading of each kind an inbound message can have, for the
+/// tests that check each reads as words (here and on the timeline).
+#[cfg(test)]
+pub(super) fn sample_intents() -> Vec<serde_json::Value> {
+    use serde_json::json;
+    vec![
+        json!({ "intent": "coming" }),
+        json!({ "intent": "late" }),
+        json!({ "intent": "late", "minutes": 10 }),
+        json!({ "intent": "cannot", "reason": "sjuk" }),
+        json!({ "via": "button", "intent": { "intent": "cannot" } }),
+        json!({ "intent": "stop" }),
+        json!({ "intent": "start" }),
+        json!({ "intent": "help" }),
+        json!({ "intent": "my_times" }),
+        json!({ "intent": "my_data" }),
+        json!({ "intent": "language", "language": "en" }),
+        json!({ "intent": "plan_time", "time": "08:15" }),
+        json!({ "intent": "choice", "n": 2 }),
+        json!({ "intent": "unknown" }),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,22 +450,7 @@ mod tests {
     /// Every state, failure and reading reads as words in both languages.
     #[test]
     fn every_state_and_reading_has_words_in_both_languages() {
-        let intents = [
-            json!({ "intent": "coming" }),
-            json!({ "intent": "late" }),
-            json!({ "intent": "late", "minutes": 10 }),
-            json!({ "intent": "cannot", "reason": "sjuk" }),
-            json!({ "via": "button", "intent": { "intent": "cannot" } }),
-            json!({ "intent": "stop" }),
-            json!({ "intent": "start" }),
-            json!({ "intent": "help" }),
-            json!({ "intent": "my_times" }),
-            json!({ "intent": "my_data" }),
-            json!({ "intent": "language", "language": "en" }),
-            json!({ "intent": "plan_time", "time": "08:15" }),
-            json!({ "intent": "choice", "n": 2 }),
-            json!({ "intent": "unknown" }),
-        ];
+        let intents = sample_intents();
         let tz = chrono_tz::Europe::Stockholm;
         for lang in [Language::Sv, Language::En] {
             let mut seen = HashMap::new();

@@ -715,21 +715,7 @@ mod tests {
             ),
             ("something_new", json!({})),
         ];
-        let intents = [
-            json!({ "intent": "coming" }),
-            json!({ "intent": "late" }),
-            json!({ "intent": "late", "minutes": 10 }),
-            json!({ "intent": "cannot", "reason": "sjuk" }),
-            json!({ "via": "button", "intent": { "intent": "cannot" } }),
-            json!({ "intent": "stop" }),
-            json!({ "intent": "start" }),
-            json!({ "intent": "help" }),
-            json!({ "intent": "my_times" }),
-            json!({ "intent": "my_data" }),
-            json!({ "intent": "language", "language": "en" }),
-            json!({ "intent": "plan_time", "time": "08:15" }),
-            json!({ "intent": "unknown" }),
-        ];
+        let intents = super::super::messages::sample_intents();
         let names = HashMap::from([(3, "Sara Lind".to_string())]);
         let groups = HashMap::from([(7, "Budgetkurs".to_string())]);
         let appts = HashMap::new();
