@@ -13,7 +13,6 @@ use crate::domain::event_hooks::{EventFilter, Source};
 use crate::domain::{ParticipantId, UnitId};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
-use rand::RngCore;
 use serde::Serialize;
 
 /// A registered endpoint (its secret is not read here).
@@ -199,6 +198,32 @@ pub struct Claimed {
     pub include_text: bool,
 }
 
+const CLAIM_DELIVERIES_SQL: &str = "UPDATE event_hook_deliveries SET lease_owner = $1, claim_token = $2, lease_until = $3
+         WHERE id IN (
+             SELECT d.id FROM event_hook_deliveries d
+             JOIN event_hook_endpoints e ON e.id = d.endpoint_id
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $4
+               AND (d.lease_until IS NULL OR d.lease_until <= $4)
+               AND e.disabled_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM event_hook_deliveries o
+                               WHERE o.endpoint_id = d.endpoint_id AND o.participant_id = d.participant_id
+                                 AND o.status = 'pending' AND o.id < d.id)
+             ORDER BY d.id LIMIT $5)
+         AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $4)";
+
+const CLAIMED_DELIVERIES_SQL: &str =
+    "SELECT d.id, d.claim_token, d.endpoint_id, d.event, d.source, d.source_id, d.participant_id,
+                d.appointment_id, d.occurred_at, d.attempts, d.retry_from,
+                e.url, e.secret, e.include_text, p.unit_id, p.external_ref AS p_ref,
+                a.external_ref AS a_ref, j.kind AS j_kind, j.detail AS j_detail, t.kind AS t_kind
+         FROM event_hook_deliveries d
+         JOIN event_hook_endpoints e ON e.id = d.endpoint_id
+         JOIN participants p ON p.id = d.participant_id
+         LEFT JOIN appointments a ON a.id = d.appointment_id
+         LEFT JOIN journal j ON d.source = 'journal' AND j.id = d.source_id
+         LEFT JOIN tasks t ON d.source = 'task' AND t.id = d.source_id
+         WHERE d.claim_token = $1 ORDER BY d.id";
+
 /// Claims up to `limit` due deliveries of enabled endpoints for `owner`
 /// until `lease_until`: the earliest pending one of each participant and
 /// endpoint at most. On PostgreSQL a row another instance claimed
@@ -211,50 +236,9 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Claimed>> {
-    let mut b = [0u8; 16];
-    rand::rng().fill_bytes(&mut b);
-    let token = hex::encode(b);
-    let n = sqlx::query(
-        "UPDATE event_hook_deliveries SET lease_owner = $1, claim_token = $2, lease_until = $3
-         WHERE id IN (
-             SELECT d.id FROM event_hook_deliveries d
-             JOIN event_hook_endpoints e ON e.id = d.endpoint_id
-             WHERE d.status = 'pending' AND d.next_attempt_at <= $4
-               AND (d.lease_until IS NULL OR d.lease_until <= $4)
-               AND e.disabled_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM event_hook_deliveries o
-                               WHERE o.endpoint_id = d.endpoint_id AND o.participant_id = d.participant_id
-                                 AND o.status = 'pending' AND o.id < d.id)
-             ORDER BY d.id LIMIT $5)
-         AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $4)",
-    )
-    .bind(owner)
-    .bind(&token)
-    .bind(ms(lease_until))
-    .bind(ms(now))
-    .bind(limit)
-    .execute(&db.pool)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    let rows = sqlx::query_as::<_, ClaimedRow>(
-        "SELECT d.id, d.claim_token, d.endpoint_id, d.event, d.source, d.source_id, d.participant_id,
-                d.appointment_id, d.occurred_at, d.attempts, d.retry_from,
-                e.url, e.secret, e.include_text, p.unit_id, p.external_ref AS p_ref,
-                a.external_ref AS a_ref, j.kind AS j_kind, j.detail AS j_detail, t.kind AS t_kind
-         FROM event_hook_deliveries d
-         JOIN event_hook_endpoints e ON e.id = d.endpoint_id
-         JOIN participants p ON p.id = d.participant_id
-         LEFT JOIN appointments a ON a.id = d.appointment_id
-         LEFT JOIN journal j ON d.source = 'journal' AND j.id = d.source_id
-         LEFT JOIN tasks t ON d.source = 'task' AND t.id = d.source_id
-         WHERE d.claim_token = $1 ORDER BY d.id",
-    )
-    .bind(&token)
-    .fetch_all(&db.pool)
-    .await?;
+    let (claim, read) = (CLAIM_DELIVERIES_SQL, CLAIMED_DELIVERIES_SQL);
+    let rows: Vec<ClaimedRow> =
+        super::claim_leased(db, claim, read, owner, now, lease_until, limit).await?;
     Ok(rows.into_iter().map(Claimed::from).collect())
 }
 

@@ -46,6 +46,7 @@ pub mod web;
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, TimeZone, Utc};
+use rand::RngCore;
 use sqlx::AnyConnection;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Transaction};
@@ -220,6 +221,44 @@ pub fn backend_of(c: &Conn) -> Backend {
     } else {
         Backend::Sqlite
     }
+}
+
+/// Leases up to `limit` due rows to `owner` until `lease_until`, the way
+/// the outbox and the event-hook deliveries are claimed: `claim` marks
+/// them with a fresh claim token (binds: owner, token, lease_until, now,
+/// limit) and `read` reads the rows that hold it (binds: the token).
+/// Nothing is read when nothing was due.
+pub(crate) async fn claim_leased<R>(
+    db: &Db,
+    claim: &'static str,
+    read: &'static str,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    let token = hex::encode(b);
+    let n = sqlx::query(claim)
+        .bind(owner)
+        .bind(&token)
+        .bind(ms(lease_until))
+        .bind(ms(now))
+        .bind(limit)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_as::<_, R>(read)
+        .bind(&token)
+        .fetch_all(&db.pool)
+        .await?)
 }
 
 /// An instant as stored: Unix milliseconds.

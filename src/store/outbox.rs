@@ -26,7 +26,6 @@ use crate::error::{Error, Result};
 use crate::store::units::parse_tz;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use rand::RngCore;
 use serde::Serialize;
 
 /// A row to plan.
@@ -184,14 +183,14 @@ pub struct ClaimedAppointment {
     pub with_whom: Option<String>,
 }
 
-const CLAIM_SQLITE: &str = "UPDATE outbox
+const CLAIM_SQLITE_SQL: &str = "UPDATE outbox
     SET status = 'sending', attempts = attempts + 1, lease_owner = $1, claim_token = $2,
         lease_until = $3, next_attempt_at = $3, updated_at = $4
     WHERE id IN (SELECT id FROM outbox
                  WHERE status IN ('pending','sending') AND next_attempt_at <= $4
                  ORDER BY next_attempt_at LIMIT $5)";
 
-const CLAIM_POSTGRES: &str = "UPDATE outbox
+const CLAIM_POSTGRES_SQL: &str = "UPDATE outbox
     SET status = 'sending', attempts = attempts + 1, lease_owner = $1, claim_token = $2,
         lease_until = $3, next_attempt_at = $3, updated_at = $4
     WHERE id IN (SELECT id FROM outbox
@@ -199,7 +198,7 @@ const CLAIM_POSTGRES: &str = "UPDATE outbox
                  ORDER BY next_attempt_at LIMIT $5
                  FOR UPDATE SKIP LOCKED)";
 
-const CLAIMED_CONTEXT: &str = "SELECT o.id, o.claim_token, o.participant_id, o.appointment_id, o.plan_version, o.offset_min, o.purpose,
+const CLAIMED_CONTEXT_SQL: &str = "SELECT o.id, o.claim_token, o.participant_id, o.appointment_id, o.plan_version, o.offset_min, o.purpose,
         o.channel, o.ask_reply, o.due_at, o.deadline_at, o.attempts, o.body,
         p.first_name, p.phone, p.telegram_chat_id, p.language, p.status AS p_status, p.time_zone,
         p.discreet, p.opted_out, u.quiet_start_min, u.quiet_end_min,
@@ -220,12 +219,6 @@ const CLAIMED_CONTEXT: &str = "SELECT o.id, o.claim_token, o.participant_id, o.a
     WHERE o.claim_token = $1
     ORDER BY o.next_attempt_at, o.id";
 
-fn new_token() -> String {
-    let mut b = [0u8; 16];
-    rand::rng().fill_bytes(&mut b);
-    hex::encode(b)
-}
-
 /// Claims up to `limit` due rows for `owner` until `lease_until`.
 pub async fn claim(
     db: &Db,
@@ -234,31 +227,16 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Claimed>> {
-    let token = new_token();
     let sql = match db.backend {
-        Backend::Sqlite => CLAIM_SQLITE,
-        Backend::Postgres => CLAIM_POSTGRES,
+        Backend::Sqlite => CLAIM_SQLITE_SQL,
+        Backend::Postgres => CLAIM_POSTGRES_SQL,
     };
-    let n = sqlx::query(sql)
-        .bind(owner)
-        .bind(&token)
-        .bind(ms(lease_until))
-        .bind(ms(now))
-        .bind(limit)
-        .execute(&db.pool)
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    let rows = sqlx::query_as::<_, ClaimedRow>(CLAIMED_CONTEXT)
-        .bind(&token)
-        .fetch_all(&db.pool)
-        .await?;
+    let rows: Vec<ClaimedRow> =
+        super::claim_leased(db, sql, CLAIMED_CONTEXT_SQL, owner, now, lease_until, limit).await?;
     rows.into_iter().map(Claimed::try_from).collect()
 }
 
-/// A claimed row and its context ([`CLAIMED_CONTEXT`]) as the `Any` driver
+/// A claimed row and its context ([`CLAIMED_CONTEXT_SQL`]) as the `Any` driver
 /// decodes it.
 #[derive(sqlx::FromRow)]
 struct ClaimedRow {
