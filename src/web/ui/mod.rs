@@ -581,6 +581,16 @@ impl UiError {
     pub fn not_found(lang: Language) -> Self {
         UiError::new(StatusCode::NOT_FOUND, lang, &t(lang, "ui-error-not-found"))
     }
+    /// A 500 for a failure of ours, not the user's: `e` is logged as
+    /// `what`, the viewer reads only that something went wrong.
+    pub fn internal(lang: Language, what: &str, e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "{what}");
+        UiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            lang,
+            &t(lang, "ui-error-internal"),
+        )
+    }
     /// An engine error in the viewer's language where it is theirs to fix.
     pub fn from_engine(e: Error, lang: Language) -> Self {
         let mut u = UiError::from(e);
@@ -596,14 +606,7 @@ impl From<Error> for UiError {
             Error::NotFound(_) => UiError::not_found(lang),
             Error::Invalid(m) => UiError::new(StatusCode::UNPROCESSABLE_ENTITY, lang, &m),
             Error::Conflict(m) => UiError::new(StatusCode::CONFLICT, lang, &m),
-            Error::Db(_) | Error::Internal(_) => {
-                tracing::error!(error = %e, "internal error");
-                UiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    lang,
-                    &t(lang, "ui-error-internal"),
-                )
-            }
+            Error::Db(_) | Error::Internal(_) => UiError::internal(lang, "internal error", e),
         }
     }
 }

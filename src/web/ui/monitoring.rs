@@ -867,14 +867,8 @@ async fn page(
 }
 
 pub(super) fn render_chart(c: &Chart) -> Result<String, UiError> {
-    c.render().map_err(|e| {
-        tracing::error!(error = %e, "chart template failed");
-        UiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Language::Sv,
-            &t(Language::Sv, "ui-error-internal"),
-        )
-    })
+    c.render()
+        .map_err(|e| UiError::internal(Language::Sv, "chart template failed", e))
 }
 
 #[derive(Deserialize)]
@@ -933,14 +927,8 @@ async fn export_csv(
         })
         .await
         .map_err(|e| UiError::from_engine(e, lang))?;
-    let body = csv_body(lang, &rows, &unit_names).map_err(|e| {
-        tracing::error!(error = %e, "csv export failed");
-        UiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            lang,
-            &t(lang, "ui-error-internal"),
-        )
-    })?;
+    let body = csv_body(lang, &rows, &unit_names)
+        .map_err(|e| UiError::internal(lang, "csv export failed", e))?;
     let name = format!(
         "paminn-{}-{}-{}.csv",
         t(lang, "ui-monitoring-csv-name"),
@@ -958,9 +946,6 @@ pub(super) fn excel_csv() -> csv::Writer<Vec<u8>> {
         .from_writer(Vec::from("\u{feff}".as_bytes()))
 }
 
-/// The CSV of [`export_csv`]. Cells typed by people go through
-/// [`cell`] (no formula injection); the rest are figures, times and closed
-/// vocabularies the service writes itself.
 /// A CSV file to download as `name`, never cached (monitoring's and the
 /// log review's exports).
 pub(super) fn csv_download(name: &str, body: Vec<u8>) -> Response {
@@ -978,6 +963,9 @@ pub(super) fn csv_download(name: &str, body: Vec<u8>) -> Response {
         .into_response()
 }
 
+/// The CSV of [`export_csv`]. Cells typed by people go through
+/// [`cell`] (no formula injection); the rest are figures, times and closed
+/// vocabularies the service writes itself.
 fn csv_body(
     lang: Language,
     rows: &[MessageRow],

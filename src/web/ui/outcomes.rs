@@ -318,25 +318,12 @@ async fn page(
 }
 
 fn csv_failed(lang: Language) -> impl Fn(csv::Error) -> UiError {
-    move |e| {
-        tracing::error!(error = %e, "csv export failed");
-        UiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            lang,
-            &t(lang, "ui-error-internal"),
-        )
-    }
+    move |e| UiError::internal(lang, "csv export failed", e)
 }
 
 fn csv_bytes(w: csv::Writer<Vec<u8>>, lang: Language) -> Result<Vec<u8>, UiError> {
-    w.into_inner().map_err(|e| {
-        tracing::error!(error = %e, "csv export failed");
-        UiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            lang,
-            &t(lang, "ui-error-internal"),
-        )
-    })
+    w.into_inner()
+        .map_err(|e| UiError::internal(lang, "csv export failed", e))
 }
 
 fn opt_num(c: &Cell, f: impl Fn(u32, u32, u32) -> String) -> String {

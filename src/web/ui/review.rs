@@ -631,14 +631,8 @@ async fn export_csv(
 ) -> Result<Response, UiError> {
     let lang = me.lang;
     let (asked, result, cx) = run(&s, &me, &p).await?;
-    let body = csv_body(lang, &result, &cx).map_err(|e| {
-        tracing::error!(error = %e, "review csv failed");
-        UiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            lang,
-            &t(lang, "ui-error-internal"),
-        )
-    })?;
+    let body = csv_body(lang, &result, &cx)
+        .map_err(|e| UiError::internal(lang, "review csv failed", e))?;
     let name = format!(
         "paminn-{}-{}-{}-{}.csv",
         t(lang, "ui-review-csv-name"),
@@ -680,16 +674,11 @@ fn csv_body(lang: Language, r: &ReviewResult, cx: &Context) -> anyhow::Result<Ve
     Ok(w.into_inner()?)
 }
 
+/// The review as the page asked for it (hidden fields), with the note.
 #[derive(Deserialize)]
 struct RecordForm {
-    selection: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    person: Option<String>,
-    participant: Option<String>,
-    unit: Option<String>,
-    n: Option<String>,
-    seed: Option<String>,
+    #[serde(flatten)]
+    params: ReviewParams,
     #[serde(default)]
     note: String,
 }
@@ -700,16 +689,6 @@ async fn record_review(
 ) -> Result<Response, UiError> {
     let (me, f) = (p.me, p.form);
     let lang = me.lang;
-    let params = ReviewParams {
-        selection: f.selection,
-        from: f.from,
-        to: f.to,
-        person: f.person,
-        participant: f.participant,
-        unit: f.unit,
-        n: f.n,
-        seed: f.seed,
-    };
     if f.note.trim().is_empty() {
         return Err(UiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -717,7 +696,7 @@ async fn record_review(
             &t(lang, "ui-review-note-needed"),
         ));
     }
-    let (asked, result, _) = run(&s, &me, &params).await?;
+    let (asked, result, _) = run(&s, &me, &f.params).await?;
     let filters = serde_json::json!({
         "person": (!asked.person.is_empty()).then_some(&asked.person),
         "participant": asked.q.participant,
