@@ -180,6 +180,34 @@ pub(crate) async fn exchange<T: DeserializeOwned>(
     })
 }
 
+/// A form post with HTTP Basic auth, and the status callback (under the
+/// gateway's own field name) when one is configured: how Twilio and 46elks
+/// are asked to send.
+pub(crate) fn form_post<'a>(
+    client: &reqwest::Client,
+    url: &str,
+    (user, password): (&str, &str),
+    mut form: Vec<(&'a str, &'a str)>,
+    callback: Option<(&'a str, &'a str)>,
+) -> reqwest::RequestBuilder {
+    form.extend(callback);
+    client
+        .post(url)
+        .basic_auth(user, Some(password))
+        .form(&form)
+}
+
+/// Logs a message the gateway took (ids and its status only).
+pub(crate) fn log_accepted(
+    gateway: &'static str,
+    outbox_id: OutboxId,
+    gateway_id: &str,
+    status: Option<&str>,
+) {
+    let status = status.unwrap_or("?");
+    tracing::debug!(gateway, outbox_id = %outbox_id, gateway_id, status, "accepted");
+}
+
 #[cfg(test)]
 mod invalid_number_tests {
     use super::says_invalid_number;
@@ -224,6 +252,13 @@ mod config_tests {
             "{shown}"
         );
         assert!(shown.contains("<redacted>") && shown.contains("paminn.example.se"));
+    }
+
+    #[test]
+    fn the_shared_secret_gateways_authenticate_by_the_secret_only() {
+        use super::webhook::assert_shared_secret_only;
+        assert_shared_secret_only(&super::elks46::webhook::Webhook);
+        assert_shared_secret_only(&super::sinch::webhook::Webhook);
     }
 
     #[test]

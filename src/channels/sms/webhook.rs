@@ -120,8 +120,11 @@ pub trait WebhookHandler: Sync {
     /// The gateway's name in the webhook's path and in logs.
     fn name(&self) -> &'static str;
 
-    /// Checks the caller before anything is stored.
-    fn authenticate(&self, cfg: &WebhookConfig, req: &Request<'_>) -> Result<(), AuthError>;
+    /// Checks the caller before anything is stored. By default the
+    /// [`shared_secret`] (a gateway that signs its calls overrides it).
+    fn authenticate(&self, cfg: &WebhookConfig, req: &Request<'_>) -> Result<(), AuthError> {
+        shared_secret(cfg.secret.as_deref(), req)
+    }
 
     /// Reads a body of `kind`; pure, never panics.
     fn parse(&self, kind: Kind, body: &[u8]) -> Result<Event, ParseError>;
@@ -274,6 +277,45 @@ pub fn parse_all(body: &[u8]) -> usize {
         }
     }
     ok
+}
+
+/// The test every shared-secret gateway runs on its handler: the secret
+/// opens as the HTTP Basic password or `?secret=`, nothing else does, and
+/// nothing opens when no secret is configured.
+#[cfg(test)]
+pub(crate) fn assert_shared_secret_only(h: &dyn WebhookHandler) {
+    const SECRET: &str = "s3cret-for-tests-at-least-32-chars";
+    let basic = |password: &str| {
+        let mut h = HeaderMap::new();
+        let v = base64::engine::general_purpose::STANDARD.encode(format!("paminn:{password}"));
+        h.insert("authorization", format!("Basic {v}").parse().unwrap());
+        h
+    };
+    let cfg = WebhookConfig {
+        secret: Some(SECRET.into()),
+        ..Default::default()
+    };
+    let path = format!("/webhooks/sms/{}/inbound", h.name());
+    let auth = |cfg: &WebhookConfig, headers: &HeaderMap, query: Option<&str>| {
+        let req = Request {
+            headers,
+            path_and_query: &path,
+            query,
+            body: b"",
+        };
+        h.authenticate(cfg, &req)
+    };
+    let none = HeaderMap::new();
+    assert_eq!(auth(&cfg, &basic(SECRET), None), Ok(()));
+    let q = format!("secret={SECRET}");
+    assert_eq!(auth(&cfg, &none, Some(&q)), Ok(()));
+    let wrong = Err(AuthError::NotAuthenticated);
+    assert_eq!(auth(&cfg, &basic("guess"), None), wrong);
+    assert_eq!(auth(&cfg, &none, Some("secret=guess")), wrong);
+    assert_eq!(auth(&cfg, &none, None), wrong);
+    // No secret configured: nothing opens.
+    let unset = WebhookConfig::default();
+    assert_eq!(auth(&unset, &basic(""), Some("secret=")), wrong);
 }
 
 #[cfg(test)]

@@ -27,7 +27,8 @@
 //! configurable.
 
 use crate::channels::sms::{
-    account_limits, classify_status, exchange, http_client, says_invalid_number,
+    account_limits, classify_status, exchange, form_post, http_client, log_accepted,
+    says_invalid_number,
 };
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
 use crate::domain::phone::mask_numbers_in;
@@ -131,28 +132,18 @@ impl Transport for Elks46 {
     }
 
     async fn send(&self, msg: &OutgoingMessage) -> Result<Accepted, SendError> {
-        let mut form: Vec<(&str, &str)> = vec![
+        let auth = (self.cfg.username.as_str(), self.cfg.password.as_str());
+        let form = vec![
             ("from", self.cfg.from.as_str()),
             ("to", msg.to.as_str()),
             ("message", msg.body.as_str()),
             ("dontlog", "message"),
         ];
-        if let Some(cb) = &self.cfg.status_callback {
-            form.push(("whendelivered", cb.as_str()));
-        }
-        let request = self
-            .client
-            .post(&self.url)
-            .basic_auth(&self.cfg.username, Some(&self.cfg.password))
-            .form(&form);
+        let callback = self.cfg.status_callback.as_deref();
+        let callback = callback.map(|cb| ("whendelivered", cb));
+        let request = form_post(&self.client, &self.url, auth, form, callback);
         let created: Created = exchange(request, NAME, msg.outbox_id, classify).await?;
-        tracing::debug!(
-            gateway = NAME,
-            outbox_id = %msg.outbox_id,
-            gateway_id = %created.id,
-            status = created.status.as_deref().unwrap_or("?"),
-            "accepted"
-        );
+        log_accepted(NAME, msg.outbox_id, &created.id, created.status.as_deref());
         Ok(Accepted {
             gateway_id: created.id,
             parts: created.parts,

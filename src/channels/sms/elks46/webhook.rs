@@ -6,10 +6,8 @@
 //! statuses are the shared vocabulary; the answer is an empty 200.
 
 use super::NAME;
-use crate::channels::sms::WebhookConfig;
 use crate::channels::sms::webhook::{
-    AuthError, Event, Kind, ParseError, Request, WebhookHandler, form_fields, inbound_event,
-    shared_secret, status_event,
+    Event, Kind, ParseError, WebhookHandler, form_fields, inbound_event, status_event,
 };
 
 /// 46elks' side of the webhooks.
@@ -19,10 +17,6 @@ pub struct Webhook;
 impl WebhookHandler for Webhook {
     fn name(&self) -> &'static str {
         NAME
-    }
-
-    fn authenticate(&self, cfg: &WebhookConfig, req: &Request<'_>) -> Result<(), AuthError> {
-        shared_secret(cfg.secret.as_deref(), req)
     }
 
     fn parse(&self, kind: Kind, body: &[u8]) -> Result<Event, ParseError> {
@@ -39,54 +33,6 @@ mod tests {
     use super::*;
     use crate::channels::sms::webhook::Reply;
     use crate::domain::OutboxStatus;
-    use base64::Engine as _;
-    use reqwest::header::HeaderMap;
-
-    const SECRET: &str = "s3cret-for-tests-at-least-32-chars";
-
-    fn cfg() -> WebhookConfig {
-        WebhookConfig {
-            secret: Some(SECRET.into()),
-            ..Default::default()
-        }
-    }
-
-    fn basic(password: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        let v = base64::engine::general_purpose::STANDARD.encode(format!("paminn:{password}"));
-        h.insert("authorization", format!("Basic {v}").parse().unwrap());
-        h
-    }
-
-    fn auth(headers: &HeaderMap, query: Option<&str>) -> Result<(), AuthError> {
-        let req = Request {
-            headers,
-            path_and_query: "/webhooks/sms/46elks/inbound",
-            query,
-            body: b"id=s1",
-        };
-        Webhook.authenticate(&cfg(), &req)
-    }
-
-    #[test]
-    fn authenticates_by_the_shared_secret_only() {
-        let none = HeaderMap::new();
-        assert_eq!(auth(&basic(SECRET), None), Ok(()));
-        let q = format!("secret={SECRET}");
-        assert_eq!(auth(&none, Some(&q)), Ok(()));
-        let wrong = Err(AuthError::NotAuthenticated);
-        assert_eq!(auth(&basic("guess"), None), wrong);
-        assert_eq!(auth(&none, Some("secret=guess")), wrong);
-        assert_eq!(auth(&none, None), wrong);
-        // No secret configured: nothing opens.
-        let req = Request {
-            headers: &basic(""),
-            path_and_query: "/",
-            query: Some("secret="),
-            body: b"",
-        };
-        assert_eq!(Webhook.authenticate(&WebhookConfig::default(), &req), wrong);
-    }
 
     #[test]
     fn inbound_and_status_fields() {

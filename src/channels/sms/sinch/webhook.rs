@@ -7,10 +7,8 @@
 //! statuses are the shared vocabulary; the answer is an empty 200.
 
 use super::NAME;
-use crate::channels::sms::WebhookConfig;
 use crate::channels::sms::webhook::{
-    AuthError, Event, Fields, Kind, ParseError, Request, WebhookHandler, inbound_event,
-    shared_secret, status_event,
+    Event, Fields, Kind, ParseError, WebhookHandler, inbound_event, status_event,
 };
 use serde_json::Value;
 
@@ -43,10 +41,6 @@ impl WebhookHandler for Webhook {
         NAME
     }
 
-    fn authenticate(&self, cfg: &WebhookConfig, req: &Request<'_>) -> Result<(), AuthError> {
-        shared_secret(cfg.secret.as_deref(), req)
-    }
-
     fn parse(&self, kind: Kind, body: &[u8]) -> Result<Event, ParseError> {
         let f = fields(body)?;
         match kind {
@@ -70,43 +64,6 @@ mod tests {
     use super::*;
     use crate::channels::sms::webhook::Reply;
     use crate::domain::OutboxStatus;
-    use base64::Engine as _;
-    use reqwest::header::HeaderMap;
-
-    const SECRET: &str = "s3cret-for-tests-at-least-32-chars";
-
-    fn auth(headers: &HeaderMap, query: Option<&str>) -> Result<(), AuthError> {
-        let cfg = WebhookConfig {
-            secret: Some(SECRET.into()),
-            ..Default::default()
-        };
-        let req = Request {
-            headers,
-            path_and_query: "/webhooks/sms/sinch/status",
-            query,
-            body: b"{}",
-        };
-        Webhook.authenticate(&cfg, &req)
-    }
-
-    fn basic(password: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        let v = base64::engine::general_purpose::STANDARD.encode(format!("paminn:{password}"));
-        h.insert("authorization", format!("Basic {v}").parse().unwrap());
-        h
-    }
-
-    #[test]
-    fn authenticates_by_the_shared_secret_only() {
-        let none = HeaderMap::new();
-        assert_eq!(auth(&basic(SECRET), None), Ok(()));
-        let q = format!("secret={SECRET}");
-        assert_eq!(auth(&none, Some(&q)), Ok(()));
-        let wrong = Err(AuthError::NotAuthenticated);
-        assert_eq!(auth(&basic("guess"), None), wrong);
-        assert_eq!(auth(&none, Some("secret=guess")), wrong);
-        assert_eq!(auth(&none, None), wrong);
-    }
 
     #[test]
     fn inbound_and_status_fields() {

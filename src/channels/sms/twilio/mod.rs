@@ -26,7 +26,9 @@
 //! phone number are masked with [`mask_numbers_in`] before a text leaves
 //! this module. Only ids, codes and statuses are logged.
 
-use crate::channels::sms::{account_limits, classify_status, exchange, http_client};
+use crate::channels::sms::{
+    account_limits, classify_status, exchange, form_post, http_client, log_accepted,
+};
 use crate::channels::{Accepted, Limits, OutgoingMessage, SendError, Transport};
 use crate::domain::phone::mask_numbers_in;
 use async_trait::async_trait;
@@ -186,27 +188,17 @@ impl Transport for Twilio {
     }
 
     async fn send(&self, msg: &OutgoingMessage) -> Result<Accepted, SendError> {
-        let mut form: Vec<(&str, &str)> = vec![
+        let auth = (self.cfg.account_sid.as_str(), self.cfg.auth_token.as_str());
+        let form = vec![
             ("To", msg.to.as_str()),
             ("From", self.cfg.from.as_str()),
             ("Body", msg.body.as_str()),
         ];
-        if let Some(cb) = &self.cfg.status_callback {
-            form.push(("StatusCallback", cb.as_str()));
-        }
-        let request = self
-            .client
-            .post(&self.url)
-            .basic_auth(&self.cfg.account_sid, Some(&self.cfg.auth_token))
-            .form(&form);
+        let callback = self.cfg.status_callback.as_deref();
+        let callback = callback.map(|cb| ("StatusCallback", cb));
+        let request = form_post(&self.client, &self.url, auth, form, callback);
         let created: Created = exchange(request, NAME, msg.outbox_id, classify).await?;
-        tracing::debug!(
-            gateway = NAME,
-            outbox_id = %msg.outbox_id,
-            gateway_id = %created.sid,
-            status = created.status.as_deref().unwrap_or("?"),
-            "accepted"
-        );
+        log_accepted(NAME, msg.outbox_id, &created.sid, created.status.as_deref());
         let cost = cost(created.price.as_ref());
         Ok(Accepted {
             gateway_id: created.sid,
