@@ -3,7 +3,7 @@
 //! (newest first, by actor and action). Admins only; everyone else gets 403.
 
 use super::monitoring::Opt;
-use super::{Me, Posted, Ui, UiError, local_dt, render, see_other, t, ta};
+use super::{Me, Posted, Ui, UiError, engine_err, local_dt, render, see_other, t, ta};
 use crate::domain::access::{Action, Password};
 use crate::domain::{Language, Role, StaffId, UnitId};
 use crate::error::Error;
@@ -18,7 +18,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::Utc;
-use chrono_tz::Tz;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -34,10 +33,6 @@ pub fn router() -> Router<AppState> {
 
 /// Audit rows per page.
 pub const AUDIT_PAGE: i64 = 50;
-
-fn db(lang: Language) -> impl Fn(Error) -> UiError + Copy {
-    move |e| UiError::from_engine(e, lang)
-}
 
 struct StaffView {
     id: i64,
@@ -114,11 +109,13 @@ async fn load(
     s: &AppState,
     lang: Language,
 ) -> Result<(Vec<Staff>, Vec<Unit>, HashMap<StaffId, i64>), UiError> {
-    let mut c = s.engine.db.conn().await.map_err(db(lang))?;
+    let mut c = s.engine.db.conn().await.map_err(engine_err(lang))?;
     Ok((
-        staff::list(&mut c).await.map_err(db(lang))?,
-        units::list(&mut c).await.map_err(db(lang))?,
-        ui_admin::caseloads(&mut c).await.map_err(db(lang))?,
+        staff::list(&mut c).await.map_err(engine_err(lang))?,
+        units::list(&mut c).await.map_err(engine_err(lang))?,
+        ui_admin::caseloads(&mut c)
+            .await
+            .map_err(engine_err(lang))?,
     ))
 }
 
@@ -233,7 +230,7 @@ async fn staff_page(
     let mut notes = Notes::default();
     let who = match q.who.as_deref().and_then(|w| w.parse::<i64>().ok()) {
         Some(id) => {
-            let mut c = s.engine.db.conn().await.map_err(db(lang))?;
+            let mut c = s.engine.db.conn().await.map_err(engine_err(lang))?;
             staff::get(&mut c, StaffId::from_db(id)).await.ok()
         }
         None => None,
@@ -250,10 +247,10 @@ async fn staff_page(
         };
         notes.message = key.map(|k| ta(lang, k, &[("name", w.name.clone())]));
         if done == "deactivated" {
-            let mut c = s.engine.db.conn().await.map_err(db(lang))?;
+            let mut c = s.engine.db.conn().await.map_err(engine_err(lang))?;
             let n = ui_admin::caseloads(&mut c)
                 .await
-                .map_err(db(lang))?
+                .map_err(engine_err(lang))?
                 .get(&w.id)
                 .copied()
                 .unwrap_or(0);
@@ -348,7 +345,7 @@ async fn create_staff(
     s.engine
         .set_password(created.id, &password, None, &me.actor(), now)
         .await
-        .map_err(db(lang))?;
+        .map_err(engine_err(lang))?;
     Ok(see_other(&format!(
         "/staff?done=created&who={}#staff-{}",
         created.id, created.id
@@ -356,10 +353,10 @@ async fn create_staff(
 }
 
 async fn target(s: &AppState, lang: Language, id: i64) -> Result<Staff, UiError> {
-    let mut c = s.engine.db.conn().await.map_err(db(lang))?;
+    let mut c = s.engine.db.conn().await.map_err(engine_err(lang))?;
     staff::get(&mut c, StaffId::from_db(id))
         .await
-        .map_err(db(lang))
+        .map_err(engine_err(lang))
 }
 
 #[derive(Deserialize)]
@@ -390,7 +387,7 @@ async fn set_password(
     s.engine
         .set_password(who.id, &password, keep, &me.actor(), Utc::now())
         .await
-        .map_err(db(lang))?;
+        .map_err(engine_err(lang))?;
     Ok(see_other(&format!(
         "/staff?done=password&who={id}#staff-{id}"
     )))
@@ -446,7 +443,7 @@ async fn set_external_id(
             };
             staff_response(&s, &me, notes, StatusCode::CONFLICT).await
         }
-        Err(e) => Err(db(lang)(e)),
+        Err(e) => Err(engine_err(lang)(e)),
     }
 }
 
@@ -498,10 +495,10 @@ async fn set_role(
         }
         Err(Error::Conflict(_)) => {
             let n = {
-                let mut c = s.engine.db.conn().await.map_err(db(lang))?;
+                let mut c = s.engine.db.conn().await.map_err(engine_err(lang))?;
                 ui_admin::caseloads(&mut c)
                     .await
-                    .map_err(db(lang))?
+                    .map_err(engine_err(lang))?
                     .get(&who.id)
                     .copied()
                     .unwrap_or(0)
@@ -553,7 +550,7 @@ async fn set_active(
     s.engine
         .set_staff_active(who.id, active, &me.actor(), Utc::now())
         .await
-        .map_err(db(lang))?;
+        .map_err(engine_err(lang))?;
     let done = if active { "reactivated" } else { "deactivated" };
     Ok(see_other(&format!(
         "/staff?done={done}&who={id}#staff-{id}"
@@ -698,19 +695,14 @@ async fn audit_page(
         before: q.before.as_deref().and_then(|b| b.parse().ok()),
     };
     let mut rows: Vec<AuditRow> = {
-        let mut c = s.engine.db.conn().await.map_err(db(lang))?;
+        let mut c = s.engine.db.conn().await.map_err(engine_err(lang))?;
         ui_admin::audit_page(&mut c, &filter, AUDIT_PAGE + 1)
             .await
-            .map_err(db(lang))?
+            .map_err(engine_err(lang))?
     };
     let more = rows.len() as i64 > AUDIT_PAGE;
     rows.truncate(AUDIT_PAGE as usize);
-    let tz: Tz = me
-        .staff
-        .unit_id
-        .and_then(|u| unit_list.iter().find(|x| x.id == u))
-        .map(|u| u.time_zone)
-        .unwrap_or(chrono_tz::Europe::Stockholm);
+    let tz = me.own_tz(&unit_list);
     let link = |before: Option<i64>| {
         let mut ser = form_urlencoded::Serializer::new(String::new());
         if !typed_actor.is_empty() {

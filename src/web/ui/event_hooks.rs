@@ -4,10 +4,10 @@
 //! in a URL), switch on/off, and the recent deliveries (status, attempts,
 //! the last answer's code; never a body) with "Skicka igen".
 
-use super::{Me, Posted, Ui, UiError, local_dt, render, see_other, t};
+use super::{Me, Posted, Ui, UiError, engine_err, local_dt, render, see_other, t};
+use crate::domain::UnitId;
 use crate::domain::access::Action;
 use crate::domain::event_hooks::HookEvent;
-use crate::domain::{Language, UnitId};
 use crate::engine::event_hooks::EndpointForm;
 use crate::error::Error;
 use crate::store::event_hooks as store;
@@ -20,7 +20,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::Utc;
-use chrono_tz::Tz;
 use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
@@ -98,27 +97,18 @@ struct Notes {
     unit: Option<i64>,
 }
 
-fn db(lang: Language) -> impl Fn(Error) -> UiError + Copy {
-    move |e| UiError::from_engine(e, lang)
-}
-
 async fn respond(s: &AppState, me: &Me, n: Notes, status: StatusCode) -> Result<Response, UiError> {
     let lang = me.lang;
-    let mut c = s.engine.db.conn().await.map_err(db(lang))?;
-    let unit_list = units::list(&mut c).await.map_err(db(lang))?;
+    let mut c = s.engine.db.conn().await.map_err(engine_err(lang))?;
+    let unit_list = units::list(&mut c).await.map_err(engine_err(lang))?;
     let endpoints = store::list_endpoints(&mut c, None)
         .await
-        .map_err(db(lang))?;
+        .map_err(engine_err(lang))?;
     let deliveries = store::recent(&mut c, None, RECENT)
         .await
-        .map_err(db(lang))?;
+        .map_err(engine_err(lang))?;
     drop(c);
-    let tz: Tz = me
-        .staff
-        .unit_id
-        .and_then(|u| unit_list.iter().find(|x| x.id == u))
-        .map(|u| u.time_zone)
-        .unwrap_or(chrono_tz::Europe::Stockholm);
+    let tz = me.own_tz(&unit_list);
     let unit_name = |u: UnitId| {
         unit_list
             .iter()
@@ -372,7 +362,7 @@ async fn set_enabled(
     s.engine
         .set_event_hook_enabled(&me.actor(), Utc::now(), id, on)
         .await
-        .map_err(db(me.lang))?;
+        .map_err(engine_err(me.lang))?;
     Ok(see_other(if on {
         "/event-hooks?done=enabled"
     } else {
@@ -393,6 +383,6 @@ async fn resend(
     s.engine
         .resend_event_hook_delivery(&me.actor(), Utc::now(), id)
         .await
-        .map_err(db(me.lang))?;
+        .map_err(engine_err(me.lang))?;
     Ok(see_other("/event-hooks?done=resent#deliveries"))
 }

@@ -180,6 +180,14 @@ pub struct Me {
 }
 
 impl Me {
+    /// The time zone of the viewer's own unit among `units`; Stockholm's
+    /// for staff of no unit.
+    pub fn own_tz(&self, units: &[crate::store::units::Unit]) -> Tz {
+        self.staff
+            .unit_id
+            .and_then(|u| units.iter().find(|x| x.id == u))
+            .map_or(chrono_tz::Europe::Stockholm, |u| u.time_zone)
+    }
     pub fn actor(&self) -> Actor {
         Actor(format!("staff:{}", self.staff.id))
     }
@@ -336,6 +344,22 @@ pub async fn hidden_for(
         .filter(|(_, named)| !access::shows(viewer, true, named))
         .map(|(p, _)| p)
         .collect())
+}
+
+/// An engine error in the viewer's language, for `map_err`.
+pub(crate) fn engine_err(lang: Language) -> impl Fn(Error) -> UiError + Copy {
+    move |e| UiError::from_engine(e, lang)
+}
+
+/// One read of the store (not audited: nothing of a case record), its
+/// errors in the viewer's language.
+pub(crate) async fn read_store<T>(
+    s: &AppState,
+    lang: Language,
+    read: impl AsyncFnOnce(&mut crate::store::Conn) -> crate::error::Result<T>,
+) -> Result<T, UiError> {
+    let mut c = s.engine.db.conn().await.map_err(engine_err(lang))?;
+    read(&mut c).await.map_err(engine_err(lang))
 }
 
 /// A query parameter as typed, trimmed; `None` when absent or blank.
@@ -746,17 +770,7 @@ pub async fn appointment_case(
     me: &Me,
     id: AppointmentId,
 ) -> Result<(Appointment, Participant, CaseAccess), UiError> {
-    let a = {
-        let mut c = s
-            .engine
-            .db
-            .conn()
-            .await
-            .map_err(|e| UiError::from_engine(e, me.lang))?;
-        appointments::get(&mut c, id)
-            .await
-            .map_err(|e| UiError::from_engine(e, me.lang))?
-    };
+    let a = read_store(s, me.lang, async |c| appointments::get(c, id).await).await?;
     let (p, access) = case(s, me, a.participant_id, false).await?;
     Ok((a, p, access))
 }

@@ -7,7 +7,7 @@
 //!
 //! Also the unit scope the settings pages share ([`scope`]).
 
-use super::{Me, Ui, UiError, given, local_date, render_refused, t, ta};
+use super::{Me, Ui, UiError, given, local_date, read_store, render_refused, t, ta};
 use crate::domain::access::{self, Action};
 use crate::domain::gates::SuppressReason;
 use crate::domain::schedule::resolve_local;
@@ -82,17 +82,7 @@ pub(super) async fn scope(
     {
         return Err(UiError::forbidden(me.lang));
     }
-    let list = {
-        let mut c = s
-            .engine
-            .db
-            .conn()
-            .await
-            .map_err(|e| UiError::from_engine(e, me.lang))?;
-        units::list(&mut c)
-            .await
-            .map_err(|e| UiError::from_engine(e, me.lang))?
-    };
+    let list = read_store(s, me.lang, async |c| units::list(c).await).await?;
     let find = |id: UnitId| list.iter().find(|u| u.id == id).cloned();
     let own = me.viewer.unit.and_then(find);
     let unit = match asked {

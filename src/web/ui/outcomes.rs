@@ -16,7 +16,7 @@ use super::monitoring::{
     ChartSpec, Scope, csv_download, excel_csv, line_chart, render_chart, scope,
 };
 use super::participants::label;
-use super::{Me, Posted, Ui, UiError, given, render, render_refused, see_other, t, ta};
+use super::{Me, Posted, Ui, UiError, given, read_store, render, render_refused, see_other, t, ta};
 use crate::domain::access::Action;
 use crate::domain::outcomes::{Cell, DEFAULT_MIN_PEOPLE, Interval, Suppressed};
 use crate::domain::schedule::resolve_local;
@@ -566,17 +566,7 @@ async fn trials(
         .trial_results(&me.actor(), now, unit, DEFAULT_MIN_PEOPLE)
         .await
         .map_err(|e| UiError::from_engine(e, lang))?;
-    let standard = {
-        let mut c = s
-            .engine
-            .db
-            .conn()
-            .await
-            .map_err(|e| UiError::from_engine(e, lang))?;
-        rules::list(&mut c, unit)
-            .await
-            .map_err(|e| UiError::from_engine(e, lang))?
-    };
+    let standard = read_store(s, lang, async |c| rules::list(c, unit).await).await?;
     let kinds = AppointmentKind::ALL
         .iter()
         .map(|k| KindOpt {
@@ -695,18 +685,9 @@ async fn create_trial(
     let sc = unit_scope(&s, &me, Some(f.unit.as_str())).await?;
     let (unit, _, _) = unit_of(&sc);
     let standard = match f.kind.parse::<AppointmentKind>() {
-        Ok(k) => {
-            let mut c = s
-                .engine
-                .db
-                .conn()
-                .await
-                .map_err(|e| UiError::from_engine(e, lang))?;
-            rules::get(&mut c, unit, k)
-                .await
-                .map_err(|e| UiError::from_engine(e, lang))?
-                .map(|r| r.offsets)
-        }
+        Ok(k) => read_store(&s, lang, async |c| rules::get(c, unit, k).await)
+            .await?
+            .map(|r| r.offsets),
         Err(_) => None,
     };
     let req = match parse_form(lang, &f, standard.as_deref()) {

@@ -17,14 +17,15 @@ mod edit;
 mod messages;
 mod timeline;
 
-use super::{Me, Posted, Ui, UiError, local_date, render, render_refused, see_other, t};
+use super::{
+    Me, Posted, Ui, UiError, engine_err, local_date, render, render_refused, see_other, t,
+};
 use crate::domain::access::{Action, CaseAccess};
 use crate::domain::{
     ChannelKind, ChannelSet, Language, ParticipantStatus, PhoneNumber, Role, StaffId, UnitId,
     phone::PhoneError,
 };
 use crate::engine::Actor;
-use crate::error::Error;
 use crate::store::participants::{NewParticipant, parse_first_name};
 use crate::store::ui_participants::{self as store, LotsOption};
 use crate::store::units;
@@ -53,11 +54,6 @@ pub fn router() -> Router<AppState> {
 /// An id from the path; anything else is "not found".
 fn parse_id<T: FromStr>(s: &str, lang: Language) -> Result<T, UiError> {
     s.parse().map_err(|_| UiError::not_found(lang))
-}
-
-/// An engine error as a page in the viewer's language.
-fn engine_err(lang: Language) -> impl Fn(Error) -> UiError {
-    move |e| UiError::from_engine(e, lang)
 }
 
 /// The label of a closed-vocabulary value: `ui-participants-<what>-<value>`;

@@ -9,7 +9,9 @@
 //! protected here and name who may see them: once protected, the case
 //! record itself is closed to an admin who is not named.
 
-use super::{Me, Posted, Ui, UiError, action_name, given, local_dt, render, see_other, t, ta};
+use super::{
+    Me, Posted, Ui, UiError, action_name, engine_err, given, local_dt, render, see_other, t, ta,
+};
 use crate::domain::access::Action;
 use crate::domain::spreadsheet::cell;
 use crate::domain::{Language, ParticipantId, ReviewSelection, Role, StaffId, UnitId};
@@ -173,10 +175,6 @@ fn parse(p: &ReviewParams, tz: Tz, now: DateTime<Utc>, lang: Language) -> Result
     })
 }
 
-fn db(lang: Language) -> impl Fn(crate::error::Error) -> UiError + Copy {
-    move |e| UiError::from_engine(e, lang)
-}
-
 /// What every view of the review needs besides the rows.
 struct Context {
     tz: Tz,
@@ -188,21 +186,20 @@ struct Context {
 
 async fn context(s: &AppState, me: &Me) -> Result<Context, UiError> {
     let lang = me.lang;
-    let mut c = s.engine.db.conn().await.map_err(db(lang))?;
-    let staff = crate::store::staff::list(&mut c).await.map_err(db(lang))?;
-    let units = crate::store::units::list(&mut c).await.map_err(db(lang))?;
+    let mut c = s.engine.db.conn().await.map_err(engine_err(lang))?;
+    let staff = crate::store::staff::list(&mut c)
+        .await
+        .map_err(engine_err(lang))?;
+    let units = crate::store::units::list(&mut c)
+        .await
+        .map_err(engine_err(lang))?;
     let tokens = crate::store::tokens::list(&mut c)
         .await
-        .map_err(db(lang))?
+        .map_err(engine_err(lang))?
         .into_iter()
         .map(|t| (t.id, t.name))
         .collect();
-    let tz = me
-        .staff
-        .unit_id
-        .and_then(|u| units.iter().find(|x| x.id == u))
-        .map(|u| u.time_zone)
-        .unwrap_or(chrono_tz::Europe::Stockholm);
+    let tz = me.own_tz(&units);
     Ok(Context {
         tz,
         staff,
@@ -373,7 +370,7 @@ async fn run(
         .engine
         .review(&me.actor(), Utc::now(), &asked.q)
         .await
-        .map_err(db(me.lang))?;
+        .map_err(engine_err(me.lang))?;
     Ok((asked, result, cx))
 }
 
@@ -466,7 +463,7 @@ async fn review_page(
         .engine
         .reviews(PAST_REVIEWS)
         .await
-        .map_err(db(lang))?
+        .map_err(engine_err(lang))?
         .into_iter()
         .map(|r| PastView {
             at: local_dt(lang, r.at, cx.tz),
@@ -485,10 +482,10 @@ async fn review_page(
         .collect();
     let may_protect = me.may(Action::Protect);
     let protected = if may_protect {
-        let mut c = s.engine.db.conn().await.map_err(db(lang))?;
+        let mut c = s.engine.db.conn().await.map_err(engine_err(lang))?;
         let mut list: Vec<_> = crate::store::protection::all(&mut c)
             .await
-            .map_err(db(lang))?
+            .map_err(engine_err(lang))?
             .into_iter()
             .collect();
         list.sort_by_key(|(p, _)| *p);
@@ -720,7 +717,7 @@ async fn record_review(
             },
         )
         .await
-        .map_err(db(lang))?;
+        .map_err(engine_err(lang))?;
     Ok(see_other(&format!(
         "/review?{}&done=recorded#past",
         asked.query_string()
@@ -763,7 +760,7 @@ async fn set_protection(
     s.engine
         .set_protection(&actor, Utc::now(), id, f.protected.is_some(), &named)
         .await
-        .map_err(db(lang))?;
+        .map_err(engine_err(lang))?;
     Ok(see_other(&format!("/review?done={id}#protect")))
 }
 

@@ -7,7 +7,7 @@
 
 use super::monitoring::{Scope, UnitOption, scope, unit_options};
 use super::unit_templates::{self, UnitTemplateRow};
-use super::{Me, Posted, Ui, UiError, render_refused, see_other, t, ta};
+use super::{Me, Posted, Ui, UiError, read_store, render_refused, see_other, t, ta};
 use crate::channels::sms::gsm7::{self, Encoding};
 use crate::domain::access::{self, Action};
 use crate::domain::schedule::{QuietHours, resolve_local};
@@ -101,17 +101,7 @@ async fn settings_page(
 ) -> Result<Response, UiError> {
     let lang = me.lang;
     let unit = sc.unit.as_ref().ok_or_else(|| UiError::not_found(lang))?;
-    let stored = {
-        let mut c = s
-            .engine
-            .db
-            .conn()
-            .await
-            .map_err(|e| UiError::from_engine(e, lang))?;
-        rules::list(&mut c, unit.id)
-            .await
-            .map_err(|e| UiError::from_engine(e, lang))?
-    };
+    let stored = read_store(s, lang, async |c| rules::list(c, unit.id).await).await?;
     let (mut rule_refused, mut unit_refused) = (None, None);
     match refused {
         Some(Refused::Rule(r)) => rule_refused = Some(r),

@@ -12,7 +12,7 @@
 
 use super::monitoring::{Scope, scope};
 use super::settings::{Check, check};
-use super::{Me, Posted, Ui, UiError, render_refused, see_other, t, ta};
+use super::{Me, Posted, Ui, UiError, read_store, render_refused, see_other, t, ta};
 use crate::domain::access::Action;
 use crate::domain::schedule::resolve_local;
 use crate::domain::template::{
@@ -207,17 +207,7 @@ pub(crate) async fn unit_rows(
     tz: Tz,
     ui: Language,
 ) -> Result<Vec<UnitTemplateRow>, UiError> {
-    let stored = {
-        let mut c = s
-            .engine
-            .db
-            .conn()
-            .await
-            .map_err(|e| UiError::from_engine(e, ui))?;
-        templates::list(&mut c, unit)
-            .await
-            .map_err(|e| UiError::from_engine(e, ui))?
-    };
+    let stored = read_store(s, ui, async |c| templates::list(c, unit).await).await?;
     let sample = SampleValues::new(Utc::now(), tz);
     let mut rows = Vec::new();
     for key in TemplateKey::ALL {
@@ -319,17 +309,7 @@ async fn edit(
 ) -> Result<Response, UiError> {
     let ui = me.lang;
     let unit = sc.unit.as_ref().ok_or_else(|| UiError::not_found(ui))?;
-    let stored = {
-        let mut c = s
-            .engine
-            .db
-            .conn()
-            .await
-            .map_err(|e| UiError::from_engine(e, ui))?;
-        templates::get(&mut c, unit.id, key, lang)
-            .await
-            .map_err(|e| UiError::from_engine(e, ui))?
-    };
+    let stored = read_store(s, ui, async |c| templates::get(c, unit.id, key, lang).await).await?;
     let custom = stored.is_some();
     let body = typed.unwrap_or_else(|| {
         stored

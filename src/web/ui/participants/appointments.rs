@@ -221,24 +221,12 @@ fn page_for(
     form: ApptForm,
     errors: Errors,
 ) -> ApptPage {
-    page_asking(me, p, access, existing, form, errors, Questions::default())
-}
-
-fn page_asking(
-    me: &Me,
-    p: &Participant,
-    access: CaseAccess,
-    existing: Option<&Appointment>,
-    form: ApptForm,
-    errors: Errors,
-    questions: Questions,
-) -> ApptPage {
     let ui = me.ui(&format!("/participants/{}", p.id));
     let kind = form.kind.parse().ok();
     let full = access == CaseAccess::Full;
     ApptPage {
         folds: fold_options(&form, p.time_zone, me.lang),
-        questions,
+        questions: Questions::default(),
         participant_id: p.id.to_string(),
         name: p.first_name.clone(),
         appointment_id: existing.map(|a| a.id.to_string()),
@@ -347,6 +335,20 @@ fn parse_local(f: &ApptForm, tz: Tz, lang: Language, errors: &mut Errors) -> Opt
     }
 }
 
+/// A duration as typed: whole minutes from 1 to 24 hours, or an error on
+/// the field.
+fn parse_duration(typed: &str, lang: Language, errors: &mut Errors) -> Option<i64> {
+    typed
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|d| (1..=24 * 60).contains(d))
+        .or_else(|| {
+            errors.add("duration", t(lang, "ui-participants-error-duration"));
+            None
+        })
+}
+
 fn parse_time(s: &str) -> Result<NaiveTime, ()> {
     let s = s.trim();
     NaiveTime::parse_from_str(s, "%H:%M")
@@ -369,15 +371,7 @@ fn parse_form(f: &ApptForm, tz: Tz, lang: Language, time_only: bool) -> Result<P
     let duration = if time_only {
         Some(60)
     } else {
-        f.duration
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|d| (1..=24 * 60).contains(d))
-            .or_else(|| {
-                errors.add("duration", t(lang, "ui-participants-error-duration"));
-                None
-            })
+        parse_duration(&f.duration, lang, &mut errors)
     };
     let long = |v: &str, max: usize, field: &'static str, errors: &mut Errors| {
         if v.trim().chars().count() > max {
@@ -471,15 +465,10 @@ async fn create(
     );
     if must_ask {
         return Ok(with_status(
-            render(&page_asking(
-                &me,
-                &p,
-                access,
-                None,
-                f,
-                Errors::default(),
+            render(&ApptPage {
                 questions,
-            )),
+                ..page_for(&me, &p, access, None, f, Errors::default())
+            }),
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
     }
@@ -669,15 +658,10 @@ async fn update(
     // Only a new time or length asks again about what was there before.
     if must_ask && (parsed.starts_at != a.starts_at || duration != a.duration_min) {
         return Ok(with_status(
-            render(&page_asking(
-                &me,
-                &p,
-                access,
-                Some(&a),
-                f,
-                Errors::default(),
+            render(&ApptPage {
                 questions,
-            )),
+                ..page_for(&me, &p, access, Some(&a), f, Errors::default())
+            }),
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
     }
@@ -1056,16 +1040,7 @@ fn parse_series(
             _ => None,
         }
     };
-    let duration = f
-        .duration
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|d| (1..=24 * 60).contains(d))
-        .or_else(|| {
-            errors.add("duration", t(lang, "ui-participants-error-duration"));
-            None
-        });
+    let duration = parse_duration(&f.duration, lang, &mut errors);
     if f.location.trim().chars().count() > 200 {
         errors.add("location", t(lang, "ui-participants-error-too-long"));
     }
