@@ -77,7 +77,7 @@ pub fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use utoipa::OpenApi;
     use utoipa_axum::router::OpenApiRouter;
     use utoipa_axum::routes;
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(list_participants, create_participant))
         .routes(routes!(get_participant))
         .routes(routes!(get_journal))
@@ -94,7 +94,47 @@ pub fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(list_tasks))
         .routes(routes!(task_done))
         .routes(routes!(task_reopen))
-        .split_for_parts()
+        .split_for_parts();
+    token_refusals(&mut doc);
+    (routes, doc)
+}
+
+/// The refusals of [`authenticate`], which answers before any handler
+/// does, documented on every operation it guards: 401 on all of them, 403
+/// on every write (a read-only token).
+fn token_refusals(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let refusal = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ApiErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            (&mut item.get, false),
+            (&mut item.post, true),
+            (&mut item.put, true),
+            (&mut item.patch, true),
+            (&mut item.delete, true),
+        ];
+        for (op, write) in ops {
+            let Some(op) = op else { continue };
+            let responses = &mut op.responses.responses;
+            responses.insert(
+                "401".into(),
+                refusal("No token, or an expired or revoked one").into(),
+            );
+            if write {
+                responses.insert("403".into(), refusal("The token may only read").into());
+            }
+        }
+    }
 }
 
 /// The OpenAPI document (`GET /api/v1/openapi.json`).
@@ -503,7 +543,6 @@ struct UnitQuery {
     responses(
         (status = 200, description = "The unit's participants (the token's unit, or `unit`); protected participants are never listed", body = Vec<Participant>),
         (status = 404, description = "An unknown unit, or one outside the token's scope", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn list_participants(
@@ -566,10 +605,8 @@ struct ParticipantIn {
     request_body = ParticipantIn,
     responses(
         (status = 201, description = "Added", body = Participant),
-        (status = 403, description = "The token may only read", body = ApiErrorBody),
         (status = 404, description = "An unknown unit, or one outside the token's scope", body = ApiErrorBody),
         (status = 422, description = "A field is wrong; the error says which and how", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn create_participant(
@@ -626,7 +663,6 @@ async fn create_participant(
     responses(
         (status = 200, description = "The participant", body = Participant),
         (status = 404, description = "No such participant, or outside the token's scope", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn get_participant(
@@ -654,7 +690,6 @@ async fn get_participant(
     responses(
         (status = 200, description = "Oldest first; `detail` by `kind` is the closed set `domain::journal::JournalEvent`, any field may be missing after erasure or purge", body = Vec<journal::Event>),
         (status = 404, description = "No such participant, or outside the token's scope", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn get_journal(
@@ -683,7 +718,6 @@ async fn get_journal(
     responses(
         (status = 200, description = "The appointments", body = Vec<Appointment>),
         (status = 404, description = "No such participant, or outside the token's scope", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn list_appointments(
@@ -740,11 +774,9 @@ struct AppointmentIn {
     responses(
         (status = 201, description = "Booked", body = AppointmentResult),
         (status = 200, description = "The `external_ref` was known: `updated` or `unchanged`", body = AppointmentResult),
-        (status = 403, description = "The token may only read", body = ApiErrorBody),
         (status = 404, description = "No such participant, or outside the token's scope", body = ApiErrorBody),
         (status = 422, description = "A field is wrong; the error says which and how", body = ApiErrorBody),
         (status = 409, description = "The `external_ref` belongs to another participant's appointment", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn create_appointment(
@@ -809,7 +841,6 @@ struct AppointmentResult {
     responses(
         (status = 200, description = "The appointment", body = Appointment),
         (status = 404, description = "No such appointment, or outside the token's scope", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn get_appointment(
@@ -852,11 +883,9 @@ struct AppointmentPatch {
     request_body = AppointmentPatch,
     responses(
         (status = 200, description = "The appointment as it is now", body = Appointment),
-        (status = 403, description = "The token may only read", body = ApiErrorBody),
         (status = 404, description = "No such appointment, or outside the token's scope", body = ApiErrorBody),
         (status = 422, description = "A field is wrong; the error says which and how", body = ApiErrorBody),
         (status = 409, description = "The appointment is cancelled: book a new one", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn update_appointment(
@@ -905,9 +934,7 @@ async fn update_appointment(
     params(("id" = i64, Path, description = "The appointment's id")),
     responses(
         (status = 200, description = "The cancelled appointment", body = Appointment),
-        (status = 403, description = "The token may only read", body = ApiErrorBody),
         (status = 404, description = "No such appointment, or outside the token's scope", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn cancel_appointment(
@@ -939,11 +966,9 @@ struct AttendanceIn {
     request_body = AttendanceIn,
     responses(
         (status = 200, description = "The appointment with its attendance", body = Appointment),
-        (status = 403, description = "The token may only read", body = ApiErrorBody),
         (status = 404, description = "No such appointment, or outside the token's scope", body = ApiErrorBody),
         (status = 422, description = "A field is wrong; the error says which and how", body = ApiErrorBody),
         (status = 409, description = "The appointment has not started yet, or was cancelled", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn record_attendance(
@@ -969,7 +994,6 @@ async fn record_attendance(
     responses(
         (status = 200, description = "The rates", body = Stats),
         (status = 404, description = "No such participant, or outside the token's scope", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn stats(
@@ -1028,7 +1052,6 @@ fn unit_id(id: &str) -> Result<UnitId> {
         (status = 200, description = "The report; cells with fewer people than `min` (and their complements) are hidden with the reason", body = crate::engine::outcomes::OutcomeReport),
         (status = 404, description = "No such unit, or outside the token's scope", body = ApiErrorBody),
         (status = 422, description = "A date is wrong; the error says which", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn unit_outcomes(
@@ -1079,7 +1102,6 @@ async fn unit_outcomes(
     responses(
         (status = 200, description = "The trials, newest first", body = Vec<crate::engine::outcomes::TrialResult>),
         (status = 404, description = "No such unit, or outside the token's scope", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn unit_trials(
@@ -1121,7 +1143,6 @@ struct TaskQuery {
     responses(
         (status = 200, description = "The tasks in the token's scope; protected participants' tasks are never listed", body = Vec<crate::store::tasks::Task>),
         (status = 422, description = "A field is wrong; the error says which and how", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn list_tasks(
@@ -1160,9 +1181,7 @@ async fn set_task(
     params(("id" = i64, Path, description = "The task's id")),
     responses(
         (status = 200, description = "The task", body = crate::store::tasks::Task),
-        (status = 403, description = "The token may only read", body = ApiErrorBody),
         (status = 404, description = "No such task, or outside the token's scope", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn task_done(
@@ -1181,9 +1200,7 @@ async fn task_done(
     params(("id" = i64, Path, description = "The task's id")),
     responses(
         (status = 200, description = "The task", body = crate::store::tasks::Task),
-        (status = 403, description = "The token may only read", body = ApiErrorBody),
         (status = 404, description = "No such task, or outside the token's scope", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn task_reopen(
@@ -1241,10 +1258,8 @@ struct BroadcastIn {
     responses(
         (status = 201, description = "Planned", body = crate::engine::broadcasts::Planned),
         (status = 200, description = "The key was used before: the same broadcast, nothing new planned", body = crate::engine::broadcasts::Planned),
-        (status = 403, description = "The token may only read", body = ApiErrorBody),
         (status = 404, description = "An unknown group or unit, or one outside the token's scope", body = ApiErrorBody),
         (status = 422, description = "A field is wrong; the error says which and how", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn create_broadcast(
@@ -1343,7 +1358,6 @@ async fn create_broadcast(
     responses(
         (status = 200, description = "The broadcast", body = crate::engine::broadcasts::BroadcastStatus),
         (status = 404, description = "No such broadcast, or outside the token's scope", body = ApiErrorBody),
-        (status = 401, description = "No token, or an expired or revoked one", body = ApiErrorBody),
     )
 )]
 async fn get_broadcast(
