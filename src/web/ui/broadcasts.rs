@@ -287,13 +287,18 @@ async fn compose(
     ))
 }
 
+/// The unit scope of someone who may send broadcasts (403 otherwise).
+async fn sender_scope(s: &AppState, me: &Me, unit: Option<&str>) -> Result<Scope, UiError> {
+    me.require(Action::Broadcast)?;
+    scope(s, me, unit, false).await
+}
+
 async fn compose_page(
     State(s): State<AppState>,
     me: Me,
     Query(q): Query<UnitQuery>,
 ) -> Result<Response, UiError> {
-    me.require(Action::Broadcast)?;
-    let sc = scope(&s, &me, q.unit.as_deref(), false).await?;
+    let sc = sender_scope(&s, &me, q.unit.as_deref()).await?;
     let f = ComposeForm {
         key: fresh_key(),
         when: "now".into(),
@@ -935,8 +940,7 @@ async fn groups_page(
     me: Me,
     Query(q): Query<UnitQuery>,
 ) -> Result<Response, UiError> {
-    me.require(Action::Broadcast)?;
-    let sc = scope(&s, &me, q.unit.as_deref(), false).await?;
+    let sc = sender_scope(&s, &me, q.unit.as_deref()).await?;
     groups_list(&s, &me, &sc, String::new(), None).await
 }
 
@@ -953,8 +957,7 @@ async fn create_group(
     p: Posted<GroupForm>,
 ) -> Result<Response, UiError> {
     let (me, f) = (p.me, p.form);
-    me.require(Action::Broadcast)?;
-    let sc = scope(&s, &me, Some(&f.unit), false).await?;
+    let sc = sender_scope(&s, &me, Some(&f.unit)).await?;
     let unit = sc.unit.clone().ok_or_else(|| UiError::not_found(me.lang))?;
     match s
         .engine

@@ -735,11 +735,23 @@ async fn task_done(
     Path(id): Path<String>,
     p: Posted<Empty>,
 ) -> Result<Response, UiError> {
-    let me = p.me;
-    let id = task_in_full(&s, &me, &id).await?;
-    match s.engine.mark_task_done(id, &me.actor(), Utc::now()).await {
-        // Done already (a second tap, or a colleague): nothing to do.
-        Ok(_) | Err(Error::Conflict(_)) => Ok(see_other(&format!("/today?done={id}#flash"))),
+    task_tap(&s, p.me, &id, true).await
+}
+
+/// "Klar" on a task (`done`), or its undo: a task that is so already (a
+/// second tap, or a colleague's) needs nothing; back to Today.
+async fn task_tap(s: &AppState, me: Me, id: &str, done: bool) -> Result<Response, UiError> {
+    let id = task_in_full(s, &me, id).await?;
+    let (actor, now) = (me.actor(), Utc::now());
+    let (set, back) = if done {
+        let set = s.engine.mark_task_done(id, &actor, now).await;
+        (set, format!("/today?done={id}#flash"))
+    } else {
+        let set = s.engine.undo_task_done(id, &actor, now).await;
+        (set, format!("/today?reopened={id}#t{id}"))
+    };
+    match set {
+        Ok(_) | Err(Error::Conflict(_)) => Ok(see_other(&back)),
         Err(e) => Err(UiError::from_engine(e, me.lang)),
     }
 }
@@ -778,13 +790,7 @@ async fn undo_task_done(
     Path(id): Path<String>,
     p: Posted<Empty>,
 ) -> Result<Response, UiError> {
-    let me = p.me;
-    let id = task_in_full(&s, &me, &id).await?;
-    match s.engine.undo_task_done(id, &me.actor(), Utc::now()).await {
-        // Open already (a second tap): nothing to do.
-        Ok(_) | Err(Error::Conflict(_)) => Ok(see_other(&format!("/today?reopened={id}#t{id}"))),
-        Err(e) => Err(UiError::from_engine(e, me.lang)),
-    }
+    task_tap(&s, p.me, &id, false).await
 }
 
 /// One day of the calendar.

@@ -775,32 +775,38 @@ mod tests {
         }
     }
 
-    /// A Swedish timeline for Ali with no staff, groups or appointments.
-    fn swedish_reply_cx<R>(f: impl FnOnce(&Cx) -> R) -> R {
+    /// An SMS reply `words` read as `intent` (`changed`: what it did) on a
+    /// Swedish timeline for Ali with no staff, groups or appointments: the
+    /// line and its details.
+    fn swedish_sms_reply(words: &str, intent: Value, changed: Value) -> (String, Vec<String>) {
         let (names, groups, appts) = (HashMap::new(), HashMap::new(), HashMap::new());
-        f(&Cx {
+        let cx = Cx {
             lang: Language::Sv,
             tz: chrono_tz::Europe::Stockholm,
             names: &names,
             groups: &groups,
             appts: &appts,
             first_name: "Ali",
-        })
+        };
+        let mut details = vec![];
+        let text = cx.reply(
+            Some(ChannelKind::Sms),
+            Some(words),
+            &intent,
+            &changed,
+            &None,
+            &mut details,
+        );
+        (text, details)
     }
 
     #[test]
     fn a_reply_shows_its_reason() {
-        let mut details = vec![];
-        let text = swedish_reply_cx(|cx| {
-            cx.reply(
-                Some(ChannelKind::Sms),
-                Some("förhinder sjuk"),
-                &json!({ "intent": "cannot", "reason": "sjuk" }),
-                &Value::Null,
-                &None,
-                &mut details,
-            )
-        });
+        let (text, details) = swedish_sms_reply(
+            "förhinder sjuk",
+            json!({ "intent": "cannot", "reason": "sjuk" }),
+            Value::Null,
+        );
         assert_eq!(text, "Svarade FÖRHINDER (SMS)");
         assert_eq!(details, ["Skäl: sjuk", "”förhinder sjuk”"]);
     }
@@ -808,17 +814,11 @@ mod tests {
     #[test]
     fn a_question_which_time_and_its_answer_read_as_such() {
         // "förhinder" with two appointments open: the bot asked which.
-        let mut details = vec![];
-        let text = swedish_reply_cx(|cx| {
-            cx.reply(
-                Some(ChannelKind::Sms),
-                Some("förhinder"),
-                &json!({ "intent": "cannot" }),
-                &json!({ "asked_which": [11, 12] }),
-                &None,
-                &mut details,
-            )
-        });
+        let (text, details) = swedish_sms_reply(
+            "förhinder",
+            json!({ "intent": "cannot" }),
+            json!({ "asked_which": [11, 12] }),
+        );
         assert_eq!(text, "Svarade FÖRHINDER (SMS)");
         assert!(
             details
@@ -827,17 +827,11 @@ mod tests {
             "{details:?}"
         );
         // "1": the reply it completed, not a bare message.
-        let mut details = vec![];
-        let text = swedish_reply_cx(|cx| {
-            cx.reply(
-                Some(ChannelKind::Sms),
-                Some("1"),
-                &json!({ "intent": "choice", "n": 1 }),
-                &json!({ "appointment_id": 11, "reply": "cannot" }),
-                &None,
-                &mut details,
-            )
-        });
+        let (text, details) = swedish_sms_reply(
+            "1",
+            json!({ "intent": "choice", "n": 1 }),
+            json!({ "appointment_id": 11, "reply": "cannot" }),
+        );
         assert_eq!(text, "Svarade FÖRHINDER (SMS)");
         assert!(
             details
