@@ -830,8 +830,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     .join("\n")
             })?;
         }
-        Command::Participant(cmd) => participant(cmd, &engine, &actor, json).await?,
-        Command::Appointment(cmd) => appointment(cmd, &engine, &actor, json).await?,
+        Command::Participant(cmd) => participant(&engine, cmd, &actor, now, json).await?,
+        Command::Appointment(cmd) => appointment(&engine, cmd, &actor, now, json).await?,
         Command::Series(SeriesCmd::Add {
             participant,
             group,
@@ -1138,13 +1138,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
 }
 
 async fn participant(
-    cmd: ParticipantCmd,
     engine: &Engine,
+    cmd: ParticipantCmd,
     actor: &Actor,
+    now: chrono::DateTime<Utc>,
     json: bool,
 ) -> anyhow::Result<()> {
     let db: &Db = &engine.db;
-    let now = Utc::now();
     match cmd {
         ParticipantCmd::Add(a) => {
             let mut c = db.conn().await?;
@@ -1302,13 +1302,13 @@ async fn participant(
 }
 
 async fn appointment(
-    cmd: AppointmentCmd,
     engine: &Engine,
+    cmd: AppointmentCmd,
     actor: &Actor,
+    now: chrono::DateTime<Utc>,
     json: bool,
 ) -> anyhow::Result<()> {
     let db: &Db = &engine.db;
-    let now = Utc::now();
     let show = |a: &appointments::Appointment| {
         format!(
             "appointment {} for participant {} at {} ({})",

@@ -28,7 +28,7 @@ use crate::domain::channel_choice::pick_channel;
 use crate::domain::journal::JournalEvent;
 use crate::domain::{
     AppointmentId, AppointmentStatus, GroupId, Language, OutboxStatus, ParticipantId,
-    ParticipantStatus, Phase, Purpose, ReplyState, StaffId, UnitId,
+    ParticipantStatus, Phase, ReplyState, StaffId, UnitId,
 };
 use crate::error::{Error, Result};
 use crate::store::broadcasts::{self, Broadcast, PlannedRow};
@@ -578,24 +578,8 @@ async fn queue_cancellation(
             ),
         ],
     );
-    outbox::insert(
-        c,
-        &NewMessage {
-            participant_id: p,
-            appointment_id: None,
-            plan_version: 0,
-            purpose: Purpose::Notice,
-            offset_min: 0,
-            channel,
-            ask_reply: false,
-            due_at: now,
-            deadline_at: None,
-            body: Some(body),
-            trial: None,
-        },
-        now,
-    )
-    .await
+    let notice = NewMessage::notice(p, channel, body, now);
+    outbox::insert(c, &notice, now).await
 }
 
 /// The text a member gets: the coordinator's own, and, when the member has

@@ -7,7 +7,7 @@ use super::{Actor, Change, Engine, Field, planner};
 use crate::domain::journal::JournalEvent;
 use crate::domain::{
     AppointmentStatus, ChannelSet, Intensity, Language, OutboxId, ParticipantId, ParticipantStatus,
-    Phase, Purpose, Role, StaffId,
+    Phase, Role, StaffId,
 };
 use crate::error::{Error, Result};
 use crate::store::consents::{self, DEFAULT_VALIDITY};
@@ -349,24 +349,8 @@ impl Engine {
             NEW_CONTACT_KEY,
             &[("name", p.first_name.clone()), ("contact", contact)],
         );
-        let outbox_id = outbox::insert(
-            &mut tx,
-            &NewMessage {
-                participant_id: id,
-                appointment_id: None,
-                plan_version: 0,
-                purpose: Purpose::Notice,
-                offset_min: 0,
-                channel,
-                ask_reply: false,
-                due_at: now,
-                deadline_at: None,
-                body: Some(body),
-                trial: None,
-            },
-            now,
-        )
-        .await?;
+        let notice = NewMessage::notice(id, channel, body, now);
+        let outbox_id = outbox::insert(&mut tx, &notice, now).await?;
         let event = JournalEvent::ContactNoticeQueued {
             outbox_id,
             channel: Some(channel),

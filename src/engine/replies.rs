@@ -999,17 +999,8 @@ async fn plan_answer(
     );
     h.question = ctx.clear_question();
     h.notice = Some(NewMessage {
-        participant_id: p.id,
-        appointment_id: None,
-        plan_version: 0,
-        purpose: Purpose::Notice,
-        offset_min: 0,
-        channel: p.channel_pref,
-        ask_reply: false,
-        due_at: leave,
         deadline_at: Some(a.starts_at),
-        body: Some(body),
-        trial: None,
+        ..NewMessage::notice(p.id, p.channel_pref, body, leave)
     });
     Ok(h)
 }

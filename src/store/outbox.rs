@@ -47,6 +47,31 @@ pub struct NewMessage {
     pub trial: Option<TrialMark>,
 }
 
+impl NewMessage {
+    /// A notice with its text written now (not about one appointment, no
+    /// reply asked), due at `due_at`.
+    pub fn notice(
+        participant_id: ParticipantId,
+        channel: ChannelKind,
+        body: String,
+        due_at: DateTime<Utc>,
+    ) -> Self {
+        NewMessage {
+            participant_id,
+            appointment_id: None,
+            plan_version: 0,
+            purpose: Purpose::Notice,
+            offset_min: 0,
+            channel,
+            ask_reply: false,
+            due_at,
+            deadline_at: None,
+            body: Some(body),
+            trial: None,
+        }
+    }
+}
+
 /// The trial, arm and wording a reminder was planned under: recorded on
 /// the row so outcomes can be attributed and the dispatcher uses the arm's
 /// wording.

@@ -382,14 +382,7 @@ pub async fn per_period(
         n + 1,
         unit_clause(n + 2, "p.unit_id")
     );
-    let mut q = sqlx::query_as::<_, StatusCountRow>(sqlx::AssertSqlSafe(sql));
-    for b in bounds {
-        q = q.bind(ms(*b));
-    }
-    if let Some(u) = unit {
-        q = q.bind(u.get());
-    }
-    for r in q.fetch_all(&mut *c).await? {
+    for r in period_rows::<StatusCountRow>(c, sql, bounds, unit).await? {
         let Some(p) = usize::try_from(r.wk).ok().and_then(|i| out.get_mut(i)) else {
             continue;
         };
@@ -422,14 +415,7 @@ pub async fn per_period(
         n + 1,
         unit_clause(n + 2, "a.unit_id")
     );
-    let mut q = sqlx::query_as::<_, RepliesRow>(sqlx::AssertSqlSafe(sql));
-    for b in bounds {
-        q = q.bind(ms(*b));
-    }
-    if let Some(u) = unit {
-        q = q.bind(u.get());
-    }
-    for r in q.fetch_all(&mut *c).await? {
+    for r in period_rows::<RepliesRow>(c, sql, bounds, unit).await? {
         let Some(p) = usize::try_from(r.wk).ok().and_then(|i| out.get_mut(i)) else {
             continue;
         };
@@ -437,6 +423,27 @@ pub async fn per_period(
         p.replied = r.replied;
     }
     Ok(out)
+}
+
+/// The rows of one of [`per_period`]'s counts: `sql` binds the bounds,
+/// then the unit when there is one.
+async fn period_rows<R>(
+    c: &mut Conn,
+    sql: String,
+    bounds: &[DateTime<Utc>],
+    unit: Option<UnitId>,
+) -> Result<Vec<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let mut q = sqlx::query_as::<_, R>(sqlx::AssertSqlSafe(sql));
+    for b in bounds {
+        q = q.bind(ms(*b));
+    }
+    if let Some(u) = unit {
+        q = q.bind(u.get());
+    }
+    Ok(q.fetch_all(&mut *c).await?)
 }
 
 /// Messages of one status in one period, as [`per_period`] counts them.
