@@ -34,14 +34,14 @@ impl Engine {
             return Ok(());
         }
         templates::set(&mut tx, unit, key, lang, text.body(), now, actor.as_str()).await?;
-        audit::append(
+        let from = before.map(|b| b.body);
+        audit_change(
             &mut tx,
+            actor,
             now,
-            actor.as_str(),
-            "settings.template",
-            &format!("unit:{unit}"),
-            json!({ "key": key.as_str(), "lang": lang.as_str(),
-                    "from": before.map(|b| b.body), "to": text.body() }),
+            (unit, key, lang),
+            from,
+            Some(text.body()),
         )
         .await?;
         tx.commit().await?;
@@ -66,17 +66,37 @@ impl Engine {
             return Ok(false);
         };
         templates::delete(&mut tx, unit, key, lang).await?;
-        audit::append(
+        audit_change(
             &mut tx,
+            actor,
             now,
-            actor.as_str(),
-            "settings.template",
-            &format!("unit:{unit}"),
-            json!({ "key": key.as_str(), "lang": lang.as_str(),
-                    "from": before.body, "to": null }),
+            (unit, key, lang),
+            Some(before.body),
+            None,
         )
         .await?;
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Audits a change of a unit's wording (`settings.template`): from and to
+/// the unit's own text, `None` for the default.
+async fn audit_change(
+    c: &mut crate::store::Conn,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    (unit, key, lang): (UnitId, TemplateKey, Language),
+    from: Option<String>,
+    to: Option<&str>,
+) -> Result<()> {
+    audit::append(
+        c,
+        now,
+        actor.as_str(),
+        "settings.template",
+        &format!("unit:{unit}"),
+        json!({ "key": key.as_str(), "lang": lang.as_str(), "from": from, "to": to }),
+    )
+    .await
 }

@@ -126,19 +126,32 @@ pub async fn close_answered(
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    let mut n = 0;
-    for k in kinds {
-        n += sqlx::query(
+    per_kind(c, kinds, || {
+        sqlx::query(
             "UPDATE tasks SET done_at = $1, done_by = $2
              WHERE appointment_id = $3 AND kind = $4 AND done_at IS NULL",
         )
         .bind(ms(now))
         .bind(by)
         .bind(appointment.get())
-        .bind(k.as_str())
-        .execute(&mut *c)
-        .await?
-        .rows_affected();
+    })
+    .await
+}
+
+/// Runs `update` once for each kind (bound last) and adds up the rows it
+/// changed.
+async fn per_kind<'q>(
+    c: &mut Conn,
+    kinds: &[TaskKind],
+    update: impl Fn() -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+) -> Result<u64> {
+    let mut n = 0;
+    for k in kinds {
+        n += update()
+            .bind(k.as_str())
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
     }
     Ok(n)
 }
@@ -152,21 +165,16 @@ pub async fn reopen_closed_by_attendance(
     appointment: AppointmentId,
     kinds: &[TaskKind],
 ) -> Result<u64> {
-    let mut n = 0;
-    for k in kinds {
-        n += sqlx::query(
+    per_kind(c, kinds, || {
+        sqlx::query(
             "UPDATE tasks SET done_at = NULL, done_by = NULL
              WHERE appointment_id = $1 AND kind = $2 AND done_at IS NOT NULL
                AND done_at = (SELECT attendance_at FROM appointments WHERE id = $1)
                AND done_by = (SELECT attendance_by FROM appointments WHERE id = $1)",
         )
         .bind(appointment.get())
-        .bind(k.as_str())
-        .execute(&mut *c)
-        .await?
-        .rows_affected();
-    }
-    Ok(n)
+    })
+    .await
 }
 
 /// Marks a task done (by whom) or, with `done = false`, open again.
