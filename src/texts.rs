@@ -333,6 +333,11 @@ mod tests {
     use chrono::NaiveDate;
     use chrono_tz::Europe::Stockholm;
 
+    /// The default summons to Ali in Stockholm, due `within` of `now`.
+    fn ali_summons(lang: Language, now: DateTime<Utc>, within: Duration) -> String {
+        summons(lang, "Ali", now, now + within, Stockholm, None)
+    }
+
     fn sthlm(mo: u32, d: u32, h: u32, m: u32) -> DateTime<Utc> {
         resolve_local(
             NaiveDate::from_ymd_opt(2026, mo, d)
@@ -399,22 +404,8 @@ mod tests {
         let texts = [
             reminder(&r(Language::Sv), now),
             reminder(&r(Language::En), now),
-            summons(
-                Language::Sv,
-                "Ali",
-                now,
-                now + Duration::hours(2),
-                Stockholm,
-                None,
-            ),
-            summons(
-                Language::En,
-                "Ali",
-                now,
-                now + Duration::minutes(90),
-                Stockholm,
-                None,
-            ),
+            ali_summons(Language::Sv, now, Duration::hours(2)),
+            ali_summons(Language::En, now, Duration::minutes(90)),
         ];
         // The GSM-7 basic alphabet's letters beyond ASCII that Swedish needs.
         let gsm_extra = "ÅÄÖåäöÉéÜü";
@@ -537,27 +528,10 @@ mod tests {
     fn summons_wording() {
         let now = sthlm(12, 9, 12, 30);
         assert_eq!(
-            summons(
-                Language::Sv,
-                "Ali",
-                now,
-                now + Duration::hours(2),
-                Stockholm,
-                None
-            ),
+            ali_summons(Language::Sv, now, Duration::hours(2)),
             "Hej Ali! Du behöver komma in idag inom 2 timmar, senast kl. 14:30. Svara KOMMER eller FÖRHINDER."
         );
-        assert!(
-            summons(
-                Language::En,
-                "Ali",
-                now,
-                now + Duration::hours(1),
-                Stockholm,
-                None
-            )
-            .contains("within 1 hour,")
-        );
+        assert!(ali_summons(Language::En, now, Duration::hours(1)).contains("within 1 hour,"));
     }
 
     #[test]
