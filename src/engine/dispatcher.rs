@@ -460,44 +460,37 @@ impl Dispatcher {
             metrics::counter!("paminn_gateway_errors_total", "channel" => channel, "kind" => kind)
                 .increment(1);
         }
-        match result {
-            Ok(acc) => Outcome::Sent {
-                gateway_id: acc.gateway_id,
-                body: msg.body,
-                encoding: sms.map(|s| s.encoding.as_str()),
-                parts: acc.parts.or(sms.map(|s| s.parts as i64)),
-                cost: acc.cost,
-                currency: acc.currency,
-            },
-            Err(SendError::RecipientOptedOut(e)) => Outcome::Failed {
-                error: format!("{GATEWAY_OPT_OUT}: {e}"),
-                body: Some(msg.body),
-                kind: FailureKind::OptedOut,
-            },
-            Err(SendError::Unreachable(e)) => Outcome::Failed {
-                error: format!("{CHAT_GONE}: {e}"),
-                body: Some(msg.body),
-                kind: FailureKind::Unreachable,
-            },
-            Err(SendError::InvalidNumber(e)) => Outcome::Failed {
-                error: e,
-                body: Some(msg.body),
-                kind: FailureKind::InvalidNumber,
-            },
-            Err(SendError::Credentials(e)) => Outcome::Failed {
-                error: e,
-                body: Some(msg.body),
-                kind: FailureKind::Credentials,
-            },
-            Err(SendError::Permanent(e)) => Outcome::Failed {
-                error: e,
-                body: Some(msg.body),
-                kind: FailureKind::Rejected,
-            },
-            Err(SendError::RateLimited(after)) => Outcome::Defer {
-                until: now + chrono::Duration::from_std(after).unwrap_or_default(),
-            },
-            Err(SendError::Temporary(e)) => self.temporary(c, e, msg.body, now),
+        let (error, kind) = match result {
+            Ok(acc) => {
+                return Outcome::Sent {
+                    gateway_id: acc.gateway_id,
+                    body: msg.body,
+                    encoding: sms.map(|s| s.encoding.as_str()),
+                    parts: acc.parts.or(sms.map(|s| s.parts as i64)),
+                    cost: acc.cost,
+                    currency: acc.currency,
+                };
+            }
+            Err(SendError::RateLimited(after)) => {
+                return Outcome::Defer {
+                    until: now + chrono::Duration::from_std(after).unwrap_or_default(),
+                };
+            }
+            Err(SendError::Temporary(e)) => return self.temporary(c, e, msg.body, now),
+            Err(SendError::RecipientOptedOut(e)) => {
+                (format!("{GATEWAY_OPT_OUT}: {e}"), FailureKind::OptedOut)
+            }
+            Err(SendError::Unreachable(e)) => {
+                (format!("{CHAT_GONE}: {e}"), FailureKind::Unreachable)
+            }
+            Err(SendError::InvalidNumber(e)) => (e, FailureKind::InvalidNumber),
+            Err(SendError::Credentials(e)) => (e, FailureKind::Credentials),
+            Err(SendError::Permanent(e)) => (e, FailureKind::Rejected),
+        };
+        Outcome::Failed {
+            error,
+            body: Some(msg.body),
+            kind,
         }
     }
 
@@ -650,12 +643,10 @@ impl Dispatcher {
         kind: FailureKind,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        journal::append(
+        system_journal(
             &mut *tx,
-            c.participant_id,
-            c.appointment_id,
+            c,
             now,
-            "system",
             &JournalEvent::DeliveryFailed {
                 outbox_id: Some(c.id),
                 purpose: Some(c.purpose),
@@ -736,15 +727,7 @@ impl Dispatcher {
                     sms_outbox_id: Some(sms_id),
                     telegram_error: Some(error.to_string()),
                 };
-                journal::append(
-                    &mut *tx,
-                    c.participant_id,
-                    c.appointment_id,
-                    now,
-                    "system",
-                    &event,
-                )
-                .await?;
+                system_journal(&mut *tx, c, now, &event).await?;
             }
         }
         // A failed delivery is information for a person: a number may have
@@ -859,4 +842,23 @@ impl Dispatcher {
         watcher.abort();
         tracing::info!("dispatcher stopped");
     }
+}
+
+/// A journal entry written by the system about a claimed row (its
+/// participant and its appointment, if any).
+async fn system_journal(
+    c: &mut crate::store::Conn,
+    row: &Claimed,
+    now: DateTime<Utc>,
+    event: &JournalEvent,
+) -> Result<()> {
+    journal::append(
+        c,
+        row.participant_id,
+        row.appointment_id,
+        now,
+        "system",
+        event,
+    )
+    .await
 }
