@@ -236,9 +236,16 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Claimed>> {
-    let (claim, read) = (CLAIM_DELIVERIES_SQL, CLAIMED_DELIVERIES_SQL);
-    let rows: Vec<ClaimedRow> =
-        super::claim_leased(db, claim, read, owner, now, lease_until, limit).await?;
+    let rows: Vec<ClaimedRow> = super::claim_leased(
+        db,
+        CLAIM_DELIVERIES_SQL,
+        CLAIMED_DELIVERIES_SQL,
+        owner,
+        now,
+        lease_until,
+        limit,
+    )
+    .await?;
     Ok(rows.into_iter().map(Claimed::from).collect())
 }
 

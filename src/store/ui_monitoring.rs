@@ -212,7 +212,7 @@ pub async fn search(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<MessageRow>> {
-    let (w, args) = where_clause(f);
+    let (w, mut args) = where_clause(f);
     let n = args.len();
     let sql = format!(
         "SELECT o.id, {AT} AS at, o.participant_id, p.first_name, p.time_zone, p.unit_id,
@@ -225,7 +225,6 @@ pub async fn search(
         n + 1,
         n + 2
     );
-    let mut args = args;
     args.extend([Arg::I(limit), Arg::I(offset)]);
     let rows: Vec<SearchedRow> = sqlx::query_as_with(sqlx::AssertSqlSafe(sql), arguments(args)?)
         .fetch_all(&mut *c)
