@@ -1,12 +1,19 @@
 //! Webhook benchmark: inbound SMS replies through `POST
 //! /webhooks/sms/46elks/inbound`, each authenticated, parsed, matched to an
-//! appointment and written to the case record (with its receipt queued).
-//! Prints throughput and latency percentiles; asserts nothing about timing.
+//! appointment and written to the case record (with its receipt queued);
+//! and delivery reports through `POST /webhooks/sms/46elks/status`, each
+//! moving one sent message to `delivered` (receipts arriving together are
+//! committed together, issue 22). Prints throughput and latency
+//! percentiles; asserts only that every request was answered 2xx and
+//! every write is in the database, nothing about timing.
 //!
 //! ```text
 //! PAMINN_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
 //!     cargo bench --bench webhooks
 //! ```
+//!
+//! `PAMINN_BENCH_WEBHOOKS=inbound` or `receipts` runs one of the two
+//! (default: both).
 //!
 //! The load generator is a Rust client (reqwest; 16 and 64 connections) in the same
 //! process as the server, on loopback: both share the machine's cores, so
@@ -101,14 +108,76 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn run(kind: &str, concurrency: usize) {
+/// What the load posts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Load {
+    /// Participants' replies, to `/inbound`.
+    Inbound,
+    /// Delivery reports ("delivered") for sent messages, to `/status`.
+    Receipts,
+}
+
+impl Load {
+    fn name(self) -> &'static str {
+        match self {
+            Load::Inbound => "inbound",
+            Load::Receipts => "receipts",
+        }
+    }
+}
+
+/// `REQUESTS` sent SMS notices with gateway ids `rcpt-1` … `rcpt-N`,
+/// spread over the seeded participants: what a gateway reports on after a
+/// large broadcast. Written in one statement; the path measured is the
+/// receipt's, not the send's.
+async fn seed_sent(db: &paminn::store::Db) {
+    use paminn::store::Backend;
+    let now = Utc::now().timestamp_millis();
+    let (prefix, from) = match db.backend {
+        Backend::Postgres => (
+            String::new(),
+            format!("generate_series(1::bigint, {REQUESTS}::bigint) AS seq(x)"),
+        ),
+        Backend::Sqlite => (
+            format!(
+                "WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < {REQUESTS}) "
+            ),
+            "seq".into(),
+        ),
+    };
+    let sql = format!(
+        "{prefix}INSERT INTO outbox (participant_id, purpose, channel, due_at, next_attempt_at,
+                                     status, attempts, sent_at, gateway_id, created_at, updated_at)
+         SELECT (SELECT MIN(id) FROM participants) + (x % {PARTICIPANTS}), 'notice', 'sms',
+                {now}, {now}, 'sent', 1, {now}, 'rcpt-' || x, {now}, {now}
+         FROM {from}"
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&db.pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(done, REQUESTS as u64);
+    if db.backend == Backend::Postgres {
+        sqlx::query("ANALYZE").execute(&db.pool).await.unwrap();
+    }
+}
+
+async fn run(kind: &str, load: Load, concurrency: usize) {
     let (db, pg, _dir) = fresh(kind).await;
     let e = Engine::new(db.clone());
     let phones = seed(&e).await;
+    if load == Load::Receipts {
+        seed_sent(&db).await;
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(
-        "http://{}/webhooks/sms/46elks/inbound?secret={SECRET}",
-        listener.local_addr().unwrap()
+        "http://{}/webhooks/sms/46elks/{}?secret={SECRET}",
+        listener.local_addr().unwrap(),
+        match load {
+            Load::Inbound => "inbound",
+            Load::Receipts => "status",
+        }
     );
     let stop = CancellationToken::new();
     let webhooks = WebhookConfig {
@@ -131,14 +200,25 @@ async fn run(kind: &str, concurrency: usize) {
         },
         stop.clone(),
     ));
+    // What a user would check afterwards: every reply is in the case
+    // record, or every reported message is marked delivered.
+    let stored_sql = match load {
+        Load::Inbound => "SELECT COUNT(*) FROM inbound",
+        Load::Receipts => "SELECT COUNT(*) FROM outbox WHERE status = 'delivered'",
+    };
+    let label = load.name();
     if std::env::var("PAMINN_BENCH_LOADGEN").as_deref() == Ok("wrk") {
+        assert!(
+            load == Load::Inbound,
+            "the wrk load generator posts replies only"
+        );
         let (rps, p50, p99, max, errors) = wrk(&url, &phones, concurrency);
-        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbound")
+        let stored: i64 = sqlx::query_scalar(stored_sql)
             .fetch_one(&db.pool)
             .await
             .unwrap();
         println!(
-            "| {kind} | wrk {WRK_SECS} s | {concurrency} | {rps:.0} | {p50:.1} | {p99:.1} | {max:.1} | {errors} | {stored} |"
+            "| {label} | {kind} | wrk {WRK_SECS} s | {concurrency} | {rps:.0} | {p50:.1} | {p99:.1} | {max:.1} | {errors} | {stored} |"
         );
         stop.cancel();
         db.close().await;
@@ -174,14 +254,20 @@ async fn run(kind: &str, concurrency: usize) {
                 if i >= REQUESTS {
                     break;
                 }
-                let id = format!("bench-{i}");
-                let form = [
-                    ("id", id.as_str()),
-                    ("from", phones[i % phones.len()].as_str()),
-                    ("to", "+46766860000"),
-                    ("message", replies[i % replies.len()]),
-                    ("direction", "incoming"),
-                ];
+                let form: Vec<(&str, String)> = match load {
+                    Load::Inbound => vec![
+                        ("id", format!("bench-{i}")),
+                        ("from", phones[i % phones.len()].clone()),
+                        ("to", "+46766860000".into()),
+                        ("message", replies[i % replies.len()].into()),
+                        ("direction", "incoming".into()),
+                    ],
+                    Load::Receipts => vec![
+                        ("id", format!("rcpt-{}", i + 1)),
+                        ("status", "delivered".into()),
+                        ("delivered", "2026-12-07T10:00:00.000000".into()),
+                    ],
+                };
                 let t = Instant::now();
                 let ok = http
                     .post(&url)
@@ -204,17 +290,24 @@ async fn run(kind: &str, concurrency: usize) {
     }
     let secs = started.elapsed().as_secs_f64();
     lat.sort_by(f64::total_cmp);
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbound")
+    let stored: i64 = sqlx::query_scalar(stored_sql)
         .fetch_one(&db.pool)
         .await
         .unwrap();
     println!(
-        "| {kind} | {REQUESTS} | {concurrency} | {:.0} | {:.1} | {:.1} | {:.1} | {errors} | {stored} |",
+        "| {label} | {kind} | {REQUESTS} | {concurrency} | {:.0} | {:.1} | {:.1} | {:.1} | {errors} | {stored} |",
         REQUESTS as f64 / secs,
         pct(&lat, 0.50),
         pct(&lat, 0.99),
         lat.last().copied().unwrap_or(0.0)
     );
+    if load == Load::Receipts {
+        assert_eq!(
+            (errors, stored),
+            (0, REQUESTS as i64),
+            "every receipt answered and applied"
+        );
+    }
     stop.cancel();
     db.close().await;
     if let Some((admin, name)) = pg {
@@ -305,24 +398,30 @@ fn main() {
         .build()
         .unwrap();
     println!(
-        "| backend | requests | connections | requests/s | p50 ms | p99 ms | max ms | errors | stored |"
+        "| load | backend | requests | connections | requests/s | p50 ms | p99 ms | max ms | errors | stored |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let pg = std::env::var("PAMINN_TEST_POSTGRES_URL").is_ok();
     // Knobs for profiling one configuration: PAMINN_BENCH_BACKENDS=sqlite
-    // or postgres, PAMINN_BENCH_CONNECTIONS=16 (default: both, 16 and 64).
+    // or postgres, PAMINN_BENCH_CONNECTIONS=1,16 (default: both, 16 and 64).
     let backends = std::env::var("PAMINN_BENCH_BACKENDS").unwrap_or_default();
     let wanted = |b: &str| backends.is_empty() || backends.contains(b);
     let connections: Vec<usize> = match std::env::var("PAMINN_BENCH_CONNECTIONS") {
         Ok(v) => v.split(',').filter_map(|c| c.trim().parse().ok()).collect(),
         Err(_) => vec![16, 64],
     };
-    for concurrency in connections {
-        if wanted("sqlite") {
-            rt.block_on(run("sqlite", concurrency));
+    let loads = std::env::var("PAMINN_BENCH_WEBHOOKS").unwrap_or_default();
+    for load in [Load::Inbound, Load::Receipts] {
+        if !loads.is_empty() && !loads.contains(load.name()) {
+            continue;
         }
-        if pg && wanted("postgres") {
-            rt.block_on(run("postgres", concurrency));
+        for &concurrency in &connections {
+            if wanted("sqlite") {
+                rt.block_on(run("sqlite", load, concurrency));
+            }
+            if pg && wanted("postgres") {
+                rt.block_on(run("postgres", load, concurrency));
+            }
         }
     }
     if !pg {
