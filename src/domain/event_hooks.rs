@@ -65,12 +65,15 @@ impl HookEvent {
         }
     }
 
-    /// The event a journal kind raises, as the migration's trigger maps it
-    /// (`event_hooks_journal`, 0016); a reply only when its reading is
-    /// one of [`REPLY_INTENTS`].
+    /// The event a journal kind raises, as the migrations' trigger maps it
+    /// (`event_hooks_journal`, 0016 and 0019); a participant's message
+    /// only when its reading is one of [`REPLY_INTENTS`]. A reply staff
+    /// recorded for the participant ("Svar per telefon") is a reply too.
+    /// `tests/it/event_hooks.rs` checks the trigger against this for every
+    /// journal kind.
     pub fn of_journal_kind(kind: &str) -> Option<HookEvent> {
         Some(match kind {
-            "inbound_message" => HookEvent::ReplyReceived,
+            "inbound_message" | "reply_recorded" => HookEvent::ReplyReceived,
             "attendance_recorded" => HookEvent::AttendanceRecorded,
             "delivery_failed" => HookEvent::MessageFailed,
             "appointment_created"
@@ -344,6 +347,7 @@ fn describe(
             put("reply", i["intent"].clone());
             put("channel", json!(channel));
             put("via_button", json!(intent["via"] == "button"));
+            put("recorded_by_staff", json!(false));
             if i["intent"] == "late" {
                 put("late_minutes", i["minutes"].clone());
             }
@@ -353,6 +357,17 @@ fn describe(
                 }
                 put("text", json!(text));
             }
+        }
+        // The participant told staff (phone, desk) and staff recorded it:
+        // the same `reply`, no channel, no words (there were none).
+        Some(JournalEvent::ReplyRecorded {
+            reply, previous, ..
+        }) => {
+            put("reply", json!(reply));
+            put("channel", Value::Null);
+            put("via_button", json!(false));
+            put("recorded_by_staff", json!(true));
+            put("previous", json!(previous));
         }
         Some(JournalEvent::AttendanceRecorded {
             attendance,
@@ -555,6 +570,34 @@ mod tests {
         let p = payload(e, &src, &subject(), true);
         assert_eq!(p["data"]["text"], "förhinder, sjuk");
         assert_eq!(p["data"]["reason"], "sjuk");
+    }
+
+    #[test]
+    fn a_reply_staff_recorded_is_a_reply_without_channel_or_words() {
+        let src = Source::Journal {
+            kind: "reply_recorded".into(),
+            detail: json!({"reply": "coming", "previous": "cannot", "closed_tasks": 1}),
+        };
+        let e = HookEvent::of_journal_kind("reply_recorded").unwrap();
+        assert_eq!(e, HookEvent::ReplyReceived);
+        for include_text in [false, true] {
+            let p = payload(e, &src, &subject(), include_text);
+            assert_eq!(p["type"], "reply.received");
+            assert_eq!(p["data"]["reply"], "coming");
+            assert_eq!(p["data"]["previous"], "cannot");
+            assert_eq!(p["data"]["recorded_by_staff"], true);
+            assert_eq!(p["data"]["via_button"], false);
+            assert!(p["data"]["channel"].is_null());
+            assert!(p["data"].get("text").is_none(), "{p}");
+        }
+        // A texted reply says it was not recorded by staff.
+        let texted = Source::Journal {
+            kind: "inbound_message".into(),
+            detail: json!({"channel": "sms", "text": "kommer", "intent": {"intent": "coming"}}),
+        };
+        let p = payload(e, &texted, &subject(), false);
+        assert_eq!(p["data"]["recorded_by_staff"], false);
+        assert_eq!(p["data"]["channel"], "sms");
     }
 
     #[test]

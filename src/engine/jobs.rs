@@ -1,7 +1,8 @@
 //! Periodic jobs, run by `paminn serve` every few minutes and by
 //! `paminn maintenance`: tasks for silence, expiring consent and empty
-//! calendars, the purge of old message texts, and of audit rows older than
-//! `audit_retention_days` (`Engine::purge_audit`). Every job is idempotent
+//! calendars, the purge of old message texts and of finished event-webhook
+//! deliveries, and of audit rows older than `audit_retention_days`
+//! (`Engine::purge_audit`). Every job is idempotent
 //! (tasks are keyed), so running it twice or from two instances is safe.
 
 use super::Engine;
@@ -21,6 +22,9 @@ pub struct JobReport {
     pub consent_tasks: usize,
     pub gap_tasks: usize,
     pub purged_texts: u64,
+    /// Finished event-webhook deliveries older than the unit's retention,
+    /// deleted.
+    pub purged_hook_deliveries: u64,
     /// Audit rows older than `audit_retention_days`, deleted.
     pub purged_audit_rows: u64,
 }
@@ -32,6 +36,7 @@ impl Engine {
             consent_tasks: self.consent_tasks(now).await?,
             gap_tasks: self.gap_tasks(now).await?,
             purged_texts: self.purge_texts(now).await?,
+            purged_hook_deliveries: self.purge_hook_deliveries(now).await?,
             purged_audit_rows: self.purge_audit(now).await?,
         })
     }
@@ -123,5 +128,12 @@ impl Engine {
         let total = crate::store::retention::purge_texts(&mut tx, now).await?;
         tx.commit().await?;
         Ok(total)
+    }
+
+    /// Event-webhook deliveries that are done with, older than the unit's
+    /// retention.
+    async fn purge_hook_deliveries(&self, now: DateTime<Utc>) -> Result<u64> {
+        let mut c = self.db.conn().await?;
+        crate::store::retention::purge_hook_deliveries(&mut c, now).await
     }
 }

@@ -1,7 +1,8 @@
 //! The purge of old message texts: message bodies and reasons older than
 //! the participant's unit's retention are removed, and the words inside
 //! JSON documents ([`strip_texts`]); the metadata (who, when, status,
-//! intent) stays.
+//! intent) stays. And the purge of finished event-webhook deliveries
+//! ([`purge_hook_deliveries`]) after the same retention.
 
 use super::{Conn, ms};
 use crate::domain::retention::strip_texts;
@@ -64,4 +65,24 @@ pub async fn purge_texts(c: &mut Conn, now: DateTime<Utc>) -> Result<u64> {
         }
     }
     Ok(total)
+}
+
+/// Deletes event-webhook deliveries that are finished (delivered, or given
+/// up after a day of retries) and were queued longer ago than the
+/// endpoint's unit's retention. They hold ids, times and status codes, no
+/// words, but one row per event and endpoint would otherwise grow without
+/// end. Pending ones stay whatever their age (a resend makes an old one
+/// pending again). Returns the rows deleted.
+pub async fn purge_hook_deliveries(c: &mut Conn, now: DateTime<Utc>) -> Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM event_hook_deliveries
+         WHERE status IN ('delivered', 'failed')
+           AND created_at < (SELECT $1 - u.retention_days * 86400000
+                             FROM event_hook_endpoints e JOIN units u ON u.id = e.unit_id
+                             WHERE e.id = event_hook_deliveries.endpoint_id)",
+    )
+    .bind(ms(now))
+    .execute(&mut *c)
+    .await?
+    .rows_affected())
 }

@@ -554,3 +554,134 @@ both_backends! {
         assert!(!page.contains("webhook-mottagare avstängd"), "switched off by an admin: no to-do");
     }
 }
+
+/// Every journal kind this version knows, read from serde's own list of
+/// the enum's variants (its "unknown variant" error names them all), so a
+/// kind added later is covered without touching this test.
+fn every_journal_kind() -> Vec<String> {
+    let err = serde_json::from_value::<paminn::domain::journal::JournalEvent>(
+        serde_json::json!({"kind": "no_such_kind", "detail": {}}),
+    )
+    .unwrap_err()
+    .to_string();
+    let list = err.split("expected one of ").nth(1).unwrap_or_default();
+    let kinds: Vec<String> = list
+        .split(", ")
+        .map(|k| k.trim().trim_matches('`').to_string())
+        .collect();
+    assert!(
+        kinds.len() > 30 && kinds.iter().any(|k| k == "reply_recorded"),
+        "{err}"
+    );
+    kinds
+}
+
+both_backends! {
+    /// The database's trigger and `HookEvent::of_journal_kind` agree for
+    /// every journal kind: a journal row queues exactly the event the
+    /// domain names (a participant's message only when it is a reply),
+    /// and nothing for the others.
+    async fn the_trigger_queues_the_event_the_domain_names_for_every_journal_kind(t) {
+        let now = utc(2026, 12, 7, 8, 0);
+        let w = fx::world(&t, now).await;
+        let e = w.e.clone().with_event_hooks_local_http(true);
+        let r = Receiver::start(0).await;
+        endpoint(&e, &w.unit, &r, HookEvent::ALL, false, now).await;
+        let p = fx::participant(&e, &w.unit, "Ali", "sms", now).await;
+        let mut c = e.db.conn().await.unwrap();
+        let mut cases: Vec<(String, String)> = every_journal_kind()
+            .into_iter()
+            .map(|k| (k, "{}".to_string()))
+            .collect();
+        // A participant's message is a reply only when read as one.
+        for intent in ["coming", "cannot", "late", "stop", "unknown", "my_times"] {
+            cases.push(("inbound_message".into(),
+                        format!(r#"{{"channel":"sms","text":"x","intent":{{"intent":"{intent}"}}}}"#)));
+        }
+        let mut raising = 0;
+        for (kind, detail) in &cases {
+            sqlx::query("INSERT INTO journal (participant_id, appointment_id, at, actor, kind, detail)
+                         VALUES ($1, NULL, $2, 'test', $3, $4)")
+                .bind(p.id.get()).bind(now.timestamp_millis()).bind(kind).bind(detail)
+                .execute(&mut *c).await.unwrap();
+            let id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM journal").fetch_one(&mut *c).await.unwrap();
+            let queued: Vec<String> = sqlx::query_scalar(
+                "SELECT event FROM event_hook_deliveries WHERE source = 'journal' AND source_id = $1")
+                .bind(id).fetch_all(&mut *c).await.unwrap();
+            let is_reply = ["coming", "cannot", "late", "stop"]
+                .iter().any(|i| detail.contains(&format!(r#""intent":"{i}""#)));
+            let want: Vec<String> = HookEvent::of_journal_kind(kind)
+                .filter(|_| kind != "inbound_message" || is_reply)
+                .map(|e| e.as_str().to_string())
+                .into_iter().collect();
+            assert_eq!(queued, want, "{kind} {detail}");
+            raising += want.len();
+        }
+        // reply_recorded is among them, with the kinds the trigger had before.
+        assert!(raising >= 4 + 1 + 6, "{raising}");
+    }
+}
+
+both_backends! {
+    /// "Svar per telefon": a reply staff record for the participant goes
+    /// to the case system as a `reply.received` that says so, with the
+    /// reply it replaced and no words.
+    async fn a_reply_staff_recorded_goes_out_as_a_reply_received(t) {
+        use paminn::domain::ReplyState;
+        let now = utc(2026, 12, 7, 8, 0);
+        let w = fx::world(&t, now).await;
+        let e = w.e.clone().with_event_hooks_local_http(true);
+        let r = Receiver::start(0).await;
+        endpoint(&e, &w.unit, &r, &[HookEvent::ReplyReceived], true, now).await;
+        let p = fx::participant(&e, &w.unit, "Ali", "sms", now).await;
+        e.set_participant_external_ref(&actor(), now, p.id, "T-7").await.unwrap();
+        let a = e.create_appointment(&appt(p.id, now + Duration::hours(30)), &actor(), now).await.unwrap();
+        let later = now + Duration::hours(1);
+        e.record_reply(a.id, ReplyState::Cannot, &actor(), later).await.unwrap();
+        // A wrong tap put right: the later one overrides, and goes out too.
+        e.record_reply(a.id, ReplyState::Coming, &actor(), later + Duration::minutes(1)).await.unwrap();
+        let rep = drain(&worker(&e), later + Duration::minutes(2)).await;
+        assert_eq!((rep.delivered, rep.retried + rep.given_up), (2, 0), "{rep:?}");
+        let seen = r.seen.lock().unwrap();
+        assert_eq!(seen.bad_signatures, 0);
+        let bodies: Vec<&Value> = seen.ok.iter().map(|(_, b)| b).collect();
+        assert_eq!(bodies.len(), 2);
+        for b in &bodies {
+            assert_eq!(b["type"], "reply.received");
+            assert_eq!(b["data"]["recorded_by_staff"], true);
+            assert_eq!(b["data"]["appointment_id"], a.id.get());
+            assert_eq!(b["data"]["participant_ref"], "T-7");
+            assert!(b["data"]["channel"].is_null() && b["data"].get("text").is_none(), "{b}");
+        }
+        assert_eq!((bodies[0]["data"]["reply"].as_str(), bodies[0]["data"]["previous"].as_str()),
+                   (Some("cannot"), Some("none")));
+        assert_eq!((bodies[1]["data"]["reply"].as_str(), bodies[1]["data"]["previous"].as_str()),
+                   (Some("coming"), Some("cannot")));
+    }
+}
+
+both_backends! {
+    /// Finished deliveries go with the unit's retention (180 days by
+    /// default); one still pending stays, however old.
+    async fn finished_deliveries_are_purged_after_the_units_retention(t) {
+        let now = utc(2026, 12, 7, 8, 0);
+        let w = fx::world(&t, now).await;
+        let e = w.e.clone().with_event_hooks_local_http(true);
+        let r = Receiver::start(0).await;
+        let ep = endpoint(&e, &w.unit, &r, &[HookEvent::AppointmentChanged], false, now).await;
+        let p = fx::participant(&e, &w.unit, "Ali", "sms", now).await;
+        e.create_appointment(&appt(p.id, now + Duration::days(2)), &actor(), now).await.unwrap();
+        e.create_appointment(&appt(p.id, now + Duration::days(3)), &actor(), now).await.unwrap();
+        drain(&worker(&e), now).await;
+        // Queued after the worker ran, never attempted.
+        e.create_appointment(&appt(p.id, now + Duration::days(4)), &actor(), now).await.unwrap();
+        assert_eq!(counts(&e, ep).await, [("delivered".to_string(), 2), ("pending".to_string(), 1)]);
+        let jobs = e.run_jobs(now + Duration::days(179)).await.unwrap();
+        assert_eq!(jobs.purged_hook_deliveries, 0);
+        let jobs = e.run_jobs(now + Duration::days(181)).await.unwrap();
+        assert_eq!(jobs.purged_hook_deliveries, 2);
+        assert_eq!(counts(&e, ep).await, [("pending".to_string(), 1)]);
+        // Running the jobs again finds nothing more.
+        assert_eq!(e.run_jobs(now + Duration::days(182)).await.unwrap().purged_hook_deliveries, 0);
+    }
+}
