@@ -275,6 +275,17 @@ pub enum ParticipantCmd {
         #[arg(long, conflicts_with = "phase")]
         none: bool,
     },
+    /// The participant's reference in the unit's case system (Treserva,
+    /// Lifecare, ...), carried in event webhooks so the receiver can file
+    /// an event without a name or number; `--none` to clear it. Unique in
+    /// the unit.
+    Ref {
+        id: ParticipantId,
+        #[arg(required_unless_present = "none")]
+        reference: Option<String>,
+        #[arg(long, conflicts_with = "reference")]
+        none: bool,
+    },
     /// Everything stored about a participant, as JSON.
     Export {
         id: ParticipantId,
@@ -1064,8 +1075,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 &serde_json::json!({ "series_appointments": created, "jobs": r }),
                 || {
                     format!(
-                        "{created} series appointments; tasks: {} no reply, {} consent expiring, {} gaps; {} texts purged",
-                        r.no_reply_tasks, r.consent_tasks, r.gap_tasks, r.purged_texts
+                        "{created} series appointments; tasks: {} no reply, {} consent expiring, {} gaps; {} texts purged; {} webhook deliveries purged",
+                        r.no_reply_tasks,
+                        r.consent_tasks,
+                        r.gap_tasks,
+                        r.purged_texts,
+                        r.purged_hook_deliveries
                     )
                 },
             )?;
@@ -1262,6 +1277,25 @@ async fn participant(
                 || match &phase {
                     Some(x) => format!("participant {id}: phase {x}"),
                     None => format!("participant {id}: no phase"),
+                },
+            )?;
+        }
+        ParticipantCmd::Ref {
+            id,
+            reference,
+            none: _,
+        } => {
+            let r = reference.as_deref().unwrap_or("");
+            engine
+                .set_participant_external_ref(actor, now, id, r)
+                .await?;
+            let r = r.trim();
+            print(
+                json,
+                &serde_json::json!({ "id": id, "external_ref": (!r.is_empty()).then_some(r) }),
+                || match r {
+                    "" => format!("participant {id}: no case-system reference"),
+                    r => format!("participant {id}: case-system reference {r}"),
                 },
             )?;
         }

@@ -246,6 +246,8 @@ ui-participants-ev-why-quiet-hours = quiet hours last until the appointment
 ui-participants-ev-why-not-active = the participant is { $status }
 ui-participants-phase = Programme phase
 ui-participants-phase-hint = E.g. Assessment or Placement, as the unit names its steps. Used to choose who gets a broadcast; never in a message. Empty: none.
+ui-participants-external-ref = Case-system reference
+ui-participants-external-ref-hint = The participant's id in e.g. Treserva or Lifecare. Sent with the events that go to the case system, so they can be filed without a name or number. Empty: none.
 ui-participants-error-phase = The programme phase must be 1-40 characters on one line.
 
 ## Editing a participant's details

@@ -246,6 +246,8 @@ ui-participants-ev-why-quiet-hours = tyst tid ända fram till tiden
 ui-participants-ev-why-not-active = deltagaren är { $status }
 ui-participants-phase = Programfas
 ui-participants-phase-hint = T.ex. Kartläggning eller Praktik, som enheten kallar stegen. Används för att välja mottagare av utskick; står aldrig i ett meddelande. Tomt: ingen.
+ui-participants-external-ref = Referens i verksamhetssystemet
+ui-participants-external-ref-hint = Deltagarens id i t.ex. Treserva eller Lifecare. Följer med händelser som skickas till verksamhetssystemet, så att de kan föras in utan namn eller nummer. Tomt: ingen.
 ui-participants-error-phase = Programfasen ska vara 1–40 tecken på en rad.
 
 ## Editing a participant's details

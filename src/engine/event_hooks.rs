@@ -184,7 +184,8 @@ impl Engine {
 
     /// Sets (or, empty, clears) a participant's reference in the unit's
     /// case system, which event webhooks carry. At most 100 characters of
-    /// one line; unique in the unit.
+    /// one line; unique in the unit; not for an erased participant. Set
+    /// from the case record's settings, `paminn participant ref` or here.
     pub async fn set_participant_external_ref(
         &self,
         actor: &Actor,
@@ -200,6 +201,11 @@ impl Engine {
         }
         let r = (!r.is_empty()).then_some(r);
         let mut tx = self.db.begin().await?;
+        if crate::store::participants::get(&mut tx, p).await?.erased && r.is_some() {
+            return Err(Error::Conflict(format!(
+                "participant {p} was erased; their reference stays erased"
+            )));
+        }
         let before = store::participant_ref(&mut tx, p).await?;
         if before.as_deref() == r {
             return Ok(());

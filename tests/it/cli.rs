@@ -463,5 +463,14 @@ both_backends! {
         assert_eq!(done.len(), 1);
         assert_eq!((done[0].1.as_str(), &done[0].2["participant_id"], &done[0].2["kind"]),
                    (format!("task:{task_id}").as_str(), &bea["id"], &Value::from("gap")));
+        // The case-system reference, as on the case record: set, unique in
+        // the unit, cleared with --none; audited each time it changes.
+        let set = p.json(&["participant", "ref", &id_s, "T-4711"]);
+        assert_eq!(set["external_ref"], "T-4711");
+        let (code, err) = p.fails(&["participant", "ref", &bea["id"].to_string(), "T-4711"]);
+        assert_eq!(code, 1);
+        assert!(err.contains("another participant of the unit has that reference"), "{err}");
+        assert!(p.ok(&["participant", "ref", &id_s, "--none"]).contains("no case-system reference"));
+        assert_eq!(audit_rows(&t, "participant.external_ref").await.len(), 2);
     }
 }

@@ -1145,3 +1145,51 @@ async fn reminders_said(app: &UiApp, id: paminn::domain::AppointmentId) -> Strin
     }
     said.join(" ")
 }
+
+both_backends! {
+    /// The case-system reference that event webhooks carry is set on the
+    /// case record: shown, confirmed, audited, unique in the unit (the
+    /// second participant gets 409 with the reason), cleared by an empty
+    /// field; a lots cannot set one on another lots's participant.
+    async fn the_case_system_reference_is_set_and_cleared_on_the_case_record(t) {
+        let f = setup(&t).await;
+        let mut lisa = f.app.login("lisa").await;
+        let page_path = format!("/participants/{}", f.ali.id);
+        let post = |id: ParticipantId| format!("/participants/{id}/external-ref");
+        let res = lisa.post(&post(f.ali.id), &[("value", "  T-4711 ")]).await;
+        assert_eq!(location(&res), format!("{page_path}?saved=external-ref"));
+        let (_, page) = lisa.get(&location(&res)).await;
+        assert!(page.contains("Referens i verksamhetssystemet: T-4711 – sparat."), "{page}");
+        assert!(page.contains(r#"id="s-external-ref" name="value" value="T-4711""#), "{page}");
+        let mut c = f.app.engine.db.conn().await.unwrap();
+        let stored = paminn::store::event_hooks::participant_ref(&mut c, f.ali.id).await.unwrap();
+        drop(c);
+        assert_eq!(stored.as_deref(), Some("T-4711"));
+        assert_eq!(f.app.audit("participant.external_ref").await,
+                   vec![(format!("staff:{}", f.lisa.id), format!("participant:{}", f.ali.id))]);
+
+        // Bo's lots cannot give Bo Ali's reference; Lisa cannot touch Bo.
+        let mut sara = f.app.login("sara").await;
+        let res = sara.post(&post(f.bo.id), &[("value", "T-4711")]).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert!(res.text().await.unwrap().contains("another participant of the unit has that reference"));
+        let res = lisa.post(&post(f.bo.id), &[("value", "T-1")]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        // Two lines, or too long: 422, nothing stored.
+        let res = lisa.post(&post(f.ali.id), &[("value", "T-1\nT-2")]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let res = lisa.post(&post(f.ali.id), &[("value", &"x".repeat(101))]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Cleared by an empty field.
+        let res = lisa.post(&post(f.ali.id), &[("value", "")]).await;
+        let (_, page) = lisa.get(&location(&res)).await;
+        assert!(page.contains("Referens i verksamhetssystemet: – – sparat."), "{page}");
+        let mut c = f.app.engine.db.conn().await.unwrap();
+        assert_eq!(paminn::store::event_hooks::participant_ref(&mut c, f.ali.id).await.unwrap(), None);
+        drop(c);
+        // Now Bo may have it.
+        let res = sara.post(&post(f.bo.id), &[("value", "T-4711")]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    }
+}

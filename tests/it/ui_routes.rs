@@ -75,6 +75,7 @@ const POSTS: &[&str] = &[
     "/participants/1/discreet",
     "/participants/1/intensity",
     "/participants/1/phase",
+    "/participants/1/external-ref",
     "/participants/1/lots",
     "/participants/1/link-code",
     "/settings/rules/meeting",

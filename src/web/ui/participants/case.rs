@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/participants/{id}/discreet", post(set_discreet))
         .route("/participants/{id}/intensity", post(set_intensity))
         .route("/participants/{id}/phase", post(set_phase))
+        .route("/participants/{id}/external-ref", post(set_external_ref))
         .route("/participants/{id}/lots", post(assign_lots))
         .route("/participants/{id}/link-code", post(link_code))
 }
@@ -101,6 +102,9 @@ struct CasePage {
     /// The programme phase, and the unit's phases in use to pick from.
     phase: String,
     phases: Vec<String>,
+    /// The participant's reference in the unit's case system, which event
+    /// webhooks carry (full only; empty: none).
+    external_ref: String,
     discreet: bool,
     lots_name: Option<String>,
     lotsar: Option<Vec<Opt>>,
@@ -130,6 +134,7 @@ pub(in crate::web::ui) enum Saved {
     Language,
     Intensity,
     Phase,
+    ExternalRef,
     Discreet,
     Lots,
     #[serde(other)]
@@ -153,6 +158,7 @@ impl Saved {
             Saved::Language => "language",
             Saved::Intensity => "intensity",
             Saved::Phase => "phase",
+            Saved::ExternalRef => "external-ref",
             Saved::Discreet => "discreet",
             Saved::Lots => "lots",
             Saved::Other => "1",
@@ -310,6 +316,7 @@ async fn build(
             .map(|x| x.as_str().to_string())
             .unwrap_or_default(),
         phases: vec![],
+        external_ref: String::new(),
         discreet: p.discreet,
         lots_name: None,
         lotsar: None,
@@ -337,6 +344,10 @@ async fn build(
             .into_iter()
             .map(|x| x.as_str().to_string())
             .collect();
+        page.external_ref = crate::store::event_hooks::participant_ref(&mut c, p.id)
+            .await
+            .map_err(engine_err(lang))?
+            .unwrap_or_default();
         if let Some(l) = p.lots_id {
             page.lots_name = store::staff_name(&mut c, l)
                 .await
@@ -569,6 +580,13 @@ async fn saved_notice(
                 .as_ref()
                 .map_or_else(|| "–".to_string(), |x| x.as_str().to_string()),
         ),
+        Saved::ExternalRef => field(
+            "ui-participants-external-ref",
+            crate::store::event_hooks::participant_ref(&mut c, p.id)
+                .await
+                .map_err(engine_err(lang))?
+                .unwrap_or_else(|| "–".to_string()),
+        ),
         Saved::Discreet => field(
             "ui-participants-discreet",
             t(lang, if p.discreet { "ui-yes" } else { "ui-no" }),
@@ -782,6 +800,28 @@ async fn set_phase(
         }
     };
     set_field(Saved::Phase, &s, &id, f, phase, Engine::set_phase).await
+}
+
+/// The participant's reference in the unit's case system; empty clears
+/// it. The engine checks its length and that no other participant of the
+/// unit has it (409 with the reason).
+async fn set_external_ref(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    f: Posted<ValueForm>,
+) -> Result<Response, UiError> {
+    let text = |_: Language, f: &ValueForm| Ok(f.value.clone());
+    set_field(
+        Saved::ExternalRef,
+        &s,
+        &id,
+        f,
+        text,
+        async |e: &Engine, p, r: String, actor: &crate::engine::Actor, now| {
+            e.set_participant_external_ref(actor, now, p, &r).await
+        },
+    )
+    .await
 }
 
 async fn assign_lots(
