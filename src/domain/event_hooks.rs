@@ -262,6 +262,22 @@ pub fn sign(secret: &Secret, id: &str, timestamp: i64, body: &[u8]) -> String {
     format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
 }
 
+/// How long the previous secret keeps signing after a rotation: a day for
+/// the receiver's people to put the new one in place.
+pub const ROTATION_OVERLAP: Duration = Duration::hours(24);
+
+/// The `webhook-signature` header's value for every secret that signs
+/// now, space-separated as Standard Webhooks specifies (a receiver accepts
+/// the request when any one verifies): the current secret first, then the
+/// previous one while a rotation's overlap lasts.
+pub fn sign_all(secrets: &[&Secret], id: &str, timestamp: i64, body: &[u8]) -> String {
+    secrets
+        .iter()
+        .map(|s| sign(s, id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The `webhook-id` of a delivery: the same on every attempt and on a
 /// resend, so a receiver drops what it has already seen.
 pub fn webhook_id(delivery: i64) -> String {
@@ -475,6 +491,23 @@ mod tests {
             ),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
+    }
+
+    #[test]
+    fn during_a_rotation_both_secrets_sign_each_on_its_own() {
+        let old = Secret::from_key(&[1; 24]);
+        let new = Secret::from_key(&[2; 24]);
+        let both = sign_all(&[&new, &old], "evt_1", 1_700_000_000, b"{}");
+        let parts: Vec<&str> = both.split(' ').collect();
+        assert_eq!(
+            parts,
+            [
+                sign(&new, "evt_1", 1_700_000_000, b"{}"),
+                sign(&old, "evt_1", 1_700_000_000, b"{}")
+            ]
+        );
+        assert_ne!(parts[0], parts[1]);
+        assert_eq!(sign_all(&[&new], "evt_1", 1_700_000_000, b"{}"), parts[0]);
     }
 
     #[test]

@@ -28,6 +28,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// A fresh signing secret: 32 random bytes.
+fn new_secret() -> Secret {
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    Secret::from_key(&key)
+}
+
 /// What an admin fills in for an endpoint.
 #[derive(Debug, Clone)]
 pub struct EndpointForm<'a> {
@@ -53,9 +60,7 @@ impl Engine {
     ) -> Result<(i64, Secret)> {
         let url = self.hook_url(form.url)?;
         let events = EventFilter::new(form.events.clone()).map_err(Error::invalid)?;
-        let mut key = [0u8; 32];
-        rand::rng().fill_bytes(&mut key);
-        let secret = Secret::from_key(&key);
+        let secret = new_secret();
         let mut tx = self.db.begin().await?;
         crate::store::units::get(&mut tx, unit).await?;
         let id = store::insert_endpoint(
@@ -110,6 +115,35 @@ impl Engine {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Gives an endpoint a new signing secret, shown this once, as at
+    /// registration. The secret it replaces goes on signing beside it (a
+    /// second signature in `webhook-signature`) for
+    /// [`ROTATION_OVERLAP`](hooks::ROTATION_OVERLAP), so deliveries verify
+    /// at the receiver before and after its people put the new one in.
+    /// Audited as `hooks.endpoint.rotate` (without either secret).
+    pub async fn rotate_event_hook_secret(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        id: i64,
+    ) -> Result<Secret> {
+        let secret = new_secret();
+        let until = now + hooks::ROTATION_OVERLAP;
+        let mut tx = self.db.begin().await?;
+        store::rotate_secret(&mut tx, id, secret.expose(), until).await?;
+        audit::append(
+            &mut tx,
+            now,
+            actor.as_str(),
+            "hooks.endpoint.rotate",
+            &format!("event_hook:{id}"),
+            json!({ "previous_signs_until": until }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(secret)
     }
 
     /// Switches an endpoint off or on. Switched on, its waiting deliveries
@@ -411,6 +445,12 @@ impl EventHookWorker {
         let Ok(secret) = Secret::parse(&d.secret) else {
             return Err("secret");
         };
+        // After a rotation the previous secret signs too, until its time.
+        let previous = d
+            .previous_secret
+            .as_ref()
+            .filter(|(_, until)| now < *until)
+            .and_then(|(s, _)| Secret::parse(s).ok());
         let body = hooks::payload(
             event,
             &d.source,
@@ -427,7 +467,8 @@ impl EventHookWorker {
         let body = serde_json::to_vec(&body).unwrap_or_default();
         let id = hooks::webhook_id(d.id);
         let ts = now.timestamp();
-        let signature = hooks::sign(&secret, &id, ts, &body);
+        let signers: Vec<&Secret> = std::iter::once(&secret).chain(previous.as_ref()).collect();
+        let signature = hooks::sign_all(&signers, &id, ts, &body);
         let sent = self
             .client
             .post(&d.url)

@@ -28,6 +28,9 @@ pub struct Endpoint {
     pub disabled_at: Option<DateTime<Utc>>,
     pub disabled_reason: Option<String>,
     pub failing_since: Option<DateTime<Utc>>,
+    /// Until when the secret before the last rotation also signs (it may
+    /// be past).
+    pub previous_until: Option<DateTime<Utc>>,
 }
 
 /// An `event_hook_endpoints` row (no secret) as the `Any` driver decodes it.
@@ -44,6 +47,7 @@ struct EndpointRow {
     disabled_at: Option<i64>,
     disabled_reason: Option<String>,
     failing_since: Option<i64>,
+    previous_until: Option<i64>,
 }
 
 impl From<EndpointRow> for Endpoint {
@@ -63,6 +67,7 @@ impl From<EndpointRow> for Endpoint {
             disabled_at: opt_from_ms(r.disabled_at),
             disabled_reason: r.disabled_reason,
             failing_since: opt_from_ms(r.failing_since),
+            previous_until: opt_from_ms(r.previous_until),
         }
     }
 }
@@ -94,7 +99,8 @@ pub async fn insert_endpoint(c: &mut Conn, e: &NewEndpoint<'_>, now: DateTime<Ut
 
 pub async fn get_endpoint(c: &mut Conn, id: i64) -> Result<Endpoint> {
     Ok(sqlx::query_as::<_, EndpointRow>(
-        "SELECT id, unit_id, url, events, include_text, created_by, created_at, disabled_at, disabled_reason, failing_since
+        "SELECT id, unit_id, url, events, include_text, created_by, created_at, disabled_at, disabled_reason, failing_since,
+                previous_until
          FROM event_hook_endpoints WHERE id = $1",
     )
         .bind(id)
@@ -107,7 +113,8 @@ pub async fn get_endpoint(c: &mut Conn, id: i64) -> Result<Endpoint> {
 /// The endpoints of a unit, or of every unit; oldest first.
 pub async fn list_endpoints(c: &mut Conn, unit: Option<UnitId>) -> Result<Vec<Endpoint>> {
     let rows = sqlx::query_as::<_, EndpointRow>(
-        "SELECT id, unit_id, url, events, include_text, created_by, created_at, disabled_at, disabled_reason, failing_since
+        "SELECT id, unit_id, url, events, include_text, created_by, created_at, disabled_at, disabled_reason, failing_since,
+                previous_until
          FROM event_hook_endpoints WHERE ($1 IS NULL OR unit_id = $1) ORDER BY id",
     )
     .bind(unit.map(UnitId::get))
@@ -195,6 +202,8 @@ pub struct Claimed {
     pub retry_from: DateTime<Utc>,
     pub url: String,
     pub secret: String,
+    /// The secret before the last rotation and until when it also signs.
+    pub previous_secret: Option<(String, DateTime<Utc>)>,
     pub include_text: bool,
 }
 
@@ -214,7 +223,7 @@ const CLAIM_DELIVERIES_SQL: &str = "UPDATE event_hook_deliveries SET lease_owner
 const CLAIMED_DELIVERIES_SQL: &str =
     "SELECT d.id, d.claim_token, d.endpoint_id, d.event, d.source, d.source_id, d.participant_id,
                 d.appointment_id, d.occurred_at, d.attempts, d.retry_from,
-                e.url, e.secret, e.include_text, p.unit_id, p.external_ref AS p_ref,
+                e.url, e.secret, e.previous_secret, e.previous_until, e.include_text, p.unit_id, p.external_ref AS p_ref,
                 a.external_ref AS a_ref, j.kind AS j_kind, j.detail AS j_detail, t.kind AS t_kind
          FROM event_hook_deliveries d
          JOIN event_hook_endpoints e ON e.id = d.endpoint_id
@@ -267,6 +276,8 @@ struct ClaimedRow {
     retry_from: i64,
     url: String,
     secret: String,
+    previous_secret: Option<String>,
+    previous_until: Option<i64>,
     include_text: i64,
     unit_id: i64,
     p_ref: Option<String>,
@@ -308,6 +319,7 @@ impl From<ClaimedRow> for Claimed {
             retry_from: from_ms(r.retry_from),
             url: r.url,
             secret: r.secret,
+            previous_secret: r.previous_secret.zip(r.previous_until.map(from_ms)),
             include_text: r.include_text != 0,
         }
     }
@@ -502,6 +514,31 @@ pub async fn participant_ref(c: &mut Conn, p: ParticipantId) -> Result<Option<St
             .await?
             .flatten(),
     )
+}
+
+/// Puts `secret` in place and keeps the one it replaces signing until
+/// `previous_until`. A rotation during an earlier one's overlap ends that
+/// overlap: only the secret just replaced signs beside the new one.
+pub async fn rotate_secret(
+    c: &mut Conn,
+    id: i64,
+    secret: &str,
+    previous_until: DateTime<Utc>,
+) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE event_hook_endpoints
+         SET previous_secret = secret, previous_until = $1, secret = $2 WHERE id = $3",
+    )
+    .bind(ms(previous_until))
+    .bind(secret)
+    .bind(id)
+    .execute(&mut *c)
+    .await?
+    .rows_affected();
+    if done == 0 {
+        return Err(crate::error::Error::not_found(format!("event hook {id}")));
+    }
+    Ok(())
 }
 
 /// An endpoint switched on again: its waiting deliveries are due now, with

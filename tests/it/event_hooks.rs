@@ -497,11 +497,26 @@ both_backends! {
             assert_eq!(seen.ok[0].0, seen.ok[1].0);
             assert_eq!(seen.by_id.len(), 1);
         }
+        // Change the secret: a new one, shown once; the page says until
+        // when the old one also signs.
+        let res = b.post(&format!("/event-hooks/{hook_id}/rotate"), &[]).await;
+        assert_eq!(res.status(), reqwest::StatusCode::OK);
+        let page = res.text().await.unwrap();
+        let rotated = page.split("id=\"event-hook-secret\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+        assert!(rotated.starts_with("whsec_") && rotated != secret, "{page}");
+        assert!(page.contains("Mottagaren har en ny nyckel."), "{page}");
+        let (_, again) = b.get("/event-hooks").await;
+        assert!(!again.contains(&rotated) && again.contains("Gamla nyckeln signerar också till"), "{again}");
+        // A lots cannot (with the form token of a page of hers).
+        lots.get("/account").await;
+        assert_eq!(lots.post(&format!("/event-hooks/{hook_id}/rotate"), &[]).await.status(), reqwest::StatusCode::FORBIDDEN);
+
         let mut c = e.db.conn().await.unwrap();
         let audited: Vec<String> = sqlx::query_scalar(
             "SELECT action FROM audit WHERE action LIKE 'hooks.%' ORDER BY id")
             .fetch_all(&mut *c).await.unwrap();
-        assert_eq!(audited, ["hooks.endpoint.create", "hooks.endpoint.edit", "hooks.delivery.resend"]);
+        assert_eq!(audited, ["hooks.endpoint.create", "hooks.endpoint.edit", "hooks.delivery.resend",
+                             "hooks.endpoint.rotate"]);
     }
 }
 
@@ -683,5 +698,61 @@ both_backends! {
         assert_eq!(counts(&e, ep).await, [("pending".to_string(), 1)]);
         // Running the jobs again finds nothing more.
         assert_eq!(e.run_jobs(now + Duration::days(182)).await.unwrap().purged_hook_deliveries, 0);
+    }
+}
+
+both_backends! {
+    /// After "Byt nyckel" the new secret signs, and the old one beside it
+    /// for a day: a receiver verifies whether it has switched yet or not.
+    /// After the day only the new one signs.
+    async fn a_changed_secret_signs_beside_the_old_one_for_a_day(t) {
+        let now = utc(2026, 12, 7, 8, 0);
+        let w = fx::world(&t, now).await;
+        let e = w.e.clone().with_event_hooks_local_http(true);
+        let r = Receiver::start(0).await;
+        let ep = endpoint(&e, &w.unit, &r, &[HookEvent::AppointmentChanged], false, now).await;
+        let old = r.secret.lock().unwrap().clone().unwrap();
+        let p = fx::participant(&e, &w.unit, "Ali", "sms", now).await;
+        let book_and_send = |days: i64, at: DateTime<Utc>| {
+            let e = e.clone();
+            async move {
+                e.create_appointment(&appt(p.id, now + Duration::days(days)), &actor(), at).await.unwrap();
+                drain(&worker(&e), at).await
+            }
+        };
+        let at = now + Duration::hours(1);
+        let new = e.rotate_event_hook_secret(&actor(), at, ep).await.unwrap();
+        assert_ne!(new.expose(), old);
+        // The receiver still has the old secret.
+        book_and_send(2, at).await;
+        // It switches within the day.
+        r.set_secret(new.expose());
+        book_and_send(3, at + Duration::hours(2)).await;
+        {
+            let seen = r.seen.lock().unwrap();
+            assert_eq!((seen.ok.len(), seen.bad_signatures), (2, 0));
+        }
+        // A day later the old secret no longer signs: a receiver left on
+        // it refuses, and gets the delivery once it has the new one.
+        r.set_secret(&old);
+        let rep = book_and_send(4, at + Duration::hours(25)).await;
+        assert_eq!((rep.delivered, rep.retried), (0, 1), "{rep:?}");
+        r.set_secret(new.expose());
+        let rep = drain(&worker(&e), at + Duration::hours(26)).await;
+        assert_eq!(rep.delivered, 1, "{rep:?}");
+        {
+            let seen = r.seen.lock().unwrap();
+            assert_eq!((seen.ok.len(), seen.bad_signatures), (3, 1));
+        }
+        // Audited, without either secret.
+        let mut c = e.db.conn().await.unwrap();
+        let detail: Vec<String> = sqlx::query_scalar(
+            "SELECT detail FROM audit WHERE action = 'hooks.endpoint.rotate'")
+            .fetch_all(&mut *c).await.unwrap();
+        assert_eq!(detail.len(), 1);
+        assert!(!detail[0].contains("whsec_") && detail[0].contains("previous_signs_until"), "{detail:?}");
+        // An endpoint that does not exist: not found.
+        assert!(matches!(e.rotate_event_hook_secret(&actor(), at, ep + 100).await,
+                         Err(paminn::error::Error::NotFound(_))));
     }
 }

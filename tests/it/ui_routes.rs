@@ -100,6 +100,7 @@ const POSTS: &[&str] = &[
     "/event-hooks",
     "/event-hooks/1",
     "/event-hooks/1/enabled",
+    "/event-hooks/1/rotate",
     "/event-hooks/deliveries/1/resend",
 ];
 

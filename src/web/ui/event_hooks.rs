@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/event-hooks", get(page).post(create))
         .route("/event-hooks/{id}", post(edit))
         .route("/event-hooks/{id}/enabled", post(set_enabled))
+        .route("/event-hooks/{id}/rotate", post(rotate))
         .route("/event-hooks/deliveries/{id}/resend", post(resend))
 }
 
@@ -45,6 +46,9 @@ struct EndpointView {
     /// Why it is off (empty: on).
     disabled_why: String,
     failing_since: String,
+    /// "The previous secret also signs until …" while a rotation's
+    /// overlap lasts (empty otherwise).
+    previous_until: String,
 }
 
 struct DeliveryView {
@@ -139,6 +143,11 @@ async fn respond(s: &AppState, me: &Me, n: Notes, status: StatusCode) -> Result<
             failing_since: e
                 .failing_since
                 .map(|at| local_dt(lang, at, tz))
+                .unwrap_or_default(),
+            previous_until: e
+                .previous_until
+                .filter(|until| *until > Utc::now())
+                .map(|until| local_dt(lang, until, tz))
                 .unwrap_or_default(),
             url: e.url,
         })
@@ -372,6 +381,28 @@ async fn set_enabled(
 
 #[derive(Deserialize)]
 struct Empty {}
+
+/// A new signing secret, shown this once; the previous one goes on
+/// signing for a day (`Engine::rotate_event_hook_secret`).
+async fn rotate(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    p: Posted<Empty>,
+) -> Result<Response, UiError> {
+    let me = p.me;
+    me.require(Action::ManageStaff)?;
+    let secret = s
+        .engine
+        .rotate_event_hook_secret(&me.actor(), Utc::now(), id)
+        .await
+        .map_err(engine_err(me.lang))?;
+    let notes = Notes {
+        message: Some(t(me.lang, "event-hooks-done-rotated")),
+        secret: Some(secret.expose().to_string()),
+        ..Default::default()
+    };
+    respond(&s, &me, notes, StatusCode::OK).await
+}
 
 async fn resend(
     State(s): State<AppState>,
