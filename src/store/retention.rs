@@ -72,8 +72,16 @@ pub async fn purge_texts(c: &mut Conn, now: DateTime<Utc>) -> Result<u64> {
 /// endpoint's unit's retention. They hold ids, times and status codes, no
 /// words, but one row per event and endpoint would otherwise grow without
 /// end. Pending ones stay whatever their age (a resend makes an old one
-/// pending again). Returns the rows deleted.
+/// pending again). Returns the rows deleted. Also forgets the secrets
+/// whose day of signing after a rotation is over: nothing needs them.
 pub async fn purge_hook_deliveries(c: &mut Conn, now: DateTime<Utc>) -> Result<u64> {
+    sqlx::query(
+        "UPDATE event_hook_endpoints SET previous_secret = NULL
+         WHERE previous_secret IS NOT NULL AND previous_until <= $1",
+    )
+    .bind(ms(now))
+    .execute(&mut *c)
+    .await?;
     Ok(sqlx::query(
         "DELETE FROM event_hook_deliveries
          WHERE status IN ('delivered', 'failed')

@@ -744,8 +744,15 @@ both_backends! {
             let seen = r.seen.lock().unwrap();
             assert_eq!((seen.ok.len(), seen.bad_signatures), (3, 1));
         }
-        // Audited, without either secret.
+        // The maintenance jobs forget the old secret once its day is over.
+        let kept = "SELECT COUNT(*) FROM event_hook_endpoints WHERE previous_secret IS NOT NULL";
         let mut c = e.db.conn().await.unwrap();
+        assert_eq!(sqlx::query_scalar::<_, i64>(kept).fetch_one(&mut *c).await.unwrap(), 1);
+        e.run_jobs(at + Duration::hours(23)).await.unwrap();
+        assert_eq!(sqlx::query_scalar::<_, i64>(kept).fetch_one(&mut *c).await.unwrap(), 1);
+        e.run_jobs(at + Duration::hours(24)).await.unwrap();
+        assert_eq!(sqlx::query_scalar::<_, i64>(kept).fetch_one(&mut *c).await.unwrap(), 0);
+        // Audited, without either secret.
         let detail: Vec<String> = sqlx::query_scalar(
             "SELECT detail FROM audit WHERE action = 'hooks.endpoint.rotate'")
             .fetch_all(&mut *c).await.unwrap();
