@@ -383,6 +383,9 @@ try {
   log('create a participant');
   await page.getByRole('link', { name: 'Deltagare', exact: true }).click();
   await page.getByRole('link', { name: 'Ny deltagare' }).click();
+  // A click starts the navigation and does not wait for the new page:
+  // check the page once its heading is there, not the one being left.
+  await page.getByRole('heading', { level: 1, name: 'Ny deltagare' }).waitFor();
   await usable('the new participant form');
   await page.getByLabel('Förnamn').fill('Ali');
   await page.getByLabel('Telefonnummer').fill('070-111 11 11');
@@ -411,6 +414,7 @@ try {
 
   log('book an appointment 90 minutes from now');
   await page.getByRole('link', { name: 'Ny tid' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Ny tid' }).waitFor();
   await usable('the appointment form');
   const at = stockholm(90);
   await page.getByLabel('Datum').fill(at.date);
@@ -632,6 +636,7 @@ try {
   await usable('/monitoring');
   await shot('monitoring');
   await page.getByRole('link', { name: 'Inställningar', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: /^Inställningar/ }).waitFor();
   await usable('/settings');
   await shot('settings');
   await page.goto(`${BASE_URL}/settings/templates`);
